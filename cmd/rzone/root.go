@@ -1,0 +1,18 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newRootCmd builds the command tree. Each subcommand lives in its own file
+// and is added here, so this list is the table of contents of the CLI.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rzone",
+		Short:         "rzone: a Raft-replicated store for consumer credit",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
+	bench.AddCommand(newBenchSchedCmd())
+	root.AddCommand(bench)
+	return root
+}
