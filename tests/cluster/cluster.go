@@ -1,0 +1,440 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/tests/internal/httpapi"
+)
+
+// Config describes a cluster to start.
+type Config struct {
+	// Nodes is the number of voters. Zero means 3.
+	Nodes int
+	// Binary is the rzone binary to run. Empty builds ./cmd/rzone with Tags.
+	Binary string
+	// Tags are the build tags used when Binary is empty.
+	Tags []string
+	// LogDir receives one folder per node with its stdout.log and
+	// stderr.log. Required.
+	LogDir string
+	// ServerArgs are appended to every `rzone server` command line, e.g.
+	// {"--inject", "stale-read"}.
+	ServerArgs []string
+	// StartTimeout bounds the start of the whole cluster. Zero means 60s.
+	StartTimeout time.Duration
+	// RequestTimeout bounds each request of the nodes' API clients. Zero
+	// means 5s.
+	RequestTimeout time.Duration
+	// Logf receives the harness's log lines (t.Logf in tests). Nil is
+	// silent.
+	Logf func(format string, args ...any)
+	// KeepData leaves the data folders on disk after Close.
+	KeepData bool
+}
+
+// Cluster is a running zone of rzone processes. Close ends it.
+type Cluster struct {
+	Nodes []*Node
+	// ID names the cluster's addresses, users and iptables chain.
+	ID uint16
+
+	cfg     Config
+	dataDir string
+	net     *netFaults // nil when partitions are unavailable
+	netErr  error      // why partitions are unavailable
+	logf    func(string, ...any)
+
+	closeOnce sync.Once
+}
+
+// Start builds the binary if needed, starts the first node with --bootstrap,
+// joins the others to it, and waits until every node is ready and the leader
+// counts every voter.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.LogDir == "" {
+		return nil, errors.New("cluster: Config.LogDir is required")
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if cfg.Binary == "" {
+		bin, err := Build(ctx, cfg.Tags...)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Binary = bin
+	}
+	c := &Cluster{cfg: cfg, logf: logf, ID: randomID()}
+	if err := c.layout(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if err := c.boot(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func randomID() uint16 {
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return uint16(os.Getpid())
+	}
+	return binary.BigEndian.Uint16(b[:])
+}
+
+// layout chooses addresses, users and folders for every node.
+func (c *Cluster) layout() error {
+	root := os.Geteuid() == 0
+	dataDir, err := os.MkdirTemp("", fmt.Sprintf("rzone-cluster-%04x-", c.ID))
+	if err != nil {
+		return fmt.Errorf("cluster data folder: %w", err)
+	}
+	c.dataDir = dataDir
+	if err := os.Chmod(dataDir, 0o755); err != nil {
+		return fmt.Errorf("cluster data folder: %w", err)
+	}
+	// 127.A.B.x with A in 64..127: clear of 127.0.0.x, which other
+	// programs (resolvers, other clusters) use.
+	prefix := fmt.Sprintf("127.%d.%d.", 64+int(c.ID>>8)%64, c.ID&0xff)
+	useOwnIPs := canBind(prefix + "11")
+	if !useOwnIPs {
+		c.logf("cluster: cannot bind %s11; every node uses 127.0.0.1", prefix)
+	}
+	for i := 0; i < c.cfg.Nodes; i++ {
+		id := "n" + strconv.Itoa(i+1)
+		ip := "127.0.0.1"
+		if useOwnIPs {
+			ip = prefix + strconv.Itoa(11+i)
+		}
+		raftPort, err := freePort(ip)
+		if err != nil {
+			return err
+		}
+		httpPort, err := freePort(ip)
+		if err != nil {
+			return err
+		}
+		n := &Node{
+			ID:       id,
+			IP:       ip,
+			RaftAddr: net.JoinHostPort(ip, strconv.Itoa(raftPort)),
+			HTTPAddr: net.JoinHostPort(ip, strconv.Itoa(httpPort)),
+			DataDir:  filepath.Join(dataDir, id),
+			LogDir:   filepath.Join(c.cfg.LogDir, id),
+			UID:      -1,
+			bin:      c.cfg.Binary,
+			logf:     c.logf,
+			exited:   make(chan struct{}),
+		}
+		close(n.exited)
+		if root {
+			n.UID = 200000 + int(c.ID)*8 + i
+		}
+		n.args = append([]string{
+			"--node-id", n.ID,
+			"--data-dir", n.DataDir,
+			"--raft-addr", n.RaftAddr,
+			"--http-addr", n.HTTPAddr,
+		}, c.cfg.ServerArgs...)
+		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout)
+		for _, d := range []string{n.DataDir, n.LogDir} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("node %s: %w", id, err)
+			}
+		}
+		if n.UID >= 0 {
+			if err := os.Chown(n.DataDir, n.UID, n.UID); err != nil {
+				return fmt.Errorf("node %s: give data folder to uid %d: %w", id, n.UID, err)
+			}
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	if !root {
+		c.netErr = errors.New("partitions need root (iptables rules and one Unix user per node)")
+	} else if nf, err := newNetFaults(c.ID, c.logf); err != nil {
+		c.netErr = err
+	} else {
+		c.net = nf
+	}
+	return nil
+}
+
+func canBind(ip string) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// boot starts n1 with --bootstrap, waits for it to lead, then joins the rest.
+func (c *Cluster) boot(ctx context.Context) error {
+	first := c.Nodes[0]
+	if err := first.start("--bootstrap"); err != nil {
+		return err
+	}
+	if err := first.WaitReady(ctx); err != nil {
+		return err
+	}
+	for _, n := range c.Nodes[1:] {
+		if err := n.start("--join", first.HTTPAddr); err != nil {
+			return err
+		}
+	}
+	return c.WaitHealthy(ctx)
+}
+
+// WaitHealthy waits until every running node is ready and the leader's
+// status lists every node as a voter.
+func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		if err := n.WaitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return c.pollUntil(ctx, "the leader to count every voter", func(ctx context.Context) (bool, error) {
+		l, err := c.Leader(ctx)
+		if err != nil {
+			return false, nil
+		}
+		st, err := l.Status(ctx)
+		if err != nil {
+			return false, nil
+		}
+		return len(st.Voters) == len(c.Nodes), nil
+	})
+}
+
+// Node returns the node with id, or nil.
+func (c *Cluster) Node(id string) *Node {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// NodeByHTTP returns the node listening on HTTP address addr, or nil.
+func (c *Cluster) NodeByHTTP(addr string) *Node {
+	for _, n := range c.Nodes {
+		if n.HTTPAddr == addr {
+			return n
+		}
+	}
+	return nil
+}
+
+// HTTPAddrs lists the nodes' HTTP addresses in node order.
+func (c *Cluster) HTTPAddrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.HTTPAddr
+	}
+	return out
+}
+
+// Leader asks the running, unpaused nodes who leads and returns the node
+// that says it is the leader, preferring the highest term. It fails when no
+// node claims leadership.
+func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
+	var best *Node
+	var bestTerm uint64
+	for _, n := range c.Nodes {
+		if !n.Running() || n.Paused() {
+			continue
+		}
+		st, err := n.Status(ctx)
+		if err != nil || !strings.EqualFold(st.State, "leader") {
+			continue
+		}
+		if best == nil || st.Term > bestTerm {
+			best, bestTerm = n, st.Term
+		}
+	}
+	if best == nil {
+		return nil, errors.New("no node claims to lead")
+	}
+	return best, nil
+}
+
+// WaitLeader polls until some node leads and returns it.
+func (c *Cluster) WaitLeader(ctx context.Context) (*Node, error) {
+	var leader *Node
+	err := c.pollUntil(ctx, "a leader", func(ctx context.Context) (bool, error) {
+		l, err := c.Leader(ctx)
+		leader = l
+		return err == nil, nil
+	})
+	return leader, err
+}
+
+// WaitConverged waits until every running, unpaused node has applied the
+// same log index, at least the leader's commit index when the wait began,
+// and returns that index. Stale reads on every node then see the same state.
+func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	st, err := leader.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("status of leader %s: %w", leader.ID, err)
+	}
+	target := st.CommitIndex
+	var applied uint64
+	err = c.pollUntil(ctx, fmt.Sprintf("every node to apply index %d and agree", target), func(ctx context.Context) (bool, error) {
+		var seen []uint64
+		for _, n := range c.Nodes {
+			if !n.Running() || n.Paused() {
+				continue
+			}
+			s, err := n.Status(ctx)
+			if err != nil {
+				return false, nil
+			}
+			seen = append(seen, s.AppliedIndex)
+		}
+		if len(seen) == 0 {
+			return false, nil
+		}
+		for _, a := range seen {
+			if a < target || a != seen[0] {
+				return false, nil
+			}
+		}
+		applied = seen[0]
+		return true, nil
+	})
+	return applied, err
+}
+
+// Statuses reads /v1/status of every running node; a node that does not
+// answer has a nil entry.
+func (c *Cluster) Statuses(ctx context.Context) map[string]*api.Status {
+	out := make(map[string]*api.Status, len(c.Nodes))
+	for _, n := range c.Nodes {
+		if !n.Running() || n.Paused() {
+			out[n.ID] = nil
+			continue
+		}
+		st, _ := n.Status(ctx)
+		out[n.ID] = st
+	}
+	return out
+}
+
+func (c *Cluster) pollUntil(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := cond(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// HealAll undoes every fault: resumes paused nodes, restarts killed ones and
+// removes every partition rule. It tries every step and returns the first
+// error.
+func (c *Cluster) HealAll(ctx context.Context) error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if c.net != nil {
+		keep(c.net.heal())
+	}
+	for _, n := range c.Nodes {
+		if n.Paused() {
+			keep(n.Resume())
+		}
+	}
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			keep(n.Restart(ctx))
+		}
+	}
+	return first
+}
+
+// Close kills every node the cluster started, removes its iptables chain and,
+// unless KeepData, its data folders. It is safe to call more than once.
+func (c *Cluster) Close() error {
+	var first error
+	c.closeOnce.Do(func() {
+		if c.net != nil {
+			if err := c.net.remove(); err != nil {
+				first = err
+			}
+		}
+		for _, n := range c.Nodes {
+			if n.Paused() {
+				_ = n.Resume()
+			}
+			if err := n.Kill(); err != nil && first == nil {
+				first = err
+			}
+			n.api.CloseIdle()
+		}
+		if c.dataDir != "" && !c.cfg.KeepData {
+			if err := os.RemoveAll(c.dataDir); err != nil && first == nil {
+				first = err
+			}
+		}
+	})
+	return first
+}
+
+// DataDir is the folder holding every node's data folder.
+func (c *Cluster) DataDir() string { return c.dataDir }
