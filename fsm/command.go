@@ -1,0 +1,269 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// EntryVersion is the format version written into every log entry. A later
+// rzone keeps decoding every version it has ever written.
+const EntryVersion byte = 1
+
+// CmdType is the one-byte type of a command. Types with IgnorableFlag set may
+// be skipped by an older version that does not know them; any other unknown
+// type stops the replica rather than let it diverge.
+type CmdType byte
+
+// IgnorableFlag marks a command type an older replica may skip.
+const IgnorableFlag CmdType = 0x80
+
+// Command types. Their numbers are part of the log format: never reuse one.
+const (
+	CmdPutAccount   CmdType = 1 // set a user's credit limit, creating the account
+	CmdPay          CmdType = 2 // insert a payment under an idempotency key
+	CmdPost         CmdType = 3 // book accepted payments into their bills
+	CmdRepay        CmdType = 4 // pay down bills under an idempotency key
+	CmdRegisterNode CmdType = 5 // record a node's addresses
+)
+
+func (t CmdType) String() string {
+	switch t {
+	case CmdPutAccount:
+		return "put_account"
+	case CmdPay:
+		return "pay"
+	case CmdPost:
+		return "post"
+	case CmdRepay:
+		return "repay"
+	case CmdRegisterNode:
+		return "register_node"
+	}
+	return fmt.Sprintf("cmd(%d)", byte(t))
+}
+
+// PostRef names one payment for CmdPost.
+type PostRef struct {
+	User uint64
+	Key  string
+}
+
+// Command is one state change. Which fields matter depends on Type:
+//
+//	CmdPutAccount:   User, Time, CreditLimit
+//	CmdPay:          User, Time, Key, Amount, Merchant
+//	CmdPost:         Time, Posts
+//	CmdRepay:        User, Time, Key, Amount, Cycle (0 = oldest bills first)
+//	CmdRegisterNode: NodeID, RaftAddr, HTTPAddr
+//
+// Time is Unix milliseconds stamped by the leader that proposed it; apply
+// uses it as "now".
+type Command struct {
+	Type        CmdType
+	User        uint64
+	Time        int64
+	Key         string
+	Amount      int64
+	Merchant    string
+	Cycle       uint32
+	CreditLimit int64
+	Posts       []PostRef
+	NodeID      string
+	RaftAddr    string
+	HTTPAddr    string
+}
+
+// Decoder limits: an entry that claims more than these is malformed.
+const (
+	maxCommandsPerEntry = 1 << 16
+	maxPostsPerCommand  = 1 << 16
+	maxStringLen        = 1 << 12
+)
+
+// Encode appends the entry holding cmds to dst and returns it.
+func Encode(dst []byte, cmds ...Command) []byte {
+	dst = append(dst, EntryVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(cmds)))
+	for i := range cmds {
+		dst = cmds[i].appendTo(dst)
+	}
+	return dst
+}
+
+func (c *Command) appendTo(b []byte) []byte {
+	b = append(b, byte(c.Type))
+	switch c.Type {
+	case CmdPutAccount:
+		b = binary.AppendUvarint(b, c.User)
+		b = binary.AppendVarint(b, c.Time)
+		b = binary.AppendVarint(b, c.CreditLimit)
+	case CmdPay:
+		b = binary.AppendUvarint(b, c.User)
+		b = binary.AppendVarint(b, c.Time)
+		b = appendString(b, c.Key)
+		b = binary.AppendVarint(b, c.Amount)
+		b = appendString(b, c.Merchant)
+	case CmdPost:
+		b = binary.AppendVarint(b, c.Time)
+		b = binary.AppendUvarint(b, uint64(len(c.Posts)))
+		for _, p := range c.Posts {
+			b = binary.AppendUvarint(b, p.User)
+			b = appendString(b, p.Key)
+		}
+	case CmdRepay:
+		b = binary.AppendUvarint(b, c.User)
+		b = binary.AppendVarint(b, c.Time)
+		b = appendString(b, c.Key)
+		b = binary.AppendVarint(b, c.Amount)
+		b = binary.AppendUvarint(b, uint64(c.Cycle))
+	case CmdRegisterNode:
+		b = appendString(b, c.NodeID)
+		b = appendString(b, c.RaftAddr)
+		b = appendString(b, c.HTTPAddr)
+	default:
+		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Decode parses an entry into its commands. Unknown ignorable commands are
+// dropped; every other problem is an error wrapping ErrUnknownVersion,
+// ErrUnknownCommand or ErrMalformed. Decode never panics on any input.
+func Decode(data []byte) ([]Command, error) {
+	r := reader{b: data}
+	v := r.byte()
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: empty entry", ErrMalformed)
+	}
+	if v != EntryVersion {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownVersion, v)
+	}
+	n := r.uvarint()
+	if r.err == nil && n > maxCommandsPerEntry {
+		return nil, fmt.Errorf("%w: %d commands in one entry", ErrMalformed, n)
+	}
+	cmds := make([]Command, 0, min(n, 64))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		var c Command
+		c.Type = CmdType(r.byte())
+		switch c.Type {
+		case CmdPutAccount:
+			c.User, c.Time, c.CreditLimit = r.uvarint(), r.varint(), r.varint()
+		case CmdPay:
+			c.User, c.Time = r.uvarint(), r.varint()
+			c.Key, c.Amount, c.Merchant = r.string(), r.varint(), r.string()
+		case CmdPost:
+			c.Time = r.varint()
+			np := r.uvarint()
+			if r.err == nil && np > maxPostsPerCommand {
+				return nil, fmt.Errorf("%w: %d posts in one command", ErrMalformed, np)
+			}
+			for j := uint64(0); j < np && r.err == nil; j++ {
+				c.Posts = append(c.Posts, PostRef{User: r.uvarint(), Key: r.string()})
+			}
+		case CmdRepay:
+			c.User, c.Time = r.uvarint(), r.varint()
+			c.Key, c.Amount = r.string(), r.varint()
+			cy := r.uvarint()
+			if cy > math.MaxUint32 {
+				return nil, fmt.Errorf("%w: cycle %d", ErrMalformed, cy)
+			}
+			c.Cycle = uint32(cy)
+		case CmdRegisterNode:
+			c.NodeID, c.RaftAddr, c.HTTPAddr = r.string(), r.string(), r.string()
+		default:
+			if r.err == nil && c.Type&IgnorableFlag != 0 {
+				// An ignorable command's body is length-prefixed so that
+				// older versions can step over it.
+				_ = r.string()
+				continue
+			}
+			if r.err == nil {
+				return nil, fmt.Errorf("%w: %d", ErrUnknownCommand, byte(c.Type))
+			}
+		}
+		if r.err == nil {
+			cmds = append(cmds, c)
+		}
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+	}
+	if len(r.b) != r.off {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b)-r.off)
+	}
+	return cmds, nil
+}
+
+// reader decodes with a sticky error: after the first failure every read
+// returns a zero value.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.b) {
+		r.fail("short entry at byte %d", r.off)
+		return 0
+	}
+	v := r.b[r.off]
+	r.off++
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad uvarint at byte %d", r.off)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad varint at byte %d", r.off)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > maxStringLen || n > uint64(len(r.b)-r.off) {
+		r.fail("string of %d bytes at byte %d", n, r.off)
+		return ""
+	}
+	s := string(r.b[r.off : r.off+int(n)])
+	r.off += int(n)
+	return s
+}

@@ -1,0 +1,287 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+)
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// FSM is a zone's state machine over one bbolt file. Raft calls ApplyBatch,
+// Apply, Snapshot and Restore from one goroutine; the read methods may be
+// called concurrently with those and with each other.
+type FSM struct {
+	path string
+	log  *slog.Logger
+
+	// mu guards db: reads hold it shared, Restore and Close exclusively.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	applied atomic.Uint64
+	// appliedCh is closed and replaced each time applied moves.
+	chMu      sync.Mutex
+	appliedCh chan struct{}
+
+	// batches and entries count apply work for metrics.
+	batches atomic.Uint64
+	entries atomic.Uint64
+}
+
+// boltOptions: a large initial mmap so that a snapshot's long read
+// transaction rarely blocks a writer that needs to grow the map.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:         5 * time.Second,
+		InitialMmapSize: 1 << 30,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+	}
+}
+
+// Open opens (or creates) the state file at path. log may be nil.
+func Open(path string, log *slog.Logger) (*FSM, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &FSM{path: path, log: log, appliedCh: make(chan struct{})}
+	if err := f.open(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *FSM) open() error {
+	db, err := bolt.Open(f.path, 0o600, boltOptions())
+	if err != nil {
+		return fmt.Errorf("open state %q: %w", f.path, err)
+	}
+	var applied uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := createBuckets(tx); err != nil {
+			return err
+		}
+		applied = readApplied(tx)
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("init state %q: %w", f.path, err)
+	}
+	f.db = db
+	f.setApplied(applied)
+	return nil
+}
+
+// Close closes the state file. Reads after Close return ErrClosed.
+func (f *FSM) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.db == nil {
+		return nil
+	}
+	err := f.db.Close()
+	f.db = nil
+	return err
+}
+
+// AppliedIndex is the last log index whose effects are in the state file.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// ApplyStats returns how many batches and entries have been applied since
+// Open.
+func (f *FSM) ApplyStats() (batches, entries uint64) {
+	return f.batches.Load(), f.entries.Load()
+}
+
+func (f *FSM) setApplied(i uint64) {
+	f.applied.Store(i)
+	f.chMu.Lock()
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.chMu.Unlock()
+}
+
+// WaitApplied blocks until the applied index reaches index or done is closed,
+// and reports whether it was reached.
+func (f *FSM) WaitApplied(done <-chan struct{}, index uint64) bool {
+	for {
+		f.chMu.Lock()
+		ch := f.appliedCh
+		f.chMu.Unlock()
+		if f.applied.Load() >= index {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return f.applied.Load() >= index
+		}
+	}
+}
+
+// Apply applies one entry. Raft uses ApplyBatch; Apply is here for the
+// raft.FSM interface and for tests.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in one bbolt transaction, skipping
+// those at or below the stored applied index (already applied before a
+// restart). The result of a command entry is a []Result, one per command.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	results := make([]any, len(logs))
+	if len(logs) == 0 {
+		return results
+	}
+	var last uint64
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		applied := readApplied(tx)
+		last = applied
+		for i, l := range logs {
+			if l.Index <= applied {
+				continue
+			}
+			if l.Type == raft.LogCommand {
+				results[i] = f.applyEntry(tx, l)
+			}
+			last = l.Index
+		}
+		if last == applied {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyApplied, be64(last))
+	})
+	if err != nil {
+		// The other replicas applied these entries; this one cannot.
+		panic(fmt.Sprintf("fsm: apply batch ending at %d: %v", logs[len(logs)-1].Index, err))
+	}
+	f.batches.Add(1)
+	f.entries.Add(uint64(len(logs)))
+	f.setApplied(last)
+	return results
+}
+
+func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
+	cmds, err := Decode(l.Data)
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			// Every replica decodes the same bytes the same way, so a
+			// malformed entry is refused identically everywhere.
+			f.log.Error("malformed log entry refused", "index", l.Index, "err", err)
+			return []Result{{Code: Invalid, Msg: err.Error()}}
+		}
+		// A newer version wrote this entry: applying around it would diverge.
+		panic(fmt.Sprintf("fsm: entry %d: %v (upgrade this node)", l.Index, err))
+	}
+	a := applier{tx: tx, index: l.Index}
+	out := make([]Result, len(cmds))
+	for i := range cmds {
+		out[i] = a.apply(&cmds[i])
+	}
+	return out
+}
+
+// applier applies the commands of one log entry inside one transaction.
+type applier struct {
+	tx    *bolt.Tx
+	index uint64
+}
+
+func (a *applier) apply(c *Command) Result {
+	switch c.Type {
+	case CmdPutAccount:
+		return a.putAccount(c)
+	case CmdPay:
+		return a.pay(c)
+	case CmdPost:
+		return a.post(c)
+	case CmdRepay:
+		return a.repay(c)
+	case CmdRegisterNode:
+		put(a.tx.Bucket(bucketNodes), []byte(c.NodeID), nodeRec{RaftAddr: c.RaftAddr, HTTPAddr: c.HTTPAddr})
+		return Result{Code: OK}
+	}
+	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
+}
+
+// view runs fn in a read transaction.
+func (f *FSM) view(fn func(tx *bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return ErrClosed
+	}
+	return f.db.View(fn)
+}
+
+// Snapshot captures the state in a bbolt read transaction; Persist streams
+// it while apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	tx, err := f.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: begin read: %w", err)
+	}
+	return &snapshot{tx: tx}, nil
+}
+
+// Restore replaces all state with a snapshot's.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp := f.path + ".restore"
+	if err := writeFileSync(tmp, rc); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.db.Close(); err != nil {
+		return fmt.Errorf("restore: close state: %w", err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return fmt.Errorf("restore: replace state: %w", err)
+	}
+	if err := f.open(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f.log.Info("state restored from snapshot", "applied_index", f.applied.Load())
+	return nil
+}
+
+func writeFileSync(path string, r io.Reader) error {
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+type snapshot struct{ tx *bolt.Tx }
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.tx.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("snapshot: write: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() { _ = s.tx.Rollback() }

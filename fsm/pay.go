@@ -1,0 +1,83 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// pay inserts a payment under its key. The key's first decision (accepted or
+// declined for credit) is final: the same key and parameters replay it, the
+// same key with other parameters is a conflict.
+func (a *applier) pay(c *Command) Result {
+	if err := validPay(c); err != "" {
+		return Result{Code: Invalid, Msg: err}
+	}
+	payments := a.tx.Bucket(bucketPayments)
+	pk := userKey(c.User, c.Key)
+	var p paymentRec
+	if get(payments, pk, &p) {
+		if p.Amount != c.Amount || p.Merchant != c.Merchant {
+			return Result{Code: Conflict, Msg: fmt.Sprintf(
+				"key %q was used for a payment of %d at %q", c.Key, p.Amount, p.Merchant)}
+		}
+		r := Result{Code: OK, Replay: true, Payment: p.view(c.User, c.Key)}
+		if p.Status == api.PaymentDeclined {
+			r.Code = InsufficientCredit
+			r.Msg = fmt.Sprintf("payment %q was declined: amount %d exceeded available credit", c.Key, p.Amount)
+		}
+		return r
+	}
+	accounts := a.tx.Bucket(bucketAccounts)
+	ak := be64(c.User)
+	var acc accountRec
+	if !get(accounts, ak, &acc) {
+		return Result{Code: NotFound, Msg: fmt.Sprintf("account %d not found", c.User)}
+	}
+	p = paymentRec{Amount: c.Amount, Merchant: c.Merchant, Created: c.Time, Index: a.index}
+	avail := acc.available()
+	if c.Amount > avail {
+		p.Status = api.PaymentDeclined
+		put(payments, pk, p)
+		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key),
+			Msg: fmt.Sprintf("amount %d exceeds available credit %d", c.Amount, avail)}
+	}
+	p.Status = api.PaymentAccepted
+	acc.Pending += c.Amount
+	acc.Accepted += c.Amount
+	acc.Updated = c.Time
+	acc.LastIndex = a.index
+	acc.checkIdentity(c.User)
+	put(payments, pk, p)
+	put(accounts, ak, acc)
+	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, c.User, c.Key), nil); err != nil {
+		panic(fmt.Sprintf("fsm: index unposted payment: %v", err))
+	}
+	return Result{Code: OK, Payment: p.view(c.User, c.Key), Account: acc.view(c.User)}
+}
+
+// validPay repeats the API's checks inside apply, so that no entry, however
+// it was made, can store an amount outside the documented range.
+func validPay(c *Command) string {
+	if api.ValidateKey(c.Key) != nil {
+		return fmt.Sprintf("invalid key %q", c.Key)
+	}
+	if c.Amount <= 0 || c.Amount > api.MaxAmount {
+		return fmt.Sprintf("amount %d out of range", c.Amount)
+	}
+	return ""
+}
+
+func (p *paymentRec) view(user uint64, key string) *api.Payment {
+	return &api.Payment{
+		Key:       key,
+		User:      user,
+		Amount:    p.Amount,
+		Merchant:  p.Merchant,
+		Status:    p.Status,
+		Cycle:     api.FormatCycle(CycleOf(p.Created)),
+		CreatedAt: api.FormatTime(p.Created),
+		PostedAt:  api.FormatTime(p.Posted),
+		Index:     p.Index,
+	}
+}

@@ -1,0 +1,4 @@
+// Package api holds rzone's HTTP/JSON wire types, their validation and the
+// stable error codes. The server decodes and validates requests with it, the
+// client library re-exports its types, so both sides share one definition.
+package api

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, documented error code carried in every error reply as
+// {"error":{"code":..., "message":...}}.
+type Code string
+
+// The error codes. Their HTTP statuses are fixed by HTTPStatus; README.md
+// documents both.
+const (
+	CodeInvalidArgument     Code = "invalid_argument"     // 400: the request is malformed; nothing changed
+	CodeNotFound            Code = "not_found"            // 404: no such account, payment or bill
+	CodeIdempotencyConflict Code = "idempotency_conflict" // 409: the key was used with other parameters
+	CodeInsufficientCredit  Code = "insufficient_credit"  // 422: the payment exceeds available credit
+	CodeOverpayment         Code = "overpayment"          // 422: the repayment exceeds what is owed
+	CodePayloadTooLarge     Code = "payload_too_large"    // 413: the body exceeds MaxBodyBytes
+	CodeUnavailable         Code = "unavailable"          // 503: not applied; retry (same key)
+	CodeUnknownOutcome      Code = "unknown_outcome"      // 503: may have applied; retry with the same key
+	CodeInternal            Code = "internal"             // 500: a bug; the message says more
+)
+
+// HTTPStatus is the status code that goes with c.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case CodeInvalidArgument:
+		return http.StatusBadRequest
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeIdempotencyConflict:
+		return http.StatusConflict
+	case CodeInsufficientCredit, CodeOverpayment:
+		return http.StatusUnprocessableEntity
+	case CodePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnavailable, CodeUnknownOutcome:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Retryable reports whether a request that got c may be sent again with the
+// same idempotency key.
+func (c Code) Retryable() bool {
+	return c == CodeUnavailable || c == CodeUnknownOutcome
+}
+
+// Error is an API error: the body of every non-2xx reply.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// ErrorBody is the JSON envelope of Error.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
