@@ -1,0 +1,168 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+// Cluster is what the nemesis needs of a cluster under test.
+type Cluster interface {
+	// NodeIDs lists the nodes in a fixed order.
+	NodeIDs() []string
+	// LeaderID names the current leader.
+	LeaderID(ctx context.Context) (string, error)
+	Kill(id string) error
+	Restart(ctx context.Context, id string) error
+	Pause(id string) error
+	Resume(id string) error
+	// Isolate cuts id off from every other node.
+	Isolate(id string) error
+	// Heal removes every partition.
+	Heal() error
+	// HealAll undoes every fault still in place.
+	HealAll(ctx context.Context) error
+}
+
+// Nemesis runs a plan against a cluster, recording each fault's start and
+// end in the history.
+type Nemesis struct {
+	C    Cluster
+	Rec  *history.Recorder
+	Logf func(format string, args ...any)
+
+	applied map[string]int
+	failed  map[string]int
+}
+
+// Counts are how many faults of each kind were applied, and how many
+// failed to apply.
+type Counts struct {
+	Applied map[string]int `json:"applied"`
+	Failed  map[string]int `json:"failed,omitempty"`
+}
+
+// Run injects every step at its time, relative to the recorder's start,
+// until the plan or ctx ends, and then heals whatever is still broken. A
+// fault in place when ctx ends is healed at once.
+func (n *Nemesis) Run(ctx context.Context, steps []Step) Counts {
+	n.applied, n.failed = map[string]int{}, map[string]int{}
+	if n.Logf == nil {
+		n.Logf = func(string, ...any) {}
+	}
+	for i, s := range steps {
+		wait := time.Until(n.Rec.Start().Add(s.At))
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		n.step(ctx, i+1, s)
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := n.C.HealAll(hctx); err != nil {
+		n.Logf("nemesis: final heal: %v", err)
+	}
+	return Counts{Applied: n.applied, Failed: n.failed}
+}
+
+func (n *Nemesis) step(ctx context.Context, id int, s Step) {
+	target := n.target(ctx, s)
+	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault,
+		Fault: s.Fault, FaultID: id, Targets: []string{target}}
+	var err error
+	switch s.Fault {
+	case Kill:
+		err = n.C.Kill(target)
+	case Pause:
+		err = n.C.Pause(target)
+	case Partition:
+		err = n.C.Isolate(target)
+	default:
+		err = fmt.Errorf("unknown fault %q", s.Fault)
+	}
+	if err != nil {
+		start.Error = err.Error()
+		n.failed[s.Fault]++
+	} else {
+		n.applied[s.Fault]++
+	}
+	n.Rec.Add(start)
+	n.Logf("nemesis: %s %s (%s): %v", s.Fault, target, s.Target, errOrOK(err))
+	select {
+	case <-ctx.Done():
+	case <-time.After(s.Duration):
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var herr error
+	switch s.Fault {
+	case Kill:
+		herr = n.C.Restart(hctx, target)
+	case Pause:
+		herr = n.C.Resume(target)
+	case Partition:
+		herr = n.C.Heal()
+	}
+	end := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FHeal,
+		Fault: s.Fault, FaultID: id, Targets: []string{target}}
+	if herr != nil {
+		end.Error = herr.Error()
+	}
+	n.Rec.Add(end)
+	n.Logf("nemesis: heal %s %s: %v", s.Fault, target, errOrOK(herr))
+}
+
+// target resolves a step's target to a node id.
+func (n *Nemesis) target(ctx context.Context, s Step) string {
+	ids := n.C.NodeIDs()
+	if s.Target == TargetLeader {
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if id, err := n.C.LeaderID(lctx); err == nil {
+			return id
+		}
+	}
+	return ids[s.Pick%len(ids)]
+}
+
+func errOrOK(err error) any {
+	if err == nil {
+		return "ok"
+	}
+	return err
+}
+
+// Summary renders counts as "kill=2 pause=1", kinds sorted.
+func (c Counts) Summary() string {
+	var ks []string
+	for k := range c.Applied {
+		ks = append(ks, k)
+	}
+	for k := range c.Failed {
+		if _, ok := c.Applied[k]; !ok {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	out := ""
+	for _, k := range ks {
+		if out != "" {
+			out += " "
+		}
+		out += fmt.Sprintf("%s=%d", k, c.Applied[k])
+		if c.Failed[k] > 0 {
+			out += fmt.Sprintf("(+%d failed)", c.Failed[k])
+		}
+	}
+	if out == "" {
+		return "none"
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+func TestPlanIsDeterministicAndBounded(t *testing.T) {
+	cfg := Config{Faults: []string{Kill, Pause, Partition}, Total: 20 * time.Second, Interval: 5 * time.Second, Duration: 2500 * time.Millisecond}
+	a, b := Plan(42, cfg), Plan(42, cfg)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("same seed, different plans:\n%v\n%v", a, b)
+	}
+	if c := Plan(43, cfg); reflect.DeepEqual(a, c) {
+		t.Errorf("seeds 42 and 43 give the same plan %v", a)
+	}
+	seen := map[string]bool{}
+	for i, s := range a {
+		t.Logf("step %d: %s", i, s)
+		seen[s.Fault] = true
+		if s.At < 2*time.Second || s.At+s.Duration > cfg.Total-2*time.Second {
+			t.Errorf("step %v outside the quiet margins", s)
+		}
+		if i > 0 && s.At < a[i-1].At+a[i-1].Duration {
+			t.Errorf("step %v overlaps the previous one", s)
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("a 20s plan with three kinds applies only %v", seen)
+	}
+	if Plan(1, Config{Total: time.Minute}) != nil {
+		t.Error("no faults should plan nothing")
+	}
+}
+
+func TestParseKinds(t *testing.T) {
+	got, err := ParseKinds("kill, partition,kill")
+	if err != nil || !reflect.DeepEqual(got, []string{Kill, Partition}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if _, err := ParseKinds("kill,flood"); err == nil || !strings.Contains(err.Error(), "flood") {
+		t.Fatalf("unknown kind accepted: %v", err)
+	}
+}
+
+// fake records the calls a nemesis makes.
+type fake struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fake) log(s string) { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
+
+func (f *fake) NodeIDs() []string                          { return []string{"n1", "n2", "n3"} }
+func (f *fake) LeaderID(context.Context) (string, error)   { return "n2", nil }
+func (f *fake) Kill(id string) error                       { f.log("kill " + id); return nil }
+func (f *fake) Restart(_ context.Context, id string) error { f.log("restart " + id); return nil }
+func (f *fake) Pause(id string) error                      { f.log("pause " + id); return nil }
+func (f *fake) Resume(id string) error                     { f.log("resume " + id); return nil }
+func (f *fake) Isolate(id string) error                    { f.log("isolate " + id); return fmt.Errorf("no iptables") }
+func (f *fake) Heal() error                                { f.log("heal"); return nil }
+func (f *fake) HealAll(context.Context) error              { f.log("heal-all"); return nil }
+
+func TestNemesisRecordsWindows(t *testing.T) {
+	f := &fake{}
+	rec := history.NewRecorder(nil)
+	steps := []Step{
+		{At: 0, Duration: 10 * time.Millisecond, Fault: Kill, Target: TargetLeader},
+		{At: 20 * time.Millisecond, Duration: 10 * time.Millisecond, Fault: Pause, Target: TargetRandom, Pick: 3},
+		{At: 40 * time.Millisecond, Duration: 10 * time.Millisecond, Fault: Partition, Target: TargetRandom, Pick: 2},
+	}
+	counts := (&Nemesis{C: f, Rec: rec}).Run(context.Background(), steps)
+	want := []string{"kill n2", "restart n2", "pause n1", "resume n1", "isolate n3", "heal", "heal-all"}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	if counts.Summary() != "kill=1 partition=0(+1 failed) pause=1" {
+		t.Errorf("summary %q", counts.Summary())
+	}
+	ws := history.Windows(rec.Ops())
+	if len(ws) != 3 || ws[0].Fault != Kill || ws[2].Error == "" || ws[1].End <= ws[1].Start {
+		t.Errorf("windows %+v", ws)
+	}
+}
+
+func TestNemesisStopsOnCancel(t *testing.T) {
+	f := &fake{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	(&Nemesis{C: f, Rec: history.NewRecorder(nil)}).Run(ctx, []Step{
+		{At: 0, Duration: time.Hour, Fault: Pause, Target: TargetLeader},
+		{At: time.Hour, Duration: time.Second, Fault: Kill, Target: TargetLeader},
+	})
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("Run ignored cancellation")
+	}
+	want := []string{"pause n2", "resume n2", "heal-all"}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+}
