@@ -1,0 +1,91 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+// finalProcess is the process of final reads.
+const finalProcess = -3
+
+// finalReads reads every user's account (and, with payments, every payment)
+// from each node's local replica, and records one final-read entry per node
+// and user stamped with the node's applied index. The reads of a node are
+// retried until its applied index is the same before and after them, so
+// entries with equal indexes describe the same state. The cluster should be
+// healed and converged.
+func finalReads(ctx context.Context, env *Env, workload string, users []uint64, payments bool) error {
+	for _, n := range env.Nodes {
+		var err error
+		for try := 0; try < 5; try++ {
+			if err = finalReadNode(ctx, env, n, workload, users, payments); err == nil {
+				break
+			}
+			env.Logf("workload %s: final read on %s: %v", workload, n.ID, err)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("final read on %s: %w", n.ID, err)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("final read on %s: %w", n.ID, err)
+		}
+	}
+	return nil
+}
+
+func finalReadNode(ctx context.Context, env *Env, n Node, workload string, users []uint64, payments bool) error {
+	before, err := n.API.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var ops []history.Op
+	for _, u := range users {
+		a, err := n.API.GetAccount(ctx, u, true)
+		if err != nil {
+			return fmt.Errorf("account %d: %w", u, err)
+		}
+		op := history.Op{Type: history.OK, Process: finalProcess, F: history.FFinalRead, Workload: workload,
+			Node: n.ID, User: u, Stale: true, Account: accountOf(a), Applied: before.AppliedIndex}
+		if payments {
+			ps, err := n.API.ListAllPayments(ctx, u, true, 1000)
+			if err != nil {
+				return fmt.Errorf("payments of %d: %w", u, err)
+			}
+			op.Payments = make([]history.Payment, 0, len(ps))
+			for _, p := range ps {
+				op.Payments = append(op.Payments, history.Payment{Key: p.Key, Amount: p.Amount, Status: p.Status, LogIndex: p.Index})
+			}
+		}
+		ops = append(ops, op)
+	}
+	after, err := n.API.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if after.AppliedIndex != before.AppliedIndex {
+		return fmt.Errorf("applied index moved from %d to %d during the reads", before.AppliedIndex, after.AppliedIndex)
+	}
+	for _, op := range ops {
+		env.Rec.Add(op)
+	}
+	return nil
+}
+
+// linearizableReads reads each user's account once, linearizably, through
+// any node that answers, as a worker of process finalProcess would.
+func linearizableReads(ctx context.Context, env *Env, workload string, users []uint64) {
+	w := NewWorker(env, workload, finalProcess)
+	w.Home = 0
+	for _, u := range users {
+		for try := 0; try < 2*len(env.Nodes); try++ {
+			if _, ok := w.Read(ctx, u, false); ok || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+}
