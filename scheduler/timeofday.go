@@ -1,0 +1,80 @@
+package scheduler
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TimeOfDay is a wall-clock time within a day, stored as the offset from midnight. It
+// reads and writes as "HH:MM" or "HH:MM:SS"; "24:00" is accepted as the end of a day.
+type TimeOfDay time.Duration
+
+// day is the length of the cycle TimeOfDay wraps around.
+const day = 24 * time.Hour
+
+// TimeOfDayOf returns the time of day of t in t's own location.
+func TimeOfDayOf(t time.Time) TimeOfDay {
+	h, m, s := t.Clock()
+	return TimeOfDay(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
+		time.Duration(s)*time.Second + time.Duration(t.Nanosecond()))
+}
+
+// ParseTimeOfDay parses "HH:MM" or "HH:MM:SS", from "00:00" to "24:00".
+func ParseTimeOfDay(s string) (TimeOfDay, error) {
+	parts := strings.Split(s, ":")
+	bad := fmt.Errorf("parse time of day %q: want HH:MM or HH:MM:SS: %w", s, ErrInvalidConfig)
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, bad
+	}
+	var f [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || len(p) != 2 {
+			return 0, bad
+		}
+		f[i] = v
+	}
+	if f[1] > 59 || f[2] > 59 {
+		return 0, bad
+	}
+	d := time.Duration(f[0])*time.Hour + time.Duration(f[1])*time.Minute + time.Duration(f[2])*time.Second
+	if d > day {
+		return 0, fmt.Errorf("parse time of day %q: past 24:00: %w", s, ErrInvalidConfig)
+	}
+	return TimeOfDay(d), nil
+}
+
+// String formats d as "HH:MM", or "HH:MM:SS" when it has seconds.
+func (d TimeOfDay) String() string {
+	t := time.Duration(d)
+	h, m, s := int(t/time.Hour), int(t%time.Hour/time.Minute), int(t%time.Minute/time.Second)
+	if s != 0 {
+		return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%02d:%02d", h, m)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d TimeOfDay) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler, so TimeOfDay reads from JSON and
+// YAML config as a string.
+func (d *TimeOfDay) UnmarshalText(b []byte) error {
+	v, err := ParseTimeOfDay(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// since returns how far d lies after from, going forward around the clock: in [0, 24h).
+func (d TimeOfDay) since(from TimeOfDay) time.Duration {
+	x := (time.Duration(d) - time.Duration(from)) % day
+	if x < 0 {
+		x += day
+	}
+	return x
+}
