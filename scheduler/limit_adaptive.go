@@ -116,10 +116,10 @@ type Adaptive struct {
 
 	// Accumulated over the current interval.
 	calls, failed, ok int
-	rttSum           float64 // seconds, over successful calls
-	inFlightSum      float64 // over successful calls
-	minRTT           time.Duration
-	maxInFlight      int
+	rttSum            float64 // seconds, over successful calls
+	inFlightSum       float64 // over successful calls
+	minRTT            time.Duration
+	maxInFlight       int
 
 	baseline []rttMark // per-interval minima, increasing RTT: a sliding-window minimum
 }
