@@ -1,0 +1,65 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// Code is an API error code; see README.md for the list.
+type Code = api.Code
+
+// Sentinel errors, one per API error code; an *Error matches its code's
+// sentinel with errors.Is.
+var (
+	ErrInvalidArgument     = errors.New("rzone: invalid argument")
+	ErrNotFound            = errors.New("rzone: not found")
+	ErrIdempotencyConflict = errors.New("rzone: idempotency key reused with other parameters")
+	ErrInsufficientCredit  = errors.New("rzone: insufficient credit")
+	ErrOverpayment         = errors.New("rzone: repayment exceeds what is owed")
+	ErrPayloadTooLarge     = errors.New("rzone: request too large")
+	// ErrUnavailable means the request was not applied; retrying is safe.
+	ErrUnavailable = errors.New("rzone: unavailable")
+	// ErrUnknownOutcome means a write may or may not have been applied;
+	// retrying it with the same idempotency key is safe and settles it.
+	ErrUnknownOutcome = errors.New("rzone: outcome unknown")
+	ErrInternal       = errors.New("rzone: internal error")
+)
+
+var sentinels = map[api.Code]error{
+	api.CodeInvalidArgument:     ErrInvalidArgument,
+	api.CodeNotFound:            ErrNotFound,
+	api.CodeIdempotencyConflict: ErrIdempotencyConflict,
+	api.CodeInsufficientCredit:  ErrInsufficientCredit,
+	api.CodeOverpayment:         ErrOverpayment,
+	api.CodePayloadTooLarge:     ErrPayloadTooLarge,
+	api.CodeUnavailable:         ErrUnavailable,
+	api.CodeUnknownOutcome:      ErrUnknownOutcome,
+	api.CodeInternal:            ErrInternal,
+}
+
+// Error is an error reply from a node, or a transport failure classified as
+// one (Status 0).
+type Error struct {
+	Code    Code
+	Message string
+	// Status is the HTTP status, 0 for a transport failure.
+	Status int
+	// Node is the address the request was sent to.
+	Node string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("rzone %s: %s: %s", e.Node, e.Code, e.Message)
+}
+
+// Is matches the sentinel of e's code.
+func (e *Error) Is(target error) bool { return sentinels[e.Code] == target }
+
+// IsRetryable reports whether err may be retried with the same idempotency
+// key: the request was not applied, or its outcome is unknown.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code.Retryable()
+}

@@ -1,0 +1,18 @@
+// Package inject names the deliberate faults that a test build of rzone can
+// switch on to prove that the fault-test checkers catch real anomalies.
+// Production builds (without the faultinject build tag) compile every
+// injection point to a constant false.
+package inject
+
+// Fault names accepted by Set.
+const (
+	// SkipIdempotency makes the state machine apply a replayed payment key
+	// again instead of returning the original result.
+	SkipIdempotency = "skip-idempotency"
+	// StaleRead makes linearizable reads be served from the local replica
+	// without forwarding to the leader or waiting for the commit index.
+	StaleRead = "stale-read"
+)
+
+// Known lists every fault name.
+var Known = []string{SkipIdempotency, StaleRead}

@@ -1,0 +1,258 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// freeAddrs returns n loopback addresses with free ports.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+type testCluster struct {
+	t      *testing.T
+	cfgs   []Config
+	nodes  []*Node
+	client *client.Client
+}
+
+// fastConfig shortens Raft's timeouts so tests elect quickly.
+func fastConfig(id, dir, raftAddr, httpAddr string, log *slog.Logger) Config {
+	c := DefaultConfig()
+	c.NodeID, c.DataDir, c.RaftAddr, c.HTTPAddr, c.Logger = id, dir, raftAddr, httpAddr, log
+	c.HeartbeatTimeout = 300 * time.Millisecond
+	c.ElectionTimeout = 300 * time.Millisecond
+	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	c.PostInterval = 50 * time.Millisecond
+	return c
+}
+
+func setup(t *testing.T, n int) *testCluster {
+	t.Helper()
+	addrs := freeAddrs(t, 2*n)
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tc := &testCluster{t: t}
+	var httpAddrs []string
+	for i := 0; i < n; i++ {
+		c := fastConfig(fmt.Sprintf("n%d", i+1), filepath.Join(dir, fmt.Sprint(i)), addrs[2*i], addrs[2*i+1], log)
+		if i == 0 {
+			c.Bootstrap = true
+		} else {
+			c.Join = addrs[1]
+		}
+		tc.cfgs = append(tc.cfgs, c)
+		httpAddrs = append(httpAddrs, c.HTTPAddr)
+	}
+	for i := range tc.cfgs {
+		tc.start(i)
+	}
+	t.Cleanup(func() {
+		for _, nd := range tc.nodes {
+			if nd != nil {
+				nd.Shutdown(context.Background())
+			}
+		}
+	})
+	var err error
+	tc.client, err = client.New(httpAddrs, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "all voters joined", func() bool {
+		for _, nd := range tc.nodes {
+			if nd.IsLeader() {
+				return len(nd.Status().Voters) == n && tc.allRegistered(nd)
+			}
+		}
+		return false
+	})
+	return tc
+}
+
+func (tc *testCluster) allRegistered(nd *Node) bool {
+	addrs, _ := nd.fsm.NodeAddrs()
+	return len(addrs) == len(tc.cfgs)
+}
+
+func (tc *testCluster) start(i int) {
+	tc.t.Helper()
+	nd, err := Start(tc.cfgs[i])
+	if err != nil {
+		tc.t.Fatalf("start node %d: %v", i, err)
+	}
+	if i < len(tc.nodes) {
+		tc.nodes[i] = nd
+	} else {
+		tc.nodes = append(tc.nodes, nd)
+	}
+}
+
+func (tc *testCluster) leader() int {
+	for i, nd := range tc.nodes {
+		if nd != nil && nd.IsLeader() {
+			return i
+		}
+	}
+	return -1
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestClusterPaymentsThroughEveryNode(t *testing.T) {
+	tc := setup(t, 3)
+	ctx := context.Background()
+	if _, err := tc.client.PutAccount(ctx, 7, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	// Every node accepts writes: followers forward to the leader.
+	for i, nd := range tc.nodes {
+		c, _ := client.New([]string{nd.HTTPAddr()}, client.WithMaxRetries(0))
+		p, err := c.Pay(ctx, 7, client.PayRequest{Key: fmt.Sprintf("via-%d", i), Amount: 100, Merchant: "m"})
+		if err != nil || p.Status != api.PaymentAccepted {
+			t.Fatalf("pay through node %d: %+v %v", i, p, err)
+		}
+		a, err := c.GetAccount(ctx, 7)
+		if err != nil || a.Accepted != int64(100*(i+1)) {
+			t.Fatalf("linearizable read through node %d after its own write: %+v %v", i, a, err)
+		}
+	}
+	// Replays, conflicts and refusals keep their codes through forwarding.
+	follower, _ := client.New([]string{tc.nodes[(tc.leader()+1)%3].HTTPAddr()}, client.WithMaxRetries(0))
+	p, replayed, err := follower.PayReplayed(ctx, 7, client.PayRequest{Key: "via-0", Amount: 100, Merchant: "m"})
+	if err != nil || !replayed || p.Key != "via-0" {
+		t.Fatalf("replay through follower: %+v %v %v", p, replayed, err)
+	}
+	if _, err := follower.Pay(ctx, 7, client.PayRequest{Key: "via-0", Amount: 101, Merchant: "m"}); !errors.Is(err, client.ErrIdempotencyConflict) {
+		t.Fatalf("conflict through follower: %v", err)
+	}
+	if _, err := follower.Pay(ctx, 7, client.PayRequest{Key: "big", Amount: 1_000_000, Merchant: "m"}); !errors.Is(err, client.ErrInsufficientCredit) {
+		t.Fatalf("overspend: %v", err)
+	}
+	if _, err := follower.Pay(ctx, 8, client.PayRequest{Key: "x", Amount: 1, Merchant: "m"}); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("no account: %v", err)
+	}
+	// The poster books every payment into the bill.
+	waitFor(t, 5*time.Second, "payments posted", func() bool {
+		bills, err := tc.client.ListBills(ctx, 7)
+		return err == nil && len(bills) == 1 && bills[0].Principal == 300
+	})
+	if _, err := tc.client.Repay(ctx, 7, client.RepayRequest{Key: "r1", Amount: 301}); !errors.Is(err, client.ErrOverpayment) {
+		t.Fatalf("overpayment: %v", err)
+	}
+	if r, err := tc.client.Repay(ctx, 7, client.RepayRequest{Key: "r2", Amount: 300}); err != nil || r.Status != api.RepaymentApplied {
+		t.Fatalf("repay: %+v %v", r, err)
+	}
+	// Stale reads on each node converge and say they are stale.
+	for _, nd := range tc.nodes {
+		waitFor(t, 5*time.Second, "replica caught up", func() bool {
+			a, err := tc.client.GetAccount(ctx, 7, client.Stale(), client.At(nd.HTTPAddr()))
+			return err == nil && a.Used == 0 && a.Repaid == 300
+		})
+	}
+}
+
+func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
+	tc := setup(t, 3)
+	ctx := context.Background()
+	if _, err := tc.client.PutAccount(ctx, 1, 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 400; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("w%d-%d", w, i)
+				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				_, err := tc.client.Pay(cctx, 1, client.PayRequest{Key: key, Amount: 1, Merchant: "m"})
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked[key] = true
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(300 * time.Millisecond)
+	old := tc.leader()
+	if err := tc.nodes[old].Shutdown(ctx); err != nil {
+		t.Logf("shutdown leader: %v", err)
+	}
+	tc.nodes[old] = nil
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	tc.start(old)
+	payments, err := tc.client.AllPayments(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	var sum int64
+	for _, p := range payments {
+		got[p.Key]++
+		sum += p.Amount
+	}
+	for k := range acked {
+		if got[k] != 1 {
+			t.Errorf("acknowledged payment %s present %d times", k, got[k])
+		}
+	}
+	a, err := tc.client.GetAccount(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Accepted != sum || a.Used+a.Pending != a.Accepted-a.Repaid {
+		t.Fatalf("money: account %+v, payments sum %d", a, sum)
+	}
+	t.Logf("acknowledged %d payments across a leader change", len(acked))
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config is one node's configuration. Start from DefaultConfig and set the
+// identity fields; Validate checks it before a node starts.
+type Config struct {
+	// NodeID names the node in its Raft group; it must never be reused for
+	// another data directory.
+	NodeID string
+	// Zone names the zone the node belongs to. Default "z1".
+	Zone string
+	// DataDir holds the Raft log, snapshots and the state file.
+	DataDir string
+	// RaftAddr is the TCP address the Raft transport listens on.
+	RaftAddr string
+	// RaftAdvertise is the Raft address other nodes dial; default RaftAddr.
+	RaftAdvertise string
+	// HTTPAddr is where the API listens.
+	HTTPAddr string
+	// HTTPAdvertise is the API address other nodes forward to; default
+	// HTTPAddr.
+	HTTPAdvertise string
+	// Bootstrap makes this node form a new one-node group when it has no
+	// state yet. Exactly one node of a new zone bootstraps.
+	Bootstrap bool
+	// Join is the API address of any member; a node without state asks it to
+	// add this node as a voter. Ignored when the node has state.
+	Join string
+
+	// ApplyTimeout bounds one write's wait for commit. When it passes, the
+	// write's outcome is unknown. Default 5s.
+	ApplyTimeout time.Duration
+	// ReadTimeout bounds a linearizable read's wait (barrier, leadership
+	// check, apply). Default 5s.
+	ReadTimeout time.Duration
+	// LeaderWait is how long a request waits for a leader to be elected
+	// before it is answered "unavailable". Default 3s.
+	LeaderWait time.Duration
+	// PostInterval is how often the leader books accepted payments into
+	// bills. Default 200ms.
+	PostInterval time.Duration
+	// PostBatch is the most payments one posting entry books. Default 2000.
+	PostBatch int
+
+	// HeartbeatTimeout and ElectionTimeout are Raft's, default 1s each;
+	// LeaderLeaseTimeout default 500ms.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is how many log entries trigger a snapshot. Default
+	// 16384. SnapshotInterval is how often it is checked. Default 30s.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	// TrailingLogs is how many entries a snapshot leaves in the log, so a
+	// briefly lagging follower catches up without a snapshot. Default 10240.
+	TrailingLogs uint64
+	// MaxAppendEntries is the most entries in one append and one apply
+	// batch. Default 1024.
+	MaxAppendEntries int
+
+	// Inject names deliberate faults, comma separated; only a binary built
+	// with -tags faultinject accepts any.
+	Inject string
+
+	// Logger receives the node's logs, raft's included. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every tunable at its default and the
+// identity fields empty.
+func DefaultConfig() Config {
+	return Config{
+		Zone:               "z1",
+		ApplyTimeout:       5 * time.Second,
+		ReadTimeout:        5 * time.Second,
+		LeaderWait:         3 * time.Second,
+		PostInterval:       200 * time.Millisecond,
+		PostBatch:          2000,
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		SnapshotThreshold:  16384,
+		SnapshotInterval:   30 * time.Second,
+		TrailingLogs:       10240,
+		MaxAppendEntries:   1024,
+	}
+}
+
+// Validate checks the fields and their relations.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node id is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	for name, addr := range map[string]string{"raft address": c.RaftAddr, "http address": c.HTTPAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	if c.Bootstrap && c.Join != "" {
+		errs = append(errs, errors.New("bootstrap and join exclude each other"))
+	}
+	for name, d := range map[string]time.Duration{"apply timeout": c.ApplyTimeout, "read timeout": c.ReadTimeout,
+		"leader wait": c.LeaderWait, "post interval": c.PostInterval, "heartbeat timeout": c.HeartbeatTimeout,
+		"election timeout": c.ElectionTimeout, "leader lease timeout": c.LeaderLeaseTimeout, "snapshot interval": c.SnapshotInterval} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("leader lease timeout %s exceeds heartbeat timeout %s", c.LeaderLeaseTimeout, c.HeartbeatTimeout))
+	}
+	if c.PostBatch <= 0 || c.MaxAppendEntries <= 0 {
+		errs = append(errs, errors.New("post batch and max append entries must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) raftAdvertise() string {
+	if c.RaftAdvertise != "" {
+		return c.RaftAdvertise
+	}
+	return c.RaftAddr
+}
+
+func (c *Config) httpAdvertise() string {
+	if c.HTTPAdvertise != "" {
+		return c.HTTPAdvertise
+	}
+	return c.HTTPAddr
+}

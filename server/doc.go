@@ -1,0 +1,11 @@
+// Package server is an rzone node: the Raft group of its zone over
+// raft-boltdb and a TCP transport, the state machine of package fsm, the
+// HTTP API, forwarding to the leader, linearizable reads, the poster that
+// books payments into bills, and metrics.
+//
+// Any node serves any request. Writes go through Raft on the leader; a
+// follower forwards them. A write whose fate is unknown (leadership lost
+// mid-apply, a timeout) is answered unknown_outcome, never as a failure: the
+// client retries it with the same idempotency key and the state machine
+// returns the original result.
+package server

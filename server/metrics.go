@@ -1,0 +1,103 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rzonedb/rzone/fsm"
+)
+
+// metrics are one node's Prometheus series, in a registry of its own so
+// that several nodes can live in one process (rzone dev).
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	forwarded     *prometheus.CounterVec
+	applies       *prometheus.CounterVec
+	applyLatency  *prometheus.HistogramVec
+	results       *prometheus.CounterVec
+	posted        prometheus.Counter
+	leaderChanges prometheus.Counter
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rzone_http_requests_total", Help: "API requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_http_request_duration_seconds", Help: "API request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rzone_forwarded_requests_total", Help: "Requests this node forwarded to its leader, by outcome.",
+		}, []string{"outcome"}),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rzone_raft_applies_total", Help: "Entries proposed by this node, by command and outcome (ok, not_applied, unknown_outcome).",
+		}, []string{"cmd", "outcome"}),
+		applyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_raft_apply_duration_seconds", Help: "Time from proposal to applied result, by command.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"cmd"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rzone_command_results_total", Help: "Business outcomes of commands proposed here.",
+		}, []string{"cmd", "result"}),
+		posted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rzone_posted_payments_total", Help: "Payments booked into bills by this node as leader.",
+		}),
+		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rzone_raft_leadership_changes_total", Help: "Times this node gained or lost leadership.",
+		}),
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaderChanges,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("rzone_raft_is_leader", "1 if this node leads its group.", func() float64 {
+			if n.raft.State() == raft.Leader {
+				return 1
+			}
+			return 0
+		}),
+		gauge("rzone_raft_term", "Current Raft term.", func() float64 { return float64(n.raft.CurrentTerm()) }),
+		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { return float64(n.raft.CommitIndex()) }),
+		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { return float64(n.raft.LastIndex()) }),
+		gauge("rzone_fsm_applied_index", "Last index applied to the state file.", func() float64 { return float64(n.fsm.AppliedIndex()) }),
+		gauge("rzone_fsm_apply_lag_entries", "Commit index minus applied index.", func() float64 {
+			return float64(n.raft.CommitIndex()) - float64(n.fsm.AppliedIndex())
+		}),
+		gauge("rzone_raft_last_contact_seconds", "Seconds since a follower last heard from its leader (0 on the leader).", func() float64 {
+			if n.raft.State() == raft.Leader {
+				return 0
+			}
+			lc := n.raft.LastContact()
+			if lc.IsZero() {
+				return -1
+			}
+			return time.Since(lc).Seconds()
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches (one bbolt transaction each)."},
+			func() float64 { b, _ := n.fsm.ApplyStats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_entries_total", Help: "Log entries applied."},
+			func() float64 { _, e := n.fsm.ApplyStats(); return float64(e) }),
+	)
+	return m
+}
+
+func (m *metrics) observeApply(cmd fsm.CmdType, err error, d time.Duration) {
+	outcome := "ok"
+	switch {
+	case errors.Is(err, ErrUnknownOutcome):
+		outcome = "unknown_outcome"
+	case err != nil:
+		outcome = "not_applied"
+	}
+	m.applies.WithLabelValues(cmd.String(), outcome).Inc()
+	m.applyLatency.WithLabelValues(cmd.String()).Observe(d.Seconds())
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+func (n *Node) handlePay(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req api.PayRequest
+	if err := api.DecodeBytes(body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if err := req.Validate(); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	cmd := fsm.Command{Type: fsm.CmdPay, User: user, Key: req.Key, Amount: req.Amount, Merchant: req.Merchant}
+	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
+		status := http.StatusCreated
+		if res.Replay {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, res.Payment)
+	})
+}
+
+func (n *Node) handleGetPayment(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	key := r.PathValue("key")
+	if err := api.ValidateKey(key); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	n.serveRead(w, r, func() (any, error) { return n.fsm.Payment(user, key) })
+}
+
+func (n *Node) handleListPayments(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	q := r.URL.Query()
+	after := q.Get("after")
+	if after != "" {
+		if err := api.ValidateKey(after); err != nil {
+			writeError(w, err.(*api.Error))
+			return
+		}
+	}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > api.MaxPageSize {
+			writeError(w, api.Errorf(api.CodeInvalidArgument, "limit must be 1 to %d, got %q", api.MaxPageSize, s))
+			return
+		}
+		limit = v
+	}
+	n.serveRead(w, r, func() (any, error) {
+		list, next, err := n.fsm.Payments(user, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		return api.PaymentList{Payments: list, Next: next}, nil
+	})
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req api.RepayRequest
+	if err := api.DecodeBytes(body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if err := req.Validate(); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	var cycle uint32
+	if req.Cycle != "" {
+		cycle, _ = api.ParseCycle(req.Cycle)
+	}
+	cmd := fsm.Command{Type: fsm.CmdRepay, User: user, Key: req.Key, Amount: req.Amount, Cycle: cycle}
+	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
+		status := http.StatusCreated
+		if res.Replay {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, res.Repayment)
+	})
+}
+
+func (n *Node) handleGetRepayment(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	key := r.PathValue("key")
+	if err := api.ValidateKey(key); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	n.serveRead(w, r, func() (any, error) { return n.fsm.Repayment(user, key) })
+}
