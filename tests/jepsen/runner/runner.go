@@ -1,0 +1,292 @@
+// Package runner runs one fault test end to end: it starts a zone of real
+// rzone processes, sets up the workloads, runs their workers beside a seeded
+// nemesis, heals and lets the cluster converge, takes the final reads,
+// checks the history and writes the run's report folder. The command
+// ./tests/jepsen and the scenario tests share it.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/cluster"
+	"github.com/rzonedb/rzone/tests/jepsen/checker"
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+	"github.com/rzonedb/rzone/tests/jepsen/nemesis"
+	"github.com/rzonedb/rzone/tests/jepsen/report"
+	"github.com/rzonedb/rzone/tests/jepsen/workload"
+)
+
+// ErrInjectUnsupported is returned when Config.Inject is set and the rzone
+// binary has no --inject flag.
+var ErrInjectUnsupported = errors.New("runner: rzone server has no --inject flag")
+
+// Config describes one run.
+type Config struct {
+	// Workloads to run together: payments, register, bank.
+	Workloads []string
+	// Nemeses are the fault kinds: kill, pause, partition. Empty runs
+	// without faults.
+	Nemeses []string
+	// Time is how long the workers invoke operations.
+	Time time.Duration
+	// Out is the run folder; it is created.
+	Out string
+	// Seed drives every random choice.
+	Seed int64
+	// Nodes is the zone's size. Zero means 3.
+	Nodes int
+	// Concurrency is the number of workers per workload. Zero means 3.
+	Concurrency int
+	// Interval is the time between fault starts; zero means 10s.
+	Interval time.Duration
+	// FaultDuration is how long each fault lasts; zero means 3s.
+	FaultDuration time.Duration
+	// Inject names a deliberate server bug; the binary is then built with
+	// -tags faultinject and each node gets --inject NAME.
+	Inject string
+	// Binary is a prebuilt rzone binary; empty builds ./cmd/rzone.
+	Binary string
+	// CheckTimeout bounds Porcupine per account. Zero means 30s.
+	CheckTimeout time.Duration
+	// RequestTimeout bounds each client attempt. Zero means 4s.
+	RequestTimeout time.Duration
+	// Stdout receives the summary table; nil discards it.
+	Stdout io.Writer
+	// Logf receives progress lines; nil is silent.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) defaults() error {
+	if len(c.Workloads) == 0 {
+		return errors.New("runner: no workload")
+	}
+	for _, w := range c.Workloads {
+		if !slices.Contains(workload.Names, w) {
+			return fmt.Errorf("runner: unknown workload %q (want some of %s)", w, strings.Join(workload.Names, ","))
+		}
+	}
+	if c.Time <= 0 {
+		return errors.New("runner: Time must be positive")
+	}
+	if c.Out == "" {
+		return errors.New("runner: Out is required")
+	}
+	if c.Nodes == 0 {
+		c.Nodes = 3
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 3
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = 30 * time.Second
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 4 * time.Second
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	return nil
+}
+
+// Run performs the run and returns its report (also written to cfg.Out).
+// An error means the run could not be carried out (no cluster, no binary);
+// an invalid history is not an error, it is Run.Valid == false.
+func Run(ctx context.Context, cfg Config) (*report.Run, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	rep := &report.Run{
+		Seed: cfg.Seed, Workloads: cfg.Workloads, Nemeses: slices.Clone(cfg.Nemeses), Inject: cfg.Inject,
+		Nodes: cfg.Nodes, Duration: cfg.Time.String(), Command: strings.Join(os.Args, " "),
+	}
+	c, err := startCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if slices.Contains(rep.Nemeses, nemesis.Partition) {
+		if err := c.CanPartition(); err != nil {
+			note := fmt.Sprintf("partition nemesis skipped: %v", err)
+			cfg.Logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+			rep.Nemeses = slices.DeleteFunc(rep.Nemeses, func(s string) bool { return s == nemesis.Partition })
+		}
+	}
+
+	hf, err := os.Create(filepath.Join(cfg.Out, "history.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	defer hf.Close()
+	rec := history.NewRecorder(hf)
+	env := &workload.Env{Rec: rec, Seed: cfg.Seed, Logf: cfg.Logf}
+	for _, n := range c.Nodes {
+		env.Nodes = append(env.Nodes, workload.Node{ID: n.ID, API: n.API()})
+	}
+	var wls []workload.Workload
+	for _, name := range cfg.Workloads {
+		w, err := workload.New(name)
+		if err != nil {
+			return nil, err
+		}
+		wls = append(wls, w)
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	for _, w := range wls {
+		if err := w.Setup(setupCtx, env); err != nil {
+			cancel()
+			return nil, fmt.Errorf("runner: set up %s: %w", w.Name(), err)
+		}
+	}
+	cancel()
+
+	steps := nemesis.Plan(cfg.Seed, nemesis.Config{Faults: rep.Nemeses, Total: cfg.Time, Interval: cfg.Interval, Duration: cfg.FaultDuration})
+	for _, s := range steps {
+		rep.Plan = append(rep.Plan, s.String())
+	}
+	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
+	counts := runPhase(ctx, cfg, c, env, wls, steps)
+	rep.Faults, rep.Failed = counts.Applied, counts.Failed
+
+	if err := settle(ctx, cfg, c); err != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", err))
+	}
+	finalCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	for _, w := range wls {
+		if err := w.Final(finalCtx, env); err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("final reads of %s: %v", w.Name(), err))
+		}
+	}
+	cancel()
+	if err := rec.Flush(); err != nil {
+		return nil, fmt.Errorf("runner: write history: %w", err)
+	}
+	rep.Ops = rec.Ops()
+
+	rep.Valid = true
+	for _, w := range wls {
+		for _, ch := range w.Checkers(cfg.Out) {
+			if l, ok := ch.(checker.Linearizable); ok {
+				l.Timeout = cfg.CheckTimeout
+				ch = l
+			}
+			res := ch.Check(rep.Ops)
+			res.Checker = w.Name() + "/" + res.Checker
+			rep.Valid = rep.Valid && res.Verdict == checker.Valid
+			rep.Results = append(rep.Results, res)
+		}
+	}
+	if err := report.Write(cfg.Out, rep); err != nil {
+		return rep, err
+	}
+	report.Summary(cfg.Stdout, rep)
+	return rep, nil
+}
+
+func startCluster(ctx context.Context, cfg Config) (*cluster.Cluster, error) {
+	ccfg := cluster.Config{
+		Nodes: cfg.Nodes, Binary: cfg.Binary, LogDir: filepath.Join(cfg.Out, "nodes"),
+		RequestTimeout: cfg.RequestTimeout,
+		Logf:           cfg.Logf,
+	}
+	if cfg.Inject != "" {
+		if ccfg.Binary == "" {
+			bin, err := cluster.Build(ctx, "faultinject")
+			if err != nil {
+				return nil, err
+			}
+			ccfg.Binary = bin
+		}
+		ok, err := cluster.ServerSupports(ctx, ccfg.Binary, "inject")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrInjectUnsupported
+		}
+		ccfg.ServerArgs = []string{"--inject", cfg.Inject}
+	}
+	return cluster.Start(ctx, ccfg)
+}
+
+// runPhase runs every workload's workers and the nemesis until cfg.Time has
+// passed, and waits for both.
+func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step) nemesis.Counts {
+	env.Stop = time.Now().Add(cfg.Time)
+	// Retries of operations begun before Stop get a bounded grace.
+	workCtx, cancelWork := context.WithDeadline(ctx, env.Stop.Add(15*time.Second))
+	defer cancelWork()
+	nemCtx, cancelNem := context.WithDeadline(ctx, env.Stop)
+	defer cancelNem()
+
+	var counts nemesis.Counts
+	var nemDone sync.WaitGroup
+	nemDone.Add(1)
+	go func() {
+		defer nemDone.Done()
+		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf}
+		counts = n.Run(nemCtx, steps)
+	}()
+	var wg sync.WaitGroup
+	p := 0
+	for _, w := range wls {
+		for i := 0; i < cfg.Concurrency; i++ {
+			wk := workload.NewWorker(env, w.Name(), p)
+			p++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.Run(workCtx, wk)
+			}()
+		}
+	}
+	wg.Wait()
+	nemDone.Wait()
+	return counts
+}
+
+// settle waits until every node is back, ready, and the applied indexes
+// agree and stay put for a second (the poster has booked everything).
+func settle(ctx context.Context, cfg Config, c *cluster.Cluster) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := c.HealAll(ctx); err != nil {
+		return err
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		return err
+	}
+	var last uint64
+	for {
+		idx, err := c.WaitConverged(ctx)
+		if err != nil {
+			return err
+		}
+		if idx == last {
+			cfg.Logf("runner: converged at applied index %d", idx)
+			return nil
+		}
+		last = idx
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
