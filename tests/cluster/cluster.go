@@ -79,6 +79,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if cfg.Binary == "" && len(cfg.Tags) == 0 {
+		cfg.Binary = os.Getenv(BinaryEnv)
+	}
 	if cfg.Binary == "" {
 		bin, err := Build(ctx, cfg.Tags...)
 		if err != nil {
@@ -308,9 +311,11 @@ func (c *Cluster) WaitLeader(ctx context.Context) (*Node, error) {
 	return leader, err
 }
 
-// WaitConverged waits until every running, unpaused node has applied the
-// same log index, at least the leader's commit index when the wait began,
-// and returns that index. Stale reads on every node then see the same state.
+// WaitConverged waits until every running, unpaused node reports the same
+// applied index, at least the leader's applied index when the wait began,
+// and returns that index. Stale reads on every node then see the same
+// state. (The applied index counts state-machine entries; raft's own entries
+// such as no-ops and barriers may leave it below the commit index.)
 func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
 	leader, err := c.WaitLeader(ctx)
 	if err != nil {
@@ -320,7 +325,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("status of leader %s: %w", leader.ID, err)
 	}
-	target := st.CommitIndex
+	target := st.AppliedIndex
 	var applied uint64
 	err = c.pollUntil(ctx, fmt.Sprintf("every node to apply index %d and agree", target), func(ctx context.Context) (bool, error) {
 		var seen []uint64

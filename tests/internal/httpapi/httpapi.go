@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,7 +72,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s %s: %v", ErrTransport, method, u, err)
+		return 0, fmt.Errorf("%w: %s %s: %w", ErrTransport, method, u, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -247,6 +248,11 @@ func Classify(err error) Outcome {
 		default:
 			return NotApplied
 		}
+	}
+	// A request that could not even connect was never sent.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return NotApplied
 	}
 	return Unknown
 }

@@ -1,0 +1,149 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/cluster"
+	"github.com/rzonedb/rzone/tests/jepsen/checker"
+	"github.com/rzonedb/rzone/tests/jepsen/nemesis"
+)
+
+// runDir returns a report folder that is removed when t passes and kept
+// (and logged) when it fails.
+func runDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rzone-jepsen-"+strings.ReplaceAll(t.Name(), "/", "-")+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("report kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func run(t *testing.T, cfg Config) (*Config, string) {
+	t.Helper()
+	cfg.Out = runDir(t)
+	if cfg.Seed == 0 {
+		cfg.Seed = time.Now().UnixNano() % 1_000_000_000
+	}
+	t.Logf("seed %d", cfg.Seed)
+	cfg.Logf = t.Logf
+	return &cfg, cfg.Out
+}
+
+// TestScenarioKillPausePartition runs every workload for 20 seconds on a
+// 3-node zone while the leader or a random node is killed, paused and cut
+// off, and expects a valid history with every fault applied.
+func TestScenarioKillPausePartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	bin := cluster.Binary(t)
+	cfg, _ := run(t, Config{
+		Workloads:     []string{"payments", "register", "bank"},
+		Nemeses:       []string{nemesis.Kill, nemesis.Pause, nemesis.Partition},
+		Time:          20 * time.Second,
+		Interval:      5 * time.Second,
+		FaultDuration: 2500 * time.Millisecond,
+		Binary:        bin,
+		CheckTimeout:  20 * time.Second,
+	})
+	var out bytes.Buffer
+	cfg.Stdout = &out
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, *cfg)
+	t.Logf("summary:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), "valid: true\n") {
+		t.Errorf("run is not valid")
+	}
+	for _, k := range rep.Nemeses {
+		if rep.Faults[k] == 0 {
+			t.Errorf("fault %s was never applied (applied %v, failed %v)", k, rep.Faults, rep.Failed)
+		}
+	}
+	if len(rep.Ops) < 1000 {
+		t.Errorf("only %d history entries; the workload barely ran", len(rep.Ops))
+	}
+}
+
+// TestInjectedBugsAreCaught runs a scenario against a server built with
+// -tags faultinject and one deliberate bug switched on, and expects the
+// checkers to call the history invalid and name the anomaly the bug causes.
+// It skips when the server cannot be built with the tag or has no --inject
+// flag.
+func TestInjectedBugsAreCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	tests := []struct {
+		name      string
+		inject    string
+		workloads []string
+		// anomalies: at least one of them must be reported.
+		anomalies []string
+	}{
+		{
+			name:      "skip-idempotency doubles replayed payments",
+			inject:    "skip-idempotency",
+			workloads: []string{"payments", "bank"},
+			anomalies: []string{checker.DoubleCharge, checker.MoneyCreated},
+		},
+		{
+			name:      "stale-read serves old state from followers",
+			inject:    "stale-read",
+			workloads: []string{"register"},
+			anomalies: []string{checker.StaleRead},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := cluster.Binary(t, "faultinject")
+			cfg, _ := run(t, Config{
+				Workloads:    tt.workloads,
+				Time:         8 * time.Second,
+				Inject:       tt.inject,
+				Binary:       bin,
+				CheckTimeout: 20 * time.Second,
+			})
+			var out bytes.Buffer
+			cfg.Stdout = &out
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			rep, err := Run(ctx, *cfg)
+			if errors.Is(err, ErrInjectUnsupported) {
+				t.Skipf("rzone server has no --inject flag yet: %v", err)
+			}
+			t.Logf("summary:\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") {
+				t.Fatalf("--inject %s: run is valid; the checkers missed the bug", tt.inject)
+			}
+			var seen []string
+			for _, r := range rep.Results {
+				seen = append(seen, r.AnomalyKinds()...)
+			}
+			if !slices.ContainsFunc(tt.anomalies, func(a string) bool { return slices.Contains(seen, a) }) {
+				t.Fatalf("--inject %s: anomalies %v name none of %v", tt.inject, seen, tt.anomalies)
+			}
+		})
+	}
+}

@@ -1,0 +1,212 @@
+package tests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/tests/cluster"
+	"github.com/rzonedb/rzone/tests/jepsen/checker"
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+// testSeed returns $RZONE_TEST_SEED or a seed from the clock, and logs it
+// so that a failing run can be replayed.
+func testSeed(t *testing.T) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano() % 1_000_000_000
+	if s := os.Getenv("RZONE_TEST_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("RZONE_TEST_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (replay with RZONE_TEST_SEED=%d)", seed, seed)
+	return seed
+}
+
+// TestKillLeaderLosesNoPayment starts a 3-process zone, runs concurrent
+// payers that retry every retryable error with the same key through the Go
+// client, kill -9s the leader mid-load and restarts it, then checks on every
+// node's own replica that every acknowledged payment exists exactly once,
+// with the index it was acknowledged at, and that money adds up
+// (used + pending == accepted − repaid, accepted == the sum of the listed
+// payments).
+func TestKillLeaderLosesNoPayment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	seed := testSeed(t)
+	c := cluster.Require(t, cluster.Config{RequestTimeout: 3 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	const (
+		accounts = 4
+		payers   = 6
+		load     = 12 * time.Second
+		killAt   = 3 * time.Second
+		downFor  = 3 * time.Second
+		userBase = 500_000
+	)
+	admin, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := history.NewRecorder(nil)
+	var users []uint64
+	for i := 0; i < accounts; i++ {
+		u := uint64(userBase + i)
+		if _, err := admin.PutAccount(ctx, u, 1_000_000_000); err != nil {
+			t.Fatalf("create account %d: %v", u, err)
+		}
+		rec.Add(history.Op{Type: history.OK, Process: -2, F: history.FPut, User: u, Amount: 1_000_000_000})
+		users = append(users, u)
+	}
+
+	stop := time.Now().Add(load)
+	var acked, afterKill atomic.Int64
+	var killedAt atomic.Int64 // history time of the kill, 0 before
+	var wg sync.WaitGroup
+	for p := 0; p < payers; p++ {
+		cl, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(p)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(stop) && i < 100_000; i++ {
+				u := users[rng.IntN(len(users))]
+				req := client.PayRequest{Key: fmt.Sprintf("kl-%d-%d", p, i), Amount: 1 + rng.Int64N(1000), Merchant: "kill-test"}
+				if payWithRetries(ctx, cl, rec, p, u, req) {
+					acked.Add(1)
+					if k := killedAt.Load(); k != 0 && rec.Now() > k {
+						afterKill.Add(1)
+					}
+				}
+			}
+		}()
+	}
+
+	time.Sleep(killAt)
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kill -9 leader %s with %d payments acknowledged", leader.ID, acked.Load())
+	if err := leader.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killedAt.Store(rec.Now())
+	time.Sleep(downFor)
+	if err := leader.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted %s", leader.ID)
+	wg.Wait()
+	t.Logf("%d payments acknowledged, %d after the kill", acked.Load(), afterKill.Load())
+	if afterKill.Load() == 0 {
+		t.Error("no payment was acknowledged after the leader was killed")
+	}
+
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := c.WaitConverged(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("every node applied index %d", applied)
+	for _, n := range c.Nodes {
+		readFinal(ctx, t, admin, rec, n, users)
+	}
+
+	ops := rec.Ops()
+	for _, ch := range []checker.Checker{checker.Set{}, checker.Bank{}} {
+		r := ch.Check(ops)
+		t.Logf("%s: %s, checked %v", r.Checker, r.Verdict, r.Stats)
+		if r.Verdict != checker.Valid {
+			for _, e := range r.Examples {
+				t.Errorf("%s: %s", r.Checker, e)
+			}
+			t.Errorf("%s checker: %s %v %v", r.Checker, r.Verdict, r.Anomalies, r.Notes)
+		}
+	}
+}
+
+// payWithRetries pays through cl, sending the same request again on every
+// retryable error, for at most 20 attempts and 20 seconds, recording each
+// attempt. It reports whether the payment was acknowledged.
+func payWithRetries(ctx context.Context, cl *client.Client, rec *history.Recorder, p int, user uint64, req client.PayRequest) bool {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for attempt := 1; attempt <= 20; attempt++ {
+		inv := rec.Add(history.Op{Type: history.Invoke, Process: p, F: history.FPay, User: user, Key: req.Key, Amount: req.Amount, Attempt: attempt})
+		pay, replayed, err := cl.PayReplayed(ctx, user, req)
+		done := inv
+		switch {
+		case err == nil:
+			done.Type, done.Status, done.LogIndex, done.Created = history.OK, pay.Status, pay.Index, !replayed
+		case errors.Is(err, client.ErrInsufficientCredit):
+			done.Type, done.Status = history.OK, "declined"
+		case errors.Is(err, client.ErrUnavailable):
+			done.Type, done.Error = history.Fail, err.Error()
+		default:
+			done.Type, done.Error = history.Info, err.Error()
+		}
+		rec.Add(done)
+		if done.Type == history.OK {
+			return true
+		}
+		if !client.IsRetryable(err) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	return false
+}
+
+// readFinal records, for every user, node n's own view: the account and
+// every payment, read from its replica with stale reads.
+func readFinal(ctx context.Context, t *testing.T, cl *client.Client, rec *history.Recorder, n *cluster.Node, users []uint64) {
+	t.Helper()
+	st, err := n.Status(ctx)
+	if err != nil {
+		t.Fatalf("status of %s: %v", n.ID, err)
+	}
+	at := []client.ReadOption{client.At(n.HTTPAddr), client.Stale()}
+	for _, u := range users {
+		a, err := cl.GetAccount(ctx, u, at...)
+		if err != nil {
+			t.Fatalf("account %d on %s: %v", u, n.ID, err)
+		}
+		ps, err := cl.AllPayments(ctx, u, at...)
+		if err != nil {
+			t.Fatalf("payments of %d on %s: %v", u, n.ID, err)
+		}
+		op := history.Op{Type: history.OK, Process: -3, F: history.FFinalRead, Node: n.ID, User: u, Stale: true,
+			Applied: st.AppliedIndex, Payments: []history.Payment{},
+			Account: &history.Account{CreditLimit: a.CreditLimit, Used: a.Used, Pending: a.Pending, Accepted: a.Accepted, Repaid: a.Repaid}}
+		for _, p := range ps {
+			op.Payments = append(op.Payments, history.Payment{Key: p.Key, Amount: p.Amount, Status: p.Status, LogIndex: p.Index})
+		}
+		rec.Add(op)
+	}
+}
