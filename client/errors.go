@@ -51,7 +51,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("rzone %s: %s: %s", e.Node, e.Code, e.Message)
+	return fmt.Sprintf("%s: %s (node %s)", e.Code, e.Message, e.Node)
 }
 
 // Is matches the sentinel of e's code.

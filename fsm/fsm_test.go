@@ -19,14 +19,14 @@ var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC).UnixMilli()
 
 // harness feeds commands to an FSM as log entries, one entry per call.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	f     *FSM
 	path  string
 	index uint64
 	log   []*raft.Log
 }
 
-func setup(t *testing.T) *harness {
+func setup(t testing.TB) *harness {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	f, err := Open(path, nil)

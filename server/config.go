@@ -65,6 +65,9 @@ type Config struct {
 	// batch. Default 1024.
 	MaxAppendEntries int
 
+	// Pprof serves Go's profiler at /debug/pprof/ on the API. Default off.
+	Pprof bool
+
 	// Inject names deliberate faults, comma separated; only a binary built
 	// with -tags faultinject accepts any.
 	Inject string

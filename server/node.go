@@ -30,6 +30,7 @@ type Node struct {
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
 	store  *raftboltdb.BoltStore
+	logs   raft.LogStore
 	router zone.Router
 
 	http     *http.Server
@@ -131,15 +132,14 @@ func (n *Node) openRaft() error {
 	// the log after it instead of restoring the last snapshot first.
 	rc.NoSnapshotRestoreOnStart = true
 
-	logs, err := raft.NewLogCache(1024, n.store)
-	if err != nil {
+	if n.logs, err = raft.NewLogCache(1024, n.store); err != nil {
 		return err
 	}
-	hasState, err := raft.HasExistingState(logs, n.store, snaps)
+	hasState, err := raft.HasExistingState(n.logs, n.store, snaps)
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.trans); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.store, snaps, n.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	if cfg.Bootstrap && !hasState {
@@ -273,10 +273,27 @@ func (n *Node) linearizable(ctx context.Context) error {
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return readErr(err)
 	}
-	if !n.fsm.WaitApplied(ctx.Done(), readIndex) {
-		return fmt.Errorf("%w: state machine did not reach index %d in time", ErrNotApplied, readIndex)
+	if want := n.lastFSMEntry(readIndex); !n.fsm.WaitApplied(ctx.Done(), want) {
+		return fmt.Errorf("%w: state machine did not reach index %d in time", ErrNotApplied, want)
 	}
 	return nil
+}
+
+// lastFSMEntry returns the index of the last entry at or below index that
+// the state machine sees. Raft hands it only command and configuration
+// entries (no-ops and barriers never reach it), so its applied index can
+// stop below a commit index that ends in one of those.
+func (n *Node) lastFSMEntry(index uint64) uint64 {
+	for i := index; i > n.fsm.AppliedIndex(); i-- {
+		var l raft.Log
+		if err := n.logs.GetLog(i, &l); err != nil {
+			return i // not in the log: compacted into a snapshot, or unreadable
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return 0
 }
 
 func readErr(err error) error {

@@ -11,8 +11,16 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newDevCmd(), newServerCmd())
+
+	var cf clientFlags
+	for _, verb := range clientVerbs(&cf) {
+		cf.register(verb)
+		root.AddCommand(verb)
+	}
+
 	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
-	bench.AddCommand(newBenchSchedCmd())
+	bench.AddCommand(newBenchPayCmd(), newBenchSchedCmd())
 	root.AddCommand(bench)
 	return root
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/spf13/cobra"
+)
+
+// clientFlags are the flags every client verb shares.
+type clientFlags struct {
+	addrs   string
+	output  string
+	stale   bool
+	timeout time.Duration
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	def := os.Getenv("RZONE_ADDR")
+	if def == "" {
+		def = "127.0.0.1:7070"
+	}
+	p := cmd.PersistentFlags()
+	p.StringVar(&f.addrs, "addr", def, "API address(es) of any node(s), comma separated (env RZONE_ADDR)")
+	p.StringVarP(&f.output, "output", "o", "table", "output: table or json")
+	p.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this long")
+}
+
+func (f *clientFlags) client() (*client.Client, error) {
+	if f.output != "table" && f.output != "json" {
+		return nil, fmt.Errorf("--output %q: want table or json", f.output)
+	}
+	return client.New(strings.Split(f.addrs, ","))
+}
+
+func (f *clientFlags) readOpts() []client.ReadOption {
+	if f.stale {
+		return []client.ReadOption{client.Stale()}
+	}
+	return nil
+}
+
+// print writes v as JSON, or as a table of the given rows.
+func (f *clientFlags) print(w io.Writer, v any, header []string, rows [][]string) error {
+	if f.output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func parseUser(s string) (uint64, error) {
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("user %q: want an unsigned integer id", s)
+	}
+	return u, nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rzonedb/rzone/server"
+	"github.com/spf13/cobra"
+)
+
+func newServerCmd() *cobra.Command {
+	cfg := server.DefaultConfig()
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run one node of an rzone zone",
+		Long: `Run one node of a zone: a voter of the zone's Raft group and the HTTP API.
+
+A new zone: start one node with --bootstrap, then the others with --join set
+to the API address of any member. A node that has data restarts from it and
+ignores both flags.`,
+		Example: `  rzone server --node-id n1 --data-dir /var/lib/rzone/n1 --raft-addr 127.0.0.1:7000 --http-addr 127.0.0.1:7070 --bootstrap
+  rzone server --node-id n2 --data-dir /var/lib/rzone/n2 --raft-addr 127.0.0.1:7001 --http-addr 127.0.0.1:7071 --join 127.0.0.1:7070`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			node, err := server.Start(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			log.Info("stopping")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return node.Shutdown(sctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.NodeID, "node-id", "", "node id, unique in the zone and never reused (required)")
+	f.StringVar(&cfg.Zone, "zone", cfg.Zone, "zone name")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory: raft log, snapshots, state (required)")
+	f.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft transport listen address")
+	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "Raft address other nodes dial (default --raft-addr)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7070", "HTTP API listen address")
+	f.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "API address other nodes forward to (default --http-addr)")
+	f.BoolVar(&cfg.Bootstrap, "bootstrap", false, "form a new zone with this node as its first member")
+	f.StringVar(&cfg.Join, "join", "", "API address of any member to join")
+	f.DurationVar(&cfg.ApplyTimeout, "apply-timeout", cfg.ApplyTimeout, "how long a write waits to commit before its outcome is unknown")
+	f.DurationVar(&cfg.PostInterval, "post-interval", cfg.PostInterval, "how often the leader books payments into bills")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")
+	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
+	f.DurationVar(&cfg.LeaderLeaseTimeout, "leader-lease-timeout", cfg.LeaderLeaseTimeout, "Raft leader lease timeout")
+	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "log entries between snapshots")
+	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
+	f.StringVar(&cfg.Inject, "inject", "", "deliberate faults for fault tests (needs a -tags faultinject build)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.MarkFlagRequired("node-id")
+	cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
