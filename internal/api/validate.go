@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits at the API edge. README.md documents them.
@@ -136,6 +137,9 @@ func (r *PayRequest) Validate() error {
 	}
 	if len(r.Merchant) > MaxMerchantLen {
 		return Errorf(CodeInvalidArgument, "merchant must be at most %d bytes", MaxMerchantLen)
+	}
+	if !utf8.ValidString(r.Merchant) {
+		return Errorf(CodeInvalidArgument, "merchant must be valid UTF-8")
 	}
 	for i := 0; i < len(r.Merchant); i++ {
 		if c := r.Merchant[i]; c < 0x20 || c == 0x7f {
