@@ -123,7 +123,7 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := c.WaitConverged(ctx)
+	applied, err := c.WaitQuiescent(ctx, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,29 +184,55 @@ func payWithRetries(ctx context.Context, cl *client.Client, rec *history.Recorde
 }
 
 // readFinal records, for every user, node n's own view: the account and
-// every payment, read from its replica with stale reads.
+// every payment, read from its replica with stale reads. The reads are
+// retried (a few times) until the node's applied index is the same before
+// and after them, so the entries describe one state.
 func readFinal(ctx context.Context, t *testing.T, cl *client.Client, rec *history.Recorder, n *cluster.Node, users []uint64) {
 	t.Helper()
-	st, err := n.Status(ctx)
+	var err error
+	for try := 0; try < 5; try++ {
+		var ops []history.Op
+		if ops, err = readNode(ctx, cl, n, users); err == nil {
+			for _, op := range ops {
+				rec.Add(op)
+			}
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("final reads on %s: %v", n.ID, err)
+}
+
+func readNode(ctx context.Context, cl *client.Client, n *cluster.Node, users []uint64) ([]history.Op, error) {
+	before, err := n.Status(ctx)
 	if err != nil {
-		t.Fatalf("status of %s: %v", n.ID, err)
+		return nil, err
 	}
 	at := []client.ReadOption{client.At(n.HTTPAddr), client.Stale()}
+	var ops []history.Op
 	for _, u := range users {
 		a, err := cl.GetAccount(ctx, u, at...)
 		if err != nil {
-			t.Fatalf("account %d on %s: %v", u, n.ID, err)
+			return nil, fmt.Errorf("account %d: %w", u, err)
 		}
 		ps, err := cl.AllPayments(ctx, u, at...)
 		if err != nil {
-			t.Fatalf("payments of %d on %s: %v", u, n.ID, err)
+			return nil, fmt.Errorf("payments of %d: %w", u, err)
 		}
 		op := history.Op{Type: history.OK, Process: -3, F: history.FFinalRead, Node: n.ID, User: u, Stale: true,
-			Applied: st.AppliedIndex, Payments: []history.Payment{},
+			Applied: before.AppliedIndex, Payments: []history.Payment{},
 			Account: &history.Account{CreditLimit: a.CreditLimit, Used: a.Used, Pending: a.Pending, Accepted: a.Accepted, Repaid: a.Repaid}}
 		for _, p := range ps {
 			op.Payments = append(op.Payments, history.Payment{Key: p.Key, Amount: p.Amount, Status: p.Status, LogIndex: p.Index})
 		}
-		rec.Add(op)
+		ops = append(ops, op)
 	}
+	after, err := n.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if after.AppliedIndex != before.AppliedIndex {
+		return nil, fmt.Errorf("applied index moved from %d to %d during the reads", before.AppliedIndex, after.AppliedIndex)
+	}
+	return ops, nil
 }

@@ -353,6 +353,31 @@ func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
 	return applied, err
 }
 
+// WaitQuiescent waits until WaitConverged returns the same index twice,
+// stable apart (the leader's background work, such as posting, has
+// stopped writing), and returns it.
+func (c *Cluster) WaitQuiescent(ctx context.Context, stable time.Duration) (uint64, error) {
+	last, err := c.WaitConverged(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wait for applied index %d to stay put: %w", last, ctx.Err())
+		case <-time.After(stable):
+		}
+		idx, err := c.WaitConverged(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if idx == last {
+			return idx, nil
+		}
+		last = idx
+	}
+}
+
 // Statuses reads /v1/status of every running node; a node that does not
 // answer has a nil entry.
 func (c *Cluster) Statuses(ctx context.Context) map[string]*api.Status {

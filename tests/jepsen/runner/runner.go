@@ -272,21 +272,9 @@ func settle(ctx context.Context, cfg Config, c *cluster.Cluster) error {
 	if err := c.WaitHealthy(ctx); err != nil {
 		return err
 	}
-	var last uint64
-	for {
-		idx, err := c.WaitConverged(ctx)
-		if err != nil {
-			return err
-		}
-		if idx == last {
-			cfg.Logf("runner: converged at applied index %d", idx)
-			return nil
-		}
-		last = idx
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	idx, err := c.WaitQuiescent(ctx, time.Second)
+	if err == nil {
+		cfg.Logf("runner: converged at applied index %d", idx)
 	}
+	return err
 }
