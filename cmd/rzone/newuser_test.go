@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestNewUserPath walks the README's "Trying it" path on a real `rzone dev`
+// process: create an account, pay, replay (200, same payment), reuse the key
+// with another amount (409), overspend (422), send a negative amount (400),
+// and see the payment booked into a bill within a few seconds.
+func TestNewUserPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rzone")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	httpPort := freePortRun(t, 6) // three API ports, then three Raft ports
+	raftPort := httpPort + 3
+	api := fmt.Sprintf("127.0.0.1:%d", httpPort)
+	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", raftPort))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Error("rzone dev did not stop on SIGINT within 15s")
+		}
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			t.Log("dev: " + sc.Text())
+			if strings.Contains(sc.Text(), "ready with 3 voters") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("rzone dev did not become ready in 30s")
+	}
+
+	base := "http://" + api
+	steps := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string // error code, if an error
+	}{
+		{"create account", "PUT", "/v1/accounts/42", `{"credit_limit":500000}`, 200, ""},
+		{"pay", "POST", "/v1/accounts/42/payments", `{"key":"order-1","amount":1999,"merchant":"books"}`, 201, ""},
+		{"replay", "POST", "/v1/accounts/42/payments", `{"key":"order-1","amount":1999,"merchant":"books"}`, 200, ""},
+		{"reuse key, other amount", "POST", "/v1/accounts/42/payments", `{"key":"order-1","amount":2000,"merchant":"books"}`, 409, "idempotency_conflict"},
+		{"overspend", "POST", "/v1/accounts/42/payments", `{"key":"order-2","amount":600000,"merchant":"books"}`, 422, "insufficient_credit"},
+		{"negative amount", "POST", "/v1/accounts/42/payments", `{"key":"order-3","amount":-5,"merchant":"books"}`, 400, "invalid_argument"},
+		{"unknown field", "POST", "/v1/accounts/42/payments", `{"key":"order-4","amount":5,"tip":1}`, 400, "invalid_argument"},
+		{"no such account", "GET", "/v1/accounts/43", "", 404, "not_found"},
+	}
+	var first string
+	for _, s := range steps {
+		status, body := call(t, s.method, base+s.path, s.body)
+		if status != s.status {
+			t.Fatalf("%s: status %d, want %d: %s", s.name, status, s.status, body)
+		}
+		if s.code != "" {
+			var e struct{ Error struct{ Code, Message string } }
+			if json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != s.code || e.Error.Message == "" {
+				t.Fatalf("%s: body %s, want code %s with a message", s.name, body, s.code)
+			}
+		}
+		switch s.name {
+		case "pay":
+			first = body
+		case "replay":
+			if body != first {
+				t.Fatalf("replay returned %s, want the original %s", body, first)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := call(t, "GET", base+"/v1/accounts/42/bills", "")
+		var bl struct{ Bills []struct{ Principal int64 } }
+		if json.Unmarshal([]byte(body), &bl) == nil && len(bl.Bills) == 1 && bl.Bills[0].Principal == 1999 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment not booked into a bill within 5s: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, acct := call(t, "GET", base+"/v1/accounts/42", "")
+	if !strings.Contains(acct, `"used":1999`) || !strings.Contains(acct, `"pending":0`) {
+		t.Fatalf("account after posting: %s", acct)
+	}
+}
+
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// freePortRun finds n consecutive free loopback ports and returns the first.
+func freePortRun(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok && p+n < 65535 {
+			return p
+		}
+	}
+	t.Fatal("no run of free ports")
+	return 0
+}
