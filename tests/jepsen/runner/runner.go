@@ -59,6 +59,10 @@ type Config struct {
 	CheckTimeout time.Duration
 	// RequestTimeout bounds each client attempt. Zero means 4s.
 	RequestTimeout time.Duration
+	// SettleTimeout bounds the wait, after the faults are healed, for the
+	// zone to converge and go quiet before the final reads; past it the
+	// reads go ahead and the report notes it. Zero means 60s.
+	SettleTimeout time.Duration
 	// Stdout receives the summary table; nil discards it.
 	Stdout io.Writer
 	// Logf receives progress lines; nil is silent.
@@ -91,6 +95,9 @@ func (c *Config) defaults() error {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 4 * time.Second
+	}
+	if c.SettleTimeout == 0 {
+		c.SettleTimeout = 60 * time.Second
 	}
 	if c.Stdout == nil {
 		c.Stdout = io.Discard
@@ -264,7 +271,7 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 // settle waits until every node is back, ready, and the applied indexes
 // agree and stay put for a second (the poster has booked everything).
 func settle(ctx context.Context, cfg Config, c *cluster.Cluster) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, cfg.SettleTimeout)
 	defer cancel()
 	if err := c.HealAll(ctx); err != nil {
 		return err

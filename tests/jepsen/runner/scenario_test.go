@@ -121,6 +121,9 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 				Inject:       tt.inject,
 				Binary:       bin,
 				CheckTimeout: 20 * time.Second,
+				// A planted bug may keep the applied index moving (seen
+				// with skip-idempotency); do not wait long for quiet.
+				SettleTimeout: 10 * time.Second,
 			})
 			var out bytes.Buffer
 			cfg.Stdout = &out
