@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
 )
 
 // Response and request headers of the API.
@@ -176,7 +177,7 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, read func() (an
 		writeError(w, err)
 		return
 	}
-	if stale {
+	if stale || inject.On(inject.StaleRead) {
 		n.staleHeaders(w)
 	} else {
 		if n.forwardIfFollower(w, r, nil, false) {

@@ -253,9 +253,6 @@ func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
 // index, a leadership check by heartbeat round, and a wait until the state
 // machine has applied the read index.
 func (n *Node) linearizable(ctx context.Context) error {
-	if inject.On(inject.StaleRead) {
-		return nil
-	}
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
