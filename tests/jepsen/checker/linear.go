@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -122,9 +123,18 @@ func (l Linearizable) operations(ops []history.Op) (map[uint64][]linOp, map[uint
 
 func (l Linearizable) checkUser(r *Result, user uint64, limit int64, lops []linOp, timeout time.Duration) {
 	model := modelFor(limit)
+	// Porcupine draws one row per client id and wants them small and
+	// non-negative; history processes may be negative (setup, final reads).
+	var procs []int
+	for _, lo := range lops {
+		procs = append(procs, lo.op.ClientId)
+	}
+	sort.Ints(procs)
+	procs = slices.Compact(procs)
 	hist := make([]porcupine.Operation, len(lops))
 	for i, lo := range lops {
 		hist[i] = lo.op
+		hist[i].ClientId, _ = slices.BinarySearch(procs, lo.op.ClientId)
 	}
 	r.Stats["operations"] += len(hist)
 	res, info := porcupine.CheckOperationsVerbose(model, hist, timeout)
