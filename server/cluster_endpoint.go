@@ -37,23 +37,23 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 
 // Status is this node's view of its group.
 func (n *Node) Status() api.Status {
-	addr, id := n.raft.LeaderWithID()
+	addr, id := n.rep.Raft().LeaderWithID()
 	st := api.Status{
 		NodeID:       n.cfg.NodeID,
 		Zone:         n.cfg.Zone,
-		State:        n.raft.State().String(),
+		State:        n.rep.Raft().State().String(),
 		Leader:       string(id),
-		Term:         n.raft.CurrentTerm(),
-		CommitIndex:  n.raft.CommitIndex(),
+		Term:         n.rep.Raft().CurrentTerm(),
+		CommitIndex:  n.rep.Raft().CommitIndex(),
 		AppliedIndex: n.fsm.AppliedIndex(),
 	}
 	if id != "" {
 		st.LeaderHTTP = n.httpAddrOf(string(id))
 	}
-	if lc := n.raft.LastContact(); !lc.IsZero() {
+	if lc := n.rep.Raft().LastContact(); !lc.IsZero() {
 		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
 	}
-	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+	if cf := n.rep.Raft().GetConfiguration(); cf.Error() == nil {
 		for _, s := range cf.Configuration().Servers {
 			st.Voters = append(st.Voters, api.Member{
 				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: n.httpAddrOf(string(s.ID)),
@@ -79,16 +79,16 @@ func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	var err error
-	if n.raft.State() == raft.Leader {
+	if n.rep.Raft().State() == raft.Leader {
 		err = n.linearizable(ctx)
-	} else if _, id := n.raft.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" {
+	} else if _, id := n.rep.Raft().LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" {
 		err = ErrNoLeader
-	} else if time.Since(n.raft.LastContact()) > 2*n.cfg.HeartbeatTimeout {
+	} else if time.Since(n.rep.Raft().LastContact()) > 2*n.cfg.HeartbeatTimeout {
 		err = ErrNoLeader
 	}
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": n.raft.State().String()})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": n.rep.Raft().State().String()})
 }

@@ -3,44 +3,20 @@ package server
 import (
 	"errors"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
-// Errors of the node, kept apart from business outcomes all the way to the
-// API's codes.
+// Errors of the node: the zone package's, so that one errors.Is matches
+// wherever the error was made.
 var (
-	// ErrNotLeader means this node cannot serve the request itself; the
-	// HTTP layer forwards it.
-	ErrNotLeader = errors.New("server: not the leader")
-	// ErrNoLeader means no leader was known within the leader wait.
-	ErrNoLeader = errors.New("server: no leader")
-	// ErrNotApplied means the write was refused before it reached the log.
-	ErrNotApplied = errors.New("server: write not applied")
-	// ErrUnknownOutcome means the write reached the log and may or may not
-	// commit.
-	ErrUnknownOutcome = errors.New("server: write outcome unknown")
-	// ErrShutdown means the node is stopping.
-	ErrShutdown = errors.New("server: shutting down")
+	ErrNotLeader      = zone.ErrNotLeader
+	ErrNoLeader       = zone.ErrNoLeader
+	ErrNotApplied     = zone.ErrNotApplied
+	ErrUnknownOutcome = zone.ErrUnknownOutcome
+	ErrShutdown       = zone.ErrShutdown
 )
-
-// classifyApply maps a raft.Apply error to whether the write may have
-// committed. ErrNotLeader and ErrEnqueueTimeout are returned before the
-// entry is appended; every other failure after the entry was handed to raft
-// leaves the outcome unknown.
-func classifyApply(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, raft.ErrNotLeader):
-		return errors.Join(ErrNotLeader, err)
-	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return errors.Join(ErrNotApplied, err)
-	default: // ErrLeadershipLost, ErrRaftShutdown, ErrAbortedByRestore, timeouts
-		return errors.Join(ErrUnknownOutcome, err)
-	}
-}
 
 // apiError turns a node error into the API's error.
 func apiError(err error) *api.Error {

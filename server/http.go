@@ -219,10 +219,10 @@ func (n *Node) staleHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set(HeaderStale, "true")
 	h.Set(HeaderAppliedIndex, strconv.FormatUint(n.fsm.AppliedIndex(), 10))
-	h.Set(HeaderCommitIndex, strconv.FormatUint(n.raft.CommitIndex(), 10))
+	h.Set(HeaderCommitIndex, strconv.FormatUint(n.rep.Raft().CommitIndex(), 10))
 	contact := int64(0)
-	if n.raft.State() != raft.Leader {
-		if lc := n.raft.LastContact(); lc.IsZero() {
+	if n.rep.Raft().State() != raft.Leader {
+		if lc := n.rep.Raft().LastContact(); lc.IsZero() {
 			contact = -1
 		} else {
 			contact = time.Since(lc).Milliseconds()
@@ -235,7 +235,7 @@ func (n *Node) staleHeaders(w http.ResponseWriter) {
 // and reports whether it did. A forwarded request that lands on a
 // non-leader is answered unavailable rather than forwarded again.
 func (n *Node) forwardIfFollower(w http.ResponseWriter, r *http.Request, body []byte, write bool) bool {
-	if n.raft.State() == raft.Leader {
+	if n.rep.Raft().State() == raft.Leader {
 		return false
 	}
 	if r.Header.Get(HeaderForwarded) != "" {

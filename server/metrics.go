@@ -60,23 +60,23 @@ func newMetrics(n *Node) *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaderChanges,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("rzone_raft_is_leader", "1 if this node leads its group.", func() float64 {
-			if n.raft.State() == raft.Leader {
+			if n.rep.Raft().State() == raft.Leader {
 				return 1
 			}
 			return 0
 		}),
-		gauge("rzone_raft_term", "Current Raft term.", func() float64 { return float64(n.raft.CurrentTerm()) }),
-		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { return float64(n.raft.CommitIndex()) }),
-		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { return float64(n.raft.LastIndex()) }),
+		gauge("rzone_raft_term", "Current Raft term.", func() float64 { return float64(n.rep.Raft().CurrentTerm()) }),
+		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { return float64(n.rep.Raft().CommitIndex()) }),
+		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { return float64(n.rep.Raft().LastIndex()) }),
 		gauge("rzone_fsm_applied_index", "Last index applied to the state file.", func() float64 { return float64(n.fsm.AppliedIndex()) }),
 		gauge("rzone_fsm_apply_lag_entries", "Commit index minus applied index.", func() float64 {
-			return float64(n.raft.CommitIndex()) - float64(n.fsm.AppliedIndex())
+			return float64(n.rep.Raft().CommitIndex()) - float64(n.fsm.AppliedIndex())
 		}),
 		gauge("rzone_raft_last_contact_seconds", "Seconds since a follower last heard from its leader (0 on the leader).", func() float64 {
-			if n.raft.State() == raft.Leader {
+			if n.rep.Raft().State() == raft.Leader {
 				return 0
 			}
-			lc := n.raft.LastContact()
+			lc := n.rep.Raft().LastContact()
 			if lc.IsZero() {
 				return -1
 			}

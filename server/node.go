@@ -14,10 +14,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/inject"
-	"github.com/rzonedb/rzone/internal/logging"
+	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -26,11 +25,9 @@ import (
 type Node struct {
 	cfg    Config
 	log    *slog.Logger
+	mux    *mux.Mux
+	rep    *zone.Replica // this node's voter replica of its zone's group
 	fsm    *fsm.FSM
-	raft   *raft.Raft
-	trans  *raft.NetworkTransport
-	store  *raftboltdb.BoltStore
-	logs   raft.LogStore
 	router zone.Router
 
 	http     *http.Server
@@ -40,9 +37,6 @@ type Node struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
-	// barrierTerm is the term in which this node, as leader, last finished
-	// a barrier; reads in that term need no new one.
-	barrierTerm atomic.Uint64
 	// addrs caches node id -> HTTP address from the state machine.
 	addrsMu sync.Mutex
 	addrs   map[string]string
@@ -72,7 +66,6 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.metrics = newMetrics(n)
 	if err := n.startHTTP(); err != nil {
-		n.raft.Shutdown().Error()
 		n.closeStores()
 		return nil, err
 	}
@@ -93,94 +86,58 @@ func (n *Node) goLoop(fn func()) {
 	}()
 }
 
+// replicaConfig is the ReplicaConfig of group under dir, with the node's
+// Raft tunables.
+func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.ReplicaConfig {
+	c := &n.cfg
+	return zone.ReplicaConfig{
+		Group: group, NodeID: c.NodeID, Dir: dir, Stream: stream,
+		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, LeaderLeaseTimeout: c.LeaderLeaseTimeout,
+		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval, TrailingLogs: c.TrailingLogs,
+		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log,
+	}
+}
+
 func (n *Node) openRaft() error {
 	cfg := &n.cfg
-	var err error
-	if n.fsm, err = fsm.Open(filepath.Join(cfg.DataDir, "state.db"), n.log.With("part", "fsm")); err != nil {
-		return err
-	}
-	if n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")}); err != nil {
-		return fmt.Errorf("open raft log: %w", err)
-	}
-	hlog := logging.HCLog(n.log, "raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
-	if err != nil {
-		return fmt.Errorf("open snapshots: %w", err)
-	}
-	if err := n.catchUpFromSnapshot(snaps); err != nil {
-		return err
-	}
 	adv, err := net.ResolveTCPAddr("tcp", cfg.raftAdvertise())
 	if err != nil {
 		return fmt.Errorf("raft advertise address: %w", err)
 	}
-	if n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, adv, 4, 10*time.Second, hlog); err != nil {
-		return fmt.Errorf("raft transport: %w", err)
-	}
-
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	rc.TrailingLogs = cfg.TrailingLogs
-	rc.MaxAppendEntries = cfg.MaxAppendEntries
-	// The state file keeps its own applied index, so a restart replays only
-	// the log after it instead of restoring the last snapshot first.
-	rc.NoSnapshotRestoreOnStart = true
-
-	if n.logs, err = raft.NewLogCache(1024, n.store); err != nil {
+	if n.mux, err = mux.Listen(cfg.RaftAddr, adv, n.log); err != nil {
 		return err
 	}
-	hasState, err := raft.HasExistingState(n.logs, n.store, snaps)
+	group := "zone/" + cfg.Zone
+	layer, err := n.mux.Layer(group)
 	if err != nil {
-		return fmt.Errorf("check raft state: %w", err)
+		return err
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.store, snaps, n.trans); err != nil {
-		return fmt.Errorf("start raft: %w", err)
+	if n.fsm, err = fsm.Open(filepath.Join(cfg.DataDir, "state.db"), n.log.With("part", "fsm")); err != nil {
+		return err
 	}
-	if cfg.Bootstrap && !hasState {
-		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}}
-		if err := n.raft.BootstrapCluster(boot).Error(); err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
+	rc := n.replicaConfig(group, cfg.DataDir, layer)
+	rc.SelfRestoring = true
+	if n.rep, err = zone.OpenReplica(rc, n.fsm); err != nil {
+		return err
+	}
+	if cfg.Bootstrap && !n.rep.HasState() {
+		if err := n.rep.Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: n.rep.Addr()}}); err != nil {
+			return err
 		}
 		n.log.Info("bootstrapped a new group")
-	}
-	if hasState && cfg.Join != "" {
+	} else if n.rep.HasState() && cfg.Join != "" {
 		n.log.Info("node has raft state; --join ignored")
 		n.cfg.Join = ""
 	}
 	return nil
 }
 
-// catchUpFromSnapshot restores the newest snapshot into the state file when
-// the file is behind it (lost or replaced): with snapshot restore on start
-// turned off, Raft would otherwise skip the entries the snapshot covers.
-func (n *Node) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
-	list, err := snaps.List()
-	if err != nil || len(list) == 0 {
-		return err
-	}
-	if list[0].Index <= n.fsm.AppliedIndex() {
-		return nil
-	}
-	_, rc, err := snaps.Open(list[0].ID)
-	if err != nil {
-		return fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
-	}
-	n.log.Warn("state file is behind the newest snapshot; restoring it", "state_index", n.fsm.AppliedIndex(), "snapshot_index", list[0].Index)
-	return n.fsm.Restore(rc)
-}
-
 func (n *Node) closeStores() {
-	if n.trans != nil {
-		n.trans.Close()
+	if n.rep != nil {
+		n.rep.Shutdown()
 	}
-	if n.store != nil {
-		n.store.Close()
+	if n.mux != nil {
+		n.mux.Close()
 	}
 	if n.fsm != nil {
 		n.fsm.Close()
@@ -199,9 +156,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 	}
 	n.wg.Wait()
-	if err := n.raft.Shutdown().Error(); err != nil {
+	if err := n.rep.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("raft: %w", err))
 	}
+	n.rep = nil
 	n.closeStores()
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
@@ -214,7 +172,7 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
 // IsLeader reports whether this node leads its group now.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.rep.IsLeader() }
 
 // FSM exposes the state machine for reads in tests and tools.
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
@@ -231,15 +189,14 @@ func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
 		cmds[i].Time = now
 	}
 	start := time.Now()
-	f := n.raft.Apply(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
-	err := classifyApply(f.Error())
+	out, err := n.rep.Apply(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
 	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
-	res, ok := f.Response().([]fsm.Result)
+	res, ok := out.([]fsm.Result)
 	if !ok || len(res) != len(cmds) {
-		return nil, fmt.Errorf("apply returned %T for %d commands", f.Response(), len(cmds))
+		return nil, fmt.Errorf("apply returned %T for %d commands", out, len(cmds))
 	}
 	for i := range res {
 		n.metrics.results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()
@@ -247,57 +204,10 @@ func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
 	return res, nil
 }
 
-// linearizable makes a read that follows it see every write acknowledged
-// before it began: a barrier once per leader term (so the state machine has
-// applied everything earlier leaders committed), then read index = commit
-// index, a leadership check by heartbeat round, and a wait until the state
-// machine has applied the read index.
+// linearizable runs the zone replica's read protocol (see
+// zone.Replica.Linearizable).
 func (n *Node) linearizable(ctx context.Context) error {
-	if n.raft.State() != raft.Leader {
-		return ErrNotLeader
-	}
-	timeout := n.cfg.ReadTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	if term := n.raft.CurrentTerm(); n.barrierTerm.Load() != term {
-		if err := n.raft.Barrier(timeout).Error(); err != nil {
-			return readErr(err)
-		}
-		n.barrierTerm.Store(term)
-	}
-	readIndex := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
-		return readErr(err)
-	}
-	if want := n.lastFSMEntry(readIndex); !n.fsm.WaitApplied(ctx.Done(), want) {
-		return fmt.Errorf("%w: state machine did not reach index %d in time", ErrNotApplied, want)
-	}
-	return nil
-}
-
-// lastFSMEntry returns the index of the last entry at or below index that
-// the state machine sees. Raft hands it only command and configuration
-// entries (no-ops and barriers never reach it), so its applied index can
-// stop below a commit index that ends in one of those.
-func (n *Node) lastFSMEntry(index uint64) uint64 {
-	for i := index; i > n.fsm.AppliedIndex(); i-- {
-		var l raft.Log
-		if err := n.logs.GetLog(i, &l); err != nil {
-			return i // not in the log: compacted into a snapshot, or unreadable
-		}
-		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return i
-		}
-	}
-	return 0
-}
-
-func readErr(err error) error {
-	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-		return errors.Join(ErrNotLeader, err)
-	}
-	return errors.Join(ErrNotApplied, err)
+	return n.rep.Linearizable(ctx, n.cfg.ReadTimeout)
 }
 
 // leaderHTTP returns the leader's API address, waiting up to LeaderWait for
@@ -305,7 +215,7 @@ func readErr(err error) error {
 func (n *Node) leaderHTTP(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		_, id := n.raft.LeaderWithID()
+		_, id := n.rep.Raft().LeaderWithID()
 		if id == raft.ServerID(n.cfg.NodeID) {
 			return "", nil
 		}
@@ -351,12 +261,12 @@ func (n *Node) leaderLoop() {
 		select {
 		case <-n.stop:
 			return
-		case isLeader := <-n.raft.LeaderCh():
+		case isLeader := <-n.rep.Raft().LeaderCh():
 			n.metrics.leaderChanges.Inc()
 			if !isLeader {
 				continue
 			}
-			n.log.Info("became leader", "term", n.raft.CurrentTerm())
+			n.log.Info("became leader", "term", n.rep.Raft().CurrentTerm())
 			if addrs, err := n.fsm.NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
 				continue
 			}
@@ -388,7 +298,7 @@ func (n *Node) postLoop() {
 			return
 		case <-t.C:
 		}
-		if n.raft.State() != raft.Leader {
+		if !n.rep.IsLeader() {
 			continue
 		}
 		refs, err := n.fsm.Unposted(n.cfg.PostBatch)
@@ -407,26 +317,8 @@ func (n *Node) postLoop() {
 // addVoter adds (or re-adds under a new address) a node as a voter and
 // records its API address. Only the leader may call it.
 func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
-	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return readErr(err)
-	}
-	member := false
-	for _, s := range cf.Configuration().Servers {
-		switch {
-		case s.ID == raft.ServerID(id) && s.Address == raft.ServerAddress(raftAddr):
-			member = true
-		case s.ID == raft.ServerID(id) || s.Address == raft.ServerAddress(raftAddr):
-			if err := n.raft.RemoveServer(s.ID, 0, n.cfg.ApplyTimeout).Error(); err != nil {
-				return classifyApply(err)
-			}
-		}
-	}
-	if !member {
-		if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
-			return classifyApply(err)
-		}
-		n.log.Info("added voter", "id", id, "raft", raftAddr)
+	if err := n.rep.AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
+		return err
 	}
 	_, err := n.apply(fsm.Command{Type: fsm.CmdRegisterNode, NodeID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
 	n.forgetAddrs()
