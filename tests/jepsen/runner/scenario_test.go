@@ -83,11 +83,12 @@ func TestScenarioKillPausePartition(t *testing.T) {
 	}
 }
 
-// TestInjectedBugsAreCaught runs a scenario against a server built with
-// -tags faultinject and one deliberate bug switched on, and expects the
-// checkers to call the history invalid and name the anomaly the bug causes.
-// It skips when the server cannot be built with the tag or has no --inject
-// flag.
+// TestInjectedBugsAreCaught runs a short fault-free scenario against a
+// server built with -tags faultinject and one deliberate bug switched on,
+// and expects the checkers to call the history invalid and name the anomaly
+// the bug causes; the normal build must pass the same scenario. A bug's
+// case skips when the server cannot be built with the tag or has no
+// --inject flag.
 func TestInjectedBugsAreCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -99,6 +100,10 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 		// anomalies: at least one of them must be reported.
 		anomalies []string
 	}{
+		{
+			name:      "the normal build passes the same scenario",
+			workloads: []string{"payments", "bank", "register"},
+		},
 		{
 			name:      "skip-idempotency doubles replayed payments",
 			inject:    "skip-idempotency",
@@ -114,7 +119,12 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bin := cluster.Binary(t, "faultinject")
+			var bin string
+			if tt.inject == "" {
+				bin = cluster.Binary(t)
+			} else {
+				bin = cluster.Binary(t, "faultinject")
+			}
 			cfg, _ := run(t, Config{
 				Workloads:    tt.workloads,
 				Time:         8 * time.Second,
@@ -136,6 +146,12 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 			t.Logf("summary:\n%s", out.String())
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.inject == "" {
+				if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+					t.Fatal("the normal build fails the scenario the planted bugs are run in")
+				}
+				return
 			}
 			if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") {
 				t.Fatalf("--inject %s: run is valid; the checkers missed the bug", tt.inject)
