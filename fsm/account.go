@@ -7,6 +7,9 @@ import (
 )
 
 func (a *applier) putAccount(c *Command) Result {
+	if ok, epoch := owns(a.tx, c.User); !ok {
+		return wrongZone(c.User, epoch)
+	}
 	b := a.tx.Bucket(bucketAccounts)
 	k := be64(c.User)
 	var acc accountRec

@@ -25,6 +25,7 @@ const (
 	CmdPost         CmdType = 3 // book accepted payments into their bills
 	CmdRepay        CmdType = 4 // pay down bills under an idempotency key
 	CmdRegisterNode CmdType = 5 // record a node's addresses
+	CmdSetShards    CmdType = 6 // take or give up ownership of shards at an epoch
 )
 
 func (t CmdType) String() string {
@@ -39,6 +40,8 @@ func (t CmdType) String() string {
 		return "repay"
 	case CmdRegisterNode:
 		return "register_node"
+	case CmdSetShards:
+		return "set_shards"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -56,6 +59,7 @@ type PostRef struct {
 //	CmdPost:         Time, Posts
 //	CmdRepay:        User, Time, Key, Amount, Cycle (0 = oldest bills first)
 //	CmdRegisterNode: NodeID, RaftAddr, HTTPAddr
+//	CmdSetShards:    Shards, Epoch, Own
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -72,6 +76,9 @@ type Command struct {
 	NodeID      string
 	RaftAddr    string
 	HTTPAddr    string
+	Shards      []byte
+	Epoch       uint64
+	Own         bool
 }
 
 // Decoder limits: an entry that claims more than these is malformed.
@@ -121,6 +128,14 @@ func (c *Command) appendTo(b []byte) []byte {
 		b = appendString(b, c.NodeID)
 		b = appendString(b, c.RaftAddr)
 		b = appendString(b, c.HTTPAddr)
+	case CmdSetShards:
+		b = binary.AppendUvarint(b, c.Epoch)
+		own := byte(0)
+		if c.Own {
+			own = 1
+		}
+		b = append(b, own)
+		b = appendString(b, string(c.Shards))
 	default:
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
 	}
@@ -177,6 +192,18 @@ func Decode(data []byte) ([]Command, error) {
 			c.Cycle = uint32(cy)
 		case CmdRegisterNode:
 			c.NodeID, c.RaftAddr, c.HTTPAddr = r.string(), r.string(), r.string()
+		case CmdSetShards:
+			c.Epoch = r.uvarint()
+			switch r.byte() {
+			case 0:
+			case 1:
+				c.Own = true
+			default:
+				r.fail("bad ownership flag")
+			}
+			if sh := r.string(); sh != "" {
+				c.Shards = []byte(sh)
+			}
 		default:
 			if r.err == nil && c.Type&IgnorableFlag != 0 {
 				// An ignorable command's body is length-prefixed so that

@@ -210,6 +210,8 @@ func (a *applier) apply(c *Command) Result {
 	case CmdRegisterNode:
 		put(a.tx.Bucket(bucketNodes), []byte(c.NodeID), nodeRec{RaftAddr: c.RaftAddr, HTTPAddr: c.HTTPAddr})
 		return Result{Code: OK}
+	case CmdSetShards:
+		return a.setShards(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

@@ -478,3 +478,5 @@ func TestMalformedEntryRefusedAlike(t *testing.T) {
 	}()
 	h.f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{EntryVersion + 1, 0}})
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

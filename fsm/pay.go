@@ -14,6 +14,9 @@ func (a *applier) pay(c *Command) Result {
 	if err := validPay(c); err != "" {
 		return Result{Code: Invalid, Msg: err}
 	}
+	if ok, epoch := owns(a.tx, c.User); !ok {
+		return wrongZone(c.User, epoch)
+	}
 	payments := a.tx.Bucket(bucketPayments)
 	pk := userKey(c.User, c.Key)
 	var p paymentRec

@@ -21,6 +21,9 @@ func (a *applier) post(c *Command) Result {
 		if !get(payments, pk, &p) || p.Status != api.PaymentAccepted {
 			continue
 		}
+		if ok, _ := owns(a.tx, ref.User); !ok {
+			continue // the shard moved away; its new zone posts it
+		}
 		ak := be64(ref.User)
 		var acc accountRec
 		if !get(accounts, ak, &acc) {

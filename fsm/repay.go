@@ -14,6 +14,9 @@ func (a *applier) repay(c *Command) Result {
 	if api.ValidateKey(c.Key) != nil || c.Amount <= 0 || c.Amount > api.MaxAmount {
 		return Result{Code: Invalid, Msg: fmt.Sprintf("invalid repayment %q of %d", c.Key, c.Amount)}
 	}
+	if ok, epoch := owns(a.tx, c.User); !ok {
+		return wrongZone(c.User, epoch)
+	}
 	repayments := a.tx.Bucket(bucketRepayments)
 	rk := userKey(c.User, c.Key)
 	var r repaymentRec

@@ -14,6 +14,7 @@ const (
 	Overpayment                    // repayment refused: amount > what is owed
 	NotFound                       // no such account (nothing stored)
 	Invalid                        // refused as invalid (nothing stored); Msg says why
+	WrongZone                      // the user's shard is not owned by this zone (nothing stored)
 )
 
 func (c Code) String() string {
@@ -30,6 +31,8 @@ func (c Code) String() string {
 		return "not_found"
 	case Invalid:
 		return "invalid_argument"
+	case WrongZone:
+		return "wrong_zone"
 	}
 	return "unknown"
 }
@@ -47,4 +50,6 @@ type Result struct {
 	Repayment *api.Repayment
 	// Posted counts the payments a CmdPost booked.
 	Posted int
+	// Epoch is the zone's ownership epoch of the shard, with WrongZone.
+	Epoch uint64
 }

@@ -19,10 +19,14 @@ var (
 	bucketRepayments = []byte("repayments") // be64(user) key -> repaymentRec
 	bucketBills      = []byte("bills")      // be64(user) be32(cycle) -> billRec
 	bucketNodes      = []byte("nodes")      // node id -> nodeRec
+	bucketShards     = []byte("shards")     // shard byte -> shardRec
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards}
 
 	keyApplied = []byte("applied")
+	// keySharded is set once the zone has been given shards; before that
+	// (a standalone zone) it owns every user.
+	keySharded = []byte("sharded")
 )
 
 // accountRec is an account as stored. Lifetime totals keep the money
@@ -71,6 +75,11 @@ type billRec struct {
 }
 
 func (b *billRec) outstanding() int64 { return b.Principal + b.Fees - b.Paid }
+
+type shardRec struct {
+	Owned bool   `json:"owned"`
+	Epoch uint64 `json:"epoch"`
+}
 
 type nodeRec struct {
 	RaftAddr string `json:"raft_addr"`

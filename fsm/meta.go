@@ -1,0 +1,462 @@
+package fsm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// MetaState is the meta group's state: the route table with its epoch, the
+// zones and their backup zones, the nodes, the zones' ownership leases and a
+// versioned config store. It is small and kept in memory; snapshots are its
+// JSON encoding.
+type MetaState struct {
+	Initialized bool `json:"initialized"`
+	// Epoch grows on every change of the route table.
+	Epoch  uint64       `json:"epoch"`
+	Zones  []ZoneInfo   `json:"zones"`  // by name
+	Nodes  []NodeInfo   `json:"nodes"`  // by id
+	Shards []ShardRoute `json:"shards"` // index = shard
+	Leases []Lease      `json:"leases"` // by zone
+	Config []ConfigItem `json:"config"` // by key
+}
+
+// ZoneInfo is one zone and the zone that hosts its async followers and takes
+// its traffic on failover.
+type ZoneInfo struct {
+	Name   string `json:"name"`
+	Backup string `json:"backup"`
+}
+
+// NodeInfo is a node's identity and addresses.
+type NodeInfo struct {
+	ID       string `json:"id"`
+	Zone     string `json:"zone"`
+	HTTPAddr string `json:"http_addr"`
+	RaftAddr string `json:"raft_addr"`
+	// MetaVoter is set for the nodes that vote in the meta group.
+	MetaVoter bool `json:"meta_voter"`
+}
+
+// ShardRoute says which zone owns a shard, and since which epoch.
+type ShardRoute struct {
+	Zone  string `json:"zone"`
+	Epoch uint64 `json:"epoch"`
+	// Target is set while the shard moves to another zone.
+	Target string `json:"target,omitempty"`
+}
+
+// Lease is a zone's ownership lease. Until is in log time (Unix ms); the
+// zone's leader holds it from its own clock for a little less.
+type Lease struct {
+	Zone   string `json:"zone"`
+	Holder string `json:"holder"` // node id of the zone leader that renewed it last
+	Term   uint64 `json:"term"`   // that leader's Raft term in the zone group
+	Until  int64  `json:"until"`
+}
+
+// ConfigItem is one key of the config store.
+type ConfigItem struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Version uint64 `json:"version"`
+}
+
+// MetaCmd types. Their numbers are part of the log format.
+const (
+	MetaInit        byte = 1
+	MetaRenewLease  byte = 2
+	MetaSetConfig   byte = 3
+	MetaMoveShard   byte = 4
+	MetaFinishMove  byte = 5
+	MetaSetNodeAddr byte = 6
+)
+
+// MetaCmd is one meta group command; which fields matter depends on Type.
+type MetaCmd struct {
+	Type byte  `json:"type"`
+	Time int64 `json:"time"` // stamped by the proposing leader, Unix ms
+
+	// MetaInit
+	Zones []ZoneInfo `json:"zones,omitempty"`
+	Nodes []NodeInfo `json:"nodes,omitempty"`
+	// MetaRenewLease
+	Zone       string `json:"zone,omitempty"`
+	Holder     string `json:"holder,omitempty"`
+	Term       uint64 `json:"term,omitempty"`
+	DurationMs int64  `json:"duration_ms,omitempty"`
+	// MetaSetConfig
+	Key             string `json:"key,omitempty"`
+	Value           string `json:"value,omitempty"`
+	ExpectedVersion uint64 `json:"expected_version,omitempty"` // 0 = any
+	// MetaMoveShard, MetaFinishMove
+	Shard  int    `json:"shard,omitempty"`
+	Target string `json:"target,omitempty"`
+	// MetaSetNodeAddr
+	Node *NodeInfo `json:"node,omitempty"`
+}
+
+// MetaResult is the outcome of one meta command. Err is empty on success.
+type MetaResult struct {
+	Err   string
+	Epoch uint64
+	Lease Lease
+	Item  ConfigItem
+}
+
+// EncodeMeta encodes a meta command as a log entry.
+func EncodeMeta(c MetaCmd) []byte {
+	b, _ := json.Marshal(c)
+	return append([]byte{EntryVersion}, b...)
+}
+
+// DecodeMeta parses a meta log entry.
+func DecodeMeta(data []byte) (MetaCmd, error) {
+	var c MetaCmd
+	if len(data) == 0 {
+		return c, fmt.Errorf("%w: empty meta entry", ErrMalformed)
+	}
+	if data[0] != EntryVersion {
+		return c, fmt.Errorf("%w: %d", ErrUnknownVersion, data[0])
+	}
+	if err := json.Unmarshal(data[1:], &c); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return c, nil
+}
+
+// Meta is the meta group's state machine. Raft calls its FSM methods from
+// one goroutine; State may be called concurrently.
+type Meta struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	st      MetaState
+	applied uint64
+	ch      chan struct{} // closed and replaced when applied moves
+}
+
+var _ raft.BatchingFSM = (*Meta)(nil)
+
+// NewMeta returns an empty meta state machine.
+func NewMeta(log *slog.Logger) *Meta {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Meta{log: log, ch: make(chan struct{})}
+}
+
+// State returns a deep copy of the state.
+func (m *Meta) State() MetaState {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.st.clone()
+}
+
+func (s MetaState) clone() MetaState {
+	s.Zones = slices.Clone(s.Zones)
+	s.Nodes = slices.Clone(s.Nodes)
+	s.Shards = slices.Clone(s.Shards)
+	s.Leases = slices.Clone(s.Leases)
+	s.Config = slices.Clone(s.Config)
+	return s
+}
+
+// AppliedIndex is the last applied log index.
+func (m *Meta) AppliedIndex() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.applied
+}
+
+// WaitApplied blocks until the applied index reaches index or done closes.
+func (m *Meta) WaitApplied(done <-chan struct{}, index uint64) bool {
+	for {
+		m.mu.RLock()
+		ok, ch := m.applied >= index, m.ch
+		m.mu.RUnlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return m.AppliedIndex() >= index
+		}
+	}
+}
+
+// Apply applies one entry.
+func (m *Meta) Apply(l *raft.Log) any { return m.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies entries in order; a command entry's result is a
+// MetaResult.
+func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, l := range logs {
+		if l.Index <= m.applied {
+			continue
+		}
+		if l.Type == raft.LogCommand {
+			c, err := DecodeMeta(l.Data)
+			switch {
+			case err == nil:
+				out[i] = m.st.apply(&c)
+			case isMalformed(err):
+				out[i] = MetaResult{Err: err.Error()}
+			default:
+				panic(fmt.Sprintf("fsm: meta entry %d: %v (upgrade this node)", l.Index, err))
+			}
+		}
+		m.applied = l.Index
+	}
+	close(m.ch)
+	m.ch = make(chan struct{})
+	return out
+}
+
+func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
+
+func (s *MetaState) apply(c *MetaCmd) MetaResult {
+	switch c.Type {
+	case MetaInit:
+		return s.init(c)
+	case MetaRenewLease:
+		return s.renewLease(c)
+	case MetaSetConfig:
+		return s.setConfig(c)
+	case MetaMoveShard:
+		return s.moveShard(c)
+	case MetaFinishMove:
+		return s.finishMove(c)
+	case MetaSetNodeAddr:
+		if c.Node == nil {
+			return MetaResult{Err: "node missing"}
+		}
+		i, ok := slices.BinarySearchFunc(s.Nodes, c.Node.ID, func(n NodeInfo, id string) int { return cmpString(n.ID, id) })
+		if ok {
+			s.Nodes[i] = *c.Node
+		} else {
+			s.Nodes = slices.Insert(s.Nodes, i, *c.Node)
+		}
+		return MetaResult{Epoch: s.Epoch}
+	}
+	if c.Type&byte(IgnorableFlag) != 0 {
+		return MetaResult{}
+	}
+	panic(fmt.Sprintf("fsm: unknown meta command %d", c.Type))
+}
+
+// Shards is the number of shards in the route table.
+const Shards = 100
+
+func (s *MetaState) init(c *MetaCmd) MetaResult {
+	if s.Initialized {
+		return MetaResult{Err: "cluster already initialized", Epoch: s.Epoch}
+	}
+	if len(c.Zones) == 0 {
+		return MetaResult{Err: "no zones"}
+	}
+	zones := slices.Clone(c.Zones)
+	slices.SortFunc(zones, func(a, b ZoneInfo) int { return cmpString(a.Name, b.Name) })
+	nodes := slices.Clone(c.Nodes)
+	slices.SortFunc(nodes, func(a, b NodeInfo) int { return cmpString(a.ID, b.ID) })
+	s.Initialized = true
+	s.Epoch = 1
+	s.Zones = zones
+	s.Nodes = nodes
+	s.Shards = make([]ShardRoute, Shards)
+	for i := range s.Shards {
+		// Even spread: shard i to zone i mod len(zones).
+		s.Shards[i] = ShardRoute{Zone: zones[i%len(zones)].Name, Epoch: 1}
+	}
+	return MetaResult{Epoch: s.Epoch}
+}
+
+func (s MetaState) zone(name string) (ZoneInfo, bool) {
+	for _, z := range s.Zones {
+		if z.Name == name {
+			return z, true
+		}
+	}
+	return ZoneInfo{}, false
+}
+
+func (s *MetaState) renewLease(c *MetaCmd) MetaResult {
+	if _, ok := s.zone(c.Zone); !ok {
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	}
+	if c.DurationMs <= 0 {
+		return MetaResult{Err: "lease duration must be positive"}
+	}
+	i, ok := slices.BinarySearchFunc(s.Leases, c.Zone, func(l Lease, z string) int { return cmpString(l.Zone, z) })
+	if !ok {
+		s.Leases = slices.Insert(s.Leases, i, Lease{Zone: c.Zone})
+	}
+	l := &s.Leases[i]
+	if c.Term < l.Term && c.Time <= l.Until {
+		return MetaResult{Err: fmt.Sprintf("lease of %s is held by term %d", c.Zone, l.Term), Lease: *l}
+	}
+	l.Holder, l.Term = c.Holder, c.Term
+	l.Until = max(l.Until, c.Time+c.DurationMs)
+	return MetaResult{Lease: *l, Epoch: s.Epoch}
+}
+
+func (s *MetaState) setConfig(c *MetaCmd) MetaResult {
+	if c.Key == "" {
+		return MetaResult{Err: "config key is empty"}
+	}
+	i, ok := slices.BinarySearchFunc(s.Config, c.Key, func(it ConfigItem, k string) int { return cmpString(it.Key, k) })
+	if !ok {
+		s.Config = slices.Insert(s.Config, i, ConfigItem{Key: c.Key})
+	}
+	it := &s.Config[i]
+	if c.ExpectedVersion != 0 && c.ExpectedVersion != it.Version {
+		return MetaResult{Err: fmt.Sprintf("config %q is at version %d, not %d", c.Key, it.Version, c.ExpectedVersion), Item: *it}
+	}
+	it.Value = c.Value
+	it.Version++
+	return MetaResult{Item: *it}
+}
+
+func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
+	if c.Shard < 0 || c.Shard >= len(s.Shards) {
+		return MetaResult{Err: fmt.Sprintf("no shard %d", c.Shard)}
+	}
+	if _, ok := s.zone(c.Target); !ok {
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Target)}
+	}
+	r := &s.Shards[c.Shard]
+	switch {
+	case r.Target == c.Target:
+		return MetaResult{Epoch: s.Epoch} // already moving there
+	case r.Target != "":
+		return MetaResult{Err: fmt.Sprintf("shard %d is already moving to %s", c.Shard, r.Target)}
+	case r.Zone == c.Target:
+		return MetaResult{Err: fmt.Sprintf("shard %d is already in %s", c.Shard, c.Target)}
+	}
+	s.Epoch++
+	r.Target, r.Epoch = c.Target, s.Epoch
+	return MetaResult{Epoch: s.Epoch}
+}
+
+func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
+	if c.Shard < 0 || c.Shard >= len(s.Shards) {
+		return MetaResult{Err: fmt.Sprintf("no shard %d", c.Shard)}
+	}
+	r := &s.Shards[c.Shard]
+	if r.Target == "" {
+		if r.Zone == c.Target {
+			return MetaResult{Epoch: s.Epoch} // finished before
+		}
+		return MetaResult{Err: fmt.Sprintf("shard %d is not moving", c.Shard)}
+	}
+	if r.Target != c.Target {
+		return MetaResult{Err: fmt.Sprintf("shard %d moves to %s, not %s", c.Shard, r.Target, c.Target)}
+	}
+	s.Epoch++
+	*r = ShardRoute{Zone: c.Target, Epoch: s.Epoch}
+	return MetaResult{Epoch: s.Epoch}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Snapshot captures the state as JSON.
+func (m *Meta) Snapshot() (raft.FSMSnapshot, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	data, err := json.Marshal(metaSnapshot{Applied: m.applied, State: m.st})
+	if err != nil {
+		return nil, err
+	}
+	return metaSnap(data), nil
+}
+
+type metaSnapshot struct {
+	Applied uint64    `json:"applied"`
+	State   MetaState `json:"state"`
+}
+
+type metaSnap []byte
+
+func (s metaSnap) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+func (s metaSnap) Release() {}
+
+// Restore replaces the state with a snapshot's.
+func (m *Meta) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var snap metaSnapshot
+	if err := json.NewDecoder(rc).Decode(&snap); err != nil {
+		return fmt.Errorf("restore meta: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.st, m.applied = snap.State, snap.Applied
+	close(m.ch)
+	m.ch = make(chan struct{})
+	return nil
+}
+
+// Route returns the zone that owns user's shard (its move target is not the
+// owner until the move finishes) and the route epoch.
+func (s MetaState) Route(user uint64) (zone string, epoch uint64) {
+	if len(s.Shards) == 0 {
+		return "", s.Epoch
+	}
+	return s.Shards[user%uint64(len(s.Shards))].Zone, s.Epoch
+}
+
+// Lease returns the lease of zone.
+func (s MetaState) Lease(zone string) (Lease, bool) {
+	for _, l := range s.Leases {
+		if l.Zone == zone {
+			return l, true
+		}
+	}
+	return Lease{}, false
+}
+
+// Node returns the node with id.
+func (s MetaState) Node(id string) (NodeInfo, bool) {
+	for _, n := range s.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return NodeInfo{}, false
+}
+
+// ZoneOf returns the zone info by name.
+func (s MetaState) ZoneOf(name string) (ZoneInfo, bool) { return s.zone(name) }
+
+// ConfigValue returns a config item.
+func (s MetaState) ConfigValue(key string) (ConfigItem, bool) {
+	for _, it := range s.Config {
+		if it.Key == key {
+			return it, true
+		}
+	}
+	return ConfigItem{}, false
+}
