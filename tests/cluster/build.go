@@ -17,9 +17,12 @@ var (
 	buildCache = map[string]string{} // tags → binary path
 )
 
-// Build compiles ./cmd/rzone with the given build tags into a fresh
-// temporary folder readable by every node's user and returns the binary's
-// path. A process builds each tag set once; later calls return the same path.
+// Build compiles ./cmd/rzone with the given build tags and returns the
+// binary's path: $TMPDIR/rzone-test-bin/rzone[-TAGS], in a folder every
+// node's user can read. A process builds each tag set once. The binary is
+// built under a temporary name and renamed into place, so processes that
+// build at the same time never run a half-written file, and the folder
+// holds one binary per tag set however many runs there are.
 func Build(ctx context.Context, tags ...string) (string, error) {
 	key := strings.Join(tags, ",")
 	buildMu.Lock()
@@ -31,15 +34,20 @@ func Build(ctx context.Context, tags ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "rzone-bin-")
-	if err != nil {
+	dir := filepath.Join(os.TempDir(), "rzone-test-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build rzone: %w", err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build rzone: %w", err)
 	}
-	bin := filepath.Join(dir, "rzone")
-	args := []string{"build", "-o", bin}
+	name := "rzone"
+	if key != "" {
+		name += "-" + strings.ReplaceAll(key, ",", "-")
+	}
+	bin := filepath.Join(dir, name)
+	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	args := []string{"build", "-o", tmp}
 	if key != "" {
 		args = append(args, "-tags", key)
 	}
@@ -51,7 +59,12 @@ func Build(ctx context.Context, tags ...string) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out.String())
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("build rzone: %w", err)
 	}
 	buildCache[key] = bin
 	return bin, nil
