@@ -39,5 +39,5 @@ func (n *Node) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	n.serveRead(w, r, func() (any, error) { return n.fsm.Account(user) })
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Account(user) })
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/rzonedb/rzone/fsm"
+
 	"github.com/rzonedb/rzone/internal/api"
 )
 
@@ -12,8 +14,8 @@ func (n *Node) handleListBills(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	n.serveRead(w, r, func() (any, error) {
-		bills, err := n.fsm.Bills(user)
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {
+		bills, err := f.Bills(user)
 		if err != nil {
 			return nil, err
 		}
@@ -32,5 +34,5 @@ func (n *Node) handleGetBill(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err.(*api.Error))
 		return
 	}
-	n.serveRead(w, r, func() (any, error) { return n.fsm.Bill(user, cycle) })
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Bill(user, cycle) })
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// handleJoin adds the calling node as a voter. A follower forwards it.
+// handleJoin (standalone) adds the calling node as a voter of this zone. A
+// follower forwards it to the leader.
 func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	body, aerr := readBody(r)
 	if aerr != nil {
@@ -25,7 +26,12 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "node_id, raft_addr and http_addr are required"))
 		return
 	}
-	if n.forwardIfFollower(w, r, body, true) {
+	if n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "this node is part of a multi-zone cluster: nodes join by gossip and `rzone cluster init`"))
+		return
+	}
+	if !n.IsLeader() {
+		n.forwardToZone(w, r, body, n.cfg.Zone, true)
 		return
 	}
 	if err := n.addVoter(req.NodeID, req.RaftAddr, req.HTTPAddr); err != nil {
@@ -35,26 +41,28 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"joined": req.NodeID})
 }
 
-// Status is this node's view of its group.
+// Status is this node's view of its own zone's group.
 func (n *Node) Status() api.Status {
-	addr, id := n.rep.Raft().LeaderWithID()
-	st := api.Status{
-		NodeID:       n.cfg.NodeID,
-		Zone:         n.cfg.Zone,
-		State:        n.rep.Raft().State().String(),
-		Leader:       string(id),
-		Term:         n.rep.Raft().CurrentTerm(),
-		CommitIndex:  n.rep.Raft().CommitIndex(),
-		AppliedIndex: n.fsm.AppliedIndex(),
+	st := api.Status{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, State: "none"}
+	h := n.ownZone()
+	if h == nil {
+		return st
 	}
+	rf := h.rep.Raft()
+	addr, id := rf.LeaderWithID()
+	st.State = rf.State().String()
+	st.Leader = string(id)
+	st.Term = rf.CurrentTerm()
+	st.CommitIndex = rf.CommitIndex()
+	st.AppliedIndex = h.fsm.AppliedIndex()
 	if id != "" {
 		st.LeaderHTTP = n.httpAddrOf(string(id))
 	}
-	if lc := n.rep.Raft().LastContact(); !lc.IsZero() {
+	if lc := rf.LastContact(); !lc.IsZero() {
 		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
 	}
-	if cf := n.rep.Raft().GetConfiguration(); cf.Error() == nil {
-		for _, s := range cf.Configuration().Servers {
+	if servers, err := h.rep.Members(); err == nil {
+		for _, s := range servers {
 			st.Voters = append(st.Voters, api.Member{
 				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: n.httpAddrOf(string(s.ID)),
 				Suffrage: s.Suffrage.String(), Leader: s.Address == addr && addr != "",
@@ -73,22 +81,42 @@ func (n *Node) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz answers 200 when this node can serve a linearizable request
-// now: as leader, the read protocol passes; as follower, a leader is known
-// and was heard from recently.
+// of its own zone now: as leader, the read protocol passes (and, in a
+// cluster, the zone holds its lease); as follower, a leader is known and was
+// heard from recently.
 func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
+	h := n.ownZone()
 	var err error
-	if n.rep.Raft().State() == raft.Leader {
-		err = n.linearizable(ctx)
-	} else if _, id := n.rep.Raft().LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" {
-		err = ErrNoLeader
-	} else if time.Since(n.rep.Raft().LastContact()) > 2*n.cfg.HeartbeatTimeout {
-		err = ErrNoLeader
+	switch {
+	case h == nil:
+		err = errNotInitialized
+	case h.rep.IsLeader():
+		if err = h.rep.Linearizable(ctx, time.Second); err == nil && !n.leaseValid() {
+			err = api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease", n.cfg.Zone)
+		}
+	default:
+		rf := h.rep.Raft()
+		if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" {
+			err = ErrNoLeader
+		} else if time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
+			err = ErrNoLeader
+		}
 	}
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": n.rep.Raft().State().String()})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": h.rep.Raft().State().String()})
+}
+
+// raftState is the own zone replica's state, for metrics.
+func (n *Node) raftState() (state raft.RaftState, term, commit, last uint64, contact time.Time, ok bool) {
+	h := n.ownZone()
+	if h == nil {
+		return raft.Shutdown, 0, 0, 0, time.Time{}, false
+	}
+	rf := h.rep.Raft()
+	return rf.State(), rf.CurrentTerm(), rf.CommitIndex(), rf.LastIndex(), rf.LastContact(), true
 }

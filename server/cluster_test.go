@@ -1,7 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,7 +101,7 @@ func setup(t *testing.T, n int) *testCluster {
 }
 
 func (tc *testCluster) allRegistered(nd *Node) bool {
-	addrs, _ := nd.fsm.NodeAddrs()
+	addrs, _ := nd.FSM().NodeAddrs()
 	return len(addrs) == len(tc.cfgs)
 }
 
@@ -255,4 +260,163 @@ func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatalf("money: account %+v, payments sum %d", a, sum)
 	}
 	t.Logf("acknowledged %d payments across a leader change", len(acked))
+}
+
+// multiCluster is an in-process multi-zone cluster.
+type multiCluster struct {
+	t     *testing.T
+	cfgs  []Config
+	nodes []*Node
+	apis  []string
+}
+
+// setupZones starts zones × perZone cluster-mode nodes and initializes the
+// cluster through the first node.
+func setupZones(t *testing.T, zones []string, perZone int) *multiCluster {
+	t.Helper()
+	total := len(zones) * perZone
+	addrs := freeAddrs(t, 3*total)
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	mc := &multiCluster{t: t}
+	var seeds []string
+	for i := 0; i < total; i++ {
+		z := zones[i/perZone]
+		c := fastConfig(fmt.Sprintf("%s%d", strings.ToLower(z), i%perZone+1), filepath.Join(dir, fmt.Sprint(i)), addrs[3*i], addrs[3*i+1], log)
+		c.Zone = z
+		c.GossipAddr = addrs[3*i+2]
+		c.GossipFast = true
+		c.LeaseDuration = 1500 * time.Millisecond
+		c.LeaseRenew = 250 * time.Millisecond
+		if i > 0 {
+			c.GossipSeeds = seeds
+		}
+		seeds = append(seeds, c.GossipAddr)
+		mc.cfgs = append(mc.cfgs, c)
+		mc.apis = append(mc.apis, c.HTTPAddr)
+	}
+	for i := range mc.cfgs {
+		nd, err := Start(mc.cfgs[i])
+		if err != nil {
+			t.Fatalf("start %s: %v", mc.cfgs[i].NodeID, err)
+		}
+		mc.nodes = append(mc.nodes, nd)
+	}
+	t.Cleanup(func() {
+		for _, nd := range mc.nodes {
+			if nd != nil {
+				nd.Shutdown(context.Background())
+			}
+		}
+	})
+	waitFor(t, 15*time.Second, "gossip sees every node", func() bool {
+		return len(mc.nodes[0].gossip.Alive()) == total
+	})
+	body, _ := json.Marshal(InitRequest{Zones: zones})
+	resp, err := http.Post("http://"+mc.apis[0]+"/v1/cluster/init", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("init: %s %s", resp.Status, out)
+	}
+	waitFor(t, 20*time.Second, "every zone has a leader with a lease, owning its shards", func() bool {
+		for _, z := range zones {
+			ok := false
+			for _, nd := range mc.nodes {
+				if h := nd.ownZone(); h != nil && nd.cfg.Zone == z && h.rep.IsLeader() && nd.leaseValid() && h.ready.Load() {
+					ok = true
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	return mc
+}
+
+func TestMultiZoneRoutingAndFollowers(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 3)
+	ctx := context.Background()
+	// Every user, through one fixed node, lands in its zone.
+	one, _ := client.New([]string{mc.apis[0]}, client.WithBackoff(20*time.Millisecond, 300*time.Millisecond))
+	for u := uint64(0); u < 300; u++ {
+		if _, err := one.PutAccount(ctx, u, 10_000); err != nil {
+			t.Fatalf("put account %d: %v", u, err)
+		}
+		if _, err := one.Pay(ctx, u, client.PayRequest{Key: "k", Amount: 100, Merchant: "m"}); err != nil {
+			t.Fatalf("pay %d: %v", u, err)
+		}
+	}
+	// Each zone's state machine holds only its own users.
+	st := mc.nodes[0].metaFSM.State()
+	for _, nd := range mc.nodes {
+		h := nd.ownZone()
+		if h == nil || !h.rep.IsLeader() {
+			continue
+		}
+		for u := uint64(0); u < 300; u++ {
+			z, _ := st.Route(u)
+			_, err := h.fsm.Account(u)
+			if (z == nd.cfg.Zone) != (err == nil) {
+				t.Fatalf("user %d (zone %s) in zone %s: %v", u, z, nd.cfg.Zone, err)
+			}
+		}
+	}
+	// Async followers in the backup zone catch up and serve stale reads.
+	var rt api.RouteTable
+	getJSON(t, mc.apis[4], "/v1/routes", &rt)
+	if len(rt.Shards) != 100 || len(rt.Zones) != 3 {
+		t.Fatalf("routes: %+v", rt)
+	}
+	waitFor(t, 10*time.Second, "followers caught up", func() bool {
+		var zl api.ZoneList
+		getJSON(t, mc.apis[0], "/v1/zones", &zl)
+		for _, z := range zl.Zones {
+			if len(z.Voters) != 3 || len(z.Followers) != 3 || z.Leader == "" {
+				return false
+			}
+			for _, f := range z.Followers {
+				if f.State == "unreachable" || f.LagEntries > 0 || f.AppliedIndex == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// A user of zone A read stale from a node of B (A's backup) is served
+	// by B's local follower replica.
+	var userA uint64
+	for u := uint64(0); ; u++ {
+		if z, _ := st.Route(u); z == "A" {
+			userA = u
+			break
+		}
+	}
+	bNode := mc.apis[3]
+	req, _ := http.NewRequest("GET", "http://"+bNode+fmt.Sprintf("/v1/accounts/%d?stale=true", userA), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get(HeaderStale) != "true" || resp.Header.Get(HeaderNode) != "b1" {
+		t.Fatalf("stale read of a zone-A user at b1: %d node %s stale %s", resp.StatusCode, resp.Header.Get(HeaderNode), resp.Header.Get(HeaderStale))
+	}
+}
+
+func getJSON(t *testing.T, addr, path string, out any) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
 }

@@ -34,6 +34,27 @@ type Config struct {
 	// add this node as a voter. Ignored when the node has state.
 	Join string
 
+	// GossipAddr, when set, runs the node in cluster mode: it gossips on
+	// this host:port (TCP and UDP), hosts a replica of the meta group, and
+	// takes its place in the zones at `rzone cluster init`. Empty means a
+	// standalone zone (Bootstrap / Join).
+	GossipAddr string
+	// GossipAdvertise is the gossip address others reach; default
+	// GossipAddr.
+	GossipAdvertise string
+	// GossipSeeds are gossip addresses of members to join.
+	GossipSeeds []string
+	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip.
+	GossipKey []byte
+	// GossipFast shortens gossip's probe timing (tests, dev).
+	GossipFast bool
+	// LeaseDuration is how long a zone's ownership lease lasts after a
+	// renewal, from the moment the zone leader asked for it; the leader
+	// counts it 5% shorter to allow for clock-rate drift. Default 3s.
+	LeaseDuration time.Duration
+	// LeaseRenew is how often the zone leader renews. Default 500ms.
+	LeaseRenew time.Duration
+
 	// ApplyTimeout bounds one write's wait for commit. When it passes, the
 	// write's outcome is unknown. Default 5s.
 	ApplyTimeout time.Duration
@@ -93,6 +114,8 @@ func DefaultConfig() Config {
 		SnapshotInterval:   30 * time.Second,
 		TrailingLogs:       10240,
 		MaxAppendEntries:   1024,
+		LeaseDuration:      3 * time.Second,
+		LeaseRenew:         500 * time.Millisecond,
 	}
 }
 
@@ -113,6 +136,15 @@ func (c *Config) Validate() error {
 	if c.Bootstrap && c.Join != "" {
 		errs = append(errs, errors.New("bootstrap and join exclude each other"))
 	}
+	if c.clustered() && (c.Bootstrap || c.Join != "") {
+		errs = append(errs, errors.New("a gossip address (cluster mode) excludes bootstrap and join (standalone zone)"))
+	}
+	if c.clustered() && (c.LeaseRenew <= 0 || c.LeaseDuration < 2*c.LeaseRenew) {
+		errs = append(errs, fmt.Errorf("lease duration %s must be at least twice the renewal interval %s", c.LeaseDuration, c.LeaseRenew))
+	}
+	if c.clustered() && c.Zone == "" {
+		errs = append(errs, errors.New("zone is required in cluster mode"))
+	}
 	for name, d := range map[string]time.Duration{"apply timeout": c.ApplyTimeout, "read timeout": c.ReadTimeout,
 		"leader wait": c.LeaderWait, "post interval": c.PostInterval, "heartbeat timeout": c.HeartbeatTimeout,
 		"election timeout": c.ElectionTimeout, "leader lease timeout": c.LeaderLeaseTimeout, "snapshot interval": c.SnapshotInterval} {
@@ -128,6 +160,8 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+func (c *Config) clustered() bool { return c.GossipAddr != "" }
 
 func (c *Config) raftAdvertise() string {
 	if c.RaftAdvertise != "" {

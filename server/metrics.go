@@ -22,6 +22,7 @@ type metrics struct {
 	results       *prometheus.CounterVec
 	posted        prometheus.Counter
 	leaderChanges prometheus.Counter
+	leaseRenewals *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -53,39 +54,46 @@ func newMetrics(n *Node) *metrics {
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rzone_raft_leadership_changes_total", Help: "Times this node gained or lost leadership.",
 		}),
+		leaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rzone_lease_renewals_total", Help: "Ownership lease renewals by this node as zone leader, by outcome.",
+		}, []string{"outcome"}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaderChanges,
+	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaderChanges, m.leaseRenewals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		gauge("rzone_raft_is_leader", "1 if this node leads its group.", func() float64 {
-			if n.rep.Raft().State() == raft.Leader {
+		gauge("rzone_raft_is_leader", "1 if this node leads its zone's group.", func() float64 {
+			if st, _, _, _, _, _ := n.raftState(); st == raft.Leader {
 				return 1
 			}
 			return 0
 		}),
-		gauge("rzone_raft_term", "Current Raft term.", func() float64 { return float64(n.rep.Raft().CurrentTerm()) }),
-		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { return float64(n.rep.Raft().CommitIndex()) }),
-		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { return float64(n.rep.Raft().LastIndex()) }),
-		gauge("rzone_fsm_applied_index", "Last index applied to the state file.", func() float64 { return float64(n.fsm.AppliedIndex()) }),
+		gauge("rzone_raft_term", "Current Raft term of the zone group.", func() float64 { _, t, _, _, _, _ := n.raftState(); return float64(t) }),
+		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { _, _, c, _, _, _ := n.raftState(); return float64(c) }),
+		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { _, _, _, l, _, _ := n.raftState(); return float64(l) }),
+		gauge("rzone_fsm_applied_index", "Last index applied to the state file.", func() float64 { return float64(n.applied()) }),
 		gauge("rzone_fsm_apply_lag_entries", "Commit index minus applied index.", func() float64 {
-			return float64(n.rep.Raft().CommitIndex()) - float64(n.fsm.AppliedIndex())
+			_, _, c, _, _, _ := n.raftState()
+			return float64(c) - float64(n.applied())
 		}),
-		gauge("rzone_raft_last_contact_seconds", "Seconds since a follower last heard from its leader (0 on the leader).", func() float64 {
-			if n.rep.Raft().State() == raft.Leader {
+		gauge("rzone_raft_last_contact_seconds", "Seconds since a follower last heard from its leader (0 on the leader, -1 never).", func() float64 {
+			st, _, _, _, lc, ok := n.raftState()
+			switch {
+			case st == raft.Leader:
 				return 0
-			}
-			lc := n.rep.Raft().LastContact()
-			if lc.IsZero() {
+			case !ok || lc.IsZero():
 				return -1
 			}
 			return time.Since(lc).Seconds()
 		}),
+		gauge("rzone_lease_remaining_seconds", "Seconds left on the zone's ownership lease by this node's clock (cluster mode).", func() float64 {
+			return float64(n.leaseUntil.Load()-monoNow()) / 1e9
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches (one bbolt transaction each)."},
-			func() float64 { b, _ := n.fsm.ApplyStats(); return float64(b) }),
+			func() float64 { b, _ := n.applyStats(); return float64(b) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_entries_total", Help: "Log entries applied."},
-			func() float64 { _, e := n.fsm.ApplyStats(); return float64(e) }),
+			func() float64 { _, e := n.applyStats(); return float64(e) }),
 	)
 	return m
 }
@@ -100,4 +108,18 @@ func (m *metrics) observeApply(cmd fsm.CmdType, err error, d time.Duration) {
 	}
 	m.applies.WithLabelValues(cmd.String(), outcome).Inc()
 	m.applyLatency.WithLabelValues(cmd.String()).Observe(d.Seconds())
+}
+
+func (n *Node) applied() uint64 {
+	if f := n.FSM(); f != nil {
+		return f.AppliedIndex()
+	}
+	return 0
+}
+
+func (n *Node) applyStats() (uint64, uint64) {
+	if f := n.FSM(); f != nil {
+		return f.ApplyStats()
+	}
+	return 0, 0
 }

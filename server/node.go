@@ -9,26 +9,44 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// Node is one rzone node: its zone's Raft replica and state machine, and the
-// HTTP API. Its methods are safe for concurrent use.
+// Node is one rzone node: the replicas of the Raft groups it hosts, their
+// state machines, and the HTTP API. Its methods are safe for concurrent use.
+//
+// A standalone node (started with --bootstrap or --join) hosts one group,
+// its zone, which owns every user. A cluster node (started with a gossip
+// address) hosts a replica of the meta group, its zone's voter replica once
+// the cluster is initialized, and async-follower replicas of the zones its
+// zone backs up.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	mux    *mux.Mux
-	rep    *zone.Replica // this node's voter replica of its zone's group
-	fsm    *fsm.FSM
-	router zone.Router
+	cfg       Config
+	log       *slog.Logger
+	mux       *mux.Mux
+	clustered bool
+
+	mu    sync.RWMutex
+	own   *hosted            // this node's voter replica of its zone; nil until bootstrapped
+	zones map[string]*hosted // every hosted zone replica, own included, by zone name
+
+	meta    *zone.Replica // cluster mode: this node's meta replica
+	metaFSM *fsm.Meta
+	gossip  *gossip.Gossip
+	// leaseUntil is when this node's zone lease ends by its own monotonic
+	// clock, in nanoseconds since monoBase (cluster mode).
+	leaseUntil atomic.Int64
 
 	http     *http.Server
 	httpLn   net.Listener
@@ -37,14 +55,26 @@ type Node struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
-	// addrs caches node id -> HTTP address from the state machine.
+	// addrs caches node id -> HTTP address (standalone: from the zone's
+	// state machine).
 	addrsMu sync.Mutex
 	addrs   map[string]string
 }
 
+// hosted is one replica of a zone group on this node.
+type hosted struct {
+	zone  string
+	rep   *zone.Replica
+	fsm   *fsm.FSM
+	voter bool
+	// ready is set once the zone's shard ownership matches the meta group's
+	// route table (always, standalone); a voter serves writes only then.
+	ready atomic.Bool
+}
+
 // Start opens the node's stores, starts Raft and the HTTP API, and joins or
-// bootstraps the group as configured. It returns once the API listens; the
-// group may still be electing a leader.
+// bootstraps as configured. It returns once the API listens; groups may
+// still be electing leaders.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -59,22 +89,30 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), router: zone.Single(cfg.Zone), addrs: map[string]string{}}
-	if err := n.openRaft(); err != nil {
-		n.closeStores()
+	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
+		addrs: map[string]string{}, clustered: cfg.clustered()}
+	if err := n.open(); err != nil {
+		n.closeAll()
 		return nil, err
 	}
 	n.metrics = newMetrics(n)
 	if err := n.startHTTP(); err != nil {
-		n.closeStores()
+		n.closeAll()
 		return nil, err
 	}
 	n.goLoop(n.postLoop)
-	n.goLoop(n.leaderLoop)
-	if cfg.Join != "" {
-		n.goLoop(n.joinLoop)
+	if n.clustered {
+		if err := n.startCluster(); err != nil {
+			n.Shutdown(context.Background())
+			return nil, err
+		}
+	} else {
+		n.goLoop(n.leaderLoop)
+		if n.cfg.Join != "" {
+			n.goLoop(n.joinLoop)
+		}
 	}
-	log.Info("node started", "raft", cfg.raftAdvertise(), "http", cfg.httpAdvertise(), "applied_index", n.fsm.AppliedIndex())
+	log.Info("node started", "raft", cfg.raftAdvertise(), "http", cfg.httpAdvertise(), "clustered", n.clustered)
 	return n, nil
 }
 
@@ -98,7 +136,7 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 	}
 }
 
-func (n *Node) openRaft() error {
+func (n *Node) open() error {
 	cfg := &n.cfg
 	adv, err := net.ResolveTCPAddr("tcp", cfg.raftAdvertise())
 	if err != nil {
@@ -107,60 +145,112 @@ func (n *Node) openRaft() error {
 	if n.mux, err = mux.Listen(cfg.RaftAddr, adv, n.log); err != nil {
 		return err
 	}
-	group := "zone/" + cfg.Zone
-	layer, err := n.mux.Layer(group)
+	if n.clustered {
+		return n.openClusterGroups()
+	}
+	// Standalone: the zone's files sit directly in the data dir.
+	h, err := n.openZone(cfg.Zone, cfg.DataDir, true)
 	if err != nil {
 		return err
 	}
-	if n.fsm, err = fsm.Open(filepath.Join(cfg.DataDir, "state.db"), n.log.With("part", "fsm")); err != nil {
-		return err
-	}
-	rc := n.replicaConfig(group, cfg.DataDir, layer)
-	rc.SelfRestoring = true
-	if n.rep, err = zone.OpenReplica(rc, n.fsm); err != nil {
-		return err
-	}
-	if cfg.Bootstrap && !n.rep.HasState() {
-		if err := n.rep.Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: n.rep.Addr()}}); err != nil {
+	h.ready.Store(true)
+	if cfg.Bootstrap && !h.rep.HasState() {
+		if err := h.rep.Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: h.rep.Addr()}}); err != nil {
 			return err
 		}
 		n.log.Info("bootstrapped a new group")
-	} else if n.rep.HasState() && cfg.Join != "" {
+	} else if h.rep.HasState() && cfg.Join != "" {
 		n.log.Info("node has raft state; --join ignored")
 		n.cfg.Join = ""
 	}
 	return nil
 }
 
-func (n *Node) closeStores() {
-	if n.rep != nil {
-		n.rep.Shutdown()
+// openZone opens this node's replica of zone's group in dir and registers
+// it. voter marks the node's own zone.
+func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
+	group := "zone/" + zoneName
+	layer, err := n.mux.Layer(group)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		layer.Close()
+		return nil, err
+	}
+	f, err := fsm.Open(filepath.Join(dir, "state.db"), n.log.With("group", group))
+	if err != nil {
+		layer.Close()
+		return nil, err
+	}
+	rc := n.replicaConfig(group, dir, layer)
+	rc.SelfRestoring = true
+	rep, err := zone.OpenReplica(rc, f)
+	if err != nil {
+		layer.Close()
+		f.Close()
+		return nil, err
+	}
+	h := &hosted{zone: zoneName, rep: rep, fsm: f, voter: voter}
+	n.mu.Lock()
+	n.zones[zoneName] = h
+	if voter {
+		n.own = h
+	}
+	n.mu.Unlock()
+	return h, nil
+}
+
+func (n *Node) closeAll() {
+	n.mu.Lock()
+	zones := n.zones
+	n.zones = map[string]*hosted{}
+	n.own = nil
+	n.mu.Unlock()
+	names := make([]string, 0, len(zones))
+	for z := range zones {
+		names = append(names, z)
+	}
+	sort.Strings(names)
+	for _, z := range names {
+		h := zones[z]
+		if err := h.rep.Shutdown(); err != nil {
+			n.log.Warn("shutdown replica", "zone", z, "err", err)
+		}
+		h.fsm.Close()
+	}
+	if n.meta != nil {
+		n.meta.Shutdown()
+		n.meta = nil
+	}
+	if n.gossip != nil {
+		n.gossip.Shutdown()
+		n.gossip = nil
 	}
 	if n.mux != nil {
 		n.mux.Close()
 	}
-	if n.fsm != nil {
-		n.fsm.Close()
-	}
 }
 
 // Shutdown stops the API (letting requests in flight finish until ctx
-// ends), the loops and Raft, and closes the stores.
+// ends), the loops, gossip (leaving the cluster) and Raft, and closes the
+// stores.
 func (n *Node) Shutdown(ctx context.Context) error {
 	if !n.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
 	close(n.stop)
 	var errs []error
-	if err := n.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("http: %w", err))
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
 	}
 	n.wg.Wait()
-	if err := n.rep.Shutdown(); err != nil {
-		errs = append(errs, fmt.Errorf("raft: %w", err))
+	if n.gossip != nil {
+		n.gossip.Leave(time.Second)
 	}
-	n.rep = nil
-	n.closeStores()
+	n.closeAll()
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
 }
@@ -171,16 +261,50 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
-// IsLeader reports whether this node leads its group now.
-func (n *Node) IsLeader() bool { return n.rep.IsLeader() }
+// ownZone returns the node's own zone replica, or nil before it exists.
+func (n *Node) ownZone() *hosted {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.own
+}
 
-// FSM exposes the state machine for reads in tests and tools.
-func (n *Node) FSM() *fsm.FSM { return n.fsm }
+// hostedZone returns this node's replica of zone, or nil.
+func (n *Node) hostedZone(z string) *hosted {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.zones[z]
+}
 
-// apply proposes cmds as one log entry and waits for their results. The
-// leader stamps the time. Errors wrap ErrNotLeader, ErrNotApplied or
-// ErrUnknownOutcome.
-func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
+func (n *Node) hostedZones() []*hosted {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*hosted, 0, len(n.zones))
+	for _, h := range n.zones {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].zone < out[j].zone })
+	return out
+}
+
+// IsLeader reports whether this node leads its own zone's group now.
+func (n *Node) IsLeader() bool {
+	h := n.ownZone()
+	return h != nil && h.rep.IsLeader()
+}
+
+// FSM exposes the own zone's state machine for tests and tools (nil before
+// the zone exists).
+func (n *Node) FSM() *fsm.FSM {
+	if h := n.ownZone(); h != nil {
+		return h.fsm
+	}
+	return nil
+}
+
+// apply proposes cmds as one log entry in h's group and waits for their
+// results. The leader stamps the time. Errors wrap ErrNotLeader,
+// ErrNotApplied or ErrUnknownOutcome.
+func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if n.stopping.Load() {
 		return nil, ErrShutdown
 	}
@@ -189,7 +313,7 @@ func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
 		cmds[i].Time = now
 	}
 	start := time.Now()
-	out, err := n.rep.Apply(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
+	out, err := h.rep.Apply(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
 	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
 	if err != nil {
 		return nil, err
@@ -204,31 +328,16 @@ func (n *Node) apply(cmds ...fsm.Command) ([]fsm.Result, error) {
 	return res, nil
 }
 
-// linearizable runs the zone replica's read protocol (see
-// zone.Replica.Linearizable).
-func (n *Node) linearizable(ctx context.Context) error {
-	return n.rep.Linearizable(ctx, n.cfg.ReadTimeout)
-}
-
-// leaderHTTP returns the leader's API address, waiting up to LeaderWait for
-// one to be known. It returns "" when this node is the leader.
-func (n *Node) leaderHTTP(ctx context.Context) (string, error) {
+// leaderOf returns the node id of the leader of h's group, waiting up to
+// LeaderWait for one.
+func (n *Node) leaderOf(ctx context.Context, h *hosted) (string, error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		_, id := n.rep.Raft().LeaderWithID()
-		if id == raft.ServerID(n.cfg.NodeID) {
-			return "", nil
-		}
-		if id != "" {
-			if addr := n.httpAddrOf(string(id)); addr != "" {
-				return addr, nil
-			}
+		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+			return string(id), nil
 		}
 		if time.Now().After(deadline) {
-			if id != "" {
-				return "", fmt.Errorf("%w: leader %s has no known API address yet", ErrNoLeader, id)
-			}
-			return "", fmt.Errorf("%w after %s", ErrNoLeader, n.cfg.LeaderWait)
+			return "", fmt.Errorf("%w in zone %s after %s", ErrNoLeader, h.zone, n.cfg.LeaderWait)
 		}
 		select {
 		case <-ctx.Done():
@@ -240,13 +349,28 @@ func (n *Node) leaderHTTP(ctx context.Context) (string, error) {
 	}
 }
 
+// httpAddrOf returns a node's API address: from the meta group's node list
+// in cluster mode, from the zone's registrations when standalone.
 func (n *Node) httpAddrOf(id string) string {
+	if n.clustered {
+		if n.metaFSM == nil {
+			return ""
+		}
+		if nd, ok := n.metaFSM.State().Node(id); ok {
+			return nd.HTTPAddr
+		}
+		return ""
+	}
 	n.addrsMu.Lock()
 	defer n.addrsMu.Unlock()
 	if a, ok := n.addrs[id]; ok {
 		return a
 	}
-	addrs, err := n.fsm.NodeAddrs()
+	h := n.own
+	if h == nil {
+		return ""
+	}
+	addrs, err := h.fsm.NodeAddrs()
 	if err != nil {
 		return ""
 	}
@@ -254,23 +378,30 @@ func (n *Node) httpAddrOf(id string) string {
 	return addrs[id]
 }
 
-// leaderLoop registers this node's API address whenever it becomes leader
-// and it is not yet recorded (the bootstrap node registers itself this way).
+func (n *Node) forgetAddrs() {
+	n.addrsMu.Lock()
+	n.addrs = map[string]string{}
+	n.addrsMu.Unlock()
+}
+
+// leaderLoop (standalone) registers this node's API address whenever it
+// becomes leader and it is not yet recorded.
 func (n *Node) leaderLoop() {
+	h := n.ownZone()
 	for {
 		select {
 		case <-n.stop:
 			return
-		case isLeader := <-n.rep.Raft().LeaderCh():
+		case isLeader := <-h.rep.Raft().LeaderCh():
 			n.metrics.leaderChanges.Inc()
 			if !isLeader {
 				continue
 			}
-			n.log.Info("became leader", "term", n.rep.Raft().CurrentTerm())
-			if addrs, err := n.fsm.NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
+			n.log.Info("became leader", "term", h.rep.Raft().CurrentTerm())
+			if addrs, err := h.fsm.NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
 				continue
 			}
-			_, err := n.apply(fsm.Command{Type: fsm.CmdRegisterNode, NodeID: n.cfg.NodeID,
+			_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: n.cfg.NodeID,
 				RaftAddr: n.cfg.raftAdvertise(), HTTPAddr: n.cfg.httpAdvertise()})
 			if err != nil {
 				n.log.Warn("register self", "err", err)
@@ -280,15 +411,9 @@ func (n *Node) leaderLoop() {
 	}
 }
 
-func (n *Node) forgetAddrs() {
-	n.addrsMu.Lock()
-	n.addrs = map[string]string{}
-	n.addrsMu.Unlock()
-}
-
-// postLoop books accepted payments into bills, on the leader, every
-// PostInterval. Posting is idempotent, so a post proposed by a leader that
-// then lost its term does no harm.
+// postLoop books accepted payments into bills, on the own zone's leader,
+// every PostInterval. Posting is idempotent, so a post proposed by a leader
+// that then lost its term does no harm.
 func (n *Node) postLoop() {
 	t := time.NewTicker(n.cfg.PostInterval)
 	defer t.Stop()
@@ -298,14 +423,15 @@ func (n *Node) postLoop() {
 			return
 		case <-t.C:
 		}
-		if !n.rep.IsLeader() {
+		h := n.ownZone()
+		if h == nil || !h.rep.IsLeader() || !h.ready.Load() || !n.leaseValid() {
 			continue
 		}
-		refs, err := n.fsm.Unposted(n.cfg.PostBatch)
+		refs, err := h.fsm.Unposted(n.cfg.PostBatch)
 		if err != nil || len(refs) == 0 {
 			continue
 		}
-		res, err := n.apply(fsm.Command{Type: fsm.CmdPost, Posts: refs})
+		res, err := n.apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
 		if err != nil {
 			n.log.Debug("post", "payments", len(refs), "err", err)
 			continue
@@ -314,13 +440,28 @@ func (n *Node) postLoop() {
 	}
 }
 
-// addVoter adds (or re-adds under a new address) a node as a voter and
+// addVoter (standalone) adds or re-adds a node as a voter of the zone and
 // records its API address. Only the leader may call it.
 func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
-	if err := n.rep.AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
+	h := n.ownZone()
+	if err := h.rep.AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
 		return err
 	}
-	_, err := n.apply(fsm.Command{Type: fsm.CmdRegisterNode, NodeID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
+	_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
 	n.forgetAddrs()
 	return err
+}
+
+// leaseValid reports whether the own zone may accept writes now: always
+// when standalone; in cluster mode while its ownership lease lasts by this
+// node's clock.
+func (n *Node) leaseValid() bool {
+	if !n.clustered {
+		return true
+	}
+	return monoNow() < n.leaseUntil.Load()
+}
+
+func groupDir(dataDir, group string) string {
+	return filepath.Join(dataDir, "groups", strings.ReplaceAll(group, "/", "-"))
 }

@@ -49,7 +49,7 @@ func (n *Node) handleGetPayment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err.(*api.Error))
 		return
 	}
-	n.serveRead(w, r, func() (any, error) { return n.fsm.Payment(user, key) })
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Payment(user, key) })
 }
 
 func (n *Node) handleListPayments(w http.ResponseWriter, r *http.Request) {
@@ -75,8 +75,8 @@ func (n *Node) handleListPayments(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = v
 	}
-	n.serveRead(w, r, func() (any, error) {
-		list, next, err := n.fsm.Payments(user, after, limit)
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {
+		list, next, err := f.Payments(user, after, limit)
 		if err != nil {
 			return nil, err
 		}

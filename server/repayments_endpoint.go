@@ -52,5 +52,5 @@ func (n *Node) handleGetRepayment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err.(*api.Error))
 		return
 	}
-	n.serveRead(w, r, func() (any, error) { return n.fsm.Repayment(user, key) })
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Repayment(user, key) })
 }

@@ -20,6 +20,8 @@ const (
 	CodePayloadTooLarge     Code = "payload_too_large"    // 413: the body exceeds MaxBodyBytes
 	CodeUnavailable         Code = "unavailable"          // 503: not applied; retry (same key)
 	CodeUnknownOutcome      Code = "unknown_outcome"      // 503: may have applied; retry with the same key
+	CodeLeaseExpired        Code = "lease_expired"        // 503: the zone holds no ownership lease; not applied; retry
+	CodeWrongZone           Code = "wrong_zone"           // 421: the user's shard is owned by another zone; refresh routes and retry
 	CodeInternal            Code = "internal"             // 500: a bug; the message says more
 )
 
@@ -36,8 +38,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusUnprocessableEntity
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case CodeUnavailable, CodeUnknownOutcome:
+	case CodeUnavailable, CodeUnknownOutcome, CodeLeaseExpired:
 		return http.StatusServiceUnavailable
+	case CodeWrongZone:
+		return http.StatusMisdirectedRequest
 	default:
 		return http.StatusInternalServerError
 	}
@@ -46,13 +50,15 @@ func (c Code) HTTPStatus() int {
 // Retryable reports whether a request that got c may be sent again with the
 // same idempotency key.
 func (c Code) Retryable() bool {
-	return c == CodeUnavailable || c == CodeUnknownOutcome
+	return c == CodeUnavailable || c == CodeUnknownOutcome || c == CodeLeaseExpired || c == CodeWrongZone
 }
 
 // Error is an API error: the body of every non-2xx reply.
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// Epoch is the current route epoch, with CodeWrongZone.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

@@ -1,0 +1,83 @@
+package api
+
+// RouteTable is the body of GET /v1/routes: which zone owns each shard, at
+// which epoch, and where each zone's leader answers.
+type RouteTable struct {
+	Epoch  uint64       `json:"epoch"`
+	Shards []ShardRoute `json:"shards"`
+	Zones  []ZoneRoute  `json:"zones"`
+}
+
+// ShardRoute is one shard's owner. Target is set while it moves.
+type ShardRoute struct {
+	Shard  int    `json:"shard"`
+	Zone   string `json:"zone"`
+	Epoch  uint64 `json:"epoch"`
+	Target string `json:"target,omitempty"`
+}
+
+// ZoneRoute is where to send a zone's requests.
+type ZoneRoute struct {
+	Zone       string   `json:"zone"`
+	Backup     string   `json:"backup"`
+	Leader     string   `json:"leader"`
+	LeaderHTTP string   `json:"leader_http"`
+	Nodes      []string `json:"nodes"` // API addresses of the zone's voters
+}
+
+// ZoneStatus is the body of GET /v1/zones/{zone}.
+type ZoneStatus struct {
+	Zone       string         `json:"zone"`
+	Backup     string         `json:"backup"`
+	Leader     string         `json:"leader"`
+	Term       uint64         `json:"term"`
+	LastIndex  uint64         `json:"last_index"`
+	Voters     []ReplicaState `json:"voters"`
+	Followers  []ReplicaState `json:"followers"`
+	LeaseUntil string         `json:"lease_until,omitempty"`
+	LeaseValid bool           `json:"lease_valid"`
+	Shards     []int          `json:"shards"`
+	Epoch      uint64         `json:"epoch"`
+	// Phase is the zone's failover phase: normal today.
+	Phase string `json:"phase"`
+}
+
+// ReplicaState is one replica of a group as its node reports it.
+type ReplicaState struct {
+	Node          string `json:"node"`
+	HTTPAddr      string `json:"http_addr,omitempty"`
+	Group         string `json:"group"`
+	State         string `json:"state"` // Leader, Follower, Candidate; "unreachable" if the node did not answer
+	Voter         bool   `json:"voter"`
+	AppliedIndex  uint64 `json:"applied_index"`
+	CommitIndex   uint64 `json:"commit_index"`
+	LastIndex     uint64 `json:"last_index"`
+	LastContactMs int64  `json:"last_contact_ms"` // -1: never heard from a leader
+	// LagEntries is the group leader's last index minus this replica's
+	// applied index (filled in by the zone status).
+	LagEntries uint64 `json:"lag_entries"`
+}
+
+// ZoneList is the body of GET /v1/zones.
+type ZoneList struct {
+	Epoch uint64       `json:"epoch"`
+	Zones []ZoneStatus `json:"zones"`
+}
+
+// MemberList is the body of GET /v1/members.
+type MemberList struct {
+	Members []MemberInfo `json:"members"`
+}
+
+// MemberInfo is one gossip member.
+type MemberInfo struct {
+	ID       string   `json:"id"`
+	Zone     string   `json:"zone"`
+	Roles    []string `json:"roles"`
+	HTTPAddr string   `json:"http_addr"`
+	RaftAddr string   `json:"raft_addr"`
+	Gossip   string   `json:"gossip_addr"`
+	Capacity int      `json:"capacity"`
+	State    string   `json:"state"`
+	Since    string   `json:"since"`
+}

@@ -1,0 +1,569 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/gossip"
+	"github.com/rzonedb/rzone/zone"
+)
+
+// monoBase anchors lease times to the monotonic clock: leaseUntil holds
+// nanoseconds since it, so a wall-clock jump cannot stretch a lease.
+var monoBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+// openClusterGroups opens the meta replica and every zone replica found on
+// disk (a restart).
+func (n *Node) openClusterGroups() error {
+	layer, err := n.mux.Layer("meta")
+	if err != nil {
+		return err
+	}
+	n.metaFSM = fsm.NewMeta(n.log.With("group", "meta"))
+	if n.meta, err = zone.OpenReplica(n.replicaConfig("meta", groupDir(n.cfg.DataDir, "meta"), layer), n.metaFSM); err != nil {
+		layer.Close()
+		return err
+	}
+	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "groups"))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, e := range entries {
+		z, ok := strings.CutPrefix(e.Name(), "zone-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if _, err := n.openZone(z, filepath.Join(n.cfg.DataDir, "groups", e.Name()), z == n.cfg.Zone); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startCluster joins gossip and starts the loops that keep this node's
+// replicas, leases and shard ownership in line with the meta group.
+func (n *Node) startCluster() error {
+	gc := gossip.DefaultConfig()
+	if n.cfg.GossipFast {
+		gc = gossip.Fast()
+	}
+	gc.BindAddr = n.cfg.GossipAddr
+	gc.AdvertiseAddr = n.cfg.GossipAdvertise
+	gc.Seeds = n.cfg.GossipSeeds
+	gc.Key = n.cfg.GossipKey
+	gc.Logger = n.log.With("part", "gossip")
+	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
+		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
+	g, err := gossip.Start(gc)
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	n.gossip = g
+	n.metrics.reg.MustRegister(g.Collectors()...)
+	n.goLoop(n.leaseLoop)
+	n.goLoop(n.reconcileLoop)
+	return nil
+}
+
+// roles lists what this node hosts, for gossip.
+func (n *Node) roles() []string {
+	var roles []string
+	for _, h := range n.hostedZones() {
+		if h.voter {
+			roles = append(roles, "voter:zone-"+h.zone)
+		} else {
+			roles = append(roles, "follower:zone-"+h.zone)
+		}
+	}
+	if n.meta != nil && n.metaFSM != nil {
+		if nd, ok := n.metaFSM.State().Node(n.cfg.NodeID); ok && nd.MetaVoter {
+			roles = append(roles, "meta")
+		}
+	}
+	return roles
+}
+
+// metaApply runs a meta command on the meta leader: here if this replica
+// leads, else through the leader's internal endpoint.
+func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	if n.meta.IsLeader() {
+		c.Time = time.Now().UnixMilli()
+		out, err := n.meta.Apply(fsm.EncodeMeta(c), n.cfg.ApplyTimeout)
+		if err != nil {
+			return fsm.MetaResult{}, err
+		}
+		res, _ := out.(fsm.MetaResult)
+		return res, nil
+	}
+	_, id := n.meta.Raft().LeaderWithID()
+	if id == "" {
+		return fsm.MetaResult{}, fmt.Errorf("%w: meta group has no leader", ErrNoLeader)
+	}
+	addr := n.httpAddrOf(string(id))
+	if addr == "" {
+		addr = n.gossipHTTPAddr(string(id))
+	}
+	if addr == "" {
+		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
+	}
+	var res fsm.MetaResult
+	if err := postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
+		return fsm.MetaResult{}, err
+	}
+	return res, nil
+}
+
+// gossipHTTPAddr is a node's API address as gossip knows it.
+func (n *Node) gossipHTTPAddr(id string) string {
+	if n.gossip == nil {
+		return ""
+	}
+	for _, m := range n.gossip.Members() {
+		if m.NodeID == id {
+			return m.HTTPAddr
+		}
+	}
+	return ""
+}
+
+// handleInternalMeta applies a meta command forwarded by another node.
+func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
+		return
+	}
+	var c fsm.MetaCmd
+	if err := api.Decode(r.Body, &c); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if !n.meta.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the meta group", n.cfg.NodeID))
+		return
+	}
+	res, err := n.metaApply(r.Context(), c)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// postJSON posts v to addr+path and decodes the reply into out; an error
+// reply becomes an *api.Error.
+func postJSON(ctx context.Context, addr, path string, v, out any) error {
+	body, _ := json.Marshal(v)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return errors.Join(ErrNotApplied, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
+			return eb.Error
+		}
+		return fmt.Errorf("%s%s: %s", addr, path, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// leaseLoop renews the own zone's ownership lease while this node leads
+// the zone. The lease counts from before the request was sent, 5% short.
+func (n *Node) leaseLoop() {
+	t := time.NewTicker(n.cfg.LeaseRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		h := n.ownZone()
+		if h == nil || !h.rep.IsLeader() || !n.metaFSM.State().Initialized {
+			continue
+		}
+		start := monoNow()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseDuration/2)
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaRenewLease, Zone: n.cfg.Zone, Holder: n.cfg.NodeID,
+			Term: h.rep.Raft().CurrentTerm(), DurationMs: n.cfg.LeaseDuration.Milliseconds()})
+		cancel()
+		if err != nil || res.Err != "" {
+			n.metrics.leaseRenewals.WithLabelValues("failed").Inc()
+			n.log.Debug("lease renewal failed", "err", err, "refused", res.Err)
+			continue
+		}
+		n.metrics.leaseRenewals.WithLabelValues("ok").Inc()
+		until := start + int64(n.cfg.LeaseDuration-n.cfg.LeaseDuration/20)
+		for {
+			cur := n.leaseUntil.Load()
+			if until <= cur || n.leaseUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+	}
+}
+
+// reconcileLoop keeps this node's replicas in line with the meta group:
+// follower replicas of the zones its zone backs up, non-voter members of
+// the meta group and of its zone's followers (on the leaders), and the
+// zone's shard ownership (on the zone leader).
+func (n *Node) reconcileLoop() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if err := n.reconcile(); err != nil {
+			n.log.Debug("reconcile", "err", err)
+		}
+	}
+}
+
+var openMu sync.Mutex
+
+func (n *Node) reconcile() error {
+	st := n.metaFSM.State()
+	if !st.Initialized {
+		return nil
+	}
+	my := n.cfg.Zone
+	var errs []error
+	// Follower replicas of the zones this zone backs up.
+	for _, z := range st.Zones {
+		if z.Backup == my && z.Name != my && n.hostedZone(z.Name) == nil {
+			openMu.Lock()
+			if n.hostedZone(z.Name) == nil {
+				if _, err := n.openZone(z.Name, groupDir(n.cfg.DataDir, "zone/"+z.Name), false); err != nil {
+					errs = append(errs, err)
+				} else {
+					n.log.Info("hosting an async follower", "zone", z.Name)
+					n.updateGossip()
+				}
+			}
+			openMu.Unlock()
+		}
+	}
+	// The meta leader adds every other node as a non-voter.
+	if n.meta.IsLeader() {
+		if members, err := n.meta.Members(); err == nil {
+			for _, nd := range st.Nodes {
+				if !nd.MetaVoter && !hasServer(members, nd.ID) {
+					errs = append(errs, n.meta.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), false, n.cfg.ApplyTimeout))
+				}
+			}
+		}
+	}
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		return errors.Join(errs...)
+	}
+	// The zone leader adds the backup zone's nodes as async followers.
+	if zi, ok := st.ZoneOf(my); ok && zi.Backup != "" && zi.Backup != my {
+		if members, err := h.rep.Members(); err == nil {
+			for _, nd := range st.Nodes {
+				if nd.Zone == zi.Backup && !hasServer(members, nd.ID) {
+					errs = append(errs, h.rep.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), false, n.cfg.ApplyTimeout))
+				}
+			}
+		}
+	}
+	errs = append(errs, n.syncShards(h, st))
+	return errors.Join(errs...)
+}
+
+func hasServer(servers []raft.Server, id string) bool {
+	return slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == id })
+}
+
+// syncShards makes the zone's state machine own exactly the shards the
+// route table gives it: it releases a shard that moves away (at the move's
+// epoch) and takes one routed to it.
+func (n *Node) syncShards(h *hosted, st fsm.MetaState) error {
+	owned, sharded, err := h.fsm.Shards()
+	if err != nil {
+		return err
+	}
+	take := map[uint64][]byte{}
+	release := map[uint64][]byte{}
+	for s, r := range st.Shards {
+		mine := r.Zone == n.cfg.Zone && r.Target == ""
+		e, have := owned[s]
+		switch {
+		case mine && (!have || e < r.Epoch):
+			take[r.Epoch] = append(take[r.Epoch], byte(s))
+		case !mine && have && e <= r.Epoch:
+			release[r.Epoch] = append(release[r.Epoch], byte(s))
+		}
+	}
+	var cmds []fsm.Command
+	for _, set := range []struct {
+		m   map[uint64][]byte
+		own bool
+	}{{release, false}, {take, true}} {
+		epochs := make([]uint64, 0, len(set.m))
+		for e := range set.m {
+			epochs = append(epochs, e)
+		}
+		sort.Slice(epochs, func(i, j int) bool { return epochs[i] < epochs[j] })
+		for _, e := range epochs {
+			cmds = append(cmds, fsm.Command{Type: fsm.CmdSetShards, Shards: set.m[e], Epoch: e, Own: set.own})
+		}
+	}
+	if len(cmds) == 0 && !sharded {
+		cmds = append(cmds, fsm.Command{Type: fsm.CmdSetShards, Epoch: st.Epoch, Own: true})
+	}
+	if len(cmds) > 0 {
+		if _, err := n.apply(h, cmds...); err != nil {
+			return fmt.Errorf("sync shards: %w", err)
+		}
+		n.log.Info("shard ownership synced with the route table", "epoch", st.Epoch, "commands", len(cmds))
+	}
+	h.ready.Store(true)
+	return nil
+}
+
+func (n *Node) updateGossip() {
+	if n.gossip == nil {
+		return
+	}
+	m := gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
+	if err := n.gossip.UpdateMeta(m); err != nil {
+		n.log.Debug("gossip meta", "err", err)
+	}
+}
+
+// InitRequest is the body of POST /v1/cluster/init.
+type InitRequest struct {
+	// Zones to create, in ring order: each zone's backup is the next one.
+	Zones []string `json:"zones"`
+	// Nodes, if given, is the node list; else it comes from gossip.
+	Nodes []fsm.NodeInfo `json:"nodes,omitempty"`
+}
+
+// bootstrapRequest tells a node which groups to form.
+type bootstrapRequest struct {
+	Meta []fsm.NodeInfo `json:"meta"` // meta voters; bootstrap if this node is one
+	Zone []fsm.NodeInfo `json:"zone"` // voters of this node's zone
+}
+
+// handleClusterInit creates the cluster: it picks the meta voters (one node
+// per zone, round robin, three in all), asks every node to bootstrap its
+// groups, then writes the zones, nodes and route table into the meta group.
+// It is idempotent: once the meta group is initialized it returns it.
+func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "this node runs a standalone zone (started with --bootstrap/--join)"))
+		return
+	}
+	var req InitRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if st := n.metaFSM.State(); st.Initialized {
+		writeJSON(w, http.StatusOK, n.routeTable())
+		return
+	}
+	plan, err := n.planInit(req)
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := n.runInit(ctx, plan); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, n.routeTable())
+}
+
+type initPlan struct {
+	zones []fsm.ZoneInfo
+	nodes []fsm.NodeInfo
+}
+
+func (n *Node) planInit(req InitRequest) (initPlan, error) {
+	if len(req.Zones) == 0 {
+		return initPlan{}, errors.New("zones are required")
+	}
+	nodes := req.Nodes
+	if len(nodes) == 0 {
+		for _, m := range n.gossip.Members() {
+			if m.State == gossip.StateAlive {
+				nodes = append(nodes, fsm.NodeInfo{ID: m.NodeID, Zone: m.Zone, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr})
+			}
+		}
+	}
+	byZone := map[string][]fsm.NodeInfo{}
+	for _, nd := range nodes {
+		if !slices.Contains(req.Zones, nd.Zone) {
+			return initPlan{}, fmt.Errorf("node %s is in zone %q, which is not among %v", nd.ID, nd.Zone, req.Zones)
+		}
+		byZone[nd.Zone] = append(byZone[nd.Zone], nd)
+	}
+	var p initPlan
+	for i, z := range req.Zones {
+		if len(byZone[z]) == 0 {
+			return initPlan{}, fmt.Errorf("zone %s has no live node", z)
+		}
+		sort.Slice(byZone[z], func(a, b int) bool { return byZone[z][a].ID < byZone[z][b].ID })
+		backup := ""
+		if len(req.Zones) > 1 {
+			backup = req.Zones[(i+1)%len(req.Zones)]
+		}
+		p.zones = append(p.zones, fsm.ZoneInfo{Name: z, Backup: backup})
+	}
+	// Meta voters: round robin over zones, three in all (fewer if fewer nodes).
+	picked := map[string]bool{}
+	for round := 0; len(picked) < 3; round++ {
+		added := false
+		for _, z := range req.Zones {
+			if round < len(byZone[z]) && len(picked) < 3 {
+				picked[byZone[z][round].ID] = true
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	for _, z := range req.Zones {
+		for _, nd := range byZone[z] {
+			nd.MetaVoter = picked[nd.ID]
+			p.nodes = append(p.nodes, nd)
+		}
+	}
+	return p, nil
+}
+
+func (n *Node) runInit(ctx context.Context, p initPlan) error {
+	var meta []fsm.NodeInfo
+	for _, nd := range p.nodes {
+		if nd.MetaVoter {
+			meta = append(meta, nd)
+		}
+	}
+	for _, nd := range p.nodes {
+		var zoneVoters []fsm.NodeInfo
+		for _, o := range p.nodes {
+			if o.Zone == nd.Zone {
+				zoneVoters = append(zoneVoters, o)
+			}
+		}
+		req := bootstrapRequest{Meta: meta, Zone: zoneVoters}
+		var err error
+		if nd.ID == n.cfg.NodeID {
+			err = n.bootstrap(req)
+		} else {
+			err = postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
+		}
+	}
+	for {
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes})
+		if err == nil {
+			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
+				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("meta group did not accept the init: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// Wait until this node's meta replica has applied the init.
+	for !n.metaFSM.State().Initialized {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func servers(nodes []fsm.NodeInfo) []raft.Server {
+	out := make([]raft.Server, 0, len(nodes))
+	for _, nd := range nodes {
+		out = append(out, raft.Server{ID: raft.ServerID(nd.ID), Address: raft.ServerAddress(nd.RaftAddr), Suffrage: raft.Voter})
+	}
+	return out
+}
+
+// bootstrap forms the groups this node votes in. Bootstrapping a group
+// that already has state does nothing, so a repeated init is harmless.
+func (n *Node) bootstrap(req bootstrapRequest) error {
+	if slices.ContainsFunc(req.Meta, func(nd fsm.NodeInfo) bool { return nd.ID == n.cfg.NodeID }) {
+		if err := n.meta.Bootstrap(servers(req.Meta)); err != nil {
+			return err
+		}
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	h := n.ownZone()
+	if h == nil {
+		var err error
+		if h, err = n.openZone(n.cfg.Zone, groupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
+			return err
+		}
+	}
+	if err := h.rep.Bootstrap(servers(req.Zone)); err != nil {
+		return err
+	}
+	n.updateGossip()
+	return nil
+}
+
+func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
+		return
+	}
+	var req bootstrapRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if err := n.bootstrap(req); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"bootstrapped": n.cfg.NodeID})
+}

@@ -1,0 +1,286 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/zone"
+)
+
+// maxHops bounds forwarding: client → any node → the zone's leader, plus one
+// hop for a leader that changed on the way.
+const maxHops = 2
+
+// errNotInitialized is returned in cluster mode before `cluster init`.
+var errNotInitialized = errors.New("server: cluster not initialized; run `rzone cluster init`")
+
+// routeUser returns the zone that owns user's shard and the route epoch.
+func (n *Node) routeUser(user uint64) (string, uint64, error) {
+	if !n.clustered {
+		z, e := zone.Single(n.cfg.Zone).Route(user)
+		return string(z), e, nil
+	}
+	st := n.metaFSM.State()
+	if !st.Initialized {
+		return "", 0, errNotInitialized
+	}
+	z, e := st.Route(user)
+	return z, e, nil
+}
+
+func (n *Node) routeEpoch() uint64 {
+	if !n.clustered {
+		return 1
+	}
+	return n.metaFSM.State().Epoch
+}
+
+// serveWrite applies a validated write on the leader of the user's zone, or
+// forwards it there. done renders the successful result.
+func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, cmd fsm.Command, done func(res fsm.Result)) {
+	z, _, err := n.routeUser(cmd.User)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	h := n.hostedZone(z)
+	if h == nil || !h.voter || !h.rep.IsLeader() {
+		n.forwardToZone(w, r, body, z, true)
+		return
+	}
+	if !h.ready.Load() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", z))
+		return
+	}
+	if !n.leaseValid() {
+		writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", z))
+		return
+	}
+	res, err := n.apply(h, cmd)
+	if errors.Is(err, ErrNotLeader) {
+		n.forwardToZone(w, r, body, z, true)
+		return
+	}
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if !n.leaseValid() {
+		// Committed, but the lease ran out meanwhile: another zone may own
+		// the shard now, so the write is not acknowledged.
+		writeError(w, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", z))
+		return
+	}
+	if res[0].Code == fsm.WrongZone {
+		e := resultError(res[0])
+		e.Epoch = n.routeEpoch()
+		writeError(w, e)
+		return
+	}
+	if e := resultError(res[0]); e != nil {
+		writeError(w, e)
+		return
+	}
+	done(res[0])
+}
+
+// serveRead runs a read of user's data: from a local replica of the user's
+// zone when ?stale=true, else after the linearizable read protocol on the
+// zone's leader (other nodes forward).
+func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, read func(f *fsm.FSM) (any, error)) {
+	stale, aerr := staleParam(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	z, _, err := n.routeUser(user)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	h := n.hostedZone(z)
+	if stale || inject.On(inject.StaleRead) {
+		if h == nil {
+			n.forwardToZone(w, r, nil, z, false)
+			return
+		}
+		n.staleHeaders(w, h)
+	} else {
+		if h == nil || !h.voter || !h.rep.IsLeader() {
+			n.forwardToZone(w, r, nil, z, false)
+			return
+		}
+		if !n.leaseValid() {
+			writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; its state may be stale", z))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ReadTimeout)
+		err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout)
+		cancel()
+		if errors.Is(err, ErrNotLeader) {
+			n.forwardToZone(w, r, nil, z, false)
+			return
+		}
+		if err != nil {
+			writeError(w, apiError(err))
+			return
+		}
+	}
+	v, rerr := read(h.fsm)
+	if rerr != nil {
+		writeError(w, apiError(rerr))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
+	hd := w.Header()
+	rf := h.rep.Raft()
+	hd.Set(HeaderStale, "true")
+	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.fsm.AppliedIndex(), 10))
+	hd.Set(HeaderCommitIndex, strconv.FormatUint(rf.CommitIndex(), 10))
+	contact := int64(0)
+	if !h.rep.IsLeader() {
+		if lc := rf.LastContact(); lc.IsZero() {
+			contact = -1
+		} else {
+			contact = time.Since(lc).Milliseconds()
+		}
+	}
+	hd.Set(HeaderLastContact, strconv.FormatInt(contact, 10))
+}
+
+// zoneLeaderHTTP returns the API address of zone's leader ("" when it is
+// this node), waiting up to LeaderWait: from the local replica of the zone
+// if there is one, else from the zone's lease holder, else any node of the
+// zone (which forwards once more).
+func (n *Node) zoneLeaderHTTP(ctx context.Context, z string) (string, error) {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for {
+		if addr, ok := n.zoneLeaderNow(z); ok {
+			return addr, nil
+		}
+		if time.Now().After(deadline) {
+			return "", errors.Join(ErrNoLeader, errors.New("zone "+z+" has no known leader"))
+		}
+		select {
+		case <-ctx.Done():
+			return "", errors.Join(ErrNoLeader, ctx.Err())
+		case <-n.stop:
+			return "", ErrShutdown
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) zoneLeaderNow(z string) (string, bool) {
+	if h := n.hostedZone(z); h != nil {
+		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+			if string(id) == n.cfg.NodeID {
+				return "", true
+			}
+			if addr := n.httpAddrOf(string(id)); addr != "" {
+				return addr, true
+			}
+		}
+		if !n.clustered {
+			return "", false
+		}
+	}
+	if !n.clustered {
+		return "", false
+	}
+	st := n.metaFSM.State()
+	if l, ok := st.Lease(z); ok && l.Holder != "" && l.Holder != n.cfg.NodeID {
+		if nd, ok := st.Node(l.Holder); ok {
+			return nd.HTTPAddr, true
+		}
+	}
+	for _, nd := range st.Nodes {
+		if nd.Zone == z && nd.ID != n.cfg.NodeID {
+			return nd.HTTPAddr, true
+		}
+	}
+	return "", false
+}
+
+// forwardToZone sends the request to zone's leader and copies its reply
+// back. For a write, a failure after the request may have reached the
+// leader is an unknown outcome; a failure to connect is not.
+func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte, z string, write bool) {
+	hops, _ := strconv.Atoi(r.Header.Get(HeaderForwarded))
+	if hops >= maxHops {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s cannot serve zone %s and the request was forwarded %d times; retry", n.cfg.NodeID, z, hops))
+		return
+	}
+	addr, err := n.zoneLeaderHTTP(r.Context(), z)
+	if err != nil {
+		n.metrics.forwarded.WithLabelValues("no_leader").Inc()
+		writeError(w, apiError(err))
+		return
+	}
+	if addr == "" { // this node became the leader meanwhile
+		writeError(w, api.Errorf(api.CodeUnavailable, "leadership of zone %s changed; retry", z))
+		return
+	}
+	n.proxy(w, r, body, addr, hops+1, write)
+}
+
+// proxy sends r (with body) to addr and copies the reply.
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout+n.cfg.LeaderWait)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if !write || (errors.As(err, &op) && op.Op == "dial") {
+			n.forgetAddrs()
+			n.metrics.forwarded.WithLabelValues("unavailable").Inc()
+			writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v", addr, err))
+			return
+		}
+		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
+		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
+		return
+	}
+	defer resp.Body.Close()
+	n.metrics.forwarded.WithLabelValues("ok").Inc()
+	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	if v := resp.Header.Get(HeaderLeader); v != "" {
+		w.Header().Set(HeaderLeader, v)
+	} else {
+		w.Header().Set(HeaderLeader, addr)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// forwardClient carries forwarded requests between nodes.
+var forwardClient = &http.Client{
+	Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	},
+}

@@ -1,0 +1,236 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// routeTable is the route table with each zone's leader, from this node's
+// meta replica.
+func (n *Node) routeTable() api.RouteTable {
+	st := n.metaFSM.State()
+	rt := api.RouteTable{Epoch: st.Epoch}
+	for i, s := range st.Shards {
+		rt.Shards = append(rt.Shards, api.ShardRoute{Shard: i, Zone: s.Zone, Epoch: s.Epoch, Target: s.Target})
+	}
+	for _, z := range st.Zones {
+		zr := api.ZoneRoute{Zone: z.Name, Backup: z.Backup}
+		if addr, ok := n.zoneLeaderNow(z.Name); ok {
+			if addr == "" {
+				addr = n.cfg.httpAdvertise()
+			}
+			zr.LeaderHTTP = addr
+		}
+		if l, ok := st.Lease(z.Name); ok {
+			zr.Leader = l.Holder
+		}
+		if h := n.hostedZone(z.Name); h != nil {
+			if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+				zr.Leader = string(id)
+				zr.LeaderHTTP = n.httpAddrOf(string(id))
+			}
+		}
+		for _, nd := range st.Nodes {
+			if nd.Zone == z.Name {
+				zr.Nodes = append(zr.Nodes, nd.HTTPAddr)
+			}
+		}
+		rt.Zones = append(rt.Zones, zr)
+	}
+	return rt
+}
+
+func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeJSON(w, http.StatusOK, n.standaloneRoutes())
+		return
+	}
+	if !n.metaFSM.State().Initialized {
+		writeError(w, apiError(errNotInitialized))
+		return
+	}
+	writeJSON(w, http.StatusOK, n.routeTable())
+}
+
+// standaloneRoutes describes a standalone zone: it owns every shard.
+func (n *Node) standaloneRoutes() api.RouteTable {
+	rt := api.RouteTable{Epoch: 1}
+	for i := 0; i < 100; i++ {
+		rt.Shards = append(rt.Shards, api.ShardRoute{Shard: i, Zone: n.cfg.Zone, Epoch: 1})
+	}
+	zr := api.ZoneRoute{Zone: n.cfg.Zone}
+	if h := n.ownZone(); h != nil {
+		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+			zr.Leader, zr.LeaderHTTP = string(id), n.httpAddrOf(string(id))
+		}
+		if servers, err := h.rep.Members(); err == nil {
+			for _, s := range servers {
+				if a := n.httpAddrOf(string(s.ID)); a != "" {
+					zr.Nodes = append(zr.Nodes, a)
+				}
+			}
+		}
+	}
+	rt.Zones = []api.ZoneRoute{zr}
+	return rt
+}
+
+// localReplicas reports every replica this node hosts.
+func (n *Node) localReplicas() []api.ReplicaState {
+	var out []api.ReplicaState
+	add := func(group string, rf *raft.Raft, applied uint64, voter bool) {
+		rs := api.ReplicaState{Node: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Group: group, State: rf.State().String(),
+			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(), LastContactMs: -1}
+		if rf.State() == raft.Leader {
+			rs.LastContactMs = 0
+		} else if lc := rf.LastContact(); !lc.IsZero() {
+			rs.LastContactMs = time.Since(lc).Milliseconds()
+		}
+		out = append(out, rs)
+	}
+	for _, h := range n.hostedZones() {
+		add("zone/"+h.zone, h.rep.Raft(), h.fsm.AppliedIndex(), h.voter)
+	}
+	if n.meta != nil {
+		add("meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false)
+	}
+	return out
+}
+
+func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, n.localReplicas())
+}
+
+// gatherReplicas asks every node of the cluster for its replicas, in
+// parallel, with a short timeout; a node that does not answer is absent.
+func (n *Node) gatherReplicas(ctx context.Context) map[string][]api.ReplicaState {
+	st := n.metaFSM.State()
+	out := map[string][]api.ReplicaState{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, nd := range st.Nodes {
+		if nd.ID == n.cfg.NodeID {
+			out[nd.ID] = n.localReplicas()
+			continue
+		}
+		wg.Add(1)
+		go func(id, addr string) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+addr+"/v1/internal/replicas", nil)
+			resp, err := forwardClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			var rs []api.ReplicaState
+			if json.NewDecoder(resp.Body).Decode(&rs) == nil {
+				mu.Lock()
+				out[id] = rs
+				mu.Unlock()
+			}
+		}(nd.ID, nd.HTTPAddr)
+	}
+	wg.Wait()
+	return out
+}
+
+// zoneStatuses builds the status of every zone from the meta state and the
+// replicas the nodes report.
+func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
+	st := n.metaFSM.State()
+	reps := n.gatherReplicas(ctx)
+	list := api.ZoneList{Epoch: st.Epoch}
+	for _, z := range st.Zones {
+		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: "normal", Shards: []int{}}
+		for i, s := range st.Shards {
+			if s.Zone == z.Name {
+				zs.Shards = append(zs.Shards, i)
+			}
+		}
+		if l, ok := st.Lease(z.Name); ok {
+			until := time.UnixMilli(l.Until)
+			zs.LeaseUntil = until.UTC().Format(time.RFC3339Nano)
+			zs.LeaseValid = time.Now().Before(until)
+			zs.Leader = l.Holder
+		}
+		group := "zone/" + z.Name
+		var all []api.ReplicaState
+		for _, nd := range st.Nodes {
+			found := false
+			for _, rs := range reps[nd.ID] {
+				if rs.Group == group {
+					all = append(all, rs)
+					found = true
+				}
+			}
+			if !found && (nd.Zone == z.Name || nd.Zone == z.Backup) {
+				all = append(all, api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, State: "unreachable",
+					Voter: nd.Zone == z.Name, LastContactMs: -1})
+			}
+		}
+		for _, rs := range all {
+			if rs.State == raft.Leader.String() {
+				zs.Leader, zs.LastIndex = rs.Node, rs.LastIndex
+			}
+		}
+		for _, rs := range all {
+			if zs.LastIndex > rs.AppliedIndex && rs.State != "unreachable" {
+				rs.LagEntries = zs.LastIndex - rs.AppliedIndex
+			}
+			if rs.Voter {
+				zs.Voters = append(zs.Voters, rs)
+			} else {
+				zs.Followers = append(zs.Followers, rs)
+			}
+		}
+		sort.Slice(zs.Voters, func(i, j int) bool { return zs.Voters[i].Node < zs.Voters[j].Node })
+		sort.Slice(zs.Followers, func(i, j int) bool { return zs.Followers[i].Node < zs.Followers[j].Node })
+		list.Zones = append(list.Zones, zs)
+	}
+	return list
+}
+
+func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered || !n.metaFSM.State().Initialized {
+		writeError(w, apiError(errNotInitialized))
+		return
+	}
+	writeJSON(w, http.StatusOK, n.zoneStatuses(r.Context()))
+}
+
+func (n *Node) handleZone(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered || !n.metaFSM.State().Initialized {
+		writeError(w, apiError(errNotInitialized))
+		return
+	}
+	name := r.PathValue("zone")
+	for _, z := range n.zoneStatuses(r.Context()).Zones {
+		if z.Zone == name {
+			writeJSON(w, http.StatusOK, z)
+			return
+		}
+	}
+	writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
+}
+
+func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
+	if n.gossip == nil {
+		writeError(w, api.Errorf(api.CodeNotFound, "this node runs a standalone zone without gossip"))
+		return
+	}
+	var out api.MemberList
+	for _, m := range n.gossip.Members() {
+		out.Members = append(out.Members, api.MemberInfo{ID: m.NodeID, Zone: m.Zone, Roles: m.Roles, HTTPAddr: m.HTTPAddr,
+			RaftAddr: m.RaftAddr, Gossip: m.Addr, Capacity: m.Capacity, State: string(m.State), Since: m.Since.UTC().Format(time.RFC3339)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
