@@ -86,7 +86,9 @@ func TestNewUserPath(t *testing.T) {
 			t.Fatalf("%s: status %d, want %d: %s", s.name, status, s.status, body)
 		}
 		if s.code != "" {
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			if json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != s.code || e.Error.Message == "" {
 				t.Fatalf("%s: body %s, want code %s with a message", s.name, body, s.code)
 			}
