@@ -11,7 +11,7 @@ import (
 // units). Lowering the limit below the credit in use is refused.
 func (c *Client) PutAccount(ctx context.Context, user uint64, creditLimit int64) (*Account, error) {
 	var out Account
-	_, err := c.do(ctx, call{method: http.MethodPut, path: userPath(user, ""),
+	_, err := c.do(ctx, call{user: &user, method: http.MethodPut, path: userPath(user, ""),
 		body: map[string]int64{"credit_limit": creditLimit}, out: &out, write: true})
 	if err != nil {
 		return nil, err
@@ -22,7 +22,7 @@ func (c *Client) PutAccount(ctx context.Context, user uint64, creditLimit int64)
 // GetAccount reads a user's account.
 func (c *Client) GetAccount(ctx context.Context, user uint64, opts ...ReadOption) (*Account, error) {
 	var out Account
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, ""), out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, ""), out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -40,7 +40,7 @@ func (c *Client) Pay(ctx context.Context, user uint64, req PayRequest) (*Payment
 // original result of an earlier request with the same key.
 func (c *Client) PayReplayed(ctx context.Context, user uint64, req PayRequest) (*Payment, bool, error) {
 	var out Payment
-	status, err := c.do(ctx, call{method: http.MethodPost, path: userPath(user, "/payments"), body: req, out: &out, write: true})
+	status, err := c.do(ctx, call{user: &user, method: http.MethodPost, path: userPath(user, "/payments"), body: req, out: &out, write: true})
 	if err != nil {
 		return nil, false, err
 	}
@@ -50,7 +50,7 @@ func (c *Client) PayReplayed(ctx context.Context, user uint64, req PayRequest) (
 // GetPayment reads one payment by key.
 func (c *Client) GetPayment(ctx context.Context, user uint64, key string, opts ...ReadOption) (*Payment, error) {
 	var out Payment
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, "/payments/"+url.PathEscape(key)), out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/payments/"+url.PathEscape(key)), out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -66,7 +66,7 @@ func (c *Client) ListPayments(ctx context.Context, user uint64, lo ListOptions, 
 		q.Set("limit", strconv.Itoa(lo.Limit))
 	}
 	var out PaymentList
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, "/payments"), query: q, out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/payments"), query: q, out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -94,7 +94,7 @@ func (c *Client) AllPayments(ctx context.Context, user uint64, opts ...ReadOptio
 // stays refused.
 func (c *Client) Repay(ctx context.Context, user uint64, req RepayRequest) (*Repayment, error) {
 	var out Repayment
-	if _, err := c.do(ctx, call{method: http.MethodPost, path: userPath(user, "/repayments"), body: req, out: &out, write: true}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodPost, path: userPath(user, "/repayments"), body: req, out: &out, write: true}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -103,7 +103,7 @@ func (c *Client) Repay(ctx context.Context, user uint64, req RepayRequest) (*Rep
 // GetRepayment reads one repayment by key.
 func (c *Client) GetRepayment(ctx context.Context, user uint64, key string, opts ...ReadOption) (*Repayment, error) {
 	var out Repayment
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, "/repayments/"+url.PathEscape(key)), out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/repayments/"+url.PathEscape(key)), out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -114,7 +114,7 @@ func (c *Client) ListBills(ctx context.Context, user uint64, opts ...ReadOption)
 	var out struct {
 		Bills []Bill `json:"bills"`
 	}
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, "/bills"), out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/bills"), out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return out.Bills, nil
@@ -123,7 +123,7 @@ func (c *Client) ListBills(ctx context.Context, user uint64, opts ...ReadOption)
 // GetBill reads the bill of one cycle ("YYYYMM").
 func (c *Client) GetBill(ctx context.Context, user uint64, cycle string, opts ...ReadOption) (*Bill, error) {
 	var out Bill
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: userPath(user, "/bills/"+url.PathEscape(cycle)), out: &out, read: readOptions(opts)}); err != nil {
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/bills/"+url.PathEscape(cycle)), out: &out, read: readOptions(opts)}); err != nil {
 		return nil, err
 	}
 	return &out, nil

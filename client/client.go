@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
@@ -27,10 +28,17 @@ type Client struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	timeout    time.Duration
+	noRouting  bool
 
 	mu     sync.Mutex
-	leader string // API address of the last known leader, "" if unknown
+	leader string // API address of the last node that led, "" if unknown
 	next   int    // round-robin position among addrs
+	// routes is the cached route table; nil until fetched. routesAt is when
+	// a fetch was last tried, so a cluster without one is not asked often.
+	routes   *api.RouteTable
+	routesAt time.Time
+	// direct counts requests sent straight to the owner's known leader.
+	direct, routed atomic.Int64
 }
 
 // Option configures a Client.
@@ -49,8 +57,15 @@ func WithBackoff(first, cap time.Duration) Option {
 	return func(c *Client) { c.backoff, c.maxBackoff = first, cap }
 }
 
-// WithTimeout bounds each attempt (default 10s); the caller's context
-// bounds the whole call.
+// WithRouting turns routing by the route table on (the default) or off.
+// Off, every request goes to the given addresses, which forward it to the
+// owning zone: for clients that cannot reach the nodes' advertised
+// addresses (behind NAT, outside a container network).
+func WithRouting(on bool) Option { return func(c *Client) { c.noRouting = !on } }
+
+// WithTimeout bounds each attempt (default 5s); the caller's context
+// bounds the whole call. A write whose attempt times out is retried with
+// the same key.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // New returns a client for the nodes at addrs (host:port of their APIs).
@@ -68,7 +83,7 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 		maxRetries: 8,
 		backoff:    50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
-		timeout:    10 * time.Second,
+		timeout:    5 * time.Second,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 512,
@@ -97,9 +112,24 @@ func Stale() ReadOption { return func(o *readOpts) { o.stale = true } }
 // replica). No other node is tried.
 func At(addr string) ReadOption { return func(o *readOpts) { o.node = addr } }
 
-func (c *Client) target(attempt int) string {
+// target picks the node for an attempt: for a user's request, its zone's
+// leader from the route table; else the last leader seen; after a failure,
+// the next address in turn.
+func (c *Client) target(cl *call, attempt int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if cl.user != nil && c.routes != nil {
+		if zr := zoneOf(c.routes, *cl.user); zr != nil {
+			if zr.LeaderHTTP != "" && attempt == 0 {
+				c.direct.Add(1)
+				return zr.LeaderHTTP
+			}
+			if len(zr.Nodes) > 0 {
+				c.routed.Add(1)
+				return zr.Nodes[(c.next+attempt)%len(zr.Nodes)]
+			}
+		}
+	}
 	if c.leader != "" && attempt == 0 {
 		return c.leader
 	}
@@ -108,11 +138,69 @@ func (c *Client) target(attempt int) string {
 	return a
 }
 
-func (c *Client) setLeader(addr string) {
+func zoneOf(rt *api.RouteTable, user uint64) *api.ZoneRoute {
+	if len(rt.Shards) == 0 {
+		return nil
+	}
+	z := rt.Shards[user%uint64(len(rt.Shards))].Zone
+	for i := range rt.Zones {
+		if rt.Zones[i].Zone == z {
+			return &rt.Zones[i]
+		}
+	}
+	return nil
+}
+
+// setLeader records who answered as leader: for a user's request, in its
+// zone's route; always as the last leader seen.
+func (c *Client) setLeader(cl *call, addr string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.leader = addr
+	if cl != nil && cl.user != nil && c.routes != nil {
+		if zr := zoneOf(c.routes, *cl.user); zr != nil {
+			zr.LeaderHTTP = addr
+		}
+	}
+}
+
+// forgetRoutes drops the cached route table; the next user request
+// fetches it again.
+func (c *Client) forgetRoutes() {
+	c.mu.Lock()
+	c.routes = nil
+	c.routesAt = time.Time{}
 	c.mu.Unlock()
 }
+
+// ensureRoutes fetches the route table if it is not cached and was not
+// tried in the last few seconds. A cluster without one (not initialized)
+// is served through any node.
+func (c *Client) ensureRoutes(ctx context.Context) {
+	c.mu.Lock()
+	if c.routes != nil || time.Since(c.routesAt) < 2*time.Second {
+		c.mu.Unlock()
+		return
+	}
+	c.routesAt = time.Now()
+	c.mu.Unlock()
+	for _, a := range c.addrs {
+		var rt api.RouteTable
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.once(cctx, a, call{method: http.MethodGet, path: "/v1/routes", out: &rt, admin: true}, nil)
+		cancel()
+		if err == nil && len(rt.Shards) > 0 {
+			c.mu.Lock()
+			c.routes = &rt
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// RouteStats reports how many user requests went straight to their zone's
+// known leader and how many to another node of the zone.
+func (c *Client) RouteStats() (direct, other int64) { return c.direct.Load(), c.routed.Load() }
 
 // call is one API call with retries.
 type call struct {
@@ -123,6 +211,10 @@ type call struct {
 	out    any
 	write  bool
 	read   readOpts
+	// user is set for user-scoped calls, which are routed by shard.
+	user *uint64
+	// admin calls go to any node.
+	admin bool
 }
 
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
@@ -151,9 +243,12 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 			}
 			delay = min(2*delay, c.maxBackoff)
 		}
+		if cl.user != nil && !c.noRouting {
+			c.ensureRoutes(ctx)
+		}
 		node := cl.read.node
 		if node == "" {
-			node = c.target(attempt)
+			node = c.target(&cl, attempt)
 		}
 		status, err := c.once(ctx, node, cl, body)
 		if err == nil {
@@ -163,7 +258,10 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if !IsRetryable(err) || ctx.Err() != nil {
 			return status, err
 		}
-		c.setLeader("")
+		if errors.Is(err, ErrWrongZone) {
+			c.forgetRoutes()
+		}
+		c.setLeader(&cl, "")
 	}
 	return 0, lastErr
 }
@@ -204,9 +302,9 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 		return resp.StatusCode, &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: resp.StatusCode, Node: node}
 	}
 	if l := resp.Header.Get("X-Rzone-Leader"); l != "" {
-		c.setLeader(l)
-	} else if !cl.read.stale && cl.read.node == "" {
-		c.setLeader(node) // it answered a leader-only request itself
+		c.setLeader(&cl, l)
+	} else if !cl.read.stale && cl.read.node == "" && !cl.admin {
+		c.setLeader(&cl, node) // it answered a leader-only request itself
 	}
 	if cl.out != nil {
 		if err := json.Unmarshal(data, cl.out); err != nil {

@@ -25,6 +25,12 @@ var (
 	// retrying it with the same idempotency key is safe and settles it.
 	ErrUnknownOutcome = errors.New("rzone: outcome unknown")
 	ErrInternal       = errors.New("rzone: internal error")
+	// ErrLeaseExpired means the user's zone holds no ownership lease; not
+	// applied; retrying is safe.
+	ErrLeaseExpired = errors.New("rzone: zone lease expired")
+	// ErrWrongZone means the request reached a zone that does not own the
+	// user's shard; the client refreshes its routes and retries.
+	ErrWrongZone = errors.New("rzone: wrong zone")
 )
 
 var sentinels = map[api.Code]error{
@@ -37,6 +43,8 @@ var sentinels = map[api.Code]error{
 	api.CodeUnavailable:         ErrUnavailable,
 	api.CodeUnknownOutcome:      ErrUnknownOutcome,
 	api.CodeInternal:            ErrInternal,
+	api.CodeLeaseExpired:        ErrLeaseExpired,
+	api.CodeWrongZone:           ErrWrongZone,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

@@ -25,3 +25,15 @@ type ListOptions struct {
 
 // MaxAmount is the largest amount the API accepts, in minor units.
 const MaxAmount = api.MaxAmount
+
+// Cluster types.
+type (
+	RouteTable   = api.RouteTable
+	ShardRoute   = api.ShardRoute
+	ZoneRoute    = api.ZoneRoute
+	ZoneStatus   = api.ZoneStatus
+	ZoneList     = api.ZoneList
+	ReplicaState = api.ReplicaState
+	MemberList   = api.MemberList
+	MemberInfo   = api.MemberInfo
+)

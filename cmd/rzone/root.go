@@ -14,7 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDevCmd(), newServerCmd())
 
 	var cf clientFlags
-	for _, verb := range clientVerbs(&cf) {
+	for _, verb := range append(clientVerbs(&cf), clusterVerbs(&cf)...) {
 		cf.register(verb)
 		root.AddCommand(verb)
 	}

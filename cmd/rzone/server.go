@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,16 +17,26 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var logLevel, logFormat string
+	var logLevel, logFormat, gossipSeeds, gossipKey string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run one node of an rzone zone",
-		Long: `Run one node of a zone: a voter of the zone's Raft group and the HTTP API.
+		Long: `Run one rzone node.
 
-A new zone: start one node with --bootstrap, then the others with --join set
-to the API address of any member. A node that has data restarts from it and
-ignores both flags.`,
-		Example: `  rzone server --node-id n1 --data-dir /var/lib/rzone/n1 --raft-addr 127.0.0.1:7000 --http-addr 127.0.0.1:7070 --bootstrap
+Multi-zone cluster: give every node its --zone and a --gossip-addr, and
+--gossip-join the gossip address of any started node; then create the
+cluster once with "rzone cluster init --zones A,B,C". A restarted node
+rejoins with its data.
+
+Standalone zone (one zone, no meta group): start one node with --bootstrap,
+then the others with --join set to the API address of any member. A node that
+has data restarts from it and ignores both flags.`,
+		Example: `  # a multi-zone cluster node
+  rzone server --node-id a1 --zone A --data-dir /var/lib/rzone --raft-addr 127.0.0.1:7000 --http-addr 127.0.0.1:7070 --gossip-addr 127.0.0.1:7946
+  rzone server --node-id b1 --zone B --data-dir /var/lib/rzone-b1 --raft-addr 127.0.0.1:7001 --http-addr 127.0.0.1:7071 --gossip-addr 127.0.0.1:7947 --gossip-join 127.0.0.1:7946
+
+  # a standalone zone
+  rzone server --node-id n1 --data-dir /var/lib/rzone/n1 --raft-addr 127.0.0.1:7000 --http-addr 127.0.0.1:7070 --bootstrap
   rzone server --node-id n2 --data-dir /var/lib/rzone/n2 --raft-addr 127.0.0.1:7001 --http-addr 127.0.0.1:7071 --join 127.0.0.1:7070`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(logLevel, logFormat)
@@ -33,6 +44,16 @@ ignores both flags.`,
 				return err
 			}
 			cfg.Logger = log
+			if gossipSeeds != "" {
+				cfg.GossipSeeds = strings.Split(gossipSeeds, ",")
+			}
+			if gossipKey != "" {
+				key, err := base64.StdEncoding.DecodeString(gossipKey)
+				if err != nil {
+					return fmt.Errorf("--gossip-key: want base64 of 16, 24 or 32 bytes: %w", err)
+				}
+				cfg.GossipKey = key
+			}
 			node, err := server.Start(cfg)
 			if err != nil {
 				return err
@@ -56,6 +77,12 @@ ignores both flags.`,
 	f.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "API address other nodes forward to (default --http-addr)")
 	f.BoolVar(&cfg.Bootstrap, "bootstrap", false, "form a new zone with this node as its first member")
 	f.StringVar(&cfg.Join, "join", "", "API address of any member to join")
+	f.StringVar(&cfg.GossipAddr, "gossip-addr", "", "gossip (memberlist) address, TCP and UDP; set it to run in a multi-zone cluster")
+	f.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "gossip address others reach (default --gossip-addr)")
+	f.StringVar(&gossipSeeds, "gossip-join", "", "gossip addresses of started nodes to join, comma separated")
+	f.StringVar(&gossipKey, "gossip-key", os.Getenv("RZONE_GOSSIP_KEY"), "base64 key (16, 24 or 32 bytes) that encrypts gossip (env RZONE_GOSSIP_KEY)")
+	f.DurationVar(&cfg.LeaseDuration, "lease-duration", cfg.LeaseDuration, "zone ownership lease length")
+	f.DurationVar(&cfg.LeaseRenew, "lease-renew", cfg.LeaseRenew, "how often a zone leader renews its lease")
 	f.DurationVar(&cfg.ApplyTimeout, "apply-timeout", cfg.ApplyTimeout, "how long a write waits to commit before its outcome is unknown")
 	f.DurationVar(&cfg.PostInterval, "post-interval", cfg.PostInterval, "how often the leader books payments into bills")
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")

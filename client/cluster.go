@@ -1,0 +1,68 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// InitCluster creates a multi-zone cluster from the nodes that gossip has
+// found, with zones in ring order (each zone's backup is the next). It is
+// idempotent and returns the route table.
+func (c *Client) InitCluster(ctx context.Context, zones []string) (*RouteTable, error) {
+	var out RouteTable
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/cluster/init", body: map[string]any{"zones": zones}, out: &out, write: true, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Routes reads the route table from any node.
+func (c *Client) Routes(ctx context.Context) (*RouteTable, error) {
+	var out RouteTable
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/routes", out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Zones reads every zone's status: voters, leader, async followers and
+// their lag, lease, shards.
+func (c *Client) Zones(ctx context.Context) (*ZoneList, error) {
+	var out ZoneList
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/zones", out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Zone reads one zone's status.
+func (c *Client) Zone(ctx context.Context, zone string) (*ZoneStatus, error) {
+	var out ZoneStatus
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/zones/" + url.PathEscape(zone), out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Members reads the gossip membership as one node sees it.
+func (c *Client) Members(ctx context.Context) (*MemberList, error) {
+	var out MemberList
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/members", out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MoveShard moves a shard to another zone and waits until the move is done.
+func (c *Client) MoveShard(ctx context.Context, shard int, zone string) (*RouteTable, error) {
+	var out RouteTable
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/shards/" + strconv.Itoa(shard) + "/move",
+		body: map[string]string{"zone": zone}, out: &out, write: true, admin: true})
+	if err != nil {
+		return nil, err
+	}
+	c.forgetRoutes()
+	return &out, nil
+}

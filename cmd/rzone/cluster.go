@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/spf13/cobra"
+)
+
+// clusterVerbs are the operator commands of a multi-zone cluster.
+func clusterVerbs(f *clientFlags) []*cobra.Command {
+	ctxOf := func(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(cmd.Context(), f.timeout)
+	}
+	var zones string
+	cluster := &cobra.Command{Use: "cluster", Short: "Create a multi-zone cluster"}
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the cluster from the nodes gossip has found",
+		Long: `Create the cluster once all its nodes run: the meta group (three voters, one
+per zone in turn), one Raft group per zone from the nodes of that zone, async
+followers of each zone on the next zone's nodes (ring order of --zones), and
+the route table with the 100 shards spread evenly. Running it again changes
+nothing and prints the routes.`,
+		Example: "  rzone cluster init --zones A,B,C --addr 127.0.0.1:7070",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctxOf(cmd)
+			defer cancel()
+			rt, err := c.InitCluster(ctx, strings.Split(zones, ","))
+			if err != nil {
+				return err
+			}
+			return printRoutes(cmd, f, rt)
+		},
+	}
+	initCmd.Flags().StringVar(&zones, "zones", "", "zones in ring order, comma separated (required)")
+	initCmd.MarkFlagRequired("zones")
+	cluster.AddCommand(initCmd)
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show every zone: leader, voters, async followers and their lag, lease, shards",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctxOf(cmd)
+			defer cancel()
+			zl, err := c.Zones(ctx)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, z := range zl.Zones {
+				for _, r := range append(append([]client.ReplicaState{}, z.Voters...), z.Followers...) {
+					role := "voter"
+					if !r.Voter {
+						role = "follower"
+					}
+					lease := "-"
+					if z.LeaseUntil != "" {
+						lease = fmt.Sprintf("valid=%v", z.LeaseValid)
+					}
+					rows = append(rows, []string{z.Zone, fmt.Sprint(len(z.Shards)), z.Phase, lease, r.Node, role, r.State,
+						strconv.FormatUint(r.AppliedIndex, 10), strconv.FormatUint(r.LagEntries, 10), contact(r.LastContactMs)})
+				}
+			}
+			if err := f.print(cmd.OutOrStdout(), zl, []string{"ZONE", "SHARDS", "PHASE", "LEASE", "NODE", "ROLE", "STATE", "APPLIED", "LAG", "CONTACT"}, rows); err != nil {
+				return err
+			}
+			if f.output == "table" {
+				fmt.Fprintf(cmd.OutOrStdout(), "route epoch %d\n", zl.Epoch)
+			}
+			return nil
+		},
+	}
+
+	members := &cobra.Command{
+		Use:   "members",
+		Short: "Show the gossip membership: who is alive, zone, roles, addresses",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctxOf(cmd)
+			defer cancel()
+			ml, err := c.Members(ctx)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, m := range ml.Members {
+				rows = append(rows, []string{m.ID, m.Zone, m.State, m.HTTPAddr, m.RaftAddr, m.Gossip, strings.Join(m.Roles, ",")})
+			}
+			return f.print(cmd.OutOrStdout(), ml, []string{"NODE", "ZONE", "STATE", "API", "RAFT", "GOSSIP", "ROLES"}, rows)
+		},
+	}
+
+	routes := &cobra.Command{
+		Use:   "routes",
+		Short: "Show the route table: shard → zone, epochs, zone leaders",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctxOf(cmd)
+			defer cancel()
+			rt, err := c.Routes(ctx)
+			if err != nil {
+				return err
+			}
+			return printRoutes(cmd, f, rt)
+		},
+	}
+
+	shard := &cobra.Command{Use: "shard", Short: "Move shards between zones"}
+	shard.AddCommand(&cobra.Command{
+		Use:     "move SHARD ZONE",
+		Short:   "Move a shard to another zone, safely under load",
+		Example: "  rzone shard move 17 C",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := strconv.Atoi(args[0])
+			if err != nil || s < 0 || s > 99 {
+				return fmt.Errorf("shard %q: want 0 to 99", args[0])
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctxOf(cmd)
+			defer cancel()
+			start := time.Now()
+			rt, err := c.MoveShard(ctx, s, args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "shard %d moved to %s in %s (route epoch %d)\n", s, args[1], time.Since(start).Round(time.Millisecond), rt.Epoch)
+			return nil
+		},
+	})
+	return []*cobra.Command{cluster, status, members, routes, shard}
+}
+
+func contact(ms int64) string {
+	switch {
+	case ms < 0:
+		return "never"
+	case ms == 0:
+		return "-"
+	}
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+func printRoutes(cmd *cobra.Command, f *clientFlags, rt *client.RouteTable) error {
+	count := map[string]int{}
+	for _, s := range rt.Shards {
+		count[s.Zone]++
+	}
+	var rows [][]string
+	for _, z := range rt.Zones {
+		rows = append(rows, []string{z.Zone, z.Backup, strconv.Itoa(count[z.Zone]), z.Leader, z.LeaderHTTP, strings.Join(z.Nodes, ",")})
+	}
+	if err := f.print(cmd.OutOrStdout(), rt, []string{"ZONE", "BACKUP", "SHARDS", "LEADER", "LEADER_API", "NODES"}, rows); err != nil {
+		return err
+	}
+	if f.output == "table" {
+		fmt.Fprintf(cmd.OutOrStdout(), "route epoch %d\n", rt.Epoch)
+	}
+	return nil
+}
