@@ -67,3 +67,13 @@ func (f *FSM) Shards() (owned map[int]uint64, sharded bool, err error) {
 	})
 	return owned, sharded, err
 }
+
+// Sharded reports whether the zone has been given shards (cluster mode).
+func (f *FSM) Sharded() bool {
+	var ok bool
+	_ = f.view(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketMeta).Get(keySharded) != nil
+		return nil
+	})
+	return ok
+}

@@ -72,6 +72,19 @@ type hosted struct {
 	ready atomic.Bool
 }
 
+// isReady reports whether the zone's shard ownership has been set up; once
+// it is, it stays (it is replicated state).
+func (h *hosted) isReady() bool {
+	if h.ready.Load() {
+		return true
+	}
+	if h.fsm.Sharded() {
+		h.ready.Store(true)
+		return true
+	}
+	return false
+}
+
 // Start opens the node's stores, starts Raft and the HTTP API, and joins or
 // bootstraps as configured. It returns once the API listens; groups may
 // still be electing leaders.
@@ -424,7 +437,7 @@ func (n *Node) postLoop() {
 		case <-t.C:
 		}
 		h := n.ownZone()
-		if h == nil || !h.rep.IsLeader() || !h.ready.Load() || !n.leaseValid() {
+		if h == nil || !h.rep.IsLeader() || !h.isReady() || !n.leaseValid() {
 			continue
 		}
 		refs, err := h.fsm.Unposted(n.cfg.PostBatch)

@@ -57,7 +57,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		n.forwardToZone(w, r, body, z, true)
 		return
 	}
-	if !h.ready.Load() {
+	if !n.waitReady(r.Context(), h) {
 		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", z))
 		return
 	}
@@ -283,4 +283,16 @@ var forwardClient = &http.Client{
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	},
+}
+
+// waitReady waits up to LeaderWait for h's shard ownership to be set up.
+func (n *Node) waitReady(ctx context.Context, h *hosted) bool {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for !h.isReady() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }

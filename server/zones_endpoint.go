@@ -85,9 +85,10 @@ func (n *Node) standaloneRoutes() api.RouteTable {
 // localReplicas reports every replica this node hosts.
 func (n *Node) localReplicas() []api.ReplicaState {
 	var out []api.ReplicaState
-	add := func(group string, rf *raft.Raft, applied uint64, voter bool) {
+	add := func(group string, rf *raft.Raft, applied uint64, voter, ready bool) {
 		rs := api.ReplicaState{Node: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Group: group, State: rf.State().String(),
-			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(), LastContactMs: -1}
+			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(), LastContactMs: -1,
+			Term: rf.CurrentTerm(), Ready: ready}
 		if rf.State() == raft.Leader {
 			rs.LastContactMs = 0
 		} else if lc := rf.LastContact(); !lc.IsZero() {
@@ -96,10 +97,10 @@ func (n *Node) localReplicas() []api.ReplicaState {
 		out = append(out, rs)
 	}
 	for _, h := range n.hostedZones() {
-		add("zone/"+h.zone, h.rep.Raft(), h.fsm.AppliedIndex(), h.voter)
+		add("zone/"+h.zone, h.rep.Raft(), h.fsm.AppliedIndex(), h.voter, h.isReady())
 	}
 	if n.meta != nil {
-		add("meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false)
+		add("meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false, true)
 	}
 	return out
 }
@@ -179,7 +180,7 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 		}
 		for _, rs := range all {
 			if rs.State == raft.Leader.String() {
-				zs.Leader, zs.LastIndex = rs.Node, rs.LastIndex
+				zs.Leader, zs.LastIndex, zs.Term, zs.Ready = rs.Node, rs.LastIndex, rs.Term, rs.Ready
 			}
 		}
 		for _, rs := range all {

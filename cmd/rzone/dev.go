@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,28 +17,32 @@ import (
 	"github.com/spf13/cobra"
 )
 
+type devOpts struct {
+	zones, perZone                 int
+	httpAddr, raftAddr, gossipAddr string
+	dataDir, logLevel              string
+}
+
 func newDevCmd() *cobra.Command {
-	var (
-		nodes              int
-		httpAddr, raftAddr string
-		dataDir, logLevel  string
-	)
+	var o devOpts
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run a local 3-node zone in one process, for trying rzone",
-		Long: `Run a whole zone in this process: --nodes voters on loopback, the first
-node's API at --http-addr and the others on the next ports. Data lives in a
+		Short: "Run a local multi-zone cluster in one process, for trying rzone",
+		Long: `Run a whole cluster in this process: --zones zones (A, B, C, ...) of
+--nodes-per-zone nodes each, on loopback, with the meta group, async followers
+and routing, initialized and ready. The first node's API is at --http-addr and
+the others take the next ports (likewise Raft and gossip). Data lives in a
 temporary folder removed on exit, unless --data-dir is given. Ctrl-C stops it.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDev(cmd, nodes, httpAddr, raftAddr, dataDir, logLevel)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runDev(cmd, o) },
 	}
 	f := cmd.Flags()
-	f.IntVar(&nodes, "nodes", 3, "voters in the zone")
-	f.StringVar(&httpAddr, "http-addr", "127.0.0.1:7070", "API address of the first node; the others take the next ports")
-	f.StringVar(&raftAddr, "raft-addr", "127.0.0.1:7000", "Raft address of the first node; the others take the next ports")
-	f.StringVar(&dataDir, "data-dir", "", "keep data here (default: a temporary folder, removed on exit)")
-	f.StringVar(&logLevel, "log-level", "warn", "log level of the nodes")
+	f.IntVar(&o.zones, "zones", 3, "number of zones")
+	f.IntVar(&o.perZone, "nodes-per-zone", 3, "nodes (voters) per zone")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:7070", "API address of the first node; the others take the next ports")
+	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft address of the first node; the others take the next ports")
+	f.StringVar(&o.gossipAddr, "gossip-addr", "127.0.0.1:7200", "gossip address of the first node; the others take the next ports")
+	f.StringVar(&o.dataDir, "data-dir", "", "keep data here (default: a temporary folder, removed on exit)")
+	f.StringVar(&o.logLevel, "log-level", "warn", "log level of the nodes")
 	return cmd
 }
 
@@ -53,48 +58,63 @@ func nextPort(addr string, i int) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p+i)), nil
 }
 
-func runDev(cmd *cobra.Command, n int, httpAddr, raftAddr, dataDir, logLevel string) error {
-	if n < 1 {
-		return fmt.Errorf("--nodes must be at least 1")
+func zoneNames(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, string(rune('A'+i)))
+	}
+	return out
+}
+
+func runDev(cmd *cobra.Command, o devOpts) error {
+	if o.zones < 1 || o.zones > 26 || o.perZone < 1 {
+		return fmt.Errorf("--zones must be 1 to 26 and --nodes-per-zone at least 1")
 	}
 	out := cmd.OutOrStdout()
-	if dataDir == "" {
+	if o.dataDir == "" {
 		tmp, err := os.MkdirTemp("", "rzone-dev-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		dataDir = tmp
+		o.dataDir = tmp
 	}
-	log, err := newLogger(logLevel, "text")
+	log, err := newLogger(o.logLevel, "text")
 	if err != nil {
 		return err
 	}
 	var nodes []*server.Node
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		for i := len(nodes) - 1; i >= 0; i-- {
 			nodes[i].Shutdown(ctx)
 		}
 	}()
+	zones := zoneNames(o.zones)
 	var apis []string
-	for i := 0; i < n; i++ {
+	var firstGossip string
+	for i := 0; i < o.zones*o.perZone; i++ {
+		z := zones[i/o.perZone]
 		cfg := server.DefaultConfig()
-		cfg.NodeID = fmt.Sprintf("n%d", i+1)
-		cfg.DataDir = filepath.Join(dataDir, cfg.NodeID)
+		cfg.NodeID = fmt.Sprintf("%s%d", strings.ToLower(z), i%o.perZone+1)
+		cfg.Zone = z
+		cfg.DataDir = filepath.Join(o.dataDir, cfg.NodeID)
 		cfg.Logger = log
 		cfg.Pprof = true
-		if cfg.HTTPAddr, err = nextPort(httpAddr, i); err != nil {
+		if cfg.HTTPAddr, err = nextPort(o.httpAddr, i); err != nil {
 			return err
 		}
-		if cfg.RaftAddr, err = nextPort(raftAddr, i); err != nil {
+		if cfg.RaftAddr, err = nextPort(o.raftAddr, i); err != nil {
+			return err
+		}
+		if cfg.GossipAddr, err = nextPort(o.gossipAddr, i); err != nil {
 			return err
 		}
 		if i == 0 {
-			cfg.Bootstrap = true
+			firstGossip = cfg.GossipAddr
 		} else {
-			cfg.Join = apis[0]
+			cfg.GossipSeeds = []string{firstGossip}
 		}
 		node, err := server.Start(cfg)
 		if err != nil {
@@ -102,17 +122,27 @@ func runDev(cmd *cobra.Command, n int, httpAddr, raftAddr, dataDir, logLevel str
 		}
 		nodes = append(nodes, node)
 		apis = append(apis, cfg.HTTPAddr)
-		fmt.Fprintf(out, "node %s  api http://%s  raft %s  data %s\n", cfg.NodeID, cfg.HTTPAddr, cfg.RaftAddr, cfg.DataDir)
+		fmt.Fprintf(out, "node %-3s zone %s  api http://%s  raft %s  gossip %s\n", cfg.NodeID, z, cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr)
 	}
-	if err := waitReady(cmd.Context(), apis, n, 30*time.Second); err != nil {
+	c, err := client.New(apis[:1], client.WithMaxRetries(0))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nrzone dev: zone z1 ready with %d voters.\n", n)
-	fmt.Fprintf(out, "  API:     http://%s  (any node serves any request)\n", apis[0])
-	fmt.Fprintf(out, "  metrics: http://%s/metrics\n", apis[0])
-	fmt.Fprintf(out, "  try:     curl -X PUT %s/v1/accounts/42 -d '{\"credit_limit\":500000}'\n", apis[0])
-	fmt.Fprintf(out, "           rzone pay 42 19.99 --key order-1 --addr %s\n", apis[0])
-	fmt.Fprintf(out, "Ctrl-C stops the zone.\n")
+	fmt.Fprintf(out, "initializing the cluster: zones %s\n", strings.Join(zones, ","))
+	if err := initWhenGossiped(cmd.Context(), c, zones, len(apis), 30*time.Second); err != nil {
+		return err
+	}
+	if err := waitZonesReady(cmd.Context(), c, len(zones), 60*time.Second); err != nil {
+		return err
+	}
+	a := apis[0]
+	fmt.Fprintf(out, "\nrzone dev: cluster ready: %d zones x %d nodes, meta group, async followers.\n", o.zones, o.perZone)
+	fmt.Fprintf(out, "  API:     http://%s  (any node serves any user)\n", a)
+	fmt.Fprintf(out, "  zones:   curl %s/v1/zones      routes: curl %s/v1/routes\n", a, a)
+	fmt.Fprintf(out, "  metrics: http://%s/metrics\n", a)
+	fmt.Fprintf(out, "  try:     curl -X PUT %s/v1/accounts/42 -d '{\"credit_limit\":500000}'\n", a)
+	fmt.Fprintf(out, "           rzone pay 42 19.99 --key order-1 --addr %s\n", a)
+	fmt.Fprintf(out, "Ctrl-C stops the cluster.\n")
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -121,26 +151,49 @@ func runDev(cmd *cobra.Command, n int, httpAddr, raftAddr, dataDir, logLevel str
 	return nil
 }
 
-// waitReady waits until a leader serves linearizable reads and every node
-// has joined.
-func waitReady(ctx context.Context, apis []string, voters int, d time.Duration) error {
-	c, err := client.New(apis, client.WithMaxRetries(0))
-	if err != nil {
-		return err
+// initWhenGossiped retries cluster init until gossip has found every node
+// and the init succeeds.
+func initWhenGossiped(ctx context.Context, c *client.Client, zones []string, nodes int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	var last error
+	for time.Now().Before(deadline) {
+		ml, err := c.Members(ctx)
+		alive := 0
+		if err == nil {
+			for _, m := range ml.Members {
+				if m.State == "alive" {
+					alive++
+				}
+			}
+		}
+		if alive == nodes {
+			if _, last = c.InitCluster(ctx, zones); last == nil {
+				return nil
+			}
+		} else {
+			last = fmt.Errorf("gossip sees %d of %d nodes", alive, nodes)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+	return fmt.Errorf("cluster init: %w", last)
+}
+
+// waitZonesReady waits until every zone has a leader with a valid lease and
+// its async followers.
+func waitZonesReady(ctx context.Context, c *client.Client, zones int, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		st, err := c.Status(ctx, apis[0])
-		if err == nil && st.Leader != "" && len(st.Voters) == voters {
+		zl, err := c.Zones(ctx)
+		if err == nil && len(zl.Zones) == zones {
 			ok := true
-			for _, v := range st.Voters {
-				ok = ok && v.HTTPAddr != ""
+			for _, z := range zl.Zones {
+				ok = ok && z.Leader != "" && z.Ready && z.LeaseValid && (zones == 1 || len(z.Followers) > 0)
 			}
 			if ok {
 				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("zone not ready after %s", d)
+	return fmt.Errorf("zones not ready after %s", d)
 }

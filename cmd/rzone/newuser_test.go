@@ -19,7 +19,10 @@ import (
 // TestNewUserPath walks the README's "Trying it" path on a real `rzone dev`
 // process: create an account, pay, replay (200, same payment), reuse the key
 // with another amount (409), overspend (422), send a negative amount (400),
-// and see the payment booked into a bill within a few seconds.
+// and see the payment booked into a bill within a few seconds; then the
+// cluster's view: 3 zones with a leader, 3 voters and async followers each,
+// 100 shards spread over them, and payments for users 0..299 through the
+// one address.
 func TestNewUserPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -28,10 +31,10 @@ func TestNewUserPath(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	httpPort := freePortRun(t, 6) // three API ports, then three Raft ports
-	raftPort := httpPort + 3
-	api := fmt.Sprintf("127.0.0.1:%d", httpPort)
-	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", raftPort))
+	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
+	api := fmt.Sprintf("127.0.0.1:%d", p)
+	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
+		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -53,15 +56,15 @@ func TestNewUserPath(t *testing.T) {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			t.Log("dev: " + sc.Text())
-			if strings.Contains(sc.Text(), "ready with 3 voters") {
+			if strings.Contains(sc.Text(), "cluster ready") {
 				close(ready)
 			}
 		}
 	}()
 	select {
 	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("rzone dev did not become ready in 30s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("rzone dev did not become ready in 60s")
 	}
 
 	base := "http://" + api
@@ -117,6 +120,46 @@ func TestNewUserPath(t *testing.T) {
 	_, acct := call(t, "GET", base+"/v1/accounts/42", "")
 	if !strings.Contains(acct, `"used":1999`) || !strings.Contains(acct, `"pending":0`) {
 		t.Fatalf("account after posting: %s", acct)
+	}
+
+	var zl struct {
+		Zones []struct {
+			Zone, Leader string
+			Voters       []struct{ Node string }
+			Followers    []struct {
+				Node       string
+				LagEntries uint64 `json:"lag_entries"`
+			}
+		}
+	}
+	_, body := call(t, "GET", base+"/v1/zones", "")
+	if err := json.Unmarshal([]byte(body), &zl); err != nil || len(zl.Zones) != 3 {
+		t.Fatalf("zones: %v %s", err, body)
+	}
+	for _, z := range zl.Zones {
+		if z.Leader == "" || len(z.Voters) != 3 || len(z.Followers) != 3 {
+			t.Fatalf("zone %s: leader %q, %d voters, %d followers", z.Zone, z.Leader, len(z.Voters), len(z.Followers))
+		}
+	}
+	var rt struct{ Shards []struct{ Zone string } }
+	_, body = call(t, "GET", base+"/v1/routes", "")
+	if err := json.Unmarshal([]byte(body), &rt); err != nil || len(rt.Shards) != 100 {
+		t.Fatalf("routes: %v %s", err, body)
+	}
+	spread := map[string]int{}
+	for _, s := range rt.Shards {
+		spread[s.Zone]++
+	}
+	if len(spread) != 3 || spread["A"] < 33 || spread["B"] < 33 || spread["C"] < 33 {
+		t.Fatalf("shards not spread over 3 zones: %v", spread)
+	}
+	for u := 0; u < 300; u++ {
+		if st, b := call(t, "PUT", fmt.Sprintf("%s/v1/accounts/%d", base, u), `{"credit_limit":500000}`); st != 200 {
+			t.Fatalf("account %d: %d %s", u, st, b)
+		}
+		if st, b := call(t, "POST", fmt.Sprintf("%s/v1/accounts/%d/payments", base, u), `{"key":"user-path","amount":10}`); st != 201 {
+			t.Fatalf("pay %d: %d %s", u, st, b)
+		}
 	}
 }
 

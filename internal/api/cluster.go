@@ -38,6 +38,9 @@ type ZoneStatus struct {
 	LeaseValid bool           `json:"lease_valid"`
 	Shards     []int          `json:"shards"`
 	Epoch      uint64         `json:"epoch"`
+	// Ready is set when the zone's leader serves writes: its shard
+	// ownership is set up.
+	Ready bool `json:"ready"`
 	// Phase is the zone's failover phase: normal today.
 	Phase string `json:"phase"`
 }
@@ -53,6 +56,9 @@ type ReplicaState struct {
 	CommitIndex   uint64 `json:"commit_index"`
 	LastIndex     uint64 `json:"last_index"`
 	LastContactMs int64  `json:"last_contact_ms"` // -1: never heard from a leader
+	Term          uint64 `json:"term"`
+	// Ready is set once the zone's shard ownership is in its state.
+	Ready bool `json:"ready"`
 	// LagEntries is the group leader's last index minus this replica's
 	// applied index (filled in by the zone status).
 	LagEntries uint64 `json:"lag_entries"`
