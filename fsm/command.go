@@ -26,6 +26,7 @@ const (
 	CmdRepay        CmdType = 4 // pay down bills under an idempotency key
 	CmdRegisterNode CmdType = 5 // record a node's addresses
 	CmdSetShards    CmdType = 6 // take or give up ownership of shards at an epoch
+	CmdIngest       CmdType = 7 // write a moving shard's records
 )
 
 func (t CmdType) String() string {
@@ -42,6 +43,8 @@ func (t CmdType) String() string {
 		return "register_node"
 	case CmdSetShards:
 		return "set_shards"
+	case CmdIngest:
+		return "ingest"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -60,6 +63,7 @@ type PostRef struct {
 //	CmdRepay:        User, Time, Key, Amount, Cycle (0 = oldest bills first)
 //	CmdRegisterNode: NodeID, RaftAddr, HTTPAddr
 //	CmdSetShards:    Shards, Epoch, Own
+//	CmdIngest:       Records
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -79,6 +83,7 @@ type Command struct {
 	Shards      []byte
 	Epoch       uint64
 	Own         bool
+	Records     []Record
 }
 
 // Decoder limits: an entry that claims more than these is malformed.
@@ -86,6 +91,7 @@ const (
 	maxCommandsPerEntry = 1 << 16
 	maxPostsPerCommand  = 1 << 16
 	maxStringLen        = 1 << 12
+	maxValueLen         = 1 << 20
 )
 
 // Encode appends the entry holding cmds to dst and returns it.
@@ -136,10 +142,22 @@ func (c *Command) appendTo(b []byte) []byte {
 		}
 		b = append(b, own)
 		b = appendString(b, string(c.Shards))
+	case CmdIngest:
+		b = binary.AppendUvarint(b, uint64(len(c.Records)))
+		for _, r := range c.Records {
+			b = appendString(b, r.Bucket)
+			b = appendBytes(b, r.Key)
+			b = appendBytes(b, r.Value)
+		}
 	default:
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
 	}
 	return b
+}
+
+func appendBytes(b []byte, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -204,6 +222,14 @@ func Decode(data []byte) ([]Command, error) {
 			if sh := r.string(); sh != "" {
 				c.Shards = []byte(sh)
 			}
+		case CmdIngest:
+			nr := r.uvarint()
+			if r.err == nil && nr > maxPostsPerCommand {
+				return nil, fmt.Errorf("%w: %d records in one command", ErrMalformed, nr)
+			}
+			for j := uint64(0); j < nr && r.err == nil; j++ {
+				c.Records = append(c.Records, Record{Bucket: r.string(), Key: []byte(r.string()), Value: []byte(r.bigString())})
+			}
 		default:
 			if r.err == nil && c.Type&IgnorableFlag != 0 {
 				// An ignorable command's body is length-prefixed so that
@@ -226,6 +252,21 @@ func Decode(data []byte) ([]Command, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b)-r.off)
 	}
 	return cmds, nil
+}
+
+// bigString is string with room for a whole record value.
+func (r *reader) bigString() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > maxValueLen || n > uint64(len(r.b)-r.off) {
+		r.fail("value of %d bytes at byte %d", n, r.off)
+		return ""
+	}
+	s := string(r.b[r.off : r.off+int(n)])
+	r.off += int(n)
+	return s
 }
 
 // reader decodes with a sticky error: after the first failure every read

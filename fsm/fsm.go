@@ -212,6 +212,8 @@ func (a *applier) apply(c *Command) Result {
 		return Result{Code: OK}
 	case CmdSetShards:
 		return a.setShards(c)
+	case CmdIngest:
+		return a.ingest(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

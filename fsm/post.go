@@ -22,7 +22,11 @@ func (a *applier) post(c *Command) Result {
 			continue
 		}
 		if ok, _ := owns(a.tx, ref.User); !ok {
-			continue // the shard moved away; its new zone posts it
+			// The shard moved away; its new zone posts the payment.
+			if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
+				panic(fmt.Sprintf("fsm: unindex moved payment: %v", err))
+			}
+			continue
 		}
 		ak := be64(ref.User)
 		var acc accountRec

@@ -119,3 +119,51 @@ func TestMetaRoutesLeasesConfig(t *testing.T) {
 		t.Fatalf("restored meta differs")
 	}
 }
+
+func TestExportIngestMovesAShard(t *testing.T) {
+	src, dst := setup(t), setup(t)
+	src.one(Command{Type: CmdSetShards, Shards: []byte{5, 6}, Epoch: 1, Own: true})
+	dst.one(Command{Type: CmdSetShards, Shards: []byte{7}, Epoch: 1, Own: true})
+	for _, u := range []uint64{5, 105, 6} {
+		src.one(putAcc(u, 10_000))
+		src.one(pay(u, "a", 100))
+	}
+	src.postAll()
+	src.one(pay(105, "unposted", 40))
+	src.one(repay(5, "r", 30))
+	// Shard 5 leaves src at epoch 2.
+	src.one(Command{Type: CmdSetShards, Shards: []byte{5}, Epoch: 2, Own: false})
+	recs, err := src.f.ExportShard(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := dst.one(Command{Type: CmdIngest, Records: recs}); r.Code != OK {
+		t.Fatalf("ingest: %+v", r)
+	}
+	dst.one(Command{Type: CmdSetShards, Shards: []byte{5}, Epoch: 3, Own: true})
+	for _, u := range []uint64{5, 105} {
+		a, _ := src.f.Account(u)
+		b, err := dst.f.Account(u)
+		if err != nil || *a != *b {
+			t.Fatalf("account %d moved as %+v, was %+v (%v)", u, b, a, err)
+		}
+	}
+	if _, err := dst.f.Account(6); err == nil {
+		t.Fatal("a user of another shard moved")
+	}
+	// The new zone posts the unposted payment; the old one forgets it.
+	if n := dst.postAll(); n != 1 {
+		t.Fatalf("new zone posted %d, want 1", n)
+	}
+	if n := src.postAll(); n != 0 {
+		t.Fatalf("old zone posted %d after the move", n)
+	}
+	if refs, _ := src.f.Unposted(10); len(refs) != 0 {
+		t.Fatalf("old zone still indexes %v", refs)
+	}
+	checkMoney(t, dst.f)
+	// Ingest refuses to overwrite a shard the zone owns.
+	if r := dst.one(Command{Type: CmdIngest, Records: recs}); r.Code != Invalid {
+		t.Fatalf("ingest over an owned shard: %+v", r)
+	}
+}

@@ -567,3 +567,39 @@ func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"bootstrapped": n.cfg.NodeID})
 }
+
+// getJSONFrom GETs addr+path into out; an error reply becomes an *api.Error.
+func getJSONFrom(ctx context.Context, addr, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return api.Errorf(api.CodeUnavailable, "%v", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
+			return eb.Error
+		}
+		return api.Errorf(api.CodeUnavailable, "%s%s: %s", addr, path, resp.Status)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// decodeLarge decodes an internal request body of up to 16 MiB.
+func decodeLarge(r *http.Request, v any) *api.Error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "invalid JSON body: %v", err)
+	}
+	return nil
+}

@@ -420,3 +420,131 @@ func getJSON(t *testing.T, addr, path string, out any) {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 }
+
+func TestShardMoveUnderLoad(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 3)
+	ctx := context.Background()
+	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 200*time.Millisecond), client.WithMaxRetries(40))
+	// Users 17, 117, 217 live in shard 17 (zone of 17 % 3).
+	users := []uint64{17, 117, 217}
+	st := mc.nodes[0].metaFSM.State()
+	from := st.Shards[17].Zone
+	to := "A"
+	if from == "A" {
+		to = "B"
+	}
+	for _, u := range users {
+		if _, err := c.PutAccount(ctx, u, 10_000_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	ackedPay := map[string]uint64{}
+	ackedRepay := map[string]int64{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				u := users[(w+i)%len(users)]
+				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				if w == 5 && i%3 == 0 {
+					key := fmt.Sprintf("r%d-%d", w, i)
+					if _, err := c.Repay(cctx, u, client.RepayRequest{Key: key, Amount: 1}); err == nil {
+						mu.Lock()
+						ackedRepay[fmt.Sprintf("%d/%s", u, key)] = 1
+						mu.Unlock()
+					}
+				} else {
+					key := fmt.Sprintf("p%d-%d", w, i)
+					if _, err := c.Pay(cctx, u, client.PayRequest{Key: key, Amount: 3, Merchant: "m"}); err == nil {
+						mu.Lock()
+						ackedPay[key] = u
+						mu.Unlock()
+					} else if !client.IsRetryable(err) {
+						t.Errorf("pay %s: %v", key, err)
+					}
+				}
+				cancel()
+			}
+		}(w)
+	}
+	time.Sleep(700 * time.Millisecond)
+	var out api.RouteTable
+	moveStart := time.Now()
+	body, _ := json.Marshal(map[string]string{"zone": to})
+	resp, err := http.Post("http://"+mc.apis[7]+"/v1/shards/17/move", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || out.Shards[17].Zone != to || out.Epoch < 3 {
+		t.Fatalf("move: %d %+v", resp.StatusCode, out.Shards[17])
+	}
+	t.Logf("moved shard 17 from %s to %s in %s", from, to, time.Since(moveStart))
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// Every acknowledged write is in the new zone exactly once, and the money
+	// identity holds; the old zone refuses the shard.
+	var payTotal int64
+	for _, u := range users {
+		ps, err := c.AllPayments(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		var sum int64
+		for _, p := range ps {
+			if seen[p.Key] {
+				t.Fatalf("payment %s twice", p.Key)
+			}
+			seen[p.Key] = true
+			sum += p.Amount
+		}
+		for k, owner := range ackedPay {
+			if owner == u && !seen[k] {
+				t.Errorf("acknowledged payment %s of user %d lost in the move", k, u)
+			}
+		}
+		a, err := c.GetAccount(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Accepted != sum || a.Used+a.Pending != a.Accepted-a.Repaid || a.Used < 0 {
+			t.Fatalf("user %d money: %+v, payments sum %d", u, a, sum)
+		}
+		payTotal += sum
+		for k := range ackedRepay {
+			var ru uint64
+			var key string
+			fmt.Sscanf(k, "%d/%s", &ru, &key)
+			if ru == u {
+				if _, err := c.GetRepayment(ctx, u, key); err != nil {
+					t.Errorf("acknowledged repayment %s lost: %v", k, err)
+				}
+			}
+		}
+	}
+	for _, nd := range mc.nodes {
+		if h := nd.ownZone(); h != nil && nd.cfg.Zone == from && h.rep.IsLeader() {
+			owned, _, _ := h.fsm.Shards()
+			if _, ok := owned[17]; ok {
+				t.Fatalf("old zone %s still owns shard 17", from)
+			}
+		}
+	}
+	t.Logf("%d payments and %d repayments acknowledged across the move; %d minor units paid", len(ackedPay), len(ackedRepay), payTotal)
+	if len(ackedPay) == 0 {
+		t.Fatal("no payment was acknowledged")
+	}
+}

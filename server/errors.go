@@ -26,7 +26,8 @@ func apiError(err error) *api.Error {
 		return ae
 	case errors.Is(err, ErrUnknownOutcome):
 		return api.Errorf(api.CodeUnknownOutcome, "the write may or may not have been applied; retry with the same key (%v)", err)
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotApplied), errors.Is(err, ErrShutdown):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotApplied), errors.Is(err, ErrShutdown),
+		errors.Is(err, errNotInitialized):
 		return api.Errorf(api.CodeUnavailable, "%v; retry", err)
 	case errors.Is(err, fsm.ErrNotFound):
 		return api.Errorf(api.CodeNotFound, "%s", trimPrefix(err))
@@ -61,6 +62,8 @@ func resultError(r fsm.Result) *api.Error {
 		return api.Errorf(api.CodeNotFound, "%s", r.Msg)
 	case fsm.Invalid:
 		return api.Errorf(api.CodeInvalidArgument, "%s", r.Msg)
+	case fsm.WrongZone:
+		return api.Errorf(api.CodeWrongZone, "%s", r.Msg)
 	}
 	return api.Errorf(api.CodeInternal, "unknown result code %d", r.Code)
 }

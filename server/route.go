@@ -81,6 +81,12 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		return
 	}
 	if res[0].Code == fsm.WrongZone {
+		if n.clustered {
+			if rt := n.metaFSM.State().Shards[cmd.User%fsm.NumShards]; rt.Target != "" {
+				writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is moving to zone %s; not applied, retry", cmd.User%fsm.NumShards, rt.Target))
+				return
+			}
+		}
 		e := resultError(res[0])
 		e.Epoch = n.routeEpoch()
 		writeError(w, e)

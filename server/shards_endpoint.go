@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// ingestBatchBytes bounds the records of one ingest entry.
+const ingestBatchBytes = 512 << 10
+
+// handleMoveShard moves a shard to another zone, safely under load:
+//
+//  1. the meta group marks the shard as moving (a new epoch); the source
+//     zone's leader then releases it in its own log, after which the source
+//     refuses every write to the shard;
+//  2. the shard's records are read from the source after the release (so
+//     every write it acknowledged is among them) and written into the
+//     target's log;
+//  3. the meta group routes the shard to the target (another epoch), whose
+//     leader then takes ownership.
+//
+// Every step is idempotent, so a move cut short is finished by running the
+// command again.
+func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered || !n.metaFSM.State().Initialized {
+		writeError(w, apiError(errNotInitialized))
+		return
+	}
+	shard, err := strconv.Atoi(r.PathValue("shard"))
+	if err != nil || shard < 0 || shard >= fsm.NumShards {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "shard %q: want 0 to %d", r.PathValue("shard"), fsm.NumShards-1))
+		return
+	}
+	var req struct {
+		Zone string `json:"zone"`
+	}
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	st := n.metaFSM.State()
+	if _, ok := st.ZoneOf(req.Zone); !ok {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "no zone %q", req.Zone))
+		return
+	}
+	if cur := st.Shards[shard]; cur.Zone == req.Zone && cur.Target == "" {
+		writeJSON(w, http.StatusOK, n.routeTable())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := n.moveShard(ctx, shard, req.Zone); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	n.log.Info("shard moved", "shard", shard, "to", req.Zone, "took", time.Since(start))
+	writeJSON(w, http.StatusOK, n.routeTable())
+}
+
+func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
+	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: target})
+	if err != nil {
+		return err
+	}
+	if res.Err != "" {
+		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
+	}
+	if err := n.waitMeta(ctx, res.Epoch); err != nil {
+		return err
+	}
+	route := n.metaFSM.State().Shards[shard]
+	source := route.Zone
+	// Export from the source once it has released the shard.
+	var recs []fsm.Record
+	path := fmt.Sprintf("/v1/internal/shards/%d/export?epoch=%d", shard, route.Epoch)
+	if err := n.retryZone(ctx, source, func(addr string) error {
+		recs = nil
+		return getJSONFrom(ctx, addr, path, &recs)
+	}); err != nil {
+		return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
+	}
+	// Ingest into the target in batches.
+	for len(recs) > 0 {
+		size, i := 0, 0
+		for ; i < len(recs) && (i == 0 || size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
+			size += len(recs[i].Value) + len(recs[i].Key)
+		}
+		batch := recs[:i]
+		if err := n.retryZone(ctx, target, func(addr string) error {
+			return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
+		}); err != nil {
+			return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
+		}
+		recs = recs[i:]
+	}
+	res, err = n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
+	if err != nil {
+		return err
+	}
+	if res.Err != "" {
+		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
+	}
+	return n.waitMeta(ctx, res.Epoch)
+}
+
+// waitMeta waits until this node's meta replica reaches epoch.
+func (n *Node) waitMeta(ctx context.Context, epoch uint64) error {
+	for n.metaFSM.State().Epoch < epoch {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// retryZone calls fn with the zone leader's address until it succeeds with
+// anything but a retryable error, or ctx ends.
+func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) error) error {
+	for {
+		addr, err := n.zoneLeaderHTTP(ctx, z)
+		if err == nil {
+			if addr == "" {
+				addr = n.cfg.httpAdvertise()
+			}
+			err = fn(addr)
+			var ae *api.Error
+			if err == nil || (errors.As(err, &ae) && !ae.Code.Retryable()) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// handleExportShard returns a released shard's records, read on the zone
+// leader after the release is applied.
+func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
+	shard, _ := strconv.Atoi(r.PathValue("shard"))
+	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+		return
+	}
+	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	owned, _, err := h.fsm.Shards()
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if _, still := owned[shard]; still {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.zone, shard, epoch))
+		return
+	}
+	recs, err := h.fsm.ExportShard(shard)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if recs == nil {
+		recs = []fsm.Record{}
+	}
+	writeJSON(w, http.StatusOK, recs)
+}
+
+// handleImportShard writes a moving shard's records into this zone's log.
+func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+		return
+	}
+	var recs []fsm.Record
+	if err := decodeLarge(r, &recs); err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := n.apply(h, fsm.Command{Type: fsm.CmdIngest, Records: recs})
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if e := resultError(res[0]); e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"records": len(recs)})
+}
