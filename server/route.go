@@ -239,32 +239,77 @@ func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte
 		writeError(w, api.Errorf(api.CodeUnavailable, "leadership of zone %s changed; retry", z))
 		return
 	}
-	n.proxy(w, r, body, addr, hops+1, write)
+	// If the zone's leader changes while the request waits on the old one
+	// (paused, cut off), send it again to the new leader: every write
+	// carries an idempotency key or is idempotent, so a second delivery
+	// returns the first one's result.
+	for try := 0; ; try++ {
+		moved, done := n.watchLeader(r.Context(), z, addr)
+		ok := n.proxy(w, r, body, addr, hops+1, write, moved)
+		done()
+		if ok || try == 2 {
+			return
+		}
+		next, found := n.zoneLeaderNow(z)
+		if !found || next == "" || next == addr {
+			writeError(w, api.Errorf(api.CodeUnknownOutcome, "leader of zone %s changed while the request waited; retry with the same key", z))
+			return
+		}
+		n.metrics.forwarded.WithLabelValues("redirected").Inc()
+		addr = next
+	}
 }
 
-// proxy sends r (with body) to addr and copies the reply.
-func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool) {
-	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout+n.cfg.LeaderWait)
+// watchLeader returns a context that is cancelled when zone's known leader
+// stops being addr, and a func to stop watching.
+func (n *Node) watchLeader(parent context.Context, z, addr string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if cur, ok := n.zoneLeaderNow(z); ok && cur != addr {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
+}
+
+// proxy sends r (with body) to addr and copies the reply. It returns false,
+// having written nothing, when moved was cancelled first (the leader
+// changed) and the parent request still stands.
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved context.Context) bool {
+	ctx, cancel := context.WithTimeout(moved, n.cfg.ApplyTimeout+n.cfg.LeaderWait)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
-		return
+		return true
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
 	resp, err := forwardClient.Do(req)
 	if err != nil {
+		if moved.Err() != nil && r.Context().Err() == nil {
+			return false
+		}
 		var op *net.OpError
 		if !write || (errors.As(err, &op) && op.Op == "dial") {
 			n.forgetAddrs()
 			n.metrics.forwarded.WithLabelValues("unavailable").Inc()
 			writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v", addr, err))
-			return
+			return true
 		}
 		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
 		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
-		return
+		return true
 	}
 	defer resp.Body.Close()
 	n.metrics.forwarded.WithLabelValues("ok").Inc()
@@ -280,6 +325,7 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+	return true
 }
 
 // forwardClient carries forwarded requests between nodes.
