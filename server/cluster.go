@@ -19,15 +19,14 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// monoBase anchors lease times to the monotonic clock: leaseUntil holds
-// nanoseconds since it, so a wall-clock jump cannot stretch a lease.
-var monoBase = time.Now()
-
-func monoNow() int64 { return int64(time.Since(monoBase)) }
+// monoNow is the monotonic clock leases are measured with (clock.Mono):
+// a wall-clock jump cannot stretch a lease.
+func monoNow() int64 { return clock.Mono() }
 
 // openClusterGroups opens the meta replica and every zone replica found on
 // disk (a restart).
@@ -104,7 +103,7 @@ func (n *Node) roles() []string {
 // leads, else through the leader's internal endpoint.
 func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
 	if n.meta.IsLeader() {
-		c.Time = time.Now().UnixMilli()
+		c.Time = clock.Now().UnixMilli()
 		out, err := n.meta.Apply(fsm.EncodeMeta(c), n.cfg.ApplyTimeout)
 		if err != nil {
 			return fsm.MetaResult{}, err

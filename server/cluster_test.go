@@ -548,3 +548,54 @@ func TestShardMoveUnderLoad(t *testing.T) {
 		t.Fatal("no payment was acknowledged")
 	}
 }
+
+// TestLeaseFenceStopsACutOffZone stops two of the three meta voters (b1 and
+// c1), so no zone can renew its lease; zone A's leader must refuse writes
+// from the moment its lease runs out by its own clock.
+func TestLeaseFenceStopsACutOffZone(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 3)
+	ctx := context.Background()
+	st := mc.nodes[0].metaFSM.State()
+	var userA uint64
+	for u := uint64(0); ; u++ {
+		if z, _ := st.Route(u); z == "A" {
+			userA = u
+			break
+		}
+	}
+	c, _ := client.New(mc.apis[:3], client.WithMaxRetries(0), client.WithTimeout(2*time.Second))
+	if _, err := c.PutAccount(ctx, userA, 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{3, 6} { // b1, c1: meta voters with a1
+		if nd, _ := st.Node(mc.nodes[i].ID()); !nd.MetaVoter {
+			t.Fatalf("%s is not a meta voter", nd.ID)
+		}
+		mc.nodes[i].Shutdown(ctx)
+		mc.nodes[i] = nil
+	}
+	cut := time.Now()
+	t.Logf("stopped meta voters b1 and c1 at %s", cut.Format(time.StampMilli))
+	var lastOK time.Time
+	var refused int
+	deadline := time.Now().Add(3 * mc.cfgs[0].LeaseDuration)
+	for i := 0; time.Now().Before(deadline); i++ {
+		_, err := c.Pay(ctx, userA, client.PayRequest{Key: fmt.Sprintf("k%d", i), Amount: 1, Merchant: "m"})
+		now := time.Now()
+		if err == nil {
+			lastOK = now
+		} else if errors.Is(err, client.ErrLeaseExpired) {
+			refused++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	expiry := cut.Add(mc.cfgs[0].LeaseDuration) // the lease was renewed at most at the cut
+	t.Logf("last accepted write %s after the cut; lease expiry at most %s after; %d writes refused with lease_expired",
+		lastOK.Sub(cut), mc.cfgs[0].LeaseDuration, refused)
+	if !lastOK.IsZero() && lastOK.After(expiry) {
+		t.Fatalf("zone A accepted a write %s after its lease expired", lastOK.Sub(expiry))
+	}
+	if refused == 0 {
+		t.Fatal("no write was refused with lease_expired")
+	}
+}

@@ -12,7 +12,15 @@ const (
 	// StaleRead makes linearizable reads be served from the local replica
 	// without forwarding to the leader or waiting for the commit index.
 	StaleRead = "stale-read"
+	// NoLeaseFence makes a zone leader accept writes without a valid
+	// ownership lease.
+	NoLeaseFence = "no-lease-fence"
+	// ClockSkew, as "clock-skew=DURATION", shifts the node's wall clock.
+	ClockSkew = "clock-skew"
+	// ClockRate, as "clock-rate=FACTOR", makes the node's monotonic clock
+	// run at FACTOR times real time (leases are measured with it).
+	ClockRate = "clock-rate"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate}
