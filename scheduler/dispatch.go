@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -17,20 +16,14 @@ type TaskID uint64
 
 // Config configures a Dispatcher.
 type Config struct {
-	// LeaseTTL is how long a lease lives without a renewal; when it runs out the task's
-	// unfinished users go back to the pending queue. Workers renew at a third of it.
-	// Default 60s.
+	// LeaseTTL is how long a lease lives without a renewal; when it runs out, the task's
+	// users after its last checkpoint go back to the pending queue. Workers renew at a
+	// third of it. Default 60s.
 	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl"`
-	// Backups lets the dispatcher hand a backup copy of a stalled task (a renewal that
-	// reports no progress) to an idle slot once nothing is pending. The two leases are
-	// fenced: the first to complete wins and the other is told ErrFenced at its next
-	// call, so users both processed are processed twice, and the caller counts them.
-	// Default true.
-	Backups bool `yaml:"backups" json:"backups"`
 }
 
 // DefaultConfig returns the defaults documented on each field.
-func DefaultConfig() Config { return Config{LeaseTTL: time.Minute, Backups: true} }
+func DefaultConfig() Config { return Config{LeaseTTL: time.Minute} }
 
 // Validate checks that leases live a positive time.
 func (c Config) Validate() error {
@@ -43,7 +36,6 @@ func (c Config) Validate() error {
 // Stats counts what a Dispatcher did since it was made.
 type Stats struct {
 	Tasks     int64 // tasks created: ranges handed out as a unit, cut tails included
-	Backups   int64 // backup leases started
 	Splits    int64 // tails cut from running leases and put back to be handed out
 	Expired   int64 // leases that ran out without renewal
 	Fenced    int64 // calls answered with ErrFenced
@@ -52,10 +44,11 @@ type Stats struct {
 
 // Dispatcher is the execution layer's loop logic: it holds the pending ranges, cuts
 // them into tasks with a Slicer, leases the tasks to free worker slots under an optional
-// concurrency Limit, and takes them back when leases expire. It reads no clock, starts no
-// goroutine and talks to no network: the caller passes time in, delivers the leases it
-// returns to workers, and reports their renewals and completions. The cluster scheduler
-// and the simulation in scheduler/sim drive this same type.
+// concurrency Limit, lets the slicer cut the tail off running leases at their renewals,
+// and takes tasks back when their leases expire. It reads no clock, starts no goroutine
+// and talks to no network: the caller passes time in, delivers the leases it returns to
+// workers, and reports their renewals and completions. The cluster scheduler and the
+// simulation in scheduler/sim drive this same type.
 //
 // A Dispatcher is not safe for concurrent use. Iteration never depends on map order, so
 // the same calls give the same leases.
@@ -68,28 +61,25 @@ type Dispatcher struct {
 	workers []*worker // online, in join order: the hand-out order
 	byID    map[WorkerID]*worker
 	leases  map[LeaseID]*lease
-	tasks   map[TaskID]*task
-	stalled map[LeaseID]bool
 	expiry  expiryHeap
-	expired []Expired // expired inside Renew or Complete, not yet returned by Expire
+	expired []Expired // expired inside Renew, Complete or Assign, not yet returned by Expire
 
-	onlineSlots, freeSlots, inFlight int
-	nextLease                        LeaseID
-	nextTask                         TaskID
-	stats                            Stats
+	onlineSlots, freeSlots int
+	inFlightUsers          int64 // users leased and not yet checkpointed as done
+	nextLease              LeaseID
+	nextTask               TaskID
+	stats                  Stats
 }
 
 type worker struct {
 	id          WorkerID
 	slots, busy int
 	online      bool
+	rate        float64 // users a second per slot, smoothed over renewals; zero while unknown
 }
 
-type task struct {
-	id     TaskID
-	r      Range
-	leases []*lease // the primary, then at most one backup
-}
+// rateWeight is the weight of a new observation in a worker's smoothed rate.
+const rateWeight = 0.3
 
 // New returns a Dispatcher with nothing pending and no workers. limit may be nil for
 // no concurrency limit beyond the slots.
@@ -106,8 +96,6 @@ func New(cfg Config, slicer Slicer, limit Limit) (*Dispatcher, error) {
 		limit:     limit,
 		byID:      make(map[WorkerID]*worker),
 		leases:    make(map[LeaseID]*lease),
-		tasks:     make(map[TaskID]*task),
-		stalled:   make(map[LeaseID]bool),
 		nextLease: 1,
 		nextTask:  1,
 	}, nil
@@ -149,30 +137,47 @@ func (d *Dispatcher) RemoveWorker(id WorkerID) error {
 	return nil
 }
 
-// View returns what the slicer sees now.
-func (d *Dispatcher) View() View {
-	return View{Pending: d.pending.users, OnlineSlots: d.onlineSlots, FreeSlots: d.freeSlots}
+// View returns what the slicer sees now, for a task on worker w (nil for none).
+func (d *Dispatcher) view(w *worker) View {
+	v := View{Pending: d.pending.users, OnlineSlots: d.onlineSlots, FreeSlots: d.freeSlots, InFlight: d.inFlightUsers}
+	known, sum := 0, 0.0
+	for _, x := range d.workers {
+		if x.rate > 0 {
+			known += x.slots
+			sum += x.rate * float64(x.slots)
+		}
+	}
+	if known == 0 {
+		return v
+	}
+	v.ClusterRate = sum / float64(known) * float64(d.onlineSlots)
+	if w != nil {
+		v.SlotRate = w.rate
+	}
+	return v
 }
 
-// InFlight returns the number of leases held, by online workers or not.
-func (d *Dispatcher) InFlight() int { return d.inFlight }
+// View returns what the slicer sees now, without a worker's own rate.
+func (d *Dispatcher) View() View { return d.view(nil) }
 
-// Done reports whether every user added has been completed: nothing pending and no task
-// outstanding.
-func (d *Dispatcher) Done() bool { return d.pending.users == 0 && len(d.tasks) == 0 }
+// InFlight returns the number of leases held, by online workers or not.
+func (d *Dispatcher) InFlight() int { return len(d.leases) }
+
+// Done reports whether every user added has been completed: nothing pending and no
+// lease outstanding.
+func (d *Dispatcher) Done() bool { return d.pending.users == 0 && len(d.leases) == 0 }
 
 // Stats returns the counters so far.
 func (d *Dispatcher) Stats() Stats { return d.stats }
 
 // Assign hands tasks to free slots, one slot per worker per round in join order, while
-// work is pending and the limit allows; then, with Backups on and nothing pending, hands
-// backups of stalled tasks to the slots still free. It returns the new leases; the caller
-// delivers them.
+// work is pending and the limit allows. It returns the new leases; the caller delivers
+// them.
 func (d *Dispatcher) Assign(now time.Time) []Lease {
 	d.expireDue(now)
 	budget := math.MaxInt
 	if d.limit != nil {
-		budget = d.limit.Limit(now) - d.inFlight
+		budget = d.limit.Limit(now) - len(d.leases)
 	}
 	var out []Lease
 	for budget > 0 && d.freeSlots > 0 && d.pending.users > 0 {
@@ -184,57 +189,14 @@ func (d *Dispatcher) Assign(now time.Time) []Lease {
 			if w.busy >= w.slots {
 				continue
 			}
-			n := min(max(d.slicer.Size(d.View()), 1), d.pending.users)
-			r := d.pending.take(n)
-			t := &task{id: d.nextTask, r: r}
-			d.nextTask++
-			d.tasks[t.id] = t
-			d.stats.Tasks++
-			out = append(out, d.grant(now, w, t, r, false).Lease)
+			n := min(max(d.slicer.Size(d.view(w)), 1), d.pending.users)
+			out = append(out, d.grant(now, w, d.pending.take(n)).Lease)
 			budget--
 			handed = true
 		}
 		if !handed {
 			break
 		}
-	}
-	if d.cfg.Backups && d.pending.users == 0 {
-		out = d.assignBackups(now, budget, out)
-	}
-	return out
-}
-
-// assignBackups starts a backup for each stalled task, the one with most users left
-// first, on a free slot of another worker.
-func (d *Dispatcher) assignBackups(now time.Time, budget int, out []Lease) []Lease {
-	if budget <= 0 || d.freeSlots == 0 || len(d.stalled) == 0 {
-		return out
-	}
-	var cands []*lease
-	for id := range d.stalled {
-		l := d.leases[id]
-		if !l.Backup && !l.fenced && len(d.tasks[l.Task].leases) == 1 && l.remaining() > 0 {
-			cands = append(cands, l)
-		}
-	}
-	slices.SortFunc(cands, func(a, b *lease) int {
-		if c := cmp.Compare(b.remaining(), a.remaining()); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	for _, p := range cands {
-		if budget <= 0 || d.freeSlots == 0 {
-			break
-		}
-		i := slices.IndexFunc(d.workers, func(w *worker) bool { return w != p.w && w.busy < w.slots })
-		if i < 0 {
-			break
-		}
-		r := Range{Start: p.Range.Start + p.Done, End: p.Range.End}
-		out = append(out, d.grant(now, d.workers[i], d.tasks[p.Task], r, true).Lease)
-		d.stats.Backups++
-		budget--
 	}
 	return out
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // LeaseID identifies one lease. Ids are issued in increasing order from 1 and never
-// reused, so an id is also a fencing token: a newer lease on a task has a larger id.
+// reused, so an id is also a fencing token: a task handed out again gets a new one, and
+// the old id is answered ErrFenced.
 type LeaseID uint64
 
 // Lease is a task leased to one worker slot. The Dispatcher returns copies; changing one
@@ -17,7 +18,7 @@ type Lease struct {
 	Task   TaskID
 	Worker WorkerID
 	// Range is what the holder must process. A renewal may shorten End (the tail was cut
-	// and handed to another slot); the holder stops at the End it was last told.
+	// and handed to other slots); the holder stops at the End it was last told.
 	Range Range
 	// Done is how many users from Range.Start the holder has processed, as of its last
 	// accepted checkpoint (renewal). If the lease expires, the users from there on go
@@ -25,12 +26,14 @@ type Lease struct {
 	Done int64
 	// Expires is when the lease runs out unless renewed.
 	Expires time.Time
-	// Backup marks a speculative copy of a stalled task, fenced against the primary.
-	Backup bool
 }
 
-// Expired is a lease that ran out, and the users it put back in the pending queue:
-// empty when the lease had lost its task already or a fenced partner still runs it.
+// Finished reports whether the lease has nothing left to process: a renewal that cut a
+// stalled lease back to its checkpoint ends it there, and its holder must stop without
+// calling Complete.
+func (l Lease) Finished() bool { return l.Done >= l.Range.Len() }
+
+// Expired is a lease that ran out, and the users it put back in the pending queue.
 type Expired struct {
 	Lease    Lease
 	Returned Range
@@ -38,62 +41,57 @@ type Expired struct {
 
 type lease struct {
 	Lease
-	w      *worker
-	fenced bool // its task was completed by the other lease; tell the holder at its next call
+	w       *worker
+	checked time.Time // when Done was last set: the grant, then each renewal
 }
 
 func (l *lease) remaining() int64 { return l.Range.Len() - l.Done }
 
-// grant creates a lease on t for range r and takes a slot of w.
-func (d *Dispatcher) grant(now time.Time, w *worker, t *task, r Range, backup bool) *lease {
+// grant creates a task for r, leases it to w and takes a slot.
+func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
 	l := &lease{Lease: Lease{
-		ID: d.nextLease, Task: t.id, Worker: w.id, Range: r,
-		Expires: now.Add(d.cfg.LeaseTTL), Backup: backup,
-	}, w: w}
+		ID: d.nextLease, Task: d.nextTask, Worker: w.id, Range: r, Expires: now.Add(d.cfg.LeaseTTL),
+	}, w: w, checked: now}
 	d.nextLease++
+	d.nextTask++
+	d.stats.Tasks++
 	d.leases[l.ID] = l
-	t.leases = append(t.leases, l)
+	d.inFlightUsers += r.Len()
 	heap.Push(&d.expiry, expiryEntry{at: l.Expires, id: l.ID})
 	w.busy++
 	d.freeSlots--
-	d.inFlight++
 	return l
 }
 
 // release frees l's slot and forgets it.
 func (d *Dispatcher) release(l *lease) {
 	delete(d.leases, l.ID)
-	delete(d.stalled, l.ID)
-	d.inFlight--
+	d.inFlightUsers -= l.remaining()
 	l.w.busy--
 	if l.w.online {
 		d.freeSlots++
 	}
 }
 
-// live returns the lease with id, or the error its holder must get. A fenced lease is
-// released here, when its holder learns of it.
+// live returns the lease with id, or the error its holder must get.
 func (d *Dispatcher) live(id LeaseID) (*lease, error) {
 	l, ok := d.leases[id]
-	if !ok {
-		if id > 0 && id < d.nextLease {
-			d.stats.Fenced++
-			return nil, fmt.Errorf("lease %d: expired: %w", id, ErrFenced)
-		}
-		return nil, fmt.Errorf("lease %d: %w", id, ErrUnknownLease)
+	if ok {
+		return l, nil
 	}
-	if l.fenced {
-		d.release(l)
+	if id > 0 && id < d.nextLease {
 		d.stats.Fenced++
-		return nil, fmt.Errorf("lease %d: task %d completed by another lease: %w", id, l.Task, ErrFenced)
+		return nil, fmt.Errorf("lease %d: expired or completed: %w", id, ErrFenced)
 	}
-	return l, nil
+	return nil, fmt.Errorf("lease %d: %w", id, ErrUnknownLease)
 }
 
 // Renew extends a lease by LeaseTTL from now and checkpoints done, the users processed
-// from Range.Start. A renewal that reports no progress marks the task stalled, a
-// candidate for a backup. Otherwise the slicer may cut the tail off: the returned Lease
-// then has a smaller Range.End, and the holder must stop there.
+// from Range.Start, and learns the worker's rate from the progress. Then the slicer may
+// cut the tail off: the returned Lease has a
+// smaller Range.End, and the holder must stop there. A renewal that reports no progress
+// since the last one tells the slicer the lease is stalled (a paused slot), so it may
+// give away everything not done yet; the lease is then Finished and over.
 func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error) {
 	d.expireDue(now)
 	l, err := d.live(id)
@@ -103,46 +101,44 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 	if done < l.Done || done > l.Range.Len() {
 		return l.Lease, fmt.Errorf("renew lease %d: done %d outside [%d, %d]: %w", id, done, l.Done, l.Range.Len(), ErrProgress)
 	}
-	stalled := done == l.Done && done < l.Range.Len()
+	stalled := done == l.Done
+	if dt := now.Sub(l.checked).Seconds(); !stalled && dt > 0 {
+		r := float64(done-l.Done) / dt
+		if l.w.rate == 0 {
+			l.w.rate = r
+		} else {
+			l.w.rate += rateWeight * (r - l.w.rate)
+		}
+	}
+	d.inFlightUsers -= done - l.Done
 	l.Done = done
+	l.checked = now
 	l.Expires = now.Add(d.cfg.LeaseTTL)
 	heap.Push(&d.expiry, expiryEntry{at: l.Expires, id: l.ID})
-	if stalled {
-		d.stalled[id] = true
-	} else {
-		delete(d.stalled, id)
-	}
-	t := d.tasks[l.Task]
-	if (!stalled || !d.cfg.Backups) && len(t.leases) == 1 && l.remaining() > 0 {
-		rem := l.remaining()
-		if keep := d.slicer.Keep(d.View(), rem); keep >= 1 && keep < rem {
+	if rem := l.remaining(); rem > 0 {
+		if keep := d.slicer.Keep(d.view(l.w), rem, stalled); keep >= 0 && keep < rem {
 			cut := l.Range.Start + l.Done + keep
 			d.pending.pushFront(Range{Start: cut, End: l.Range.End})
+			d.inFlightUsers -= l.Range.End - cut
 			l.Range.End = cut
-			t.r.End = cut
 			d.stats.Splits++
 		}
+	}
+	if l.Finished() {
+		d.release(l)
+		d.stats.Completed++
 	}
 	return l.Lease, nil
 }
 
 // Complete records that the lease's holder processed its whole Range, which completes
-// the task. If a fenced partner (primary or backup) still runs, it gets ErrFenced at its
-// next call. A lease that already lost its task gets ErrFenced.
+// the task. A lease that expired gets ErrFenced: its users were handed out again.
 func (d *Dispatcher) Complete(id LeaseID, now time.Time) error {
 	d.expireDue(now)
 	l, err := d.live(id)
 	if err != nil {
 		return err
 	}
-	t := d.tasks[l.Task]
-	for _, o := range t.leases {
-		if o != l {
-			o.fenced = true
-			delete(d.stalled, o.ID)
-		}
-	}
-	delete(d.tasks, t.id)
 	d.release(l)
 	d.stats.Completed++
 	return nil
@@ -169,6 +165,8 @@ func (d *Dispatcher) NextExpiry() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// expireDue takes back every lease that ran out by now: its slot is freed and the users
+// after its last checkpoint go to the front of the pending queue.
 func (d *Dispatcher) expireDue(now time.Time) {
 	for {
 		at, ok := d.NextExpiry()
@@ -176,31 +174,13 @@ func (d *Dispatcher) expireDue(now time.Time) {
 			return
 		}
 		e := heap.Pop(&d.expiry).(expiryEntry)
-		d.expire(d.leases[e.id])
+		l := d.leases[e.id]
+		d.release(l)
+		d.stats.Expired++
+		x := Expired{Lease: l.Lease, Returned: Range{Start: l.Range.Start + l.Done, End: l.Range.End}}
+		d.pending.pushFront(x.Returned)
+		d.expired = append(d.expired, x)
 	}
-}
-
-// expire takes back one lease: its slot is freed and, unless a partner still runs the
-// task, the users after its last checkpoint go to the front of the pending queue.
-func (d *Dispatcher) expire(l *lease) {
-	d.release(l)
-	d.stats.Expired++
-	x := Expired{Lease: l.Lease}
-	if !l.fenced {
-		t := d.tasks[l.Task]
-		for i, o := range t.leases {
-			if o == l {
-				t.leases = append(t.leases[:i], t.leases[i+1:]...)
-				break
-			}
-		}
-		if len(t.leases) == 0 {
-			x.Returned = Range{Start: l.Range.Start + l.Done, End: l.Range.End}
-			d.pending.pushFront(x.Returned)
-			delete(d.tasks, t.id)
-		}
-	}
-	d.expired = append(d.expired, x)
 }
 
 type expiryEntry struct {

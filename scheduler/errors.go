@@ -8,9 +8,9 @@ var (
 	ErrInvalidConfig = errors.New("scheduler: invalid config")
 
 	// ErrFenced is returned to the holder of a lease that no longer owns its task: the
-	// lease expired, or another lease on the same task (a fenced backup) completed it
-	// first. The holder must stop and discard the rest of its range; whatever it processed
-	// after its last accepted checkpoint is processed again by someone else.
+	// lease expired (or was completed already) and its users after the last accepted
+	// checkpoint were handed out again. The holder must stop and discard the rest; what
+	// it processed after that checkpoint is processed again by someone else.
 	ErrFenced = errors.New("scheduler: lease fenced")
 
 	// ErrUnknownLease is returned for a lease id this dispatcher never issued.

@@ -43,6 +43,9 @@ func (Fixed) Observe(Sample) {}
 // Update does nothing: a fixed limit does not learn.
 func (Fixed) Update(time.Time) {}
 
+// Failing reports false: a fixed limit does not look at outcomes.
+func (Fixed) Failing(time.Time) bool { return false }
+
 // Limiter is the per-downstream limit rzone runs: the minimum of the operations'
 // time-window Schedule and an Adaptive limit driven by failures and latency. The window
 // is also the adaptive limit's ceiling, so the adaptive part never grows past what
@@ -85,3 +88,8 @@ func (l *Limiter) Observe(s Sample) { l.adaptive.Observe(s) }
 // the last decision, with the window at now as its ceiling. Calling it more often is
 // harmless.
 func (l *Limiter) Update(now time.Time) { l.adaptive.Update(now, l.schedule.At(now)) }
+
+// Failing reports whether the downstream has been failing within the adaptive part's
+// Quiet period before now. A caller holds back a call's last attempts while it is (see
+// RetryPolicy.Hold).
+func (l *Limiter) Failing(now time.Time) bool { return l.adaptive.Failing(now) }

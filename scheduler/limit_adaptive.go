@@ -19,18 +19,19 @@ type AdaptiveConfig struct {
 	// Interval is how often the limit is decided, from the samples seen since the last
 	// decision. Default 1s.
 	Interval time.Duration `yaml:"interval" json:"interval"`
-	// FailureTolerance is the share of failed calls in an interval below which failures
-	// are not a signal. Default 0.01.
+	// FailureTolerance is the share of failed calls in an interval at or below which
+	// failures are not a signal. Default 0: any failure is, which suits a downstream that
+	// fails only when overloaded or broken; set it to a channel's background error rate.
 	FailureTolerance float64 `yaml:"failure_tolerance" json:"failure_tolerance"`
 	// LatencyTolerance is how far the mean RTT of an interval may rise above the baseline
-	// (the lowest RTT of the last BaselineWindow) before it is a signal: 0.05 means 5 %.
-	// Default 0.05.
+	// (the lowest RTT of the last BaselineWindow) before it is a signal: 0.01 means 1 %.
+	// The mean of an interval's calls is steadier than any one call. Default 0.01.
 	LatencyTolerance float64 `yaml:"latency_tolerance" json:"latency_tolerance"`
 	// Backoff is the multiplicative decrease on failures: the limit is multiplied by
 	// min(Backoff, 1 - failure share), so heavier failure backs off harder. Default 0.9.
 	Backoff float64 `yaml:"backoff" json:"backoff"`
 	// Headroom applies on latency growth: the limit drops to the capacity estimated by
-	// Little's law (in flight × baseline ÷ RTT) times Headroom. Default 0.95.
+	// Little's law (in flight × baseline ÷ RTT) times Headroom. Default 0.9.
 	Headroom float64 `yaml:"headroom" json:"headroom"`
 	// Probe is the additive increase per interval, in calls, once congestion has been
 	// seen: the slow probe up. Default 1.
@@ -42,6 +43,9 @@ type AdaptiveConfig struct {
 	// BaselineWindow is how long the lowest RTT is remembered as the no-load baseline.
 	// Default 10m.
 	BaselineWindow time.Duration `yaml:"baseline_window" json:"baseline_window"`
+	// Quiet is how long after the last failure signal the downstream still counts as
+	// failing (see Failing). Default 30s.
+	Quiet time.Duration `yaml:"quiet" json:"quiet"`
 }
 
 // DefaultAdaptiveConfig returns the defaults documented on each field.
@@ -51,13 +55,14 @@ func DefaultAdaptiveConfig() AdaptiveConfig {
 		Min:              1,
 		Max:              10000,
 		Interval:         time.Second,
-		FailureTolerance: 0.01,
-		LatencyTolerance: 0.05,
+		FailureTolerance: 0,
+		LatencyTolerance: 0.01,
 		Backoff:          0.9,
-		Headroom:         0.95,
+		Headroom:         0.9,
 		Probe:            1,
 		SlowStart:        1.2,
 		BaselineWindow:   10 * time.Minute,
+		Quiet:            30 * time.Second,
 	}
 }
 
@@ -89,6 +94,8 @@ func (c AdaptiveConfig) Validate() error {
 		return bad("slow_start", c.SlowStart, "must be above 1")
 	case c.BaselineWindow < c.Interval:
 		return bad("baseline_window", c.BaselineWindow, "must be at least one interval")
+	case c.Quiet < 0:
+		return bad("quiet", c.Quiet, "must not be negative")
 	}
 	return nil
 }
@@ -113,6 +120,7 @@ type Adaptive struct {
 	slowStart    bool
 	next         time.Time // end of the current interval; zero before the first Update
 	lastDecrease time.Time
+	lastFailure  time.Time // last decision that saw failures above tolerance
 
 	// Accumulated over the current interval.
 	calls, failed, ok int
@@ -144,6 +152,12 @@ func (a *Adaptive) Limit() int {
 
 // SlowStart reports whether the limit is still climbing multiplicatively.
 func (a *Adaptive) SlowStart() bool { return a.slowStart }
+
+// Failing reports whether a decision within the last Quiet before now saw failures
+// above tolerance: the downstream is failing, whatever the limit.
+func (a *Adaptive) Failing(now time.Time) bool {
+	return !a.lastFailure.IsZero() && now.Sub(a.lastFailure) < a.cfg.Quiet
+}
 
 // Observe records finished calls for the next decision.
 func (a *Adaptive) Observe(s Sample) {
@@ -206,6 +220,7 @@ func (a *Adaptive) decide(now time.Time) {
 	if a.failed > 0 {
 		share := float64(a.failed) / float64(a.calls)
 		if share > a.cfg.FailureTolerance {
+			a.lastFailure = now
 			a.decrease(now, a.limit*math.Min(a.cfg.Backoff, 1-share))
 			return
 		}

@@ -23,6 +23,14 @@ type View struct {
 	OnlineSlots int
 	// FreeSlots is the number of online slots holding no lease right now.
 	FreeSlots int
+	// InFlight is the number of users leased and not yet reported done.
+	InFlight int64
+	// SlotRate is how many users a second one slot of the worker in question processes,
+	// as observed from its renewals; zero while unknown.
+	SlotRate float64
+	// ClusterRate is how many users a second all online slots process together, as
+	// observed (workers not observed yet count at the mean); zero while unknown.
+	ClusterRate float64
 }
 
 // Slicer decides how pending work is cut into tasks. Implementations must be
@@ -32,9 +40,11 @@ type Slicer interface {
 	// The dispatcher clamps the answer to [1, v.Pending].
 	Size(v View) int64
 	// Keep is asked at each renewal of a lease that still has remaining users to
-	// process; it returns how many of them the lease keeps. The rest goes back to the
-	// pending queue to be handed to other slots. Returning remaining keeps everything.
-	Keep(v View, remaining int64) int64
+	// process; it returns how many of them, from 0 to remaining, the lease keeps. The
+	// rest goes back to the pending queue to be handed to other slots. stalled says the
+	// lease made no progress since its last renewal (its slot is paused). Returning
+	// remaining keeps everything.
+	Keep(v View, remaining int64, stalled bool) int64
 }
 
 // pending is the queue of ranges not leased to anyone, in hand-out order. Work that

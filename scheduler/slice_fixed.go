@@ -13,4 +13,4 @@ var _ Slicer = FixedSlicer{}
 func (s FixedSlicer) Size(View) int64 { return max(1, s.Users) }
 
 // Keep returns remaining: a fixed task runs to its end on the slot that leased it.
-func (FixedSlicer) Keep(_ View, remaining int64) int64 { return remaining }
+func (FixedSlicer) Keep(_ View, remaining int64, _ bool) int64 { return remaining }

@@ -40,8 +40,9 @@ func (c SmartConfig) Validate() error {
 
 // SmartSlicer sizes tasks from the online slots and the pending work, so that every
 // free slot gets a task while work remains and tasks shrink as the work runs out; once
-// nothing is pending and slots stand idle, it cuts the tail off running tasks at their
-// renewals and hands it to the idle slots. The tail of a run is then one small task long,
+// slots stand idle that the pending work cannot feed, it cuts the tail off running tasks
+// at their renewals, and takes all the rest from stalled ones, for the idle slots. No
+// user is processed twice by this: the holder learns its new end in the renewal's answer. The tail of a run is then one small task long,
 // not one large task on the slowest machine.
 type SmartSlicer struct {
 	cfg SmartConfig
@@ -57,15 +58,19 @@ func NewSmartSlicer(cfg SmartConfig) (*SmartSlicer, error) {
 	return &SmartSlicer{cfg: cfg}, nil
 }
 
-// Size returns ceil(pending ÷ (Factor × online slots)), raised to MinUsers, capped by
-// MaxUsers, and lowered so that the free slots all get a task: at most
-// ceil(pending ÷ free slots), unless that would go below MinUsers.
+// Size returns the slot's share of the pending users divided by Factor: its share is
+// SlotRate ÷ ClusterRate once rates are known, 1 ÷ online slots before. The size is then
+// raised to MinUsers, capped by MaxUsers, and lowered so that the free slots all get a
+// task: at most ceil(pending ÷ free slots), unless that would go below MinUsers.
 func (s *SmartSlicer) Size(v View) int64 {
 	if v.Pending <= 0 {
 		return 0
 	}
-	slots := float64(max(1, v.OnlineSlots))
-	size := int64(math.Ceil(float64(v.Pending) / (s.cfg.Factor * slots)))
+	share := 1 / float64(max(1, v.OnlineSlots))
+	if v.SlotRate > 0 && v.ClusterRate > 0 {
+		share = math.Min(1, v.SlotRate/v.ClusterRate)
+	}
+	size := int64(math.Ceil(float64(v.Pending) * share / s.cfg.Factor))
 	size = max(size, s.cfg.MinUsers)
 	if s.cfg.MaxUsers > 0 {
 		size = min(size, s.cfg.MaxUsers)
@@ -76,15 +81,31 @@ func (s *SmartSlicer) Size(v View) int64 {
 	return min(size, v.Pending)
 }
 
-// Keep splits a running task only when nothing is pending and slots are idle: the lease
-// keeps its share as if its remaining users were spread over itself and the free slots
-// (never less than MinUsers), and the rest goes back to be handed out. A remainder too
-// small to give MinUsers away stays whole.
-func (s *SmartSlicer) Keep(v View, remaining int64) int64 {
-	if v.Pending > 0 || v.FreeSlots == 0 {
-		return remaining
+// Keep cuts the tail off a running lease in two cases, never leaving it less than
+// MinUsers nor giving away less than MinUsers:
+//
+//   - Slots are idle that the pending work cannot feed with tasks of MinUsers ("hungry"
+//     slots): the lease keeps its share as if its remaining users were spread over
+//     itself and the hungry slots; a stalled lease (its slot is paused) gives away
+//     everything it has not done, and ends at its checkpoint. As the cut tails fill the
+//     queue fewer slots are hungry, so renewals that arrive together split only as much
+//     as the idle slots can take.
+//   - Rates are known and the lease would outlast the cluster: it holds more users than
+//     its slot can process in the time the whole cluster needs for all known work
+//     ((pending + in flight) ÷ ClusterRate). This takes back the oversized tasks that a
+//     slow machine got before its rate was known.
+func (s *SmartSlicer) Keep(v View, remaining int64, stalled bool) int64 {
+	keep := remaining
+	if hungry := int64(v.FreeSlots) - v.Pending/s.cfg.MinUsers; hungry > 0 {
+		if stalled {
+			return 0
+		}
+		keep = ceilDiv(remaining, hungry+1)
+	} else if v.SlotRate > 0 && v.ClusterRate > 0 {
+		horizon := float64(v.Pending+v.InFlight) / v.ClusterRate
+		keep = int64(math.Ceil(v.SlotRate * horizon))
 	}
-	keep := max(s.cfg.MinUsers, ceilDiv(remaining, int64(v.FreeSlots)+1))
+	keep = max(keep, s.cfg.MinUsers)
 	if remaining-keep < s.cfg.MinUsers {
 		return remaining
 	}
