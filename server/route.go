@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
@@ -245,7 +246,7 @@ func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte
 	// returns the first one's result.
 	for try := 0; ; try++ {
 		moved, done := n.watchLeader(r.Context(), z, addr)
-		ok := n.proxy(w, r, body, addr, hops+1, write, moved)
+		ok := n.proxy(w, r, body, addr, hops+1, write, moved.Done())
 		done()
 		if ok || try == 2 {
 			return
@@ -283,11 +284,28 @@ func (n *Node) watchLeader(parent context.Context, z, addr string) (context.Cont
 }
 
 // proxy sends r (with body) to addr and copies the reply. It returns false,
-// having written nothing, when moved was cancelled first (the leader
-// changed) and the parent request still stands.
-func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved context.Context) bool {
-	ctx, cancel := context.WithTimeout(moved, n.cfg.ApplyTimeout+n.cfg.LeaderWait)
+// having written nothing, when moved closes before a reply arrives (the
+// leader changed) and the parent request still stands. Once a reply has
+// arrived, moved no longer matters: the reply is copied whole.
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout+n.cfg.LeaderWait)
 	defer cancel()
+	var mu sync.Mutex
+	replied, abandoned := false, false
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-moved:
+			mu.Lock()
+			if !replied {
+				abandoned = true
+				cancel()
+			}
+			mu.Unlock()
+		case <-stop:
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
@@ -296,10 +314,17 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
 	resp, err := forwardClient.Do(req)
-	if err != nil {
-		if moved.Err() != nil && r.Context().Err() == nil {
-			return false
+	mu.Lock()
+	replied = true
+	gaveUp := abandoned
+	mu.Unlock()
+	if gaveUp && r.Context().Err() == nil {
+		if err == nil {
+			resp.Body.Close()
 		}
+		return false
+	}
+	if err != nil {
 		var op *net.OpError
 		if !write || (errors.As(err, &op) && op.Op == "dial") {
 			n.forgetAddrs()
