@@ -65,6 +65,7 @@ type Dispatcher struct {
 	expired []Expired // expired inside Renew, Complete or Assign, not yet returned by Expire
 
 	onlineSlots, freeSlots int
+	open                   int   // leases not Finished
 	inFlightUsers          int64 // users leased and not yet checkpointed as done
 	nextLease              LeaseID
 	nextTask               TaskID
@@ -160,12 +161,12 @@ func (d *Dispatcher) view(w *worker) View {
 // View returns what the slicer sees now, without a worker's own rate.
 func (d *Dispatcher) View() View { return d.view(nil) }
 
-// InFlight returns the number of leases held, by online workers or not.
+// InFlight returns the number of leases holding a slot, by online workers or not.
 func (d *Dispatcher) InFlight() int { return len(d.leases) }
 
-// Done reports whether every user added has been completed: nothing pending and no
-// lease outstanding.
-func (d *Dispatcher) Done() bool { return d.pending.users == 0 && len(d.leases) == 0 }
+// Done reports whether every user added has been processed: nothing pending and no
+// lease with users left. Finished leases may still hold their slots.
+func (d *Dispatcher) Done() bool { return d.pending.users == 0 && d.open == 0 }
 
 // Stats returns the counters so far.
 func (d *Dispatcher) Stats() Stats { return d.stats }

@@ -29,8 +29,8 @@ type Lease struct {
 }
 
 // Finished reports whether the lease has nothing left to process: a renewal that cut a
-// stalled lease back to its checkpoint ends it there, and its holder must stop without
-// calling Complete.
+// stalled lease back to its checkpoint ends it there. Its users count as done at once;
+// its slot stays taken until the holder, awake again, calls Complete.
 func (l Lease) Finished() bool { return l.Done >= l.Range.Len() }
 
 // Expired is a lease that ran out, and the users it put back in the pending queue.
@@ -41,8 +41,9 @@ type Expired struct {
 
 type lease struct {
 	Lease
-	w       *worker
-	checked time.Time // when Done was last set: the grant, then each renewal
+	w        *worker
+	checked  time.Time // when Done was last set: the grant, then each renewal
+	finished bool      // ended at a renewal; only the slot is still held
 }
 
 func (l *lease) remaining() int64 { return l.Range.Len() - l.Done }
@@ -56,6 +57,7 @@ func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
 	d.nextTask++
 	d.stats.Tasks++
 	d.leases[l.ID] = l
+	d.open++
 	d.inFlightUsers += r.Len()
 	heap.Push(&d.expiry, expiryEntry{at: l.Expires, id: l.ID})
 	w.busy++
@@ -66,7 +68,10 @@ func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
 // release frees l's slot and forgets it.
 func (d *Dispatcher) release(l *lease) {
 	delete(d.leases, l.ID)
-	d.inFlightUsers -= l.remaining()
+	if !l.finished {
+		d.open--
+		d.inFlightUsers -= l.remaining()
+	}
 	l.w.busy--
 	if l.w.online {
 		d.freeSlots++
@@ -98,6 +103,9 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 	if err != nil {
 		return Lease{}, err
 	}
+	if l.finished {
+		return l.Lease, nil
+	}
 	if done < l.Done || done > l.Range.Len() {
 		return l.Lease, fmt.Errorf("renew lease %d: done %d outside [%d, %d]: %w", id, done, l.Done, l.Range.Len(), ErrProgress)
 	}
@@ -125,22 +133,26 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 		}
 	}
 	if l.Finished() {
-		d.release(l)
+		l.finished = true
+		d.open--
 		d.stats.Completed++
 	}
 	return l.Lease, nil
 }
 
 // Complete records that the lease's holder processed its whole Range, which completes
-// the task. A lease that expired gets ErrFenced: its users were handed out again.
+// the task, and frees the slot; for a Finished lease it only frees the slot. A lease
+// that expired gets ErrFenced: its users were handed out again.
 func (d *Dispatcher) Complete(id LeaseID, now time.Time) error {
 	d.expireDue(now)
 	l, err := d.live(id)
 	if err != nil {
 		return err
 	}
+	if !l.finished {
+		d.stats.Completed++
+	}
 	d.release(l)
-	d.stats.Completed++
 	return nil
 }
 
@@ -166,7 +178,8 @@ func (d *Dispatcher) NextExpiry() (time.Time, bool) {
 }
 
 // expireDue takes back every lease that ran out by now: its slot is freed and the users
-// after its last checkpoint go to the front of the pending queue.
+// after its last checkpoint go to the front of the pending queue (a Finished lease has
+// none).
 func (d *Dispatcher) expireDue(now time.Time) {
 	for {
 		at, ok := d.NextExpiry()
@@ -176,6 +189,9 @@ func (d *Dispatcher) expireDue(now time.Time) {
 		e := heap.Pop(&d.expiry).(expiryEntry)
 		l := d.leases[e.id]
 		d.release(l)
+		if l.finished {
+			continue // its users were done at the renewal that finished it
+		}
 		d.stats.Expired++
 		x := Expired{Lease: l.Lease, Returned: Range{Start: l.Range.Start + l.Done, End: l.Range.End}}
 		d.pending.pushFront(x.Returned)

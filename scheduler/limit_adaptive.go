@@ -111,7 +111,7 @@ func (c AdaptiveConfig) Validate() error {
 //     start, by Probe once congestion has been seen.
 //
 // Signals from calls sent before the last decrease are ignored, as TCP reduces at most
-// once per round trip. Adaptive is deterministic given its inputs, reads no clock and is
+// once per round trip, and so are those sent before the window last opened. Adaptive is deterministic given its inputs, reads no clock and is
 // not safe for concurrent use.
 type Adaptive struct {
 	cfg          AdaptiveConfig
@@ -119,7 +119,7 @@ type Adaptive struct {
 	ceiling      int
 	slowStart    bool
 	next         time.Time // end of the current interval; zero before the first Update
-	lastDecrease time.Time
+	ignoreBefore time.Time // samples of calls sent earlier describe an old limit or window
 	lastFailure  time.Time // last decision that saw failures above tolerance
 
 	// Accumulated over the current interval.
@@ -161,7 +161,7 @@ func (a *Adaptive) Failing(now time.Time) bool {
 
 // Observe records finished calls for the next decision.
 func (a *Adaptive) Observe(s Sample) {
-	if !a.lastDecrease.IsZero() && s.Sent.Before(a.lastDecrease) {
+	if s.Sent.Before(a.ignoreBefore) {
 		return
 	}
 	n := s.count()
@@ -187,7 +187,10 @@ func (a *Adaptive) Update(now time.Time, ceiling int) {
 		ceiling = a.cfg.Max
 	}
 	if a.ceiling > 0 && ceiling > a.ceiling {
+		// The window opened: climb to it fast, judged only by calls sent from now on.
 		a.slowStart = true
+		a.ignoreBefore = now
+		a.reset()
 	}
 	a.ceiling = ceiling
 	a.clamp()
@@ -200,11 +203,16 @@ func (a *Adaptive) Update(now time.Time, ceiling int) {
 	}
 	a.decide(now)
 	a.clamp()
-	a.calls, a.failed, a.ok = 0, 0, 0
-	a.rttSum, a.inFlightSum, a.minRTT, a.maxInFlight = 0, 0, 0, 0
+	a.reset()
 	for !now.Before(a.next) {
 		a.next = a.next.Add(a.cfg.Interval)
 	}
+}
+
+// reset forgets the samples of the current interval.
+func (a *Adaptive) reset() {
+	a.calls, a.failed, a.ok = 0, 0, 0
+	a.rttSum, a.inFlightSum, a.minRTT, a.maxInFlight = 0, 0, 0, 0
 }
 
 func (a *Adaptive) clamp() {
@@ -248,7 +256,7 @@ func (a *Adaptive) decrease(now time.Time, to float64) {
 	a.slowStart = false
 	if to < a.limit {
 		a.limit = to
-		a.lastDecrease = now
+		a.ignoreBefore = now
 	}
 }
 

@@ -72,9 +72,6 @@ type channelRun struct {
 	drainStart time.Duration
 	t95        time.Duration
 	res        Result
-
-	// trace, when set, is called after each tick's decision; tests use it to look inside.
-	trace func(now time.Duration, k float64, inFlight, limit int)
 }
 
 func newChannelRun(m *ChannelModel, lim limiter, watch *Span, seed uint64) *channelRun {
@@ -186,9 +183,6 @@ func (r *channelRun) tick() {
 	k, p := r.m.nominal(abs)
 	r.k, r.pBase = k*r.noise, p
 	r.lim.Update(abs)
-	if r.trace != nil {
-		r.trace(r.now, r.k, r.inFlight, r.lim.Limit(abs))
-	}
 }
 
 // nominal returns K and the base failure rate at t, without noise.

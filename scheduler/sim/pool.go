@@ -52,6 +52,7 @@ type exec struct {
 
 	running   bool
 	departed  bool
+	finished  bool  // cut back to its checkpoint at a renewal; waits to wake and free the slot
 	processed int64 // users processed, once stopped
 	commit    int64 // users from base that count as done: all on completion, the checkpoint on expiry
 }
@@ -82,9 +83,6 @@ type poolRun struct {
 	wakeAt     float64
 	drainStart float64
 	makespan   float64
-
-	// trace, when set, is called after each instant's dispatch; tests use it to look inside.
-	trace func(r *poolRun)
 }
 
 func newPoolRun(sc *Scenario, st *Strategy, seed uint64) (*poolRun, error) {
@@ -229,9 +227,6 @@ func (r *poolRun) step() error {
 	if r.makespan < 0 && r.d.Done() {
 		r.makespan = r.now
 	}
-	if r.trace != nil {
-		r.trace(r)
-	}
 	if r.makespan < 0 {
 		if at, ok := r.d.NextExpiry(); ok {
 			// A microsecond late, so the float round trip never wakes a hair early.
@@ -275,10 +270,12 @@ func (r *poolRun) start(l scheduler.Lease) error {
 	return nil
 }
 
+// scheduleCompletion schedules x's completion: when it has processed up to its end, and
+// not before its slot is next awake.
 func (r *poolRun) scheduleCompletion(x *exec) {
 	x.version++
 	done := x.slot.advance(x.start, x.overhead+float64(x.end-x.base)/x.rate)
-	r.push(plEvent{at: max(done, r.now), kind: plComplete, x: x, version: x.version})
+	r.push(plEvent{at: max(done, x.slot.advance(r.now, 0)), kind: plComplete, x: x, version: x.version})
 }
 
 // progress returns the users x has processed by t.
@@ -303,6 +300,8 @@ func (r *poolRun) complete(x *exec, version int) error {
 	err := r.d.Complete(x.lease, r.at(r.now))
 	r.stop(x, x.end-x.base)
 	switch {
+	case err == nil && x.finished:
+		// Counted when it finished; this only frees the slot.
 	case err == nil:
 		r.commit(x, x.end-x.base)
 	case errors.Is(err, scheduler.ErrFenced):
@@ -327,10 +326,12 @@ func (r *poolRun) renew(x *exec) error {
 		return fmt.Errorf("pool run: renew: %w", err)
 	}
 	if l.Finished() {
-		// A stalled lease cut back to its checkpoint: over, its users all done.
+		// A stalled lease cut back to its checkpoint: its users are done; the slot is
+		// freed when it wakes.
 		x.end = l.Range.End
-		r.stop(x, p)
+		x.finished = true
 		r.commit(x, p)
+		r.scheduleCompletion(x)
 		return nil
 	}
 	if l.Range.End != x.end {

@@ -411,8 +411,8 @@ func (m *PoolModel) validate() error {
 		return bad("max_duration %s", m.MaxDuration)
 	}
 	for i, c := range m.Churn {
-		if c.At < 0 || c.Leave < 0 || c.Join < 0 {
-			return bad("churn %d: at %s, leave %d, join %d", i, c.At, c.Leave, c.Join)
+		if c.At < 0 || c.Leave < 0 || c.Join < 0 || (i > 0 && c.At < m.Churn[i-1].At) {
+			return bad("churn %d: at %s, leave %d, join %d (in time order)", i, c.At, c.Leave, c.Join)
 		}
 	}
 	return nil

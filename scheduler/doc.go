@@ -1,0 +1,18 @@
+// Package scheduler is the pure logic of rzone's batch scheduler (statements, reminders,
+// auto-debits over tens of millions of users): the per-downstream concurrency limit, the
+// retry policy, the slicing of user ranges into tasks and the dispatch of tasks to worker
+// slots under leases. Nothing here reads a clock, draws a random number, starts a
+// goroutine or talks to a network: time comes in as arguments, and the interfaces the
+// package needs (Limit, Slicer) are small and declared here, where they are consumed.
+// That is what lets the cluster scheduler (run by the meta group's leader) and the
+// virtual-clock simulation in scheduler/sim (`rzone bench sched`) drive the very same
+// code.
+//
+// The concurrency limit towards a downstream such as a bank channel is the minimum of a
+// time-window Schedule that operations configure and an Adaptive limit that backs off
+// fast on failures and latency growth and probes up slowly (Limiter). The Dispatcher
+// leases tasks to free slots, takes them back when a lease expires, and lets the Slicer
+// size tasks from the online slots, their observed rates and the pending work
+// (SmartSlicer), cutting the tail off running tasks at their renewals so that a run ends
+// on small tasks instead of waiting on a large one; FixedSlicer is the baseline.
+package scheduler
