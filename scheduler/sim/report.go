@@ -29,21 +29,18 @@ func checkTargets(sr *ScenarioReport) []Check {
 		r := float64(b) / float64(c)
 		out = append(out, Check{name, fmt.Sprintf(">= %.2f", want), fmt.Sprintf("%.2f (%s / %s)", r, fmtDur(b), fmtDur(c)), r >= want})
 	}
-	worst := func(f func(Result) int64) (int64, uint64) {
+	worst := func(f func(Result) int64) int64 {
 		var m int64
-		var seed uint64
 		for _, r := range sr.Runs[cn] {
-			if v := f(r); v > m || seed == 0 {
-				m, seed = max(m, v), r.Seed
-			}
+			m = max(m, f(r))
 		}
-		return m, seed
+		return m
 	}
 	if t.MakespanRatio > 0 {
 		ratio(fmt.Sprintf("makespan %s / %s", bn, cn), base.Makespan, cand.Makespan, t.MakespanRatio)
 	}
 	if t.DeadLettered != nil {
-		w, _ := worst(func(r Result) int64 { return r.DeadLettered })
+		w := worst(func(r Result) int64 { return r.DeadLettered })
 		out = append(out, Check{"dead-lettered, " + cn + ", every seed", fmt.Sprintf("<= %d", *t.DeadLettered),
 			fmt.Sprintf("median %d, worst seed %d", cand.DeadLettered, w), w <= *t.DeadLettered})
 	}
@@ -59,7 +56,7 @@ func checkTargets(sr *ScenarioReport) []Check {
 			fmt.Sprintf("%.2f min", m), m < t.OverloadMinutes})
 	}
 	if s := t.WindowRespected; s != nil {
-		w, _ := worst(func(r Result) int64 { return r.BeyondWindow })
+		w := worst(func(r Result) int64 { return r.BeyondWindow })
 		out = append(out, Check{fmt.Sprintf("dispatches beyond the window %s-%s, %s, every seed", s.From, s.To, cn), "0",
 			fmt.Sprintf("%d", w), w == 0})
 	}
@@ -88,7 +85,7 @@ func checkTargets(sr *ScenarioReport) []Check {
 			fmt.Sprintf("median %s, worst seed %s", fmtDur(cand.Drain), fmtDur(w)), cand.Drain < t.DrainMax})
 	}
 	if t.TwiceOnlyFenced {
-		w, _ := worst(func(r Result) int64 { return r.Twice })
+		w := worst(func(r Result) int64 { return r.Twice })
 		out = append(out, Check{"users processed twice, " + cn + ", every seed (only a fenced backup may; rzone runs none)",
 			"0", fmt.Sprintf("median %d, worst seed %d: a departed machine's users after its last checkpoint, redone", cand.Twice, w), w == 0})
 	}
