@@ -27,6 +27,8 @@ const (
 	CmdRegisterNode CmdType = 5 // record a node's addresses
 	CmdSetShards    CmdType = 6 // take or give up ownership of shards at an epoch
 	CmdIngest       CmdType = 7 // write a moving shard's records
+	CmdMark         CmdType = 8 // set guard marks for accounts of another zone
+	CmdClearMarks   CmdType = 9 // clear guard marks no newer than given
 )
 
 func (t CmdType) String() string {
@@ -45,6 +47,10 @@ func (t CmdType) String() string {
 		return "set_shards"
 	case CmdIngest:
 		return "ingest"
+	case CmdMark:
+		return "mark"
+	case CmdClearMarks:
+		return "clear_marks"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -64,6 +70,7 @@ type PostRef struct {
 //	CmdRegisterNode: NodeID, RaftAddr, HTTPAddr
 //	CmdSetShards:    Shards, Epoch, Own
 //	CmdIngest:       Records
+//	CmdMark, CmdClearMarks: NodeID (the marked zone's name), Marks
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -84,6 +91,7 @@ type Command struct {
 	Epoch       uint64
 	Own         bool
 	Records     []Record
+	Marks       []Mark
 }
 
 // Decoder limits: an entry that claims more than these is malformed.
@@ -148,6 +156,14 @@ func (c *Command) appendTo(b []byte) []byte {
 			b = appendString(b, r.Bucket)
 			b = appendBytes(b, r.Key)
 			b = appendBytes(b, r.Value)
+		}
+	case CmdMark, CmdClearMarks:
+		b = appendString(b, c.NodeID)
+		b = binary.AppendUvarint(b, uint64(len(c.Marks)))
+		for _, m := range c.Marks {
+			b = binary.AppendUvarint(b, m.User)
+			b = binary.AppendUvarint(b, m.Term)
+			b = binary.AppendUvarint(b, m.Seq)
 		}
 	default:
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
@@ -221,6 +237,15 @@ func Decode(data []byte) ([]Command, error) {
 			}
 			if sh := r.string(); sh != "" {
 				c.Shards = []byte(sh)
+			}
+		case CmdMark, CmdClearMarks:
+			c.NodeID = r.string()
+			nm := r.uvarint()
+			if r.err == nil && nm > maxPostsPerCommand {
+				return nil, fmt.Errorf("%w: %d marks in one command", ErrMalformed, nm)
+			}
+			for j := uint64(0); j < nm && r.err == nil; j++ {
+				c.Marks = append(c.Marks, Mark{User: r.uvarint(), Term: r.uvarint(), Seq: r.uvarint()})
 			}
 		case CmdIngest:
 			nr := r.uvarint()

@@ -214,6 +214,10 @@ func (a *applier) apply(c *Command) Result {
 		return a.setShards(c)
 	case CmdIngest:
 		return a.ingest(c)
+	case CmdMark:
+		return a.mark(c)
+	case CmdClearMarks:
+		return a.clearMarks(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }
