@@ -70,8 +70,8 @@ func guardRun(t *testing.T, seed uint64) {
 	b := &backup{t: t, f: f}
 
 	var (
-		index     uint64            // zone A's last log index
-		applied   uint64            // the backup replica's applied index of A
+		index     uint64                // zone A's last log index
+		applied   uint64                // the backup replica's applied index of A
 		committed = map[uint64]uint64{} // user -> index of its last committed write
 		term      = uint64(1)
 		g         = NewGuard(term, nil, 0)
