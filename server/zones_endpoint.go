@@ -228,7 +228,7 @@ func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "this node runs a standalone zone without gossip"))
 		return
 	}
-	var out api.MemberList
+	out := api.MemberList{DetectionTimeMs: n.gossip.DetectionTime().Milliseconds()}
 	for _, m := range n.gossip.Members() {
 		out.Members = append(out.Members, api.MemberInfo{ID: m.NodeID, Zone: m.Zone, Roles: m.Roles, HTTPAddr: m.HTTPAddr,
 			RaftAddr: m.RaftAddr, Gossip: m.Addr, Capacity: m.Capacity, State: string(m.State), Since: m.Since.UTC().Format(time.RFC3339)})

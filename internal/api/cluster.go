@@ -73,6 +73,9 @@ type ZoneList struct {
 // MemberList is the body of GET /v1/members.
 type MemberList struct {
 	Members []MemberInfo `json:"members"`
+	// DetectionTimeMs bounds how long after a node dies it is reported
+	// dead, with this cluster's gossip timing and size.
+	DetectionTimeMs int64 `json:"detection_time_ms"`
 }
 
 // MemberInfo is one gossip member.
