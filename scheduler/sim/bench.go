@@ -167,7 +167,8 @@ func runOne(sc *Scenario, st *Strategy, seed uint64) (Result, error) {
 }
 
 // median returns a Result whose every metric is the median over runs (the mean of the
-// two middle values for an even count). PerMinute is the run with the median makespan.
+// two middle values for an even count). PerMinute is that of the run with the median
+// makespan.
 func median(runs []Result) Result {
 	if len(runs) == 0 {
 		return Result{}

@@ -20,7 +20,8 @@ var palette = []color.Color{
 }
 
 // writeCharts writes one PNG per scenario to dir: users (calls) done per minute over
-// time, one line per strategy, from each strategy's run with the median makespan.
+// time, one line per strategy, all from the same seed: the one whose run of the
+// candidate (else the first strategy) has the median makespan.
 func writeCharts(dir string, sr *ScenarioReport) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("chart folder: %w", err)
@@ -31,12 +32,18 @@ func writeCharts(dir string, sr *ScenarioReport) ([]string, error) {
 	if sc.Channel != nil {
 		unit = "calls"
 	}
-	p.Title.Text = fmt.Sprintf("%s: %s done per minute (run with the median makespan)", sc.Name, unit)
+	seed := chartSeed(sr)
+	p.Title.Text = fmt.Sprintf("%s: %s done per minute (seed %d, the median run of %s)", sc.Name, unit, seed, chartStrategy(sc))
 	p.X.Label.Text = "minutes from start"
 	p.Y.Label.Text = unit + " per minute"
 	p.Legend.Top = true
 	for i, st := range sc.Strategies {
-		run := representative(sr.Runs[st.Name])
+		var run Result
+		for _, r := range sr.Runs[st.Name] {
+			if r.Seed == seed {
+				run = r
+			}
+		}
 		pts := make(plotter.XYs, len(run.PerMinute))
 		for m, v := range run.PerMinute {
 			pts[m] = plotter.XY{X: float64(m), Y: v}
@@ -48,7 +55,7 @@ func writeCharts(dir string, sr *ScenarioReport) ([]string, error) {
 		line.Color = palette[i%len(palette)]
 		line.Width = vg.Points(1.2)
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("%s (seed %d)", st.Name, run.Seed), line)
+		p.Legend.Add(st.Name, line)
 	}
 	file := filepath.Join(dir, slug(sc.Name)+".png")
 	if err := p.Save(10*vg.Inch, 4*vg.Inch, file); err != nil {
@@ -65,4 +72,16 @@ func slug(s string) string {
 		}
 		return '-'
 	}, s)
+}
+
+func chartStrategy(sc *Scenario) string {
+	if sc.Candidate != "" {
+		return sc.Candidate
+	}
+	return sc.Strategies[0].Name
+}
+
+// chartSeed returns the seed of the median-makespan run of the chart's strategy.
+func chartSeed(sr *ScenarioReport) uint64 {
+	return representative(sr.Runs[chartStrategy(sr.Scenario)]).Seed
 }
