@@ -18,10 +18,21 @@ import (
 	"github.com/rzonedb/rzone/tests/internal/httpapi"
 )
 
-// Config describes a cluster to start.
+// Config describes a cluster to start: one standalone zone (the default),
+// or, with Zones, a multi-zone cluster.
 type Config struct {
-	// Nodes is the number of voters. Zero means 3.
+	// Nodes is the number of voters of a single zone. Zero means 3. With
+	// Zones it is ignored (len(Zones)*NodesPerZone nodes are started).
 	Nodes int
+	// Zones, when set, starts a multi-zone cluster: NodesPerZone nodes in
+	// each zone, started with --zone and a gossip address, then created
+	// with POST /v1/cluster/init {"zones": Zones} (ring order: each zone's
+	// backup is the next one). Start returns once every zone has a ready
+	// leader with a valid ownership lease and every async follower is up.
+	Zones []string
+	// NodesPerZone is the number of nodes of each zone when Zones is set.
+	// Zero means 3.
+	NodesPerZone int
 	// Binary is the rzone binary to run. Empty builds ./cmd/rzone with Tags.
 	Binary string
 	// Tags are the build tags used when Binary is empty.
@@ -32,7 +43,8 @@ type Config struct {
 	// ServerArgs are appended to every `rzone server` command line, e.g.
 	// {"--inject", "stale-read"}.
 	ServerArgs []string
-	// StartTimeout bounds the start of the whole cluster. Zero means 60s.
+	// StartTimeout bounds the start of the whole cluster. Zero means 60s
+	// (120s with Zones).
 	StartTimeout time.Duration
 	// RequestTimeout bounds each request of the nodes' API clients. Zero
 	// means 5s.
@@ -44,8 +56,11 @@ type Config struct {
 	KeepData bool
 }
 
-// Cluster is a running zone of rzone processes. Close ends it.
+// Cluster is a running zone, or multi-zone cluster, of rzone processes.
+// Close ends it.
 type Cluster struct {
+	// Nodes lists every node; in a multi-zone cluster zone by zone, in the
+	// order of Config.Zones.
 	Nodes []*Node
 	// ID names the cluster's addresses, users and iptables chain.
 	ID uint16
@@ -59,10 +74,18 @@ type Cluster struct {
 	closeOnce sync.Once
 }
 
-// Start builds the binary if needed, starts the first node with --bootstrap,
-// joins the others to it, and waits until every node is ready and the leader
-// counts every voter.
+// Start builds the binary if needed and starts the cluster. A single zone:
+// the first node starts with --bootstrap, the others join it, and Start
+// waits until every node is ready and the leader counts every voter. With
+// Config.Zones: every node starts with its zone and gossip address, and
+// Start waits for gossip to see them all, initializes the cluster and
+// waits until every zone is ready (see WaitZonesReady).
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if len(cfg.Zones) > 0 {
+		if err := checkZones(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
 	}
@@ -71,6 +94,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 60 * time.Second
+		if len(cfg.Zones) > 0 {
+			cfg.StartTimeout = 120 * time.Second
+		}
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 5 * time.Second
@@ -130,7 +156,11 @@ func (c *Cluster) layout() error {
 		c.logf("cluster: cannot bind %s11; every node uses 127.0.0.1", prefix)
 	}
 	for i := 0; i < c.cfg.Nodes; i++ {
-		id := "n" + strconv.Itoa(i+1)
+		id, zone := "n"+strconv.Itoa(i+1), ""
+		if c.MultiZone() {
+			zone = c.cfg.Zones[i/c.cfg.NodesPerZone]
+			id = strings.ToLower(zone) + strconv.Itoa(i%c.cfg.NodesPerZone+1)
+		}
 		ip := "127.0.0.1"
 		if useOwnIPs {
 			ip = prefix + strconv.Itoa(11+i)
@@ -145,6 +175,7 @@ func (c *Cluster) layout() error {
 		}
 		n := &Node{
 			ID:       id,
+			Zone:     zone,
 			IP:       ip,
 			RaftAddr: net.JoinHostPort(ip, strconv.Itoa(raftPort)),
 			HTTPAddr: net.JoinHostPort(ip, strconv.Itoa(httpPort)),
@@ -157,14 +188,23 @@ func (c *Cluster) layout() error {
 		}
 		close(n.exited)
 		if root {
-			n.UID = 200000 + int(c.ID)*8 + i
+			n.UID = nodeUID(c.ID, i, c.cfg.Nodes)
 		}
-		n.args = append([]string{
+		n.args = []string{
 			"--node-id", n.ID,
 			"--data-dir", n.DataDir,
 			"--raft-addr", n.RaftAddr,
 			"--http-addr", n.HTTPAddr,
-		}, c.cfg.ServerArgs...)
+		}
+		if c.MultiZone() {
+			gossipPort, err := freeGossipPort(ip)
+			if err != nil {
+				return err
+			}
+			n.GossipAddr = net.JoinHostPort(ip, strconv.Itoa(gossipPort))
+			n.args = append(n.args, "--zone", zone, "--gossip-addr", n.GossipAddr)
+		}
+		n.args = append(n.args, c.cfg.ServerArgs...)
 		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout)
 		for _, d := range []string{n.DataDir, n.LogDir} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -177,6 +217,18 @@ func (c *Cluster) layout() error {
 			}
 		}
 		c.Nodes = append(c.Nodes, n)
+	}
+	if c.MultiZone() {
+		// Every node joins gossip through the first node of each zone
+		// (a node skips its own address), so any of them may be down
+		// when another restarts.
+		var seeds []string
+		for i := 0; i < c.cfg.Nodes; i += c.cfg.NodesPerZone {
+			seeds = append(seeds, c.Nodes[i].GossipAddr)
+		}
+		for _, n := range c.Nodes {
+			n.args = append(n.args, "--gossip-join", strings.Join(seeds, ","))
+		}
 	}
 	if !root {
 		c.netErr = errors.New("partitions need root (iptables rules and one Unix user per node)")
@@ -206,8 +258,12 @@ func freePort(ip string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// boot starts n1 with --bootstrap, waits for it to lead, then joins the rest.
+// boot starts n1 with --bootstrap, waits for it to lead, then joins the
+// rest; a multi-zone cluster boots with bootZones.
 func (c *Cluster) boot(ctx context.Context) error {
+	if c.MultiZone() {
+		return c.bootZones(ctx)
+	}
 	first := c.Nodes[0]
 	if err := first.start("--bootstrap"); err != nil {
 		return err
@@ -224,7 +280,8 @@ func (c *Cluster) boot(ctx context.Context) error {
 }
 
 // WaitHealthy waits until every running node is ready and the leader's
-// status lists every node as a voter.
+// status lists every node as a voter. In a multi-zone cluster it waits
+// until every running node is ready and then WaitZonesReady.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	for _, n := range c.Nodes {
 		if !n.Running() {
@@ -233,6 +290,10 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 		if err := n.WaitReady(ctx); err != nil {
 			return err
 		}
+	}
+	if c.MultiZone() {
+		_, err := c.WaitZonesReady(ctx)
+		return err
 	}
 	return c.pollUntil(ctx, "the leader to count every voter", func(ctx context.Context) (bool, error) {
 		l, err := c.Leader(ctx)
@@ -278,7 +339,8 @@ func (c *Cluster) HTTPAddrs() []string {
 
 // Leader asks the running, unpaused nodes who leads and returns the node
 // that says it is the leader, preferring the highest term. It fails when no
-// node claims leadership.
+// node claims leadership. In a multi-zone cluster that is the leader of any
+// zone; ZoneLeader asks about one zone.
 func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
 	var best *Node
 	var bestTerm uint64
@@ -316,11 +378,33 @@ func (c *Cluster) WaitLeader(ctx context.Context) (*Node, error) {
 // and returns that index. Stale reads on every node then see the same
 // state. (The applied index counts state-machine entries; raft's own entries
 // such as no-ops and barriers may leave it below the commit index.)
+//
+// In a multi-zone cluster it does so for each zone's voters (WaitZoneConverged)
+// and returns the sum of the zones' indexes, which moves whenever one of
+// them does (so WaitQuiescent works unchanged).
 func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
+	if c.MultiZone() {
+		var sum uint64
+		for _, z := range c.cfg.Zones {
+			idx, err := c.WaitZoneConverged(ctx, z)
+			if err != nil {
+				return 0, err
+			}
+			sum += idx
+		}
+		return sum, nil
+	}
 	leader, err := c.WaitLeader(ctx)
 	if err != nil {
 		return 0, err
 	}
+	return c.waitAgree(ctx, leader, c.Nodes)
+}
+
+// waitAgree waits until the running, unpaused nodes among nodes report the
+// same applied index of their own zone, at least leader's when the wait
+// began, and returns it.
+func (c *Cluster) waitAgree(ctx context.Context, leader *Node, nodes []*Node) (uint64, error) {
 	st, err := leader.Status(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("status of leader %s: %w", leader.ID, err)
@@ -329,7 +413,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) (uint64, error) {
 	var applied uint64
 	err = c.pollUntil(ctx, fmt.Sprintf("every node to apply index %d and agree", target), func(ctx context.Context) (bool, error) {
 		var seen []uint64
-		for _, n := range c.Nodes {
+		for _, n := range nodes {
 			if !n.Running() || n.Paused() {
 				continue
 			}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,9 +16,19 @@ import (
 )
 
 // netFaults owns one iptables chain, RZONE-<id>, jumped to from OUTPUT. A cut
-// between nodes a and b is a pair of DROP rules per direction: packets owned
-// by a's Unix user to b's raft and HTTP ports, and the converse. Traffic of
+// between nodes a and b is a pair of DROP rules per direction: packets of
+// a's connections to b's raft and HTTP ports, and the converse. Traffic of
 // the test's own clients (another user) is never dropped.
+//
+// A node's connections are told by their owner, the node's Unix user
+// (nodes dial from 127.0.0.1, so the source address says nothing). The
+// owner match alone leaks: once a process closes a socket that still has
+// unsent data (an HTTP request whose context timed out), the kernel keeps
+// retransmitting it from an orphaned socket that no owner match sees, and
+// the request arrives after all. So a rule first stamps every connection a
+// node's user sends on with a connection mark equal to its UID, and the
+// DROP rules match that mark, which outlives the socket. Where connmark is
+// unavailable the DROP rules fall back to the owner match.
 type netFaults struct {
 	chain string
 	logf  func(string, ...any)
@@ -24,6 +36,8 @@ type netFaults struct {
 	mu      sync.Mutex
 	created bool
 	cuts    map[[2]string]bool // node id pairs (ordered) currently cut
+	marked  map[int]bool       // UIDs whose connections the chain marks
+	noMark  bool               // connmark failed: owner-match rules only
 }
 
 // ErrNoPartitions is wrapped by the error of Partition and Isolate when the
@@ -37,7 +51,7 @@ func newNetFaults(id uint16, logf func(string, ...any)) (*netFaults, error) {
 	if _, err := iptables("-S", "OUTPUT"); err != nil {
 		return nil, fmt.Errorf("iptables unusable: %w", err)
 	}
-	return &netFaults{chain: fmt.Sprintf("RZONE-%04x", id), logf: logf, cuts: map[[2]string]bool{}}, nil
+	return &netFaults{chain: fmt.Sprintf("RZONE-%04x", id), logf: logf, cuts: map[[2]string]bool{}, marked: map[int]bool{}}, nil
 }
 
 func iptables(args ...string) (string, error) {
@@ -69,33 +83,44 @@ func (f *netFaults) ensureChainLocked() error {
 	return nil
 }
 
-// cut drops what from's user sends to to's raft and HTTP ports.
-func (f *netFaults) cutLocked(from, to *Node) error {
-	k := [2]string{from.ID, to.ID}
-	if f.cuts[k] {
-		return nil
-	}
+// markRule (arguments after "-A chain") stamps the connections of uid's
+// packets with the mark uid.
+func markRule(uid int) []string {
+	return []string{"-m", "owner", "--uid-owner", strconv.Itoa(uid), "-j", "CONNMARK", "--set-mark", strconv.Itoa(uid)}
+}
+
+// cutRules returns the rules (arguments after "-A chain") that drop what
+// from sends to to's raft and HTTP ports: on connections marked with from's
+// UID, or, with owner, on packets of sockets from's user owns.
+func cutRules(from, to *Node, owner bool) ([][]string, error) {
+	var rules [][]string
 	for _, addr := range []string{to.RaftAddr, to.HTTPAddr} {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			return fmt.Errorf("cut %s→%s: %w", from.ID, to.ID, err)
+			return nil, fmt.Errorf("cut %s→%s: %w", from.ID, to.ID, err)
 		}
-		if _, err := iptables("-A", f.chain, "-p", "tcp", "-m", "owner", "--uid-owner", strconv.Itoa(from.UID),
-			"-d", host, "--dport", port, "-j", "DROP"); err != nil {
-			return err
+		match := []string{"-m", "connmark", "--mark", strconv.Itoa(from.UID)}
+		if owner {
+			match = []string{"-m", "owner", "--uid-owner", strconv.Itoa(from.UID)}
 		}
+		rules = append(rules, append(append([]string{"-p", "tcp"}, match...), "-d", host, "--dport", port, "-j", "DROP"))
 	}
-	f.cuts[k] = true
-	return nil
+	return rules, nil
 }
 
-// partition cuts every pair of nodes in different groups, both ways.
+// partition cuts every pair of nodes in different groups, both ways. The
+// rules go in with one iptables-restore call, so the whole cut takes effect
+// at once (a cut of 3 nodes from 2 adds 24 rules, which one iptables call
+// each takes over a second to add on a busy machine); if that fails they
+// are added one by one.
 func (f *netFaults) partition(groups [][]*Node) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.ensureChainLocked(); err != nil {
 		return err
 	}
+	var keys [][2]string
+	var pairs [][2]*Node
 	for i, g := range groups {
 		for j, h := range groups {
 			if i == j {
@@ -103,12 +128,82 @@ func (f *netFaults) partition(groups [][]*Node) error {
 			}
 			for _, a := range g {
 				for _, b := range h {
-					if err := f.cutLocked(a, b); err != nil {
-						return err
+					k := [2]string{a.ID, b.ID}
+					if f.cuts[k] || slices.Contains(keys, k) {
+						continue
 					}
+					keys = append(keys, k)
+					pairs = append(pairs, [2]*Node{a, b})
 				}
 			}
 		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	build := func(owner bool) ([][]string, []int, error) {
+		var marks, drops [][]string
+		var uids []int
+		for _, p := range pairs {
+			if uid := p[0].UID; !owner && !f.marked[uid] && !slices.Contains(uids, uid) {
+				uids = append(uids, uid)
+				marks = append(marks, markRule(uid))
+			}
+			r, err := cutRules(p[0], p[1], owner)
+			if err != nil {
+				return nil, nil, err
+			}
+			drops = append(drops, r...)
+		}
+		return append(marks, drops...), uids, nil
+	}
+	rules, uids, err := build(f.noMark)
+	if err != nil {
+		return err
+	}
+	if err := f.restoreLocked(rules); err != nil {
+		if !f.noMark {
+			f.logf("cluster: iptables-restore with connmark failed (%v); cutting by socket owner only, which lets a closed socket's retransmissions through", err)
+			f.noMark = true
+			if rules, uids, err = build(true); err != nil {
+				return err
+			}
+			err = f.restoreLocked(rules)
+		}
+		if err != nil {
+			f.logf("cluster: iptables-restore failed (%v); adding %d rules one by one", err, len(rules))
+			for _, r := range rules {
+				if _, err := iptables(append([]string{"-A", f.chain}, r...)...); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, uid := range uids {
+		f.marked[uid] = true
+	}
+	for _, k := range keys {
+		f.cuts[k] = true
+	}
+	return nil
+}
+
+// restoreLocked appends rules to the chain in one iptables-restore
+// transaction, leaving every other rule and chain as it is.
+func (f *netFaults) restoreLocked(rules [][]string) error {
+	var in bytes.Buffer
+	in.WriteString("*filter\n")
+	for _, r := range rules {
+		fmt.Fprintf(&in, "-A %s %s\n", f.chain, strings.Join(r, " "))
+	}
+	in.WriteString("COMMIT\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "10", "--noflush")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("iptables-restore: %w: %s", err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }
@@ -124,6 +219,7 @@ func (f *netFaults) heal() error {
 		return err
 	}
 	clear(f.cuts)
+	clear(f.marked)
 	return nil
 }
 
@@ -146,8 +242,26 @@ func (f *netFaults) remove() error {
 	}
 	f.created = false
 	clear(f.cuts)
+	clear(f.marked)
 	f.logf("cluster: removed iptables chain %s", f.chain)
 	return first
+}
+
+// PartitionSupport returns nil when this machine lets a cluster cut links
+// between its nodes (the test runs as root and iptables works), or an error
+// wrapping ErrNoPartitions that says why not. Tests call it before they
+// start a cluster they would only skip.
+func PartitionSupport() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: partitions need root (iptables rules and one Unix user per node)", ErrNoPartitions)
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return fmt.Errorf("%w: iptables not found: %v", ErrNoPartitions, err)
+	}
+	if _, err := iptables("-S", "OUTPUT"); err != nil {
+		return fmt.Errorf("%w: iptables unusable: %v", ErrNoPartitions, err)
+	}
+	return nil
 }
 
 // CanPartition returns nil when Partition works here, or an error wrapping
@@ -160,8 +274,10 @@ func (c *Cluster) CanPartition() error {
 }
 
 // Partition cuts the network between every two nodes of different groups,
-// both ways, by dropping packets. Nodes in no group keep their links.
-// Clients of the test still reach every node.
+// both ways, by dropping packets to their raft and API ports. Nodes in no
+// group keep their links, and so does gossip (memberlist) between all
+// nodes. Clients of the test still reach every node. All the rules of one
+// call take effect at once.
 func (c *Cluster) Partition(groups ...[]*Node) error {
 	if err := c.CanPartition(); err != nil {
 		return err

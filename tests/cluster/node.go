@@ -18,12 +18,18 @@ import (
 // Node is one `rzone server` process of a Cluster. Its methods are safe for
 // concurrent use.
 type Node struct {
-	// ID is the node id, n1, n2, ...
+	// ID is the node id: n1, n2, ... in a single zone; in a multi-zone
+	// cluster the zone's name in lower case and a number (a1, a2, b1, ...).
 	ID string
+	// Zone is the node's zone in a multi-zone cluster, "" in a single zone.
+	Zone string
 	// IP is the node's own loopback address.
 	IP string
 	// RaftAddr and HTTPAddr are the addresses the node listens on.
 	RaftAddr, HTTPAddr string
+	// GossipAddr is the node's memberlist address (TCP and UDP) in a
+	// multi-zone cluster, "" in a single zone.
+	GossipAddr string
 	// DataDir is the node's data folder; it survives Kill and Restart.
 	DataDir string
 	// LogDir holds stdout.log and stderr.log (appended to across restarts).

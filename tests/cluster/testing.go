@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,16 +34,27 @@ func Binary(t testing.TB, tags ...string) string {
 	return bin
 }
 
+// LogsEnv names an environment variable holding a folder where Require
+// keeps the node logs of each test (in a subfolder named after the test)
+// instead of a temporary folder removed with the test.
+const LogsEnv = "RZONE_TEST_LOGS"
+
 // Require starts a cluster for t and closes it when t ends. Node logs go to
-// cfg.LogDir (default a folder under t.TempDir()); when t fails, the tail of
-// every node's stderr is logged. Harness lines go to t.Logf.
+// cfg.LogDir (default $RZONE_TEST_LOGS/<test name> when that is set, else a
+// folder under t.TempDir()); when t fails, the tail of every node's stderr
+// is logged. Harness lines go to t.Logf.
 func Require(t testing.TB, cfg Config) *Cluster {
 	t.Helper()
 	if cfg.Binary == "" {
 		cfg.Binary = Binary(t, cfg.Tags...)
 	}
 	if cfg.LogDir == "" {
-		cfg.LogDir = filepath.Join(t.TempDir(), "nodes")
+		if dir := os.Getenv(LogsEnv); dir != "" {
+			cfg.LogDir = filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+			t.Logf("node logs in %s", cfg.LogDir)
+		} else {
+			cfg.LogDir = filepath.Join(t.TempDir(), "nodes")
+		}
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = t.Logf
