@@ -32,6 +32,11 @@ type FSM struct {
 	chMu      sync.Mutex
 	appliedCh chan struct{}
 
+	// snaps are the snapshots whose read transactions are open; Close ends
+	// them (raft.RecoverCluster persists a snapshot and never releases it).
+	snapMu sync.Mutex
+	snaps  map[*snapshot]struct{}
+
 	// batches and entries count apply work for metrics.
 	batches atomic.Uint64
 	entries atomic.Uint64
@@ -84,6 +89,15 @@ func (f *FSM) open() error {
 
 // Close closes the state file. Reads after Close return ErrClosed.
 func (f *FSM) Close() error {
+	f.snapMu.Lock()
+	open := make([]*snapshot, 0, len(f.snaps))
+	for s := range f.snaps {
+		open = append(open, s)
+	}
+	f.snapMu.Unlock()
+	for _, s := range open {
+		s.Release()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.db == nil {
@@ -241,7 +255,14 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: begin read: %w", err)
 	}
-	return &snapshot{tx: tx}, nil
+	s := &snapshot{tx: tx, f: f}
+	f.snapMu.Lock()
+	if f.snaps == nil {
+		f.snaps = map[*snapshot]struct{}{}
+	}
+	f.snaps[s] = struct{}{}
+	f.snapMu.Unlock()
+	return s, nil
 }
 
 // Restore replaces all state with a snapshot's.
@@ -282,7 +303,11 @@ func writeFileSync(path string, r io.Reader) error {
 	return out.Close()
 }
 
-type snapshot struct{ tx *bolt.Tx }
+type snapshot struct {
+	tx   *bolt.Tx
+	f    *FSM
+	once sync.Once
+}
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := s.tx.WriteTo(sink); err != nil {
@@ -292,4 +317,11 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
-func (s *snapshot) Release() { _ = s.tx.Rollback() }
+func (s *snapshot) Release() {
+	s.once.Do(func() {
+		_ = s.tx.Rollback()
+		s.f.snapMu.Lock()
+		delete(s.f.snaps, s)
+		s.f.snapMu.Unlock()
+	})
+}

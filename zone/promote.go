@@ -1,0 +1,107 @@
+package zone
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/rzonedb/rzone/internal/logging"
+)
+
+// Promote makes the files of a stopped replica in srcDir the first member
+// of a new Raft group in cfg.Dir, with servers as its configuration; the
+// caller then opens it with OpenReplica (a single voter elects itself) and
+// adds more members the usual way.
+//
+// This is how a zone's async followers become its failover store: Raft
+// never elects a non-voter, so the replica's log and state are copied and
+// recovered under raft.RecoverCluster into a group of a new name, whose
+// identity can never be confused with the old group's. Recovery commits
+// every entry in the copied log, including any the old group had not yet
+// committed: acceptable for a new group (an uncommitted payment was
+// acknowledged to nobody, and keys deduplicate a retry), never for the old
+// one. The source files are left untouched.
+//
+// newFSM opens a state machine over a state file path; Promote closes it
+// before returning, as RecoverCluster leaves it unusable.
+func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM func(path string) (StateMachine, io.Closer, error)) error {
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "raft.db")); err == nil {
+		return fmt.Errorf("promote into %s: a group is already there", cfg.Dir)
+	}
+	if err := copyTree(srcDir, cfg.Dir); err != nil {
+		return fmt.Errorf("promote: copy %s: %w", srcDir, err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("promote: open log: %w", err)
+	}
+	defer store.Close()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hlog := logging.HCLog(log.With("group", cfg.Group), "raft")
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("promote: open snapshots: %w", err)
+	}
+	sm, closer, err := newFSM(filepath.Join(cfg.Dir, "state.db"))
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+	if err := raft.RecoverCluster(rc, sm, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+		return fmt.Errorf("promote: recover %s: %w", cfg.Group, err)
+	}
+	return nil
+}
+
+// copyTree copies the regular files under src into dst.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		return copyFile(path, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

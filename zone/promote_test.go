@@ -1,0 +1,168 @@
+package zone
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/mux"
+)
+
+type testReplica struct {
+	rep *Replica
+	f   *fsm.FSM
+	mux *mux.Mux
+	dir string
+}
+
+func openTestReplica(t *testing.T, group, id, dir string) *testReplica {
+	t.Helper()
+	m, err := mux.Listen("127.0.0.1:0", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, _ := m.Layer(group)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsm.Open(filepath.Join(dir, "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := OpenReplica(ReplicaConfig{Group: group, NodeID: id, Dir: dir, Stream: layer, SelfRestoring: true,
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 100 * time.Millisecond,
+		SnapshotThreshold: 64, SnapshotInterval: 200 * time.Millisecond, TrailingLogs: 16, MaxAppendEntries: 64}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testReplica{rep: rep, f: f, mux: m, dir: dir}
+}
+
+func (r *testReplica) close() {
+	r.rep.Shutdown()
+	r.f.Close()
+	r.mux.Close()
+}
+
+func wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func pay(user uint64, key string, amount int64) []byte {
+	return fsm.Encode(nil, fsm.Command{Type: fsm.CmdPay, User: user, Time: 1, Key: key, Amount: amount, Merchant: "m"})
+}
+
+// TestPromoteFollowerIntoNewGroup loses a whole zone (three voters) and
+// promotes its async follower into a writable group of a new name: the new
+// group holds every entry the follower had, replays old keys as replays, and
+// takes new writes and new members.
+func TestPromoteFollowerIntoNewGroup(t *testing.T) {
+	dir := t.TempDir()
+	var voters []*testReplica
+	for i := 0; i < 3; i++ {
+		voters = append(voters, openTestReplica(t, "zone/A", fmt.Sprintf("a%d", i+1), filepath.Join(dir, fmt.Sprint("a", i))))
+	}
+	var servers []raft.Server
+	for i, v := range voters {
+		servers = append(servers, raft.Server{ID: raft.ServerID(fmt.Sprintf("a%d", i+1)), Address: raft.ServerAddress(v.mux.Addr().String())})
+	}
+	for _, v := range voters {
+		if err := v.rep.Bootstrap(servers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follower := openTestReplica(t, "zone/A", "b1", filepath.Join(dir, "b1"))
+	var leader *testReplica
+	wait(t, "a leader", func() bool {
+		for _, v := range voters {
+			if v.rep.IsLeader() {
+				leader = v
+				return true
+			}
+		}
+		return false
+	})
+	if err := leader.rep.AddServer("b1", raft.ServerAddress(follower.mux.Addr().String()), false, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.rep.Apply(fsm.Encode(nil, fsm.Command{Type: fsm.CmdPutAccount, User: 7, Time: 1, CreditLimit: 1_000_000}), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ { // enough to take snapshots and truncate the log
+		if _, err := leader.rep.Apply(pay(7, fmt.Sprintf("k%d", i), 10), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := leader.rep.Raft().LastIndex()
+	wait(t, "the follower to apply everything", func() bool { return follower.f.AppliedIndex() >= leader.f.AppliedIndex() })
+	_, want, _ := leader.f.Digest()
+
+	// The zone is lost; the follower stops.
+	for _, v := range voters {
+		v.close()
+	}
+	follower.close()
+
+	// Promote the follower's files into failover/A with b1 as sole voter.
+	fo := filepath.Join(dir, "failover-A")
+	m, _ := mux.Listen("127.0.0.1:0", nil, nil)
+	defer m.Close()
+	layer, _ := m.Layer("failover/A")
+	cfg := ReplicaConfig{Group: "failover/A", NodeID: "b1", Dir: fo, Stream: layer, SelfRestoring: true,
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 100 * time.Millisecond,
+		SnapshotThreshold: 64, SnapshotInterval: time.Second, TrailingLogs: 16, MaxAppendEntries: 64}
+	err := Promote(cfg, follower.dir, []raft.Server{{ID: "b1", Address: raft.ServerAddress(m.Addr().String())}},
+		func(path string) (StateMachine, io.Closer, error) {
+			f, err := fsm.Open(path, nil)
+			return f, f, err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsm.Open(filepath.Join(fo, "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := OpenReplica(cfg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Shutdown()
+	wait(t, "the promoted replica to lead", rep.IsLeader)
+
+	_, got, _ := f.Digest()
+	if got != want || f.AppliedIndex() < last-1 {
+		t.Fatalf("promoted state differs from the lost zone's (applied %d, zone's last index %d)", f.AppliedIndex(), last)
+	}
+	out, err := rep.Apply(pay(7, "k5", 10), time.Second) // a key the zone had accepted
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.([]fsm.Result)[0]; !r.Replay {
+		t.Fatalf("old key k5 was not a replay in the promoted group: %+v", r)
+	}
+	out, err = rep.Apply(pay(7, "new", 10), time.Second)
+	if err != nil || out.([]fsm.Result)[0].Code != fsm.OK {
+		t.Fatalf("new payment in the promoted group: %v %+v", err, out)
+	}
+	if a, _ := f.Account(7); a.Accepted != 201*10 {
+		t.Fatalf("account after promotion: %+v", a)
+	}
+	// The source files are untouched: the old group can still open them.
+	if err := Promote(cfg, follower.dir, nil, nil); err == nil {
+		t.Fatal("promoting into an existing group was allowed")
+	}
+}
