@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,10 @@ func At(addr string) ReadOption { return func(o *readOpts) { o.node = addr } }
 func (c *Client) target(cl *call, attempt int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cl.user != nil && c.routes != nil {
+	// After a failure, every other attempt goes to the given addresses, so
+	// a client that cannot reach the advertised addresses of the route
+	// table (outside a container network) still gets through by forwarding.
+	if cl.user != nil && c.routes != nil && attempt%2 == 0 {
 		if zr := zoneOf(c.routes, *cl.user); zr != nil {
 			if zr.LeaderHTTP != "" && attempt == 0 {
 				c.direct.Add(1)
@@ -156,6 +160,9 @@ func zoneOf(rt *api.RouteTable, user uint64) *api.ZoneRoute {
 func (c *Client) setLeader(cl *call, addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.noRouting && addr != "" && !slices.Contains(c.addrs, addr) {
+		return // without routing, stay on the given addresses
+	}
 	c.leader = addr
 	if cl != nil && cl.user != nil && c.routes != nil {
 		if zr := zoneOf(c.routes, *cl.user); zr != nil {

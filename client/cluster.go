@@ -8,11 +8,13 @@ import (
 )
 
 // InitCluster creates a multi-zone cluster from the nodes that gossip has
-// found, with zones in ring order (each zone's backup is the next). It is
-// idempotent and returns the route table.
-func (c *Client) InitCluster(ctx context.Context, zones []string) (*RouteTable, error) {
+// found, with zones in ring order (each zone's backup is the next). With
+// expectNodes > 0 it waits (retrying) until gossip shows that many live
+// nodes. It is idempotent and returns the route table.
+func (c *Client) InitCluster(ctx context.Context, zones []string, expectNodes int) (*RouteTable, error) {
 	var out RouteTable
-	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/cluster/init", body: map[string]any{"zones": zones}, out: &out, write: true, admin: true}); err != nil {
+	body := map[string]any{"zones": zones, "expect_nodes": expectNodes}
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/cluster/init", body: body, out: &out, write: true, admin: true}); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -369,6 +369,10 @@ type InitRequest struct {
 	Zones []string `json:"zones"`
 	// Nodes, if given, is the node list; else it comes from gossip.
 	Nodes []fsm.NodeInfo `json:"nodes,omitempty"`
+	// ExpectNodes, if set, is how many live nodes gossip must show before
+	// the cluster is created; with fewer the init is refused as unavailable
+	// (retry), so a slow node is not left out of its zone for good.
+	ExpectNodes int `json:"expect_nodes,omitempty"`
 }
 
 // bootstrapRequest tells a node which groups to form.
@@ -396,6 +400,10 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plan, err := n.planInit(req)
+	if errors.Is(err, errTooFewNodes) {
+		writeError(w, api.Errorf(api.CodeUnavailable, "%v", err))
+		return
+	}
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
 		return
@@ -408,6 +416,8 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, n.routeTable())
 }
+
+var errTooFewNodes = errors.New("too few nodes")
 
 type initPlan struct {
 	zones []fsm.ZoneInfo
@@ -425,6 +435,9 @@ func (n *Node) planInit(req InitRequest) (initPlan, error) {
 				nodes = append(nodes, fsm.NodeInfo{ID: m.NodeID, Zone: m.Zone, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr})
 			}
 		}
+	}
+	if req.ExpectNodes > 0 && len(nodes) < req.ExpectNodes {
+		return initPlan{}, fmt.Errorf("%w: gossip shows %d live nodes, waiting for %d", errTooFewNodes, len(nodes), req.ExpectNodes)
 	}
 	byZone := map[string][]fsm.NodeInfo{}
 	for _, nd := range nodes {

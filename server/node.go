@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
@@ -55,6 +56,10 @@ type Node struct {
 	stopping atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
+
+	// seen holds the replica states other nodes last reported (zone status).
+	seenMu sync.Mutex
+	seen   map[string]api.ReplicaState
 
 	// addrs caches node id -> HTTP address (standalone: from the zone's
 	// state machine).

@@ -137,6 +137,7 @@ func (n *Node) gatherReplicas(ctx context.Context) map[string][]api.ReplicaState
 				mu.Lock()
 				out[id] = rs
 				mu.Unlock()
+				n.remember(id, rs)
 			}
 		}(nd.ID, nd.HTTPAddr)
 	}
@@ -165,6 +166,7 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 		}
 		group := "zone/" + z.Name
 		var all []api.ReplicaState
+		var leaderApplied uint64
 		for _, nd := range st.Nodes {
 			found := false
 			for _, rs := range reps[nd.ID] {
@@ -174,18 +176,27 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 				}
 			}
 			if !found && (nd.Zone == z.Name || nd.Zone == z.Backup) {
-				all = append(all, api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, State: "unreachable",
-					Voter: nd.Zone == z.Name, LastContactMs: -1})
+				// Report what was last heard from it, so its lag keeps growing.
+				rs := api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, Voter: nd.Zone == z.Name, LastContactMs: -1}
+				if last, ok := n.lastSeen(nd.ID, group); ok {
+					rs = last
+				}
+				rs.State = "unreachable"
+				all = append(all, rs)
 			}
 		}
 		for _, rs := range all {
 			if rs.State == raft.Leader.String() {
 				zs.Leader, zs.LastIndex, zs.Term, zs.Ready = rs.Node, rs.LastIndex, rs.Term, rs.Ready
+				leaderApplied = rs.AppliedIndex
 			}
 		}
 		for _, rs := range all {
-			if zs.LastIndex > rs.AppliedIndex && rs.State != "unreachable" {
-				rs.LagEntries = zs.LastIndex - rs.AppliedIndex
+			// Lag counts state-machine entries: no-ops and configuration
+			// changes never reach a state machine, so the leader's applied
+			// index, not its last index, is the mark.
+			if leaderApplied > rs.AppliedIndex {
+				rs.LagEntries = leaderApplied - rs.AppliedIndex
 			}
 			if rs.Voter {
 				zs.Voters = append(zs.Voters, rs)
@@ -234,4 +245,24 @@ func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
 			RaftAddr: m.RaftAddr, Gossip: m.Addr, Capacity: m.Capacity, State: string(m.State), Since: m.Since.UTC().Format(time.RFC3339)})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// remember keeps the last replica states each node reported, so a node
+// that stops answering is shown with its last known applied index.
+func (n *Node) remember(node string, rs []api.ReplicaState) {
+	n.seenMu.Lock()
+	defer n.seenMu.Unlock()
+	if n.seen == nil {
+		n.seen = map[string]api.ReplicaState{}
+	}
+	for _, r := range rs {
+		n.seen[node+"/"+r.Group] = r
+	}
+}
+
+func (n *Node) lastSeen(node, group string) (api.ReplicaState, bool) {
+	n.seenMu.Lock()
+	defer n.seenMu.Unlock()
+	r, ok := n.seen[node+"/"+group]
+	return r, ok
 }

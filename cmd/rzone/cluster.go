@@ -17,6 +17,7 @@ func clusterVerbs(f *clientFlags) []*cobra.Command {
 		return context.WithTimeout(cmd.Context(), f.timeout)
 	}
 	var zones string
+	var expect int
 	cluster := &cobra.Command{Use: "cluster", Short: "Create a multi-zone cluster"}
 	initCmd := &cobra.Command{
 		Use:   "init",
@@ -26,7 +27,7 @@ per zone in turn), one Raft group per zone from the nodes of that zone, async
 followers of each zone on the next zone's nodes (ring order of --zones), and
 the route table with the 100 shards spread evenly. Running it again changes
 nothing and prints the routes.`,
-		Example: "  rzone cluster init --zones A,B,C --addr 127.0.0.1:7070",
+		Example: "  rzone cluster init --zones A,B,C --nodes 9 --addr 127.0.0.1:7070",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -34,7 +35,7 @@ nothing and prints the routes.`,
 			}
 			ctx, cancel := ctxOf(cmd)
 			defer cancel()
-			rt, err := c.InitCluster(ctx, strings.Split(zones, ","))
+			rt, err := c.InitCluster(ctx, strings.Split(zones, ","), expect)
 			if err != nil {
 				return err
 			}
@@ -43,6 +44,7 @@ nothing and prints the routes.`,
 	}
 	initCmd.Flags().StringVar(&zones, "zones", "", "zones in ring order, comma separated (required)")
 	initCmd.MarkFlagRequired("zones")
+	initCmd.Flags().IntVar(&expect, "nodes", 0, "wait until gossip shows this many live nodes (0: take those alive now)")
 	cluster.AddCommand(initCmd)
 
 	status := &cobra.Command{

@@ -167,7 +167,7 @@ func initWhenGossiped(ctx context.Context, c *client.Client, zones []string, nod
 			}
 		}
 		if alive == nodes {
-			if _, last = c.InitCluster(ctx, zones); last == nil {
+			if _, last = c.InitCluster(ctx, zones, nodes); last == nil {
 				return nil
 			}
 		} else {

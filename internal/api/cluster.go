@@ -59,8 +59,8 @@ type ReplicaState struct {
 	Term          uint64 `json:"term"`
 	// Ready is set once the zone's shard ownership is in its state.
 	Ready bool `json:"ready"`
-	// LagEntries is the group leader's last index minus this replica's
-	// applied index (filled in by the zone status).
+	// LagEntries is the group leader's applied index minus this replica's
+	// (filled in by the zone status).
 	LagEntries uint64 `json:"lag_entries"`
 }
 

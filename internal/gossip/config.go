@@ -278,6 +278,10 @@ func checkHostPort(s string, zeroPort bool) error {
 func (c *Config) memberlistConfig() *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.Meta.NodeID
+	// A node that died and comes back under another address (a container
+	// with a new IP) may take its name back once it has been dead this long;
+	// memberlist's default refuses it forever.
+	mc.DeadNodeReclaimTime = 10 * time.Second
 	host, port, _ := net.SplitHostPort(c.BindAddr)
 	mc.BindAddr = host
 	mc.BindPort, _ = strconv.Atoi(port)
