@@ -1,5 +1,5 @@
 # Each target is one line over the Go tool; README.md explains them.
-.PHONY: build test test-race fuzz jepsen bench dev ci
+.PHONY: build test test-race fuzz jepsen bench dev ci docker docker-down
 
 build:
 	go build -o bin/rzone ./cmd/rzone
@@ -10,10 +10,14 @@ test-race:
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s ./fsm && go test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime 60s ./internal/api
 jepsen:
-	go run ./tests/jepsen --workload payments,bank --nemesis kill,partition,pause --time 60s
+	go run ./tests/jepsen --workload payments,bank,register --nemesis kill,partition,pause --time 60s
 bench:
 	go test -run '^$$' -bench . ./fsm && go run ./cmd/rzone bench sched
 dev:
 	go run ./cmd/rzone dev
 ci:
 	bash .ci/run
+docker:
+	scripts/docker-up.sh
+docker-down:
+	scripts/docker-down.sh
