@@ -145,6 +145,27 @@ func readBody(r *http.Request) ([]byte, *api.Error) {
 	return data, nil
 }
 
+// readRequest parses the path's user and decodes and validates the body
+// into req. On failure it writes the error reply and returns ok false.
+func readRequest(w http.ResponseWriter, r *http.Request, req interface{ Validate() error }) (user uint64, body []byte, ok bool) {
+	user, aerr := pathUser(r)
+	if aerr == nil {
+		body, aerr = readBody(r)
+	}
+	if aerr == nil {
+		if err := api.DecodeBytes(body, req); err != nil {
+			aerr = err.(*api.Error)
+		} else if err := req.Validate(); err != nil {
+			aerr = err.(*api.Error)
+		}
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return 0, nil, false
+	}
+	return user, body, true
+}
+
 func pathUser(r *http.Request) (uint64, *api.Error) {
 	u, err := api.ParseUser(r.PathValue("user"))
 	if err != nil {

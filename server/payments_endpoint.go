@@ -9,23 +9,9 @@ import (
 )
 
 func (n *Node) handlePay(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	body, aerr := readBody(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req api.PayRequest
-	if err := api.DecodeBytes(body, &req); err != nil {
-		writeError(w, err.(*api.Error))
-		return
-	}
-	if err := req.Validate(); err != nil {
-		writeError(w, err.(*api.Error))
+	user, body, ok := readRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	cmd := fsm.Command{Type: fsm.CmdPay, User: user, Key: req.Key, Amount: req.Amount, Merchant: req.Merchant}

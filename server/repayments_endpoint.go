@@ -8,23 +8,9 @@ import (
 )
 
 func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	body, aerr := readBody(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req api.RepayRequest
-	if err := api.DecodeBytes(body, &req); err != nil {
-		writeError(w, err.(*api.Error))
-		return
-	}
-	if err := req.Validate(); err != nil {
-		writeError(w, err.(*api.Error))
+	user, body, ok := readRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	var cycle uint32

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,27 @@ func (f *clientFlags) client() (*client.Client, error) {
 		return nil, fmt.Errorf("--output %q: want table or json", f.output)
 	}
 	return client.New(strings.Split(f.addrs, ","))
+}
+
+// session makes the client and a context bounded by --timeout; the caller
+// defers cancel.
+func (f *clientFlags) session(cmd *cobra.Command) (context.Context, context.CancelFunc, *client.Client, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	return ctx, cancel, c, nil
+}
+
+// userSession is session for a verb whose argument userArg is a user id.
+func (f *clientFlags) userSession(cmd *cobra.Command, userArg string) (context.Context, context.CancelFunc, *client.Client, uint64, error) {
+	user, err := parseUser(userArg)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	ctx, cancel, c, err := f.session(cmd)
+	return ctx, cancel, c, user, err
 }
 
 func (f *clientFlags) readOpts() []client.ReadOption {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,9 +12,6 @@ import (
 
 // clusterVerbs are the operator commands of a multi-zone cluster.
 func clusterVerbs(f *clientFlags) []*cobra.Command {
-	ctxOf := func(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-		return context.WithTimeout(cmd.Context(), f.timeout)
-	}
 	var zones string
 	var expect int
 	cluster := &cobra.Command{Use: "cluster", Short: "Create a multi-zone cluster"}
@@ -29,11 +25,10 @@ the route table with the 100 shards spread evenly. Running it again changes
 nothing and prints the routes.`,
 		Example: "  rzone cluster init --zones A,B,C --nodes 9 --addr 127.0.0.1:7070",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			rt, err := c.InitCluster(ctx, strings.Split(zones, ","), expect)
 			if err != nil {
@@ -51,11 +46,10 @@ nothing and prints the routes.`,
 		Use:   "status",
 		Short: "Show every zone: leader, voters, async followers and their lag, lease, shards",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			zl, err := c.Zones(ctx)
 			if err != nil {
@@ -90,11 +84,10 @@ nothing and prints the routes.`,
 		Use:   "members",
 		Short: "Show the gossip membership: who is alive, zone, roles, addresses",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			ml, err := c.Members(ctx)
 			if err != nil {
@@ -112,11 +105,10 @@ nothing and prints the routes.`,
 		Use:   "routes",
 		Short: "Show the route table: shard → zone, epochs, zone leaders",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			rt, err := c.Routes(ctx)
 			if err != nil {
@@ -137,11 +129,10 @@ nothing and prints the routes.`,
 			if err != nil || s < 0 || s > 99 {
 				return fmt.Errorf("shard %q: want 0 to 99", args[0])
 			}
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			start := time.Now()
 			rt, err := c.MoveShard(ctx, s, args[1])

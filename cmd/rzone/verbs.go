@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,9 +13,6 @@ import (
 // clientVerbs returns the commands that talk to a cluster through package
 // client: account, pay, repay, payment, bill.
 func clientVerbs(f *clientFlags) []*cobra.Command {
-	ctxOf := func(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-		return context.WithTimeout(cmd.Context(), f.timeout)
-	}
 	amountHelp := "amounts are decimals in major units with at most two decimals (19.99), stored exactly as minor units"
 
 	account := &cobra.Command{Use: "account", Short: "Create, change and read accounts"}
@@ -29,11 +25,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			a, err := c.PutAccount(ctx, user, limit)
 			if err != nil {
@@ -45,15 +40,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 	get := &cobra.Command{
 		Use: "get USER", Short: "Read an account", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, err := parseUser(args[0])
+			ctx, cancel, c, user, err := f.userSession(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			a, err := c.GetAccount(ctx, user, f.readOpts()...)
 			if err != nil {
@@ -74,11 +64,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			p, replayed, err := c.PayReplayed(ctx, user, client.PayRequest{Key: payKey, Amount: amount, Merchant: merchant})
 			if err != nil {
@@ -108,11 +97,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
+			ctx, cancel, c, err := f.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			r, err := c.Repay(ctx, user, client.RepayRequest{Key: repayKey, Amount: amount, Cycle: cycle})
 			if err != nil {
@@ -137,15 +125,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 	payment.AddCommand(&cobra.Command{
 		Use: "get USER KEY", Short: "Read one payment", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, err := parseUser(args[0])
+			ctx, cancel, c, user, err := f.userSession(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			p, err := c.GetPayment(ctx, user, args[1], f.readOpts()...)
 			if err != nil {
@@ -159,15 +142,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 	list := &cobra.Command{
 		Use: "list USER", Short: "List a user's payments by key", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, err := parseUser(args[0])
+			ctx, cancel, c, user, err := f.userSession(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			l, err := c.ListPayments(ctx, user, client.ListOptions{After: after, Limit: limit}, f.readOpts()...)
 			if err != nil {
@@ -190,15 +168,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 	bill.AddCommand(&cobra.Command{
 		Use: "list USER", Short: "List a user's bills", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, err := parseUser(args[0])
+			ctx, cancel, c, user, err := f.userSession(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			bills, err := c.ListBills(ctx, user, f.readOpts()...)
 			if err != nil {
@@ -210,15 +183,10 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 	bill.AddCommand(&cobra.Command{
 		Use: "get USER CYCLE", Short: "Read one bill (cycle YYYYMM)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, err := parseUser(args[0])
+			ctx, cancel, c, user, err := f.userSession(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctxOf(cmd)
 			defer cancel()
 			b, err := c.GetBill(ctx, user, args[1], f.readOpts()...)
 			if err != nil {
