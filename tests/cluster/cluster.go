@@ -43,6 +43,10 @@ type Config struct {
 	// ServerArgs are appended to every `rzone server` command line, e.g.
 	// {"--inject", "stale-read"}.
 	ServerArgs []string
+	// ZoneArgs are appended, after ServerArgs, to the command lines of the
+	// nodes of one zone (a multi-zone cluster), e.g. {"B": {"--inject",
+	// "clock-rate=0.5"}}. They stay for restarts.
+	ZoneArgs map[string][]string
 	// StartTimeout bounds the start of the whole cluster. Zero means 60s
 	// (120s with Zones).
 	StartTimeout time.Duration
@@ -205,6 +209,7 @@ func (c *Cluster) layout() error {
 			n.args = append(n.args, "--zone", zone, "--gossip-addr", n.GossipAddr)
 		}
 		n.args = append(n.args, c.cfg.ServerArgs...)
+		n.args = append(n.args, c.cfg.ZoneArgs[zone]...)
 		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout)
 		for _, d := range []string{n.DataDir, n.LogDir} {
 			if err := os.MkdirAll(d, 0o755); err != nil {

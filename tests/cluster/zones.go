@@ -399,3 +399,65 @@ func (n *Node) Routes(ctx context.Context) (*api.RouteTable, error) {
 	}
 	return &rt, nil
 }
+
+// CutZoneFromMeta cuts the nodes of zone z off from the meta group's voters
+// outside z, both ways (raft and API ports), so that z's leader can no
+// longer renew its ownership lease while the zone itself, and every other
+// link, keeps working. It returns the voters it cut z from. Heal undoes it.
+func (c *Cluster) CutZoneFromMeta(ctx context.Context, z string) ([]*Node, error) {
+	n := c.Up()
+	if n == nil {
+		return nil, errors.New("cluster: no node is up to ask for the meta voters")
+	}
+	voters, err := c.MetaVoters(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	var outside []*Node
+	for _, v := range voters {
+		if v.Zone != z {
+			outside = append(outside, v)
+		}
+	}
+	if len(outside) == 0 {
+		return nil, fmt.Errorf("cluster: every meta voter is in zone %s; nothing to cut it from", z)
+	}
+	return outside, c.Partition(c.ZoneNodes(z), outside)
+}
+
+// KillZone kills every running node of zone z with SIGKILL and returns the
+// first error.
+func (c *Cluster) KillZone(z string) error {
+	var first error
+	for _, n := range c.ZoneNodes(z) {
+		if !n.Running() {
+			continue
+		}
+		if err := n.Kill(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// RestartNodes starts every node of nodes that is not running, all at once
+// (a zone or a meta group without a quorum needs its members together),
+// and waits until each answers /healthz. It returns the first error.
+func (c *Cluster) RestartNodes(ctx context.Context, nodes []*Node) error {
+	errs := make(chan error, len(nodes))
+	started := 0
+	for _, n := range nodes {
+		if n.Running() {
+			continue
+		}
+		started++
+		go func() { errs <- n.Restart(ctx) }()
+	}
+	var first error
+	for i := 0; i < started; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,8 +1,11 @@
-// Command jepsen runs rzone's Jepsen-style fault tests against a zone of
-// real rzone processes on this machine and writes a report folder.
+// Command jepsen runs rzone's Jepsen-style fault tests against a zone (or a
+// multi-zone cluster) of real rzone processes on this machine and writes a
+// report folder.
 //
 //	go run ./tests/jepsen --workload payments,bank,register \
 //	    --nemesis kill,partition,pause --time 60s --out DIR --seed N
+//	go run ./tests/jepsen --zones 3 --workload payments,bank,register \
+//	    --nemesis kill-zone,partition-zone,restart-all,kill --time 60s
 //
 // Flags:
 //
@@ -11,17 +14,34 @@
 //	                    linearizable reads on hot accounts, checked with Porcupine),
 //	                    bank (money identity and bounds on every read). Default all.
 //	--nemesis LIST      kill (kill -9, then restart), pause (SIGSTOP/SIGCONT),
-//	                    partition (iptables: cut a node off; needs root), or none.
+//	                    partition (iptables: cut a node off; needs root),
+//	                    restart-all (kill -9 every node, restart them together),
+//	                    and with --zones: kill-zone (kill -9 a whole zone, then
+//	                    restart it), partition-zone (iptables: cut a zone's
+//	                    nodes off from the meta voters outside it, so its lease
+//	                    runs out; needs root; give it a --fault-duration above
+//	                    the 3s lease), or none.
 //	--time D            how long clients run (default 60s).
 //	--interval D        time between fault starts (default 10s).
 //	--fault-duration D  how long each fault lasts (default 3s).
 //	--out DIR           the run folder (default a new folder under $TMPDIR/rzone-jepsen).
 //	--seed N            seed of every random choice (default: from the clock, printed).
-//	--nodes N           voters in the zone (default 3).
+//	--nodes N           voters in the zone (default 3; ignored with --zones).
+//	--zones N           run N zones (A, B, C, …) of --nodes-per-zone nodes each
+//	                    (default 0: one standalone zone); users spread over
+//	                    every zone, and the lease checker flags writes
+//	                    acknowledged after a cut-off zone's lease ran out
+//	                    (write-after-lease-expiry).
+//	--nodes-per-zone N  nodes of each zone with --zones (default 3).
+//	--clock-rate F      with --zones: run one zone's nodes (chosen by the seed)
+//	                    with --inject clock-rate=F (faultinject build; their
+//	                    lease clock runs F × real time), and aim every
+//	                    partition-zone at that zone. Below 0.95 the lease
+//	                    checker should catch writes after expiry.
 //	--concurrency N     client workers per workload (default 3).
 //	--inject NAME       build rzone with -tags faultinject and run every node with
-//	                    --inject NAME (skip-idempotency, stale-read): the run
-//	                    should end valid: false.
+//	                    --inject NAME (skip-idempotency, stale-read,
+//	                    no-lease-fence, …): the run should end valid: false.
 //	--binary PATH       use this rzone binary instead of building ./cmd/rzone.
 //	--check-timeout D   Porcupine's time limit per account (default 30s).
 //	-v                  log progress to stderr.
@@ -57,15 +77,18 @@ func main() {
 func run() int {
 	var (
 		workloads = flag.String("workload", strings.Join(workload.Names, ","), "comma-separated workloads: "+strings.Join(workload.Names, ", "))
-		nemeses   = flag.String("nemesis", "kill,pause,partition", "comma-separated faults: kill, pause, partition, or none")
+		nemeses   = flag.String("nemesis", "kill,pause,partition", "comma-separated faults: "+strings.Join(nemesis.Kinds, ", ")+", or none")
 		dur       = flag.Duration("time", 60*time.Second, "how long clients run")
 		interval  = flag.Duration("interval", 10*time.Second, "time between fault starts")
 		faultDur  = flag.Duration("fault-duration", 3*time.Second, "how long each fault lasts")
 		out       = flag.String("out", "", "run folder (default: a new folder under $TMPDIR/rzone-jepsen)")
 		seed      = flag.Int64("seed", 0, "seed of every random choice (0: from the clock)")
-		nodes     = flag.Int("nodes", 3, "voters in the zone")
+		nodes     = flag.Int("nodes", 3, "voters in the zone (ignored with --zones)")
+		zones     = flag.Int("zones", 0, "zones of a multi-zone cluster (0: one standalone zone)")
+		perZone   = flag.Int("nodes-per-zone", 3, "nodes of each zone with --zones")
+		clockRate = flag.Float64("clock-rate", 0, "with --zones: one zone runs with --inject clock-rate=F, and partition-zone cuts it")
 		conc      = flag.Int("concurrency", 3, "client workers per workload")
-		inject    = flag.String("inject", "", "deliberate server bug to switch on (needs -tags faultinject): skip-idempotency, stale-read")
+		inject    = flag.String("inject", "", "deliberate server bug to switch on (needs -tags faultinject): skip-idempotency, stale-read, no-lease-fence, …")
 		binary    = flag.String("binary", "", "rzone binary to run instead of building ./cmd/rzone")
 		checkTO   = flag.Duration("check-timeout", 30*time.Second, "Porcupine's time limit per account")
 		verbose   = flag.Bool("v", false, "log progress to stderr")
@@ -98,6 +121,9 @@ func run() int {
 		Out:           *out,
 		Seed:          *seed,
 		Nodes:         *nodes,
+		Zones:         *zones,
+		NodesPerZone:  *perZone,
+		ClockRate:     *clockRate,
 		Concurrency:   *conc,
 		Interval:      *interval,
 		FaultDuration: *faultDur,

@@ -93,10 +93,19 @@ type Op struct {
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message,omitempty"`
 
+	// Zone is, on a write of a multi-zone run, the zone that owned the
+	// user's shard when the run began; on a nemesis entry, the zone a
+	// zone fault hit.
+	Zone string `json:"zone,omitempty"`
+
 	// Fault, FaultID and Targets describe nemesis entries.
 	Fault   string   `json:"fault,omitempty"`
 	FaultID int      `json:"fault_id,omitempty"`
 	Targets []string `json:"targets,omitempty"`
+	// HealStart, on a fault-end entry, is the history time at which the
+	// nemesis began to undo the fault (the entry's Time is when it was
+	// done).
+	HealStart int64 `json:"heal_start,omitempty"`
 }
 
 // Completion returns a copy of the invoke op as a completion of type t.
@@ -260,11 +269,16 @@ type Window struct {
 	ID      int      `json:"id"`
 	Fault   string   `json:"fault"`
 	Targets []string `json:"targets"`
+	// Zone is the zone a zone fault hit, "" for other faults.
+	Zone string `json:"zone,omitempty"`
 	// Start and End are history times; End is the history's last time when
 	// the fault was never healed.
-	Start int64  `json:"start"`
-	End   int64  `json:"end"`
-	Error string `json:"error,omitempty"`
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+	// HealStart is when the nemesis began to undo the fault: End when it
+	// did not say.
+	HealStart int64  `json:"heal_start"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Windows pairs the nemesis's fault-start and fault-end entries, ordered by
@@ -281,10 +295,13 @@ func Windows(ops []Op) []Window {
 		}
 		switch op.F {
 		case FFault:
-			byID[op.FaultID] = &Window{ID: op.FaultID, Fault: op.Fault, Targets: op.Targets, Start: op.Time, End: -1, Error: op.Error}
+			byID[op.FaultID] = &Window{ID: op.FaultID, Fault: op.Fault, Targets: op.Targets, Zone: op.Zone, Start: op.Time, End: -1, HealStart: -1, Error: op.Error}
 		case FHeal:
 			if w, ok := byID[op.FaultID]; ok {
 				w.End = op.Time
+				if op.HealStart > 0 {
+					w.HealStart = op.HealStart
+				}
 				if w.Error == "" {
 					w.Error = op.Error
 				}
@@ -295,6 +312,9 @@ func Windows(ops []Op) []Window {
 	for _, w := range byID {
 		if w.End < 0 {
 			w.End = last
+		}
+		if w.HealStart < 0 {
+			w.HealStart = w.End
 		}
 		out = append(out, *w)
 	}

@@ -7,8 +7,10 @@ import (
 	"github.com/rzonedb/rzone/tests/cluster"
 )
 
-// ForCluster adapts a harness cluster to Cluster.
+// ForCluster adapts a harness cluster to Cluster and ZoneCluster.
 func ForCluster(c *cluster.Cluster) Cluster { return harness{c} }
+
+var _ ZoneCluster = harness{}
 
 type harness struct{ c *cluster.Cluster }
 
@@ -78,3 +80,36 @@ func (h harness) Isolate(id string) error {
 
 func (h harness) Heal() error                       { return h.c.Heal() }
 func (h harness) HealAll(ctx context.Context) error { return h.c.HealAll(ctx) }
+
+func (h harness) Zones() []string { return h.c.Zones() }
+
+func (h harness) ZoneNodeIDs(z string) []string {
+	var out []string
+	for _, n := range h.c.ZoneNodes(z) {
+		out = append(out, n.ID)
+	}
+	return out
+}
+
+func (h harness) KillZone(z string) error { return h.c.KillZone(z) }
+
+func (h harness) CutZoneFromMeta(ctx context.Context, z string) ([]string, error) {
+	meta, err := h.c.CutZoneFromMeta(ctx, z)
+	var out []string
+	for _, n := range meta {
+		out = append(out, n.ID)
+	}
+	return out, err
+}
+
+func (h harness) KillAll() error {
+	var first error
+	for _, n := range h.c.Nodes {
+		if err := n.Kill(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (h harness) RestartDown(ctx context.Context) error { return h.c.RestartNodes(ctx, h.c.Nodes) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
@@ -27,12 +28,34 @@ type Cluster interface {
 	HealAll(ctx context.Context) error
 }
 
+// ZoneCluster is what the zone faults and restart-all need besides
+// Cluster; a Cluster without it fails those steps.
+type ZoneCluster interface {
+	// Zones lists the zones in a fixed order, none for a single zone.
+	Zones() []string
+	// ZoneNodeIDs lists the nodes of zone z.
+	ZoneNodeIDs(z string) []string
+	// KillZone kills -9 every node of zone z.
+	KillZone(z string) error
+	// CutZoneFromMeta cuts zone z off from the meta voters outside it and
+	// returns their ids; Heal undoes it.
+	CutZoneFromMeta(ctx context.Context, z string) ([]string, error)
+	// KillAll kills -9 every node.
+	KillAll() error
+	// RestartDown restarts every node that is not running, together.
+	RestartDown(ctx context.Context) error
+}
+
 // Nemesis runs a plan against a cluster, recording each fault's start and
 // end in the history.
 type Nemesis struct {
 	C    Cluster
 	Rec  *history.Recorder
 	Logf func(format string, args ...any)
+	// LeaseZone, when set, is the zone every partition-zone step cuts off
+	// (the zone run with a faulty clock); otherwise the step's pick
+	// chooses.
+	LeaseZone string
 
 	applied map[string]int
 	failed  map[string]int
@@ -73,20 +96,8 @@ func (n *Nemesis) Run(ctx context.Context, steps []Step) Counts {
 }
 
 func (n *Nemesis) step(ctx context.Context, id int, s Step) {
-	target := n.target(ctx, s)
-	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault,
-		Fault: s.Fault, FaultID: id, Targets: []string{target}}
-	var err error
-	switch s.Fault {
-	case Kill:
-		err = n.C.Kill(target)
-	case Pause:
-		err = n.C.Pause(target)
-	case Partition:
-		err = n.C.Isolate(target)
-	default:
-		err = fmt.Errorf("unknown fault %q", s.Fault)
-	}
+	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id}
+	heal, err := n.inject(ctx, s, &start)
 	if err != nil {
 		start.Error = err.Error()
 		n.failed[s.Fault]++
@@ -94,29 +105,73 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 		n.applied[s.Fault]++
 	}
 	n.Rec.Add(start)
-	n.Logf("nemesis: %s %s (%s): %v", s.Fault, target, s.Target, errOrOK(err))
+	n.Logf("nemesis: %s %s %v (%s): %v", s.Fault, start.Zone, start.Targets, s.Target, errOrOK(err))
 	select {
 	case <-ctx.Done():
 	case <-time.After(s.Duration):
 	}
-	hctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	hctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var herr error
-	switch s.Fault {
-	case Kill:
-		herr = n.C.Restart(hctx, target)
-	case Pause:
-		herr = n.C.Resume(target)
-	case Partition:
-		herr = n.C.Heal()
-	}
 	end := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FHeal,
-		Fault: s.Fault, FaultID: id, Targets: []string{target}}
+		Fault: s.Fault, FaultID: id, Targets: start.Targets, Zone: start.Zone, HealStart: n.Rec.Now()}
+	var herr error
+	if heal != nil {
+		herr = heal(hctx)
+	}
 	if herr != nil {
 		end.Error = herr.Error()
 	}
 	n.Rec.Add(end)
-	n.Logf("nemesis: heal %s %s: %v", s.Fault, target, errOrOK(herr))
+	n.Logf("nemesis: heal %s %s %v: %v", s.Fault, start.Zone, start.Targets, errOrOK(herr))
+}
+
+// inject applies step s, filling in op's targets, and returns what undoes
+// it (nil when nothing needs undoing).
+func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(context.Context) error, error) {
+	switch s.Fault {
+	case Kill, Pause, Partition:
+		target := n.target(ctx, s)
+		op.Targets = []string{target}
+		switch s.Fault {
+		case Kill:
+			return func(ctx context.Context) error { return n.C.Restart(ctx, target) }, n.C.Kill(target)
+		case Pause:
+			return func(context.Context) error { return n.C.Resume(target) }, n.C.Pause(target)
+		default:
+			return func(context.Context) error { return n.C.Heal() }, n.C.Isolate(target)
+		}
+	}
+	zc, ok := n.C.(ZoneCluster)
+	if !ok {
+		return nil, fmt.Errorf("%s needs a cluster that supports zone faults", s.Fault)
+	}
+	if s.Fault == RestartAll {
+		op.Targets = n.C.NodeIDs()
+		return zc.RestartDown, zc.KillAll()
+	}
+	zones := zc.Zones()
+	if len(zones) == 0 {
+		return nil, fmt.Errorf("%s needs a multi-zone cluster", s.Fault)
+	}
+	z := zones[s.Pick%len(zones)]
+	op.Zone = z
+	switch s.Fault {
+	case KillZone:
+		op.Targets = zc.ZoneNodeIDs(z)
+		return zc.RestartDown, zc.KillZone(z)
+	case PartitionZone:
+		if n.LeaseZone != "" {
+			z = n.LeaseZone
+			op.Zone = z
+		}
+		op.Targets = zc.ZoneNodeIDs(z)
+		meta, err := zc.CutZoneFromMeta(ctx, z)
+		if len(meta) > 0 {
+			op.Message = "cut from meta voters " + strings.Join(meta, ",")
+		}
+		return func(context.Context) error { return n.C.Heal() }, err
+	}
+	return nil, fmt.Errorf("unknown fault %q", s.Fault)
 }
 
 // target resolves a step's target to a node id.

@@ -1,6 +1,8 @@
 // Package nemesis plans and injects the faults of a fault test: kill -9 and
 // restart, SIGSTOP and SIGCONT, and network partitions, each aimed at the
-// leader or at a random node. A plan is a pure function of a seed, so a
+// leader or at a random node; on a multi-zone cluster also kill -9 of a
+// whole zone, a zone cut off from the meta group, and a restart of every
+// node. A plan is a pure function of a seed, so a
 // failing run can be replayed; each fault's start and end go into the
 // history.
 package nemesis
@@ -18,10 +20,20 @@ const (
 	Kill      = "kill"      // kill -9 a node, restart it at the end
 	Pause     = "pause"     // SIGSTOP a node, SIGCONT at the end
 	Partition = "partition" // cut a node off from the others, heal at the end
+	// KillZone kills -9 every node of a zone and restarts them at the end.
+	KillZone = "kill-zone"
+	// PartitionZone cuts a zone's nodes off from the meta voters outside
+	// it, so its lease cannot be renewed; healed at the end.
+	PartitionZone = "partition-zone"
+	// RestartAll kills -9 every node, and restarts them all at the end.
+	RestartAll = "restart-all"
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition}
+var Kinds = []string{Kill, Pause, Partition, KillZone, PartitionZone, RestartAll}
+
+// ZoneKinds are the kinds that need a multi-zone cluster.
+var ZoneKinds = []string{KillZone, PartitionZone}
 
 // Targets of a step.
 const (

@@ -27,7 +27,12 @@ type Run struct {
 	Nemeses   []string `json:"nemeses"`
 	Inject    string   `json:"inject,omitempty"`
 	Nodes     int      `json:"nodes"`
-	Duration  string   `json:"duration"`
+	// Zones is the number of zones, 0 for a single standalone zone.
+	Zones int `json:"zones,omitempty"`
+	// ClockZone is the zone run with --inject clock-rate=ClockRate.
+	ClockZone string  `json:"clock_zone,omitempty"`
+	ClockRate float64 `json:"clock_rate,omitempty"`
+	Duration  string  `json:"duration"`
 	// Plan is the nemesis schedule drawn from the seed, one line a step.
 	Plan []string `json:"plan"`
 	// Faults counts faults applied (and failed) by kind.
@@ -133,10 +138,17 @@ func Timeline(w io.Writer, r *Run) {
 // "valid: true" or "valid: false".
 func Summary(w io.Writer, r *Run) {
 	st := Count(r.Ops)
-	fmt.Fprintf(w, "rzone fault test: workloads %s, nemeses %s, %d nodes, %s, seed %d",
-		strings.Join(r.Workloads, ","), nemesesOrNone(r.Nemeses), r.Nodes, r.Duration, r.Seed)
+	zones := ""
+	if r.Zones > 0 {
+		zones = fmt.Sprintf(" in %d zones", r.Zones)
+	}
+	fmt.Fprintf(w, "rzone fault test: workloads %s, nemeses %s, %d nodes%s, %s, seed %d",
+		strings.Join(r.Workloads, ","), nemesesOrNone(r.Nemeses), r.Nodes, zones, r.Duration, r.Seed)
 	if r.Inject != "" {
 		fmt.Fprintf(w, ", injected fault %s", r.Inject)
+	}
+	if r.ClockZone != "" {
+		fmt.Fprintf(w, ", zone %s's clock at rate %g", r.ClockZone, r.ClockRate)
 	}
 	fmt.Fprintf(w, "\noperations: %d (ok %d, fail %d, info %d)\n", st.Invoked, st.OK, st.Fail, st.Info)
 	fmt.Fprintf(w, "faults applied: %s\n", faultSummary(r.Faults, r.Failed))

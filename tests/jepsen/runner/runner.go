@@ -1,5 +1,5 @@
-// Package runner runs one fault test end to end: it starts a zone of real
-// rzone processes, sets up the workloads, runs their workers beside a seeded
+// Package runner runs one fault test end to end: it starts a zone (or a
+// multi-zone cluster) of real rzone processes, sets up the workloads, runs their workers beside a seeded
 // nemesis, heals and lets the cluster converge, takes the final reads,
 // checks the history and writes the run's report folder. The command
 // ./tests/jepsen and the scenario tests share it.
@@ -42,8 +42,21 @@ type Config struct {
 	Out string
 	// Seed drives every random choice.
 	Seed int64
-	// Nodes is the zone's size. Zero means 3.
+	// Nodes is the zone's size. Zero means 3. Ignored with Zones.
 	Nodes int
+	// Zones, when above zero, runs a multi-zone cluster of that many zones
+	// (named A, B, C, …) of NodesPerZone nodes each; the workloads' users
+	// spread over every zone, and the lease checker runs.
+	Zones int
+	// NodesPerZone is the size of each zone with Zones. Zero means 3.
+	NodesPerZone int
+	// ClockRate, when above zero, runs the nodes of one zone (chosen by the
+	// seed) with --inject clock-rate=ClockRate (a faultinject build), and
+	// every partition-zone fault cuts that zone off. Needs Zones.
+	ClockRate float64
+	// LeaseDuration is the servers' ownership lease, which the lease
+	// checker assumes. Zero means 3s, the server's default.
+	LeaseDuration time.Duration
 	// Concurrency is the number of workers per workload. Zero means 3.
 	Concurrency int
 	// Interval is the time between fault starts; zero means 10s.
@@ -87,6 +100,21 @@ func (c *Config) defaults() error {
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}
+	if c.Zones < 0 || c.Zones > 26 {
+		return fmt.Errorf("runner: Zones %d: want 0 to 26", c.Zones)
+	}
+	if c.Zones > 0 && c.NodesPerZone == 0 {
+		c.NodesPerZone = 3
+	}
+	if c.Zones > 0 {
+		c.Nodes = c.Zones * c.NodesPerZone
+	}
+	if c.ClockRate < 0 || (c.ClockRate > 0 && c.Zones == 0) {
+		return errors.New("runner: ClockRate needs Zones and must be positive")
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = 3 * time.Second
+	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 3
 	}
@@ -120,19 +148,34 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	rep := &report.Run{
 		Seed: cfg.Seed, Workloads: cfg.Workloads, Nemeses: slices.Clone(cfg.Nemeses), Inject: cfg.Inject,
-		Nodes: cfg.Nodes, Duration: cfg.Time.String(), Command: strings.Join(os.Args, " "),
+		Nodes: cfg.Nodes, Zones: cfg.Zones, Duration: cfg.Time.String(), Command: strings.Join(os.Args, " "),
 	}
-	c, err := startCluster(ctx, cfg)
+	zones := zoneNames(cfg.Zones)
+	if cfg.ClockRate > 0 {
+		rep.ClockZone = zones[int(uint64(cfg.Seed)%uint64(len(zones)))]
+		rep.ClockRate = cfg.ClockRate
+	}
+	if cfg.Zones == 0 {
+		if slices.ContainsFunc(rep.Nemeses, func(k string) bool { return slices.Contains(nemesis.ZoneKinds, k) }) {
+			note := fmt.Sprintf("zone nemeses %v skipped: the cluster has one zone (use Zones)", nemesis.ZoneKinds)
+			cfg.Logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+			rep.Nemeses = slices.DeleteFunc(rep.Nemeses, func(k string) bool { return slices.Contains(nemesis.ZoneKinds, k) })
+		}
+	}
+	c, err := startCluster(ctx, cfg, zones, rep.ClockZone)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if slices.Contains(rep.Nemeses, nemesis.Partition) {
-		if err := c.CanPartition(); err != nil {
-			note := fmt.Sprintf("partition nemesis skipped: %v", err)
-			cfg.Logf("%s", note)
-			rep.Notes = append(rep.Notes, note)
-			rep.Nemeses = slices.DeleteFunc(rep.Nemeses, func(s string) bool { return s == nemesis.Partition })
+	if err := c.CanPartition(); err != nil {
+		for _, k := range []string{nemesis.Partition, nemesis.PartitionZone} {
+			if slices.Contains(rep.Nemeses, k) {
+				note := fmt.Sprintf("%s nemesis skipped: %v", k, err)
+				cfg.Logf("%s", note)
+				rep.Notes = append(rep.Notes, note)
+				rep.Nemeses = slices.DeleteFunc(rep.Nemeses, func(s string) bool { return s == k })
+			}
 		}
 	}
 
@@ -144,7 +187,14 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	rec := history.NewRecorder(hf)
 	env := &workload.Env{Rec: rec, Seed: cfg.Seed, Logf: cfg.Logf}
 	for _, n := range c.Nodes {
-		env.Nodes = append(env.Nodes, workload.Node{ID: n.ID, API: n.API()})
+		env.Nodes = append(env.Nodes, workload.Node{ID: n.ID, Zone: n.Zone, API: n.API()})
+	}
+	if c.MultiZone() {
+		zoneOf, err := shardZones(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		env.ZoneOf = zoneOf
 	}
 	var wls []workload.Workload
 	for _, name := range cfg.Workloads {
@@ -168,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	counts := runPhase(ctx, cfg, c, env, wls, steps)
+	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone)
 	rep.Faults, rep.Failed = counts.Applied, counts.Failed
 
 	if err := settle(ctx, cfg, c); err != nil {
@@ -199,6 +249,11 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 			rep.Results = append(rep.Results, res)
 		}
 	}
+	if c.MultiZone() {
+		res := checker.Lease{Duration: cfg.LeaseDuration, Faults: []string{nemesis.PartitionZone}}.Check(rep.Ops)
+		rep.Valid = rep.Valid && res.Verdict == checker.Valid
+		rep.Results = append(rep.Results, res)
+	}
 	if err := report.Write(cfg.Out, rep); err != nil {
 		return rep, err
 	}
@@ -206,13 +261,14 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	return rep, nil
 }
 
-func startCluster(ctx context.Context, cfg Config) (*cluster.Cluster, error) {
+func startCluster(ctx context.Context, cfg Config, zones []string, clockZone string) (*cluster.Cluster, error) {
 	ccfg := cluster.Config{
-		Nodes: cfg.Nodes, Binary: cfg.Binary, LogDir: filepath.Join(cfg.Out, "nodes"),
+		Nodes: cfg.Nodes, Zones: zones, NodesPerZone: cfg.NodesPerZone,
+		Binary: cfg.Binary, LogDir: filepath.Join(cfg.Out, "nodes"),
 		RequestTimeout: cfg.RequestTimeout,
 		Logf:           cfg.Logf,
 	}
-	if cfg.Inject != "" {
+	if cfg.Inject != "" || clockZone != "" {
 		if ccfg.Binary == "" {
 			bin, err := cluster.Build(ctx, "faultinject")
 			if err != nil {
@@ -227,14 +283,64 @@ func startCluster(ctx context.Context, cfg Config) (*cluster.Cluster, error) {
 		if !ok {
 			return nil, ErrInjectUnsupported
 		}
+	}
+	switch {
+	case clockZone != "":
+		// One --inject flag per node: the clock zone's names both faults.
+		ccfg.ZoneArgs = map[string][]string{}
+		for _, z := range zones {
+			var inj []string
+			if cfg.Inject != "" {
+				inj = append(inj, cfg.Inject)
+			}
+			if z == clockZone {
+				inj = append(inj, fmt.Sprintf("clock-rate=%g", cfg.ClockRate))
+			}
+			if len(inj) > 0 {
+				ccfg.ZoneArgs[z] = []string{"--inject", strings.Join(inj, ",")}
+			}
+		}
+	case cfg.Inject != "":
 		ccfg.ServerArgs = []string{"--inject", cfg.Inject}
 	}
 	return cluster.Start(ctx, ccfg)
 }
 
+// zoneNames returns the names of n zones: A, B, C, …
+func zoneNames(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, string(rune('A'+i)))
+	}
+	return out
+}
+
+// shardZones reads the route table and returns which zone owns a user's
+// shard (user mod 100). The runs move no shard, so it holds throughout.
+func shardZones(ctx context.Context, c *cluster.Cluster) (func(uint64) string, error) {
+	var last error
+	for try := 0; try < 20 && ctx.Err() == nil; try++ {
+		n := c.Up()
+		if n == nil {
+			return nil, errors.New("runner: no node is up to read the route table")
+		}
+		rt, err := n.Routes(ctx)
+		if err == nil && len(rt.Shards) > 0 {
+			owner := map[uint64]string{}
+			for _, sr := range rt.Shards {
+				owner[uint64(sr.Shard)] = sr.Zone
+			}
+			return func(u uint64) string { return owner[u%100] }, nil
+		}
+		last = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("runner: read the route table: %w", last)
+}
+
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string) nemesis.Counts {
 	env.Stop = time.Now().Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
 	workCtx, cancelWork := context.WithDeadline(ctx, env.Stop.Add(15*time.Second))
@@ -247,7 +353,7 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf}
+		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone}
 		counts = n.Run(nemCtx, steps)
 	}()
 	var wg sync.WaitGroup

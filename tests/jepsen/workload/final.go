@@ -15,10 +15,23 @@ const finalProcess = -3
 // from each node's local replica, and records one final-read entry per node
 // and user stamped with the node's applied index. The reads of a node are
 // retried until its applied index is the same before and after them, so
-// entries with equal indexes describe the same state. The cluster should be
-// healed and converged.
-func finalReads(ctx context.Context, env *Env, workload string, users []uint64, payments bool) error {
+// entries with equal indexes describe the same state. In a multi-zone
+// cluster a node reads only the users of its own zone. The cluster should
+// be healed and converged.
+func finalReads(ctx context.Context, env *Env, workload string, all []uint64, payments bool) error {
 	for _, n := range env.Nodes {
+		users := all
+		if env.ZoneOf != nil {
+			users = nil
+			for _, u := range all {
+				if env.ZoneOf(u) == n.Zone {
+					users = append(users, u)
+				}
+			}
+			if len(users) == 0 {
+				continue
+			}
+		}
 		var err error
 		for try := 0; try < 5; try++ {
 			if err = finalReadNode(ctx, env, n, workload, users, payments); err == nil {

@@ -21,8 +21,10 @@ import (
 
 // Node is one node of the cluster under test as the clients see it.
 type Node struct {
-	ID  string
-	API *httpapi.Client
+	ID string
+	// Zone is the node's zone in a multi-zone cluster, "" otherwise.
+	Zone string
+	API  *httpapi.Client
 }
 
 // Env is what workloads share during a run.
@@ -34,7 +36,20 @@ type Env struct {
 	// Stop is when workers invoke their last new operation; retries of an
 	// operation already begun go on until their context ends.
 	Stop time.Time
-	Logf func(format string, args ...any)
+	// ZoneOf, in a multi-zone cluster, names the zone that owns a user's
+	// shard (as the route table said when the run began); nil for a single
+	// zone. Writes carry it in the history, and final reads of a user ask
+	// only the nodes of its zone, whose applied index is that zone's.
+	ZoneOf func(user uint64) string
+	Logf   func(format string, args ...any)
+}
+
+// zoneOf returns the zone of user, "" in a single zone.
+func (e *Env) zoneOf(user uint64) string {
+	if e.ZoneOf == nil {
+		return ""
+	}
+	return e.ZoneOf(user)
 }
 
 // Workload is one kind of client traffic with the checkers that judge it.
@@ -117,7 +132,7 @@ type Result struct {
 // Pay sends a payment, retrying the same key on every retryable error and
 // transport error, and records each attempt.
 func (w *Worker) Pay(ctx context.Context, user uint64, req api.PayRequest, replay bool) Result {
-	base := history.Op{Process: w.Process, F: history.FPay, Workload: w.Workload, User: user, Key: req.Key, Amount: req.Amount, Replay: replay}
+	base := history.Op{Process: w.Process, F: history.FPay, Workload: w.Workload, User: user, Key: req.Key, Amount: req.Amount, Replay: replay, Zone: w.Env.zoneOf(user)}
 	return w.write(ctx, base, func(ctx context.Context, c *httpapi.Client) (history.Op, error) {
 		p, created, err := c.Pay(ctx, user, req)
 		var out history.Op
@@ -134,7 +149,7 @@ func (w *Worker) Pay(ctx context.Context, user uint64, req api.PayRequest, repla
 
 // Repay sends a repayment like Pay.
 func (w *Worker) Repay(ctx context.Context, user uint64, req api.RepayRequest) Result {
-	base := history.Op{Process: w.Process, F: history.FRepay, Workload: w.Workload, User: user, Key: req.Key, Amount: req.Amount}
+	base := history.Op{Process: w.Process, F: history.FRepay, Workload: w.Workload, User: user, Key: req.Key, Amount: req.Amount, Zone: w.Env.zoneOf(user)}
 	return w.write(ctx, base, func(ctx context.Context, c *httpapi.Client) (history.Op, error) {
 		r, created, err := c.Repay(ctx, user, req)
 		var out history.Op
@@ -258,10 +273,15 @@ func setupAccounts(ctx context.Context, env *Env, workload string, users []uint6
 	return nil
 }
 
+// userStride spaces a workload's users 37 ids apart, so that their shards
+// (id mod 100) fall into every third of the shard range and so into every
+// zone of a 3-zone cluster.
+const userStride = 37
+
 func userRange(base uint64, n int) []uint64 {
 	out := make([]uint64, n)
 	for i := range out {
-		out[i] = base + uint64(i)
+		out[i] = base + userStride*uint64(i)
 	}
 	return out
 }
