@@ -36,8 +36,11 @@
 //	--clock-rate F      with --zones: run one zone's nodes (chosen by the seed)
 //	                    with --inject clock-rate=F (faultinject build; their
 //	                    lease clock runs F × real time), and aim every
-//	                    partition-zone at that zone. Below 0.95 the lease
-//	                    checker should catch writes after expiry.
+//	                    partition-zone at that zone. The server counts its
+//	                    lease 5% short for drift, so at 0.95 or above the run
+//	                    stays valid; at 0.5 (the node believes its lease lasts
+//	                    twice as long) a partition-zone longer than the lease
+//	                    ends valid: false with write-after-lease-expiry.
 //	--concurrency N     client workers per workload (default 3).
 //	--inject NAME       build rzone with -tags faultinject and run every node with
 //	                    --inject NAME (skip-idempotency, stale-read,

@@ -107,3 +107,50 @@ func TestNemesisStopsOnCancel(t *testing.T) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
 	}
 }
+
+// zfake is a fake multi-zone cluster of zones A and B.
+type zfake struct{ fake }
+
+func (f *zfake) Zones() []string { return []string{"A", "B"} }
+func (f *zfake) ZoneNodeIDs(z string) []string {
+	return []string{strings.ToLower(z) + "1", strings.ToLower(z) + "2"}
+}
+func (f *zfake) KillZone(z string) error { f.log("kill-zone " + z); return nil }
+func (f *zfake) CutZoneFromMeta(_ context.Context, z string) ([]string, error) {
+	f.log("cut " + z)
+	return []string{"x1", "y1"}, nil
+}
+func (f *zfake) KillAll() error                    { f.log("kill-all"); return nil }
+func (f *zfake) RestartDown(context.Context) error { f.log("restart-down"); return nil }
+
+func TestNemesisZoneFaults(t *testing.T) {
+	steps := []Step{
+		{At: 0, Duration: 10 * time.Millisecond, Fault: KillZone, Pick: 1},
+		{At: 20 * time.Millisecond, Duration: 10 * time.Millisecond, Fault: PartitionZone, Pick: 0},
+		{At: 40 * time.Millisecond, Duration: 10 * time.Millisecond, Fault: RestartAll},
+	}
+	t.Run("multi-zone cluster", func(t *testing.T) {
+		f := &zfake{}
+		rec := history.NewRecorder(nil)
+		counts := (&Nemesis{C: f, Rec: rec, LeaseZone: "B"}).Run(context.Background(), steps)
+		want := []string{"kill-zone B", "restart-down", "cut B", "heal", "kill-all", "restart-down", "heal-all"}
+		if !reflect.DeepEqual(f.calls, want) {
+			t.Fatalf("calls %v, want %v", f.calls, want)
+		}
+		if got := counts.Summary(); got != "kill-zone=1 partition-zone=1 restart-all=1" {
+			t.Errorf("summary %q", got)
+		}
+		ws := history.Windows(rec.Ops())
+		if len(ws) != 3 || ws[1].Zone != "B" || !reflect.DeepEqual(ws[1].Targets, []string{"b1", "b2"}) ||
+			ws[1].HealStart < ws[1].Start || ws[1].HealStart > ws[1].End {
+			t.Errorf("windows %+v", ws)
+		}
+	})
+	t.Run("a cluster without zones fails them", func(t *testing.T) {
+		f := &fake{}
+		counts := (&Nemesis{C: f, Rec: history.NewRecorder(nil)}).Run(context.Background(), steps)
+		if got := counts.Summary(); got != "kill-zone=0(+1 failed) partition-zone=0(+1 failed) restart-all=0(+1 failed)" {
+			t.Errorf("summary %q", got)
+		}
+	})
+}

@@ -83,12 +83,61 @@ func TestScenarioKillPausePartition(t *testing.T) {
 	}
 }
 
-// TestInjectedBugsAreCaught runs a short fault-free scenario against a
-// server built with -tags faultinject and one deliberate bug switched on,
-// and expects the checkers to call the history invalid and name the anomaly
-// the bug causes; the normal build must pass the same scenario. A bug's
-// case skips when the server cannot be built with the tag or has no
-// --inject flag.
+// TestScenarioZones runs every workload for 24 seconds on a 3-zone × 3-node
+// cluster while a whole zone is killed and restarted and a zone is cut off
+// from the meta voters outside it for twice the lease, and expects a valid
+// history (the lease checker included) with both faults applied.
+func TestScenarioZones(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	if err := cluster.PartitionSupport(); err != nil {
+		t.Skipf("the zone-from-meta cut needs iptables: %v", err)
+	}
+	bin := cluster.Binary(t)
+	cfg, _ := run(t, Config{
+		Workloads:     []string{"payments", "register", "bank"},
+		Nemeses:       []string{nemesis.KillZone, nemesis.PartitionZone},
+		Zones:         3,
+		Time:          24 * time.Second,
+		Interval:      10 * time.Second,
+		FaultDuration: 6 * time.Second,
+		Binary:        bin,
+		CheckTimeout:  20 * time.Second,
+	})
+	var out bytes.Buffer
+	cfg.Stdout = &out
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, *cfg)
+	t.Logf("summary:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+		t.Errorf("run is not valid")
+	}
+	for _, k := range cfg.Nemeses {
+		if rep.Faults[k] == 0 {
+			t.Errorf("fault %s was never applied (applied %v, failed %v)", k, rep.Faults, rep.Failed)
+		}
+	}
+	if !slices.ContainsFunc(rep.Results, func(r *checker.Result) bool { return r.Checker == "lease" && r.Stats["cuts"] > 0 }) {
+		t.Errorf("the lease checker saw no zone cut")
+	}
+	if len(rep.Ops) < 1000 {
+		t.Errorf("only %d history entries; the workload barely ran", len(rep.Ops))
+	}
+}
+
+// TestInjectedBugsAreCaught runs a short scenario against a server built
+// with -tags faultinject and one deliberate bug switched on, and expects
+// the checkers to call the history invalid and name the anomaly the bug
+// causes; the normal build must pass the same scenario. Most scenarios are
+// fault-free on one zone; the lease fence's is a 3-zone cluster with one
+// zone cut off from the meta group for longer than its lease. A bug's case
+// skips when the server cannot be built with the tag or has no --inject
+// flag, and a multi-zone case when partitions are unavailable.
 func TestInjectedBugsAreCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -97,6 +146,10 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 		name      string
 		inject    string
 		workloads []string
+		// zones and nemeses shape a multi-zone scenario (a zone cut off from
+		// the meta group); zero runs a fault-free single zone.
+		zones   int
+		nemeses []string
 		// anomalies: at least one of them must be reported.
 		anomalies []string
 	}{
@@ -116,21 +169,51 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 			workloads: []string{"register"},
 			anomalies: []string{checker.StaleRead},
 		},
+		{
+			name:      "the normal build stops a cut-off zone's writes when its lease runs out",
+			workloads: []string{"payments", "bank"},
+			zones:     3,
+			nemeses:   []string{nemesis.PartitionZone},
+		},
+		{
+			name:      "no-lease-fence lets a cut-off zone write after its lease ran out",
+			inject:    "no-lease-fence",
+			workloads: []string{"payments", "bank"},
+			zones:     3,
+			nemeses:   []string{nemesis.PartitionZone},
+			anomalies: []string{checker.WriteAfterLeaseExpiry},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.zones > 0 {
+				if err := cluster.PartitionSupport(); err != nil {
+					t.Skipf("the zone-from-meta cut needs iptables: %v", err)
+				}
+			}
 			var bin string
 			if tt.inject == "" {
 				bin = cluster.Binary(t)
 			} else {
 				bin = cluster.Binary(t, "faultinject")
 			}
+			scenario := Config{Time: 8 * time.Second}
+			if tt.zones > 0 {
+				// One cut: it starts 2 to 6s in and lasts 7s, over twice the
+				// 3s lease.
+				scenario = Config{Zones: tt.zones, Nemeses: tt.nemeses, Time: 16 * time.Second,
+					Interval: 20 * time.Second, FaultDuration: 7 * time.Second}
+			}
 			cfg, _ := run(t, Config{
-				Workloads:    tt.workloads,
-				Time:         8 * time.Second,
-				Inject:       tt.inject,
-				Binary:       bin,
-				CheckTimeout: 20 * time.Second,
+				Workloads:     tt.workloads,
+				Zones:         scenario.Zones,
+				Nemeses:       scenario.Nemeses,
+				Time:          scenario.Time,
+				Interval:      scenario.Interval,
+				FaultDuration: scenario.FaultDuration,
+				Inject:        tt.inject,
+				Binary:        bin,
+				CheckTimeout:  20 * time.Second,
 				// A planted bug may keep the applied index moving (seen
 				// with skip-idempotency); do not wait long for quiet.
 				SettleTimeout: 10 * time.Second,
@@ -146,6 +229,11 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 			t.Logf("summary:\n%s", out.String())
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, k := range tt.nemeses {
+				if rep.Faults[k] == 0 {
+					t.Fatalf("fault %s was never applied (applied %v, failed %v)", k, rep.Faults, rep.Failed)
+				}
 			}
 			if tt.inject == "" {
 				if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {

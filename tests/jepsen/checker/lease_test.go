@@ -1,0 +1,81 @@
+package checker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+func TestLease(t *testing.T) {
+	const s = int64(time.Second)
+	cut := func(start, healStart, end int64) []history.Op {
+		return []history.Op{
+			{Process: history.NemesisProcess, F: history.FFault, Fault: "partition-zone", FaultID: 1, Zone: "A", Time: start},
+			{Process: history.NemesisProcess, F: history.FHeal, Fault: "partition-zone", FaultID: 1, Zone: "A", Time: end, HealStart: healStart},
+		}
+	}
+	// write is one pay of zone z, invoked at inv and answered at done.
+	write := func(p int, z string, inv, done int64, typ history.Type, created bool) []history.Op {
+		in := history.Op{Type: history.Invoke, Process: p, F: history.FPay, User: 7, Key: "k" + string(rune('a'+p)), Zone: z, Time: inv}
+		out := in
+		out.Type, out.Time, out.Created, out.Status = typ, done, created, "accepted"
+		return []history.Op{in, out}
+	}
+	tests := []struct {
+		name  string
+		ops   [][]history.Op
+		stats map[string]int
+		bad   int
+	}{
+		{name: "no cut, nothing to check", ops: [][]history.Op{write(1, "A", 1*s, 9*s, history.OK, true)}},
+		{
+			name: "writes acked before the lease ran out are fine",
+			ops:  [][]history.Op{cut(1*s, 10*s, 11*s), write(1, "A", 2*s, 3*s, history.OK, true)},
+		},
+		{
+			name:  "sent before the end, acked after: counted, not flagged",
+			ops:   [][]history.Op{cut(1*s, 10*s, 11*s), write(1, "A", 3900*1e6, 4100*1e6, history.OK, true)},
+			stats: map[string]int{"acked-after-expiry-sent-before": 1},
+		},
+		{
+			name: "sent and acked after the lease ran out: flagged",
+			ops:  [][]history.Op{cut(1*s, 10*s, 11*s), write(1, "A", 5*s, 5100*1e6, history.OK, true)},
+			bad:  1,
+		},
+		{
+			name: "other zones, failed writes, replays and acks after the heal began are fine",
+			ops: [][]history.Op{
+				cut(1*s, 10*s, 11*s),
+				write(1, "B", 5*s, 6*s, history.OK, true),
+				write(2, "A", 5*s, 6*s, history.Fail, false),
+				write(3, "A", 5*s, 6*s, history.OK, false),
+				write(4, "A", 9*s, 10500*1e6, history.OK, true),
+			},
+			stats: map[string]int{"replays-after-expiry": 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ops []history.Op
+			for _, o := range tt.ops {
+				ops = append(ops, o...)
+			}
+			for i := range ops {
+				ops[i].Index = i
+			}
+			r := Lease{Duration: 3 * time.Second, Faults: []string{"partition-zone"}}.Check(ops)
+			if got := r.Anomalies[WriteAfterLeaseExpiry]; got != tt.bad {
+				t.Fatalf("%d %s, want %d: %+v", got, WriteAfterLeaseExpiry, tt.bad, r)
+			}
+			if (r.Verdict == Valid) != (tt.bad == 0) {
+				t.Errorf("verdict %s with %d anomalies", r.Verdict, tt.bad)
+			}
+			for k, v := range tt.stats {
+				if r.Stats[k] != v {
+					t.Errorf("stat %s = %d, want %d (%v)", k, r.Stats[k], v, r.Stats)
+				}
+			}
+		})
+	}
+}
