@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/rzonedb/rzone/internal/api"
 )
 
 // InitCluster creates a multi-zone cluster from the nodes that gossip has
@@ -67,4 +69,36 @@ func (c *Client) MoveShard(ctx context.Context, shard int, zone string) (*RouteT
 	}
 	c.forgetRoutes()
 	return &out, nil
+}
+
+// ConfigItem is one key of the cluster's versioned config store.
+type ConfigItem = api.ConfigItem
+
+// SetConfig writes a config key; expectedVersion > 0 makes it a
+// compare-and-set that fails with ErrVersionConflict on another version.
+func (c *Client) SetConfig(ctx context.Context, key, value string, expectedVersion uint64) (*ConfigItem, error) {
+	var out ConfigItem
+	body := api.SetConfigRequest{Value: value, ExpectedVersion: expectedVersion}
+	if _, err := c.do(ctx, call{method: http.MethodPut, path: "/v1/config/" + key, body: body, out: &out, write: true, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetConfig reads a config key.
+func (c *Client) GetConfig(ctx context.Context, key string) (*ConfigItem, error) {
+	var out ConfigItem
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/config/" + key, out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListConfig reads every config key.
+func (c *Client) ListConfig(ctx context.Context) ([]ConfigItem, error) {
+	var out api.ConfigList
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/config", out: &out, admin: true}); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
 }

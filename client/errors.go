@@ -31,6 +31,9 @@ var (
 	// ErrWrongZone means the request reached a zone that does not own the
 	// user's shard; the client refreshes its routes and retries.
 	ErrWrongZone = errors.New("rzone: wrong zone")
+	// ErrVersionConflict means a config compare-and-set found another
+	// version.
+	ErrVersionConflict = errors.New("rzone: version conflict")
 )
 
 var sentinels = map[api.Code]error{
@@ -45,6 +48,7 @@ var sentinels = map[api.Code]error{
 	api.CodeInternal:            ErrInternal,
 	api.CodeLeaseExpired:        ErrLeaseExpired,
 	api.CodeWrongZone:           ErrWrongZone,
+	api.CodeVersionConflict:     ErrVersionConflict,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

@@ -408,6 +408,24 @@ func TestMultiZoneRoutingAndFollowers(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get(HeaderStale) != "true" || resp.Header.Get(HeaderNode) != "b1" {
 		t.Fatalf("stale read of a zone-A user at b1: %d node %s stale %s", resp.StatusCode, resp.Header.Get(HeaderNode), resp.Header.Get(HeaderStale))
 	}
+
+	// The config store is versioned, compare-and-set, and replicated to
+	// every node's meta replica.
+	it, err := one.SetConfig(ctx, "sched/whitelist", "1,2,3", 0)
+	if err != nil || it.Version != 1 {
+		t.Fatalf("set config: %+v %v", it, err)
+	}
+	if _, err := one.SetConfig(ctx, "sched/whitelist", "4", 7); !errors.Is(err, client.ErrVersionConflict) {
+		t.Fatalf("compare-and-set with a wrong version: %v", err)
+	}
+	if it, err := one.SetConfig(ctx, "sched/whitelist", "4", 1); err != nil || it.Version != 2 {
+		t.Fatalf("compare-and-set: %+v %v", it, err)
+	}
+	far, _ := client.New([]string{mc.apis[8]})
+	waitFor(t, 5*time.Second, "config on c3", func() bool {
+		it, err := far.GetConfig(ctx, "sched/whitelist")
+		return err == nil && it.Value == "4" && it.Version == 2
+	})
 }
 
 func getJSON(t *testing.T, addr, path string, out any) {

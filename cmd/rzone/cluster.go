@@ -143,7 +143,55 @@ nothing and prints the routes.`,
 			return nil
 		},
 	})
-	return []*cobra.Command{cluster, status, members, routes, shard}
+	config := &cobra.Command{Use: "config", Short: "Read and write the cluster's versioned config store"}
+	var version uint64
+	set := &cobra.Command{
+		Use: "set KEY VALUE", Short: "Write a config key (with --version, only if it is at that version)", Args: cobra.ExactArgs(2),
+		Example: "  rzone config set sched/window/bank '00:30-06:00=800,06:00-23:30=250'",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel, c, err := f.session(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			it, err := c.SetConfig(ctx, args[0], args[1], version)
+			if err != nil {
+				return err
+			}
+			return printConfig(cmd, f, it, []client.ConfigItem{*it})
+		},
+	}
+	set.Flags().Uint64Var(&version, "version", 0, "compare-and-set: write only if the key is at this version")
+	config.AddCommand(set, &cobra.Command{
+		Use: "get KEY", Short: "Read a config key", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel, c, err := f.session(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			it, err := c.GetConfig(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return printConfig(cmd, f, it, []client.ConfigItem{*it})
+		},
+	}, &cobra.Command{
+		Use: "list", Short: "List every config key", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel, c, err := f.session(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			items, err := c.ListConfig(ctx)
+			if err != nil {
+				return err
+			}
+			return printConfig(cmd, f, items, items)
+		},
+	})
+	return []*cobra.Command{cluster, status, members, routes, shard, config}
 }
 
 func contact(ms int64) string {
@@ -172,4 +220,12 @@ func printRoutes(cmd *cobra.Command, f *clientFlags, rt *client.RouteTable) erro
 		fmt.Fprintf(cmd.OutOrStdout(), "route epoch %d\n", rt.Epoch)
 	}
 	return nil
+}
+
+func printConfig(cmd *cobra.Command, f *clientFlags, v any, items []client.ConfigItem) error {
+	var rows [][]string
+	for _, it := range items {
+		rows = append(rows, []string{it.Key, strconv.FormatUint(it.Version, 10), it.Value})
+	}
+	return f.print(cmd.OutOrStdout(), v, []string{"KEY", "VERSION", "VALUE"}, rows)
 }

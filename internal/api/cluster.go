@@ -90,3 +90,33 @@ type MemberInfo struct {
 	State    string   `json:"state"`
 	Since    string   `json:"since"`
 }
+
+// ConfigItem is one key of the cluster's versioned config store.
+type ConfigItem struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Version uint64 `json:"version"`
+}
+
+// ConfigList is the body of GET /v1/config.
+type ConfigList struct {
+	Items []ConfigItem `json:"items"`
+}
+
+// SetConfigRequest is the body of PUT /v1/config/{key}. ExpectedVersion,
+// when not zero, makes the write a compare-and-set.
+type SetConfigRequest struct {
+	Value           string `json:"value"`
+	ExpectedVersion uint64 `json:"expected_version,omitempty"`
+}
+
+// MaxConfigValue is the largest config value, in bytes.
+const MaxConfigValue = 16 << 10
+
+// Validate checks a SetConfigRequest.
+func (r *SetConfigRequest) Validate() error {
+	if len(r.Value) > MaxConfigValue {
+		return Errorf(CodeInvalidArgument, "value must be at most %d bytes", MaxConfigValue)
+	}
+	return nil
+}

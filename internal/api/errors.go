@@ -22,6 +22,7 @@ const (
 	CodeUnknownOutcome      Code = "unknown_outcome"      // 503: may have applied; retry with the same key
 	CodeLeaseExpired        Code = "lease_expired"        // 503: the zone holds no ownership lease; not applied; retry
 	CodeWrongZone           Code = "wrong_zone"           // 421: the user's shard is owned by another zone; refresh routes and retry
+	CodeVersionConflict     Code = "version_conflict"     // 409: a compare-and-set found another version
 	CodeInternal            Code = "internal"             // 500: a bug; the message says more
 )
 
@@ -32,7 +33,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeIdempotencyConflict:
+	case CodeIdempotencyConflict, CodeVersionConflict:
 		return http.StatusConflict
 	case CodeInsufficientCredit, CodeOverpayment:
 		return http.StatusUnprocessableEntity
