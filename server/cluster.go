@@ -250,8 +250,6 @@ func (n *Node) reconcileLoop() {
 	}
 }
 
-var openMu sync.Mutex
-
 func (n *Node) reconcile() error {
 	st := n.metaFSM.State()
 	if !st.Initialized {
@@ -262,7 +260,7 @@ func (n *Node) reconcile() error {
 	// Follower replicas of the zones this zone backs up.
 	for _, z := range st.Zones {
 		if z.Backup == my && z.Name != my && n.hostedZone(z.Name) == nil {
-			openMu.Lock()
+			n.openMu.Lock()
 			if n.hostedZone(z.Name) == nil {
 				if _, err := n.openZone(z.Name, groupDir(n.cfg.DataDir, "zone/"+z.Name), false); err != nil {
 					errs = append(errs, err)
@@ -271,7 +269,7 @@ func (n *Node) reconcile() error {
 					n.updateGossip()
 				}
 			}
-			openMu.Unlock()
+			n.openMu.Unlock()
 		}
 	}
 	// The meta leader adds every other node as a non-voter.
@@ -547,8 +545,8 @@ func (n *Node) bootstrap(req bootstrapRequest) error {
 			return err
 		}
 	}
-	openMu.Lock()
-	defer openMu.Unlock()
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
 	h := n.ownZone()
 	if h == nil {
 		var err error

@@ -39,9 +39,11 @@ type Node struct {
 	mux       *mux.Mux
 	clustered bool
 
-	mu    sync.RWMutex
-	own   *hosted            // this node's voter replica of its zone; nil until bootstrapped
-	zones map[string]*hosted // every hosted zone replica, own included, by zone name
+	mu  sync.RWMutex
+	own *hosted // this node's voter replica of its zone; nil until bootstrapped
+	// openMu serializes opening zone replicas (init and reconcile race).
+	openMu sync.Mutex
+	zones  map[string]*hosted // every hosted zone replica, own included, by zone name
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
