@@ -409,6 +409,41 @@ func TestMultiZoneRoutingAndFollowers(t *testing.T) {
 		t.Fatalf("stale read of a zone-A user at b1: %d node %s stale %s", resp.StatusCode, resp.Header.Get(HeaderNode), resp.Header.Get(HeaderStale))
 	}
 
+	// A batch across every zone, sent to one node, settles each payment as
+	// a single request would, in order.
+	var batch []client.BatchPayment
+	for u := uint64(0); u < 300; u++ {
+		batch = append(batch, client.BatchPayment{User: u, Key: "batch-1", Amount: 7, Merchant: "m"})
+	}
+	batch = append(batch,
+		client.BatchPayment{User: 5, Key: "k", Amount: 100, Merchant: "m"},        // replay of the first loop's payment
+		client.BatchPayment{User: 6, Key: "k", Amount: 99, Merchant: "m"},         // same key, other amount
+		client.BatchPayment{User: 7, Key: "bad key", Amount: 1, Merchant: "m"},    // invalid
+		client.BatchPayment{User: 8, Key: "huge", Amount: 999_999, Merchant: "m"}) // over the limit
+	fixed, _ := client.New([]string{mc.apis[4]}, client.WithRouting(false))
+	res, err := fixed.PayBatch(ctx, batch)
+	if err != nil || len(res) != len(batch) {
+		t.Fatalf("batch: %v (%d results)", err, len(res))
+	}
+	for i := 0; i < 300; i++ {
+		if res[i].Status != 201 || res[i].Payment == nil || res[i].Payment.User != uint64(i) {
+			t.Fatalf("batch item %d: %+v", i, res[i])
+		}
+	}
+	wantTail := []int{200, 409, 400, 422}
+	for j, want := range wantTail {
+		if r := res[300+j]; r.Status != want {
+			t.Fatalf("batch item %d: status %d, want %d (%+v)", 300+j, r.Status, want, r.Error)
+		}
+	}
+	again, err := one.PayBatch(ctx, batch[:300])
+	if err != nil || again[0].Status != 200 || again[299].Status != 200 {
+		t.Fatalf("batch replay: %v %+v", err, again[0])
+	}
+	if a, err := one.GetAccount(ctx, 299); err != nil || a.Accepted != 107 {
+		t.Fatalf("account after the batches: %+v %v", a, err)
+	}
+
 	// The config store is versioned, compare-and-set, and replicated to
 	// every node's meta replica.
 	it, err := one.SetConfig(ctx, "sched/whitelist", "1,2,3", 0)

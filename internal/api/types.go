@@ -145,3 +145,45 @@ type JoinRequest struct {
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
 }
+
+// MaxBatch is the most payments in one batch request.
+const MaxBatch = 1000
+
+// MaxBatchBodyBytes bounds a batch request's body.
+const MaxBatchBodyBytes = 1 << 20
+
+// BatchPayment is one payment of a batch: a PayRequest with its user.
+type BatchPayment struct {
+	User     uint64 `json:"user"`
+	Key      string `json:"key"`
+	Amount   int64  `json:"amount"`
+	Merchant string `json:"merchant"`
+}
+
+// BatchRequest is the body of POST /v1/payments/batch.
+type BatchRequest struct {
+	Payments []BatchPayment `json:"payments"`
+}
+
+// BatchResult is the outcome of one payment of a batch, at the same
+// position: Status is the HTTP status the single request would have got
+// (201 new, 200 replay, or the error's), with the payment or the error.
+type BatchResult struct {
+	Status  int      `json:"status"`
+	Payment *Payment `json:"payment,omitempty"`
+	Error   *Error   `json:"error,omitempty"`
+}
+
+// BatchResponse is the body of a batch's reply.
+type BatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// Validate checks the batch's size; each payment is validated on its own
+// and refused alone.
+func (r *BatchRequest) Validate() error {
+	if len(r.Payments) == 0 || len(r.Payments) > MaxBatch {
+		return Errorf(CodeInvalidArgument, "a batch holds 1 to %d payments, got %d", MaxBatch, len(r.Payments))
+	}
+	return nil
+}
