@@ -56,8 +56,8 @@ const benchBase = 1 << 40
 
 type benchPayOpts struct {
 	clients, accounts, batch int
-	amount            int64
-	dur               time.Duration
+	amount                   int64
+	dur                      time.Duration
 }
 
 // benchPay runs the load and prints a result table.
