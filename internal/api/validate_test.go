@@ -85,6 +85,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"key":"k1","amount":1e3}`,
 		`{"amount":1,"amount":2,"key":"x"}`,
 		`{"node_id":"n2","raft_addr":"127.0.0.1:7001","http_addr":"127.0.0.1:7071"}`,
+		`{"payments":[{"user":1,"key":"a","amount":5,"merchant":"m"},{"user":2,"key":"b","amount":-1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -112,5 +113,9 @@ func FuzzDecodeRequests(f *testing.F) {
 		}
 		var j JoinRequest
 		_ = DecodeBytes(body, &j)
+		var b BatchRequest
+		if DecodeBytes(body, &b) == nil && b.Validate() == nil && (len(b.Payments) == 0 || len(b.Payments) > MaxBatch) {
+			t.Fatalf("batch of %d passed validation", len(b.Payments))
+		}
 	})
 }
