@@ -105,7 +105,7 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 		n.applied[s.Fault]++
 	}
 	n.Rec.Add(start)
-	n.Logf("nemesis: %s %s %v (%s): %v", s.Fault, start.Zone, start.Targets, s.Target, errOrOK(err))
+	n.Logf("nemesis: %s %s%v (%s): %v", s.Fault, zonePrefix(start.Zone), start.Targets, s.Target, errOrOK(err))
 	select {
 	case <-ctx.Done():
 	case <-time.After(s.Duration):
@@ -122,7 +122,7 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 		end.Error = herr.Error()
 	}
 	n.Rec.Add(end)
-	n.Logf("nemesis: heal %s %s %v: %v", s.Fault, start.Zone, start.Targets, errOrOK(herr))
+	n.Logf("nemesis: heal %s %s%v: %v", s.Fault, zonePrefix(start.Zone), start.Targets, errOrOK(herr))
 }
 
 // inject applies step s, filling in op's targets, and returns what undoes
@@ -185,6 +185,14 @@ func (n *Nemesis) target(ctx context.Context, s Step) string {
 		}
 	}
 	return ids[s.Pick%len(ids)]
+}
+
+// zonePrefix is "zone Z " for a zone fault's log line, "" otherwise.
+func zonePrefix(z string) string {
+	if z == "" {
+		return ""
+	}
+	return "zone " + z + " "
 }
 
 func errOrOK(err error) any {
