@@ -12,7 +12,9 @@ import (
 func BenchmarkApplyBatch(b *testing.B) {
 	h := setup(b)
 	var idx uint64 = 1
-	h.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 1<<50))})
+	if r := h.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 1_000_000_000_000_000))}).([]Result); r[0].Code != OK {
+		b.Fatalf("put account: %+v", r[0])
+	}
 	const batch = 64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -21,7 +23,42 @@ func BenchmarkApplyBatch(b *testing.B) {
 			idx++
 			logs[j] = &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, pay(1, fmt.Sprintf("k%d", idx), 1))}
 		}
-		h.f.ApplyBatch(logs)
+		for _, r := range h.f.ApplyBatch(logs) {
+			if r.([]Result)[0].Code != OK {
+				b.Fatalf("pay: %+v", r)
+			}
+		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "payments/s")
+}
+
+// BenchmarkPost measures posting batches of 2000 payments over 500
+// accounts, as the leader's poster proposes them.
+func BenchmarkPost(b *testing.B) {
+	h := setup(b)
+	var idx uint64
+	var cmds []Command
+	for u := uint64(0); u < 500; u++ {
+		cmds = append(cmds, putAcc(u, 1_000_000_000_000))
+	}
+	idx++
+	h.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cmds = cmds[:0]
+		for j := 0; j < 2000; j++ {
+			cmds = append(cmds, pay(uint64(j%500), fmt.Sprintf("k%d-%d", i, j), 1))
+		}
+		idx++
+		h.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
+		refs, _ := h.f.Unposted(2000)
+		idx++
+		post := &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, Command{Type: CmdPost, Time: t0, Posts: refs})}
+		b.StartTimer()
+		if r := h.f.Apply(post).([]Result); r[0].Posted != 2000 {
+			b.Fatalf("posted %d", r[0].Posted)
+		}
+	}
+	b.ReportMetric(float64(b.N*2000)/b.Elapsed().Seconds(), "postings/s")
 }

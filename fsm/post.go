@@ -2,18 +2,22 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/rzonedb/rzone/internal/api"
 )
 
 // post books accepted payments into the bill of their cycle, moving their
 // amounts from pending to used. A payment already posted (or declined) is
-// skipped, so a post proposed twice books once.
+// skipped, so a post proposed twice books once. Each account and bill the
+// batch touches is read and written once, in key order.
 func (a *applier) post(c *Command) Result {
 	payments := a.tx.Bucket(bucketPayments)
 	accounts := a.tx.Bucket(bucketAccounts)
 	bills := a.tx.Bucket(bucketBills)
 	unposted := a.tx.Bucket(bucketUnposted)
+	accts := map[uint64]*accountRec{}
+	billsOf := map[string]*billRec{}
 	n := 0
 	for _, ref := range c.Posts {
 		pk := userKey(ref.User, ref.Key)
@@ -21,22 +25,27 @@ func (a *applier) post(c *Command) Result {
 		if !get(payments, pk, &p) || p.Status != api.PaymentAccepted {
 			continue
 		}
+		if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
+			panic(fmt.Sprintf("fsm: unindex payment: %v", err))
+		}
 		if ok, _ := owns(a.tx, ref.User); !ok {
-			// The shard moved away; its new zone posts the payment.
-			if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
-				panic(fmt.Sprintf("fsm: unindex moved payment: %v", err))
+			continue // the shard moved away; its new zone posts the payment
+		}
+		acc := accts[ref.User]
+		if acc == nil {
+			acc = new(accountRec)
+			if !get(accounts, be64(ref.User), acc) {
+				panic(fmt.Sprintf("fsm: payment %d/%q has no account", ref.User, ref.Key))
 			}
-			continue
+			accts[ref.User] = acc
 		}
-		ak := be64(ref.User)
-		var acc accountRec
-		if !get(accounts, ak, &acc) {
-			panic(fmt.Sprintf("fsm: payment %d/%q has no account", ref.User, ref.Key))
+		bk := string(billKey(ref.User, CycleOf(p.Created)))
+		bill := billsOf[bk]
+		if bill == nil {
+			bill = new(billRec)
+			get(bills, []byte(bk), bill)
+			billsOf[bk] = bill
 		}
-		cycle := CycleOf(p.Created)
-		bk := billKey(ref.User, cycle)
-		var bill billRec
-		get(bills, bk, &bill)
 		bill.Principal += p.Amount
 		bill.Payments++
 		bill.Updated = c.Time
@@ -44,16 +53,27 @@ func (a *applier) post(c *Command) Result {
 		acc.Used += p.Amount
 		acc.Updated = c.Time
 		acc.LastIndex = a.index
-		acc.checkIdentity(ref.User)
 		p.Status = api.PaymentPosted
 		p.Posted = c.Time
 		put(payments, pk, p)
-		put(accounts, ak, acc)
-		put(bills, bk, bill)
-		if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
-			panic(fmt.Sprintf("fsm: unindex posted payment: %v", err))
-		}
 		n++
+	}
+	users := make([]uint64, 0, len(accts))
+	for u := range accts {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	for _, u := range users {
+		accts[u].checkIdentity(u)
+		put(accounts, be64(u), accts[u])
+	}
+	keys := make([]string, 0, len(billsOf))
+	for k := range billsOf {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		put(bills, []byte(k), billsOf[k])
 	}
 	return Result{Code: OK, Posted: n}
 }
