@@ -129,6 +129,15 @@ func (c *Client) GetBill(ctx context.Context, user uint64, cycle string, opts ..
 	return &out, nil
 }
 
+// Notifications reads a user's outbox, oldest first.
+func (c *Client) Notifications(ctx context.Context, user uint64, opts ...ReadOption) ([]Notification, error) {
+	var out NotificationList
+	if _, err := c.do(ctx, call{user: &user, method: http.MethodGet, path: userPath(user, "/notifications"), out: &out, read: readOptions(opts)}); err != nil {
+		return nil, err
+	}
+	return out.Notifications, nil
+}
+
 // Status reads the status of the node at addr (not retried elsewhere).
 func (c *Client) Status(ctx context.Context, addr string) (*Status, error) {
 	var out Status

@@ -4,16 +4,18 @@ import "github.com/rzonedb/rzone/internal/api"
 
 // Wire types, shared with the server.
 type (
-	Account      = api.Account
-	Payment      = api.Payment
-	PaymentList  = api.PaymentList
-	PayRequest   = api.PayRequest
-	RepayRequest = api.RepayRequest
-	Repayment    = api.Repayment
-	Allocation   = api.Allocation
-	Bill         = api.Bill
-	Status       = api.Status
-	Member       = api.Member
+	Account          = api.Account
+	Payment          = api.Payment
+	PaymentList      = api.PaymentList
+	PayRequest       = api.PayRequest
+	RepayRequest     = api.RepayRequest
+	Repayment        = api.Repayment
+	Allocation       = api.Allocation
+	Bill             = api.Bill
+	Status           = api.Status
+	Member           = api.Member
+	Notification     = api.Notification
+	NotificationList = api.NotificationList
 )
 
 // ListOptions pages a list: After is the last key of the previous page,

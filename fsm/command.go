@@ -20,15 +20,16 @@ const IgnorableFlag CmdType = 0x80
 
 // Command types. Their numbers are part of the log format: never reuse one.
 const (
-	CmdPutAccount   CmdType = 1 // set a user's credit limit, creating the account
-	CmdPay          CmdType = 2 // insert a payment under an idempotency key
-	CmdPost         CmdType = 3 // book accepted payments into their bills
-	CmdRepay        CmdType = 4 // pay down bills under an idempotency key
-	CmdRegisterNode CmdType = 5 // record a node's addresses
-	CmdSetShards    CmdType = 6 // take or give up ownership of shards at an epoch
-	CmdIngest       CmdType = 7 // write a moving shard's records
-	CmdMark         CmdType = 8 // set guard marks for accounts of another zone
-	CmdClearMarks   CmdType = 9 // clear guard marks no newer than given
+	CmdPutAccount   CmdType = 1  // set a user's credit limit, creating the account
+	CmdPay          CmdType = 2  // insert a payment under an idempotency key
+	CmdPost         CmdType = 3  // book accepted payments into their bills
+	CmdRepay        CmdType = 4  // pay down bills under an idempotency key
+	CmdRegisterNode CmdType = 5  // record a node's addresses
+	CmdSetShards    CmdType = 6  // take or give up ownership of shards at an epoch
+	CmdIngest       CmdType = 7  // write a moving shard's records
+	CmdMark         CmdType = 8  // set guard marks for accounts of another zone
+	CmdClearMarks   CmdType = 9  // clear guard marks no newer than given
+	CmdNotify       CmdType = 10 // a scheduler effect: statement or reminder, once per (job, cycle, user)
 )
 
 func (t CmdType) String() string {
@@ -51,6 +52,8 @@ func (t CmdType) String() string {
 		return "mark"
 	case CmdClearMarks:
 		return "clear_marks"
+	case CmdNotify:
+		return "notify"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -71,6 +74,7 @@ type PostRef struct {
 //	CmdSetShards:    Shards, Epoch, Own
 //	CmdIngest:       Records
 //	CmdMark, CmdClearMarks: NodeID (the marked zone's name), Marks
+//	CmdNotify:       User, Time, Key (the job), Cycle
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -157,6 +161,11 @@ func (c *Command) appendTo(b []byte) []byte {
 			b = appendBytes(b, r.Key)
 			b = appendBytes(b, r.Value)
 		}
+	case CmdNotify:
+		b = binary.AppendUvarint(b, c.User)
+		b = binary.AppendVarint(b, c.Time)
+		b = appendString(b, c.Key)
+		b = binary.AppendUvarint(b, uint64(c.Cycle))
 	case CmdMark, CmdClearMarks:
 		b = appendString(b, c.NodeID)
 		b = binary.AppendUvarint(b, uint64(len(c.Marks)))
@@ -238,6 +247,13 @@ func Decode(data []byte) ([]Command, error) {
 			if sh := r.string(); sh != "" {
 				c.Shards = []byte(sh)
 			}
+		case CmdNotify:
+			c.User, c.Time, c.Key = r.uvarint(), r.varint(), r.string()
+			cy := r.uvarint()
+			if cy > math.MaxUint32 {
+				return nil, fmt.Errorf("%w: cycle %d", ErrMalformed, cy)
+			}
+			c.Cycle = uint32(cy)
 		case CmdMark, CmdClearMarks:
 			c.NodeID = r.string()
 			nm := r.uvarint()

@@ -232,6 +232,8 @@ func (a *applier) apply(c *Command) Result {
 		return a.mark(c)
 	case CmdClearMarks:
 		return a.clearMarks(c)
+	case CmdNotify:
+		return a.notify(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

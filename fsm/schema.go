@@ -21,7 +21,7 @@ var (
 	bucketNodes      = []byte("nodes")      // node id -> nodeRec
 	bucketShards     = []byte("shards")     // shard byte -> shardRec
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks, bucketEffects, bucketOutbox}
 
 	keyApplied = []byte("applied")
 	// keySharded is set once the zone has been given shards; before that
@@ -67,11 +67,15 @@ type repaymentRec struct {
 }
 
 type billRec struct {
-	Principal int64 `json:"principal"`
-	Fees      int64 `json:"fees"`
-	Paid      int64 `json:"paid"`
-	Payments  int64 `json:"payments"`
-	Updated   int64 `json:"updated"`
+	// Statement is the amount the cycle's statement said was due, and
+	// Statemented when it was made (0: no statement yet).
+	Statement   int64 `json:"statement,omitempty"`
+	Statemented int64 `json:"statemented,omitempty"`
+	Principal   int64 `json:"principal"`
+	Fees        int64 `json:"fees"`
+	Paid        int64 `json:"paid"`
+	Payments    int64 `json:"payments"`
+	Updated     int64 `json:"updated"`
 }
 
 func (b *billRec) outstanding() int64 { return b.Principal + b.Fees - b.Paid }

@@ -133,6 +133,8 @@ func (b *billRec) view(user uint64, cycle uint32) api.Bill {
 		DueDate:     DueDate(cycle),
 		Status:      status,
 		Payments:    b.Payments,
+		Statement:   b.Statement,
+		StatementAt: api.FormatTime(b.Statemented),
 		UpdatedAt:   api.FormatTime(b.Updated),
 	}
 }

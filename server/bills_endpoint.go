@@ -36,3 +36,18 @@ func (n *Node) handleGetBill(w http.ResponseWriter, r *http.Request) {
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Bill(user, cycle) })
 }
+
+func (n *Node) handleNotifications(w http.ResponseWriter, r *http.Request) {
+	user, aerr := pathUser(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {
+		list, err := f.Notifications(user)
+		if err != nil {
+			return nil, err
+		}
+		return api.NotificationList{Notifications: list}, nil
+	})
+}

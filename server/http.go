@@ -72,6 +72,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/accounts/{user}/repayments/{key}", n.handleGetRepayment)
 	mux.HandleFunc("GET /v1/accounts/{user}/bills", n.handleListBills)
 	mux.HandleFunc("GET /v1/accounts/{user}/bills/{cycle}", n.handleGetBill)
+	mux.HandleFunc("GET /v1/accounts/{user}/notifications", n.handleNotifications)
 	mux.HandleFunc("POST /v1/cluster/join", n.handleJoin)
 	mux.HandleFunc("GET /v1/status", n.handleStatus)
 	mux.HandleFunc("POST /v1/cluster/init", n.handleClusterInit)

@@ -107,7 +107,28 @@ type Bill struct {
 	DueDate     string `json:"due_date"`
 	Status      string `json:"status"`
 	Payments    int64  `json:"payments"`
+	// Statement is the amount the cycle's statement said was due; empty
+	// StatementAt means no statement yet.
+	Statement   int64  `json:"statement,omitempty"`
+	StatementAt string `json:"statement_at,omitempty"`
 	UpdatedAt   string `json:"updated_at"`
+}
+
+// Notification is one message in a user's outbox (GET
+// /v1/accounts/{user}/notifications), written by a scheduler job.
+type Notification struct {
+	User      uint64 `json:"user"`
+	Job       string `json:"job"`
+	Cycle     string `json:"cycle"`
+	Amount    int64  `json:"amount"`
+	DueDate   string `json:"due_date"`
+	CreatedAt string `json:"created_at"`
+	Index     uint64 `json:"index"`
+}
+
+// NotificationList is a user's outbox, oldest first.
+type NotificationList struct {
+	Notifications []Notification `json:"notifications"`
 }
 
 // BillList is every bill of a user, oldest cycle first.
