@@ -254,6 +254,7 @@ func (n *Node) reconcile() error {
 	if !st.Initialized {
 		return nil
 	}
+	n.updateGossip() // roles change with the meta state (meta voter) and hosted replicas
 	my := n.cfg.Zone
 	var errs []error
 	// Follower replicas of the zones this zone backs up.
@@ -350,11 +351,16 @@ func (n *Node) syncShards(h *hosted, st fsm.MetaState) error {
 	return nil
 }
 
+// updateGossip re-broadcasts this node's gossip meta when its roles changed.
 func (n *Node) updateGossip() {
 	if n.gossip == nil {
 		return
 	}
-	m := gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
+	roles := n.roles()
+	if slices.Equal(roles, n.gossip.LocalMeta().Roles) {
+		return
+	}
+	m := gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Roles: roles}
 	if err := n.gossip.UpdateMeta(m); err != nil {
 		n.log.Debug("gossip meta", "err", err)
 	}

@@ -120,7 +120,7 @@ func benchPay(ctx context.Context, out, progress io.Writer, c *client.Client, o 
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
 	ops := done.Load()
-	fmt.Fprintf(out, "%-8s %-6s %-9s %-10s %-10s %-10s %-10s %-10s %s\n", "clients", "batch", "payments", "per sec", "p50", "p99", "p999", "max", "failed")
+	fmt.Fprintf(out, "%-8s %-6s %-9s %-10s %-10s %-10s %-10s %-10s %s\n", "clients", "batch", "payments", "payments/s", "p50", "p99", "p999", "max", "failed")
 	fmt.Fprintf(out, "%-8d %-6d %-9d %-10.0f %-10s %-10s %-10s %-10s %d\n", o.clients, o.batch, ops, float64(ops)/elapsed.Seconds(),
 		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(0.999).Round(10*time.Microsecond),
 		pct(1).Round(10*time.Microsecond), failed.Load())

@@ -278,25 +278,38 @@ func (c *Cluster) WaitZoneConverged(ctx context.Context, z string) (uint64, erro
 }
 
 // MetaVoters returns the nodes that gossip the "meta" role (the meta
-// group's voters), as node n sees them.
+// group's voters), as node n sees them. Roles reach gossip a moment after
+// the cluster is initialized, so it waits (up to 10 s) until it sees three,
+// or every node of a smaller cluster.
 func (c *Cluster) MetaVoters(ctx context.Context, n *Node) ([]*Node, error) {
-	ml, err := n.Members(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Node
-	for _, m := range ml.Members {
-		if slices.Contains(m.Roles, "meta") {
-			if mn := c.Node(m.ID); mn != nil {
-				out = append(out, mn)
+	want := min(3, len(c.Nodes))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ml, err := n.Members(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []*Node
+		for _, m := range ml.Members {
+			if slices.Contains(m.Roles, "meta") {
+				if mn := c.Node(m.ID); mn != nil {
+					out = append(out, mn)
+				}
 			}
 		}
+		if len(out) >= want || time.Now().After(deadline) {
+			if len(out) == 0 {
+				return nil, fmt.Errorf("%s's members list no node with the meta role", n.ID)
+			}
+			slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.ID, b.ID) })
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s's members list no node with the meta role", n.ID)
-	}
-	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
 }
 
 // jsonClient carries the harness's own JSON requests (zones, members,

@@ -246,22 +246,23 @@ func (e *env) bench(ctx context.Context, t *testing.T) int {
 	return ops
 }
 
-// parseBench reads ops and failed from the result table of "rzone bench
-// pay": a header line "clients ops ops/s p50 p99 p999 max failed" and one
-// row.
+// parseBench reads the payments made and failed from the result table of
+// "rzone bench pay": a header line starting "clients" and ending "failed",
+// with a "payments" column, and one row under it.
 func parseBench(out string) (ops, failed int, err error) {
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
 		h := strings.Fields(l)
-		if len(h) != 8 || h[0] != "clients" || h[1] != "ops" || h[7] != "failed" || i+1 >= len(lines) {
+		col := slices.Index(h, "payments")
+		if len(h) < 3 || h[0] != "clients" || h[len(h)-1] != "failed" || col < 0 || i+1 >= len(lines) {
 			continue
 		}
 		row := strings.Fields(lines[i+1])
 		if len(row) != len(h) {
 			break
 		}
-		if ops, err = strconv.Atoi(row[1]); err == nil {
-			failed, err = strconv.Atoi(row[7])
+		if ops, err = strconv.Atoi(row[col]); err == nil {
+			failed, err = strconv.Atoi(row[len(row)-1])
 		}
 		if err != nil {
 			return 0, 0, fmt.Errorf("bench result row %q: %w", lines[i+1], err)
