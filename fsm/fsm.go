@@ -27,10 +27,7 @@ type FSM struct {
 	mu sync.RWMutex
 	db *bolt.DB
 
-	applied atomic.Uint64
-	// appliedCh is closed and replaced each time applied moves.
-	chMu      sync.Mutex
-	appliedCh chan struct{}
+	applied appliedIndex
 
 	// snaps are the snapshots whose read transactions are open; Close ends
 	// them (raft.RecoverCluster persists a snapshot and never releases it).
@@ -58,7 +55,7 @@ func Open(path string, log *slog.Logger) (*FSM, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &FSM{path: path, log: log, appliedCh: make(chan struct{})}
+	f := &FSM{path: path, log: log}
 	if err := f.open(); err != nil {
 		return nil, err
 	}
@@ -83,7 +80,7 @@ func (f *FSM) open() error {
 		return fmt.Errorf("init state %q: %w", f.path, err)
 	}
 	f.db = db
-	f.setApplied(applied)
+	f.applied.set(applied)
 	return nil
 }
 
@@ -109,7 +106,7 @@ func (f *FSM) Close() error {
 }
 
 // AppliedIndex is the last log index whose effects are in the state file.
-func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+func (f *FSM) AppliedIndex() uint64 { return f.applied.load() }
 
 // ApplyStats returns how many batches and entries have been applied since
 // Open.
@@ -117,30 +114,10 @@ func (f *FSM) ApplyStats() (batches, entries uint64) {
 	return f.batches.Load(), f.entries.Load()
 }
 
-func (f *FSM) setApplied(i uint64) {
-	f.applied.Store(i)
-	f.chMu.Lock()
-	close(f.appliedCh)
-	f.appliedCh = make(chan struct{})
-	f.chMu.Unlock()
-}
-
 // WaitApplied blocks until the applied index reaches index or done is closed,
 // and reports whether it was reached.
 func (f *FSM) WaitApplied(done <-chan struct{}, index uint64) bool {
-	for {
-		f.chMu.Lock()
-		ch := f.appliedCh
-		f.chMu.Unlock()
-		if f.applied.Load() >= index {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-done:
-			return f.applied.Load() >= index
-		}
-	}
+	return f.applied.wait(done, index)
 }
 
 // Apply applies one entry. Raft uses ApplyBatch; Apply is here for the
@@ -181,7 +158,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	f.batches.Add(1)
 	f.entries.Add(uint64(len(logs)))
-	f.setApplied(last)
+	f.applied.set(last)
 	return results
 }
 
@@ -285,7 +262,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.open(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	f.log.Info("state restored from snapshot", "applied_index", f.applied.Load())
+	f.log.Info("state restored from snapshot", "applied_index", f.applied.load())
 	return nil
 }
 

@@ -138,8 +138,7 @@ type Meta struct {
 
 	mu      sync.RWMutex
 	st      MetaState
-	applied uint64
-	ch      chan struct{} // closed and replaced when applied moves
+	applied appliedIndex
 }
 
 var _ raft.BatchingFSM = (*Meta)(nil)
@@ -149,7 +148,7 @@ func NewMeta(log *slog.Logger) *Meta {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Meta{log: log, ch: make(chan struct{})}
+	return &Meta{log: log}
 }
 
 // State returns a deep copy of the state.
@@ -169,27 +168,11 @@ func (s MetaState) clone() MetaState {
 }
 
 // AppliedIndex is the last applied log index.
-func (m *Meta) AppliedIndex() uint64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.applied
-}
+func (m *Meta) AppliedIndex() uint64 { return m.applied.load() }
 
 // WaitApplied blocks until the applied index reaches index or done closes.
 func (m *Meta) WaitApplied(done <-chan struct{}, index uint64) bool {
-	for {
-		m.mu.RLock()
-		ok, ch := m.applied >= index, m.ch
-		m.mu.RUnlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-done:
-			return m.AppliedIndex() >= index
-		}
-	}
+	return m.applied.wait(done, index)
 }
 
 // Apply applies one entry.
@@ -202,7 +185,7 @@ func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, l := range logs {
-		if l.Index <= m.applied {
+		if l.Index <= m.applied.load() {
 			continue
 		}
 		if l.Type == raft.LogCommand {
@@ -216,10 +199,8 @@ func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
 				panic(fmt.Sprintf("fsm: meta entry %d: %v (upgrade this node)", l.Index, err))
 			}
 		}
-		m.applied = l.Index
+		m.applied.set(l.Index)
 	}
-	close(m.ch)
-	m.ch = make(chan struct{})
 	return out
 }
 
@@ -381,7 +362,7 @@ func cmpString(a, b string) int {
 func (m *Meta) Snapshot() (raft.FSMSnapshot, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	data, err := json.Marshal(metaSnapshot{Applied: m.applied, State: m.st})
+	data, err := json.Marshal(metaSnapshot{Applied: m.applied.load(), State: m.st})
 	if err != nil {
 		return nil, err
 	}
@@ -413,9 +394,8 @@ func (m *Meta) Restore(rc io.ReadCloser) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.st, m.applied = snap.State, snap.Applied
-	close(m.ch)
-	m.ch = make(chan struct{})
+	m.st = snap.State
+	m.applied.set(snap.Applied)
 	return nil
 }
 
