@@ -531,17 +531,11 @@ func TestShardMoveUnderLoad(t *testing.T) {
 		}(w)
 	}
 	time.Sleep(700 * time.Millisecond)
-	var out api.RouteTable
 	moveStart := time.Now()
-	body, _ := json.Marshal(map[string]string{"zone": to})
-	resp, err := http.Post("http://"+mc.apis[7]+"/v1/shards/17/move", "application/json", bytes.NewReader(body))
+	mover, _ := client.New([]string{mc.apis[7]}, client.WithMaxRetries(20))
+	out, err := mover.MoveShard(ctx, 17, to)
 	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err := json.Unmarshal(raw, &out); resp.StatusCode != 200 || err != nil || len(out.Shards) != 100 {
-		t.Fatalf("move: %s %s", resp.Status, raw)
+		t.Fatalf("move: %v", err)
 	}
 	if out.Shards[17].Zone != to || out.Epoch < 3 {
 		t.Fatalf("move: %+v epoch %d", out.Shards[17], out.Epoch)

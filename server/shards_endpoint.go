@@ -66,7 +66,7 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
-	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: target})
+	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: target})
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 		}
 		recs = recs[i:]
 	}
-	res, err = n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
+	res, err = n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
 	if err != nil {
 		return err
 	}
@@ -109,6 +109,23 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
 	}
 	return n.waitMeta(ctx, res.Epoch)
+}
+
+// metaApplyIdempotent is metaApply for a command that may be applied twice
+// with one effect: it retries while the outcome is unknown or the meta
+// group has no leader, until ctx ends.
+func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	for {
+		res, err := n.metaApply(ctx, c)
+		if err == nil || !apiError(err).Code.Retryable() {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitMeta waits until this node's meta replica reaches epoch.
