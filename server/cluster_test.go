@@ -85,7 +85,7 @@ func setup(t *testing.T, n int) *testCluster {
 		}
 	})
 	var err error
-	tc.client, err = client.New(httpAddrs, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))
+	tc.client, err = client.New(httpAddrs, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(30))
 	if err != nil {
 		t.Fatal(err)
 	}
