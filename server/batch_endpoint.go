@@ -105,40 +105,22 @@ func (n *Node) payZone(ctx context.Context, z string, hops int, ps []api.BatchPa
 		}
 		return
 	}
-	if !n.waitReady(ctx, h) {
-		fail(api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", z))
-		return
-	}
-	if !n.leaseValid() {
-		fail(api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; not applied, retry", z))
-		return
-	}
 	cmds := make([]fsm.Command, len(idx))
 	for j, i := range idx {
 		p := ps[i]
 		cmds[j] = fsm.Command{Type: fsm.CmdPay, User: p.User, Key: p.Key, Amount: p.Amount, Merchant: p.Merchant}
 	}
-	res, err := n.apply(h, cmds...)
-	if err == nil && !n.leaseValid() {
-		err = errors.Join(ErrUnknownOutcome, errors.New("the zone lost its ownership lease while the batch committed"))
-	}
+	res, err := n.applyGated(ctx, h, cmds...)
 	if err != nil {
 		fail(apiError(err))
 		return
 	}
 	for j, i := range idx {
-		if e := resultError(res[j]); e != nil {
-			if res[j].Code == fsm.WrongZone {
-				e.Epoch = n.routeEpoch()
-			}
+		if e := n.commandError(cmds[j].User, res[j]); e != nil {
 			results[i] = failed(e)
 			continue
 		}
-		status := http.StatusCreated
-		if res[j].Replay {
-			status = http.StatusOK
-		}
-		results[i] = api.BatchResult{Status: status, Payment: res[j].Payment}
+		results[i] = api.BatchResult{Status: createdStatus(res[j].Replay), Payment: res[j].Payment}
 	}
 }
 

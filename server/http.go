@@ -171,6 +171,23 @@ func readRequest(w http.ResponseWriter, r *http.Request, req interface{ Validate
 	return user, body, true
 }
 
+// pathUserKey parses the path's user and idempotency key; on failure it
+// writes the error reply and returns ok false.
+func pathUserKey(w http.ResponseWriter, r *http.Request) (user uint64, key string, ok bool) {
+	user, aerr := pathUser(r)
+	if aerr == nil {
+		key = r.PathValue("key")
+		if err := api.ValidateKey(key); err != nil {
+			aerr = err.(*api.Error)
+		}
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return 0, "", false
+	}
+	return user, key, true
+}
+
 func pathUser(r *http.Request) (uint64, *api.Error) {
 	u, err := api.ParseUser(r.PathValue("user"))
 	if err != nil {

@@ -16,23 +16,13 @@ func (n *Node) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := fsm.Command{Type: fsm.CmdPay, User: user, Key: req.Key, Amount: req.Amount, Merchant: req.Merchant}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		status := http.StatusCreated
-		if res.Replay {
-			status = http.StatusOK
-		}
-		writeJSON(w, status, res.Payment)
+		writeJSON(w, createdStatus(res.Replay), res.Payment)
 	})
 }
 
 func (n *Node) handleGetPayment(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	key := r.PathValue("key")
-	if err := api.ValidateKey(key); err != nil {
-		writeError(w, err.(*api.Error))
+	user, key, ok := pathUserKey(w, r)
+	if !ok {
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Payment(user, key) })

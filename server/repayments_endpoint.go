@@ -19,23 +19,13 @@ func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := fsm.Command{Type: fsm.CmdRepay, User: user, Key: req.Key, Amount: req.Amount, Cycle: cycle}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		status := http.StatusCreated
-		if res.Replay {
-			status = http.StatusOK
-		}
-		writeJSON(w, status, res.Repayment)
+		writeJSON(w, createdStatus(res.Replay), res.Repayment)
 	})
 }
 
 func (n *Node) handleGetRepayment(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	key := r.PathValue("key")
-	if err := api.ValidateKey(key); err != nil {
-		writeError(w, err.(*api.Error))
+	user, key, ok := pathUserKey(w, r)
+	if !ok {
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Repayment(user, key) })

@@ -58,15 +58,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		n.forwardToZone(w, r, body, z, true)
 		return
 	}
-	if !n.waitReady(r.Context(), h) {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", z))
-		return
-	}
-	if !n.leaseValid() {
-		writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", z))
-		return
-	}
-	res, err := n.apply(h, cmd)
+	res, err := n.applyGated(r.Context(), h, cmd)
 	if errors.Is(err, ErrNotLeader) {
 		n.forwardToZone(w, r, body, z, true)
 		return
@@ -75,29 +67,59 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		writeError(w, apiError(err))
 		return
 	}
-	if !n.leaseValid() {
-		// Committed, but the lease ran out meanwhile: another zone may own
-		// the shard now, so the write is not acknowledged.
-		writeError(w, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", z))
-		return
-	}
-	if res[0].Code == fsm.WrongZone {
-		if n.clustered {
-			if rt := n.metaFSM.State().Shards[cmd.User%fsm.NumShards]; rt.Target != "" {
-				writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is moving to zone %s; not applied, retry", cmd.User%fsm.NumShards, rt.Target))
-				return
-			}
-		}
-		e := resultError(res[0])
-		e.Epoch = n.routeEpoch()
-		writeError(w, e)
-		return
-	}
-	if e := resultError(res[0]); e != nil {
+	if e := n.commandError(cmd.User, res[0]); e != nil {
 		writeError(w, e)
 		return
 	}
 	done(res[0])
+}
+
+// applyGated applies cmds as one entry in zone h, which this node leads,
+// behind the write gate: the zone's shard ownership is set up, it holds its
+// ownership lease before the entry is proposed, and still holds it when the
+// entry has committed (else the outcome is reported unknown: another zone
+// may own the shard by then). Errors are *api.Error or wrap ErrNotLeader.
+func (n *Node) applyGated(ctx context.Context, h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+	if !n.waitReady(ctx, h) {
+		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.zone)
+	}
+	if !n.leaseValid() {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.zone)
+	}
+	res, err := n.apply(h, cmds...)
+	if err != nil {
+		return nil, err
+	}
+	if !n.leaseValid() {
+		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.zone)
+	}
+	return res, nil
+}
+
+// commandError is the API error of one command's result on user, or nil:
+// a shard that is moving is unavailable for the move's short while, a shard
+// owned elsewhere is wrong_zone with the current route epoch.
+func (n *Node) commandError(user uint64, r fsm.Result) *api.Error {
+	if r.Code == fsm.WrongZone && n.clustered {
+		shard := user % fsm.NumShards
+		if rt := n.metaFSM.State().Shards[shard]; rt.Target != "" {
+			return api.Errorf(api.CodeUnavailable, "shard %d is moving to zone %s; not applied, retry", shard, rt.Target)
+		}
+	}
+	e := resultError(r)
+	if e != nil && r.Code == fsm.WrongZone {
+		e.Epoch = n.routeEpoch()
+	}
+	return e
+}
+
+// createdStatus is a write's success status: 201 when it was applied now,
+// 200 when its key had been decided before and this is the original result.
+func createdStatus(replay bool) int {
+	if replay {
+		return http.StatusOK
+	}
+	return http.StatusCreated
 }
 
 // serveRead runs a read of user's data: from a local replica of the user's

@@ -62,6 +62,17 @@ func (f *clientFlags) userSession(cmd *cobra.Command, userArg string) (context.C
 	return ctx, cancel, c, user, err
 }
 
+// amountSession is userSession for a verb whose arguments are USER AMOUNT;
+// the amount is a decimal converted exactly to minor units.
+func (f *clientFlags) amountSession(cmd *cobra.Command, args []string) (context.Context, context.CancelFunc, *client.Client, uint64, int64, error) {
+	user, amount, err := userAmount(args)
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	ctx, cancel, c, err := f.session(cmd)
+	return ctx, cancel, c, user, amount, err
+}
+
 func (f *clientFlags) readOpts() []client.ReadOption {
 	if f.stale {
 		return []client.ReadOption{client.Stale()}

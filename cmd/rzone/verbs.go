@@ -21,11 +21,7 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 		Example: "  rzone account put 42 5000.00",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, limit, err := userAmount(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, c, err := f.session(cmd)
+			ctx, cancel, c, user, limit, err := f.amountSession(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -60,11 +56,7 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 		Example: "  rzone pay 42 19.99 --key order-1001 --merchant books",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, amount, err := userAmount(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, c, err := f.session(cmd)
+			ctx, cancel, c, user, amount, err := f.amountSession(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -93,11 +85,7 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 		Example: "  rzone repay 42 19.99 --key repay-1",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			user, amount, err := userAmount(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, c, err := f.session(cmd)
+			ctx, cancel, c, user, amount, err := f.amountSession(cmd, args)
 			if err != nil {
 				return err
 			}
