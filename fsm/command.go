@@ -30,6 +30,9 @@ const (
 	CmdMark         CmdType = 8  // set guard marks for accounts of another zone
 	CmdClearMarks   CmdType = 9  // clear guard marks no newer than given
 	CmdNotify       CmdType = 10 // a scheduler effect: statement or reminder, once per (job, cycle, user)
+	CmdFailover     CmdType = 11 // make a promoted replica a failover store: blacklist and stand-in limit
+	CmdMerge        CmdType = 12 // merge one shard of a failover store back into its zone
+	CmdGuardClear   CmdType = 13 // clear guard marks, with the backup's applied watermark they rest on
 )
 
 func (t CmdType) String() string {
@@ -54,6 +57,12 @@ func (t CmdType) String() string {
 		return "clear_marks"
 	case CmdNotify:
 		return "notify"
+	case CmdFailover:
+		return "failover"
+	case CmdMerge:
+		return "merge"
+	case CmdGuardClear:
+		return "guard_clear"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -75,6 +84,10 @@ type PostRef struct {
 //	CmdIngest:       Records
 //	CmdMark, CmdClearMarks: NodeID (the marked zone's name), Marks
 //	CmdNotify:       User, Time, Key (the job), Cycle
+//	CmdFailover:     NodeID (the failed zone), Epoch (the route epoch of the promotion), Amount (stand-in percent), Marks (the blacklist: users only)
+//	CmdMerge:        NodeID (the failover group), Shards (one shard), Records (the store's records of the shard)
+//	CmdGuardClear:   NodeID (the marked zone), Epoch (the backup replicas' lowest applied index the clear rests on),
+//	                 Term (also clear every mark set at a lower term; 0: none), Marks
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -96,6 +109,7 @@ type Command struct {
 	Own         bool
 	Records     []Record
 	Marks       []Mark
+	Term        uint64
 }
 
 // Decoder limits: an entry that claims more than these is malformed.
@@ -155,12 +169,21 @@ func (c *Command) appendTo(b []byte) []byte {
 		b = append(b, own)
 		b = appendString(b, string(c.Shards))
 	case CmdIngest:
-		b = binary.AppendUvarint(b, uint64(len(c.Records)))
-		for _, r := range c.Records {
-			b = appendString(b, r.Bucket)
-			b = appendBytes(b, r.Key)
-			b = appendBytes(b, r.Value)
-		}
+		b = appendRecords(b, c.Records)
+	case CmdFailover:
+		b = appendString(b, c.NodeID)
+		b = binary.AppendUvarint(b, c.Epoch)
+		b = binary.AppendVarint(b, c.Amount)
+		b = appendMarks(b, c.Marks)
+	case CmdMerge:
+		b = appendString(b, c.NodeID)
+		b = appendString(b, string(c.Shards))
+		b = appendRecords(b, c.Records)
+	case CmdGuardClear:
+		b = appendString(b, c.NodeID)
+		b = binary.AppendUvarint(b, c.Epoch)
+		b = binary.AppendUvarint(b, c.Term)
+		b = appendMarks(b, c.Marks)
 	case CmdNotify:
 		b = binary.AppendUvarint(b, c.User)
 		b = binary.AppendVarint(b, c.Time)
@@ -168,14 +191,29 @@ func (c *Command) appendTo(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(c.Cycle))
 	case CmdMark, CmdClearMarks:
 		b = appendString(b, c.NodeID)
-		b = binary.AppendUvarint(b, uint64(len(c.Marks)))
-		for _, m := range c.Marks {
-			b = binary.AppendUvarint(b, m.User)
-			b = binary.AppendUvarint(b, m.Term)
-			b = binary.AppendUvarint(b, m.Seq)
-		}
+		b = appendMarks(b, c.Marks)
 	default:
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
+	}
+	return b
+}
+
+func appendMarks(b []byte, marks []Mark) []byte {
+	b = binary.AppendUvarint(b, uint64(len(marks)))
+	for _, m := range marks {
+		b = binary.AppendUvarint(b, m.User)
+		b = binary.AppendUvarint(b, m.Term)
+		b = binary.AppendUvarint(b, m.Seq)
+	}
+	return b
+}
+
+func appendRecords(b []byte, recs []Record) []byte {
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, r := range recs {
+		b = appendString(b, r.Bucket)
+		b = appendBytes(b, r.Key)
+		b = appendBytes(b, r.Value)
 	}
 	return b
 }
@@ -256,21 +294,21 @@ func Decode(data []byte) ([]Command, error) {
 			c.Cycle = uint32(cy)
 		case CmdMark, CmdClearMarks:
 			c.NodeID = r.string()
-			nm := r.uvarint()
-			if r.err == nil && nm > maxPostsPerCommand {
-				return nil, fmt.Errorf("%w: %d marks in one command", ErrMalformed, nm)
-			}
-			for j := uint64(0); j < nm && r.err == nil; j++ {
-				c.Marks = append(c.Marks, Mark{User: r.uvarint(), Term: r.uvarint(), Seq: r.uvarint()})
-			}
+			c.Marks = r.marks()
 		case CmdIngest:
-			nr := r.uvarint()
-			if r.err == nil && nr > maxPostsPerCommand {
-				return nil, fmt.Errorf("%w: %d records in one command", ErrMalformed, nr)
+			c.Records = r.records()
+		case CmdFailover:
+			c.NodeID, c.Epoch, c.Amount = r.string(), r.uvarint(), r.varint()
+			c.Marks = r.marks()
+		case CmdMerge:
+			c.NodeID = r.string()
+			if sh := r.string(); sh != "" {
+				c.Shards = []byte(sh)
 			}
-			for j := uint64(0); j < nr && r.err == nil; j++ {
-				c.Records = append(c.Records, Record{Bucket: r.string(), Key: []byte(r.string()), Value: []byte(r.bigString())})
-			}
+			c.Records = r.records()
+		case CmdGuardClear:
+			c.NodeID, c.Epoch, c.Term = r.string(), r.uvarint(), r.uvarint()
+			c.Marks = r.marks()
 		default:
 			if r.err == nil && c.Type&IgnorableFlag != 0 {
 				// An ignorable command's body is length-prefixed so that
@@ -293,6 +331,32 @@ func Decode(data []byte) ([]Command, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b)-r.off)
 	}
 	return cmds, nil
+}
+
+// marks reads a list of marks written by appendMarks.
+func (r *reader) marks() []Mark {
+	n := r.uvarint()
+	if r.err == nil && n > maxPostsPerCommand {
+		r.fail("%d marks in one command", n)
+	}
+	var out []Mark
+	for j := uint64(0); j < n && r.err == nil; j++ {
+		out = append(out, Mark{User: r.uvarint(), Term: r.uvarint(), Seq: r.uvarint()})
+	}
+	return out
+}
+
+// records reads a list of records written by appendRecords.
+func (r *reader) records() []Record {
+	n := r.uvarint()
+	if r.err == nil && n > maxPostsPerCommand {
+		r.fail("%d records in one command", n)
+	}
+	var out []Record
+	for j := uint64(0); j < n && r.err == nil; j++ {
+		out = append(out, Record{Bucket: r.string(), Key: []byte(r.string()), Value: []byte(r.bigString())})
+	}
+	return out
 }
 
 // bigString is string with room for a whole record value.

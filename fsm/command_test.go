@@ -13,6 +13,9 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{Type: CmdPost, Time: -5, Posts: []PostRef{{User: 1, Key: "a"}, {User: 2, Key: ""}}},
 		{Type: CmdRepay, User: 3, Time: t0, Key: "r", Amount: 7, Cycle: 202611},
 		{Type: CmdRegisterNode, NodeID: "n1", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2"},
+		{Type: CmdFailover, NodeID: "A", Epoch: 9, Amount: 20, Marks: []Mark{{User: 4}, {User: 5}}},
+		{Type: CmdMerge, NodeID: "A-f9", Shards: []byte{3}, Records: []Record{{Bucket: "accounts", Key: []byte("12345678"), Value: []byte("{}")}}},
+		{Type: CmdGuardClear, NodeID: "A", Epoch: 77, Term: 3, Marks: []Mark{{User: 1, Term: 3, Seq: 4}}},
 	}
 	got, err := Decode(Encode(nil, cmds...))
 	if err != nil {

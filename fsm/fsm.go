@@ -211,6 +211,12 @@ func (a *applier) apply(c *Command) Result {
 		return a.clearMarks(c)
 	case CmdNotify:
 		return a.notify(c)
+	case CmdFailover:
+		return a.failover(c)
+	case CmdMerge:
+		return a.merge(c)
+	case CmdGuardClear:
+		return a.guardClear(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

@@ -49,6 +49,9 @@ func (a *applier) notify(c *Command) Result {
 	if ok, epoch := owns(a.tx, c.User); !ok {
 		return wrongZone(c.User, epoch)
 	}
+	if r := refuseIsolated(a.tx, c.User, "a scheduled bill action"); r != nil {
+		return *r
+	}
 	if c.Key != JobStatement && c.Key != JobReminder {
 		return Result{Code: Invalid, Msg: fmt.Sprintf("unknown job %q", c.Key)}
 	}

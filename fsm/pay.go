@@ -46,6 +46,11 @@ func (a *applier) pay(c *Command) Result {
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key),
 			Msg: fmt.Sprintf("amount %d exceeds available credit %d", c.Amount, avail)}
 	}
+	if msg := a.standin(c.User, c.Key, c.Amount, &acc); msg != "" {
+		p.Status = api.PaymentDeclined
+		put(payments, pk, p)
+		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key), Msg: msg}
+	}
 	p.Status = api.PaymentAccepted
 	acc.Pending += c.Amount
 	acc.Accepted += c.Amount

@@ -31,6 +31,9 @@ func (a *applier) post(c *Command) Result {
 		if ok, _ := owns(a.tx, ref.User); !ok {
 			continue // the shard moved away; its new zone posts the payment
 		}
+		if isolated(a.tx, ref.User) {
+			continue // a blacklisted account's payments are posted after reconciliation
+		}
 		acc := accts[ref.User]
 		if acc == nil {
 			acc = new(accountRec)

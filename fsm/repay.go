@@ -17,6 +17,9 @@ func (a *applier) repay(c *Command) Result {
 	if ok, epoch := owns(a.tx, c.User); !ok {
 		return wrongZone(c.User, epoch)
 	}
+	if r := refuseIsolated(a.tx, c.User, "a repayment"); r != nil {
+		return *r
+	}
 	repayments := a.tx.Bucket(bucketRepayments)
 	rk := userKey(c.User, c.Key)
 	var r repaymentRec

@@ -15,6 +15,7 @@ const (
 	NotFound                       // no such account (nothing stored)
 	Invalid                        // refused as invalid (nothing stored); Msg says why
 	WrongZone                      // the user's shard is not owned by this zone (nothing stored)
+	Isolated                       // a state-type write to a blacklisted account in a failover store (nothing stored)
 )
 
 func (c Code) String() string {
@@ -33,6 +34,8 @@ func (c Code) String() string {
 		return "invalid_argument"
 	case WrongZone:
 		return "wrong_zone"
+	case Isolated:
+		return "account_isolated"
 	}
 	return "unknown"
 }
@@ -52,4 +55,6 @@ type Result struct {
 	Posted int
 	// Epoch is the zone's ownership epoch of the shard, with WrongZone.
 	Epoch uint64
+	// Merge is what a CmdMerge did.
+	Merge *MergeReport
 }

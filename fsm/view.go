@@ -26,6 +26,7 @@ func (f *FSM) Account(user uint64) (*api.Account, error) {
 			return fmt.Errorf("%w: account %d", ErrNotFound, user)
 		}
 		out = r.view(user)
+		out.Isolated = isolated(tx, user)
 		return nil
 	})
 	return out, err

@@ -64,6 +64,8 @@ func resultError(r fsm.Result) *api.Error {
 		return api.Errorf(api.CodeInvalidArgument, "%s", r.Msg)
 	case fsm.WrongZone:
 		return api.Errorf(api.CodeWrongZone, "%s", r.Msg)
+	case fsm.Isolated:
+		return api.Errorf(api.CodeAccountIsolated, "%s", r.Msg)
 	}
 	return api.Errorf(api.CodeInternal, "unknown result code %d", r.Code)
 }

@@ -23,6 +23,8 @@ const (
 	CodeLeaseExpired        Code = "lease_expired"        // 503: the zone holds no ownership lease; not applied; retry
 	CodeWrongZone           Code = "wrong_zone"           // 421: the user's shard is owned by another zone; refresh routes and retry
 	CodeVersionConflict     Code = "version_conflict"     // 409: a compare-and-set found another version
+	CodeAccountIsolated     Code = "account_isolated"     // 423: the zone is failed over and this account's latest state may be missing; state-type writes wait for reconciliation
+	CodeFailover            Code = "failover_refused"     // 409: a failover or recovery step is not possible in the zone's phase
 	CodeInternal            Code = "internal"             // 500: a bug; the message says more
 )
 
@@ -33,7 +35,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeIdempotencyConflict, CodeVersionConflict:
+	case CodeIdempotencyConflict, CodeVersionConflict, CodeFailover:
 		return http.StatusConflict
 	case CodeInsufficientCredit, CodeOverpayment:
 		return http.StatusUnprocessableEntity
@@ -43,6 +45,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case CodeWrongZone:
 		return http.StatusMisdirectedRequest
+	case CodeAccountIsolated:
+		return http.StatusLocked
 	default:
 		return http.StatusInternalServerError
 	}

@@ -16,6 +16,10 @@ type Account struct {
 	Repaid    int64  `json:"repaid"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	// Isolated is set by a failover store for an account on its blacklist:
+	// the zone's latest writes to it may be missing here, so this state
+	// may be stale until reconciliation.
+	Isolated bool `json:"isolated,omitempty"`
 }
 
 // PutAccountRequest is the body of PUT /v1/accounts/{user}.

@@ -1,0 +1,551 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/rzonedb/rzone/internal/api"
+	bolt "go.etcd.io/bbolt"
+)
+
+// A failover store is a zone's async follower promoted into a new group
+// when the zone is lost (DESIGN.md, Failover). Its first command,
+// CmdFailover, turns this state machine into one: it records the blacklist
+// (the accounts the zone's leader had marked in the backup zone: their
+// latest writes may be missing here) and the stand-in limit. From then on:
+//
+//   - payments keep flowing for every account, blacklisted or not, but the
+//     payments a failover store accepts for a user may not add up to more
+//     than the stand-in share of the user's credit line: the replicated
+//     state the credit check starts from may lack the zone's last payments;
+//   - state-type writes (repayments, posting, limit changes, scheduled bill
+//     actions) to a blacklisted account are refused with Isolated;
+//   - every payment accepted here is listed (bucket fpays), so that
+//     reconciliation can tell them from the replicated ones.
+//
+// Reconciliation merges the store back into the zone shard by shard
+// (CmdMerge, applied in the zone): a blacklisted account keeps the zone's
+// state and gains the store's payments whose keys the zone does not know; a
+// key accepted in both is kept once (the zone's copy) and the store's copy
+// is voided and reported. Any other account takes the store's state, which
+// equals the zone's plus the failover writes (by the guard-mark invariant,
+// checked here: if the zone holds a payment or repayment the store lacks,
+// the account is merged as if blacklisted and the merge reports it).
+
+var (
+	bucketIsolated = []byte("isolated") // be64(user) -> empty: the failover blacklist
+	bucketFPays    = []byte("fpays")    // be64(user) key -> empty: payments accepted by a failover store
+	bucketMerged   = []byte("merged")   // group 0x00 shard -> MergeReport: shards merged back, for idempotency
+
+	keyFailover = []byte("failover") // in bucketMeta: failoverRec
+)
+
+// DefaultStandinPercent is the stand-in limit when none is configured: a
+// failover store accepts payments for a user up to this share of the
+// user's credit line in all.
+const DefaultStandinPercent = 20
+
+type failoverRec struct {
+	Zone       string `json:"zone"`
+	Epoch      uint64 `json:"epoch"`
+	StandinPct int64  `json:"standin_pct"`
+	Index      uint64 `json:"index"` // log index of the CmdFailover entry
+	Isolated   int    `json:"isolated"`
+}
+
+// FailoverInfo describes a failover store (from its CmdFailover).
+type FailoverInfo struct {
+	Zone       string `json:"zone"`
+	Epoch      uint64 `json:"epoch"`
+	StandinPct int64  `json:"standin_pct"`
+	Index      uint64 `json:"index"`
+	Isolated   int    `json:"isolated"`
+	Payments   int    `json:"payments"` // payments accepted by the store
+	Amount     int64  `json:"amount"`   // their sum
+}
+
+// failover makes this state machine a failover store. A second CmdFailover
+// changes nothing: the blacklist is fixed when the store starts.
+func (a *applier) failover(c *Command) Result {
+	meta := a.tx.Bucket(bucketMeta)
+	if meta.Get(keyFailover) != nil {
+		return Result{Code: OK, Replay: true}
+	}
+	if c.Amount < 0 || c.Amount > 100 {
+		return Result{Code: Invalid, Msg: fmt.Sprintf("stand-in share %d%% out of range 0..100", c.Amount)}
+	}
+	iso := a.tx.Bucket(bucketIsolated)
+	n := 0
+	for _, m := range c.Marks {
+		if iso.Get(be64(m.User)) != nil {
+			continue
+		}
+		if err := iso.Put(be64(m.User), nil); err != nil {
+			panic(fmt.Sprintf("fsm: isolate: %v", err))
+		}
+		n++
+	}
+	put(meta, keyFailover, failoverRec{Zone: c.NodeID, Epoch: c.Epoch, StandinPct: c.Amount, Index: a.index, Isolated: n})
+	return Result{Code: OK}
+}
+
+// failoverMode returns the store's record, or false in an ordinary zone.
+func failoverMode(tx *bolt.Tx) (failoverRec, bool) {
+	var r failoverRec
+	ok := get(tx.Bucket(bucketMeta), keyFailover, &r)
+	return r, ok
+}
+
+// isolated reports whether user is blacklisted in a failover store.
+func isolated(tx *bolt.Tx, user uint64) bool {
+	return tx.Bucket(bucketIsolated).Get(be64(user)) != nil
+}
+
+// refuseIsolated is the result for a state-type write to a blacklisted
+// account, or nil when the write may go on.
+func refuseIsolated(tx *bolt.Tx, user uint64, what string) *Result {
+	if !isolated(tx, user) {
+		return nil
+	}
+	fr, _ := failoverMode(tx)
+	return &Result{Code: Isolated, Msg: fmt.Sprintf(
+		"account %d is isolated while zone %s is failed over: its latest state may be missing from the failover store, so %s waits for reconciliation (payments are still taken)",
+		user, fr.Zone, what)}
+}
+
+// standin checks a payment against the stand-in limit of a failover store
+// and, when it fits, records it as a failover payment. It returns a
+// decline message, or "".
+func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec) string {
+	fr, ok := failoverMode(a.tx)
+	if !ok {
+		return ""
+	}
+	fp := a.tx.Bucket(bucketFPays)
+	var taken int64
+	prefix := be64(user)
+	payments := a.tx.Bucket(bucketPayments)
+	cur := fp.Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		var p paymentRec
+		if get(payments, k, &p) && p.Status != api.PaymentDeclined {
+			taken += p.Amount
+		}
+	}
+	limit := acc.Limit * fr.StandinPct / 100
+	if taken+amount > limit {
+		return fmt.Sprintf("amount %d exceeds the failover stand-in limit: %d%% of the credit line (%d) less %d already taken in failover",
+			amount, fr.StandinPct, limit, taken)
+	}
+	if err := fp.Put(userKey(user, key), nil); err != nil {
+		panic(fmt.Sprintf("fsm: record failover payment: %v", err))
+	}
+	return ""
+}
+
+// Failover returns the store's description, or nil for an ordinary zone.
+func (f *FSM) Failover() (*FailoverInfo, error) {
+	var out *FailoverInfo
+	err := f.view(func(tx *bolt.Tx) error {
+		r, ok := failoverMode(tx)
+		if !ok {
+			return nil
+		}
+		out = &FailoverInfo{Zone: r.Zone, Epoch: r.Epoch, StandinPct: r.StandinPct, Index: r.Index, Isolated: r.Isolated}
+		payments := tx.Bucket(bucketPayments)
+		return tx.Bucket(bucketFPays).ForEach(func(k, _ []byte) error {
+			var p paymentRec
+			if get(payments, k, &p) && p.Status != api.PaymentDeclined {
+				out.Payments++
+				out.Amount += p.Amount
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Isolated reports whether user is on a failover store's blacklist.
+func (f *FSM) Isolated(user uint64) bool {
+	var ok bool
+	_ = f.view(func(tx *bolt.Tx) error {
+		ok = isolated(tx, user)
+		return nil
+	})
+	return ok
+}
+
+// failoverBuckets are exported with a shard for a merge, besides the shard
+// buckets.
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays}
+
+// ExportFailoverShard returns a failover store's records of shard: the
+// shard's data and its blacklist and failover-payment entries.
+func (f *FSM) ExportFailoverShard(shard int) ([]Record, error) {
+	var out []Record
+	err := f.view(func(tx *bolt.Tx) error {
+		for _, name := range append(slices.Clone(shardBuckets), failoverBuckets...) {
+			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+				if len(k) >= 8 && int(binary.BigEndian.Uint64(k[:8])%NumShards) == shard {
+					out = append(out, Record{Bucket: string(name), Key: bytes.Clone(k), Value: bytes.Clone(v)})
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MergeReport is what merging one shard of a failover store did.
+type MergeReport struct {
+	Group string `json:"group"`
+	Shard int    `json:"shard"`
+	// Taken counts accounts that took the store's state (not blacklisted,
+	// current in the store); Kept those that kept the zone's.
+	Taken int `json:"taken"`
+	Kept  int `json:"kept"`
+	// Merged counts the store's payments added to kept accounts.
+	Merged int `json:"merged"`
+	// Voided lists failover payments whose key the zone had accepted too:
+	// the zone's copy stands, the store's is void.
+	Voided []VoidedPayment `json:"voided,omitempty"`
+	// Violations lists accounts not on the blacklist whose zone state had
+	// writes the store lacked (the guard-mark invariant broken); they were
+	// merged as if blacklisted. Unmerged lists store writes that could not
+	// be carried over (repayments on such accounts).
+	Violations []uint64 `json:"violations,omitempty"`
+	Unmerged   []string `json:"unmerged,omitempty"`
+}
+
+// VoidedPayment is a failover payment dropped at reconciliation because its
+// key was accepted in the zone as well.
+type VoidedPayment struct {
+	User   uint64 `json:"user"`
+	Key    string `json:"key"`
+	Amount int64  `json:"amount"`
+	// ZoneAmount is the amount of the zone's copy (the one kept).
+	ZoneAmount int64 `json:"zone_amount"`
+}
+
+func mergedKey(group string, shard byte) []byte {
+	return append(append([]byte(group), 0), shard)
+}
+
+// storeUser is one user's records in a failover store's export.
+type storeUser struct {
+	account    []byte
+	payments   map[string][]byte
+	repayments map[string][]byte
+	bills      map[uint32][]byte
+	isolated   bool
+	fpays      map[string]bool
+}
+
+// merge merges one shard of a failover store into this zone. The zone must
+// not own the shard meanwhile (reconciliation moves it here afterwards). A
+// shard merged before returns its first report and changes nothing, so a
+// reconciliation cut short is finished by running it again.
+func (a *applier) merge(c *Command) Result {
+	if len(c.Shards) != 1 || int(c.Shards[0]) >= NumShards || c.NodeID == "" {
+		return Result{Code: Invalid, Msg: "merge needs a failover group and one shard"}
+	}
+	shard := c.Shards[0]
+	done := a.tx.Bucket(bucketMerged)
+	mk := mergedKey(c.NodeID, shard)
+	var rep MergeReport
+	if get(done, mk, &rep) {
+		return Result{Code: OK, Replay: true, Merge: &rep}
+	}
+	if ok, _ := owns(a.tx, uint64(shard)); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
+		return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; merge it only while it is released", shard)}
+	}
+	users, err := groupStoreRecords(c.Records, shard)
+	if err != "" {
+		return Result{Code: Invalid, Msg: err}
+	}
+	rep = MergeReport{Group: c.NodeID, Shard: int(shard)}
+	ids := make([]uint64, 0, len(users))
+	for u := range users {
+		ids = append(ids, u)
+	}
+	slices.Sort(ids)
+	for _, u := range ids {
+		su := users[u]
+		if su.account == nil {
+			continue // no account in the store: nothing to carry over
+		}
+		if !su.isolated && a.zoneWithin(u, su) {
+			a.takeStore(u, su)
+			rep.Taken++
+			continue
+		}
+		if !su.isolated {
+			rep.Violations = append(rep.Violations, u)
+		}
+		a.keepZone(u, su, c.Time, &rep)
+		rep.Kept++
+	}
+	put(done, mk, rep)
+	return Result{Code: OK, Merge: &rep}
+}
+
+// groupStoreRecords sorts a store's exported records by user.
+func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string) {
+	users := map[uint64]*storeUser{}
+	for _, r := range recs {
+		if len(r.Key) < 8 {
+			return nil, fmt.Sprintf("record key %x too short", r.Key)
+		}
+		u := binary.BigEndian.Uint64(r.Key[:8])
+		if byte(u%NumShards) != shard {
+			return nil, fmt.Sprintf("record of user %d is not in shard %d", u, shard)
+		}
+		su := users[u]
+		if su == nil {
+			su = &storeUser{payments: map[string][]byte{}, repayments: map[string][]byte{}, bills: map[uint32][]byte{}, fpays: map[string]bool{}}
+			users[u] = su
+		}
+		rest := string(r.Key[8:])
+		switch r.Bucket {
+		case string(bucketAccounts):
+			su.account = r.Value
+		case string(bucketPayments):
+			su.payments[rest] = r.Value
+		case string(bucketRepayments):
+			su.repayments[rest] = r.Value
+		case string(bucketBills):
+			if len(r.Key) != 12 {
+				return nil, fmt.Sprintf("bill key %x malformed", r.Key)
+			}
+			su.bills[binary.BigEndian.Uint32(r.Key[8:])] = r.Value
+		case string(bucketIsolated):
+			su.isolated = true
+		case string(bucketFPays):
+			su.fpays[rest] = true
+		default:
+			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
+		}
+	}
+	return users, ""
+}
+
+// zoneWithin reports whether every payment and repayment the zone holds for
+// user is in the store too: the store then holds the zone's state plus its
+// own writes, and may replace it.
+func (a *applier) zoneWithin(user uint64, su *storeUser) bool {
+	prefix := be64(user)
+	for _, b := range []struct {
+		bucket []byte
+		have   map[string][]byte
+	}{{bucketPayments, su.payments}, {bucketRepayments, su.repayments}} {
+		cur := a.tx.Bucket(b.bucket).Cursor()
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+			if _, ok := b.have[string(k[8:])]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// takeStore replaces the zone's records of user with the store's.
+func (a *applier) takeStore(user uint64, su *storeUser) {
+	prefix := be64(user)
+	a.dropUnposted(user)
+	for _, name := range [][]byte{bucketPayments, bucketRepayments, bucketBills} {
+		b := a.tx.Bucket(name)
+		var keys [][]byte
+		cur := b.Cursor()
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				panic(fmt.Sprintf("fsm: merge: %v", err))
+			}
+		}
+	}
+	var acc accountRec
+	decode(su.account, &acc)
+	acc.LastIndex = a.index
+	acc.checkMoney(user)
+	put(a.tx.Bucket(bucketAccounts), prefix, acc)
+	payments := a.tx.Bucket(bucketPayments)
+	for _, key := range sortedKeys(su.payments) {
+		var p paymentRec
+		decode(su.payments[key], &p)
+		if p.Status == api.PaymentAccepted {
+			p.Index = a.index
+			a.indexUnposted(user, key)
+		}
+		put(payments, userKey(user, key), p)
+	}
+	for _, key := range sortedKeys(su.repayments) {
+		if err := a.tx.Bucket(bucketRepayments).Put(userKey(user, key), su.repayments[key]); err != nil {
+			panic(fmt.Sprintf("fsm: merge: %v", err))
+		}
+	}
+	cycles := make([]uint32, 0, len(su.bills))
+	for cy := range su.bills {
+		cycles = append(cycles, cy)
+	}
+	slices.Sort(cycles)
+	for _, cy := range cycles {
+		if err := a.tx.Bucket(bucketBills).Put(billKey(user, cy), su.bills[cy]); err != nil {
+			panic(fmt.Sprintf("fsm: merge: %v", err))
+		}
+	}
+}
+
+// keepZone keeps the zone's state of user and adds the store's payments
+// whose keys the zone does not know (they were accepted, or acknowledged as
+// replays, while the zone was away). A failover payment whose key the zone
+// accepted too is void.
+func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeReport) {
+	accounts := a.tx.Bucket(bucketAccounts)
+	payments := a.tx.Bucket(bucketPayments)
+	var acc accountRec
+	if !get(accounts, be64(user), &acc) {
+		// The account was created in the zone's unreplicated tail... or
+		// never; the store's record is the only one.
+		decode(su.account, &acc)
+		acc.Used, acc.Pending, acc.Accepted, acc.Repaid = 0, 0, 0, 0
+	}
+	for _, key := range sortedKeys(su.payments) {
+		var sp paymentRec
+		decode(su.payments[key], &sp)
+		var zp paymentRec
+		if get(payments, userKey(user, key), &zp) {
+			if su.fpays[key] && sp.Status != api.PaymentDeclined {
+				rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+			}
+			continue
+		}
+		if sp.Status == api.PaymentDeclined {
+			put(payments, userKey(user, key), sp)
+			continue
+		}
+		sp.Status = api.PaymentAccepted
+		sp.Posted = 0
+		sp.Index = a.index
+		put(payments, userKey(user, key), sp)
+		a.indexUnposted(user, key)
+		acc.Pending += sp.Amount
+		acc.Accepted += sp.Amount
+		rep.Merged++
+	}
+	repayments := a.tx.Bucket(bucketRepayments)
+	for _, key := range sortedKeys(su.repayments) {
+		if repayments.Get(userKey(user, key)) == nil {
+			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("repayment %d/%s", user, key))
+		}
+	}
+	acc.Updated = max(acc.Updated, now)
+	acc.LastIndex = a.index
+	acc.checkMoney(user)
+	put(accounts, be64(user), acc)
+}
+
+func (a *applier) indexUnposted(user uint64, key string) {
+	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, user, key), nil); err != nil {
+		panic(fmt.Sprintf("fsm: index unposted: %v", err))
+	}
+}
+
+// dropUnposted removes user's entries from the unposted index.
+func (a *applier) dropUnposted(user uint64) {
+	b := a.tx.Bucket(bucketUnposted)
+	var keys [][]byte
+	_ = b.ForEach(func(k, _ []byte) error {
+		if len(k) >= 16 && binary.BigEndian.Uint64(k[8:16]) == user {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			panic(fmt.Sprintf("fsm: unindex: %v", err))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Merged returns the reports of the shards of group merged into this zone,
+// in shard order.
+func (f *FSM) Merged(group string) ([]MergeReport, error) {
+	var out []MergeReport
+	prefix := append([]byte(group), 0)
+	err := f.view(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketMerged).Cursor()
+		for k, v := cur.Seek(prefix); k != nil && len(k) == len(prefix)+1 && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			var r MergeReport
+			decode(v, &r)
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// guardClear clears marks like CmdClearMarks, sweeps marks of earlier
+// terms when asked, and raises the zone's clear watermark: the backup
+// replicas' applied index the clears rest on. A promotion must start from a
+// replica that has applied at least that far.
+func (a *applier) guardClear(c *Command) Result {
+	a.clearMarks(c)
+	b := a.tx.Bucket(bucketMarks)
+	if c.Term > 0 {
+		prefix := append([]byte(c.NodeID), 0)
+		var drop [][]byte
+		cur := b.Cursor()
+		for k, v := cur.Seek(prefix); k != nil && len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			var r markRec
+			decode(v, &r)
+			if r.Term < c.Term {
+				drop = append(drop, bytes.Clone(k))
+			}
+		}
+		for _, k := range drop {
+			if err := b.Delete(k); err != nil {
+				panic(fmt.Sprintf("fsm: sweep mark: %v", err))
+			}
+		}
+	}
+	wk := append([]byte(c.NodeID), 1)
+	var w uint64
+	if v := b.Get(wk); len(v) == 8 {
+		w = binary.BigEndian.Uint64(v)
+	}
+	if c.Epoch > w {
+		if err := b.Put(wk, be64(c.Epoch)); err != nil {
+			panic(fmt.Sprintf("fsm: watermark: %v", err))
+		}
+	}
+	return Result{Code: OK}
+}
+
+// GuardWatermark is the highest backup applied index zone's clears rested on.
+func (f *FSM) GuardWatermark(zone string) uint64 {
+	var w uint64
+	_ = f.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMarks).Get(append([]byte(zone), 1)); len(v) == 8 {
+			w = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return w
+}
