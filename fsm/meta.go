@@ -32,6 +32,10 @@ type MetaState struct {
 type ZoneInfo struct {
 	Name   string `json:"name"`
 	Backup string `json:"backup"`
+	// Phase is the zone's failover phase ("" is PhaseNormal) and Failover
+	// the latest failover's state (kept after it ends, for its report).
+	Phase    string         `json:"phase,omitempty"`
+	Failover *FailoverState `json:"failover,omitempty"`
 }
 
 // NodeInfo is a node's identity and addresses.
@@ -76,6 +80,11 @@ const (
 	MetaMoveShard   byte = 4
 	MetaFinishMove  byte = 5
 	MetaSetNodeAddr byte = 6
+
+	MetaFailover      byte = 7  // begin failing a zone over to its backup
+	MetaPromote       byte = 8  // route a failed-over zone's shards to its failover store
+	MetaRecover       byte = 9  // begin reconciliation: the store releases the shards
+	MetaFinishRecover byte = 10 // route the shards back to the zone
 )
 
 // MetaCmd is one meta group command; which fields matter depends on Type.
@@ -100,6 +109,12 @@ type MetaCmd struct {
 	Target string `json:"target,omitempty"`
 	// MetaSetNodeAddr
 	Node *NodeInfo `json:"node,omitempty"`
+	// MetaFailover, MetaPromote, MetaRecover, MetaFinishRecover (Zone too)
+	Auto      bool            `json:"auto,omitempty"`
+	Group     string          `json:"group,omitempty"`
+	Seed      string          `json:"seed,omitempty"`
+	Blacklist []uint64        `json:"blacklist,omitempty"`
+	Report    *FailoverReport `json:"report,omitempty"`
 }
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
@@ -160,6 +175,19 @@ func (m *Meta) State() MetaState {
 
 func (s MetaState) clone() MetaState {
 	s.Zones = slices.Clone(s.Zones)
+	for i := range s.Zones {
+		if f := s.Zones[i].Failover; f != nil {
+			c := *f
+			c.Blacklist = slices.Clone(f.Blacklist)
+			if f.Report != nil {
+				r := *f.Report
+				r.Voided = slices.Clone(r.Voided)
+				r.Violations = slices.Clone(r.Violations)
+				c.Report = &r
+			}
+			s.Zones[i].Failover = &c
+		}
+	}
 	s.Nodes = slices.Clone(s.Nodes)
 	s.Shards = slices.Clone(s.Shards)
 	s.Leases = slices.Clone(s.Leases)
@@ -218,6 +246,14 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.moveShard(c)
 	case MetaFinishMove:
 		return s.finishMove(c)
+	case MetaFailover:
+		return s.failover(c)
+	case MetaPromote:
+		return s.promote(c)
+	case MetaRecover:
+		return s.recover(c)
+	case MetaFinishRecover:
+		return s.finishRecover(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}
@@ -272,7 +308,11 @@ func (s MetaState) zone(name string) (ZoneInfo, bool) {
 }
 
 func (s *MetaState) renewLease(c *MetaCmd) MetaResult {
-	if _, ok := s.zone(c.Zone); !ok {
+	if z, ok := s.zone(c.Zone); ok {
+		if z.Phase != "" && z.Phase != PhaseNormal {
+			return MetaResult{Err: fmt.Sprintf("zone %s is %s: its shards are not its own until it is reconciled", c.Zone, z.Phase)}
+		}
+	} else if _, ok := s.StoreOf(c.Zone); !ok {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	}
 	if c.DurationMs <= 0 {
@@ -323,6 +363,12 @@ func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("shard %d is already moving to %s", c.Shard, r.Target)}
 	case r.Zone == c.Target:
 		return MetaResult{Err: fmt.Sprintf("shard %d is already in %s", c.Shard, c.Target)}
+	}
+	if z, ok := s.zone(r.Zone); !ok || (z.Phase != "" && z.Phase != PhaseNormal) {
+		return MetaResult{Err: fmt.Sprintf("shard %d is in %s, which is failed over; moves wait for reconciliation", c.Shard, r.Zone)}
+	}
+	if z, _ := s.zone(c.Target); z.Phase != "" && z.Phase != PhaseNormal {
+		return MetaResult{Err: fmt.Sprintf("zone %s is %s", c.Target, z.Phase)}
 	}
 	s.Epoch++
 	r.Target, r.Epoch = c.Target, s.Epoch

@@ -55,7 +55,7 @@ func metaApply(t *testing.T, m *Meta, idx *uint64, c MetaCmd) MetaResult {
 func TestMetaRoutesLeasesConfig(t *testing.T) {
 	m := NewMeta(nil)
 	var idx uint64
-	zones := []ZoneInfo{{"C", "A"}, {"A", "B"}, {"B", "C"}}
+	zones := []ZoneInfo{{Name: "C", Backup: "A"}, {Name: "A", Backup: "B"}, {Name: "B", Backup: "C"}}
 	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaInit, Zones: zones, Nodes: []NodeInfo{{ID: "b1", Zone: "B"}, {ID: "a1", Zone: "A"}}}); r.Err != "" || r.Epoch != 1 {
 		t.Fatalf("init: %+v", r)
 	}

@@ -1,0 +1,206 @@
+package fsm
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Zone failover phases (DESIGN.md, Failover). A zone goes normal →
+// failing_over (the command is taken; its lease may no longer be renewed)
+// → failover (its shards are routed to its failover store, once its last
+// lease has ended) → reconciling (the store has released the shards and is
+// being merged back) → normal.
+const (
+	PhaseNormal      = "normal"
+	PhaseFailingOver = "failing_over"
+	PhaseFailover    = "failover"
+	PhaseReconciling = "reconciling"
+)
+
+// FailoverState is a zone's latest failover.
+type FailoverState struct {
+	// Group is the failover store's Raft group (a new name every time:
+	// zone-"-f"-epoch) and Seed the backup node whose async follower
+	// became it.
+	Group string `json:"group,omitempty"`
+	Seed  string `json:"seed,omitempty"`
+	Auto  bool   `json:"auto,omitempty"`
+	// Started is when the failover was asked for; LeaseUntil the end of the
+	// zone's last lease (no write of the zone's can commit after it);
+	// Promoted when the shards were routed to the store; Recovering and
+	// Recovered when reconciliation began and ended (Unix ms, meta time).
+	Started    int64 `json:"started"`
+	LeaseUntil int64 `json:"lease_until"`
+	Promoted   int64 `json:"promoted,omitempty"`
+	Recovering int64 `json:"recovering,omitempty"`
+	Recovered  int64 `json:"recovered,omitempty"`
+	// Blacklist is the accounts marked in the backup zone when the store
+	// was made: state-type writes to them wait for reconciliation.
+	Blacklist []uint64        `json:"blacklist,omitempty"`
+	Report    *FailoverReport `json:"report,omitempty"`
+}
+
+// FailoverReport sums up a reconciliation.
+type FailoverReport struct {
+	Shards     int             `json:"shards"`
+	Taken      int             `json:"taken"`
+	Kept       int             `json:"kept"`
+	Merged     int             `json:"merged"`
+	Voided     []VoidedPayment `json:"voided,omitempty"`
+	Violations []uint64        `json:"violations,omitempty"`
+	Unmerged   int             `json:"unmerged,omitempty"`
+	DurationMs int64           `json:"duration_ms"`
+}
+
+func (s *MetaState) zoneRef(name string) *ZoneInfo {
+	for i := range s.Zones {
+		if s.Zones[i].Name == name {
+			return &s.Zones[i]
+		}
+	}
+	return nil
+}
+
+// PhaseOf is a zone's phase, PhaseNormal when unset.
+func (z ZoneInfo) PhaseOf() string {
+	if z.Phase == "" {
+		return PhaseNormal
+	}
+	return z.Phase
+}
+
+// failover starts a failover of c.Zone. Asking again while one is under
+// way changes nothing.
+func (s *MetaState) failover(c *MetaCmd) MetaResult {
+	z := s.zoneRef(c.Zone)
+	switch {
+	case z == nil:
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	case z.Backup == "" || z.Backup == z.Name:
+		return MetaResult{Err: fmt.Sprintf("zone %s has no backup zone to fail over to", c.Zone)}
+	case z.PhaseOf() == PhaseFailingOver || z.PhaseOf() == PhaseFailover:
+		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() == PhaseReconciling:
+		return MetaResult{Err: fmt.Sprintf("zone %s is being reconciled; fail it over again once that ends", c.Zone)}
+	}
+	if b, _ := s.zone(z.Backup); b.PhaseOf() != PhaseNormal {
+		return MetaResult{Err: fmt.Sprintf("backup zone %s of %s is %s itself", z.Backup, c.Zone, b.PhaseOf())}
+	}
+	for i, r := range s.Shards {
+		if r.Target != "" && (r.Zone == c.Zone || r.Target == c.Zone) {
+			return MetaResult{Err: fmt.Sprintf("shard %d is moving between %s and %s; finish the move first", i, r.Zone, r.Target)}
+		}
+	}
+	l, _ := s.Lease(c.Zone)
+	z.Phase = PhaseFailingOver
+	z.Failover = &FailoverState{Started: c.Time, LeaseUntil: l.Until, Auto: c.Auto}
+	return MetaResult{Epoch: s.Epoch, Lease: l}
+}
+
+// promote routes the failing zone's shards to its failover store. The
+// state machine itself refuses it before the zone's last lease has ended
+// (by the proposing leader's clock): until then the zone may still commit.
+func (s *MetaState) promote(c *MetaCmd) MetaResult {
+	z := s.zoneRef(c.Zone)
+	switch {
+	case z == nil:
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	case z.PhaseOf() == PhaseFailover && z.Failover != nil && z.Failover.Group == c.Group:
+		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() != PhaseFailingOver:
+		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failing over", c.Zone, z.PhaseOf())}
+	case c.Group == "" || c.Seed == "":
+		return MetaResult{Err: "promotion needs a group and a seed node"}
+	}
+	if _, taken := s.zone(c.Group); taken {
+		return MetaResult{Err: fmt.Sprintf("group name %q is a zone's", c.Group)}
+	}
+	l, _ := s.Lease(c.Zone)
+	if c.Time <= l.Until {
+		return MetaResult{Err: fmt.Sprintf("zone %s's lease runs until %d (now %d); its shards cannot move before", c.Zone, l.Until, c.Time), Lease: l}
+	}
+	s.Epoch++
+	for i := range s.Shards {
+		if s.Shards[i].Zone == c.Zone {
+			s.Shards[i] = ShardRoute{Zone: c.Group, Epoch: s.Epoch}
+		}
+	}
+	z.Phase = PhaseFailover
+	f := z.Failover
+	f.Group, f.Seed, f.Promoted, f.LeaseUntil = c.Group, c.Seed, c.Time, l.Until
+	f.Blacklist = slices.Clone(c.Blacklist)
+	slices.Sort(f.Blacklist)
+	f.Blacklist = slices.Compact(f.Blacklist)
+	return MetaResult{Epoch: s.Epoch}
+}
+
+// recover begins reconciliation: the store's shards are marked as moving
+// back to the zone, so the store releases them and accepts no more writes.
+func (s *MetaState) recover(c *MetaCmd) MetaResult {
+	z := s.zoneRef(c.Zone)
+	switch {
+	case z == nil:
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	case z.PhaseOf() == PhaseReconciling:
+		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() != PhaseFailover:
+		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failed over", c.Zone, z.PhaseOf())}
+	}
+	s.Epoch++
+	for i := range s.Shards {
+		if s.Shards[i].Zone == z.Failover.Group {
+			s.Shards[i].Target, s.Shards[i].Epoch = c.Zone, s.Epoch
+		}
+	}
+	z.Phase = PhaseReconciling
+	z.Failover.Recovering = c.Time
+	z.Failover.Report = nil
+	return MetaResult{Epoch: s.Epoch}
+}
+
+// finishRecover routes the shards back to the zone and ends the failover.
+func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
+	z := s.zoneRef(c.Zone)
+	switch {
+	case z == nil:
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	case z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Group == c.Group:
+		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() != PhaseReconciling || z.Failover == nil || z.Failover.Group != c.Group:
+		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not reconciling %s", c.Zone, z.PhaseOf(), c.Group)}
+	}
+	s.Epoch++
+	for i := range s.Shards {
+		if s.Shards[i].Zone == c.Group {
+			s.Shards[i] = ShardRoute{Zone: c.Zone, Epoch: s.Epoch}
+		}
+	}
+	z.Phase = PhaseNormal
+	z.Failover.Recovered = c.Time
+	z.Failover.Report = c.Report
+	// The zone's lease starts over: its leader renews from now on.
+	if i, ok := slices.BinarySearchFunc(s.Leases, c.Zone, func(l Lease, z string) int { return cmpString(l.Zone, z) }); ok {
+		s.Leases[i].Term = 0
+	}
+	return MetaResult{Epoch: s.Epoch}
+}
+
+// StoreOf returns the zone whose failover store group is g, while the
+// store serves or is being reconciled.
+func (s MetaState) StoreOf(g string) (ZoneInfo, bool) {
+	for _, z := range s.Zones {
+		if z.Failover != nil && z.Failover.Group == g && (z.Phase == PhaseFailover || z.Phase == PhaseReconciling) {
+			return z, true
+		}
+	}
+	return ZoneInfo{}, false
+}
+
+// HostZone is the zone whose nodes serve group g: g itself for a zone, the
+// backup zone for a failover store.
+func (s MetaState) HostZone(g string) string {
+	if z, ok := s.StoreOf(g); ok {
+		return z.Backup
+	}
+	return g
+}

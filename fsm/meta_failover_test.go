@@ -1,0 +1,79 @@
+package fsm
+
+import "testing"
+
+// TestMetaFailoverPhases walks a zone through a failover and back, and
+// checks the fences: no renewal while failed over, no promotion before the
+// zone's last lease has ended.
+func TestMetaFailoverPhases(t *testing.T) {
+	m := NewMeta(nil)
+	var idx uint64
+	metaApply(t, m, &idx, MetaCmd{Type: MetaInit, Zones: []ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "C"}, {Name: "C", Backup: "A"}}})
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 2, DurationMs: 3000, Time: 1000}); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "A", Time: 2000}); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 2, DurationMs: 3000, Time: 2100}); r.Err == "" {
+		t.Fatal("a failing-over zone renewed its lease")
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaPromote, Zone: "A", Group: "A-f2", Seed: "b1", Time: 4000}); r.Err == "" {
+		t.Fatal("promotion before the lease ended was accepted")
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaPromote, Zone: "A", Group: "A-f2", Seed: "b1", Blacklist: []uint64{9, 3, 9}, Time: 4001}); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	st := m.State()
+	if z, _ := st.ZoneOf("A"); z.Phase != PhaseFailover || len(z.Failover.Blacklist) != 2 {
+		t.Fatalf("zone A after promotion: %+v %+v", z, z.Failover)
+	}
+	moved := 0
+	for _, r := range st.Shards {
+		if r.Zone == "A" {
+			t.Fatal("a shard stayed with the failed zone")
+		}
+		if r.Zone == "A-f2" {
+			moved++
+		}
+	}
+	if moved == 0 || st.HostZone("A-f2") != "B" {
+		t.Fatalf("moved %d shards, host %q", moved, st.HostZone("A-f2"))
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A-f2", Holder: "b1", Term: 1, DurationMs: 3000, Time: 4100}); r.Err != "" {
+		t.Fatalf("the store's lease: %s", r.Err)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaMoveShard, Shard: 0, Target: "C"}); r.Err == "" {
+		t.Fatal("a shard move out of a failed-over zone was accepted")
+	}
+	metaApply(t, m, &idx, MetaCmd{Type: MetaRecover, Zone: "A", Time: 9000})
+	for _, r := range m.State().Shards {
+		if r.Zone == "A-f2" && r.Target != "A" {
+			t.Fatalf("store shard not moving back: %+v", r)
+		}
+	}
+	rep := &FailoverReport{Shards: moved, Voided: []VoidedPayment{{User: 3, Key: "k", Amount: 5}}}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f2", Report: rep, Time: 9500}); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f2", Time: 9600}); r.Err != "" {
+		t.Fatalf("finishing twice: %s", r.Err)
+	}
+	st = m.State()
+	z, _ := st.ZoneOf("A")
+	if z.PhaseOf() != PhaseNormal || z.Failover.Report == nil || len(z.Failover.Report.Voided) != 1 {
+		t.Fatalf("zone A after recovery: %+v", z)
+	}
+	n := 0
+	for _, r := range st.Shards {
+		if r.Zone == "A" {
+			n++
+		}
+	}
+	if n != moved {
+		t.Fatalf("%d shards back in A, want %d", n, moved)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 3, DurationMs: 3000, Time: 9700}); r.Err != "" {
+		t.Fatalf("renewal after recovery: %s", r.Err)
+	}
+}
