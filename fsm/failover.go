@@ -225,13 +225,7 @@ type MergeReport struct {
 
 // VoidedPayment is a failover payment dropped at reconciliation because its
 // key was accepted in the zone as well.
-type VoidedPayment struct {
-	User   uint64 `json:"user"`
-	Key    string `json:"key"`
-	Amount int64  `json:"amount"`
-	// ZoneAmount is the amount of the zone's copy (the one kept).
-	ZoneAmount int64 `json:"zone_amount"`
-}
+type VoidedPayment = api.VoidedPayment
 
 func mergedKey(group string, shard byte) []byte {
 	return append(append([]byte(group), 0), shard)

@@ -3,6 +3,8 @@ package fsm
 import (
 	"fmt"
 	"slices"
+
+	"github.com/rzonedb/rzone/internal/api"
 )
 
 // Zone failover phases (DESIGN.md, Failover). A zone goes normal →
@@ -41,16 +43,7 @@ type FailoverState struct {
 }
 
 // FailoverReport sums up a reconciliation.
-type FailoverReport struct {
-	Shards     int             `json:"shards"`
-	Taken      int             `json:"taken"`
-	Kept       int             `json:"kept"`
-	Merged     int             `json:"merged"`
-	Voided     []VoidedPayment `json:"voided,omitempty"`
-	Violations []uint64        `json:"violations,omitempty"`
-	Unmerged   int             `json:"unmerged,omitempty"`
-	DurationMs int64           `json:"duration_ms"`
-}
+type FailoverReport = api.ReconcileReport
 
 func (s *MetaState) zoneRef(name string) *ZoneInfo {
 	for i := range s.Zones {

@@ -48,7 +48,9 @@ func (n *Node) openClusterGroups() error {
 		if !ok || !e.IsDir() {
 			continue
 		}
-		if _, err := n.openZone(z, filepath.Join(n.cfg.DataDir, "groups", e.Name()), z == n.cfg.Zone); err != nil {
+		dir := filepath.Join(n.cfg.DataDir, "groups", e.Name())
+		_, serr := os.Stat(filepath.Join(dir, storeMarker))
+		if _, err := n.openZone(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
 			return err
 		}
 	}
@@ -77,6 +79,8 @@ func (n *Node) startCluster() error {
 	n.metrics.reg.MustRegister(g.Collectors()...)
 	n.goLoop(n.leaseLoop)
 	n.goLoop(n.reconcileLoop)
+	n.goLoop(n.guardLoop)
+	n.goLoop(n.failoverLoop)
 	return nil
 }
 
@@ -194,8 +198,9 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// leaseLoop renews the own zone's ownership lease while this node leads
-// the zone. The lease counts from before the request was sent, 5% short.
+// leaseLoop renews the ownership lease of every group this node leads and
+// serves writes for: its own zone, and a failover store it hosts. A lease
+// counts from before the request was sent, 5% short.
 func (n *Node) leaseLoop() {
 	t := time.NewTicker(n.cfg.LeaseRenew)
 	defer t.Stop()
@@ -205,27 +210,34 @@ func (n *Node) leaseLoop() {
 			return
 		case <-t.C:
 		}
-		h := n.ownZone()
-		if h == nil || !h.rep.IsLeader() || !n.metaFSM.State().Initialized {
+		if !n.metaFSM.State().Initialized {
 			continue
 		}
-		start := monoNow()
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseDuration/2)
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaRenewLease, Zone: n.cfg.Zone, Holder: n.cfg.NodeID,
-			Term: h.rep.Raft().CurrentTerm(), DurationMs: n.cfg.LeaseDuration.Milliseconds()})
-		cancel()
-		if err != nil || res.Err != "" {
-			n.metrics.leaseRenewals.WithLabelValues("failed").Inc()
-			n.log.Debug("lease renewal failed", "err", err, "refused", res.Err)
-			continue
-		}
-		n.metrics.leaseRenewals.WithLabelValues("ok").Inc()
-		until := start + int64(n.cfg.LeaseDuration-n.cfg.LeaseDuration/20)
-		for {
-			cur := n.leaseUntil.Load()
-			if until <= cur || n.leaseUntil.CompareAndSwap(cur, until) {
-				break
+		for _, h := range n.hostedZones() {
+			if h.voter && h.rep.IsLeader() {
+				n.renewLease(h)
 			}
+		}
+	}
+}
+
+func (n *Node) renewLease(h *hosted) {
+	start := monoNow()
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseDuration/2)
+	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaRenewLease, Zone: h.zone, Holder: n.cfg.NodeID,
+		Term: h.rep.Raft().CurrentTerm(), DurationMs: n.cfg.LeaseDuration.Milliseconds()})
+	cancel()
+	if err != nil || res.Err != "" {
+		n.metrics.leaseRenewals.WithLabelValues("failed").Inc()
+		n.log.Debug("lease renewal failed", "group", h.zone, "err", err, "refused", res.Err)
+		return
+	}
+	n.metrics.leaseRenewals.WithLabelValues("ok").Inc()
+	until := start + int64(n.cfg.LeaseDuration-n.cfg.LeaseDuration/20)
+	for {
+		cur := h.leaseUntil.Load()
+		if until <= cur || h.leaseUntil.CompareAndSwap(cur, until) {
+			break
 		}
 	}
 }
@@ -282,6 +294,7 @@ func (n *Node) reconcile() error {
 			}
 		}
 	}
+	errs = append(errs, n.reconcileStores(st))
 	h := n.ownZone()
 	if h == nil || !h.rep.IsLeader() {
 		return errors.Join(errs...)
@@ -308,6 +321,7 @@ func hasServer(servers []raft.Server, id string) bool {
 // route table gives it: it releases a shard that moves away (at the move's
 // epoch) and takes one routed to it.
 func (n *Node) syncShards(h *hosted, st fsm.MetaState) error {
+	me := h.zone
 	owned, sharded, err := h.fsm.Shards()
 	if err != nil {
 		return err
@@ -315,7 +329,7 @@ func (n *Node) syncShards(h *hosted, st fsm.MetaState) error {
 	take := map[uint64][]byte{}
 	release := map[uint64][]byte{}
 	for s, r := range st.Shards {
-		mine := r.Zone == n.cfg.Zone && r.Target == ""
+		mine := r.Zone == me && r.Target == ""
 		e, have := owned[s]
 		switch {
 		case mine && (!have || e < r.Epoch):

@@ -93,7 +93,7 @@ func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	case h == nil:
 		err = errNotInitialized
 	case h.rep.IsLeader():
-		if err = h.rep.Linearizable(ctx, time.Second); err == nil && !n.leaseValid() {
+		if err = h.rep.Linearizable(ctx, time.Second); err == nil && !n.leaseValid(h) {
 			err = api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease", n.cfg.Zone)
 		}
 	default:

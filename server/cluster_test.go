@@ -327,7 +327,7 @@ func setupZones(t *testing.T, zones []string, perZone int) *multiCluster {
 		for _, z := range zones {
 			ok := false
 			for _, nd := range mc.nodes {
-				if h := nd.ownZone(); h != nil && nd.cfg.Zone == z && h.rep.IsLeader() && nd.leaseValid() && h.ready.Load() {
+				if h := nd.ownZone(); h != nil && nd.cfg.Zone == z && h.rep.IsLeader() && nd.leaseValid(h) && h.ready.Load() {
 					ok = true
 				}
 			}

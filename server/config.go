@@ -54,6 +54,12 @@ type Config struct {
 	LeaseDuration time.Duration
 	// LeaseRenew is how often the zone leader renews. Default 500ms.
 	LeaseRenew time.Duration
+	// GuardClearInterval is how often a zone leader clears the guard marks
+	// its backup zone's replicas have applied past. Default 300ms.
+	GuardClearInterval time.Duration
+	// FailoverTick is how often the meta leader drives failovers and
+	// reconciliations. Default 100ms.
+	FailoverTick time.Duration
 
 	// ApplyTimeout bounds one write's wait for commit. When it passes, the
 	// write's outcome is unknown. Default 5s.
@@ -116,6 +122,8 @@ func DefaultConfig() Config {
 		MaxAppendEntries:   1024,
 		LeaseDuration:      3 * time.Second,
 		LeaseRenew:         500 * time.Millisecond,
+		GuardClearInterval: 300 * time.Millisecond,
+		FailoverTick:       100 * time.Millisecond,
 	}
 }
 

@@ -23,6 +23,16 @@ type metrics struct {
 	posted        prometheus.Counter
 	leaderChanges prometheus.Counter
 	leaseRenewals *prometheus.CounterVec
+
+	guardMarks       prometheus.Counter
+	guardClears      prometheus.Counter
+	guardLive        prometheus.Gauge
+	guardMarkSeconds prometheus.Histogram
+	failoverPhase    *prometheus.GaugeVec
+	firstPayment     *prometheus.GaugeVec
+	reconcileSeconds *prometheus.GaugeVec
+	failoverPayments *prometheus.CounterVec
+	isolatedRefused  prometheus.Counter
 }
 
 func newMetrics(n *Node) *metrics {
@@ -58,6 +68,36 @@ func newMetrics(n *Node) *metrics {
 			Name: "rzone_lease_renewals_total", Help: "Ownership lease renewals by this node as zone leader, by outcome.",
 		}, []string{"outcome"}),
 	}
+	m.guardMarks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rzone_guard_marks_total", Help: "Guard marks this node, as zone leader, had recorded in the backup zone.",
+	})
+	m.guardClears = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rzone_guard_clears_total", Help: "Guard marks this node, as zone leader, cleared in the backup zone.",
+	})
+	m.guardLive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rzone_guard_marked_accounts", Help: "Accounts this zone leader holds marked in the backup zone.",
+	})
+	m.guardMarkSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "rzone_guard_mark_duration_seconds", Help: "Time a write waited for its guard marks to commit in the backup zone.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	m.failoverPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rzone_zone_phase", Help: "1 for each zone's current failover phase (normal, failing_over, failover, reconciling), as the meta state says.",
+	}, []string{"zone", "phase"})
+	m.firstPayment = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rzone_failover_first_payment_seconds", Help: "Seconds from the start of a zone's failover to the first payment its failover store accepted (set by the store's leader).",
+	}, []string{"zone"})
+	m.reconcileSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rzone_reconcile_duration_seconds", Help: "Duration of a zone's last reconciliation (set by the meta leader that ran it).",
+	}, []string{"zone"})
+	m.failoverPayments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rzone_failover_payments_total", Help: "Payments accepted by a failover store this node leads.",
+	}, []string{"zone"})
+	m.isolatedRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rzone_isolated_refusals_total", Help: "State-type writes refused with account_isolated by a failover store this node leads.",
+	})
+	m.reg.MustRegister(m.guardMarks, m.guardClears, m.guardLive, m.guardMarkSeconds, m.failoverPhase, m.firstPayment,
+		m.reconcileSeconds, m.failoverPayments, m.isolatedRefused)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
@@ -88,7 +128,11 @@ func newMetrics(n *Node) *metrics {
 			return time.Since(lc).Seconds()
 		}),
 		gauge("rzone_lease_remaining_seconds", "Seconds left on the zone's ownership lease by this node's clock (cluster mode).", func() float64 {
-			return float64(n.leaseUntil.Load()-monoNow()) / 1e9
+			h := n.ownZone()
+			if h == nil {
+				return 0
+			}
+			return float64(h.leaseUntil.Load()-monoNow()) / 1e9
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches (one bbolt transaction each)."},
 			func() float64 { b, _ := n.applyStats(); return float64(b) }),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -48,9 +49,8 @@ type Node struct {
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
 	gossip  *gossip.Gossip
-	// leaseUntil is when this node's zone lease ends by its own monotonic
-	// clock (clock.Mono), in nanoseconds (cluster mode).
-	leaseUntil atomic.Int64
+	// failover: the meta leader's drivers of failovers and reconciliations.
+	drivers driverSet
 
 	http     *http.Server
 	httpLn   net.Listener
@@ -78,6 +78,16 @@ type hosted struct {
 	// ready is set once the zone's shard ownership matches the meta group's
 	// route table (always, standalone); a voter serves writes only then.
 	ready atomic.Bool
+	// store is set for a failover store: a group made from this zone's
+	// async follower of a failed zone (cluster mode).
+	store bool
+	// leaseUntil is when the group's ownership lease ends by this node's
+	// monotonic clock (clock.Mono), in nanoseconds (cluster mode).
+	leaseUntil atomic.Int64
+	// guard keeps the guard marks of the own zone in its backup zone.
+	guard guardHolder
+	// firstPaid is set once a failover store has accepted a payment.
+	firstPaid atomic.Bool
 }
 
 // isReady reports whether the zone's shard ownership has been set up; once
@@ -212,10 +222,10 @@ func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
 		f.Close()
 		return nil, err
 	}
-	h := &hosted{zone: zoneName, rep: rep, fsm: f, voter: voter}
+	h := &hosted{zone: zoneName, rep: rep, fsm: f, voter: voter, store: voter && zoneName != n.cfg.Zone}
 	n.mu.Lock()
 	n.zones[zoneName] = h
-	if voter {
+	if zoneName == n.cfg.Zone {
 		n.own = h
 	}
 	n.mu.Unlock()
@@ -334,7 +344,21 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 		cmds[i].Time = now
 	}
 	start := time.Now()
-	out, err := h.rep.Apply(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	end, err := n.guardBegin(ctx, h, cmds)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	out, index, err := h.rep.ApplyIndex(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
+	switch {
+	case err == nil:
+		end(index)
+	case errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotLeader):
+		end(0)
+	default:
+		end(math.MaxUint64) // it may yet commit: its mark stays for this term
+	}
 	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
 	if err != nil {
 		return nil, err
@@ -444,21 +468,26 @@ func (n *Node) postLoop() {
 			return
 		case <-t.C:
 		}
-		h := n.ownZone()
-		if h == nil || !h.rep.IsLeader() || !h.isReady() || !n.leaseValid() {
-			continue
+		for _, h := range n.hostedZones() {
+			if h.voter && h.rep.IsLeader() && h.isReady() && n.leaseValid(h) {
+				n.postSome(h)
+			}
 		}
-		refs, err := h.fsm.Unposted(n.cfg.PostBatch)
-		if err != nil || len(refs) == 0 {
-			continue
-		}
-		res, err := n.apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
-		if err != nil {
-			n.log.Debug("post", "payments", len(refs), "err", err)
-			continue
-		}
-		n.metrics.posted.Add(float64(res[0].Posted))
 	}
+}
+
+// postSome books up to PostBatch of h's unposted payments.
+func (n *Node) postSome(h *hosted) {
+	refs, err := h.fsm.Unposted(n.cfg.PostBatch)
+	if err != nil || len(refs) == 0 {
+		return
+	}
+	res, err := n.apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
+	if err != nil {
+		n.log.Debug("post", "group", h.zone, "payments", len(refs), "err", err)
+		return
+	}
+	n.metrics.posted.Add(float64(res[0].Posted))
 }
 
 // addVoter (standalone) adds or re-adds a node as a voter of the zone and
@@ -473,14 +502,14 @@ func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
 	return err
 }
 
-// leaseValid reports whether the own zone may accept writes now: always
-// when standalone; in cluster mode while its ownership lease lasts by this
+// leaseValid reports whether group h may accept writes now: always when
+// standalone; in cluster mode while its ownership lease lasts by this
 // node's clock.
-func (n *Node) leaseValid() bool {
+func (n *Node) leaseValid(h *hosted) bool {
 	if !n.clustered || inject.On(inject.NoLeaseFence) {
 		return true
 	}
-	return monoNow() < n.leaseUntil.Load()
+	return monoNow() < h.leaseUntil.Load()
 }
 
 func groupDir(dataDir, group string) string {

@@ -83,14 +83,15 @@ func (n *Node) applyGated(ctx context.Context, h *hosted, cmds ...fsm.Command) (
 	if !n.waitReady(ctx, h) {
 		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.zone)
 	}
-	if !n.leaseValid() {
+	if !n.leaseValid(h) {
 		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.zone)
 	}
 	res, err := n.apply(h, cmds...)
 	if err != nil {
 		return nil, err
 	}
-	if !n.leaseValid() {
+	n.notePayments(h, cmds, res)
+	if !n.leaseValid(h) {
 		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.zone)
 	}
 	return res, nil
@@ -148,7 +149,7 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 			n.forwardToZone(w, r, nil, z, false)
 			return
 		}
-		if !n.leaseValid() {
+		if !n.leaseValid(h) {
 			writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; its state may be stale", z))
 			return
 		}
@@ -235,8 +236,9 @@ func (n *Node) zoneLeaderNow(z string) (string, bool) {
 			return nd.HTTPAddr, true
 		}
 	}
+	host := st.HostZone(z)
 	for _, nd := range st.Nodes {
-		if nd.Zone == z && nd.ID != n.cfg.NodeID {
+		if nd.Zone == host && nd.ID != n.cfg.NodeID {
 			return nd.HTTPAddr, true
 		}
 	}

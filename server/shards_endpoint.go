@@ -169,8 +169,11 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 	shard, _ := strconv.Atoi(r.PathValue("shard"))
 	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
 	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+	if g := r.URL.Query().Get("group"); g != "" {
+		h = n.hostedZone(g)
+	}
+	if h == nil || !h.voter || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID))
 		return
 	}
 	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
@@ -186,7 +189,11 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.zone, shard, epoch))
 		return
 	}
-	recs, err := h.fsm.ExportShard(shard)
+	export := h.fsm.ExportShard
+	if h.store {
+		export = h.fsm.ExportFailoverShard
+	}
+	recs, err := export(shard)
 	if err != nil {
 		writeError(w, apiError(err))
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
 
@@ -98,6 +99,11 @@ func (n *Node) localReplicas() []api.ReplicaState {
 	}
 	for _, h := range n.hostedZones() {
 		add("zone/"+h.zone, h.rep.Raft(), h.fsm.AppliedIndex(), h.voter, h.isReady())
+		if h.store {
+			if fi, err := h.fsm.Failover(); err == nil && fi != nil {
+				out[len(out)-1].FailoverPayments, out[len(out)-1].FailoverAmount = fi.Payments, fi.Amount
+			}
+		}
 	}
 	if n.meta != nil {
 		add("meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false, true)
@@ -112,11 +118,16 @@ func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
 // gatherReplicas asks every node of the cluster for its replicas, in
 // parallel, with a short timeout; a node that does not answer is absent.
 func (n *Node) gatherReplicas(ctx context.Context) map[string][]api.ReplicaState {
-	st := n.metaFSM.State()
+	return n.askReplicas(ctx, n.metaFSM.State().Nodes)
+}
+
+// askReplicas asks nodes for their replicas, in parallel, with a short
+// timeout; a node that does not answer is absent.
+func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState {
 	out := map[string][]api.ReplicaState{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, nd := range st.Nodes {
+	for _, nd := range nodes {
 		if nd.ID == n.cfg.NodeID {
 			out[nd.ID] = n.localReplicas()
 			continue
@@ -152,7 +163,15 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 	reps := n.gatherReplicas(ctx)
 	list := api.ZoneList{Epoch: st.Epoch}
 	for _, z := range st.Zones {
-		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: "normal", Shards: []int{}}
+		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.PhaseOf(), Shards: []int{}}
+		if f := z.Failover; f != nil {
+			zs.Failover = failoverStatus(f, reps)
+			for i, s := range st.Shards {
+				if s.Zone == f.Group && z.PhaseOf() != fsm.PhaseNormal {
+					zs.Shards = append(zs.Shards, i)
+				}
+			}
+		}
 		for i, s := range st.Shards {
 			if s.Zone == z.Name {
 				zs.Shards = append(zs.Shards, i)
@@ -209,6 +228,28 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 		list.Zones = append(list.Zones, zs)
 	}
 	return list
+}
+
+func failoverStatus(f *fsm.FailoverState, reps map[string][]api.ReplicaState) *api.ZoneFailover {
+	at := func(ms int64) string {
+		if ms == 0 {
+			return ""
+		}
+		return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+	}
+	out := &api.ZoneFailover{Store: f.Group, Seed: f.Seed, Auto: f.Auto, Started: at(f.Started), LeaseUntil: at(f.LeaseUntil),
+		Promoted: at(f.Promoted), Recovering: at(f.Recovering), Recovered: at(f.Recovered), Blacklist: len(f.Blacklist), Report: f.Report}
+	if f.Report != nil {
+		out.Voided = len(f.Report.Voided)
+	}
+	for _, rs := range reps {
+		for _, r := range rs {
+			if r.Group == "zone/"+f.Group && r.State == raft.Leader.String() {
+				out.Payments, out.Amount = r.FailoverPayments, r.FailoverAmount
+			}
+		}
+	}
+	return out
 }
 
 func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {

@@ -182,11 +182,18 @@ func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 // Apply proposes data and waits for the state machine's result. Errors
 // wrap ErrNotLeader, ErrNotApplied or ErrUnknownOutcome.
 func (r *Replica) Apply(data []byte, timeout time.Duration) (any, error) {
+	out, _, err := r.ApplyIndex(data, timeout)
+	return out, err
+}
+
+// ApplyIndex is Apply that also returns the log index the entry got (0 when
+// it was not applied).
+func (r *Replica) ApplyIndex(data []byte, timeout time.Duration) (any, uint64, error) {
 	f := r.raft.Apply(data, timeout)
 	if err := classifyApply(f.Error()); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return f.Response(), nil
+	return f.Response(), f.Index(), nil
 }
 
 // Linearizable makes a read that follows it see every write acknowledged

@@ -41,8 +41,65 @@ type ZoneStatus struct {
 	// Ready is set when the zone's leader serves writes: its shard
 	// ownership is set up.
 	Ready bool `json:"ready"`
-	// Phase is the zone's failover phase: normal today.
+	// Phase is the zone's failover phase: normal, failing_over, failover
+	// or reconciling.
 	Phase string `json:"phase"`
+	// Failover describes the zone's latest failover, if it had one.
+	Failover *ZoneFailover `json:"failover,omitempty"`
+}
+
+// ZoneFailover is a zone's latest failover, as GET /v1/zones/{zone} shows it.
+type ZoneFailover struct {
+	// Store is the failover store's group; Seed the backup node whose
+	// async follower became it.
+	Store string `json:"store,omitempty"`
+	Seed  string `json:"seed,omitempty"`
+	Auto  bool   `json:"auto"`
+	// Times (RFC 3339): the failover was asked for; the zone's last lease
+	// ended; the shards moved to the store; reconciliation began and ended.
+	Started    string `json:"started"`
+	LeaseUntil string `json:"lease_until,omitempty"`
+	Promoted   string `json:"promoted,omitempty"`
+	Recovering string `json:"recovering,omitempty"`
+	Recovered  string `json:"recovered,omitempty"`
+	// Blacklist is how many accounts are isolated.
+	Blacklist int `json:"blacklist"`
+	// Payments and Amount: what the store has accepted (while it serves).
+	Payments int   `json:"payments"`
+	Amount   int64 `json:"amount"`
+	// Voided counts failover payments voided as duplicates at
+	// reconciliation; Report is the reconciliation's report.
+	Voided int              `json:"voided"`
+	Report *ReconcileReport `json:"report,omitempty"`
+}
+
+// ReconcileReport sums up a reconciliation.
+type ReconcileReport struct {
+	Shards int `json:"shards"`
+	// Taken counts accounts that took the store's state; Kept those that
+	// kept the zone's (the blacklist, and any the guard missed).
+	Taken int `json:"taken"`
+	Kept  int `json:"kept"`
+	// Merged counts store payments added to kept accounts.
+	Merged int `json:"merged"`
+	// Voided lists failover payments whose key the zone had accepted too.
+	Voided []VoidedPayment `json:"voided,omitempty"`
+	// Violations lists accounts off the blacklist whose zone state had
+	// writes the store lacked (the guard-mark invariant broken).
+	Violations []uint64 `json:"violations,omitempty"`
+	// Unmerged counts store writes that could not be carried over.
+	Unmerged   int   `json:"unmerged,omitempty"`
+	DurationMs int64 `json:"duration_ms"`
+}
+
+// VoidedPayment is a failover payment dropped at reconciliation because its
+// key was accepted in the zone as well: the zone's copy stands.
+type VoidedPayment struct {
+	User   uint64 `json:"user"`
+	Key    string `json:"key"`
+	Amount int64  `json:"amount"`
+	// ZoneAmount is the amount of the zone's copy (the one kept).
+	ZoneAmount int64 `json:"zone_amount"`
 }
 
 // ReplicaState is one replica of a group as its node reports it.
@@ -62,6 +119,10 @@ type ReplicaState struct {
 	// LagEntries is the group leader's applied index minus this replica's
 	// (filled in by the zone status).
 	LagEntries uint64 `json:"lag_entries"`
+	// FailoverPayments and FailoverAmount: for a failover store's replica,
+	// the payments it holds that the store accepted.
+	FailoverPayments int   `json:"failover_payments,omitempty"`
+	FailoverAmount   int64 `json:"failover_amount,omitempty"`
 }
 
 // ZoneList is the body of GET /v1/zones.

@@ -20,7 +20,11 @@ const (
 	// ClockRate, as "clock-rate=FACTOR", makes the node's monotonic clock
 	// run at FACTOR times real time (leases are measured with it).
 	ClockRate = "clock-rate"
+	// DropGuardMark makes a zone leader write without guard marks in its
+	// backup zone, so a failover can miss accounts whose latest writes the
+	// backup lacks (reconciliation reports them as violations).
+	DropGuardMark = "drop-guard-mark"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark}

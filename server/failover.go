@@ -1,0 +1,582 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/clock"
+	"github.com/rzonedb/rzone/zone"
+)
+
+// Zone failover and reconciliation (DESIGN.md, Failover).
+//
+// Every step is a state of the meta group, so whichever node leads it
+// drives the steps, and a driver that dies is replaced by the next meta
+// leader, which picks up where the meta state stands:
+//
+//   - failing_over: once the zone's last lease has ended, the driver reads
+//     the zone's guard marks from its backup zone's leader (the blacklist)
+//     and picks the backup node whose async follower has applied the most
+//     (at least as far as any mark clear rested on), then MetaPromote
+//     routes the zone's shards to a new failover group under a new epoch.
+//   - failover: the seed node promotes its follower into the group
+//     (zone.Promote), its leader writes the blacklist and stand-in limit
+//     (CmdFailover), adds the other backup nodes as voters, takes the shards
+//     and serves the zone's users. The zone's own nodes get no lease.
+//   - reconciling: the store releases the shards; the driver merges them
+//     into the zone shard by shard (CmdMerge, idempotent per shard), then
+//     MetaFinishRecover routes them back; the backup nodes retire the store.
+
+// Config keys of failover.
+const (
+	// ConfigAutoFailover, a duration ("2s"), makes the meta leader fail a
+	// zone over once its lease has been expired that long. Unset or "0":
+	// only by command.
+	ConfigAutoFailover = "failover.auto_after"
+	// ConfigStandinPercent is the stand-in limit of failover stores, in
+	// percent of a user's credit line (default fsm.DefaultStandinPercent).
+	ConfigStandinPercent = "failover.standin_pct"
+)
+
+// leaseMargin is how long after a zone's recorded lease end the driver
+// waits before moving its shards: the meta's Until is already an upper
+// bound of the holder's own count; the margin covers clock steps between
+// meta leaders.
+const leaseMargin = 100 * time.Millisecond
+
+// storeMarker is a file in a failover store's group directory, so that a
+// restarted node reopens the group as a voter.
+const storeMarker = "failover-store"
+
+// driverSet runs at most one driver per zone at a time.
+type driverSet struct {
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+func (d *driverSet) start(z string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running == nil {
+		d.running = map[string]bool{}
+	}
+	if d.running[z] {
+		return false
+	}
+	d.running[z] = true
+	return true
+}
+
+func (d *driverSet) done(z string) {
+	d.mu.Lock()
+	delete(d.running, z)
+	d.mu.Unlock()
+}
+
+// failoverLoop drives, on the meta leader, automatic failovers and the
+// steps of failovers and reconciliations under way.
+func (n *Node) failoverLoop() {
+	t := time.NewTicker(n.cfg.FailoverTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		st := n.metaFSM.State()
+		if !st.Initialized {
+			continue
+		}
+		n.exportPhases(st)
+		if !n.meta.IsLeader() {
+			continue
+		}
+		n.autoFailover(st)
+		for _, z := range st.Zones {
+			var step func(context.Context, string) error
+			switch z.PhaseOf() {
+			case fsm.PhaseFailingOver:
+				step = n.promoteStep
+			case fsm.PhaseReconciling:
+				step = n.reconcileStep
+			default:
+				continue
+			}
+			if !n.drivers.start(z.Name) {
+				continue
+			}
+			n.wg.Add(1)
+			go func(name string) {
+				defer n.wg.Done()
+				defer n.drivers.done(name)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				go func() {
+					select {
+					case <-n.stop:
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
+				if err := step(ctx, name); err != nil {
+					n.log.Warn("failover step", "zone", name, "err", err)
+				}
+			}(z.Name)
+		}
+	}
+}
+
+func (n *Node) exportPhases(st fsm.MetaState) {
+	for _, z := range st.Zones {
+		for _, p := range []string{fsm.PhaseNormal, fsm.PhaseFailingOver, fsm.PhaseFailover, fsm.PhaseReconciling} {
+			v := 0.0
+			if z.PhaseOf() == p {
+				v = 1
+			}
+			n.metrics.failoverPhase.WithLabelValues(z.Name, p).Set(v)
+		}
+	}
+}
+
+// autoFailover starts the failover of every zone whose lease has been
+// expired for the configured time.
+func (n *Node) autoFailover(st fsm.MetaState) {
+	it, ok := st.ConfigValue(ConfigAutoFailover)
+	if !ok || it.Value == "" {
+		return
+	}
+	after, err := time.ParseDuration(it.Value)
+	if err != nil || after <= 0 {
+		return
+	}
+	now := clock.Now().UnixMilli()
+	for _, z := range st.Zones {
+		if z.PhaseOf() != fsm.PhaseNormal || z.Backup == "" || z.Backup == z.Name {
+			continue
+		}
+		l, ok := st.Lease(z.Name)
+		if !ok || l.Until == 0 || now <= l.Until+after.Milliseconds() {
+			continue
+		}
+		if b, _ := st.ZoneOf(z.Backup); b.PhaseOf() != fsm.PhaseNormal {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFailover, Zone: z.Name, Auto: true})
+		cancel()
+		if err == nil && res.Err == "" {
+			n.log.Warn("zone lease expired: automatic failover", "zone", z.Name, "lease_until", l.Until, "after", after)
+		}
+	}
+}
+
+// promoteStep routes a failing zone's shards to a failover store once the
+// zone's lease has ended.
+func (n *Node) promoteStep(ctx context.Context, z string) error {
+	for {
+		st := n.metaFSM.State()
+		zi, _ := st.ZoneOf(z)
+		if zi.PhaseOf() != fsm.PhaseFailingOver {
+			return nil
+		}
+		l, _ := st.Lease(z)
+		wait := time.Until(time.UnixMilli(l.Until)) + leaseMargin
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(wait, time.Second)):
+			}
+			continue
+		}
+		var gi guardInfo
+		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
+			return getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
+		}); err != nil {
+			return fmt.Errorf("read the guard marks of %s in %s: %w", z, zi.Backup, err)
+		}
+		seed, applied := "", uint64(0)
+		for node, reps := range n.gatherReplicasOf(ctx, zi.Backup) {
+			for _, rs := range reps {
+				if rs.Group == "zone/"+z && rs.AppliedIndex >= gi.Watermark && (seed == "" || rs.AppliedIndex > applied || (rs.AppliedIndex == applied && node < seed)) {
+					seed, applied = node, rs.AppliedIndex
+				}
+			}
+		}
+		if seed == "" {
+			n.log.Warn("no replica of the zone in its backup has applied as far as its guard clears; waiting", "zone", z, "backup", zi.Backup, "watermark", gi.Watermark)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
+		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks})
+		if err != nil {
+			return err
+		}
+		if res.Err != "" {
+			return errors.New(res.Err)
+		}
+		n.log.Warn("zone failed over", "zone", z, "store", group, "seed", seed, "seed_applied", applied,
+			"blacklist", len(gi.Marks), "watermark", gi.Watermark)
+		return nil
+	}
+}
+
+// testReconcileStop, when set (tests), is asked after each merged shard
+// whether to stop the reconciliation there, as if its driver had crashed.
+var testReconcileStop func(merged int) bool
+
+// reconcileStep merges a failover store back into its zone and routes the
+// shards home. Each shard's merge is idempotent, so a run cut short is
+// finished by the next.
+func (n *Node) reconcileStep(ctx context.Context, z string) error {
+	st := n.metaFSM.State()
+	zi, _ := st.ZoneOf(z)
+	if zi.PhaseOf() != fsm.PhaseReconciling || zi.Failover == nil {
+		return nil
+	}
+	group := zi.Failover.Group
+	rep := &fsm.FailoverReport{}
+	merged := 0
+	for s, r := range st.Shards {
+		if r.Zone != group {
+			continue
+		}
+		var recs []fsm.Record
+		path := fmt.Sprintf("/v1/internal/shards/%d/export?group=%s&epoch=%d", s, group, r.Epoch)
+		if err := n.retryZone(ctx, group, func(addr string) error {
+			recs = nil
+			return getJSONFrom(ctx, addr, path, &recs)
+		}); err != nil {
+			return fmt.Errorf("export shard %d from %s: %w", s, group, err)
+		}
+		var mr fsm.MergeReport
+		if err := n.retryZone(ctx, z, func(addr string) error {
+			return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", s, group), recs, &mr)
+		}); err != nil {
+			return fmt.Errorf("merge shard %d into %s: %w", s, z, err)
+		}
+		rep.Shards++
+		rep.Taken += mr.Taken
+		rep.Kept += mr.Kept
+		rep.Merged += mr.Merged
+		rep.Voided = append(rep.Voided, mr.Voided...)
+		rep.Violations = append(rep.Violations, mr.Violations...)
+		rep.Unmerged += len(mr.Unmerged)
+		merged++
+		if testReconcileStop != nil && testReconcileStop(merged) {
+			return errors.New("reconciliation stopped by the test")
+		}
+	}
+	took := time.Since(time.UnixMilli(zi.Failover.Recovering))
+	rep.DurationMs = took.Milliseconds()
+	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishRecover, Zone: z, Group: group, Report: rep})
+	if err != nil {
+		return err
+	}
+	if res.Err != "" {
+		return errors.New(res.Err)
+	}
+	n.metrics.reconcileSeconds.WithLabelValues(z).Set(took.Seconds())
+	n.log.Warn("zone reconciled", "zone", z, "store", group, "shards", rep.Shards, "taken", rep.Taken, "kept", rep.Kept,
+		"merged", rep.Merged, "voided", len(rep.Voided), "violations", len(rep.Violations), "took", took)
+	return nil
+}
+
+// reconcileStores hosts, promotes, sets up and retires this node's failover
+// stores as the meta state says (called from reconcile on every node).
+func (n *Node) reconcileStores(st fsm.MetaState) error {
+	var errs []error
+	for _, z := range st.Zones {
+		if z.Backup != n.cfg.Zone || z.Failover == nil || z.Failover.Group == "" {
+			continue
+		}
+		if p := z.PhaseOf(); p != fsm.PhaseFailover && p != fsm.PhaseReconciling {
+			continue
+		}
+		h := n.hostedZone(z.Failover.Group)
+		if h == nil {
+			var err error
+			if h, err = n.hostStore(z); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if h.rep.IsLeader() {
+			errs = append(errs, n.setUpStore(h, z, st))
+		}
+	}
+	for _, h := range n.hostedZones() {
+		if _, live := st.StoreOf(h.zone); h.store && !live {
+			errs = append(errs, n.retireStore(h))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hostStore opens this node's member of z's failover store: on the seed,
+// its async follower of z promoted into the new group; elsewhere an empty
+// member that the store's leader adds as a voter.
+func (n *Node) hostStore(z fsm.ZoneInfo) (*hosted, error) {
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
+	group := z.Failover.Group
+	if h := n.hostedZone(group); h != nil {
+		return h, nil
+	}
+	dir := groupDir(n.cfg.DataDir, "zone/"+group)
+	if z.Failover.Seed == n.cfg.NodeID {
+		if _, err := os.Stat(filepath.Join(dir, storeMarker)); err != nil {
+			if err := n.promoteFollower(z.Name, group, dir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, storeMarker), []byte(z.Name+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	h, err := n.openZone(group, dir, true)
+	if err != nil {
+		return nil, err
+	}
+	n.log.Warn("hosting a failover store", "zone", z.Name, "store", group, "seed", z.Failover.Seed == n.cfg.NodeID)
+	n.updateGossip()
+	return h, nil
+}
+
+// promoteFollower stops this node's async follower of z, promotes a copy of
+// it into group's directory as the group's sole voter, and reopens the
+// follower (it goes on following z when z returns).
+func (n *Node) promoteFollower(z, group, dir string) error {
+	f := n.hostedZone(z)
+	if f == nil || f.voter {
+		return fmt.Errorf("promote %s: this node hosts no async follower of it", z)
+	}
+	src := groupDir(n.cfg.DataDir, "zone/"+z)
+	n.closeZone(f)
+	_ = os.RemoveAll(dir) // a promotion cut short by a crash starts over
+	err := zone.Promote(n.replicaConfig("zone/"+group, dir, nil), src,
+		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
+		func(path string) (zone.StateMachine, io.Closer, error) {
+			sm, err := fsm.Open(path, n.log.With("group", "zone/"+group))
+			return sm, sm, err
+		})
+	if _, oerr := n.openZone(z, src, false); oerr != nil {
+		err = errors.Join(err, oerr)
+	}
+	if err != nil {
+		return fmt.Errorf("promote %s into %s: %w", z, group, err)
+	}
+	return nil
+}
+
+// closeZone stops and forgets a hosted replica.
+func (n *Node) closeZone(h *hosted) {
+	n.mu.Lock()
+	if n.zones[h.zone] == h {
+		delete(n.zones, h.zone)
+	}
+	n.mu.Unlock()
+	if err := h.rep.Shutdown(); err != nil {
+		n.log.Warn("shutdown replica", "group", h.zone, "err", err)
+	}
+	h.fsm.Close()
+}
+
+// setUpStore, on a store's leader, makes it a failover store (blacklist,
+// stand-in limit), adds the backup zone's other nodes as voters, and takes
+// the shards the route table gives it.
+func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
+	fi, err := h.fsm.Failover()
+	if err != nil {
+		return err
+	}
+	if fi == nil {
+		var marks []fsm.Mark
+		for _, u := range z.Failover.Blacklist {
+			marks = append(marks, fsm.Mark{User: u})
+		}
+		pct := int64(fsm.DefaultStandinPercent)
+		if it, ok := st.ConfigValue(ConfigStandinPercent); ok {
+			if v, err := strconv.ParseInt(it.Value, 10, 64); err == nil && v >= 0 && v <= 100 {
+				pct = v
+			}
+		}
+		if _, err := n.apply(h, fsm.Command{Type: fsm.CmdFailover, NodeID: z.Name, Epoch: st.Epoch, Amount: pct, Marks: marks}); err != nil {
+			return fmt.Errorf("set up failover store %s: %w", h.zone, err)
+		}
+	}
+	var errs []error
+	if members, err := h.rep.Members(); err == nil {
+		for _, nd := range st.Nodes {
+			if nd.Zone == z.Backup && !hasServer(members, nd.ID) {
+				errs = append(errs, h.rep.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), true, n.cfg.ApplyTimeout))
+			}
+		}
+	}
+	errs = append(errs, n.syncShards(h, st))
+	return errors.Join(errs...)
+}
+
+// retireStore closes a failover store whose zone has been reconciled and
+// removes its files.
+func (n *Node) retireStore(h *hosted) error {
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
+	n.closeZone(h)
+	n.log.Info("failover store retired", "store", h.zone)
+	n.updateGossip()
+	return os.RemoveAll(groupDir(n.cfg.DataDir, "zone/"+h.zone))
+}
+
+// handleFailover starts the failover of a zone and waits (up to ?wait=,
+// default 30s) for its shards to be routed to the failover store.
+func (n *Node) handleFailover(w http.ResponseWriter, r *http.Request) {
+	n.zoneCommand(w, r, fsm.MetaFailover, fsm.PhaseFailover)
+}
+
+// handleRecover starts the reconciliation of a failed-over zone and waits
+// (up to ?wait=, default 60s) for the shards to be back home.
+func (n *Node) handleRecover(w http.ResponseWriter, r *http.Request) {
+	n.zoneCommand(w, r, fsm.MetaRecover, fsm.PhaseNormal)
+}
+
+func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, want string) {
+	if !n.clustered || !n.metaFSM.State().Initialized {
+		writeError(w, apiError(errNotInitialized))
+		return
+	}
+	name := r.PathValue("zone")
+	wait := 30 * time.Second
+	if typ == fsm.MetaRecover {
+		wait = 60 * time.Second
+	}
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, api.Errorf(api.CodeInvalidArgument, "wait %q: want a duration such as 30s", v))
+			return
+		}
+		wait = d
+	}
+	zi, ok := n.metaFSM.State().ZoneOf(name)
+	if !ok {
+		writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
+		return
+	}
+	// A recover asked for once the zone is home again answers with it.
+	if !(typ == fsm.MetaRecover && zi.PhaseOf() == fsm.PhaseNormal) {
+		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
+		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: typ, Zone: name})
+		cancel()
+		if err != nil {
+			writeError(w, apiError(err))
+			return
+		}
+		if res.Err != "" {
+			writeError(w, api.Errorf(api.CodeFailover, "%s", res.Err))
+			return
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		zi, _ = n.metaFSM.State().ZoneOf(name)
+		if zi.PhaseOf() == want || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	status := http.StatusOK
+	if zi.PhaseOf() != want {
+		status = http.StatusAccepted
+	}
+	for _, zs := range n.zoneStatuses(r.Context()).Zones {
+		if zs.Zone == name {
+			writeJSON(w, status, zs)
+			return
+		}
+	}
+}
+
+// handleMergeShard merges a failover store's shard into this node's zone,
+// which it must lead, once the zone has released the shard.
+func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
+	shard, err := strconv.Atoi(r.PathValue("shard"))
+	group := r.URL.Query().Get("group")
+	if err != nil || shard < 0 || shard >= fsm.NumShards || group == "" {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "merge needs a shard and ?group="))
+		return
+	}
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+		return
+	}
+	var recs []fsm.Record
+	if err := decodeLarge(r, &recs); err != nil {
+		writeError(w, err)
+		return
+	}
+	if owned, _, err := h.fsm.Shards(); err != nil || owned[shard] != 0 {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.zone, shard))
+		return
+	}
+	res, err := n.apply(h, fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs})
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if e := resultError(res[0]); e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, res[0].Merge)
+}
+
+// notePayments counts the payments a failover store accepted, and the time
+// from the failover's start to its first one.
+func (n *Node) notePayments(h *hosted, cmds []fsm.Command, res []fsm.Result) {
+	if !h.store {
+		return
+	}
+	for i := range cmds {
+		switch {
+		case cmds[i].Type == fsm.CmdPay && res[i].Code == fsm.OK && !res[i].Replay:
+			zi, ok := n.metaFSM.State().StoreOf(h.zone)
+			if !ok {
+				continue
+			}
+			n.metrics.failoverPayments.WithLabelValues(zi.Name).Inc()
+			if h.firstPaid.CompareAndSwap(false, true) && zi.Failover != nil {
+				d := time.Since(time.UnixMilli(zi.Failover.Started))
+				n.metrics.firstPayment.WithLabelValues(zi.Name).Set(d.Seconds())
+				n.log.Warn("first payment accepted by the failover store", "zone", zi.Name, "store", h.zone, "since_failover_start", d)
+			}
+		case res[i].Code == fsm.Isolated:
+			n.metrics.isolatedRefused.Inc()
+		}
+	}
+}
