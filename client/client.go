@@ -222,6 +222,8 @@ type call struct {
 	user *uint64
 	// admin calls go to any node.
 	admin bool
+	// timeout, if set, replaces the client's per-attempt timeout.
+	timeout time.Duration
 }
 
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
@@ -274,7 +276,11 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 }
 
 func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	timeout := c.timeout
+	if cl.timeout > 0 {
+		timeout = cl.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := "http://" + node + cl.path
 	if len(cl.query) > 0 {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -47,6 +48,31 @@ func (c *Client) Zone(ctx context.Context, zone string) (*ZoneStatus, error) {
 	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/zones/" + url.PathEscape(zone), out: &out, admin: true}); err != nil {
 		return nil, err
 	}
+	return &out, nil
+}
+
+// FailoverZone fails zone over to its backup zone (DESIGN.md, Failover) and
+// waits up to wait for its shards to be routed to the failover store; the
+// reply is the zone's status then (its phase says how far it got).
+func (c *Client) FailoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {
+	return c.zoneStep(ctx, zone, "failover", wait)
+}
+
+// RecoverZone reconciles a failed-over zone once its own nodes are back:
+// the failover store's payments are merged into it and its shards routed
+// home. It waits up to wait for the zone to be normal again.
+func (c *Client) RecoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {
+	return c.zoneStep(ctx, zone, "recover", wait)
+}
+
+func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Duration) (*ZoneStatus, error) {
+	var out ZoneStatus
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/zones/" + url.PathEscape(zone) + "/" + step,
+		query: url.Values{"wait": {wait.String()}}, out: &out, write: true, admin: true, timeout: wait + 10*time.Second})
+	if err != nil {
+		return nil, err
+	}
+	c.forgetRoutes()
 	return &out, nil
 }
 

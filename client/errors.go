@@ -34,6 +34,14 @@ var (
 	// ErrVersionConflict means a config compare-and-set found another
 	// version.
 	ErrVersionConflict = errors.New("rzone: version conflict")
+	// ErrAccountIsolated means the user's zone is failed over and the
+	// account is on the failover blacklist: its latest state may be
+	// missing, so state-type writes (repayments, limit changes) wait for
+	// reconciliation. Payments are still taken.
+	ErrAccountIsolated = errors.New("rzone: account isolated during failover")
+	// ErrFailoverRefused means a failover or recovery step is not possible
+	// in the zone's current phase.
+	ErrFailoverRefused = errors.New("rzone: failover step refused")
 )
 
 var sentinels = map[api.Code]error{
@@ -49,6 +57,8 @@ var sentinels = map[api.Code]error{
 	api.CodeLeaseExpired:        ErrLeaseExpired,
 	api.CodeWrongZone:           ErrWrongZone,
 	api.CodeVersionConflict:     ErrVersionConflict,
+	api.CodeAccountIsolated:     ErrAccountIsolated,
+	api.CodeFailover:            ErrFailoverRefused,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

@@ -261,6 +261,10 @@ func (n *Node) reconcileLoop() {
 	}
 }
 
+// testHoldFollower, when set (tests), keeps a node from (re)opening its
+// async follower of a zone.
+var testHoldFollower func(node, zone string) bool
+
 func (n *Node) reconcile() error {
 	st := n.metaFSM.State()
 	if !st.Initialized {
@@ -271,6 +275,9 @@ func (n *Node) reconcile() error {
 	var errs []error
 	// Follower replicas of the zones this zone backs up.
 	for _, z := range st.Zones {
+		if testHoldFollower != nil && testHoldFollower(n.cfg.NodeID, z.Name) {
+			continue
+		}
 		if z.Backup == my && z.Name != my && n.hostedZone(z.Name) == nil {
 			n.openMu.Lock()
 			if n.hostedZone(z.Name) == nil {

@@ -141,13 +141,20 @@ func (n *Node) waitMeta(ctx context.Context, epoch uint64) error {
 }
 
 // retryZone calls fn with the zone leader's address until it succeeds with
-// anything but a retryable error, or ctx ends.
+// anything but a retryable error, or ctx ends. When the leader it knows of
+// keeps failing (a lease holder that no longer leads, say), it tries the
+// nodes hosting the group in turn: their replies say whether they lead.
 func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) error) error {
-	for {
+	for try := 0; ; try++ {
 		addr, err := n.zoneLeaderHTTP(ctx, z)
 		if err == nil {
 			if addr == "" {
 				addr = n.cfg.httpAdvertise()
+			}
+			if try > 0 && try%2 == 1 {
+				if hosts := n.groupHosts(z); len(hosts) > 0 {
+					addr = hosts[(try/2)%len(hosts)]
+				}
 			}
 			err = fn(addr)
 			var ae *api.Error
@@ -161,6 +168,22 @@ func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// groupHosts lists the API addresses of the nodes that host group z.
+func (n *Node) groupHosts(z string) []string {
+	if !n.clustered {
+		return nil
+	}
+	st := n.metaFSM.State()
+	host := st.HostZone(z)
+	var out []string
+	for _, nd := range st.Nodes {
+		if nd.Zone == host {
+			out = append(out, nd.HTTPAddr)
+		}
+	}
+	return out
 }
 
 // handleExportShard returns a released shard's records, read on the zone

@@ -1,0 +1,232 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// TestFailoverHardCaseAndReconcile plays the talk's hard case on a 3×3
+// cluster, deterministically: zone A's async followers in B are held back,
+// a payment commits in A (so it is marked in B, not replicated), zone A is
+// lost, the client retries the same key and the failover store accepts it;
+// A comes back and reconciliation (cut short once, then run again) keeps
+// one copy, voids the other and reports it. On the way it checks what the
+// failover store allows: payments for every account, within the stand-in
+// limit; no state-type write to a blacklisted account; state-type writes to
+// others from the replica's state.
+func TestFailoverHardCaseAndReconcile(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 3)
+	ctx := context.Background()
+	cl, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(80), client.WithTimeout(3*time.Second))
+	st := mc.nodes[0].metaFSM.State()
+	var usersA []uint64
+	for u := uint64(0); len(usersA) < 3; u++ {
+		if z, _ := st.Route(u); z == "A" {
+			usersA = append(usersA, u)
+		}
+	}
+	hot, cold := usersA[0], usersA[1]
+	for _, u := range usersA {
+		if _, err := cl.PutAccount(ctx, u, 10_000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.Pay(ctx, u, client.PayRequest{Key: "k1", Amount: 100, Merchant: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bLeader := func() *Node {
+		for _, nd := range mc.nodes[3:6] {
+			if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
+				return nd
+			}
+		}
+		return nil
+	}
+	marksOfA := func() []uint64 {
+		nd := bLeader()
+		if nd == nil {
+			return nil
+		}
+		m, _ := nd.ownZone().fsm.Marks("A")
+		return m
+	}
+	// The guard clears marks once B's replicas have applied the writes.
+	waitFor(t, 10*time.Second*slow, "guard marks of A cleared in B", func() bool { return len(marksOfA()) == 0 })
+
+	// Hold B's followers of A back, then write to the hot account in A.
+	testHoldFollower = func(node, zone string) bool { return zone == "A" }
+	t.Cleanup(func() { testHoldFollower = nil })
+	for _, nd := range mc.nodes[3:6] {
+		if h := nd.hostedZone("A"); h != nil {
+			nd.closeZone(h)
+		}
+	}
+	if p, err := cl.Pay(ctx, hot, client.PayRequest{Key: "k2", Amount: 50, Merchant: "m"}); err != nil || p.Status != "accepted" {
+		t.Fatalf("k2 in zone A: %+v %v", p, err)
+	}
+	if m := marksOfA(); len(m) != 1 || m[0] != hot {
+		t.Fatalf("marks of A in B after a write B has not replicated: %v, want [%d]", m, hot)
+	}
+
+	// Zone A is lost. Its followers in B come back (A is gone: they cannot
+	// catch up).
+	for i := 0; i < 3; i++ {
+		mc.nodes[i].Shutdown(context.Background())
+	}
+	testHoldFollower = nil
+	waitFor(t, 10*time.Second*slow, "B's followers of A reopened", func() bool {
+		for _, nd := range mc.nodes[3:6] {
+			if nd.hostedZone("A") == nil {
+				return false
+			}
+		}
+		return true
+	})
+	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
+	start := time.Now()
+	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second)
+	if err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	t.Logf("failover command to shards routed: %v (store %s, seed %s, blacklist %d)", time.Since(start), zs.Failover.Store, zs.Failover.Seed, zs.Failover.Blacklist)
+	if zs.Failover.Blacklist != 1 {
+		t.Fatalf("blacklist size %d, want 1", zs.Failover.Blacklist)
+	}
+
+	// The client retries k2: the store never saw it, so it accepts it.
+	cl2, _ := client.New(mc.apis[3:], client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(100), client.WithTimeout(3*time.Second))
+	p, err := cl2.Pay(ctx, hot, client.PayRequest{Key: "k2", Amount: 50, Merchant: "m"})
+	if err != nil {
+		t.Fatalf("retry of k2 in the failover store: %v", err)
+	}
+	t.Logf("first payment in the store %v after the failover command", time.Since(start))
+	if _, err := cl2.Pay(ctx, hot, client.PayRequest{Key: "k3", Amount: 30, Merchant: "m"}); err != nil {
+		t.Fatalf("new payment for an isolated account: %v", err)
+	}
+	if _, err := cl2.Pay(ctx, hot, client.PayRequest{Key: "big", Amount: 5000, Merchant: "m"}); !errors.Is(err, client.ErrInsufficientCredit) {
+		t.Fatalf("payment over the stand-in limit: %v", err)
+	}
+	if _, err := cl2.Repay(ctx, hot, client.RepayRequest{Key: "r1", Amount: 10}); !errors.Is(err, client.ErrAccountIsolated) {
+		t.Fatalf("repayment of an isolated account: %v", err)
+	}
+	if a, err := cl2.GetAccount(ctx, hot); err != nil || !a.Isolated {
+		t.Fatalf("read of an isolated account: %+v %v", a, err)
+	}
+	// Other accounts go on from the replica's state, state-type writes too.
+	if _, err := cl2.Pay(ctx, cold, client.PayRequest{Key: "c2", Amount: 70, Merchant: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second*slow, "posting in the store", func() bool {
+		a, err := cl2.GetAccount(ctx, cold)
+		return err == nil && a.Pending == 0
+	})
+	if _, err := cl2.Repay(ctx, cold, client.RepayRequest{Key: "r2", Amount: 20}); err != nil {
+		t.Fatalf("repay a current account in the store: %v", err)
+	}
+	_ = p
+
+	// Zone A returns: it gets no lease and takes no writes while failed over.
+	for i := 0; i < 3; i++ {
+		nd, err := Start(mc.cfgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc.nodes[i] = nd
+	}
+	waitFor(t, 20*time.Second*slow, "zone A has a leader again", func() bool {
+		for _, nd := range mc.nodes[:3] {
+			if nd.IsLeader() {
+				return true
+			}
+		}
+		return false
+	})
+	for _, nd := range mc.nodes[:3] {
+		if h := nd.ownZone(); h != nil && nd.leaseValid(h) {
+			t.Fatalf("node %s of the failed-over zone holds a lease", nd.cfg.NodeID)
+		}
+	}
+
+	// Reconciliation, cut short after 5 shards once, then run to the end
+	// by the meta leader's next attempt.
+	var stops atomic.Int32
+	testReconcileStop = func(merged int) bool { return merged == 5 && stops.Add(1) == 1 }
+	t.Cleanup(func() { testReconcileStop = nil })
+	start = time.Now()
+	zs, err = admin.RecoverZone(ctx, "A", 60*time.Second)
+	if err != nil || zs.Phase != fsm.PhaseNormal {
+		t.Fatalf("recover: %+v %v", zs, err)
+	}
+	if stops.Load() == 0 {
+		t.Fatal("the reconciliation was never cut short")
+	}
+	rep := zs.Failover.Report
+	t.Logf("reconciliation took %v: %+v", time.Since(start), rep)
+	if rep == nil || len(rep.Voided) != 1 || rep.Voided[0] != (api.VoidedPayment{User: hot, Key: "k2", Amount: 50, ZoneAmount: 50}) {
+		t.Fatalf("report: %+v, want k2 of user %d voided once", rep, hot)
+	}
+	if len(rep.Violations) != 0 || rep.Kept != 1 || rep.Merged != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	// Home again: both payments and the store's are in A, k2 once.
+	home, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(100), client.WithTimeout(3*time.Second))
+	a, err := home.GetAccount(ctx, hot)
+	if err != nil || a.Accepted != 180 || a.Isolated {
+		t.Fatalf("hot account at home: %+v %v (want k1 100 + k2 50 + k3 30)", a, err)
+	}
+	c, err := home.GetAccount(ctx, cold)
+	if err != nil || c.Accepted != 170 || c.Repaid != 20 {
+		t.Fatalf("cold account at home: %+v %v", c, err)
+	}
+	if _, err := home.Repay(ctx, cold, client.RepayRequest{Key: "r3", Amount: 10}); err != nil {
+		t.Fatalf("repay at home after reconciliation: %v", err)
+	}
+	if _, err := home.Pay(ctx, hot, client.PayRequest{Key: "k4", Amount: 10, Merchant: "m"}); err != nil {
+		t.Fatalf("pay at home after reconciliation: %v", err)
+	}
+	waitFor(t, 10*time.Second*slow, "the failover store retired", func() bool {
+		for _, nd := range mc.nodes[3:6] {
+			for _, h := range nd.hostedZones() {
+				if h.store {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, u := range usersA {
+		assertMoney(t, home, u)
+	}
+}
+
+// assertMoney checks an account's money identity through the API: used +
+// pending equals accepted payments less applied repayments.
+func assertMoney(t *testing.T, cl *client.Client, user uint64) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := cl.GetAccount(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := cl.ListPayments(ctx, user, client.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted int64
+	for _, p := range pl.Payments {
+		if p.Status != "declined" {
+			accepted += p.Amount
+		}
+	}
+	if a.Used+a.Pending != a.Accepted-a.Repaid || accepted != a.Accepted {
+		t.Fatal(fmt.Sprintf("user %d: %+v, payments add up to %d", user, a, accepted))
+	}
+}
