@@ -75,6 +75,11 @@ nothing and prints the routes.`,
 			}
 			if f.output == "table" {
 				fmt.Fprintf(cmd.OutOrStdout(), "route epoch %d\n", zl.Epoch)
+				for i := range zl.Zones {
+					if z := &zl.Zones[i]; z.Failover != nil || z.Phase != "normal" {
+						printFailover(cmd.OutOrStdout(), z)
+					}
+				}
 			}
 			return nil
 		},
