@@ -171,6 +171,17 @@ func (c *Client) setLeader(cl *call, addr string) {
 	}
 }
 
+// forgetRoutesOlderThan drops the cached route table if it was fetched
+// longer than d ago.
+func (c *Client) forgetRoutesOlderThan(d time.Duration) {
+	c.mu.Lock()
+	if c.routes != nil && time.Since(c.routesAt) > d {
+		c.routes = nil
+		c.routesAt = time.Time{}
+	}
+	c.mu.Unlock()
+}
+
 // forgetRoutes drops the cached route table; the next user request
 // fetches it again.
 func (c *Client) forgetRoutes() {
@@ -267,8 +278,13 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if !IsRetryable(err) || ctx.Err() != nil {
 			return status, err
 		}
-		if errors.Is(err, ErrWrongZone) {
+		if errors.Is(err, ErrWrongZone) || errors.Is(err, ErrLeaseExpired) {
 			c.forgetRoutes()
+		} else if cl.user != nil {
+			// A zone's leader that cannot be reached may be gone for good
+			// (the zone lost and failed over): look the route up again,
+			// at most twice a second.
+			c.forgetRoutesOlderThan(500 * time.Millisecond)
 		}
 		c.setLeader(&cl, "")
 	}

@@ -45,6 +45,33 @@ func (n *Node) routeTable() api.RouteTable {
 		}
 		rt.Zones = append(rt.Zones, zr)
 	}
+	// A failover store serves a failed-over zone's shards from the backup
+	// zone's nodes.
+	for _, z := range st.Zones {
+		if z.Failover == nil {
+			continue
+		}
+		g := z.Failover.Group
+		if _, live := st.StoreOf(g); !live {
+			continue
+		}
+		zr := api.ZoneRoute{Zone: g}
+		if addr, ok := n.zoneLeaderNow(g); ok {
+			if addr == "" {
+				addr = n.cfg.httpAdvertise()
+			}
+			zr.LeaderHTTP = addr
+		}
+		if l, ok := st.Lease(g); ok {
+			zr.Leader = l.Holder
+		}
+		for _, nd := range st.Nodes {
+			if nd.Zone == z.Backup {
+				zr.Nodes = append(zr.Nodes, nd.HTTPAddr)
+			}
+		}
+		rt.Zones = append(rt.Zones, zr)
+	}
 	return rt
 }
 
@@ -238,7 +265,8 @@ func failoverStatus(f *fsm.FailoverState, reps map[string][]api.ReplicaState) *a
 		return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
 	}
 	out := &api.ZoneFailover{Store: f.Group, Seed: f.Seed, Auto: f.Auto, Started: at(f.Started), LeaseUntil: at(f.LeaseUntil),
-		Promoted: at(f.Promoted), Recovering: at(f.Recovering), Recovered: at(f.Recovered), Blacklist: len(f.Blacklist), Report: f.Report}
+		Promoted: at(f.Promoted), Recovering: at(f.Recovering), Recovered: at(f.Recovered), Blacklist: len(f.Blacklist), Report: f.Report,
+		Isolated: f.Blacklist[:min(len(f.Blacklist), 1000)]}
 	if f.Report != nil {
 		out.Voided = len(f.Report.Voided)
 	}

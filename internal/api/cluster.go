@@ -62,8 +62,10 @@ type ZoneFailover struct {
 	Promoted   string `json:"promoted,omitempty"`
 	Recovering string `json:"recovering,omitempty"`
 	Recovered  string `json:"recovered,omitempty"`
-	// Blacklist is how many accounts are isolated.
-	Blacklist int `json:"blacklist"`
+	// Blacklist is how many accounts are isolated, and Isolated the first
+	// 1000 of them.
+	Blacklist int      `json:"blacklist"`
+	Isolated  []uint64 `json:"isolated,omitempty"`
 	// Payments and Amount: what the store has accepted (while it serves).
 	Payments int   `json:"payments"`
 	Amount   int64 `json:"amount"`
