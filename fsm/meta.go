@@ -25,6 +25,8 @@ type MetaState struct {
 	Shards []ShardRoute `json:"shards"` // index = shard
 	Leases []Lease      `json:"leases"` // by zone
 	Config []ConfigItem `json:"config"` // by key
+	// Sched holds the scheduler's runs (meta_sched.go); copy-on-write.
+	Sched *SchedState `json:"sched,omitempty"`
 }
 
 // ZoneInfo is one zone and the zone that hosts its async followers and takes
@@ -100,6 +102,8 @@ type MetaCmd struct {
 	Target string `json:"target,omitempty"`
 	// MetaSetNodeAddr
 	Node *NodeInfo `json:"node,omitempty"`
+	// MetaSched* (meta_sched.go)
+	Sched *SchedCmd `json:"sched,omitempty"`
 }
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
@@ -108,6 +112,7 @@ type MetaResult struct {
 	Epoch uint64
 	Lease Lease
 	Item  ConfigItem
+	Sched *SchedResult `json:",omitempty"`
 }
 
 // EncodeMeta encodes a meta command as a log entry.
@@ -218,6 +223,9 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.moveShard(c)
 	case MetaFinishMove:
 		return s.finishMove(c)
+	case MetaSchedCreateRun, MetaSchedGenerated, MetaSchedGenFailed, MetaSchedLease, MetaSchedRenew,
+		MetaSchedComplete, MetaSchedExpire, MetaSchedResume, MetaSchedCancel:
+		return s.schedApply(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}
