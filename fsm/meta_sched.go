@@ -180,12 +180,13 @@ type SchedCmd struct {
 	Count int64      `json:"count,omitempty"`
 	Tasks []TaskSpec `json:"tasks,omitempty"`
 	Error string     `json:"error,omitempty"`
-	// Lease: Worker, Zone, Max, TTLMs, Term; Resume: Term
-	Worker string `json:"worker,omitempty"`
-	Zone   string `json:"zone,omitempty"`
-	Max    int    `json:"max,omitempty"`
-	TTLMs  int64  `json:"ttl_ms,omitempty"`
-	Term   uint64 `json:"term,omitempty"`
+	// Lease: Worker, Zone, Max, TTLMs, Term, Jobs (empty = any); Resume: Term
+	Jobs   []string `json:"jobs,omitempty"`
+	Worker string   `json:"worker,omitempty"`
+	Zone   string   `json:"zone,omitempty"`
+	Max    int      `json:"max,omitempty"`
+	TTLMs  int64    `json:"ttl_ms,omitempty"`
+	Term   uint64   `json:"term,omitempty"`
 	// Renew, Complete
 	Task     uint64 `json:"task,omitempty"`
 	Lease    uint64 `json:"lease,omitempty"`
@@ -387,7 +388,7 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 	}
 	res := &SchedResult{}
 	for i := 0; i < len(ss.Runs) && len(res.Grants) < c.Max; i++ {
-		if ss.Runs[i].State != RunRunning {
+		if ss.Runs[i].State != RunRunning || (len(c.Jobs) > 0 && !slices.Contains(c.Jobs, ss.Runs[i].Job)) {
 			continue
 		}
 		gray := ss.Runs[i].Gray.Active(now)

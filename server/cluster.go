@@ -77,6 +77,7 @@ func (n *Node) startCluster() error {
 	n.metrics.reg.MustRegister(g.Collectors()...)
 	n.goLoop(n.leaseLoop)
 	n.goLoop(n.reconcileLoop)
+	n.goLoop(n.sched.run)
 	return nil
 }
 

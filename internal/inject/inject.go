@@ -20,7 +20,10 @@ const (
 	// ClockRate, as "clock-rate=FACTOR", makes the node's monotonic clock
 	// run at FACTOR times real time (leases are measured with it).
 	ClockRate = "clock-rate"
+	// FlakyDue makes a zone cut a third of the scheduler's due-user pages
+	// short by one user, as a flaky read would: generation must notice.
+	FlakyDue = "flaky-due"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, FlakyDue}
