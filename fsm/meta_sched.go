@@ -66,6 +66,7 @@ const (
 	FilterNotGray  byte = 2 // every due user but the whitelisted ones
 	maxFinishedRun      = 64
 	maxWhitelist        = 10_000
+	daySeconds          = 24 * 60 * 60
 )
 
 // SchedState is the scheduler's part of the meta state.
@@ -80,25 +81,25 @@ type SchedState struct {
 }
 
 // Gray is a run's gray release: while the time of day (UTC, of the log entry
-// that leases) lies in [FromMin, ToMin) minutes — wrapping past midnight when
-// To is not after From — only Users are processed; afterwards everyone. No
-// users or FromMin == ToMin: no gray phase.
+// that leases) lies in [FromSec, ToSec) seconds after midnight — wrapping
+// past midnight when To is not after From — only Users are processed;
+// outside it everyone. No users or FromSec == ToSec: no gray phase.
 type Gray struct {
 	Users   []uint64 `json:"users,omitempty"` // sorted, unique
-	FromMin int      `json:"from_min"`
-	ToMin   int      `json:"to_min"`
+	FromSec int      `json:"from_sec"`
+	ToSec   int      `json:"to_sec"`
 }
 
 // Active reports whether the gray window holds at log time ms.
 func (g Gray) Active(ms int64) bool {
-	if len(g.Users) == 0 || g.FromMin == g.ToMin {
+	if len(g.Users) == 0 || g.FromSec == g.ToSec {
 		return false
 	}
-	m := int((ms / 60_000) % (24 * 60))
-	if g.FromMin < g.ToMin {
-		return m >= g.FromMin && m < g.ToMin
+	sec := int((ms / 1000) % daySeconds)
+	if g.FromSec < g.ToSec {
+		return sec >= g.FromSec && sec < g.ToSec
 	}
-	return m >= g.FromMin || m < g.ToMin
+	return sec >= g.FromSec || sec < g.ToSec
 }
 
 // Whitelisted reports whether user is on the gray whitelist.
@@ -291,7 +292,7 @@ func (ss *SchedState) createRun(now int64, c *SchedCmd) MetaResult {
 		if len(gray.Users) > maxWhitelist {
 			return MetaResult{Err: fmt.Sprintf("gray whitelist of %d users exceeds %d", len(gray.Users), maxWhitelist)}
 		}
-		if gray.FromMin < 0 || gray.FromMin >= 24*60 || gray.ToMin < 0 || gray.ToMin > 24*60 {
+		if gray.FromSec < 0 || gray.FromSec >= daySeconds || gray.ToSec < 0 || gray.ToSec > daySeconds {
 			return MetaResult{Err: "gray window outside a day"}
 		}
 	}

@@ -216,7 +216,7 @@ func TestSchedGrayWindow(t *testing.T) {
 	h := setupSched(t)
 	h.now = 1_700_006_400_000 // 00:00 UTC
 	h.sched(MetaSchedResume, SchedCmd{Term: 1})
-	h.sched(MetaSchedCreateRun, SchedCmd{Job: JobStatement, Cycle: 202611, Gray: &Gray{Users: []uint64{200, 0}, FromMin: 23 * 60, ToMin: 60}})
+	h.sched(MetaSchedCreateRun, SchedCmd{Job: JobStatement, Cycle: 202611, Gray: &Gray{Users: []uint64{200, 0}, FromSec: 23 * 3600, ToSec: 3600}})
 	if g := h.run(1).Gray.Users; len(g) != 2 || g[0] != 0 {
 		t.Fatalf("whitelist not sorted: %v", g)
 	}

@@ -74,12 +74,13 @@ func (c SchedConfig) withDefaults() SchedConfig {
 const (
 	// ConfigGrayWhitelist is a comma-separated list of user ids.
 	ConfigGrayWhitelist = "sched/gray/whitelist"
-	// ConfigGrayWindow is "HH:MM-HH:MM" (UTC): while it holds, a run
-	// processes only the whitelist.
+	// ConfigGrayWindow is "HH:MM-HH:MM" (UTC, seconds allowed): while it
+	// holds, a run processes only the whitelist; outside it, everyone.
 	ConfigGrayWindow = "sched/gray/window"
 	// ConfigLimitPrefix + downstream ("notify", "bank") holds that
-	// downstream's time-window schedule as JSON (scheduler.Schedule).
-	ConfigLimitPrefix = "sched/limit/"
+	// downstream's time-window table (parseSchedule): at most how many tasks
+	// of its jobs may be leased at once, by time of day (UTC).
+	ConfigLimitPrefix = "sched/window/"
 )
 
 // downstream names what a job's effects load: the notifier, or the bank
@@ -201,7 +202,7 @@ func (s *sched) lead() {
 	if st.Sched == nil {
 		return
 	}
-	now := clock.Now()
+	now := clock.Now().UTC()
 	if s.anyExpired(st.Sched, now.UnixMilli()) {
 		s.apply(fsm.MetaSchedExpire, fsm.SchedCmd{})
 	}
@@ -274,8 +275,7 @@ func (s *sched) limiter(st fsm.MetaState, down string) *scheduler.Limiter {
 	}
 	sc := scheduler.Unlimited
 	if it.Value != "" {
-		var parsed scheduler.Schedule
-		if err := json.Unmarshal([]byte(it.Value), &parsed); err == nil && parsed.Validate() == nil {
+		if parsed, err := parseSchedule(it.Value); err == nil {
 			sc = parsed
 		} else {
 			s.n.log.Warn("bad limit schedule in the config store; using no window", "key", ConfigLimitPrefix+down, "err", err)
@@ -324,7 +324,7 @@ func (s *sched) currentLimit(job string) int {
 	if s.leaderTerm() == 0 {
 		return 0
 	}
-	return s.limiter(s.n.metaFSM.State(), downstream(job)).Limit(clock.Now())
+	return s.limiter(s.n.metaFSM.State(), downstream(job)).Limit(clock.Now().UTC())
 }
 
 // onlineSlots is the number of worker slots in the cluster: live members
@@ -357,7 +357,7 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 	s.leaseMu.Lock()
 	defer s.leaseMu.Unlock()
 	var out []fsm.Grant
-	now := clock.Now()
+	now := clock.Now().UTC()
 	for _, d := range downstreams {
 		st := s.n.metaFSM.State()
 		if st.Sched == nil || len(out) >= req.Max {
@@ -486,6 +486,49 @@ func (n *Node) metaLeaderAddr() (string, error) {
 	return addr, nil
 }
 
+// parseSchedule reads a time-window table: either scheduler.Schedule as
+// JSON ({"windows":[{"from":"00:30","to":"06:00","limit":800}],"default":250})
+// or the short form "00:30-06:00=800,06:00-08:00=800..250,default=250", where
+// "A..B" ramps from A to B across the window. Times are UTC; outside every
+// window the default applies, unlimited when none is given.
+func parseSchedule(v string) (scheduler.Schedule, error) {
+	v = strings.TrimSpace(v)
+	sc := scheduler.Schedule{Default: scheduler.Unlimited.Default}
+	if strings.HasPrefix(v, "{") {
+		if err := json.Unmarshal([]byte(v), &sc); err != nil {
+			return sc, err
+		}
+		return sc, sc.Validate()
+	}
+	for _, part := range strings.Split(v, ",") {
+		span, limit, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return sc, fmt.Errorf("window %q: want FROM-TO=LIMIT or default=LIMIT", part)
+		}
+		lo, hi, ramp := strings.Cut(limit, "..")
+		l, err := strconv.Atoi(strings.TrimSpace(lo))
+		if err != nil {
+			return sc, fmt.Errorf("window %q: limit: %w", part, err)
+		}
+		if strings.TrimSpace(span) == "default" {
+			sc.Default = l
+			continue
+		}
+		from, to, err := parseWindow(span)
+		if err != nil {
+			return sc, err
+		}
+		w := scheduler.Window{From: from, To: to, Limit: l}
+		if ramp {
+			if w.LimitTo, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
+				return sc, fmt.Errorf("window %q: ramp target: %w", part, err)
+			}
+		}
+		sc.Windows = append(sc.Windows, w)
+	}
+	return sc, sc.Validate()
+}
+
 // parseWhitelist reads "1, 2,3" into user ids.
 func parseWhitelist(s string) ([]uint64, error) {
 	var out []uint64
@@ -499,8 +542,8 @@ func parseWhitelist(s string) ([]uint64, error) {
 	return out, nil
 }
 
-// parseWindow reads "HH:MM-HH:MM" into minutes of the day.
-func parseWindow(s string) (from, to int, err error) {
+// parseWindow reads "HH:MM[:SS]-HH:MM[:SS]" into times of day.
+func parseWindow(s string) (from, to scheduler.TimeOfDay, err error) {
 	a, b, ok := strings.Cut(s, "-")
 	if !ok {
 		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
@@ -513,7 +556,7 @@ func parseWindow(s string) (from, to int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return int(time.Duration(fa) / time.Minute), int(time.Duration(fb) / time.Minute), nil
+	return fa, fb, nil
 }
 
 // grayFromConfig is the gray release a new run takes from the config store,
@@ -532,7 +575,7 @@ func grayFromConfig(st fsm.MetaState) (*fsm.Gray, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fsm.Gray{Users: users, FromMin: from, ToMin: to}, nil
+	return &fsm.Gray{Users: users, FromSec: int(time.Duration(from) / time.Second), ToSec: int(time.Duration(to) / time.Second)}, nil
 }
 
 // rate returns users per second over the run's life so far.
