@@ -3,6 +3,11 @@ package fsm
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rzonedb/rzone/scheduler"
 )
 
 // The scheduler's persisted runs, in the meta group. A run of a job (statement,
@@ -235,7 +240,7 @@ func (s *MetaState) schedApply(c *MetaCmd) MetaResult {
 	var res MetaResult
 	switch c.Type {
 	case MetaSchedCreateRun:
-		res = ss.createRun(c.Time, c.Sched)
+		res = ss.createRun(s, c.Time, c.Sched)
 	case MetaSchedResume:
 		res = ss.resume(c.Time, c.Sched.Term)
 	case MetaSchedExpire:
@@ -273,7 +278,7 @@ func validJob(job string) bool {
 	return job == JobStatement || job == JobReminder || job == JobAutodebit
 }
 
-func (ss *SchedState) createRun(now int64, c *SchedCmd) MetaResult {
+func (ss *SchedState) createRun(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 	if !validJob(c.Job) {
 		return MetaResult{Err: fmt.Sprintf("unknown job %q", c.Job)}
 	}
@@ -286,6 +291,13 @@ func (ss *SchedState) createRun(now int64, c *SchedCmd) MetaResult {
 		}
 	}
 	var gray Gray
+	if c.Gray == nil {
+		g, err := grayFromConfig(*ms)
+		if err != nil {
+			return MetaResult{Err: fmt.Sprintf("gray release in the config store: %v", err)}
+		}
+		c.Gray = g
+	}
 	if c.Gray != nil {
 		gray = *c.Gray
 		gray.Users = slices.Compact(slices.Sorted(slices.Values(gray.Users)))
@@ -557,4 +569,46 @@ func (s MetaState) Run(id uint64) (*Run, bool) {
 		return nil, false
 	}
 	return s.Sched.Runs[i].summary(), true
+}
+
+// Config store keys of the gray release. A run takes them as they stand at
+// the log position of its creation, and keeps them: changing them later
+// does not change a run that is going on.
+const (
+	// ConfigGrayWhitelist is a comma-separated list of user ids.
+	ConfigGrayWhitelist = "sched/gray/whitelist"
+	// ConfigGrayWindow is "HH:MM[:SS]-HH:MM[:SS]" (UTC): while it holds, a
+	// run processes only the whitelist; outside it, everyone.
+	ConfigGrayWindow = "sched/gray/window"
+)
+
+// grayFromConfig is the gray release the config store holds, or nil for
+// none (either key empty).
+func grayFromConfig(st MetaState) (*Gray, error) {
+	wl, _ := st.ConfigValue(ConfigGrayWhitelist)
+	win, _ := st.ConfigValue(ConfigGrayWindow)
+	if strings.TrimSpace(wl.Value) == "" || strings.TrimSpace(win.Value) == "" {
+		return nil, nil
+	}
+	var users []uint64
+	for _, f := range strings.FieldsFunc(wl.Value, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		u, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("whitelist entry %q: %w", f, err)
+		}
+		users = append(users, u)
+	}
+	a, b, ok := strings.Cut(win.Value, "-")
+	if !ok {
+		return nil, fmt.Errorf("window %q: want HH:MM-HH:MM", win.Value)
+	}
+	from, err := scheduler.ParseTimeOfDay(strings.TrimSpace(a))
+	if err != nil {
+		return nil, err
+	}
+	to, err := scheduler.ParseTimeOfDay(strings.TrimSpace(b))
+	if err != nil {
+		return nil, err
+	}
+	return &Gray{Users: users, FromSec: int(time.Duration(from) / time.Second), ToSec: int(time.Duration(to) / time.Second)}, nil
 }

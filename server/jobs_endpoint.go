@@ -11,8 +11,9 @@ import (
 )
 
 // handleCreateRun starts a run of a job for a cycle: POST
-// /v1/jobs/{job}/runs {"cycle":"202611"}. The gray release (whitelist and
-// window) is taken from the config store now and kept with the run. While a
+// /v1/jobs/{job}/runs {"cycle":"202611"}. The meta state machine takes the
+// gray release (whitelist and window) from the config store as it stands
+// at the run's creation, and keeps it with the run. While a
 // run of the same job and cycle is going on, that run is returned (200)
 // instead of a new one (201).
 func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
@@ -35,12 +36,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cycle, _ := api.ParseCycle(req.Cycle)
-	gray, err := grayFromConfig(n.metaFSM.State())
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "gray release in the config store: %v", err))
-		return
-	}
-	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCreateRun, Sched: &fsm.SchedCmd{Job: job, Cycle: cycle, Gray: gray}})
+	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCreateRun, Sched: &fsm.SchedCmd{Job: job, Cycle: cycle}})
 	if err != nil {
 		writeError(w, apiError(err))
 		return

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/scheduler"
 )
 
 // schedTune makes the scheduler quick for tests: short leases and ticks,
@@ -193,5 +195,148 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	list, err := c.Runs(ctx)
 	if err != nil || len(list) != 3 || list[0].ID != again.ID {
 		t.Fatalf("runs: %+v %v", list, err)
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	at := func(hhmm string) time.Time {
+		tm, _ := time.Parse("15:04", hhmm)
+		return tm
+	}
+	tests := []struct {
+		name  string
+		value string
+		want  map[string]int // time of day -> limit
+		bad   bool
+	}{
+		{name: "short form with ramp and default", value: "00:30-06:00=800, 06:00-08:00=800..250, default=250",
+			want: map[string]int{"01:00": 800, "07:00": 525, "12:00": 250, "00:10": 250}},
+		{name: "wraps midnight, no default is unlimited", value: "23:30-00:30=50",
+			want: map[string]int{"23:45": 50, "00:15": 50, "12:00": scheduler.Unlimited.Default}},
+		{name: "whole day", value: "00:00-24:00=3", want: map[string]int{"00:00": 3, "23:59": 3}},
+		{name: "json", value: `{"windows":[{"from":"01:00","to":"02:00","limit":7}],"default":2}`,
+			want: map[string]int{"01:30": 7, "03:00": 2}},
+		{name: "no limit", value: "01:00-02:00", bad: true},
+		{name: "bad time", value: "25:00-02:00=5", bad: true},
+		{name: "zero limit", value: "01:00-02:00=0", bad: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := parseSchedule(tc.value)
+			if (err != nil) != tc.bad {
+				t.Fatalf("parse %q: %v", tc.value, err)
+			}
+			for tod, want := range tc.want {
+				if got := sc.At(at(tod)); got != want {
+					t.Errorf("%s: limit %d, want %d", tod, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSchedGrayReleaseThenAutodebit: a statement run whose gray window is
+// open processes only the whitelist until the window closes, then everyone;
+// an auto-debit run then debits each due user's outstanding amount once
+// through the bank channel (at most three calls at a time, from the window
+// table) and repays it under the key derived from job, cycle and user.
+func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
+	bank := NewSimBank(SimBankConfig{Slots: 3, Latency: 2 * time.Millisecond})
+	mc := setupZonesWith(t, []string{"A", "B", "C"}, 1, func(c *Config) {
+		schedTune(c)
+		c.Sched.Bank = bank
+	})
+	ctx := context.Background()
+	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(60))
+	const users, due = 60, 50
+	var batch []client.BatchPayment
+	for u := uint64(0); u < users; u++ {
+		if _, err := c.PutAccount(ctx, u, 10_000); err != nil {
+			t.Fatal(err)
+		}
+		if u < due {
+			batch = append(batch, client.BatchPayment{User: u, Key: "p", Amount: 200 + int64(u), Merchant: "m"})
+		}
+	}
+	if _, err := c.PayBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	cycleText := time.Now().UTC().Format("200601")
+	cycle, _ := api.ParseCycle(cycleText)
+	waitFor(t, 20*time.Second, "bills", func() bool { return len(mc.dueUsers(t, cycle)) == due })
+	if _, err := c.Repay(ctx, 9, client.RepayRequest{Key: "early", Amount: 209}); err != nil { // paid before the debit
+		t.Fatal(err)
+	}
+
+	// The gray window: from a minute ago to 5 s from now (UTC).
+	now := time.Now().UTC()
+	windowEnd := now.Add(5 * time.Second)
+	whitelist := []uint64{3, 4, 5, 55} // 55 has no bill
+	for k, v := range map[string]string{
+		ConfigGrayWhitelist:        "3,4,5,55",
+		ConfigGrayWindow:           now.Add(-time.Minute).Format("15:04:05") + "-" + windowEnd.Format("15:04:05"),
+		ConfigLimitPrefix + "bank": "00:00-24:00=3",
+	} {
+		if _, err := c.SetConfig(ctx, k, v, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, _, err := c.StartRun(ctx, "statement", cycleText)
+	if err != nil || !run.Gray {
+		t.Fatalf("start: %+v %v", run, err)
+	}
+	statements := func(u uint64) int {
+		list, _ := mc.zoneFSM(t, u).Notifications(u)
+		return len(list)
+	}
+	waitFor(t, 10*time.Second, "the whitelist's statements", func() bool {
+		return statements(3)+statements(4)+statements(5) == 3
+	})
+	if time.Now().Add(time.Second).Before(windowEnd) { // judged by log time: keep a margin
+		for u := uint64(0); u < users; u++ {
+			if !slices.Contains(whitelist, u) && statements(u) != 0 {
+				t.Fatalf("user %d, not whitelisted, got a statement inside the gray window", u)
+			}
+		}
+	} else {
+		t.Log("the machine was too slow to check inside the gray window")
+	}
+	r := waitRun(t, c, run.ID, 30*time.Second, func(r *client.Run) bool { return r.State != "running" })
+	if r.State != "done" || r.UsersDone != due {
+		t.Fatalf("statement run: %+v", r)
+	}
+	mc.checkOncePerDueUser(t, users, fsm.JobStatement, cycle)
+
+	// Auto-debit: once per due user with something outstanding.
+	deb, _, err := c.StartRun(ctx, "autodebit", cycleText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = waitRun(t, c, deb.ID, 30*time.Second, func(r *client.Run) bool { return r.State != "running" })
+	if r.State != "done" || r.UsersDone != due || r.Skipped != 1 {
+		t.Fatalf("autodebit run (user 9 had paid): %+v", r)
+	}
+	for u := uint64(0); u < users; u++ {
+		key := debitKey(cycle, u)
+		debited, ok := bank.Debited(key)
+		b, _ := mc.zoneFSM(t, u).Bill(u, cycle)
+		switch {
+		case u >= due || u == 9:
+			if ok {
+				t.Fatalf("user %d (nothing due) was debited %d", u, debited)
+			}
+		case !ok || debited != 200+int64(u) || b.Outstanding != 0:
+			t.Fatalf("user %d: debited %d (%v), bill %+v", u, debited, ok, b)
+		}
+	}
+	// Running it again debits nobody twice: the repayments are found.
+	again, _, _ := c.StartRun(ctx, "autodebit", cycleText)
+	if r := waitRun(t, c, again.ID, 30*time.Second, func(r *client.Run) bool { return r.State != "running" }); r.State != "done" {
+		t.Fatalf("second autodebit run: %+v", r)
+	}
+	for u := uint64(0); u < due; u++ {
+		if rp, err := mc.zoneFSM(t, u).Repayment(u, debitKey(cycle, u)); u != 9 && (err != nil || rp.Amount != 200+int64(u)) {
+			t.Fatalf("user %d's auto-debit repayment: %+v %v", u, rp, err)
+		}
 	}
 }

@@ -72,11 +72,10 @@ func (c SchedConfig) withDefaults() SchedConfig {
 
 // Config store keys the scheduler reads.
 const (
-	// ConfigGrayWhitelist is a comma-separated list of user ids.
-	ConfigGrayWhitelist = "sched/gray/whitelist"
-	// ConfigGrayWindow is "HH:MM-HH:MM" (UTC, seconds allowed): while it
-	// holds, a run processes only the whitelist; outside it, everyone.
-	ConfigGrayWindow = "sched/gray/window"
+	// ConfigGrayWhitelist and ConfigGrayWindow hold the gray release a new
+	// run takes (fsm.ConfigGrayWhitelist).
+	ConfigGrayWhitelist = fsm.ConfigGrayWhitelist
+	ConfigGrayWindow    = fsm.ConfigGrayWindow
 	// ConfigLimitPrefix + downstream ("notify", "bank") holds that
 	// downstream's time-window table (parseSchedule): at most how many tasks
 	// of its jobs may be leased at once, by time of day (UTC).
@@ -529,19 +528,6 @@ func parseSchedule(v string) (scheduler.Schedule, error) {
 	return sc, sc.Validate()
 }
 
-// parseWhitelist reads "1, 2,3" into user ids.
-func parseWhitelist(s string) ([]uint64, error) {
-	var out []uint64
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		u, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("whitelist entry %q: %w", f, err)
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
 // parseWindow reads "HH:MM[:SS]-HH:MM[:SS]" into times of day.
 func parseWindow(s string) (from, to scheduler.TimeOfDay, err error) {
 	a, b, ok := strings.Cut(s, "-")
@@ -557,25 +543,6 @@ func parseWindow(s string) (from, to scheduler.TimeOfDay, err error) {
 		return 0, 0, err
 	}
 	return fa, fb, nil
-}
-
-// grayFromConfig is the gray release a new run takes from the config store,
-// or nil for none.
-func grayFromConfig(st fsm.MetaState) (*fsm.Gray, error) {
-	wl, _ := st.ConfigValue(ConfigGrayWhitelist)
-	win, _ := st.ConfigValue(ConfigGrayWindow)
-	if strings.TrimSpace(wl.Value) == "" || strings.TrimSpace(win.Value) == "" {
-		return nil, nil
-	}
-	users, err := parseWhitelist(wl.Value)
-	if err != nil {
-		return nil, err
-	}
-	from, to, err := parseWindow(win.Value)
-	if err != nil {
-		return nil, err
-	}
-	return &fsm.Gray{Users: users, FromSec: int(time.Duration(from) / time.Second), ToSec: int(time.Duration(to) / time.Second)}, nil
 }
 
 // rate returns users per second over the run's life so far.
