@@ -110,6 +110,11 @@ func (s *sched) runTask(g fsm.Grant) {
 		}
 	}()
 	users, err := s.taskUsers(ctx, zone, g)
+	for try := 1; err != nil && try < 5 && ctx.Err() == nil; try++ {
+		tr.failures++
+		sleepCtx(ctx, time.Duration(try)*100*time.Millisecond)
+		users, err = s.taskUsers(ctx, zone, g)
+	}
 	if err != nil {
 		s.n.log.Debug("load task users", "task", g.Task.ID, "err", err)
 		return // the lease runs out and the task is handed out again
@@ -147,17 +152,23 @@ func (s *sched) runTask(g fsm.Grant) {
 }
 
 // taskUsers loads the users of a task's id range and keeps those its filter
-// selects.
+// selects. There must be at least as many as the task counts (generation
+// verified them; bills are never deleted, though new ones may have come):
+// fewer means a read came back short, and the load is refused rather than
+// a user left out.
 func (s *sched) taskUsers(ctx context.Context, zone string, g fsm.Grant) ([]uint64, error) {
 	users, err := s.n.loadDue(ctx, zone, g.Task.Shard, g.Cycle, g.Task.Lo, g.Task.Hi, s.cfg.PageUsers)
 	if err != nil {
 		return nil, err
 	}
-	if g.Task.Filter == fsm.FilterAll {
-		return users, nil
+	if g.Task.Filter != fsm.FilterAll {
+		gray := fsm.Gray{Users: g.Whitelist}
+		users = slices.DeleteFunc(users, func(u uint64) bool { return gray.Whitelisted(u) != (g.Task.Filter == fsm.FilterGray) })
 	}
-	gray := fsm.Gray{Users: g.Whitelist}
-	return slices.DeleteFunc(users, func(u uint64) bool { return gray.Whitelisted(u) != (g.Task.Filter == fsm.FilterGray) }), nil
+	if int64(len(users)) < g.Task.Users {
+		return nil, errMismatch{fmt.Sprintf("task %d: loaded %d users of [%d,%d], the task counts %d", g.Task.ID, len(users), g.Task.Lo, g.Task.Hi, g.Task.Users)}
+	}
+	return users, nil
 }
 
 // checkpoint reports the task's progress (or its completion) to the

@@ -160,6 +160,13 @@ func newSched(n *Node) *sched {
 		tasksRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rzone_sched_worker_tasks",
 			Help: "Tasks this node's worker is running."}),
 	}
+	n.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rzone_sched_leader",
+		Help: "1 while this node is the scheduler leader (it leads the meta group and has resumed the runs)."}, func() float64 {
+		if s.leaderTerm() != 0 {
+			return 1
+		}
+		return 0
+	}))
 	n.metrics.reg.MustRegister(s.m.limit, s.m.leased, s.m.users, s.m.effects, s.m.reports, s.m.gen, s.m.resumes, s.m.tasksRun)
 	return s
 }
