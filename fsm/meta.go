@@ -25,6 +25,8 @@ type MetaState struct {
 	Shards []ShardRoute `json:"shards"` // index = shard
 	Leases []Lease      `json:"leases"` // by zone
 	Config []ConfigItem `json:"config"` // by key
+	// Sched holds the scheduler's runs (meta_sched.go); copy-on-write.
+	Sched *SchedState `json:"sched,omitempty"`
 }
 
 // ZoneInfo is one zone and the zone that hosts its async followers and takes
@@ -115,6 +117,8 @@ type MetaCmd struct {
 	Seed      string          `json:"seed,omitempty"`
 	Blacklist []uint64        `json:"blacklist,omitempty"`
 	Report    *FailoverReport `json:"report,omitempty"`
+	// MetaSched* (meta_sched.go)
+	Sched *SchedCmd `json:"sched,omitempty"`
 }
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
@@ -123,6 +127,7 @@ type MetaResult struct {
 	Epoch uint64
 	Lease Lease
 	Item  ConfigItem
+	Sched *SchedResult `json:",omitempty"`
 }
 
 // EncodeMeta encodes a meta command as a log entry.
@@ -254,6 +259,9 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.recover(c)
 	case MetaFinishRecover:
 		return s.finishRecover(c)
+	case MetaSchedCreateRun, MetaSchedGenerated, MetaSchedGenFailed, MetaSchedLease, MetaSchedRenew,
+		MetaSchedComplete, MetaSchedExpire, MetaSchedResume, MetaSchedCancel:
+		return s.schedApply(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}

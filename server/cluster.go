@@ -81,6 +81,7 @@ func (n *Node) startCluster() error {
 	n.goLoop(n.reconcileLoop)
 	n.goLoop(n.guardLoop)
 	n.goLoop(n.failoverLoop)
+	n.goLoop(n.sched.run)
 	return nil
 }
 

@@ -275,6 +275,12 @@ type multiCluster struct {
 // cluster through the first node.
 func setupZones(t *testing.T, zones []string, perZone int) *multiCluster {
 	t.Helper()
+	return setupZonesWith(t, zones, perZone, nil)
+}
+
+// setupZonesWith is setupZones with a hook that changes each node's config.
+func setupZonesWith(t *testing.T, zones []string, perZone int, tune func(*Config)) *multiCluster {
+	t.Helper()
 	total := len(zones) * perZone
 	addrs := freeAddrs(t, 3*total)
 	dir := t.TempDir()
@@ -293,6 +299,9 @@ func setupZones(t *testing.T, zones []string, perZone int) *multiCluster {
 			c.GossipSeeds = seeds
 		}
 		seeds = append(seeds, c.GossipAddr)
+		if tune != nil {
+			tune(&c)
+		}
 		mc.cfgs = append(mc.cfgs, c)
 		mc.apis = append(mc.apis, c.HTTPAddr)
 	}

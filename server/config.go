@@ -92,6 +92,10 @@ type Config struct {
 	// batch. Default 1024.
 	MaxAppendEntries int
 
+	// Sched tunes the batch scheduler (cluster mode); zero fields take
+	// their defaults.
+	Sched SchedConfig
+
 	// Pprof serves Go's profiler at /debug/pprof/ on the API. Default off.
 	Pprof bool
 

@@ -55,6 +55,7 @@ type Node struct {
 	http     *http.Server
 	httpLn   net.Listener
 	metrics  *metrics
+	sched    *sched // the batch scheduler's leader and worker parts (cluster mode)
 	stopping atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -127,6 +128,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.metrics = newMetrics(n)
+	n.sched = newSched(n)
 	if err := n.startHTTP(); err != nil {
 		n.closeAll()
 		return nil, err

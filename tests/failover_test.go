@@ -83,7 +83,7 @@ func TestZoneLossFailover(t *testing.T) {
 	}
 	t.Logf("nemesis: SIGKILL of every node of zone A at +%s", killed.Sub(h.start).Round(time.Millisecond))
 	var zs *client.ZoneStatus
-	waitUntil(t, ctx, 30*time.Second, "zone A failed over", func() bool {
+	waitCond(t, ctx, 30*time.Second, "zone A failed over", func() bool {
 		zs, err = admin.Zone(ctx, "A")
 		return err == nil && zs.Phase == "failover"
 	})
@@ -282,7 +282,7 @@ func (h *failoverHistory) repayer(ctx context.Context, addrs []string, users []u
 func waitFirstPayment(t *testing.T, ctx context.Context, h *failoverHistory, users []uint64, t0 time.Time) time.Time {
 	t.Helper()
 	var first time.Time
-	waitUntil(t, ctx, 30*time.Second, "a payment for a zone-A user after the kill", func() bool {
+	waitCond(t, ctx, 30*time.Second, "a payment for a zone-A user after the kill", func() bool {
 		pays, _, _ := h.summary()
 		for _, p := range pays {
 			if p.send.After(t0) && slices.Contains(users, p.user) && (first.IsZero() || p.recv.Before(first)) {
@@ -294,7 +294,7 @@ func waitFirstPayment(t *testing.T, ctx context.Context, h *failoverHistory, use
 	return first
 }
 
-func waitUntil(t *testing.T, ctx context.Context, d time.Duration, what string, cond func() bool) {
+func waitCond(t *testing.T, ctx context.Context, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

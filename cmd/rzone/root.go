@@ -14,7 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDevCmd(), newServerCmd())
 
 	var cf clientFlags
-	for _, verb := range append(append(clientVerbs(&cf), clusterVerbs(&cf)...), zoneVerbs(&cf)) {
+	for _, verb := range append(append(append(clientVerbs(&cf), clusterVerbs(&cf)...), jobVerbs(&cf)...), zoneVerbs(&cf)) {
 		cf.register(verb)
 		root.AddCommand(verb)
 	}

@@ -89,6 +89,8 @@ has data restarts from it and ignores both flags.`,
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
 	f.DurationVar(&cfg.LeaderLeaseTimeout, "leader-lease-timeout", cfg.LeaderLeaseTimeout, "Raft leader lease timeout")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "log entries between snapshots")
+	f.IntVar(&cfg.Sched.Slots, "sched-slots", 4, "batch tasks this node's scheduler worker runs at once")
+	f.DurationVar(&cfg.Sched.LeaseTTL, "sched-lease-ttl", 10*time.Second, "how long a batch task's lease lives without a checkpoint")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	f.StringVar(&cfg.Inject, "inject", "", "deliberate faults for fault tests (needs a -tags faultinject build)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -24,7 +24,10 @@ const (
 	// backup zone, so a failover can miss accounts whose latest writes the
 	// backup lacks (reconciliation reports them as violations).
 	DropGuardMark = "drop-guard-mark"
+	// FlakyDue makes a zone cut a third of the scheduler's due-user pages
+	// short by one user, as a flaky read would: generation must notice.
+	FlakyDue = "flaky-due"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue}
