@@ -55,6 +55,10 @@ const (
 // meta leaders.
 const leaseMargin = 100 * time.Millisecond
 
+// storeElection bounds the heartbeat and election timeouts of failover
+// store groups.
+const storeElection = 400 * time.Millisecond
+
 // storeMarker is a file in a failover store's group directory, so that a
 // restarted node reopens the group as a voter.
 const storeMarker = "failover-store"
@@ -100,6 +104,11 @@ func (n *Node) failoverLoop() {
 			continue
 		}
 		n.exportPhases(st)
+		if n.storeWork(st) {
+			if err := n.reconcileStores(st); err != nil {
+				n.log.Debug("failover store", "err", err)
+			}
+		}
 		if !n.meta.IsLeader() {
 			continue
 		}
@@ -299,9 +308,27 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 	return nil
 }
 
+// storeWork reports whether a failover store of this node's zone is still
+// to be opened or set up: then the failover loop does it at once rather
+// than at the next reconcile round.
+func (n *Node) storeWork(st fsm.MetaState) bool {
+	for _, z := range st.Zones {
+		if z.Backup != n.cfg.Zone || z.PhaseOf() != fsm.PhaseFailover || z.Failover == nil {
+			continue
+		}
+		h := n.hostedZone(z.Failover.Group)
+		if h == nil || (h.rep.IsLeader() && (!h.isReady() || !n.leaseValid(h))) {
+			return true
+		}
+	}
+	return false
+}
+
 // reconcileStores hosts, promotes, sets up and retires this node's failover
 // stores as the meta state says (called from reconcile on every node).
 func (n *Node) reconcileStores(st fsm.MetaState) error {
+	n.storeMu.Lock()
+	defer n.storeMu.Unlock()
 	var errs []error
 	for _, z := range st.Zones {
 		if z.Backup != n.cfg.Zone || z.Failover == nil || z.Failover.Group == "" {
@@ -434,6 +461,9 @@ func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
 		}
 	}
 	errs = append(errs, n.syncShards(h, st))
+	if z.PhaseOf() == fsm.PhaseFailover && !n.leaseValid(h) {
+		n.renewLease(h) // serve at once, not at the next renewal round
+	}
 	return errors.Join(errs...)
 }
 

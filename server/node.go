@@ -44,6 +44,8 @@ type Node struct {
 	own *hosted // this node's voter replica of its zone; nil until bootstrapped
 	// openMu serializes opening zone replicas (init and reconcile race).
 	openMu sync.Mutex
+	// storeMu serializes the upkeep of failover stores.
+	storeMu sync.Mutex
 	zones  map[string]*hosted // every hosted zone replica, own included, by zone name
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
@@ -218,6 +220,14 @@ func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
 	}
 	rc := n.replicaConfig(group, dir, layer)
 	rc.SelfRestoring = true
+	if voter && zoneName != n.cfg.Zone {
+		// A failover store: its nodes sit in one zone, and every
+		// second of its first election is a second of the zone's users
+		// without payments.
+		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, storeElection)
+		rc.ElectionTimeout = min(rc.ElectionTimeout, storeElection)
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, storeElection/2)
+	}
 	rep, err := zone.OpenReplica(rc, f)
 	if err != nil {
 		layer.Close()

@@ -28,9 +28,13 @@ import (
 // clear computed by an older leader, or before the account was marked
 // again, never removes a newer mark. A Guard is safe for concurrent use.
 type Guard struct {
-	mu    sync.Mutex
-	term  uint64
-	seq   uint64
+	mu   sync.Mutex
+	term uint64
+	seq  uint64
+	// floor is the last log index when the term began: an account's
+	// earlier writes may sit at or below it, so no account is cleared
+	// before the backup has applied that far.
+	floor uint64
 	accts map[uint64]*guardAcct
 }
 
@@ -52,11 +56,15 @@ type MarkReq struct {
 // NewGuard starts the guard of a leader in term. existing are the accounts
 // marked in the backup zone now; this leader clears them only once the
 // backup has applied past lastIndex, its last log index at the start of its
-// term. It does not rely on them for its own writes: an earlier leader's
+// term. existing may be nil: the leader then sweeps every mark of an earlier
+// term once the backup has applied past lastIndex (fsm CmdGuardClear with
+// Term), and clears none of its own before then either, since an account's
+// writes of earlier terms sit at or below lastIndex (the randomized test
+// found that one). It does not rely on them for its own writes: an earlier leader's
 // clear may still be on its way and remove them, so the first write of this
 // term to such an account marks it again, at this term.
 func NewGuard(term uint64, existing []uint64, lastIndex uint64) *Guard {
-	g := &Guard{term: term, accts: map[uint64]*guardAcct{}}
+	g := &Guard{term: term, floor: lastIndex, accts: map[uint64]*guardAcct{}}
 	for _, u := range existing {
 		g.accts[u] = &guardAcct{inherit: true, last: lastIndex}
 	}
@@ -71,7 +79,7 @@ func (g *Guard) Begin(user uint64) *MarkReq {
 	defer g.mu.Unlock()
 	a := g.accts[user]
 	if a == nil {
-		a = &guardAcct{}
+		a = &guardAcct{last: g.floor}
 		g.accts[user] = a
 	}
 	a.inflight++

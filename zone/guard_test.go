@@ -23,8 +23,13 @@ type backup struct {
 
 func (b *backup) apply(typ fsm.CmdType, marks []fsm.Mark) {
 	b.t.Helper()
+	b.applyCmd(fsm.Command{Type: typ, NodeID: "A", Marks: marks})
+}
+
+func (b *backup) applyCmd(c fsm.Command) {
+	b.t.Helper()
 	b.index++
-	b.f.Apply(&raft.Log{Index: b.index, Type: raft.LogCommand, Data: fsm.Encode(nil, fsm.Command{Type: typ, NodeID: "A", Marks: marks})})
+	b.f.Apply(&raft.Log{Index: b.index, Type: raft.LogCommand, Data: fsm.Encode(nil, c)})
 }
 
 func (b *backup) marked() map[uint64]bool {
@@ -43,6 +48,12 @@ func (b *backup) marked() map[uint64]bool {
 // and reordered clears and leader changes, and after every step checks the
 // failover invariant: every account with a committed write in zone A that
 // the backup's replica has not applied is marked in the backup zone.
+//
+// Even runs start each new leader's guard from the marks the backup holds
+// (NewGuard with existing marks); odd runs do as the server does: the new
+// leader starts empty and, once the backup has applied past its first
+// index, sweeps every mark of an earlier term (CmdGuardClear with Term),
+// also delayed and reordered.
 func TestGuardMarkInvariant(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("RZONE_TEST_SEED"); s != "" {
@@ -76,8 +87,11 @@ func guardRun(t *testing.T, seed uint64) {
 		term      = uint64(1)
 		g         = NewGuard(term, nil, 0)
 		flying    []inflight
-		delayed   [][]fsm.Mark // clears sent but not yet committed in the backup
+		delayed   []fsm.Command // clears sent but not yet committed in the backup
 		steps     = map[string]int{}
+		sweeping  = seed%2 == 1
+		start     uint64 // sweeping: the leader's last index when its term began
+		swept     bool
 	)
 	check := func(step string) {
 		marked := b.marked()
@@ -133,13 +147,17 @@ func guardRun(t *testing.T, seed uint64) {
 			for _, c := range g.Clearable(applied) {
 				ms = append(ms, fsm.Mark{User: c.User, Term: c.Term, Seq: c.Seq})
 			}
-			if len(ms) > 0 {
-				delayed = append(delayed, ms)
+			c := fsm.Command{Type: fsm.CmdGuardClear, NodeID: "A", Marks: ms, Epoch: applied}
+			if sweeping && !swept && applied >= start {
+				c.Term, swept = term, true
+			}
+			if len(ms) > 0 || c.Term > 0 {
+				delayed = append(delayed, c)
 			}
 		case op < 95 && len(delayed) > 0: // a delayed clear commits in the backup
 			name = "clear-commit"
 			i := rng.IntN(len(delayed))
-			b.apply(fsm.CmdClearMarks, delayed[i])
+			b.applyCmd(delayed[i])
 			delayed = append(delayed[:i], delayed[i+1:]...)
 		case op >= 95: // leader change: in-flight writes may still commit
 			name = "leader-change"
@@ -151,8 +169,12 @@ func guardRun(t *testing.T, seed uint64) {
 			}
 			flying = nil
 			term++
-			existing, _ := f.Marks("A")
-			g = NewGuard(term, existing, index)
+			if sweeping {
+				g, start, swept = NewGuard(term, nil, index), index, false
+			} else {
+				existing, _ := f.Marks("A")
+				g = NewGuard(term, existing, index)
+			}
 		default:
 			continue
 		}
