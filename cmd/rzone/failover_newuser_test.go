@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestNewUserFailoverPath walks the README's failover path as a new user
+// would, with the CLI against a real `rzone dev`: create an account and pay
+// in the zone of user 0, fail that zone over, pay again for user 0
+// (accepted by the failover store), see the phase and counts in `rzone
+// status`, recover the zone, and find both payments in the home zone.
+func TestNewUserFailoverPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rzone")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	p := freePortRun(t, 27)
+	api := fmt.Sprintf("127.0.0.1:%d", p)
+	dev := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
+		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
+	stdout, _ := dev.StdoutPipe()
+	dev.Stderr = os.Stderr
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dev.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- dev.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			dev.Process.Kill()
+			t.Error("rzone dev did not stop on SIGINT within 15s")
+		}
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "cluster ready") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatal("rzone dev did not become ready in 60s")
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--addr", api)...)
+		out, err := cmd.CombinedOutput()
+		t.Logf("$ rzone %s\n%s", strings.Join(args, " "), out)
+		if err != nil {
+			t.Fatalf("rzone %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+
+	run("account", "put", "0", "5000")
+	run("pay", "0", "12.50", "--key", "before-failover")
+	routes := run("routes", "-o", "json")
+	zone := zoneOfUser0(t, routes)
+
+	out := run("zone", "failover", zone)
+	if !strings.Contains(out, "phase failover") {
+		t.Fatalf("zone failover did not reach the failover phase:\n%s", out)
+	}
+	run("pay", "0", "7.25", "--key", "during-failover")
+	status := run("status")
+	for _, want := range []string{"zone " + zone + ": phase failover", "payments taken in failover: 1"} {
+		if !strings.Contains(status, want) {
+			t.Fatalf("rzone status does not show %q:\n%s", want, status)
+		}
+	}
+	out = run("zone", "recover", zone)
+	if !strings.Contains(out, "phase normal") || !strings.Contains(out, "reconciled") {
+		t.Fatalf("zone recover did not bring the zone home:\n%s", out)
+	}
+	list := run("payment", "list", "0")
+	for _, key := range []string{"before-failover", "during-failover"} {
+		if !strings.Contains(list, key) {
+			t.Fatalf("payment %s missing at home after recovery:\n%s", key, list)
+		}
+	}
+	acct := run("account", "get", "0", "-o", "json")
+	if !strings.Contains(acct, `"accepted": 1975`) {
+		t.Fatalf("account 0 after recovery does not hold both payments (19.75):\n%s", acct)
+	}
+}
+
+// zoneOfUser0 reads user 0's zone (shard 0's) from `rzone routes -o json`.
+func zoneOfUser0(t *testing.T, routesJSON string) string {
+	t.Helper()
+	var rt struct {
+		Shards []struct {
+			Shard int    `json:"shard"`
+			Zone  string `json:"zone"`
+		} `json:"shards"`
+	}
+	if err := json.Unmarshal([]byte(routesJSON), &rt); err != nil || len(rt.Shards) == 0 || rt.Shards[0].Shard != 0 {
+		t.Fatalf("routes: %v\n%s", err, routesJSON)
+	}
+	return rt.Shards[0].Zone
+}
