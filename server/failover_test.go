@@ -42,33 +42,12 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bLeader := func() *Node {
-		for _, nd := range mc.nodes[3:6] {
-			if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
-				return nd
-			}
-		}
-		return nil
-	}
-	marksOfA := func() []uint64 {
-		nd := bLeader()
-		if nd == nil {
-			return nil
-		}
-		m, _ := nd.ownZone().fsm.Marks("A")
-		return m
-	}
+	marksOfA := func() []uint64 { return mc.marksIn("B", "A") }
 	// The guard clears marks once B's replicas have applied the writes.
 	waitFor(t, 10*time.Second*slow, "guard marks of A cleared in B", func() bool { return len(marksOfA()) == 0 })
 
 	// Hold B's followers of A back, then write to the hot account in A.
-	testHoldFollower = func(node, zone string) bool { return zone == "A" }
-	t.Cleanup(func() { testHoldFollower = nil })
-	for _, nd := range mc.nodes[3:6] {
-		if h := nd.hostedZone("A"); h != nil {
-			nd.closeZone(h)
-		}
-	}
+	mc.holdFollowers("A", 3, 6)
 	if p, err := cl.Pay(ctx, hot, client.PayRequest{Key: "k2", Amount: 50, Merchant: "m"}); err != nil || p.Status != "accepted" {
 		t.Fatalf("k2 in zone A: %+v %v", p, err)
 	}
@@ -78,18 +57,8 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 
 	// Zone A is lost. Its followers in B come back (A is gone: they cannot
 	// catch up).
-	for i := 0; i < 3; i++ {
-		mc.nodes[i].Shutdown(context.Background())
-	}
-	testHoldFollower = nil
-	waitFor(t, 10*time.Second*slow, "B's followers of A reopened", func() bool {
-		for _, nd := range mc.nodes[3:6] {
-			if nd.hostedZone("A") == nil {
-				return false
-			}
-		}
-		return true
-	})
+	mc.loseZone(0, 3)
+	mc.releaseFollowers("A", 3, 6)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
 	start := time.Now()
 	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second)
@@ -134,21 +103,7 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	_ = p
 
 	// Zone A returns: it gets no lease and takes no writes while failed over.
-	for i := 0; i < 3; i++ {
-		nd, err := Start(mc.cfgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		mc.nodes[i] = nd
-	}
-	waitFor(t, 20*time.Second*slow, "zone A has a leader again", func() bool {
-		for _, nd := range mc.nodes[:3] {
-			if nd.IsLeader() {
-				return true
-			}
-		}
-		return false
-	})
+	mc.restartZone(0, 3)
 	for _, nd := range mc.nodes[:3] {
 		if h := nd.ownZone(); h != nil && nd.leaseValid(h) {
 			t.Fatalf("node %s of the failed-over zone holds a lease", nd.cfg.NodeID)
@@ -229,4 +184,69 @@ func assertMoney(t *testing.T, cl *client.Client, user uint64) {
 	if a.Used+a.Pending != a.Accepted-a.Repaid || accepted != a.Accepted {
 		t.Fatal(fmt.Sprintf("user %d: %+v, payments add up to %d", user, a, accepted))
 	}
+}
+
+// marksIn returns the guard marks of zone z held by zone b's leader.
+func (mc *multiCluster) marksIn(b, z string) []uint64 {
+	for _, nd := range mc.nodes {
+		if nd == nil || nd.cfg.Zone != b {
+			continue
+		}
+		if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
+			m, _ := h.fsm.Marks(z)
+			return m
+		}
+	}
+	return nil
+}
+
+// holdFollowers closes the async followers of zone z on nodes [from, to)
+// and keeps them closed until releaseFollowers.
+func (mc *multiCluster) holdFollowers(z string, from, to int) {
+	testHoldFollower = func(node, zone string) bool { return zone == z }
+	mc.t.Cleanup(func() { testHoldFollower = nil })
+	for _, nd := range mc.nodes[from:to] {
+		if h := nd.hostedZone(z); h != nil {
+			nd.closeZone(h)
+		}
+	}
+}
+
+// releaseFollowers lets the held followers reopen and waits until they have.
+func (mc *multiCluster) releaseFollowers(z string, from, to int) {
+	testHoldFollower = nil
+	waitFor(mc.t, 10*time.Second*slow, "followers of "+z+" reopened", func() bool {
+		for _, nd := range mc.nodes[from:to] {
+			if nd.hostedZone(z) == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// loseZone shuts down nodes [from, to), a whole zone.
+func (mc *multiCluster) loseZone(from, to int) {
+	for i := from; i < to; i++ {
+		mc.nodes[i].Shutdown(context.Background())
+	}
+}
+
+// restartZone starts nodes [from, to) again and waits for a leader among them.
+func (mc *multiCluster) restartZone(from, to int) {
+	for i := from; i < to; i++ {
+		nd, err := Start(mc.cfgs[i])
+		if err != nil {
+			mc.t.Fatal(err)
+		}
+		mc.nodes[i] = nd
+	}
+	waitFor(mc.t, 20*time.Second*slow, "the zone has a leader again", func() bool {
+		for _, nd := range mc.nodes[from:to] {
+			if nd.IsLeader() {
+				return true
+			}
+		}
+		return false
+	})
 }
