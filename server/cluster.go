@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -264,7 +265,7 @@ func (n *Node) reconcileLoop() {
 
 // testHoldFollower, when set (tests), keeps a node from (re)opening its
 // async follower of a zone.
-var testHoldFollower func(node, zone string) bool
+var testHoldFollower atomic.Pointer[func(node, zone string) bool]
 
 func (n *Node) reconcile() error {
 	st := n.metaFSM.State()
@@ -276,7 +277,7 @@ func (n *Node) reconcile() error {
 	var errs []error
 	// Follower replicas of the zones this zone backs up.
 	for _, z := range st.Zones {
-		if testHoldFollower != nil && testHoldFollower(n.cfg.NodeID, z.Name) {
+		if hold := testHoldFollower.Load(); hold != nil && (*hold)(n.cfg.NodeID, z.Name) {
 			continue
 		}
 		if z.Backup == my && z.Name != my && n.hostedZone(z.Name) == nil {

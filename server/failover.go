@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -249,7 +250,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 
 // testReconcileStop, when set (tests), is asked after each merged shard
 // whether to stop the reconciliation there, as if its driver had crashed.
-var testReconcileStop func(merged int) bool
+var testReconcileStop atomic.Pointer[func(merged int) bool]
 
 // reconcileStep merges a failover store back into its zone and routes the
 // shards home. Each shard's merge is idempotent, so a run cut short is
@@ -289,7 +290,7 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		rep.Violations = append(rep.Violations, mr.Violations...)
 		rep.Unmerged += len(mr.Unmerged)
 		merged++
-		if testReconcileStop != nil && testReconcileStop(merged) {
+		if stop := testReconcileStop.Load(); stop != nil && (*stop)(merged) {
 			return errors.New("reconciliation stopped by the test")
 		}
 	}

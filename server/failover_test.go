@@ -113,8 +113,9 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	// Reconciliation, cut short after 5 shards once, then run to the end
 	// by the meta leader's next attempt.
 	var stops atomic.Int32
-	testReconcileStop = func(merged int) bool { return merged == 5 && stops.Add(1) == 1 }
-	t.Cleanup(func() { testReconcileStop = nil })
+	stop := func(merged int) bool { return merged == 5 && stops.Add(1) == 1 }
+	testReconcileStop.Store(&stop)
+	t.Cleanup(func() { testReconcileStop.Store(nil) })
 	start = time.Now()
 	zs, err = admin.RecoverZone(ctx, "A", 60*time.Second)
 	if err != nil || zs.Phase != fsm.PhaseNormal {
@@ -203,8 +204,9 @@ func (mc *multiCluster) marksIn(b, z string) []uint64 {
 // holdFollowers closes the async followers of zone z on nodes [from, to)
 // and keeps them closed until releaseFollowers.
 func (mc *multiCluster) holdFollowers(z string, from, to int) {
-	testHoldFollower = func(node, zone string) bool { return zone == z }
-	mc.t.Cleanup(func() { testHoldFollower = nil })
+	hold := func(node, zone string) bool { return zone == z }
+	testHoldFollower.Store(&hold)
+	mc.t.Cleanup(func() { testHoldFollower.Store(nil) })
 	for _, nd := range mc.nodes[from:to] {
 		if h := nd.hostedZone(z); h != nil {
 			nd.closeZone(h)
@@ -214,7 +216,7 @@ func (mc *multiCluster) holdFollowers(z string, from, to int) {
 
 // releaseFollowers lets the held followers reopen and waits until they have.
 func (mc *multiCluster) releaseFollowers(z string, from, to int) {
-	testHoldFollower = nil
+	testHoldFollower.Store(nil)
 	waitFor(mc.t, 10*time.Second*slow, "followers of "+z+" reopened", func() bool {
 		for _, nd := range mc.nodes[from:to] {
 			if nd.hostedZone(z) == nil {

@@ -46,7 +46,7 @@ type Node struct {
 	openMu sync.Mutex
 	// storeMu serializes the upkeep of failover stores.
 	storeMu sync.Mutex
-	zones  map[string]*hosted // every hosted zone replica, own included, by zone name
+	zones   map[string]*hosted // every hosted zone replica, own included, by zone name
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
