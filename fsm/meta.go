@@ -178,6 +178,26 @@ func (m *Meta) State() MetaState {
 	return m.st.clone()
 }
 
+// Route is State().Route without copying the state (the write path asks
+// it for every request); ok is false before the cluster is initialized.
+func (m *Meta) Route(user uint64) (zone string, epoch uint64, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.st.Initialized {
+		return "", 0, false
+	}
+	zone, epoch = m.st.Route(user)
+	return zone, epoch, true
+}
+
+// ZoneBrief returns a zone's backup and phase without copying the state.
+func (m *Meta) ZoneBrief(name string) (backup, phase string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	z, ok := m.st.zone(name)
+	return z.Backup, z.PhaseOf(), ok
+}
+
 func (s MetaState) clone() MetaState {
 	s.Zones = slices.Clone(s.Zones)
 	for i := range s.Zones {

@@ -59,12 +59,11 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if !n.clustered || h.store || h != n.ownZone() || inject.On(inject.DropGuardMark) {
 		return nil
 	}
-	st := n.metaFSM.State()
-	zi, ok := st.ZoneOf(h.zone)
-	if !ok || zi.Backup == "" || zi.Backup == zi.Name {
+	backup, phase, ok := n.metaFSM.ZoneBrief(h.zone)
+	if !ok || backup == "" || backup == h.zone {
 		return nil
 	}
-	if p := zi.PhaseOf(); p == fsm.PhaseFailingOver || p == fsm.PhaseFailover {
+	if phase == fsm.PhaseFailingOver || phase == fsm.PhaseFailover {
 		return nil // no write of the zone's can commit now; the lease fence refuses it
 	}
 	gh := &h.guard
@@ -75,7 +74,7 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if gh.g == nil || gh.term != term {
 		gh.g = zone.NewGuard(term, nil, rf.LastIndex())
 		gh.term, gh.start, gh.swept = term, rf.LastIndex(), false
-		gh.mark.n, gh.mark.zone, gh.mark.backup = n, h.zone, zi.Backup
+		gh.mark.n, gh.mark.zone, gh.mark.backup = n, h.zone, backup
 	}
 	return gh
 }

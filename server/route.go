@@ -30,11 +30,10 @@ func (n *Node) routeUser(user uint64) (string, uint64, error) {
 		z, e := zone.Single(n.cfg.Zone).Route(user)
 		return string(z), e, nil
 	}
-	st := n.metaFSM.State()
-	if !st.Initialized {
+	z, e, ok := n.metaFSM.Route(user)
+	if !ok {
 		return "", 0, errNotInitialized
 	}
-	z, e := st.Route(user)
 	return z, e, nil
 }
 
