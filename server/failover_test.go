@@ -60,6 +60,12 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	mc.loseZone(0, 3)
 	mc.releaseFollowers("A", 3, 6)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
+	// The command is given once A's lease has ended (as the meta records
+	// it), so what follows measures the failover itself.
+	waitFor(t, 10*time.Second*slow, "zone A's lease ended", func() bool {
+		l, _ := mc.nodes[3].metaFSM.State().Lease("A")
+		return time.Now().After(time.UnixMilli(l.Until + leaseMargin.Milliseconds()))
+	})
 	start := time.Now()
 	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second)
 	if err != nil || zs.Phase != fsm.PhaseFailover {
@@ -76,7 +82,11 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry of k2 in the failover store: %v", err)
 	}
-	t.Logf("first payment in the store %v after the failover command", time.Since(start))
+	took := time.Since(start)
+	t.Logf("first payment in the store %v after a failover command given once the zone's lease had ended (target 1s)", took)
+	if took > 2*time.Second*slow {
+		t.Errorf("first payment %v after the failover command", took)
+	}
 	if _, err := cl2.Pay(ctx, hot, client.PayRequest{Key: "k3", Amount: 30, Merchant: "m"}); err != nil {
 		t.Fatalf("new payment for an isolated account: %v", err)
 	}
