@@ -262,26 +262,53 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		return nil
 	}
 	group := zi.Failover.Group
-	rep := &fsm.FailoverReport{}
-	merged := 0
+	var shards []int
 	for s, r := range st.Shards {
-		if r.Zone != group {
-			continue
+		if r.Zone == group {
+			shards = append(shards, s)
 		}
-		var recs []fsm.Record
-		path := fmt.Sprintf("/v1/internal/shards/%d/export?group=%s&epoch=%d", s, group, r.Epoch)
-		if err := n.retryZone(ctx, group, func(addr string) error {
-			recs = nil
-			return getJSONFrom(ctx, addr, path, &recs)
-		}); err != nil {
-			return fmt.Errorf("export shard %d from %s: %w", s, group, err)
-		}
-		var mr fsm.MergeReport
-		if err := n.retryZone(ctx, z, func(addr string) error {
-			return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", s, group), recs, &mr)
-		}); err != nil {
-			return fmt.Errorf("merge shard %d into %s: %w", s, z, err)
-		}
+	}
+	// Shards merge in parallel (their entries share the zone's appends);
+	// the report sums them in shard order.
+	reports := make([]fsm.MergeReport, len(shards))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		first  error
+		merged atomic.Int64
+		next   atomic.Int64
+	)
+	for w := 0; w < reconcileWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(shards) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				err := n.mergeShard(ctx, z, group, shards[i], st.Shards[shards[i]].Epoch, &reports[i])
+				if err == nil {
+					if stop := testReconcileStop.Load(); stop != nil && (*stop)(int(merged.Add(1))) {
+						err = errors.New("reconciliation stopped by the test")
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	rep := &fsm.FailoverReport{}
+	for _, mr := range reports {
 		rep.Shards++
 		rep.Taken += mr.Taken
 		rep.Kept += mr.Kept
@@ -289,10 +316,6 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		rep.Voided = append(rep.Voided, mr.Voided...)
 		rep.Violations = append(rep.Violations, mr.Violations...)
 		rep.Unmerged += len(mr.Unmerged)
-		merged++
-		if stop := testReconcileStop.Load(); stop != nil && (*stop)(merged) {
-			return errors.New("reconciliation stopped by the test")
-		}
 	}
 	took := time.Since(time.UnixMilli(zi.Failover.Recovering))
 	rep.DurationMs = took.Milliseconds()
@@ -306,6 +329,28 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 	n.metrics.reconcileSeconds.WithLabelValues(z).Set(took.Seconds())
 	n.log.Warn("zone reconciled", "zone", z, "store", group, "shards", rep.Shards, "taken", rep.Taken, "kept", rep.Kept,
 		"merged", rep.Merged, "voided", len(rep.Voided), "violations", len(rep.Violations), "took", took)
+	return nil
+}
+
+// reconcileWorkers is how many shards a reconciliation merges at once.
+const reconcileWorkers = 4
+
+// mergeShard exports one released shard from the failover store and merges
+// it into the zone (idempotent: a shard merged before returns its report).
+func (n *Node) mergeShard(ctx context.Context, z, group string, shard int, epoch uint64, out *fsm.MergeReport) error {
+	var recs []fsm.Record
+	path := fmt.Sprintf("/v1/internal/shards/%d/export?group=%s&epoch=%d", shard, group, epoch)
+	if err := n.retryZone(ctx, group, func(addr string) error {
+		recs = nil
+		return getJSONFrom(ctx, addr, path, &recs)
+	}); err != nil {
+		return fmt.Errorf("export shard %d from %s: %w", shard, group, err)
+	}
+	if err := n.retryZone(ctx, z, func(addr string) error {
+		return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", shard, group), recs, out)
+	}); err != nil {
+		return fmt.Errorf("merge shard %d into %s: %w", shard, z, err)
+	}
 	return nil
 }
 
