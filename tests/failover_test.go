@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/tests/cluster"
 )
 
 // TestZoneLossFailover is the zone-loss test of the failover design, on 9
@@ -22,7 +25,9 @@ import (
 // expired for the configured half second; the load keeps running (payments for
 // A's users succeed in the failover store in B, repayments of isolated
 // accounts get account_isolated, others go on); A is restarted, refuses
-// writes while failed over, and is reconciled. Over the whole history it
+// writes while failed over, and is reconciled, with the meta leader (which
+// drives the reconciliation) killed as soon as it has begun and restarted a
+// second later. Over the whole history it
 // checks: no acknowledged payment missing, no key charged twice, no
 // repayment accepted for a blacklisted account during failover, and the
 // money identity of every account. It prints the time from the kill to the
@@ -118,8 +123,40 @@ func TestZoneLossFailover(t *testing.T) {
 		}
 		t.Logf("write sent to %s while failed over: %d, served by %s", n.ID, resp.StatusCode, served)
 	}
+	// Reconciliation, with the meta leader (which drives it) killed as soon
+	// as it has begun, and restarted: the next meta leader finishes it.
 	recStart := time.Now()
-	zs, err = admin.RecoverZone(ctx, "A", 90*time.Second)
+	type recResult struct {
+		zs  *client.ZoneStatus
+		err error
+	}
+	recDone := make(chan recResult, 1)
+	go func() {
+		zs, err := admin.RecoverZone(ctx, "A", 90*time.Second)
+		recDone <- recResult{zs, err}
+	}()
+	watch, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(5))
+	waitCond(t, ctx, 30*time.Second, "zone A reconciling", func() bool {
+		z, err := watch.Zone(ctx, "A")
+		return err == nil && z.Phase != "failover"
+	})
+	if ml := metaLeader(ctx, c); ml != nil {
+		if err := ml.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		z, _ := watch.Zone(ctx, "A")
+		phase := "?"
+		if z != nil {
+			phase = z.Phase
+		}
+		t.Logf("nemesis: SIGKILL of the meta leader %s %s after the recover command (phase then: %s)", ml.ID, time.Since(recStart).Round(time.Millisecond), phase)
+		time.Sleep(time.Second)
+		if err := c.RestartNodes(ctx, []*cluster.Node{ml}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := <-recDone
+	zs, err = res.zs, res.err
 	if err != nil || zs.Phase != "normal" {
 		t.Fatalf("recover: %+v %v", zs, err)
 	}
@@ -308,4 +345,30 @@ func waitCond(t *testing.T, ctx context.Context, d time.Duration, what string, c
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metaLeader returns the running node whose meta replica leads, or nil.
+func metaLeader(ctx context.Context, c *cluster.Cluster) *cluster.Node {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/v1/internal/replicas", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var reps []api.ReplicaState
+		err = json.NewDecoder(resp.Body).Decode(&reps)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, r := range reps {
+			if r.Group == "meta" && r.State == "Leader" {
+				return n
+			}
+		}
+	}
+	return nil
 }
