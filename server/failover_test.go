@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,6 +99,16 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	}
 	if a, err := cl2.GetAccount(ctx, hot); err != nil || !a.Isolated {
 		t.Fatalf("read of an isolated account: %+v %v", a, err)
+	}
+	for _, path := range []string{"/v1/accounts/%d/bills", "/v1/accounts/%d/payments"} {
+		resp, err := http.Get("http://" + mc.apis[4] + fmt.Sprintf(path, hot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get(HeaderIsolated) != "true" {
+			t.Fatalf("GET %s of an isolated account: %d, %s=%q", fmt.Sprintf(path, hot), resp.StatusCode, HeaderIsolated, resp.Header.Get(HeaderIsolated))
+		}
 	}
 	// Other accounts go on from the replica's state, state-type writes too.
 	if _, err := cl2.Pay(ctx, cold, client.PayRequest{Key: "c2", Amount: 70, Merchant: "m"}); err != nil {

@@ -26,6 +26,10 @@ const (
 	// gets one at maxHops and cannot serve it answers unavailable instead of
 	// forwarding again.
 	HeaderForwarded = "X-Rzone-Forwarded"
+	// HeaderIsolated is set on reads of an account on a failover store's
+	// blacklist: the zone's latest writes to it may be missing, so the
+	// reply may be stale until reconciliation.
+	HeaderIsolated = "X-Rzone-Isolated"
 	// HeaderStale is "true" on a stale read's reply.
 	HeaderStale = "X-Rzone-Stale"
 	// HeaderAppliedIndex is the replica's applied log index behind a stale

@@ -169,6 +169,10 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		writeError(w, apiError(rerr))
 		return
 	}
+	if h.store && h.fsm.Isolated(user) {
+		// The zone's latest writes to this account may be missing here.
+		w.Header().Set(HeaderIsolated, "true")
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -361,7 +365,7 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	}
 	defer resp.Body.Close()
 	n.metrics.forwarded.WithLabelValues("ok").Inc()
-	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact} {
+	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
