@@ -414,18 +414,30 @@ func (n *Node) hostStore(z fsm.ZoneInfo) (*hosted, error) {
 		return h, nil
 	}
 	dir := groupDir(n.cfg.DataDir, "zone/"+group)
-	if z.Failover.Seed == n.cfg.NodeID {
-		if _, err := os.Stat(filepath.Join(dir, storeMarker)); err != nil {
-			if err := n.promoteFollower(z.Name, group, dir); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, storeMarker)); err != nil {
+		// The group's directory is made whole in a staging directory and
+		// renamed into place, so a crash never leaves a half-made store
+		// that a restart would open.
+		staging := groupDir(n.cfg.DataDir, "staging/"+group)
+		if err := os.RemoveAll(staging); err != nil {
+			return nil, err
+		}
+		if z.Failover.Seed == n.cfg.NodeID {
+			if err := n.promoteFollower(z.Name, group, staging); err != nil {
 				return nil, err
 			}
+		} else if err := os.MkdirAll(staging, 0o700); err != nil {
+			return nil, err
 		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, storeMarker), []byte(z.Name+"\n"), 0o600); err != nil {
-		return nil, err
+		if err := os.WriteFile(filepath.Join(staging, storeMarker), []byte(z.Name+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(staging, dir); err != nil {
+			return nil, err
+		}
 	}
 	h, err := n.openZone(group, dir, true)
 	if err != nil {
@@ -446,7 +458,6 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 	}
 	src := groupDir(n.cfg.DataDir, "zone/"+z)
 	n.closeZone(f)
-	_ = os.RemoveAll(dir) // a promotion cut short by a crash starts over
 	err := zone.Promote(n.replicaConfig("zone/"+group, dir, nil), src,
 		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
 		func(path string) (zone.StateMachine, io.Closer, error) {
