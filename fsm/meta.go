@@ -38,6 +38,11 @@ type ZoneInfo struct {
 	// the latest failover's state (kept after it ends, for its report).
 	Phase    string         `json:"phase,omitempty"`
 	Failover *FailoverState `json:"failover,omitempty"`
+	// GuardGap is set when this zone wrote without guard marks because its
+	// backup zone was failed over; until the zone's leader has raised its
+	// clear watermark past those writes (MetaGuardReady), the zone cannot
+	// be failed over.
+	GuardGap bool `json:"guard_gap,omitempty"`
 }
 
 // NodeInfo is a node's identity and addresses.
@@ -87,6 +92,7 @@ const (
 	MetaPromote       byte = 8  // route a failed-over zone's shards to its failover store
 	MetaRecover       byte = 9  // begin reconciliation: the store releases the shards
 	MetaFinishRecover byte = 10 // route the shards back to the zone
+	MetaGuardReady    byte = 11 // a zone's guard marks in its backup zone are whole again
 )
 
 // MetaCmd is one meta group command; which fields matter depends on Type.
@@ -190,12 +196,15 @@ func (m *Meta) Route(user uint64) (zone string, epoch uint64, ok bool) {
 	return zone, epoch, true
 }
 
-// ZoneBrief returns a zone's backup and phase without copying the state.
-func (m *Meta) ZoneBrief(name string) (backup, phase string, ok bool) {
+// ZoneBrief is what the write path needs of a zone, read without copying
+// the state: its backup zone, its phase and its backup zone's phase, and
+// whether it has a guard gap to close.
+func (m *Meta) ZoneBrief(name string) (backup, phase, backupPhase string, gap, ok bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	z, ok := m.st.zone(name)
-	return z.Backup, z.PhaseOf(), ok
+	b, _ := m.st.zone(z.Backup)
+	return z.Backup, z.PhaseOf(), b.PhaseOf(), z.GuardGap, ok
 }
 
 func (s MetaState) clone() MetaState {
@@ -279,6 +288,8 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.recover(c)
 	case MetaFinishRecover:
 		return s.finishRecover(c)
+	case MetaGuardReady:
+		return s.guardReady(c)
 	case MetaSchedCreateRun, MetaSchedGenerated, MetaSchedGenFailed, MetaSchedLease, MetaSchedRenew,
 		MetaSchedComplete, MetaSchedExpire, MetaSchedResume, MetaSchedCancel:
 		return s.schedApply(c)

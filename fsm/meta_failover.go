@@ -19,6 +19,10 @@ const (
 	PhaseReconciling = "reconciling"
 )
 
+// RecoverGraceMs is how long after a reconciliation a zone's leader has to
+// renew its lease before an automatic failover may count it lost.
+const RecoverGraceMs = 5000
+
 // FailoverState is a zone's latest failover.
 type FailoverState struct {
 	// Group is the failover store's Raft group (a new name every time:
@@ -78,6 +82,9 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 	}
 	if b, _ := s.zone(z.Backup); b.PhaseOf() != PhaseNormal {
 		return MetaResult{Err: fmt.Sprintf("backup zone %s of %s is %s itself", z.Backup, c.Zone, b.PhaseOf())}
+	}
+	if z.GuardGap {
+		return MetaResult{Err: fmt.Sprintf("zone %s wrote without guard marks while %s was failed over and has not yet re-established them in %s; retry in a few seconds", c.Zone, z.Backup, z.Backup)}
 	}
 	for i, r := range s.Shards {
 		if r.Target != "" && (r.Zone == c.Zone || r.Target == c.Zone) {
@@ -171,10 +178,33 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 	z.Phase = PhaseNormal
 	z.Failover.Recovered = c.Time
 	z.Failover.Report = c.Report
-	// The zone's lease starts over: its leader renews from now on.
+	// The zones this one backs up wrote without guard marks while it was
+	// away (their marks had nowhere to go): they must re-establish them
+	// before they can be failed over here.
+	for i := range s.Zones {
+		if s.Zones[i].Backup == c.Zone && s.Zones[i].Name != c.Zone {
+			s.Zones[i].GuardGap = true
+		}
+	}
+	// The zone's lease starts over: its leader renews from now on. Its
+	// recorded end moves to now plus a grace, so that an automatic
+	// failover does not take the long-expired lease of the failover for a
+	// new loss before the zone's leader has had time to renew (a later
+	// end only makes a promotion wait longer).
 	if i, ok := slices.BinarySearchFunc(s.Leases, c.Zone, func(l Lease, z string) int { return cmpString(l.Zone, z) }); ok {
 		s.Leases[i].Term = 0
+		s.Leases[i].Until = max(s.Leases[i].Until, c.Time+RecoverGraceMs)
 	}
+	return MetaResult{Epoch: s.Epoch}
+}
+
+// guardReady ends a zone's guard gap.
+func (s *MetaState) guardReady(c *MetaCmd) MetaResult {
+	z := s.zoneRef(c.Zone)
+	if z == nil {
+		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
+	}
+	z.GuardGap = false
 	return MetaResult{Epoch: s.Epoch}
 }
 

@@ -60,6 +60,9 @@ func TestMetaFailoverPhases(t *testing.T) {
 		t.Fatalf("finishing twice: %s", r.Err)
 	}
 	st = m.State()
+	if l, _ := st.Lease("A"); l.Until < 9500+RecoverGraceMs {
+		t.Fatalf("lease of A after recovery ends at %d: an automatic failover would fire at once", l.Until)
+	}
 	z, _ := st.ZoneOf("A")
 	if z.PhaseOf() != PhaseNormal || z.Failover.Report == nil || len(z.Failover.Report.Voided) != 1 {
 		t.Fatalf("zone A after recovery: %+v", z)
@@ -75,5 +78,17 @@ func TestMetaFailoverPhases(t *testing.T) {
 	}
 	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 3, DurationMs: 3000, Time: 9700}); r.Err != "" {
 		t.Fatalf("renewal after recovery: %s", r.Err)
+	}
+	// C, backed up by A, wrote unmarked while A was away: it cannot be
+	// failed over until its leader has re-established its marks.
+	if z, _ := m.State().ZoneOf("C"); !z.GuardGap {
+		t.Fatal("zone C has no guard gap after its backup's recovery")
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "C", Time: 9800}); r.Err == "" {
+		t.Fatal("a zone with a guard gap was failed over")
+	}
+	metaApply(t, m, &idx, MetaCmd{Type: MetaGuardReady, Zone: "C"})
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "C", Time: 9900}); r.Err != "" {
+		t.Fatalf("failover of C after its gap closed: %s", r.Err)
 	}
 }

@@ -182,6 +182,10 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	for _, u := range usersA {
 		assertMoney(t, home, u)
 	}
+	waitFor(t, 20*time.Second*slow, "zone C (backed up by A) re-established its guard marks", func() bool {
+		z, _ := mc.nodes[6].metaFSM.State().ZoneOf("C")
+		return !z.GuardGap
+	})
 }
 
 // assertMoney checks an account's money identity through the API: used +

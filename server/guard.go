@@ -31,6 +31,7 @@ type guardHolder struct {
 	term  uint64
 	start uint64 // last log index when the term's guard began
 	swept bool   // earlier terms' marks have been swept
+	since time.Time
 	mark  marker
 }
 
@@ -59,7 +60,7 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if !n.clustered || h.store || h != n.ownZone() || inject.On(inject.DropGuardMark) {
 		return nil
 	}
-	backup, phase, ok := n.metaFSM.ZoneBrief(h.zone)
+	backup, phase, backupPhase, _, ok := n.metaFSM.ZoneBrief(h.zone)
 	if !ok || backup == "" || backup == h.zone {
 		return nil
 	}
@@ -67,13 +68,21 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 		return nil // no write of the zone's can commit now; the lease fence refuses it
 	}
 	gh := &h.guard
-	rf := h.rep.Raft()
-	term := rf.CurrentTerm()
 	gh.mu.Lock()
 	defer gh.mu.Unlock()
+	if backupPhase != fsm.PhaseNormal {
+		// The backup zone is failed over: marks have nowhere to go, and
+		// this zone cannot fail over there meanwhile. Writes go on
+		// unmarked; when the backup is reconciled, the meta group sets
+		// this zone's guard gap, which closeGuardGap closes.
+		gh.g = nil
+		return nil
+	}
+	rf := h.rep.Raft()
+	term := rf.CurrentTerm()
 	if gh.g == nil || gh.term != term {
 		gh.g = zone.NewGuard(term, nil, rf.LastIndex())
-		gh.term, gh.start, gh.swept = term, rf.LastIndex(), false
+		gh.term, gh.start, gh.swept, gh.since = term, rf.LastIndex(), false, time.Now()
 		gh.mark.n, gh.mark.zone, gh.mark.backup = n, h.zone, backup
 	}
 	return gh
@@ -271,8 +280,36 @@ func (n *Node) guardLoop() {
 		}
 		if gh := n.guardFor(h); gh != nil {
 			n.clearMarks(h, gh)
+			n.closeGuardGap(h, gh)
 		}
 	}
+}
+
+// closeGuardGap, once the zone's guard has been active for ApplyTimeout
+// (so every write proposed unmarked before has its log index), raises the
+// clear watermark in the backup zone to the zone's last index: a promotion
+// then needs a replica that has applied every unmarked write. Then it tells
+// the meta group the gap is closed, and the zone may be failed over again.
+func (n *Node) closeGuardGap(h *hosted, gh *guardHolder) {
+	_, _, _, gap, _ := n.metaFSM.ZoneBrief(h.zone)
+	gh.mu.Lock()
+	since := gh.since
+	gh.mu.Unlock()
+	if !gap || time.Since(since) < n.cfg.ApplyTimeout {
+		return
+	}
+	last := h.rep.Raft().LastIndex()
+	if err := n.sendMarks(gh.mark.backup, marksRequest{Zone: h.zone, Clear: true, Watermark: last}); err != nil {
+		n.log.Debug("guard gap", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancel()
+	if res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaGuardReady, Zone: h.zone}); err != nil || res.Err != "" {
+		n.log.Debug("guard gap", "err", err, "refused", res.Err)
+		return
+	}
+	n.log.Info("guard marks re-established after the backup zone's failover", "zone", h.zone, "backup", gh.mark.backup, "watermark", last)
 }
 
 // clearMarks asks the backup zone's nodes how far their replicas of the

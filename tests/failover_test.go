@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +37,7 @@ import (
 // first payment accepted in B and the reconciliation's duration.
 func TestZoneLossFailover(t *testing.T) {
 	seed := testSeed(t)
-	c := startZones(t)
+	c := startZones(t, "--pprof")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(30), client.WithBackoff(50*time.Millisecond, time.Second))
@@ -176,6 +179,33 @@ func TestZoneLossFailover(t *testing.T) {
 	stopLoad()
 	wg.Wait()
 
+	// Zone C, whose backup zone is A, kept taking payments while A was
+	// away (its guard marks had nowhere to go, and it writes unmarked).
+	pays0, _, _ := h.summary()
+	flowC := 0
+	for _, p := range pays0 {
+		if zoneOf(p.user) == "C" && p.send.After(killed.Add(2*leaseDuration)) && p.recv.Before(recStart) {
+			flowC++
+		}
+	}
+	t.Logf("payments for zone-C users (backed up by the lost zone A) acknowledged while A was failed over: %d", flowC)
+	if flowC == 0 {
+		t.Errorf("zone C took no payments while its backup zone was failed over")
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		z, err := admin.Zone(ctx, "C")
+		if err == nil && !z.GuardGap {
+			break
+		}
+		if time.Now().After(deadline) {
+			dumpGoroutines(t, c)
+			t.Fatalf("zone C's guard marks were not re-established in A")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	// Check the history against the final state.
 	final, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(40), client.WithBackoff(50*time.Millisecond, time.Second))
 	pays, repays, isolated := h.summary()
@@ -230,6 +260,9 @@ func TestZoneLossFailover(t *testing.T) {
 	}
 	if missing > 0 {
 		t.Fatalf("%d acknowledged payments missing", missing)
+	}
+	if z, err := admin.Zone(ctx, "A"); err != nil || z.Phase != "normal" || z.Failover.Store != zs.Failover.Store {
+		t.Errorf("zone A after reconciliation: %+v %v (want normal, no second failover)", z, err)
 	}
 	t.Logf("checked: %d acknowledged payments present once each, money identity on %d accounts, no repayment of a blacklisted account during failover", len(pays), len(users))
 }
@@ -371,4 +404,32 @@ func metaLeader(ctx context.Context, c *cluster.Cluster) *cluster.Node {
 		}
 	}
 	return nil
+}
+
+// dumpGoroutines writes every running node's goroutines to the test log
+// folder (or the test's temp dir), for a failure that hangs.
+func dumpGoroutines(t *testing.T, c *cluster.Cluster) {
+	dir := os.Getenv(cluster.LogsEnv)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	for _, n := range c.Nodes {
+		resp, err := http.Get("http://" + n.HTTPAddr + "/debug/pprof/goroutine?debug=2")
+		if err != nil {
+			continue
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		path := filepath.Join(dir, "goroutines-"+n.ID+".txt")
+		if os.WriteFile(path, data, 0o644) == nil {
+			t.Logf("goroutines of %s in %s", n.ID, path)
+		}
+		for _, p := range []string{"/v1/internal/replicas", "/v1/zones/A"} {
+			if resp, err := http.Get("http://" + n.HTTPAddr + p); err == nil {
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Logf("%s %s: %.600s", n.ID, p, data)
+			}
+		}
+	}
 }

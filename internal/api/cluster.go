@@ -46,6 +46,9 @@ type ZoneStatus struct {
 	Phase string `json:"phase"`
 	// Failover describes the zone's latest failover, if it had one.
 	Failover *ZoneFailover `json:"failover,omitempty"`
+	// GuardGap is set while the zone re-establishes its guard marks after
+	// its backup zone's failover; it cannot be failed over meanwhile.
+	GuardGap bool `json:"guard_gap,omitempty"`
 }
 
 // ZoneFailover is a zone's latest failover, as GET /v1/zones/{zone} shows it.
