@@ -18,7 +18,7 @@ import (
 // and runs each in a goroutine.
 func (s *sched) work() {
 	free := s.freeSlots()
-	if free <= 0 || !hasRunningRun(s.n.metaFSM.State()) {
+	if free <= 0 || !pendingFor(s.n.metaFSM.State(), s.n.cfg.Zone) {
 		return
 	}
 	addr, err := s.n.metaLeaderAddr()
@@ -46,11 +46,24 @@ func (s *sched) work() {
 	}
 }
 
-func hasRunningRun(st fsm.MetaState) bool {
+// pendingFor reports whether a running run has a task not leased whose
+// shard the route table gives to zone: whether asking for a lease can be
+// worth a meta log entry. A lagging replica only delays the ask.
+func pendingFor(st fsm.MetaState, zone string) bool {
 	if st.Sched == nil {
 		return false
 	}
-	return slices.ContainsFunc(st.Sched.Runs, func(r fsm.Run) bool { return r.State == fsm.RunRunning })
+	for _, r := range st.Sched.Runs {
+		if r.State != fsm.RunRunning {
+			continue
+		}
+		if slices.ContainsFunc(r.Tasks, func(t fsm.Task) bool {
+			return t.Lease == 0 && st.Shards[t.Shard].Zone == zone && st.Shards[t.Shard].Target == ""
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *sched) freeSlots() int {
@@ -119,6 +132,10 @@ func (s *sched) runTask(g fsm.Grant) {
 		s.n.log.Debug("load task users", "task", g.Task.ID, "err", err)
 		return // the lease runs out and the task is handed out again
 	}
+	end := g.Task.Hi + 1 // where this lease stops: the range's end, or after its share
+	if t := g.Task.Take; t > 0 && t < int64(len(users)) {
+		users, end = users[:t], users[t-1]+1
+	}
 	for i := 0; i < len(users); {
 		if time.Now().After(tr.deadline) || ctx.Err() != nil {
 			return
@@ -142,7 +159,7 @@ func (s *sched) runTask(g fsm.Grant) {
 			tr.deadline = time.Now().Add(ttl * 9 / 10)
 		}
 	}
-	tr.next = g.Task.Hi + 1
+	tr.next = end
 	for try := 0; try < 5 && ctx.Err() == nil; try++ {
 		if s.checkpoint(ctx, tr, true) || time.Now().After(tr.deadline) {
 			return

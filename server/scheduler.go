@@ -123,10 +123,38 @@ type genKey struct {
 }
 
 // downLimit is one downstream's limiter with the config version it was
-// built from.
+// built from. The loop, the lease and report handlers and progress reads
+// all use it; scheduler.Limiter is not safe for concurrent use, so every
+// use goes through these methods, under mu.
 type downLimit struct {
+	mu      sync.Mutex
 	lim     *scheduler.Limiter
 	version uint64
+}
+
+// limit is the limit in force at now.
+func (d *downLimit) limit(now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lim.Limit(now)
+}
+
+// update lets the adaptive part decide and returns the limit in force, the
+// window's and the adaptive part's.
+func (d *downLimit) update(now time.Time) (limit, window, adaptive int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lim.Update(now)
+	return d.lim.Limit(now), d.lim.Window(now), d.lim.Adaptive()
+}
+
+// observe feeds outcomes of calls to the adaptive part.
+func (d *downLimit) observe(samples ...scheduler.Sample) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range samples {
+		d.lim.Observe(s)
+	}
 }
 
 type schedMetrics struct {
@@ -272,12 +300,12 @@ func (s *sched) anyExpired(ss *fsm.SchedState, now int64) bool {
 // limiter returns the limiter of a downstream, rebuilt when its schedule in
 // the config store changed. A bad schedule is logged and the downstream runs
 // unlimited by window (the adaptive part still applies).
-func (s *sched) limiter(st fsm.MetaState, down string) *scheduler.Limiter {
+func (s *sched) limiter(st fsm.MetaState, down string) *downLimit {
 	it, _ := st.ConfigValue(ConfigLimitPrefix + down)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dl, ok := s.limiters[down]; ok && dl.version == it.Version {
-		return dl.lim
+		return dl
 	}
 	sc := scheduler.Unlimited
 	if it.Value != "" {
@@ -293,8 +321,9 @@ func (s *sched) limiter(st fsm.MetaState, down string) *scheduler.Limiter {
 	if err != nil {
 		panic(fmt.Sprintf("server: default limiter config: %v", err))
 	}
-	s.limiters[down] = &downLimit{lim: lim, version: it.Version}
-	return lim
+	dl := &downLimit{lim: lim, version: it.Version}
+	s.limiters[down] = dl
+	return dl
 }
 
 // leased counts the leased tasks of runs whose job loads down.
@@ -315,11 +344,10 @@ func leased(ss *fsm.SchedState, down string) int {
 
 func (s *sched) updateLimits(st fsm.MetaState, now time.Time) {
 	for _, d := range downstreams {
-		lim := s.limiter(st, d)
-		lim.Update(now)
-		s.m.limit.WithLabelValues(d, "effective").Set(float64(lim.Limit(now)))
-		s.m.limit.WithLabelValues(d, "window").Set(float64(lim.Window(now)))
-		s.m.limit.WithLabelValues(d, "adaptive").Set(float64(lim.Adaptive()))
+		eff, win, ad := s.limiter(st, d).update(now)
+		s.m.limit.WithLabelValues(d, "effective").Set(float64(eff))
+		s.m.limit.WithLabelValues(d, "window").Set(float64(win))
+		s.m.limit.WithLabelValues(d, "adaptive").Set(float64(ad))
 		s.m.leased.WithLabelValues(d).Set(float64(leased(st.Sched, d)))
 	}
 }
@@ -330,7 +358,7 @@ func (s *sched) currentLimit(job string) int {
 	if s.leaderTerm() == 0 {
 		return 0
 	}
-	return s.limiter(s.n.metaFSM.State(), downstream(job)).Limit(clock.Now().UTC())
+	return s.limiter(s.n.metaFSM.State(), downstream(job)).limit(clock.Now().UTC())
 }
 
 // onlineSlots is the number of worker slots in the cluster: live members
@@ -366,10 +394,10 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 	now := clock.Now().UTC()
 	for _, d := range downstreams {
 		st := s.n.metaFSM.State()
-		if st.Sched == nil || len(out) >= req.Max {
+		if st.Sched == nil || len(out) >= req.Max || !pendingFor(st, req.Zone) {
 			break
 		}
-		budget := min(req.Max-len(out), s.limiter(st, d).Limit(now)-leased(st.Sched, d))
+		budget := min(req.Max-len(out), s.limiter(st, d).limit(now)-leased(st.Sched, d))
 		if budget <= 0 {
 			continue
 		}
@@ -380,7 +408,8 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 			}
 		}
 		res, err := s.n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
-			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs}})
+			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
+			Take: s.share(st)}})
 		if err != nil {
 			return out, err
 		}
@@ -390,6 +419,37 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 		out = append(out, res.Sched.Grants...)
 	}
 	return out, nil
+}
+
+// share is the share of a task one lease should process now: the smart
+// slicer's size for the pending users of every running run and the slots
+// online and free. As the pending work shrinks so do the shares, so the end
+// of a run is many small leases over every slot rather than a few large
+// tasks on a few.
+func (s *sched) share(st fsm.MetaState) int64 {
+	var pending int64
+	leasedAll := 0
+	for _, r := range st.Sched.Runs {
+		if r.State != fsm.RunRunning {
+			continue
+		}
+		for _, t := range r.Tasks {
+			if t.Lease == 0 {
+				pending += t.Users
+			} else {
+				leasedAll++
+			}
+		}
+	}
+	if pending == 0 {
+		return 0
+	}
+	sl, err := scheduler.NewSmartSlicer(s.cfg.Slicing)
+	if err != nil {
+		panic(fmt.Sprintf("server: slicer config: %v", err))
+	}
+	slots := s.onlineSlots()
+	return sl.Size(scheduler.View{Pending: pending, OnlineSlots: slots, FreeSlots: max(1, slots-leasedAll)})
 }
 
 // reportRequest is a worker's checkpoint or completion of a lease, with what
@@ -438,10 +498,10 @@ func (s *sched) observe(req reportRequest) {
 	sent := time.UnixMilli(req.SentMs)
 	rtt := time.Duration(req.RTTMs) * time.Millisecond
 	if ok := req.Calls - req.Failed; ok > 0 {
-		lim.Observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Count: ok})
+		lim.observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Count: ok})
 	}
 	if req.Failed > 0 {
-		lim.Observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Failed: true, Count: req.Failed})
+		lim.observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Failed: true, Count: req.Failed})
 	}
 }
 
