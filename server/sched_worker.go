@@ -201,7 +201,7 @@ func (s *sched) checkpoint(ctx context.Context, tr *taskRun, complete bool) bool
 		Next: tr.next, Done: min(tr.done, t.Users), Skipped: tr.skipped, Failures: tr.failures},
 		Calls: tr.calls, Failed: tr.failed, SentMs: tr.sent.UnixMilli(), InFlight: s.cfg.Slots - s.freeSlots()}
 	if tr.calls > 0 {
-		req.RTTMs = (tr.rttSum / time.Duration(tr.calls)).Milliseconds()
+		req.RTTUs = (tr.rttSum / time.Duration(tr.calls)).Microseconds()
 	}
 	var res fsm.SchedResult
 	if err := postJSON(ctx, addr, "/v1/internal/sched/report", req, &res); err != nil {
@@ -233,14 +233,14 @@ type effectsRequest struct {
 // effectsReply says, per user in order, how the effect went: "ok",
 // "replay" (done before), "not_due" (no bill, or nothing to debit), or
 // "failed"; Applied is how many users from the start are settled (every
-// reply up to the first failure). RTTMs and Calls are the downstream calls
+// reply up to the first failure). RTTUs and Calls are the downstream calls
 // made (the bank, for autodebit).
 type effectsReply struct {
 	Results []string `json:"results"`
 	Applied int      `json:"applied"`
 	Calls   int      `json:"calls"`
 	Failed  int      `json:"failed"`
-	RTTMs   int64    `json:"rtt_ms"`
+	RTTUs   int64    `json:"rtt_us"` // mean latency of the calls, microseconds
 }
 
 // applyEffects sends a batch of users to the zone leader and returns how
@@ -265,12 +265,16 @@ func (s *sched) applyEffects(ctx context.Context, zone string, tr *taskRun, user
 		tr.rttSum += time.Since(start)
 		return 0, err
 	}
-	if rep.Calls == 0 { // notifications: one call to the zone per batch
-		rep.Calls, rep.RTTMs = 1, time.Since(start).Milliseconds()
+	if rep.Calls == 0 {
+		// Notifications: one log entry per batch, whose latency grows with
+		// the batch; the limiter sees each user as a call of the batch's
+		// latency per user, so batch sizes do not read as congestion.
+		n := max(1, len(users))
+		rep.Calls, rep.RTTUs = n, (time.Since(start) / time.Duration(n)).Microseconds()
 	}
 	tr.calls += rep.Calls
 	tr.failed += rep.Failed
-	tr.rttSum += time.Duration(rep.RTTMs) * time.Millisecond * time.Duration(rep.Calls)
+	tr.rttSum += time.Duration(rep.RTTUs) * time.Microsecond * time.Duration(rep.Calls)
 	for _, r := range rep.Results[:rep.Applied] {
 		tr.done++
 		if r == "not_due" {
@@ -364,7 +368,7 @@ func (n *Node) debitEffects(ctx context.Context, h *hosted, req effectsRequest) 
 	var rtt time.Duration
 	defer func() {
 		if rep.Calls > 0 {
-			rep.RTTMs = (rtt / time.Duration(rep.Calls)).Milliseconds()
+			rep.RTTUs = (rtt / time.Duration(rep.Calls)).Microseconds()
 		}
 	}()
 	for _, u := range req.Users {

@@ -315,8 +315,12 @@ func (s *sched) limiter(st fsm.MetaState, down string) *downLimit {
 			s.n.log.Warn("bad limit schedule in the config store; using no window", "key", ConfigLimitPrefix+down, "err", err)
 		}
 	}
+	// A zone's commit latency and a bank's answer vary far more than the
+	// simulated channel's: only a doubled mean latency or 10 % failed calls
+	// count as congestion, and the floor keeps two tasks going.
 	ac := scheduler.DefaultAdaptiveConfig()
-	ac.Initial = 16
+	ac.Initial, ac.Min = 16, 2
+	ac.LatencyTolerance, ac.FailureTolerance = 1.0, 0.1
 	lim, err := scheduler.NewLimiter(sc, ac)
 	if err != nil {
 		panic(fmt.Sprintf("server: default limiter config: %v", err))
@@ -328,6 +332,9 @@ func (s *sched) limiter(st fsm.MetaState, down string) *downLimit {
 
 // leased counts the leased tasks of runs whose job loads down.
 func leased(ss *fsm.SchedState, down string) int {
+	if ss == nil {
+		return 0
+	}
 	n := 0
 	for _, r := range ss.Runs {
 		if r.State != fsm.RunRunning || downstream(r.Job) != down {
@@ -460,7 +467,7 @@ type reportRequest struct {
 	Cmd      fsm.SchedCmd `json:"cmd"`
 	Calls    int          `json:"calls"`    // calls since the last report
 	Failed   int          `json:"failed"`   // of which failed
-	RTTMs    int64        `json:"rtt_ms"`   // mean latency of those calls
+	RTTUs    int64        `json:"rtt_us"`   // mean latency of those calls, microseconds
 	SentMs   int64        `json:"sent_ms"`  // when the first of them was sent (Unix ms)
 	InFlight int          `json:"inflight"` // tasks the worker ran meanwhile
 }
@@ -494,9 +501,12 @@ func (s *sched) observe(req reportRequest) {
 	if req.Calls <= 0 {
 		return
 	}
-	lim := s.limiter(s.n.metaFSM.State(), downstream(req.Job))
+	st := s.n.metaFSM.State()
+	lim := s.limiter(st, downstream(req.Job))
+	// In flight is the downstream's, not the worker's: the leased tasks.
+	req.InFlight = max(1, leased(st.Sched, downstream(req.Job)))
 	sent := time.UnixMilli(req.SentMs)
-	rtt := time.Duration(req.RTTMs) * time.Millisecond
+	rtt := time.Duration(req.RTTUs) * time.Microsecond
 	if ok := req.Calls - req.Failed; ok > 0 {
 		lim.observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Count: ok})
 	}
