@@ -108,6 +108,11 @@ func (mc *multiCluster) checkOncePerDueUser(t *testing.T, users int, job string,
 	return len(due)
 }
 
+func isMetaVoter(nd *Node) bool {
+	info, _ := nd.metaFSM.State().Node(nd.cfg.NodeID)
+	return info.MetaVoter
+}
+
 func (mc *multiCluster) metaLeader() int {
 	for i, nd := range mc.nodes {
 		if !nd.stopping.Load() && nd.meta.IsLeader() {
@@ -178,8 +183,9 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	mc.nodes[old].Shutdown(ctx)
 	r = waitRun(t, c, run.ID, 30*time.Second, func(x *client.Run) bool { return x.UsersDone > r.UsersDone+20 })
 	victim := -1
-	for i := range mc.nodes { // a worker that leads no group, of another zone
-		if nd := mc.nodes[i]; !nd.stopping.Load() && !nd.meta.IsLeader() && !nd.IsLeader() && mc.cfgs[i].Zone != mc.cfgs[old].Zone {
+	for i := range mc.nodes { // a worker of another zone that leads no group and is no meta voter (two voters down stop the meta group)
+		if nd := mc.nodes[i]; !nd.stopping.Load() && !nd.meta.IsLeader() && !nd.IsLeader() && mc.cfgs[i].Zone != mc.cfgs[old].Zone &&
+			!isMetaVoter(nd) {
 			victim = i
 			break
 		}

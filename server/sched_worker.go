@@ -136,6 +136,8 @@ func (s *sched) runTask(g fsm.Grant) {
 	if t := g.Task.Take; t > 0 && t < int64(len(users)) {
 		users, end = users[:t], users[t-1]+1
 	}
+	var lastErr error
+	reported := 0 // users settled as of the last checkpoint
 	for i := 0; i < len(users); {
 		if time.Now().After(tr.deadline) || ctx.Err() != nil {
 			return
@@ -148,13 +150,22 @@ func (s *sched) runTask(g fsm.Grant) {
 		}
 		if err != nil {
 			tr.failures++
+			lastErr = err
 			s.n.log.Debug("effects", "task", g.Task.ID, "err", err)
 			sleepCtx(ctx, 100*time.Millisecond)
 		}
 		if time.Since(lastReport) >= ttl/3 && i < len(users) {
+			if i == reported {
+				// No progress for a third of the lease: stop renewing, so the
+				// lease runs out and another worker takes the task, rather
+				// than hold a slot under the limit forever.
+				s.n.log.Info("task stalled; letting its lease run out", "task", g.Task.ID, "err", lastErr)
+				return
+			}
 			if !s.checkpoint(ctx, tr, false) {
 				return
 			}
+			reported = i
 			lastReport = time.Now()
 			tr.deadline = time.Now().Add(ttl * 9 / 10)
 		}
