@@ -164,6 +164,12 @@ type Task struct {
 	Next     uint64 `json:"next,omitempty"`
 	Done     int64  `json:"done,omitempty"`
 	Attempts int    `json:"attempts,omitempty"` // leases granted so far
+	// Take, when set, is how many users the lease should process before it
+	// completes: the rest of the range goes back to the pending tasks. This
+	// is how pending work is re-sliced as it shrinks: the leader sizes each
+	// lease for the slots and work of the moment, not the task's size at
+	// generation.
+	Take int64 `json:"take,omitempty"`
 }
 
 // TaskSpec is a task as generation proposes it.
@@ -186,9 +192,10 @@ type SchedCmd struct {
 	Count int64      `json:"count,omitempty"`
 	Tasks []TaskSpec `json:"tasks,omitempty"`
 	Error string     `json:"error,omitempty"`
-	// Lease: Worker, Zone, Max, TTLMs, Term, Jobs (empty = any); Resume: Term
+	// Lease: Worker, Zone, Max, TTLMs, Term, Jobs (empty = any), Take; Resume: Term
 	Jobs   []string `json:"jobs,omitempty"`
 	Worker string   `json:"worker,omitempty"`
+	Take   int64    `json:"take,omitempty"`
 	Zone   string   `json:"zone,omitempty"`
 	Max    int      `json:"max,omitempty"`
 	TTLMs  int64    `json:"ttl_ms,omitempty"`
@@ -377,7 +384,7 @@ func (ss *SchedState) takeBack(now int64, void func(*Task) bool) int {
 			if t.Done > 0 {
 				t.Lo, t.Users = t.Next, t.Users-t.Done
 			}
-			t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done = 0, "", 0, 0, 0, 0, 0
+			t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done, t.Take = 0, "", 0, 0, 0, 0, 0, 0
 			r.Expired++
 			n++
 		}
@@ -420,7 +427,10 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 			ss.NextLease++
 			tp := &r.Tasks[j]
 			tp.Lease, tp.Worker, tp.Term, tp.TTLMs, tp.Expires = ss.NextLease, c.Worker, ss.Term, c.TTLMs, now+c.TTLMs
-			tp.Next, tp.Done = tp.Lo, 0
+			tp.Next, tp.Done, tp.Take = tp.Lo, 0, 0
+			if c.Take > 0 && c.Take < tp.Users {
+				tp.Take = c.Take
+			}
 			tp.Attempts++
 			g := Grant{Run: r.ID, Job: r.Job, Cycle: r.Cycle, Task: *tp}
 			if tp.Filter != FilterAll {
@@ -515,18 +525,36 @@ func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
 		return MetaResult{Sched: &SchedResult{Fenced: true}}
 	}
 	t := &r.Tasks[j]
-	r.Failures += c.Failures
-	r.Skipped += c.Skipped
-	if typ == MetaSchedComplete {
+	partial := typ == MetaSchedComplete && t.Take > 0 && c.Next <= t.Hi
+	if typ == MetaSchedComplete && !partial {
+		r.Failures += c.Failures
+		r.Skipped += c.Skipped
 		r.UsersDone += t.Users - t.Done
 		r.TasksDone++
 		r.Tasks = slices.Delete(r.Tasks, j, j+1)
 		r.maybeDone(now)
 		return MetaResult{Sched: &SchedResult{}}
 	}
-	if c.Next < t.Next || c.Next > t.Hi+1 || c.Done < t.Done || c.Done > t.Users {
+	if c.Next < t.Next || c.Next > t.Hi+1 || c.Done < t.Done || c.Done > t.Users || (partial && c.Next <= t.Lo) {
 		return MetaResult{Err: fmt.Sprintf("task %d: checkpoint next=%d done=%d goes back or past [%d,%d] of %d users",
 			t.ID, c.Next, c.Done, t.Next, t.Hi, t.Users)}
+	}
+	r.Failures += c.Failures
+	r.Skipped += c.Skipped
+	if partial {
+		// The lease took its share; the rest of the range is a pending task
+		// again, and the share counts as a task done.
+		r.UsersDone += c.Done - t.Done
+		t.Lo, t.Users = c.Next, t.Users-c.Done
+		t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done, t.Take = 0, "", 0, 0, 0, 0, 0, 0
+		r.TasksDone++
+		r.TasksTotal++
+		if t.Users <= 0 {
+			r.Tasks = slices.Delete(r.Tasks, j, j+1)
+			r.TasksTotal--
+		}
+		r.maybeDone(now)
+		return MetaResult{Sched: &SchedResult{}}
 	}
 	r.UsersDone += c.Done - t.Done
 	t.Next, t.Done = c.Next, c.Done

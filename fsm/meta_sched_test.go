@@ -257,3 +257,37 @@ func TestSchedCancel(t *testing.T) {
 		t.Fatal("unknown job accepted")
 	}
 }
+
+// TestSchedTakeReslices: a lease that takes part of a task completes its
+// share, and the rest of the range is pending again, to be leased by
+// anyone; the users are counted once.
+func TestSchedTakeReslices(t *testing.T) {
+	h := setupSched(t)
+	h.sched(MetaSchedResume, SchedCmd{Term: 1})
+	h.sched(MetaSchedCreateRun, SchedCmd{Job: JobStatement, Cycle: 202611})
+	h.generateAll(1)
+	g := h.sched(MetaSchedLease, SchedCmd{Worker: "b1", Zone: "B", Max: 1, TTLMs: 1000, Term: 1, Take: 2}).Sched.Grants[0].Task
+	if g.Take != 2 || g.Users != 3 {
+		t.Fatalf("lease with take 2: %+v", g)
+	}
+	// Users 1 and 101 done: the share is complete, 201 is pending again.
+	if r := h.sched(MetaSchedComplete, SchedCmd{Run: 1, Task: g.ID, Lease: g.Lease, Term: 1, Next: 102, Done: 2}); r.Err != "" || r.Sched.Fenced {
+		t.Fatalf("complete the share: %+v", r)
+	}
+	run := h.run(1)
+	if run.UsersDone != 2 || run.TasksDone != 1 || run.TasksTotal != 4 {
+		t.Fatalf("after the share: %+v", run)
+	}
+	rest := h.sched(MetaSchedLease, SchedCmd{Worker: "b2", Zone: "B", Max: 1, TTLMs: 1000, Term: 1, Take: 2}).Sched.Grants[0].Task
+	if rest.ID != g.ID || rest.Lo != 102 || rest.Users != 1 || rest.Take != 0 {
+		t.Fatalf("the rest: %+v", rest)
+	}
+	// A share must move forward.
+	if r := h.sched(MetaSchedComplete, SchedCmd{Run: 1, Task: g.ID, Lease: g.Lease, Term: 1, Next: 102, Done: 2}); !r.Sched.Fenced {
+		t.Fatalf("the old share's lease completed twice: %+v", r)
+	}
+	h.sched(MetaSchedComplete, SchedCmd{Run: 1, Task: rest.ID, Lease: rest.Lease, Term: 1})
+	if run := h.run(1); run.UsersDone != 3 || run.TasksDone != 2 {
+		t.Fatalf("shard 1 done: %+v", run)
+	}
+}

@@ -25,13 +25,26 @@ func schedTune(c *Config) {
 // zone's leader replica, shard by shard.
 func (mc *multiCluster) dueUsers(t *testing.T, cycle uint32) map[uint64]bool {
 	t.Helper()
+	var due map[uint64]bool
+	waitFor(t, 10*time.Second, "a leader in every zone", func() bool {
+		due = mc.tryDueUsers(t, cycle)
+		return due != nil
+	})
+	return due
+}
+
+// tryDueUsers is dueUsers, or nil while a zone has no caught-up leader.
+func (mc *multiCluster) tryDueUsers(t *testing.T, cycle uint32) map[uint64]bool {
+	t.Helper()
 	due := map[uint64]bool{}
+	shards := 0
 	for _, nd := range mc.nodes {
 		h := nd.ownZone()
-		if nd.stopping.Load() || h == nil || !h.rep.IsLeader() {
+		if nd.stopping.Load() || h == nil || !h.rep.IsLeader() || h.rep.Linearizable(context.Background(), 2*time.Second) != nil {
 			continue
 		}
 		owned, _, _ := h.fsm.Shards()
+		shards += len(owned)
 		for shard := range owned {
 			users, count, err := h.fsm.DuePage(shard, cycle, 0, ^uint64(0), 1<<30)
 			if err != nil || int64(len(users)) != count {
@@ -42,23 +55,33 @@ func (mc *multiCluster) dueUsers(t *testing.T, cycle uint32) map[uint64]bool {
 			}
 		}
 	}
+	if shards != fsm.NumShards {
+		return nil
+	}
 	return due
 }
 
-// zoneFSM returns the state machine of user's zone on a live leader.
+// zoneFSM returns the state machine of user's zone on a live leader that
+// has caught up with its log (waiting for one: after a kill, a zone may be
+// electing).
 func (mc *multiCluster) zoneFSM(t *testing.T, user uint64) *fsm.FSM {
 	t.Helper()
-	for _, nd := range mc.nodes {
-		if nd.stopping.Load() {
-			continue
+	var f *fsm.FSM
+	waitFor(t, 10*time.Second, fmt.Sprintf("a leader of user %d's zone", user), func() bool {
+		for _, nd := range mc.nodes {
+			if nd.stopping.Load() {
+				continue
+			}
+			z, _ := nd.metaFSM.State().Route(user)
+			if h := nd.ownZone(); h != nil && h.zone == z && h.rep.IsLeader() &&
+				h.rep.Linearizable(context.Background(), 2*time.Second) == nil {
+				f = h.fsm
+				return true
+			}
 		}
-		z, _ := nd.metaFSM.State().Route(user)
-		if h := nd.ownZone(); h != nil && h.zone == z && h.rep.IsLeader() {
-			return h.fsm
-		}
-	}
-	t.Fatalf("no live leader for user %d's zone", user)
-	return nil
+		return false
+	})
+	return f
 }
 
 // checkOncePerDueUser checks against the zones' own data that every user
@@ -83,6 +106,11 @@ func (mc *multiCluster) checkOncePerDueUser(t *testing.T, users int, job string,
 		}
 	}
 	return len(due)
+}
+
+func isMetaVoter(nd *Node) bool {
+	info, _ := nd.metaFSM.State().Node(nd.cfg.NodeID)
+	return info.MetaVoter
 }
 
 func (mc *multiCluster) metaLeader() int {
@@ -133,7 +161,7 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	}
 	cycleText := time.Now().UTC().Format("200601")
 	cycle, _ := api.ParseCycle(cycleText)
-	waitFor(t, 20*time.Second, "every payment posted into a bill", func() bool { return len(mc.dueUsers(t, cycle)) == 300 })
+	waitFor(t, 20*time.Second, "every payment posted into a bill", func() bool { return len(mc.tryDueUsers(t, cycle)) == 300 })
 
 	// At most two tasks at a time, from the config store's window table.
 	if _, err := c.SetConfig(ctx, ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
@@ -155,8 +183,9 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	mc.nodes[old].Shutdown(ctx)
 	r = waitRun(t, c, run.ID, 30*time.Second, func(x *client.Run) bool { return x.UsersDone > r.UsersDone+20 })
 	victim := -1
-	for i := range mc.nodes { // a worker that leads no group, of another zone
-		if nd := mc.nodes[i]; !nd.stopping.Load() && !nd.meta.IsLeader() && !nd.IsLeader() && mc.cfgs[i].Zone != mc.cfgs[old].Zone {
+	for i := range mc.nodes { // a worker of another zone that leads no group and is no meta voter (two voters down stop the meta group)
+		if nd := mc.nodes[i]; !nd.stopping.Load() && !nd.meta.IsLeader() && !nd.IsLeader() && mc.cfgs[i].Zone != mc.cfgs[old].Zone &&
+			!isMetaVoter(nd) {
 			victim = i
 			break
 		}
@@ -263,7 +292,7 @@ func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
 	}
 	cycleText := time.Now().UTC().Format("200601")
 	cycle, _ := api.ParseCycle(cycleText)
-	waitFor(t, 20*time.Second, "bills", func() bool { return len(mc.dueUsers(t, cycle)) == due })
+	waitFor(t, 20*time.Second, "bills", func() bool { return len(mc.tryDueUsers(t, cycle)) == due })
 	if _, err := c.Repay(ctx, 9, client.RepayRequest{Key: "early", Amount: 209}); err != nil { // paid before the debit
 		t.Fatal(err)
 	}

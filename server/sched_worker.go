@@ -18,7 +18,7 @@ import (
 // and runs each in a goroutine.
 func (s *sched) work() {
 	free := s.freeSlots()
-	if free <= 0 || !hasRunningRun(s.n.metaFSM.State()) {
+	if free <= 0 || !pendingFor(s.n.metaFSM.State(), s.n.cfg.Zone) {
 		return
 	}
 	addr, err := s.n.metaLeaderAddr()
@@ -46,11 +46,24 @@ func (s *sched) work() {
 	}
 }
 
-func hasRunningRun(st fsm.MetaState) bool {
+// pendingFor reports whether a running run has a task not leased whose
+// shard the route table gives to zone: whether asking for a lease can be
+// worth a meta log entry. A lagging replica only delays the ask.
+func pendingFor(st fsm.MetaState, zone string) bool {
 	if st.Sched == nil {
 		return false
 	}
-	return slices.ContainsFunc(st.Sched.Runs, func(r fsm.Run) bool { return r.State == fsm.RunRunning })
+	for _, r := range st.Sched.Runs {
+		if r.State != fsm.RunRunning {
+			continue
+		}
+		if slices.ContainsFunc(r.Tasks, func(t fsm.Task) bool {
+			return t.Lease == 0 && st.Shards[t.Shard].Zone == zone && st.Shards[t.Shard].Target == ""
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *sched) freeSlots() int {
@@ -119,6 +132,12 @@ func (s *sched) runTask(g fsm.Grant) {
 		s.n.log.Debug("load task users", "task", g.Task.ID, "err", err)
 		return // the lease runs out and the task is handed out again
 	}
+	end := g.Task.Hi + 1 // where this lease stops: the range's end, or after its share
+	if t := g.Task.Take; t > 0 && t < int64(len(users)) {
+		users, end = users[:t], users[t-1]+1
+	}
+	var lastErr error
+	reported := 0 // users settled as of the last checkpoint
 	for i := 0; i < len(users); {
 		if time.Now().After(tr.deadline) || ctx.Err() != nil {
 			return
@@ -131,18 +150,27 @@ func (s *sched) runTask(g fsm.Grant) {
 		}
 		if err != nil {
 			tr.failures++
+			lastErr = err
 			s.n.log.Debug("effects", "task", g.Task.ID, "err", err)
 			sleepCtx(ctx, 100*time.Millisecond)
 		}
 		if time.Since(lastReport) >= ttl/3 && i < len(users) {
+			if i == reported {
+				// No progress for a third of the lease: stop renewing, so the
+				// lease runs out and another worker takes the task, rather
+				// than hold a slot under the limit forever.
+				s.n.log.Info("task stalled; letting its lease run out", "task", g.Task.ID, "err", lastErr)
+				return
+			}
 			if !s.checkpoint(ctx, tr, false) {
 				return
 			}
+			reported = i
 			lastReport = time.Now()
 			tr.deadline = time.Now().Add(ttl * 9 / 10)
 		}
 	}
-	tr.next = g.Task.Hi + 1
+	tr.next = end
 	for try := 0; try < 5 && ctx.Err() == nil; try++ {
 		if s.checkpoint(ctx, tr, true) || time.Now().After(tr.deadline) {
 			return
@@ -184,7 +212,7 @@ func (s *sched) checkpoint(ctx context.Context, tr *taskRun, complete bool) bool
 		Next: tr.next, Done: min(tr.done, t.Users), Skipped: tr.skipped, Failures: tr.failures},
 		Calls: tr.calls, Failed: tr.failed, SentMs: tr.sent.UnixMilli(), InFlight: s.cfg.Slots - s.freeSlots()}
 	if tr.calls > 0 {
-		req.RTTMs = (tr.rttSum / time.Duration(tr.calls)).Milliseconds()
+		req.RTTUs = (tr.rttSum / time.Duration(tr.calls)).Microseconds()
 	}
 	var res fsm.SchedResult
 	if err := postJSON(ctx, addr, "/v1/internal/sched/report", req, &res); err != nil {
@@ -216,14 +244,14 @@ type effectsRequest struct {
 // effectsReply says, per user in order, how the effect went: "ok",
 // "replay" (done before), "not_due" (no bill, or nothing to debit), or
 // "failed"; Applied is how many users from the start are settled (every
-// reply up to the first failure). RTTMs and Calls are the downstream calls
+// reply up to the first failure). RTTUs and Calls are the downstream calls
 // made (the bank, for autodebit).
 type effectsReply struct {
 	Results []string `json:"results"`
 	Applied int      `json:"applied"`
 	Calls   int      `json:"calls"`
 	Failed  int      `json:"failed"`
-	RTTMs   int64    `json:"rtt_ms"`
+	RTTUs   int64    `json:"rtt_us"` // mean latency of the calls, microseconds
 }
 
 // applyEffects sends a batch of users to the zone leader and returns how
@@ -248,12 +276,16 @@ func (s *sched) applyEffects(ctx context.Context, zone string, tr *taskRun, user
 		tr.rttSum += time.Since(start)
 		return 0, err
 	}
-	if rep.Calls == 0 { // notifications: one call to the zone per batch
-		rep.Calls, rep.RTTMs = 1, time.Since(start).Milliseconds()
+	if rep.Calls == 0 {
+		// Notifications: one log entry per batch, whose latency grows with
+		// the batch; the limiter sees each user as a call of the batch's
+		// latency per user, so batch sizes do not read as congestion.
+		n := max(1, len(users))
+		rep.Calls, rep.RTTUs = n, (time.Since(start) / time.Duration(n)).Microseconds()
 	}
 	tr.calls += rep.Calls
 	tr.failed += rep.Failed
-	tr.rttSum += time.Duration(rep.RTTMs) * time.Millisecond * time.Duration(rep.Calls)
+	tr.rttSum += time.Duration(rep.RTTUs) * time.Microsecond * time.Duration(rep.Calls)
 	for _, r := range rep.Results[:rep.Applied] {
 		tr.done++
 		if r == "not_due" {
@@ -347,7 +379,7 @@ func (n *Node) debitEffects(ctx context.Context, h *hosted, req effectsRequest) 
 	var rtt time.Duration
 	defer func() {
 		if rep.Calls > 0 {
-			rep.RTTMs = (rtt / time.Duration(rep.Calls)).Milliseconds()
+			rep.RTTUs = (rtt / time.Duration(rep.Calls)).Microseconds()
 		}
 	}()
 	for _, u := range req.Users {

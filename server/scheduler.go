@@ -123,10 +123,38 @@ type genKey struct {
 }
 
 // downLimit is one downstream's limiter with the config version it was
-// built from.
+// built from. The loop, the lease and report handlers and progress reads
+// all use it; scheduler.Limiter is not safe for concurrent use, so every
+// use goes through these methods, under mu.
 type downLimit struct {
+	mu      sync.Mutex
 	lim     *scheduler.Limiter
 	version uint64
+}
+
+// limit is the limit in force at now.
+func (d *downLimit) limit(now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lim.Limit(now)
+}
+
+// update lets the adaptive part decide and returns the limit in force, the
+// window's and the adaptive part's.
+func (d *downLimit) update(now time.Time) (limit, window, adaptive int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lim.Update(now)
+	return d.lim.Limit(now), d.lim.Window(now), d.lim.Adaptive()
+}
+
+// observe feeds outcomes of calls to the adaptive part.
+func (d *downLimit) observe(samples ...scheduler.Sample) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range samples {
+		d.lim.Observe(s)
+	}
 }
 
 type schedMetrics struct {
@@ -272,12 +300,12 @@ func (s *sched) anyExpired(ss *fsm.SchedState, now int64) bool {
 // limiter returns the limiter of a downstream, rebuilt when its schedule in
 // the config store changed. A bad schedule is logged and the downstream runs
 // unlimited by window (the adaptive part still applies).
-func (s *sched) limiter(st fsm.MetaState, down string) *scheduler.Limiter {
+func (s *sched) limiter(st fsm.MetaState, down string) *downLimit {
 	it, _ := st.ConfigValue(ConfigLimitPrefix + down)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dl, ok := s.limiters[down]; ok && dl.version == it.Version {
-		return dl.lim
+		return dl
 	}
 	sc := scheduler.Unlimited
 	if it.Value != "" {
@@ -287,18 +315,26 @@ func (s *sched) limiter(st fsm.MetaState, down string) *scheduler.Limiter {
 			s.n.log.Warn("bad limit schedule in the config store; using no window", "key", ConfigLimitPrefix+down, "err", err)
 		}
 	}
+	// A zone's commit latency and a bank's answer vary far more than the
+	// simulated channel's: only a doubled mean latency or 10 % failed calls
+	// count as congestion, and the floor keeps two tasks going.
 	ac := scheduler.DefaultAdaptiveConfig()
-	ac.Initial = 16
+	ac.Initial, ac.Min = 16, 2
+	ac.LatencyTolerance, ac.FailureTolerance = 1.0, 0.1
 	lim, err := scheduler.NewLimiter(sc, ac)
 	if err != nil {
 		panic(fmt.Sprintf("server: default limiter config: %v", err))
 	}
-	s.limiters[down] = &downLimit{lim: lim, version: it.Version}
-	return lim
+	dl := &downLimit{lim: lim, version: it.Version}
+	s.limiters[down] = dl
+	return dl
 }
 
 // leased counts the leased tasks of runs whose job loads down.
 func leased(ss *fsm.SchedState, down string) int {
+	if ss == nil {
+		return 0
+	}
 	n := 0
 	for _, r := range ss.Runs {
 		if r.State != fsm.RunRunning || downstream(r.Job) != down {
@@ -315,11 +351,10 @@ func leased(ss *fsm.SchedState, down string) int {
 
 func (s *sched) updateLimits(st fsm.MetaState, now time.Time) {
 	for _, d := range downstreams {
-		lim := s.limiter(st, d)
-		lim.Update(now)
-		s.m.limit.WithLabelValues(d, "effective").Set(float64(lim.Limit(now)))
-		s.m.limit.WithLabelValues(d, "window").Set(float64(lim.Window(now)))
-		s.m.limit.WithLabelValues(d, "adaptive").Set(float64(lim.Adaptive()))
+		eff, win, ad := s.limiter(st, d).update(now)
+		s.m.limit.WithLabelValues(d, "effective").Set(float64(eff))
+		s.m.limit.WithLabelValues(d, "window").Set(float64(win))
+		s.m.limit.WithLabelValues(d, "adaptive").Set(float64(ad))
 		s.m.leased.WithLabelValues(d).Set(float64(leased(st.Sched, d)))
 	}
 }
@@ -330,7 +365,7 @@ func (s *sched) currentLimit(job string) int {
 	if s.leaderTerm() == 0 {
 		return 0
 	}
-	return s.limiter(s.n.metaFSM.State(), downstream(job)).Limit(clock.Now().UTC())
+	return s.limiter(s.n.metaFSM.State(), downstream(job)).limit(clock.Now().UTC())
 }
 
 // onlineSlots is the number of worker slots in the cluster: live members
@@ -366,10 +401,10 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 	now := clock.Now().UTC()
 	for _, d := range downstreams {
 		st := s.n.metaFSM.State()
-		if st.Sched == nil || len(out) >= req.Max {
+		if st.Sched == nil || len(out) >= req.Max || !pendingFor(st, req.Zone) {
 			break
 		}
-		budget := min(req.Max-len(out), s.limiter(st, d).Limit(now)-leased(st.Sched, d))
+		budget := min(req.Max-len(out), s.limiter(st, d).limit(now)-leased(st.Sched, d))
 		if budget <= 0 {
 			continue
 		}
@@ -380,7 +415,8 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 			}
 		}
 		res, err := s.n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
-			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs}})
+			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
+			Take: s.share(st)}})
 		if err != nil {
 			return out, err
 		}
@@ -392,6 +428,37 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 	return out, nil
 }
 
+// share is the share of a task one lease should process now: the smart
+// slicer's size for the pending users of every running run and the slots
+// online and free. As the pending work shrinks so do the shares, so the end
+// of a run is many small leases over every slot rather than a few large
+// tasks on a few.
+func (s *sched) share(st fsm.MetaState) int64 {
+	var pending int64
+	leasedAll := 0
+	for _, r := range st.Sched.Runs {
+		if r.State != fsm.RunRunning {
+			continue
+		}
+		for _, t := range r.Tasks {
+			if t.Lease == 0 {
+				pending += t.Users
+			} else {
+				leasedAll++
+			}
+		}
+	}
+	if pending == 0 {
+		return 0
+	}
+	sl, err := scheduler.NewSmartSlicer(s.cfg.Slicing)
+	if err != nil {
+		panic(fmt.Sprintf("server: slicer config: %v", err))
+	}
+	slots := s.onlineSlots()
+	return sl.Size(scheduler.View{Pending: pending, OnlineSlots: slots, FreeSlots: max(1, slots-leasedAll)})
+}
+
 // reportRequest is a worker's checkpoint or completion of a lease, with what
 // its calls to the downstream saw, for the adaptive limit.
 type reportRequest struct {
@@ -400,7 +467,7 @@ type reportRequest struct {
 	Cmd      fsm.SchedCmd `json:"cmd"`
 	Calls    int          `json:"calls"`    // calls since the last report
 	Failed   int          `json:"failed"`   // of which failed
-	RTTMs    int64        `json:"rtt_ms"`   // mean latency of those calls
+	RTTUs    int64        `json:"rtt_us"`   // mean latency of those calls, microseconds
 	SentMs   int64        `json:"sent_ms"`  // when the first of them was sent (Unix ms)
 	InFlight int          `json:"inflight"` // tasks the worker ran meanwhile
 }
@@ -434,14 +501,17 @@ func (s *sched) observe(req reportRequest) {
 	if req.Calls <= 0 {
 		return
 	}
-	lim := s.limiter(s.n.metaFSM.State(), downstream(req.Job))
+	st := s.n.metaFSM.State()
+	lim := s.limiter(st, downstream(req.Job))
+	// In flight is the downstream's, not the worker's: the leased tasks.
+	req.InFlight = max(1, leased(st.Sched, downstream(req.Job)))
 	sent := time.UnixMilli(req.SentMs)
-	rtt := time.Duration(req.RTTMs) * time.Millisecond
+	rtt := time.Duration(req.RTTUs) * time.Microsecond
 	if ok := req.Calls - req.Failed; ok > 0 {
-		lim.Observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Count: ok})
+		lim.observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Count: ok})
 	}
 	if req.Failed > 0 {
-		lim.Observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Failed: true, Count: req.Failed})
+		lim.observe(scheduler.Sample{Sent: sent, RTT: rtt, InFlight: req.InFlight, Failed: true, Count: req.Failed})
 	}
 }
 

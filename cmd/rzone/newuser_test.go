@@ -161,6 +161,34 @@ func TestNewUserPath(t *testing.T) {
 			t.Fatalf("pay %d: %d %s", u, st, b)
 		}
 	}
+
+	// The month's statement run, watched to the end: plain lines (no
+	// terminal), every one of the 300 users with a bill, and user 42's
+	// outbox holds the statement.
+	cycle := time.Now().UTC().Format("200601")
+	deadline = time.Now().Add(10 * time.Second)
+	for u := 0; u < 300; u += 299 {
+		for {
+			st, body := call(t, "GET", fmt.Sprintf("%s/v1/accounts/%d/bills/%s", base, u, cycle), "")
+			if st == 200 && !strings.Contains(body, `"principal":0,`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("user %d's payment not posted: %d %s", u, st, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(time.Second) // the poster books the rest of the 300
+	out, err := exec.Command(bin, "job", "run", "statement", "--cycle", cycle, "--watch", "--addr", api, "--timeout", "60s").CombinedOutput()
+	t.Logf("rzone job run statement --watch:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "done: 300 users") || strings.Contains(string(out), "\r") {
+		t.Fatalf("job run: %v", err)
+	}
+	_, body = call(t, "GET", base+"/v1/accounts/42/notifications", "")
+	if !strings.Contains(body, `"job":"statement"`) || !strings.Contains(body, `"amount":2009`) {
+		t.Fatalf("user 42's outbox after the statement run: %s", body)
+	}
 }
 
 func call(t *testing.T, method, url, body string) (int, string) {
