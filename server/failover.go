@@ -56,9 +56,14 @@ const (
 // meta leaders.
 const leaseMargin = 100 * time.Millisecond
 
-// storeElection bounds the heartbeat and election timeouts of failover
-// store groups.
-const storeElection = 400 * time.Millisecond
+// storeFirstElection and storeElection bound the heartbeat and election
+// timeouts of failover store groups: at first (every moment until the
+// store's first leader serves is a moment without payments for the zone's
+// users), and once the store serves.
+const (
+	storeFirstElection = 150 * time.Millisecond
+	storeElection      = 400 * time.Millisecond
+)
 
 // storeMarker is a file in a failover store's group directory, so that a
 // restarted node reopens the group as a voter.
@@ -394,6 +399,7 @@ func (n *Node) reconcileStores(st fsm.MetaState) error {
 		if h.rep.IsLeader() {
 			errs = append(errs, n.setUpStore(h, z, st))
 		}
+		errs = append(errs, n.settleStore(h))
 	}
 	for _, h := range n.hostedZones() {
 		if _, live := st.StoreOf(h.zone); h.store && !live {
@@ -522,6 +528,22 @@ func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
 		n.renewLease(h) // serve at once, not at the next renewal round
 	}
 	return errors.Join(errs...)
+}
+
+// settleStore slows a store member's election timeouts down from the
+// quick first election once the store has a leader that serves.
+func (n *Node) settleStore(h *hosted) error {
+	rf := h.rep.Raft()
+	rc := rf.ReloadableConfig()
+	if rc.HeartbeatTimeout >= storeElection || rc.HeartbeatTimeout >= n.cfg.HeartbeatTimeout {
+		return nil
+	}
+	if _, id := rf.LeaderWithID(); id == "" || (rf.State() == raft.Leader && !n.leaseValid(h)) {
+		return nil
+	}
+	rc.HeartbeatTimeout = min(n.cfg.HeartbeatTimeout, storeElection)
+	rc.ElectionTimeout = min(n.cfg.ElectionTimeout, storeElection)
+	return rf.ReloadConfig(rc)
 }
 
 // retireStore closes a failover store whose zone has been reconciled and

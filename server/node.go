@@ -224,9 +224,11 @@ func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
 		// A failover store: its nodes sit in one zone, and every
 		// second of its first election is a second of the zone's users
 		// without payments.
-		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, storeElection)
-		rc.ElectionTimeout = min(rc.ElectionTimeout, storeElection)
-		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, storeElection/2)
+		// It starts with a quick first election (setUpStore slows it
+		// down to storeElection once the store serves).
+		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, storeFirstElection)
+		rc.ElectionTimeout = min(rc.ElectionTimeout, storeFirstElection)
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, storeFirstElection*2/3)
 	}
 	rep, err := zone.OpenReplica(rc, f)
 	if err != nil {
