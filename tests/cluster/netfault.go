@@ -92,7 +92,7 @@ func markRule(uid int) []string {
 // cutRules returns the rules (arguments after "-A chain") that drop what
 // from sends to to's raft and HTTP ports: on connections marked with from's
 // UID, or, with owner, on packets of sockets from's user owns.
-func cutRules(from, to *Node, owner bool) ([][]string, error) {
+func cutRules(from, to *Node, owner bool, extra []string) ([][]string, error) {
 	var rules [][]string
 	for _, addr := range []string{to.RaftAddr, to.HTTPAddr} {
 		host, port, err := net.SplitHostPort(addr)
@@ -103,7 +103,8 @@ func cutRules(from, to *Node, owner bool) ([][]string, error) {
 		if owner {
 			match = []string{"-m", "owner", "--uid-owner", strconv.Itoa(from.UID)}
 		}
-		rules = append(rules, append(append([]string{"-p", "tcp"}, match...), "-d", host, "--dport", port, "-j", "DROP"))
+		rule := append(append([]string{"-p", "tcp"}, match...), "-d", host, "--dport", port)
+		rules = append(rules, append(append(rule, extra...), "-j", "DROP"))
 	}
 	return rules, nil
 }
@@ -112,8 +113,9 @@ func cutRules(from, to *Node, owner bool) ([][]string, error) {
 // rules go in with one iptables-restore call, so the whole cut takes effect
 // at once (a cut of 3 nodes from 2 adds 24 rules, which one iptables call
 // each takes over a second to add on a busy machine); if that fails they
-// are added one by one.
-func (f *netFaults) partition(groups [][]*Node) error {
+// are added one by one. With extra matches (a lossy link: drop a random
+// share of packets) the links are not recorded as cut.
+func (f *netFaults) partition(groups [][]*Node, extra ...string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.ensureChainLocked(); err != nil {
@@ -129,7 +131,7 @@ func (f *netFaults) partition(groups [][]*Node) error {
 			for _, a := range g {
 				for _, b := range h {
 					k := [2]string{a.ID, b.ID}
-					if f.cuts[k] || slices.Contains(keys, k) {
+					if (f.cuts[k] && len(extra) == 0) || slices.Contains(keys, k) {
 						continue
 					}
 					keys = append(keys, k)
@@ -149,7 +151,7 @@ func (f *netFaults) partition(groups [][]*Node) error {
 				uids = append(uids, uid)
 				marks = append(marks, markRule(uid))
 			}
-			r, err := cutRules(p[0], p[1], owner)
+			r, err := cutRules(p[0], p[1], owner, extra)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -182,8 +184,10 @@ func (f *netFaults) partition(groups [][]*Node) error {
 	for _, uid := range uids {
 		f.marked[uid] = true
 	}
-	for _, k := range keys {
-		f.cuts[k] = true
+	if len(extra) == 0 {
+		for _, k := range keys {
+			f.cuts[k] = true
+		}
 	}
 	return nil
 }
@@ -292,6 +296,48 @@ func (c *Cluster) Partition(groups ...[]*Node) error {
 	}
 	c.logf("cluster: partition %s", strings.Join(names, " | "))
 	return c.net.partition(groups)
+}
+
+// Lossy makes the links between every two nodes of different groups drop
+// a random share loss (0 < loss < 1) of their packets, both ways: a bad
+// network rather than a cut one (iptables' statistic match; this kernel
+// has no tc netem). Heal ends it.
+func (c *Cluster) Lossy(loss float64, groups ...[]*Node) error {
+	if err := c.CanPartition(); err != nil {
+		return err
+	}
+	if loss <= 0 || loss >= 1 {
+		return fmt.Errorf("cluster: loss %v: want a share between 0 and 1", loss)
+	}
+	c.logf("cluster: %.0f%% packet loss between %d groups", loss*100, len(groups))
+	return c.net.partition(groups, "-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(loss, 'f', 3, 64))
+}
+
+// Dropped counts the packets the cluster's DROP rules have dropped since
+// they were added, so a fault test can show its fault bit.
+func (c *Cluster) Dropped() (uint64, error) {
+	if c.net == nil {
+		return 0, c.CanPartition()
+	}
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	if !c.net.created {
+		return 0, nil
+	}
+	out, err := iptables("-L", c.net.chain, "-v", "-x", "-n")
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[2] == "DROP" {
+			if v, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+				n += v
+			}
+		}
+	}
+	return n, nil
 }
 
 // Isolate cuts n off from every other node.
