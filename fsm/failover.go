@@ -40,6 +40,10 @@ var (
 	bucketMerged   = []byte("merged")   // group 0x00 shard -> MergeReport: shards merged back, for idempotency
 
 	keyFailover = []byte("failover") // in bucketMeta: failoverRec
+	// keyPromoted marks a promoted replica not yet made a failover store:
+	// it owns no shard until its CmdFailover (the copy still says it owns
+	// the lost zone's shards).
+	keyPromoted = []byte("promoted")
 )
 
 // DefaultStandinPercent is the stand-in limit when none is configured: a
@@ -88,7 +92,24 @@ func (a *applier) failover(c *Command) Result {
 		n++
 	}
 	put(meta, keyFailover, failoverRec{Zone: c.NodeID, Epoch: c.Epoch, StandinPct: c.Amount, Index: a.index, Isolated: n})
+	if err := meta.Delete(keyPromoted); err != nil {
+		panic(fmt.Sprintf("fsm: clear promoted: %v", err))
+	}
 	return Result{Code: OK}
+}
+
+// MarkPromoted records, in the state file of a replica being promoted into
+// a failover store (before its new group starts, so every member gets it
+// with the first snapshot), that it owns no shard until its CmdFailover.
+func (f *FSM) MarkPromoted() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return ErrClosed
+	}
+	return f.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyPromoted, []byte{1})
+	})
 }
 
 // failoverMode returns the store's record, or false in an ordinary zone.

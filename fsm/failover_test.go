@@ -205,3 +205,29 @@ func TestGuardClearWatermarkAndSweep(t *testing.T) {
 		t.Fatalf("watermark of another zone %d", w)
 	}
 }
+
+// TestPromotedReplicaServesNothingBeforeItsSetup: the copy of a lost zone's
+// replica still says it owns the zone's shards; marked promoted, it takes
+// no write until its CmdFailover has made it a failover store (with its
+// blacklist and stand-in limit).
+func TestPromotedReplicaServesNothingBeforeItsSetup(t *testing.T) {
+	h := setup(t)
+	h.one(Command{Type: CmdSetShards, Epoch: 1, Own: true, Shards: allShards()})
+	h.one(putAcc(1, 1000))
+	if err := h.f.MarkPromoted(); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.one(pay(1, "early", 10)); res.Code != WrongZone {
+		t.Fatalf("payment before the setup: %v, want wrong_zone", res.Code)
+	}
+	if res := h.one(repay(1, "early-r", 10)); res.Code != WrongZone {
+		t.Fatalf("repayment before the setup: %v, want wrong_zone", res.Code)
+	}
+	h.one(Command{Type: CmdFailover, NodeID: "A", Epoch: 2, Amount: 20, Marks: []Mark{{User: 1}}})
+	if res := h.one(pay(1, "after", 10)); res.Code != OK {
+		t.Fatalf("payment after the setup: %v %s", res.Code, res.Msg)
+	}
+	if res := h.one(repay(1, "after-r", 10)); res.Code != Isolated {
+		t.Fatalf("repayment of a blacklisted account after the setup: %v", res.Code)
+	}
+}

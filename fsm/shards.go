@@ -36,11 +36,15 @@ func (a *applier) setShards(c *Command) Result {
 // owns reports whether the zone owns user's shard, and the shard's epoch. A
 // zone never given shards (standalone) owns every user.
 func owns(tx *bolt.Tx, user uint64) (bool, uint64) {
-	if tx.Bucket(bucketMeta).Get(keySharded) == nil {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keySharded) == nil {
 		return true, 0
 	}
 	var r shardRec
 	get(tx.Bucket(bucketShards), []byte{byte(user % NumShards)}, &r)
+	if meta.Get(keyPromoted) != nil {
+		return false, r.Epoch // a promoted replica serves nothing before its CmdFailover
+	}
 	return r.Owned, r.Epoch
 }
 

@@ -41,9 +41,11 @@ import (
 
 // Config keys of failover.
 const (
-	// ConfigAutoFailover, a duration ("2s"), makes the meta leader fail a
-	// zone over once its lease has been expired that long. Unset or "0":
-	// only by command.
+	// ConfigAutoFailover, a duration ("500ms"), makes the meta leader fail
+	// a zone over once its lease has been expired that long and none of
+	// its nodes answers the meta leader (a zone cut off from the meta
+	// group's quorum but alive only stops writing). Unset or "0": only by
+	// command.
 	ConfigAutoFailover = "failover.auto_after"
 	// ConfigStandinPercent is the stand-in limit of failover stores, in
 	// percent of a user's credit line (default fsm.DefaultStandinPercent).
@@ -110,6 +112,10 @@ func (n *Node) failoverLoop() {
 			continue
 		}
 		n.exportPhases(st)
+		if lead := n.meta.IsLeader(); lead != n.metaLead {
+			n.metaLead = lead
+			n.metaLeadSince = time.Now()
+		}
 		if n.storeWork(st) {
 			if err := n.reconcileStores(st); err != nil {
 				n.log.Debug("failover store", "err", err)
@@ -176,6 +182,11 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 	if err != nil || after <= 0 {
 		return
 	}
+	// A new meta leader gives every zone a full lease to renew with it:
+	// renewals failed while there was none, which says nothing of the zones.
+	if time.Since(n.metaLeadSince) < n.cfg.LeaseDuration+after {
+		return
+	}
 	now := clock.Now().UnixMilli()
 	for _, z := range st.Zones {
 		if z.PhaseOf() != fsm.PhaseNormal || z.Backup == "" || z.Backup == z.Name {
@@ -188,6 +199,13 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 		if b, _ := st.ZoneOf(z.Backup); b.PhaseOf() != fsm.PhaseNormal {
 			continue
 		}
+		if n.zoneAlive(st, z.Name) {
+			// Its lease lapsed but a node of it answers: cut off from
+			// the meta group's quorum rather than lost. It stops writing
+			// on its own (the lease fence); failing it over is the
+			// operator's call.
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFailover, Zone: z.Name, Auto: true})
 		cancel()
@@ -195,6 +213,35 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 			n.log.Warn("zone lease expired: automatic failover", "zone", z.Name, "lease_until", l.Until, "after", after)
 		}
 	}
+}
+
+// zoneAlive reports whether any node of zone z answers on its API now
+// (any reply counts; a refused or timed-out connection does not).
+func (n *Node) zoneAlive(st fsm.MetaState, z string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	answered := make(chan bool, len(st.Nodes))
+	asked := 0
+	for _, nd := range st.Nodes {
+		if nd.Zone != z {
+			continue
+		}
+		asked++
+		go func(addr string) {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+			resp, err := forwardClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			answered <- err == nil
+		}(nd.HTTPAddr)
+	}
+	for i := 0; i < asked; i++ {
+		if <-answered {
+			return true
+		}
+	}
+	return false
 }
 
 // promoteStep routes a failing zone's shards to a failover store once the
@@ -468,7 +515,14 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
 		func(path string) (zone.StateMachine, io.Closer, error) {
 			sm, err := fsm.Open(path, n.log.With("group", "zone/"+group))
-			return sm, sm, err
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := sm.MarkPromoted(); err != nil {
+				sm.Close()
+				return nil, nil, err
+			}
+			return sm, sm, nil
 		})
 	if _, oerr := n.openZone(z, src, false); oerr != nil {
 		err = errors.Join(err, oerr)

@@ -51,8 +51,11 @@ type Node struct {
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
 	gossip  *gossip.Gossip
-	// failover: the meta leader's drivers of failovers and reconciliations.
-	drivers driverSet
+	// failover: the meta leader's drivers of failovers and reconciliations,
+	// and since when this node has (not) led the meta group.
+	drivers       driverSet
+	metaLead      bool
+	metaLeadSince time.Time
 
 	http     *http.Server
 	httpLn   net.Listener

@@ -215,7 +215,9 @@ func TestZoneLossFailover(t *testing.T) {
 	}
 	for _, r := range repays {
 		if slices.Contains(blacklist, r.user) && r.recv.After(firstB) && r.recv.Before(recovered) && zoneOf(r.user) == "A" {
-			t.Errorf("repayment %s of blacklisted account %d accepted during failover", r.key, r.user)
+			t.Errorf("repayment %s of blacklisted account %d accepted during failover (sent +%s, acknowledged +%s; first store payment +%s, recovered +%s)",
+				r.key, r.user, r.send.Sub(h.start).Round(time.Millisecond), r.recv.Sub(h.start).Round(time.Millisecond),
+				firstB.Sub(h.start).Round(time.Millisecond), recovered.Sub(h.start).Round(time.Millisecond))
 		}
 	}
 	byUser := map[uint64][]ack{}
