@@ -112,10 +112,6 @@ func (n *Node) failoverLoop() {
 			continue
 		}
 		n.exportPhases(st)
-		if lead := n.meta.IsLeader(); lead != n.metaLead {
-			n.metaLead = lead
-			n.metaLeadSince = time.Now()
-		}
 		if n.storeWork(st) {
 			if err := n.reconcileStores(st); err != nil {
 				n.log.Debug("failover store", "err", err)
@@ -182,11 +178,6 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 	if err != nil || after <= 0 {
 		return
 	}
-	// A new meta leader gives every zone a full lease to renew with it:
-	// renewals failed while there was none, which says nothing of the zones.
-	if time.Since(n.metaLeadSince) < n.cfg.LeaseDuration+after {
-		return
-	}
 	now := clock.Now().UnixMilli()
 	for _, z := range st.Zones {
 		if z.PhaseOf() != fsm.PhaseNormal || z.Backup == "" || z.Backup == z.Name {
@@ -201,9 +192,10 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 		}
 		if n.zoneAlive(st, z.Name) {
 			// Its lease lapsed but a node of it answers: cut off from
-			// the meta group's quorum rather than lost. It stops writing
-			// on its own (the lease fence); failing it over is the
-			// operator's call.
+			// the meta group's quorum, or its renewals failed while the
+			// meta group changed leader, rather than lost. It stops
+			// writing on its own (the lease fence) until it renews;
+			// failing it over is the operator's call.
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)

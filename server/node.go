@@ -51,11 +51,8 @@ type Node struct {
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
 	gossip  *gossip.Gossip
-	// failover: the meta leader's drivers of failovers and reconciliations,
-	// and since when this node has (not) led the meta group.
-	drivers       driverSet
-	metaLead      bool
-	metaLeadSince time.Time
+	// failover: the meta leader's drivers of failovers and reconciliations.
+	drivers driverSet
 
 	http     *http.Server
 	httpLn   net.Listener
