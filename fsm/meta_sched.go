@@ -123,7 +123,7 @@ type Run struct {
 	Finished int64      `json:"finished"` // 0 while running
 	Gray     Gray       `json:"gray"`
 	Ranges   []RunRange `json:"ranges"` // index = shard
-	Tasks    []Task     `json:"tasks"`  // open tasks, by id; finished ones are dropped
+	Tasks    []*Task    `json:"tasks"`  // open tasks, by id; finished ones are dropped; never changed in place
 
 	TasksTotal  int64 `json:"tasks_total"`
 	TasksDone   int64 `json:"tasks_done"`
@@ -273,12 +273,22 @@ func (ss *SchedState) run(id uint64) int {
 }
 
 // mutableRun copies run i (and its slices) into ss so that it may be changed.
+// Its tasks are shared with the old state until mutableTask copies one.
 func (ss *SchedState) mutableRun(i int) *Run {
 	r := ss.Runs[i]
 	r.Ranges = slices.Clone(r.Ranges)
 	r.Tasks = slices.Clone(r.Tasks)
 	ss.Runs[i] = r
 	return &ss.Runs[i]
+}
+
+// mutableTask replaces task j of a mutable run with a copy that may be
+// changed: a command copies the pointers of a run's tasks and the one task
+// it changes, not the whole list.
+func (r *Run) mutableTask(j int) *Task {
+	t := *r.Tasks[j]
+	r.Tasks[j] = &t
+	return &t
 }
 
 func validJob(job string) bool {
@@ -372,15 +382,15 @@ func (ss *SchedState) expire(now int64) MetaResult {
 func (ss *SchedState) takeBack(now int64, void func(*Task) bool) int {
 	n := 0
 	for i := range ss.Runs {
-		if ss.Runs[i].State != RunRunning || !slices.ContainsFunc(ss.Runs[i].Tasks, func(t Task) bool { return t.Lease != 0 && void(&t) }) {
+		if ss.Runs[i].State != RunRunning || !slices.ContainsFunc(ss.Runs[i].Tasks, func(t *Task) bool { return t.Lease != 0 && void(t) }) {
 			continue
 		}
 		r := ss.mutableRun(i)
 		for j := range r.Tasks {
-			t := &r.Tasks[j]
-			if t.Lease == 0 || !void(t) {
+			if r.Tasks[j].Lease == 0 || !void(r.Tasks[j]) {
 				continue
 			}
+			t := r.mutableTask(j)
 			if t.Done > 0 {
 				t.Lo, t.Users = t.Next, t.Users-t.Done
 			}
@@ -389,7 +399,7 @@ func (ss *SchedState) takeBack(now int64, void func(*Task) bool) int {
 			n++
 		}
 		before := len(r.Tasks)
-		r.Tasks = slices.DeleteFunc(r.Tasks, func(t Task) bool { return t.Users <= 0 }) // every user was checkpointed
+		r.Tasks = slices.DeleteFunc(r.Tasks, func(t *Task) bool { return t.Users <= 0 }) // every user was checkpointed
 		r.TasksDone += int64(before - len(r.Tasks))
 		r.maybeDone(now)
 	}
@@ -425,7 +435,7 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 				r = ss.mutableRun(i)
 			}
 			ss.NextLease++
-			tp := &r.Tasks[j]
+			tp := r.mutableTask(j)
 			tp.Lease, tp.Worker, tp.Term, tp.TTLMs, tp.Expires = ss.NextLease, c.Worker, ss.Term, c.TTLMs, now+c.TTLMs
 			tp.Next, tp.Done, tp.Take = tp.Lo, 0, 0
 			if c.Take > 0 && c.Take < tp.Users {
@@ -508,7 +518,7 @@ func (r *Run) generated(ss *SchedState, now int64, c *SchedCmd) MetaResult {
 	rg.Attempts++
 	for _, t := range c.Tasks {
 		ss.NextTask++
-		r.Tasks = append(r.Tasks, Task{ID: ss.NextTask, Shard: c.Shard, Lo: t.Lo, Hi: t.Hi, Users: t.Users, Filter: t.Filter})
+		r.Tasks = append(r.Tasks, &Task{ID: ss.NextTask, Shard: c.Shard, Lo: t.Lo, Hi: t.Hi, Users: t.Users, Filter: t.Filter})
 	}
 	r.TasksTotal += int64(len(c.Tasks))
 	r.UsersTotal += c.Count
@@ -519,12 +529,12 @@ func (r *Run) generated(ss *SchedState, now int64, c *SchedCmd) MetaResult {
 // report applies a renewal (checkpoint) or a completion, if the lease is
 // still the task's, granted in the current term and not expired by now.
 func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
-	j, ok := slices.BinarySearchFunc(r.Tasks, c.Task, func(t Task, id uint64) int { return cmpUint(t.ID, id) })
+	j, ok := slices.BinarySearchFunc(r.Tasks, c.Task, func(t *Task, id uint64) int { return cmpUint(t.ID, id) })
 	if !ok || r.Tasks[j].Lease != c.Lease || r.Tasks[j].Term != c.Term || now > r.Tasks[j].Expires {
 		r.Fenced++
 		return MetaResult{Sched: &SchedResult{Fenced: true}}
 	}
-	t := &r.Tasks[j]
+	t := r.mutableTask(j)
 	partial := typ == MetaSchedComplete && t.Take > 0 && c.Next <= t.Hi
 	if typ == MetaSchedComplete && !partial {
 		r.Failures += c.Failures

@@ -29,9 +29,17 @@ func (h *schedHarness) apply(c MetaCmd) MetaResult {
 	return metaApply(h.t, h.m, &h.idx, c)
 }
 
+// sched applies a scheduler command and checks that it left the state a
+// reader held before it untouched (copy-on-write).
 func (h *schedHarness) sched(typ byte, c SchedCmd) MetaResult {
 	h.t.Helper()
-	return h.apply(MetaCmd{Type: typ, Sched: &c})
+	held := h.m.State().Sched
+	before, _ := json.Marshal(held)
+	res := h.apply(MetaCmd{Type: typ, Sched: &c})
+	if after, _ := json.Marshal(held); string(after) != string(before) {
+		h.t.Fatalf("command %d changed the state a reader held", typ)
+	}
+	return res
 }
 
 func (h *schedHarness) run(id uint64) Run {
@@ -200,6 +208,7 @@ func TestSchedResumeVoidsOlderTerms(t *testing.T) {
 	if nw.Lo != 1 || nw.Users != 2 || nw.Term != 5 {
 		t.Fatalf("resumed task: %+v", nw)
 	}
+	h.sched(MetaSchedRenew, SchedCmd{Run: 1, Task: nw.ID, Lease: nw.Lease, Term: 5, Next: 101, Done: 1})
 	h.sched(MetaSchedComplete, SchedCmd{Run: 1, Task: nw.ID, Lease: nw.Lease, Term: 5})
 	if run := h.run(1); run.State != RunDone || run.UsersDone != 3 {
 		t.Fatalf("run after resume: %+v", run)

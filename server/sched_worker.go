@@ -57,7 +57,7 @@ func pendingFor(st fsm.MetaState, zone string) bool {
 		if r.State != fsm.RunRunning {
 			continue
 		}
-		if slices.ContainsFunc(r.Tasks, func(t fsm.Task) bool {
+		if slices.ContainsFunc(r.Tasks, func(t *fsm.Task) bool {
 			return t.Lease == 0 && st.Shards[t.Shard].Zone == zone && st.Shards[t.Shard].Target == ""
 		}) {
 			return true
