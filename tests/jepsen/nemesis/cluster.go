@@ -167,3 +167,5 @@ func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
 	}
 	return out
 }
+
+func (h harness) Backup(z string) string { return h.c.Backup(z) }

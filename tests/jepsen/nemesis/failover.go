@@ -18,6 +18,8 @@ type FailoverCluster interface {
 	// RecoverZone asks for zone z's reconciliation and waits up to wait for
 	// its phase to be normal again.
 	RecoverZone(ctx context.Context, z string, wait time.Duration) error
+	// Backup names zone z's backup zone, the one that fails it over.
+	Backup(z string) string
 }
 
 // Bounds of the failover fault's waits.
@@ -55,16 +57,30 @@ func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 		// Writes in flight on the zone's users when it dies: some are
 		// committed in the zone and not yet applied by the backup's
 		// replica, the case the guard marks exist for.
-		n.LoadZone(z, loadLead+2*time.Second)
+		n.LoadZone(z, loadLead+n.BackupLag+2*time.Second)
 		time.Sleep(loadLead)
+	}
+	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id, Zone: z, Targets: targets}
+	var lagged []string
+	if n.BackupLag > 0 {
+		start.Message = "backup zone " + fc.Backup(z) + " paused for " + n.BackupLag.String() + " before the kill"
+		start = n.Rec.Add(start)
+		lagged = n.pauseBackup(fc, z)
 	}
 	t0 := n.Rec.Now()
 	kerr := fc.KillZone(z)
-	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id, Zone: z, Targets: targets}
-	if kerr != nil {
-		start.Error = kerr.Error()
+	if n.BackupLag > 0 {
+		var rerr error
+		for _, b := range lagged {
+			rerr = errors.Join(rerr, n.C.Resume(b))
+		}
+		n.stepDone(id, s.Fault, z, StepLag, start.Time, rerr, fmt.Sprintf("paused %v, killed the zone, resumed them", lagged), nil)
+	} else {
+		if kerr != nil {
+			start.Error = kerr.Error()
+		}
+		n.Rec.Add(start)
 	}
-	n.Rec.Add(start)
 	ok = n.stepDone(id, s.Fault, z, StepKill, t0, kerr, "", nil)
 
 	if ok {
@@ -175,6 +191,22 @@ func (n *Nemesis) waitPhase(fc FailoverCluster, z string, wait time.Duration, ph
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// pauseBackup stops the nodes of z's backup zone for n.BackupLag while the
+// zone goes on writing, so that the backup's replica of the zone falls
+// behind by the writes of that time, and returns the paused nodes.
+func (n *Nemesis) pauseBackup(fc FailoverCluster, z string) []string {
+	var paused []string
+	for _, id := range fc.ZoneNodeIDs(fc.Backup(z)) {
+		if err := n.C.Pause(id); err != nil {
+			n.Logf("nemesis: pause %s: %v", id, err)
+			continue
+		}
+		paused = append(paused, id)
+	}
+	time.Sleep(n.BackupLag)
+	return paused
 }
 
 // stepDone records a fault-step entry from start to now, counts it, logs

@@ -68,6 +68,11 @@ type Config struct {
 	// kills the zone (needs the payments workload). Zero means 8; below
 	// zero, none.
 	LoadWorkers int
+	// BackupLag is how long the failover nemesis pauses the lost zone's
+	// backup zone (SIGSTOP) before the kill, so that the zone dies with
+	// writes its backup's replica has not applied. Zero means 1s; below
+	// zero, no pause.
+	BackupLag time.Duration
 	// Concurrency is the number of workers per workload. Zero means 3.
 	Concurrency int
 	// Interval is the time between fault starts; zero means 10s.
@@ -128,6 +133,9 @@ func (c *Config) defaults() error {
 	}
 	if c.FailoverAfter == 0 {
 		c.FailoverAfter = 500 * time.Millisecond
+	}
+	if c.BackupLag == 0 {
+		c.BackupLag = time.Second
 	}
 	if c.LoadWorkers == 0 {
 		c.LoadWorkers = 8
@@ -383,6 +391,9 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	go func() {
 		defer nemDone.Done()
 		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover}
+		if autoFailover {
+			n.BackupLag = max(cfg.BackupLag, 0)
+		}
 		if autoFailover && cfg.LoadWorkers > 0 {
 			n.LoadZone = zoneLoader(workCtx, env, wls, cfg.LoadWorkers, &loadDone)
 		}
