@@ -28,10 +28,11 @@
 //	                    with its start and end in the history and nemesis.txt,
 //	                    and counted (failover.lag, failover.kill, …) in the
 //	                    report: lag (8 extra payment workers on the zone's
-//	                    users from a second before; the backup zone's nodes
-//	                    SIGSTOPped for --backup-lag, so the zone dies with
-//	                    writes its backup's replica lacks; SIGCONT after the
-//	                    kill), kill (kill -9 of every node of the zone),
+//	                    users from a second before; the zone cut off from
+//	                    its backup zone by iptables for --backup-lag, so it
+//	                    dies with writes its backup's replica lacks; healed
+//	                    after the kill; skipped without root), kill (kill -9
+//	                    of every node of the zone),
 //	                    failover (until the meta leader has failed the zone
 //	                    over on its own: the runner sets failover.auto_after
 //	                    to --failover-after at start), serve (the workloads
@@ -57,8 +58,9 @@
 //	--nodes-per-zone N  nodes of each zone with --zones (default 3).
 //	--failover-after D  failover.auto_after set when the failover nemesis
 //	                    runs (default 500ms).
-//	--backup-lag D      how long the failover nemesis pauses the backup zone
-//	                    before the kill (default 1s; negative: no pause).
+//	--backup-lag D      how long the failover nemesis cuts the zone off from its
+//	                    backup zone before the kill (default 1s; negative: no
+//	                    cut).
 //	--clock-rate F      with --zones: run one zone's nodes (chosen by the seed)
 //	                    with --inject clock-rate=F (faultinject build; their
 //	                    lease clock runs F × real time), and aim every
@@ -135,7 +137,7 @@ func run() int {
 		zones     = flag.Int("zones", 0, "zones of a multi-zone cluster (0: one standalone zone)")
 		perZone   = flag.Int("nodes-per-zone", 3, "nodes of each zone with --zones")
 		foAfter   = flag.Duration("failover-after", 500*time.Millisecond, "failover.auto_after set when the failover nemesis runs")
-		backupLag = flag.Duration("backup-lag", time.Second, "how long the failover nemesis pauses the backup zone before the kill (negative: no pause)")
+		backupLag = flag.Duration("backup-lag", time.Second, "how long the failover nemesis cuts the zone off from its backup zone before the kill (negative: no cut)")
 		clockRate = flag.Float64("clock-rate", 0, "with --zones: one zone runs with --inject clock-rate=F, and partition-zone cuts it")
 		conc      = flag.Int("concurrency", 3, "client workers per workload")
 		inject    = flag.String("inject", "", "deliberate server bug to switch on (needs -tags faultinject): skip-idempotency, stale-read, no-lease-fence, …")

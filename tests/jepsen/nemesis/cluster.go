@@ -169,3 +169,7 @@ func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
 }
 
 func (h harness) Backup(z string) string { return h.c.Backup(z) }
+
+func (h harness) CutZones(a, b string) error {
+	return h.c.Partition(h.c.ZoneNodes(a), h.c.ZoneNodes(b))
+}

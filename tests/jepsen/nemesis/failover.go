@@ -20,6 +20,9 @@ type FailoverCluster interface {
 	RecoverZone(ctx context.Context, z string, wait time.Duration) error
 	// Backup names zone z's backup zone, the one that fails it over.
 	Backup(z string) string
+	// CutZones cuts the network between the nodes of zones a and b (raft
+	// and API ports, both ways); Heal undoes it.
+	CutZones(a, b string) error
 }
 
 // Bounds of the failover fault's waits.
@@ -61,27 +64,28 @@ func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 		time.Sleep(loadLead)
 	}
 	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id, Zone: z, Targets: targets}
-	var lagged []string
 	if n.BackupLag > 0 {
-		start.Message = "backup zone " + fc.Backup(z) + " paused for " + n.BackupLag.String() + " before the kill"
+		b := fc.Backup(z)
+		start.Message = fmt.Sprintf("cut from backup zone %s for %s before the kill", b, n.BackupLag)
 		start = n.Rec.Add(start)
-		lagged = n.pauseBackup(fc, z)
-	}
-	t0 := n.Rec.Now()
-	kerr := fc.KillZone(z)
-	if n.BackupLag > 0 {
-		var rerr error
-		for _, b := range lagged {
-			rerr = errors.Join(rerr, n.C.Resume(b))
+		cerr := fc.CutZones(z, b)
+		if cerr == nil {
+			time.Sleep(n.BackupLag)
 		}
-		n.stepDone(id, s.Fault, z, StepLag, start.Time, rerr, fmt.Sprintf("paused %v, killed the zone, resumed them", lagged), nil)
+		t0 := n.Rec.Now()
+		kerr := fc.KillZone(z)
+		herr := errors.Join(cerr, n.C.Heal())
+		n.stepDone(id, s.Fault, z, StepLag, start.Time, herr, fmt.Sprintf("zone %s cut from zone %s, zone %s killed, cut healed", z, b, z), nil)
+		ok = n.stepDone(id, s.Fault, z, StepKill, t0, kerr, "", nil)
 	} else {
+		t0 := n.Rec.Now()
+		kerr := fc.KillZone(z)
 		if kerr != nil {
 			start.Error = kerr.Error()
 		}
 		n.Rec.Add(start)
+		ok = n.stepDone(id, s.Fault, z, StepKill, t0, kerr, "", nil)
 	}
-	ok = n.stepDone(id, s.Fault, z, StepKill, t0, kerr, "", nil)
 
 	if ok {
 		t1 := n.Rec.Now()
@@ -191,22 +195,6 @@ func (n *Nemesis) waitPhase(fc FailoverCluster, z string, wait time.Duration, ph
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// pauseBackup stops the nodes of z's backup zone for n.BackupLag while the
-// zone goes on writing, so that the backup's replica of the zone falls
-// behind by the writes of that time, and returns the paused nodes.
-func (n *Nemesis) pauseBackup(fc FailoverCluster, z string) []string {
-	var paused []string
-	for _, id := range fc.ZoneNodeIDs(fc.Backup(z)) {
-		if err := n.C.Pause(id); err != nil {
-			n.Logf("nemesis: pause %s: %v", id, err)
-			continue
-		}
-		paused = append(paused, id)
-	}
-	time.Sleep(n.BackupLag)
-	return paused
 }
 
 // stepDone records a fault-step entry from start to now, counts it, logs

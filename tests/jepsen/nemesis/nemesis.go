@@ -64,10 +64,11 @@ type Nemesis struct {
 	// kill: it should start extra client load on zone's users for about d
 	// and return at once.
 	LoadZone func(zone string, d time.Duration)
-	// BackupLag, when above zero, makes a failover step SIGSTOP the nodes
-	// of the zone's backup zone for that long before the kill (and SIGCONT
-	// them after it): the zone commits writes its backup's replica has
-	// not applied, the case guard marks and reconciliation exist for.
+	// BackupLag, when above zero, makes a failover step cut the zone off
+	// from its backup zone for that long before the kill (and heal the cut
+	// after it): the zone commits writes its backup's replica has not
+	// applied, the case guard marks and reconciliation exist for. It needs
+	// partitions (iptables).
 	BackupLag time.Duration
 
 	applied map[string]int

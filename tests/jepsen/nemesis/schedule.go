@@ -44,7 +44,7 @@ var ZoneKinds = []string{KillZone, PartitionZone, Failover}
 // Steps of a Failover fault, as named in fault-step entries and counted
 // (as "failover.kill", …) in Counts.
 const (
-	StepLag      = "lag"      // the backup zone paused, then the kill, then resumed
+	StepLag      = "lag"      // the zone cut from its backup zone, killed, the cut healed
 	StepKill     = "kill"     // kill -9 of every node of the zone
 	StepFailover = "failover" // until the zone's phase is failover
 	StepServe    = "serve"    // the workloads run against the failover store

@@ -68,10 +68,11 @@ type Config struct {
 	// kills the zone (needs the payments workload). Zero means 8; below
 	// zero, none.
 	LoadWorkers int
-	// BackupLag is how long the failover nemesis pauses the lost zone's
-	// backup zone (SIGSTOP) before the kill, so that the zone dies with
+	// BackupLag is how long the failover nemesis cuts the lost zone off
+	// from its backup zone before the kill, so that the zone dies with
 	// writes its backup's replica has not applied. Zero means 1s; below
-	// zero, no pause.
+	// zero, no cut. Without partitions (iptables) there is no cut, and the
+	// report says so.
 	BackupLag time.Duration
 	// Concurrency is the number of workers per workload. Zero means 3.
 	Concurrency int
@@ -222,6 +223,14 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		env.ZoneOf = zoneOf
 	}
 	autoFailover := slices.Contains(rep.Nemeses, nemesis.Failover)
+	if autoFailover && cfg.BackupLag > 0 {
+		if err := c.CanPartition(); err != nil {
+			note := fmt.Sprintf("failover without the cut from the backup zone before the kill: %v", err)
+			cfg.Logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+			cfg.BackupLag = -1
+		}
+	}
 	if autoFailover {
 		if err := setAutoFailover(ctx, c, cfg.FailoverAfter); err != nil {
 			return nil, err

@@ -191,6 +191,9 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 					t.Skipf("the zone-from-meta cut needs iptables: %v", err)
 				}
 			}
+			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
+				t.Skipf("the cut before the kill needs iptables: %v", err)
+			}
 			var bin string
 			if tt.inject == "" {
 				bin = cluster.Binary(t)
@@ -266,11 +269,13 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 // The bug only shows when the zone dies holding writes its backup's
 // replica has not applied. The failover nemesis makes that the rule rather
 // than luck: eight extra workers pay for the zone's users from a second
-// before the kill, and the backup zone's nodes are paused (SIGSTOP) for
-// the last second before it, so the zone commits writes (to accounts that
-// the bug leaves unmarked) that the replica lacks; reconciliation then
-// finds them. In the runs made while writing this test the injected case
-// reported two or more such accounts every time.
+// before the kill, and the zone is cut off from its backup zone (iptables)
+// for the last second before it, so the zone commits writes (to accounts
+// that the bug leaves unmarked) that the replica lacks; reconciliation then
+// finds them. (Pausing the backup zone instead was tried and dropped: it
+// pauses the meta leader when it lives there, and on waking it failed
+// healthy zones over.) Without partitions the injected case is skipped: the
+// bug then shows only by the luck of the kill's timing.
 func TestScenarioFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -284,6 +289,9 @@ func TestScenarioFailover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
+				t.Skipf("the cut before the kill needs iptables: %v", err)
+			}
 			var bin string
 			if tt.inject == "" {
 				bin = cluster.Binary(t)
