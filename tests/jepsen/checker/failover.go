@@ -20,6 +20,9 @@ const (
 	// FailoverIncomplete names a lost zone that was not failed over in
 	// time, with automatic failover on.
 	FailoverIncomplete = "failover-incomplete"
+	// UnexpectedFailover names a zone that was failed over although the
+	// fault did not take it down.
+	UnexpectedFailover = "unexpected-failover"
 )
 
 // Failover judges the failovers of a run from the nemesis's fault-step
@@ -41,9 +44,19 @@ func (Failover) Name() string { return "failover" }
 // Check implements Checker.
 func (f Failover) Check(ops []history.Op) *Result {
 	r := newResult(f.Name())
+	zoneOf := map[int]string{}
+	for _, w := range history.Windows(ops) {
+		zoneOf[w.ID] = w.Zone
+	}
 	steps := map[int]map[string]history.Op{}
 	for _, op := range ops {
 		if op.Process != history.NemesisProcess || op.F != history.FFaultStep {
+			continue
+		}
+		if op.Zone != zoneOf[op.FaultID] {
+			// A recover of a zone the fault did not take down.
+			r.add(Anomaly{Kind: UnexpectedFailover, Ops: []int{op.Index},
+				Detail: fmt.Sprintf("fault #%d took down zone %s, yet zone %s was failed over too; its recover: %s %s", op.FaultID, zoneOf[op.FaultID], op.Zone, op.Message, op.Error)})
 			continue
 		}
 		if steps[op.FaultID] == nil {
@@ -149,18 +162,23 @@ type eras map[string][]int64
 
 // failoverEras returns the eras of the history: each zone window that has
 // fault steps (a failover, or a kill-zone that was reconciled) bounds an era
-// at its start and at its end.
+// at its start and at its end, for its zone and for any other zone it
+// recorded a step of (one failed over unexpectedly).
 func failoverEras(ops []history.Op) eras {
-	stepped := map[int]bool{}
+	stepped := map[int]map[string]bool{}
 	for _, op := range ops {
-		if op.Process == history.NemesisProcess && op.F == history.FFaultStep {
-			stepped[op.FaultID] = true
+		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
+			if stepped[op.FaultID] == nil {
+				stepped[op.FaultID] = map[string]bool{}
+			}
+			// The fault's zone, and any other zone it saw failed over.
+			stepped[op.FaultID][op.Zone] = true
 		}
 	}
 	out := eras{}
 	for _, w := range history.Windows(ops) {
-		if stepped[w.ID] && w.Zone != "" {
-			out[w.Zone] = append(out[w.Zone], w.Start, w.End)
+		for z := range stepped[w.ID] {
+			out[z] = append(out[z], w.Start, w.End)
 		}
 	}
 	return out

@@ -79,6 +79,14 @@ func TestFailover(t *testing.T) {
 			kinds:   []string{FailoverIncomplete},
 		},
 		{
+			name: "another zone failed over too",
+			ops: append(failoverOps(normal(&history.ReconcileReport{Shards: 33}), nil),
+				history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFaultStep, Fault: "failover", FaultID: 1,
+					Zone: "B", Step: "recover", Time: 21 * int64(time.Second), Reconcile: normal(&history.ReconcileReport{Shards: 33})}),
+			verdict: Invalid,
+			kinds:   []string{UnexpectedFailover},
+		},
+		{
 			name:    "no failover in the history cannot be judged",
 			verdict: Unknown,
 		},

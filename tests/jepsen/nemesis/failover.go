@@ -111,6 +111,18 @@ func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 	rerr := fc.RestartDown(hctx)
 	restarted := n.stepDone(id, s.Fault, z, StepRestart, healStart, rerr, "", nil)
 	recovered := n.recover(hctx, fc, id, s.Fault, z, true)
+	// No other zone should have been failed over; one that was is
+	// recorded (its own recover step) and reconciled, so the run ends
+	// with every zone home.
+	for _, other := range zones {
+		if other == z {
+			continue
+		}
+		if st, err := fc.ZoneState(hctx, other); err == nil && st.Phase != "normal" {
+			n.Logf("nemesis: zone %s is %s too; reconciling it", other, st.Phase)
+			n.recover(hctx, fc, id, s.Fault, other, true)
+		}
+	}
 	end := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FHeal,
 		Fault: s.Fault, FaultID: id, Targets: targets, Zone: z, HealStart: healStart}
 	if rerr != nil {
