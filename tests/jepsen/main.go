@@ -91,8 +91,9 @@
 // register out; lease with --zones; failover with the failover nemesis:
 // every reconciliation report of the run, invalid when it lists
 // violations (guard-invariant-violated), when a recover did not bring the
-// zone back to normal (recover-incomplete) or a lost zone was not failed
-// over within 30s (failover-incomplete); voided duplicates are listed as
+// zone back to normal (recover-incomplete), a lost zone was not failed
+// over within 30s (failover-incomplete) or another zone was failed over
+// during the fault (unexpected-failover); voided duplicates are listed as
 // notes and stay valid. Writes refused with account_isolated (423) are
 // definite refusals (not applied).
 //
