@@ -124,6 +124,8 @@ type Reconcile struct {
 	// Phase is the zone's phase after the recover (normal when it
 	// completed).
 	Phase string `json:"phase"`
+	// Ready is the zone's readiness: its leader serves writes.
+	Ready bool `json:"ready"`
 	// Store is the failover store that was merged back.
 	Store string `json:"store,omitempty"`
 	// Blacklist is how many accounts were isolated during the failover.

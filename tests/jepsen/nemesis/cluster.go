@@ -152,7 +152,7 @@ func (h harness) RecoverZone(ctx context.Context, z string, wait time.Duration) 
 
 // reconcileOf copies what the failover checker needs of a zone's status.
 func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
-	out := &history.Reconcile{Phase: zs.Phase}
+	out := &history.Reconcile{Phase: zs.Phase, Ready: zs.Ready}
 	f := zs.Failover
 	if f == nil {
 		return out

@@ -32,6 +32,8 @@ const (
 	failoverWait = 30 * time.Second
 	// recoverWait is what one recover request waits for the phase normal.
 	recoverWait = 60 * time.Second
+	// homeWait bounds the wait, after a recover, for the zone to be ready.
+	homeWait = 20 * time.Second
 	// recoverTries bounds the recover requests of one step (a zone just
 	// restarted may not have its leader yet).
 	recoverTries = 4
@@ -149,6 +151,19 @@ func (n *Nemesis) recover(ctx context.Context, fc FailoverCluster, id int, fault
 	if err == nil && st.Phase == "normal" && !must {
 		return true
 	}
+	msg := ""
+	if err == nil && st.Phase != "normal" && n.PauseAuto != nil {
+		if perr := n.PauseAuto(false); perr != nil {
+			n.Logf("nemesis: switch automatic failover off: %v", perr)
+		} else {
+			msg = "automatic failover off during the recover; "
+			defer func() {
+				if perr := n.PauseAuto(true); perr != nil {
+					n.Logf("nemesis: switch automatic failover on: %v", perr)
+				}
+			}()
+		}
+	}
 	if err == nil && st.Phase != "normal" {
 		for try := 1; try <= recoverTries; try++ {
 			if err = fc.RecoverZone(ctx, z, recoverWait); err == nil || ctx.Err() != nil {
@@ -161,7 +176,7 @@ func (n *Nemesis) recover(ctx context.Context, fc FailoverCluster, id int, fault
 			}
 		}
 		if err == nil {
-			st, err = fc.ZoneState(ctx, z)
+			st, err = n.waitHome(ctx, fc, z)
 		}
 	}
 	if err == nil && st.Phase != "normal" {
@@ -170,13 +185,41 @@ func (n *Nemesis) recover(ctx context.Context, fc FailoverCluster, id int, fault
 	if err == nil && st.Report == nil {
 		err = fmt.Errorf("zone %s shows no reconciliation report", z)
 	}
-	msg := ""
 	if st != nil && st.Report != nil {
 		r := st.Report
-		msg = fmt.Sprintf("store %s: %d shards, %d accounts took the store's state, %d kept, %d payments merged, %d duplicates voided, %d violations, %dms",
+		msg += fmt.Sprintf("store %s: %d shards, %d accounts took the store's state, %d kept, %d payments merged, %d duplicates voided, %d violations, %dms",
 			st.Store, r.Shards, r.Taken, r.Kept, r.Merged, len(r.Voided), len(r.Violations), r.DurationMs)
 	}
 	return n.stepDone(id, fault, z, StepRecover, t, err, msg, st)
+}
+
+// waitHome polls zone z after its recover until it is normal and ready
+// (its leader holds a lease and serves writes), for up to homeWait, and
+// returns its last state; a zone that leaves normal again is an error.
+func (n *Nemesis) waitHome(ctx context.Context, fc FailoverCluster, z string) (*history.Reconcile, error) {
+	ctx, cancel := context.WithTimeout(ctx, homeWait)
+	defer cancel()
+	var st *history.Reconcile
+	for {
+		got, err := fc.ZoneState(ctx, z)
+		if err == nil {
+			st = got
+			if got.Phase != "normal" {
+				return got, fmt.Errorf("zone %s was failed over again after its recover (phase %s)", z, got.Phase)
+			}
+			if got.Ready {
+				return got, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if st == nil {
+				return nil, fmt.Errorf("zone %s: no status after its recover: %w", z, err)
+			}
+			return st, fmt.Errorf("zone %s normal but not ready %s after its recover", z, homeWait)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitPhase polls zone z until its phase is one of phases or wait has

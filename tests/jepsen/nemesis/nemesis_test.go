@@ -172,7 +172,7 @@ func (f *ffake) KillZone(z string) error {
 func (f *ffake) ZoneState(_ context.Context, z string) (*history.Reconcile, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := &history.Reconcile{Phase: f.phase[z], Store: z + "-f2"}
+	st := &history.Reconcile{Phase: f.phase[z], Store: z + "-f2", Ready: f.phase[z] != "failover"}
 	if st.Phase == "" {
 		st.Phase = "normal"
 	}
@@ -199,9 +199,10 @@ func TestNemesisFailover(t *testing.T) {
 	rec := history.NewRecorder(nil)
 	var loaded []string
 	n := &Nemesis{C: f, Rec: rec, AutoFailover: true, BackupLag: time.Millisecond,
-		LoadZone: func(z string, d time.Duration) { loaded = append(loaded, z) }}
+		LoadZone:  func(z string, d time.Duration) { loaded = append(loaded, z) },
+		PauseAuto: func(on bool) error { f.log(fmt.Sprintf("auto %v", on)); return nil }}
 	counts := n.Run(context.Background(), []Step{{At: 0, Duration: 10 * time.Millisecond, Fault: Failover, Pick: 1}})
-	want := []string{"cut B|A", "kill-zone B", "heal", "restart-down", "recover B", "heal-all"}
+	want := []string{"cut B|A", "kill-zone B", "heal", "restart-down", "auto false", "recover B", "auto true", "heal-all"}
 	if !reflect.DeepEqual(f.calls, want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
 	}

@@ -68,6 +68,12 @@ type Config struct {
 	// kills the zone (needs the payments workload). Zero means 8; below
 	// zero, none.
 	LoadWorkers int
+	// AutoDuringRecover keeps automatic failover on while the nemesis
+	// reconciles a zone. By default it is off from the recover until the
+	// zone is ready again: the server fails a just-reconciled zone over
+	// again at once, its lease being the stale one from before its loss
+	// (a known issue this reproduces).
+	AutoDuringRecover bool
 	// BackupLag is how long the failover nemesis cuts the lost zone off
 	// from its backup zone before the kill, so that the zone dies with
 	// writes its backup's replica has not applied. Zero means 1s; below
@@ -402,6 +408,15 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover}
 		if autoFailover {
 			n.BackupLag = max(cfg.BackupLag, 0)
+			if !cfg.AutoDuringRecover {
+				n.PauseAuto = func(on bool) error {
+					after := time.Duration(0)
+					if on {
+						after = cfg.FailoverAfter
+					}
+					return setAutoFailover(ctx, c, after)
+				}
+			}
 		}
 		if autoFailover && cfg.LoadWorkers > 0 {
 			n.LoadZone = zoneLoader(workCtx, env, wls, cfg.LoadWorkers, &loadDone)
@@ -453,7 +468,8 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 }
 
 // setAutoFailover sets failover.auto_after, so that the meta leader fails a
-// lost zone over once its lease has been expired for after.
+// lost zone over once its lease has been expired for after; zero switches
+// automatic failover off.
 func setAutoFailover(ctx context.Context, c *cluster.Cluster, after time.Duration) error {
 	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(20), client.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
