@@ -115,7 +115,6 @@ func (f Failover) checkRecover(r *Result, w history.Window, op history.Op) {
 	rep := rec.Report
 	r.Stats["reconciliations"]++
 	r.Stats["blacklisted"] += rec.Blacklist
-	r.Stats["store-payments"] += rec.Payments
 	r.Stats["merged"] += rep.Merged
 	r.Stats["taken"] += rep.Taken
 	r.Stats["kept"] += rep.Kept
