@@ -274,8 +274,13 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 // that the bug leaves unmarked) that the replica lacks; reconciliation then
 // finds them. (Pausing the backup zone instead was tried and dropped: it
 // pauses the meta leader when it lives there, and on waking it failed
-// healthy zones over.) Without partitions the injected case is skipped: the
-// bug then shows only by the luck of the kill's timing.
+// healthy zones over.) In the three runs of this test made with the cut,
+// the injected case reported 3, 3 and 5 such accounts; without the cut, one
+// CLI run out of two reported none. Without partitions the injected case is
+// skipped: the bug then shows only by the luck of the kill's timing.
+//
+// Automatic failover is off while the zone is reconciled (see
+// Config.AutoDuringRecover: the server would fail the zone over again).
 func TestScenarioFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
