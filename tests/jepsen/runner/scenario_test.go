@@ -275,8 +275,8 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 // finds them. (Pausing the backup zone instead was tried and dropped: it
 // pauses the meta leader when it lives there, and on waking it failed
 // healthy zones over.) In the three runs of this test made with the cut,
-// the injected case reported 3, 3 and 5 such accounts; without the cut, one
-// CLI run out of two reported none. Without partitions the injected case is
+// the injected case reported 3, 3 and 5 such accounts; the one injected
+// CLI run made without the cut (nor a pause) reported none. Without partitions the injected case is
 // skipped: the bug then shows only by the luck of the kill's timing.
 //
 // Automatic failover is off while the zone is reconciled (see
