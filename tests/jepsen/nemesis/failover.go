@@ -34,6 +34,10 @@ const (
 	recoverWait = 60 * time.Second
 	// homeWait bounds the wait, after a recover, for the zone to be ready.
 	homeWait = 20 * time.Second
+	// homeStable is how long a recovered zone must stay normal and ready
+	// (the server's re-failover of a just-reconciled zone came within
+	// 50ms).
+	homeStable = 2 * time.Second
 	// recoverTries bounds the recover requests of one step (a zone just
 	// restarted may not have its leader yet).
 	recoverTries = 4
@@ -193,13 +197,15 @@ func (n *Nemesis) recover(ctx context.Context, fc FailoverCluster, id int, fault
 	return n.stepDone(id, fault, z, StepRecover, t, err, msg, st)
 }
 
-// waitHome polls zone z after its recover until it is normal and ready
-// (its leader holds a lease and serves writes), for up to homeWait, and
-// returns its last state; a zone that leaves normal again is an error.
+// waitHome polls zone z after its recover until it has been normal and
+// ready (its leader holds a lease and serves writes) for homeStable, for up
+// to homeWait, and returns its last state; a zone that leaves normal again
+// is an error.
 func (n *Nemesis) waitHome(ctx context.Context, fc FailoverCluster, z string) (*history.Reconcile, error) {
 	ctx, cancel := context.WithTimeout(ctx, homeWait)
 	defer cancel()
 	var st *history.Reconcile
+	var since time.Time // ready and normal since, zero when not
 	for {
 		got, err := fc.ZoneState(ctx, z)
 		if err == nil {
@@ -207,7 +213,12 @@ func (n *Nemesis) waitHome(ctx context.Context, fc FailoverCluster, z string) (*
 			if got.Phase != "normal" {
 				return got, fmt.Errorf("zone %s was failed over again after its recover (phase %s)", z, got.Phase)
 			}
-			if got.Ready {
+			switch {
+			case !got.Ready:
+				since = time.Time{}
+			case since.IsZero():
+				since = time.Now()
+			case time.Since(since) >= homeStable:
 				return got, nil
 			}
 		}
