@@ -63,9 +63,9 @@
 //	                    reconciles a zone (by default it is off from the
 //	                    recover until the zone is ready again: the server
 //	                    fails a just-reconciled zone over again at once, its
-//	                    lease still the stale one from before its loss; this
-//	                    flag reproduces that known issue, which the failover
-//	                    checker reports as recover-incomplete).
+//	                    lease still the stale one from before its loss; with
+//	                    this flag that known issue, a race, shows in most
+//	                    runs as recover-incomplete).
 //	--backup-lag D      how long the failover nemesis cuts the zone off from its
 //	                    backup zone before the kill (default 1s; negative: no
 //	                    cut).
