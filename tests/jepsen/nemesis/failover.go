@@ -47,9 +47,11 @@ const (
 	loadLead = time.Second
 )
 
-// failover runs one Failover step: load, kill, failover, serve, restart,
-// recover, each recorded as a fault-step entry between the fault's start
-// (at the kill) and end (after the recover).
+// failover runs one Failover step: load, lag (with BackupLag), kill,
+// failover, serve, restart, recover, each recorded as a fault-step entry
+// between the fault's start (at the cut, or at the kill without one) and
+// end (after the recover). Another zone found failed over at the end is
+// recovered too, its recover step naming it.
 func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 	fc, ok := n.C.(FailoverCluster)
 	if !ok || len(fc.Zones()) == 0 {
