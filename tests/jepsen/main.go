@@ -6,6 +6,8 @@
 //	    --nemesis kill,partition,pause --time 60s --out DIR --seed N
 //	go run ./tests/jepsen --zones 3 --workload payments,bank,register \
 //	    --nemesis kill-zone,partition-zone,restart-all,kill --time 60s
+//	go run ./tests/jepsen --zones 3 --workload payments,bank \
+//	    --nemesis failover --time 60s --interval 30s --fault-duration 5s
 //
 // Flags:
 //
@@ -20,7 +22,28 @@
 //	                    restart it), partition-zone (iptables: cut a zone's
 //	                    nodes off from the meta voters outside it, so its lease
 //	                    runs out; needs root; give it a --fault-duration above
-//	                    the 3s lease), or none.
+//	                    the 3s lease), failover (see below), or none.
+//	                    failover, with --zones: a zone chosen by the seed is
+//	                    lost and failed over. Steps, each a fault-step entry
+//	                    with its start and end in the history and nemesis.txt,
+//	                    and counted (failover.lag, failover.kill, …) in the
+//	                    report: lag (8 extra payment workers on the zone's
+//	                    users from a second before; the zone cut off from
+//	                    its backup zone by iptables for --backup-lag, so it
+//	                    dies with writes its backup's replica lacks; healed
+//	                    after the kill; skipped without root), kill (kill -9
+//	                    of every node of the zone),
+//	                    failover (until the meta leader has failed the zone
+//	                    over on its own: the runner sets failover.auto_after
+//	                    to --failover-after at start), serve (the workloads
+//	                    run against the failover store for --fault-duration),
+//	                    restart (the zone's nodes), recover (rzone's recover
+//	                    API, until the zone is normal; the zone's status and
+//	                    reconciliation report go into the history). With
+//	                    failover asked for, a kill-zone whose zone was failed
+//	                    over meanwhile is reconciled the same way. Give it an
+//	                    --interval of 30s or more: one failover takes about
+//	                    15s plus --fault-duration.
 //	--time D            how long clients run (default 60s).
 //	--interval D        time between fault starts (default 10s).
 //	--fault-duration D  how long each fault lasts (default 3s).
@@ -33,6 +56,19 @@
 //	                    acknowledged after a cut-off zone's lease ran out
 //	                    (write-after-lease-expiry).
 //	--nodes-per-zone N  nodes of each zone with --zones (default 3).
+//	--failover-after D  failover.auto_after set when the failover nemesis
+//	                    runs (default 500ms).
+//	--failover-auto-during-recover
+//	                    keep automatic failover on while the failover nemesis
+//	                    reconciles a zone (by default it is off from the
+//	                    recover until the zone is ready again: the server
+//	                    fails a just-reconciled zone over again at once, its
+//	                    lease still the stale one from before its loss; with
+//	                    this flag that known issue, a race, shows in most
+//	                    runs as recover-incomplete).
+//	--backup-lag D      how long the failover nemesis cuts the zone off from its
+//	                    backup zone before the kill (default 1s; negative: no
+//	                    cut).
 //	--clock-rate F      with --zones: run one zone's nodes (chosen by the seed)
 //	                    with --inject clock-rate=F (faultinject build; their
 //	                    lease clock runs F × real time), and aim every
@@ -44,10 +80,30 @@
 //	--concurrency N     client workers per workload (default 3).
 //	--inject NAME       build rzone with -tags faultinject and run every node with
 //	                    --inject NAME (skip-idempotency, stale-read,
-//	                    no-lease-fence, …): the run should end valid: false.
+//	                    no-lease-fence, drop-guard-mark, …): the run should
+//	                    end valid: false. drop-guard-mark (zone leaders write
+//	                    without guard marks) needs --zones 3 --nemesis
+//	                    failover: reconciliation then finds accounts off the
+//	                    blacklist with writes the failover store lacked, and
+//	                    the failover checker reports guard-invariant-violated.
 //	--binary PATH       use this rzone binary instead of building ./cmd/rzone.
 //	--check-timeout D   Porcupine's time limit per account (default 30s).
 //	-v                  log progress to stderr.
+//
+// Checkers: set and bank per workload (over the whole history: a user's log
+// indexes are compared within one failover era only, the limit is not
+// checked on a failed-over zone's users, and a key the failover store
+// declined after an attempt that may have applied in the lost zone counts
+// as possibly applied); linearizable (Porcupine) for register, which is
+// guaranteed in normal operation only, so a failover run should leave
+// register out; lease with --zones; failover with the failover nemesis:
+// every reconciliation report of the run, invalid when it lists
+// violations (guard-invariant-violated), when a recover did not bring the
+// zone back to normal (recover-incomplete), a lost zone was not failed
+// over within 30s (failover-incomplete) or another zone was failed over
+// during the fault (unexpected-failover); voided duplicates are listed as
+// notes and stay valid. Writes refused with account_isolated (423) are
+// definite refusals (not applied).
 //
 // The folder holds history.jsonl, nemesis.txt, results.json, summary.txt,
 // latency.png, throughput.png, linearizability-user-*.html for accounts that
@@ -89,6 +145,9 @@ func run() int {
 		nodes     = flag.Int("nodes", 3, "voters in the zone (ignored with --zones)")
 		zones     = flag.Int("zones", 0, "zones of a multi-zone cluster (0: one standalone zone)")
 		perZone   = flag.Int("nodes-per-zone", 3, "nodes of each zone with --zones")
+		foAfter   = flag.Duration("failover-after", 500*time.Millisecond, "failover.auto_after set when the failover nemesis runs")
+		autoRecov = flag.Bool("failover-auto-during-recover", false, "keep automatic failover on while the failover nemesis reconciles a zone")
+		backupLag = flag.Duration("backup-lag", time.Second, "how long the failover nemesis cuts the zone off from its backup zone before the kill (negative: no cut)")
 		clockRate = flag.Float64("clock-rate", 0, "with --zones: one zone runs with --inject clock-rate=F, and partition-zone cuts it")
 		conc      = flag.Int("concurrency", 3, "client workers per workload")
 		inject    = flag.String("inject", "", "deliberate server bug to switch on (needs -tags faultinject): skip-idempotency, stale-read, no-lease-fence, …")
@@ -118,23 +177,26 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runner.Run(ctx, runner.Config{
-		Workloads:     splitList(*workloads),
-		Nemeses:       kinds,
-		Time:          *dur,
-		Out:           *out,
-		Seed:          *seed,
-		Nodes:         *nodes,
-		Zones:         *zones,
-		NodesPerZone:  *perZone,
-		ClockRate:     *clockRate,
-		Concurrency:   *conc,
-		Interval:      *interval,
-		FaultDuration: *faultDur,
-		Inject:        *inject,
-		Binary:        *binary,
-		CheckTimeout:  *checkTO,
-		Stdout:        os.Stdout,
-		Logf:          logf,
+		Workloads:         splitList(*workloads),
+		Nemeses:           kinds,
+		Time:              *dur,
+		Out:               *out,
+		Seed:              *seed,
+		Nodes:             *nodes,
+		Zones:             *zones,
+		NodesPerZone:      *perZone,
+		FailoverAfter:     *foAfter,
+		BackupLag:         *backupLag,
+		AutoDuringRecover: *autoRecov,
+		ClockRate:         *clockRate,
+		Concurrency:       *conc,
+		Interval:          *interval,
+		FaultDuration:     *faultDur,
+		Inject:            *inject,
+		Binary:            *binary,
+		CheckTimeout:      *checkTO,
+		Stdout:            os.Stdout,
+		Logf:              logf,
 	})
 	if err != nil {
 		if errors.Is(err, runner.ErrInjectUnsupported) {

@@ -245,6 +245,11 @@ func Classify(err error) Outcome {
 			return Unknown
 		case api.CodeInsufficientCredit, api.CodeOverpayment:
 			return Applied
+		case api.CodeAccountIsolated:
+			// A failed-over zone's blacklisted account: the write was
+			// refused before it reached any log, and retrying it before
+			// reconciliation is refused again.
+			return NotApplied
 		default:
 			return NotApplied
 		}

@@ -31,6 +31,9 @@ func TestClassify(t *testing.T) {
 		case "unavailable":
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"error":{"code":"unavailable","message":"no leader"}}`))
+		case "isolated":
+			w.WriteHeader(http.StatusLocked)
+			w.Write([]byte(`{"error":{"code":"account_isolated","message":"zone A is failed over"}}`))
 		case "garbage":
 			w.WriteHeader(http.StatusBadGateway)
 			w.Write([]byte(`<html>proxy</html>`))
@@ -53,6 +56,7 @@ func TestClassify(t *testing.T) {
 		{"a decline is a definite answer", "declined", Applied, false, string(api.CodeInsufficientCredit)},
 		{"unknown_outcome may have applied", "unknown", Unknown, true, string(api.CodeUnknownOutcome)},
 		{"unavailable did not apply", "unavailable", NotApplied, true, string(api.CodeUnavailable)},
+		{"account_isolated is a definite refusal", "isolated", NotApplied, false, string(api.CodeAccountIsolated)},
 		{"a reply that is not ours may have applied", "garbage", Unknown, true, string(api.CodeInternal)},
 		{"a timeout may have applied", "hang", Unknown, true, "transport"},
 	}

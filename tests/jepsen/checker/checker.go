@@ -161,6 +161,8 @@ type write struct {
 	key      string
 	amount   int64
 	workload string
+	// zone is the zone of the user's shard, "" in a single zone.
+	zone     string
 	attempts []history.Pair
 	// acked is the first ok completion, nil if none.
 	acked *history.Op
@@ -190,7 +192,7 @@ func collectWrites(ops []history.Op, f, workload string) []*write {
 		k := keyOf{in.User, in.Key}
 		w := by[k]
 		if w == nil {
-			w = &write{f: f, user: in.User, key: in.Key, amount: in.Amount, workload: in.Workload, call: in.Time}
+			w = &write{f: f, user: in.User, key: in.Key, amount: in.Amount, workload: in.Workload, zone: in.Zone, call: in.Time}
 			by[k] = w
 			order = append(order, w)
 		}

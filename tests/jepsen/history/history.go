@@ -36,6 +36,10 @@ const (
 	FFinalRead = "final-read" // after the run: account and every payment, per node
 	FFault     = "fault-start"
 	FHeal      = "fault-end"
+	// FFaultStep is one step of a multi-step fault (the failover nemesis's
+	// kill, failover, restart and recover): Step names it, StepStart is
+	// when it began and the entry's Time when it ended.
+	FFaultStep = "fault-step"
 )
 
 // NemesisProcess is the process of nemesis entries.
@@ -93,9 +97,9 @@ type Op struct {
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message,omitempty"`
 
-	// Zone is, on a write of a multi-zone run, the zone that owned the
-	// user's shard when the run began; on a nemesis entry, the zone a
-	// zone fault hit.
+	// Zone is, on a client entry of a multi-zone run (write, read, final
+	// read), the zone that owned the user's shard when the run began; on a
+	// nemesis entry, the zone a zone fault hit.
 	Zone string `json:"zone,omitempty"`
 
 	// Fault, FaultID and Targets describe nemesis entries.
@@ -106,6 +110,54 @@ type Op struct {
 	// nemesis began to undo the fault (the entry's Time is when it was
 	// done).
 	HealStart int64 `json:"heal_start,omitempty"`
+	// Step and StepStart describe a fault-step entry.
+	Step      string `json:"step,omitempty"`
+	StepStart int64  `json:"step_start,omitempty"`
+	// Reconcile is, on the recover step of a failover, the zone's
+	// reconciliation report as GET /v1/zones/{zone} showed it afterwards.
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
+}
+
+// Reconcile is a zone's state after a recover step, with the report of its
+// reconciliation (api.ReconcileReport).
+type Reconcile struct {
+	// Phase is the zone's phase after the recover (normal when it
+	// completed).
+	Phase string `json:"phase"`
+	// Ready is the zone's readiness: its leader serves writes.
+	Ready bool `json:"ready"`
+	// Store is the failover store that was merged back.
+	Store string `json:"store,omitempty"`
+	// Blacklist is how many accounts were isolated during the failover.
+	Blacklist int `json:"blacklist"`
+	// Payments is how many payments the failover store took.
+	Payments int `json:"payments"`
+	// Report is nil when the zone showed none.
+	Report *ReconcileReport `json:"report,omitempty"`
+}
+
+// ReconcileReport mirrors api.ReconcileReport.
+type ReconcileReport struct {
+	Shards int `json:"shards"`
+	Taken  int `json:"taken"`
+	Kept   int `json:"kept"`
+	Merged int `json:"merged"`
+	// Voided are failover payments dropped because the zone had accepted
+	// their key too.
+	Voided []Voided `json:"voided,omitempty"`
+	// Violations are accounts off the blacklist whose zone state had
+	// writes the failover store lacked: the guard-mark invariant broken.
+	Violations []uint64 `json:"violations,omitempty"`
+	Unmerged   int      `json:"unmerged,omitempty"`
+	DurationMs int64    `json:"duration_ms"`
+}
+
+// Voided is a failover payment voided as a duplicate at reconciliation.
+type Voided struct {
+	User       uint64 `json:"user"`
+	Key        string `json:"key"`
+	Amount     int64  `json:"amount"`
+	ZoneAmount int64  `json:"zone_amount"`
 }
 
 // Completion returns a copy of the invoke op as a completion of type t.

@@ -3,14 +3,17 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/tests/cluster"
+	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
 // ForCluster adapts a harness cluster to Cluster and ZoneCluster.
 func ForCluster(c *cluster.Cluster) Cluster { return harness{c} }
 
-var _ ZoneCluster = harness{}
+var _ FailoverCluster = harness{}
 
 type harness struct{ c *cluster.Cluster }
 
@@ -113,3 +116,60 @@ func (h harness) KillAll() error {
 }
 
 func (h harness) RestartDown(ctx context.Context) error { return h.c.RestartNodes(ctx, h.c.Nodes) }
+
+// admin returns a client of every node that retries for a few seconds.
+func (h harness) admin() (*client.Client, error) {
+	return client.New(h.c.HTTPAddrs(), client.WithMaxRetries(10), client.WithBackoff(50*time.Millisecond, time.Second),
+		client.WithTimeout(5*time.Second))
+}
+
+func (h harness) ZoneState(ctx context.Context, z string) (*history.Reconcile, error) {
+	cl, err := h.admin()
+	if err != nil {
+		return nil, err
+	}
+	zs, err := cl.Zone(ctx, z)
+	if err != nil {
+		return nil, err
+	}
+	return reconcileOf(zs), nil
+}
+
+func (h harness) RecoverZone(ctx context.Context, z string, wait time.Duration) error {
+	cl, err := h.admin()
+	if err != nil {
+		return err
+	}
+	zs, err := cl.RecoverZone(ctx, z, wait)
+	if err != nil {
+		return fmt.Errorf("recover zone %s: %w", z, err)
+	}
+	if zs.Phase != "normal" {
+		return fmt.Errorf("recover zone %s: phase %s after %s", z, zs.Phase, wait)
+	}
+	return nil
+}
+
+// reconcileOf copies what the failover checker needs of a zone's status.
+func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
+	out := &history.Reconcile{Phase: zs.Phase, Ready: zs.Ready}
+	f := zs.Failover
+	if f == nil {
+		return out
+	}
+	out.Store, out.Blacklist, out.Payments = f.Store, f.Blacklist, f.Payments
+	if r := f.Report; r != nil && f.Recovered != "" {
+		out.Report = &history.ReconcileReport{Shards: r.Shards, Taken: r.Taken, Kept: r.Kept, Merged: r.Merged,
+			Violations: r.Violations, Unmerged: r.Unmerged, DurationMs: r.DurationMs}
+		for _, v := range r.Voided {
+			out.Report.Voided = append(out.Report.Voided, history.Voided{User: v.User, Key: v.Key, Amount: v.Amount, ZoneAmount: v.ZoneAmount})
+		}
+	}
+	return out
+}
+
+func (h harness) Backup(z string) string { return h.c.Backup(z) }
+
+func (h harness) CutZones(a, b string) error {
+	return h.c.Partition(h.c.ZoneNodes(a), h.c.ZoneNodes(b))
+}

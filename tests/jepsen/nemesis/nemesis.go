@@ -56,6 +56,26 @@ type Nemesis struct {
 	// (the zone run with a faulty clock); otherwise the step's pick
 	// chooses.
 	LeaseZone string
+	// AutoFailover says the cluster fails a lost zone over on its own
+	// (failover.auto_after is set): a kill-zone step then also reconciles
+	// the zone, when it was failed over, after restarting it.
+	AutoFailover bool
+	// LoadZone, when set, is called by a failover step a second before the
+	// kill: it should start extra client load on zone's users for about d
+	// and return at once.
+	LoadZone func(zone string, d time.Duration)
+	// PauseAuto, when set, switches the cluster's automatic failover off
+	// (on false) and on again (on true). A recover step switches it off
+	// for the reconciliation and until the zone is ready again: the
+	// server fails a just-reconciled zone over again at once while its
+	// lease is still the stale one from before its loss (a known issue).
+	PauseAuto func(on bool) error
+	// BackupLag, when above zero, makes a failover step cut the zone off
+	// from its backup zone for that long before the kill (and heal the cut
+	// after it): the zone commits writes its backup's replica has not
+	// applied, the case guard marks and reconciliation exist for. It needs
+	// partitions (iptables).
+	BackupLag time.Duration
 
 	applied map[string]int
 	failed  map[string]int
@@ -96,6 +116,10 @@ func (n *Nemesis) Run(ctx context.Context, steps []Step) Counts {
 }
 
 func (n *Nemesis) step(ctx context.Context, id int, s Step) {
+	if s.Fault == Failover {
+		n.failover(ctx, id, s)
+		return
+	}
 	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id}
 	heal, err := n.inject(ctx, s, &start)
 	if err != nil {
@@ -110,7 +134,11 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 	case <-ctx.Done():
 	case <-time.After(s.Duration):
 	}
-	hctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	healTimeout := 60 * time.Second
+	if s.Fault == KillZone && n.AutoFailover {
+		healTimeout = failoverHealTimeout
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), healTimeout)
 	defer cancel()
 	end := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FHeal,
 		Fault: s.Fault, FaultID: id, Targets: start.Targets, Zone: start.Zone, HealStart: n.Rec.Now()}
@@ -158,7 +186,21 @@ func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(cont
 	switch s.Fault {
 	case KillZone:
 		op.Targets = zc.ZoneNodeIDs(z)
-		return zc.RestartDown, zc.KillZone(z)
+		heal := zc.RestartDown
+		if fc, ok := zc.(FailoverCluster); ok && n.AutoFailover {
+			// A zone down longer than its lease and auto_after has been
+			// failed over meanwhile; it is reconciled like a failover's.
+			heal = func(ctx context.Context) error {
+				if err := zc.RestartDown(ctx); err != nil {
+					return err
+				}
+				if !n.recover(ctx, fc, op.FaultID, s.Fault, z, false) {
+					return fmt.Errorf("zone %s not reconciled", z)
+				}
+				return nil
+			}
+		}
+		return heal, zc.KillZone(z)
 	case PartitionZone:
 		if n.LeaseZone != "" {
 			z = n.LeaseZone

@@ -154,3 +154,85 @@ func TestNemesisZoneFaults(t *testing.T) {
 		}
 	})
 }
+
+// ffake is a fake cluster whose zones fail over: a killed zone's phase
+// becomes failover once polled, and normal again after a recover.
+type ffake struct {
+	zfake
+	phase map[string]string
+}
+
+func (f *ffake) KillZone(z string) error {
+	f.log("kill-zone " + z)
+	f.mu.Lock()
+	f.phase[z] = "failover"
+	f.mu.Unlock()
+	return nil
+}
+func (f *ffake) ZoneState(_ context.Context, z string) (*history.Reconcile, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := &history.Reconcile{Phase: f.phase[z], Store: z + "-f2", Ready: f.phase[z] != "failover"}
+	if st.Phase == "" {
+		st.Phase = "normal"
+	}
+	if f.phase[z] == "normal" {
+		st.Report = &history.ReconcileReport{Shards: 50, Violations: []uint64{7}}
+	}
+	return st, nil
+}
+func (f *ffake) RecoverZone(_ context.Context, z string, _ time.Duration) error {
+	f.log("recover " + z)
+	f.mu.Lock()
+	f.phase[z] = "normal"
+	f.mu.Unlock()
+	return nil
+}
+func (f *ffake) Backup(z string) string { return map[string]string{"A": "B", "B": "A"}[z] }
+func (f *ffake) CutZones(a, b string) error {
+	f.log("cut " + a + "|" + b)
+	return nil
+}
+
+func TestNemesisFailover(t *testing.T) {
+	f := &ffake{phase: map[string]string{}}
+	rec := history.NewRecorder(nil)
+	var loaded []string
+	n := &Nemesis{C: f, Rec: rec, AutoFailover: true, BackupLag: time.Millisecond,
+		LoadZone:  func(z string, d time.Duration) { loaded = append(loaded, z) },
+		PauseAuto: func(on bool) error { f.log(fmt.Sprintf("auto %v", on)); return nil }}
+	counts := n.Run(context.Background(), []Step{{At: 0, Duration: 10 * time.Millisecond, Fault: Failover, Pick: 1}})
+	want := []string{"cut B|A", "kill-zone B", "heal", "restart-down", "auto false", "recover B", "auto true", "heal-all"}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	if !reflect.DeepEqual(loaded, []string{"B"}) {
+		t.Errorf("load on %v, want [B]", loaded)
+	}
+	if got := counts.Summary(); got != "failover=1 failover.failover=1 failover.kill=1 failover.lag=1 failover.recover=1 failover.restart=1 failover.serve=1" {
+		t.Errorf("summary %q", got)
+	}
+	var steps []string
+	var report *history.Reconcile
+	for _, op := range rec.Ops() {
+		if op.F == history.FFaultStep {
+			steps = append(steps, op.Step)
+			if op.StepStart > op.Time {
+				t.Errorf("step %s ends before it starts", op.Step)
+			}
+			if op.Step == StepRecover {
+				report = op.Reconcile
+			}
+		}
+	}
+	if !reflect.DeepEqual(steps, []string{StepLag, StepKill, StepFailover, StepServe, StepRestart, StepRecover}) {
+		t.Errorf("steps %v", steps)
+	}
+	if report == nil || report.Report == nil || len(report.Report.Violations) != 1 {
+		t.Errorf("recover step carries %+v, want the zone's report", report)
+	}
+	ws := history.Windows(rec.Ops())
+	if len(ws) != 1 || ws[0].Zone != "B" || ws[0].Error != "" {
+		t.Errorf("windows %+v", ws)
+	}
+}

@@ -1,8 +1,8 @@
 // Package nemesis plans and injects the faults of a fault test: kill -9 and
 // restart, SIGSTOP and SIGCONT, and network partitions, each aimed at the
 // leader or at a random node; on a multi-zone cluster also kill -9 of a
-// whole zone, a zone cut off from the meta group, and a restart of every
-// node. A plan is a pure function of a seed, so a
+// whole zone, a zone cut off from the meta group, a zone lost, failed over
+// and reconciled, and a restart of every node. A plan is a pure function of a seed, so a
 // failing run can be replayed; each fault's start and end go into the
 // history.
 package nemesis
@@ -27,13 +27,30 @@ const (
 	PartitionZone = "partition-zone"
 	// RestartAll kills -9 every node, and restarts them all at the end.
 	RestartAll = "restart-all"
+	// Failover kills -9 a whole zone, waits for the cluster to fail it over
+	// to its backup zone on its own (the runner turns automatic failover
+	// on), lets the workloads run against the failover store for the
+	// step's Duration, restarts the zone and reconciles it (POST
+	// /v1/zones/{zone}/recover). Each of these is a fault-step entry.
+	Failover = "failover"
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition, KillZone, PartitionZone, RestartAll}
+var Kinds = []string{Kill, Pause, Partition, KillZone, PartitionZone, RestartAll, Failover}
 
 // ZoneKinds are the kinds that need a multi-zone cluster.
-var ZoneKinds = []string{KillZone, PartitionZone}
+var ZoneKinds = []string{KillZone, PartitionZone, Failover}
+
+// Steps of a Failover fault, as named in fault-step entries and counted
+// (as "failover.kill", …) in Counts.
+const (
+	StepLag      = "lag"      // the zone cut from its backup zone, killed, the cut healed
+	StepKill     = "kill"     // kill -9 of every node of the zone
+	StepFailover = "failover" // until the zone's phase is failover
+	StepServe    = "serve"    // the workloads run against the failover store
+	StepRestart  = "restart"  // the zone's nodes restarted and healthy
+	StepRecover  = "recover"  // reconciliation, until the phase is normal
+)
 
 // Targets of a step.
 const (

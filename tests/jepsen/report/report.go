@@ -125,12 +125,28 @@ func Timeline(w io.Writer, r *Run) {
 		fmt.Fprintf(w, "  %s\n", s)
 	}
 	fmt.Fprintln(w, "applied:")
+	steps := map[int][]history.Op{}
+	for _, op := range r.Ops {
+		if op.Process == history.NemesisProcess && op.F == history.FFaultStep {
+			steps[op.FaultID] = append(steps[op.FaultID], op)
+		}
+	}
 	for _, win := range history.Windows(r.Ops) {
 		fmt.Fprintf(w, "  #%d %-9s %-6s %7.2fs → %7.2fs", win.ID, win.Fault, strings.Join(win.Targets, ","), secs(win.Start), secs(win.End))
 		if win.Error != "" {
 			fmt.Fprintf(w, "  error: %s", win.Error)
 		}
 		fmt.Fprintln(w)
+		for _, st := range steps[win.ID] {
+			fmt.Fprintf(w, "      %-9s zone %s %7.2fs → %7.2fs", st.Step, st.Zone, secs(st.StepStart), secs(st.Time))
+			if st.Message != "" {
+				fmt.Fprintf(w, "  %s", st.Message)
+			}
+			if st.Error != "" {
+				fmt.Fprintf(w, "  error: %s", st.Error)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/tests/cluster"
 	"github.com/rzonedb/rzone/tests/jepsen/checker"
 	"github.com/rzonedb/rzone/tests/jepsen/history"
@@ -33,8 +34,9 @@ var ErrInjectUnsupported = errors.New("runner: rzone server has no --inject flag
 type Config struct {
 	// Workloads to run together: payments, register, bank.
 	Workloads []string
-	// Nemeses are the fault kinds: kill, pause, partition. Empty runs
-	// without faults.
+	// Nemeses are the fault kinds (nemesis.Kinds). Empty runs without
+	// faults. With nemesis.Failover the runner turns automatic failover on
+	// (FailoverAfter) and the failover checker runs.
 	Nemeses []string
 	// Time is how long the workers invoke operations.
 	Time time.Duration
@@ -57,6 +59,27 @@ type Config struct {
 	// LeaseDuration is the servers' ownership lease, which the lease
 	// checker assumes. Zero means 3s, the server's default.
 	LeaseDuration time.Duration
+	// FailoverAfter is the failover.auto_after the runner sets when the
+	// failover nemesis runs: the meta leader fails a zone over once its
+	// lease has been expired that long. Zero means 500ms.
+	FailoverAfter time.Duration
+	// LoadWorkers is how many extra payment workers the failover nemesis
+	// aims at a zone's users for the second before and two after it
+	// kills the zone (needs the payments workload). Zero means 8; below
+	// zero, none.
+	LoadWorkers int
+	// AutoDuringRecover keeps automatic failover on while the nemesis
+	// reconciles a zone. By default it is off from the recover until the
+	// zone is ready again: the server fails a just-reconciled zone over
+	// again at once, its lease being the stale one from before its loss
+	// (a known issue this reproduces).
+	AutoDuringRecover bool
+	// BackupLag is how long the failover nemesis cuts the lost zone off
+	// from its backup zone before the kill, so that the zone dies with
+	// writes its backup's replica has not applied. Zero means 1s; below
+	// zero, no cut. Without partitions (iptables) there is no cut, and the
+	// report says so.
+	BackupLag time.Duration
 	// Concurrency is the number of workers per workload. Zero means 3.
 	Concurrency int
 	// Interval is the time between fault starts; zero means 10s.
@@ -114,6 +137,15 @@ func (c *Config) defaults() error {
 	}
 	if c.LeaseDuration == 0 {
 		c.LeaseDuration = 3 * time.Second
+	}
+	if c.FailoverAfter == 0 {
+		c.FailoverAfter = 500 * time.Millisecond
+	}
+	if c.BackupLag == 0 {
+		c.BackupLag = time.Second
+	}
+	if c.LoadWorkers == 0 {
+		c.LoadWorkers = 8
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 3
@@ -196,6 +228,21 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		}
 		env.ZoneOf = zoneOf
 	}
+	autoFailover := slices.Contains(rep.Nemeses, nemesis.Failover)
+	if autoFailover && cfg.BackupLag > 0 {
+		if err := c.CanPartition(); err != nil {
+			note := fmt.Sprintf("failover without the cut from the backup zone before the kill: %v", err)
+			cfg.Logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+			cfg.BackupLag = -1
+		}
+	}
+	if autoFailover {
+		if err := setAutoFailover(ctx, c, cfg.FailoverAfter); err != nil {
+			return nil, err
+		}
+		cfg.Logf("runner: failover.auto_after set to %s", cfg.FailoverAfter)
+	}
 	var wls []workload.Workload
 	for _, name := range cfg.Workloads {
 		w, err := workload.New(name)
@@ -218,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone)
+	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover)
 	rep.Faults, rep.Failed = counts.Applied, counts.Failed
 
 	if err := settle(ctx, cfg, c); err != nil {
@@ -251,6 +298,11 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	if c.MultiZone() {
 		res := checker.Lease{Duration: cfg.LeaseDuration, Faults: []string{nemesis.PartitionZone}}.Check(rep.Ops)
+		rep.Valid = rep.Valid && res.Verdict == checker.Valid
+		rep.Results = append(rep.Results, res)
+	}
+	if autoFailover {
+		res := checker.Failover{Faults: []string{nemesis.Failover}}.Check(rep.Ops)
 		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
@@ -340,7 +392,7 @@ func shardZones(ctx context.Context, c *cluster.Cluster) (func(uint64) string, e
 
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
 	env.Stop = time.Now().Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
 	workCtx, cancelWork := context.WithDeadline(ctx, env.Stop.Add(15*time.Second))
@@ -349,11 +401,26 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	defer cancelNem()
 
 	var counts nemesis.Counts
-	var nemDone sync.WaitGroup
+	var nemDone, loadDone sync.WaitGroup
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone}
+		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover}
+		if autoFailover {
+			n.BackupLag = max(cfg.BackupLag, 0)
+			if !cfg.AutoDuringRecover {
+				n.PauseAuto = func(on bool) error {
+					after := time.Duration(0)
+					if on {
+						after = cfg.FailoverAfter
+					}
+					return setAutoFailover(ctx, c, after)
+				}
+			}
+		}
+		if autoFailover && cfg.LoadWorkers > 0 {
+			n.LoadZone = zoneLoader(workCtx, env, wls, cfg.LoadWorkers, &loadDone)
+		}
 		counts = n.Run(nemCtx, steps)
 	}()
 	var wg sync.WaitGroup
@@ -371,7 +438,49 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	}
 	wg.Wait()
 	nemDone.Wait()
+	loadDone.Wait()
 	return counts
+}
+
+// zoneLoader returns the failover nemesis's LoadZone: n extra workers of
+// each ZoneLoader workload (processes from 1000 up, so that they are told
+// apart in the history), each writing to the zone's users for d.
+func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload, n int, wg *sync.WaitGroup) func(string, time.Duration) {
+	next := 1000
+	return func(zone string, d time.Duration) {
+		until := time.Now().Add(d)
+		for _, w := range wls {
+			zl, ok := w.(workload.ZoneLoader)
+			if !ok {
+				continue
+			}
+			for i := 0; i < n; i++ {
+				wk := workload.NewWorker(env, w.Name(), next)
+				next++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					zl.LoadZone(ctx, wk, zone, until)
+				}()
+			}
+		}
+	}
+}
+
+// setAutoFailover sets failover.auto_after, so that the meta leader fails a
+// lost zone over once its lease has been expired for after; zero switches
+// automatic failover off.
+func setAutoFailover(ctx context.Context, c *cluster.Cluster, after time.Duration) error {
+	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(20), client.WithBackoff(50*time.Millisecond, time.Second))
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := admin.SetConfig(sctx, "failover.auto_after", after.String(), 0); err != nil {
+		return fmt.Errorf("runner: set failover.auto_after: %w", err)
+	}
+	return nil
 }
 
 // settle waits until every node is back, ready, and the applied indexes

@@ -191,6 +191,9 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 					t.Skipf("the zone-from-meta cut needs iptables: %v", err)
 				}
 			}
+			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
+				t.Skipf("the cut before the kill needs iptables: %v", err)
+			}
 			var bin string
 			if tt.inject == "" {
 				bin = cluster.Binary(t)
@@ -250,6 +253,107 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 			}
 			if !slices.ContainsFunc(tt.anomalies, func(a string) bool { return slices.Contains(seen, a) }) {
 				t.Fatalf("--inject %s: anomalies %v name none of %v", tt.inject, seen, tt.anomalies)
+			}
+		})
+	}
+}
+
+// TestScenarioFailover loses a whole zone of a 3-zone × 3-node cluster
+// under the payments and bank workloads, lets the cluster fail it over on
+// its own (failover.auto_after 500ms), runs the workloads against the
+// failover store, restarts the zone and reconciles it; the set, bank and
+// failover checkers judge the whole history. The normal build must end
+// valid; with the planted drop-guard-mark bug (zone leaders write without
+// guard marks) the failover checker must name guard-invariant-violated.
+//
+// The bug only shows when the zone dies holding writes its backup's
+// replica has not applied. The failover nemesis makes that the rule rather
+// than luck: eight extra workers pay for the zone's users from a second
+// before the kill, and the zone is cut off from its backup zone (iptables)
+// for the last second before it, so the zone commits writes (to accounts
+// that the bug leaves unmarked) that the replica lacks; reconciliation then
+// finds them. (Pausing the backup zone instead was tried and dropped: it
+// pauses the meta leader when it lives there, and on waking it failed
+// healthy zones over.) In the four runs of this test made with the cut,
+// the injected case reported 3, 3, 5 and 2 such accounts; the one injected
+// CLI run made without the cut (nor a pause) reported none. Without partitions the injected case is
+// skipped: the bug then shows only by the luck of the kill's timing.
+//
+// Automatic failover is off while the zone is reconciled (see
+// Config.AutoDuringRecover: the server would fail the zone over again).
+func TestScenarioFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	tests := []struct {
+		name   string
+		inject string
+	}{
+		{name: "the normal build fails over and reconciles cleanly"},
+		{name: "drop-guard-mark is caught at reconciliation", inject: "drop-guard-mark"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
+				t.Skipf("the cut before the kill needs iptables: %v", err)
+			}
+			var bin string
+			if tt.inject == "" {
+				bin = cluster.Binary(t)
+			} else {
+				bin = cluster.Binary(t, "faultinject")
+			}
+			// One failover: the load starts 2 to 6s in, the kill a
+			// second later; the zone serves from the store for 4s.
+			cfg, _ := run(t, Config{
+				Workloads:     []string{"payments", "bank"},
+				Nemeses:       []string{nemesis.Failover},
+				Zones:         3,
+				Time:          20 * time.Second,
+				Interval:      20 * time.Second,
+				FaultDuration: 4 * time.Second,
+				Inject:        tt.inject,
+				Binary:        bin,
+				SettleTimeout: 15 * time.Second,
+				// Not the CLI's 500ms: when the lost zone held the meta
+				// leader, the new one found a healthy zone's lease lapsed
+				// during the election and failed that zone over at once
+				// (unexpected-failover; a server issue, see the README).
+				// 3s gives healthy zones time to renew first.
+				FailoverAfter: 3 * time.Second,
+			})
+			var out bytes.Buffer
+			cfg.Stdout = &out
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			rep, err := Run(ctx, *cfg)
+			if errors.Is(err, ErrInjectUnsupported) {
+				t.Skipf("rzone server has no --inject flag: %v", err)
+			}
+			t.Logf("summary:\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Faults[nemesis.Failover] != 1 {
+				t.Fatalf("failover not carried out (applied %v, failed %v)", rep.Faults, rep.Failed)
+			}
+			var fo *checker.Result
+			for _, r := range rep.Results {
+				if r.Checker == "failover" {
+					fo = r
+				}
+			}
+			if fo == nil || fo.Stats["reconciliations"] != 1 {
+				t.Fatalf("the failover checker saw no reconciliation: %+v", fo)
+			}
+			if tt.inject == "" {
+				if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+					t.Fatal("the normal build fails the failover scenario")
+				}
+				return
+			}
+			if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") || !fo.Has(checker.GuardInvariantViolated) {
+				t.Fatalf("--inject %s: the failover checker missed the bug (%v)", tt.inject, fo.AnomalyKinds())
 			}
 		})
 	}

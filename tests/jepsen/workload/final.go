@@ -63,7 +63,7 @@ func finalReadNode(ctx context.Context, env *Env, n Node, workload string, users
 			return fmt.Errorf("account %d: %w", u, err)
 		}
 		op := history.Op{Type: history.OK, Process: finalProcess, F: history.FFinalRead, Workload: workload,
-			Node: n.ID, User: u, Stale: true, Account: accountOf(a), Applied: before.AppliedIndex}
+			Node: n.ID, User: u, Stale: true, Account: accountOf(a), Applied: before.AppliedIndex, Zone: env.zoneOf(u)}
 		if payments {
 			ps, err := n.API.ListAllPayments(ctx, u, true, 1000)
 			if err != nil {

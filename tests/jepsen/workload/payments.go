@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/tests/jepsen/checker"
@@ -59,6 +60,24 @@ func (p *Payments) Run(ctx context.Context, w *Worker) {
 		if r := w.Pay(ctx, s.user, s.req, false); r.Acked {
 			acked = append(acked, s)
 		}
+	}
+}
+
+// LoadZone implements ZoneLoader: fresh payments, retried like the others,
+// on the workload's users in zone.
+func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, until time.Time) {
+	var users []uint64
+	for _, u := range p.users() {
+		if w.Env.zoneOf(u) == zone {
+			users = append(users, u)
+		}
+	}
+	for len(users) > 0 && w.Running(ctx) && time.Now().Before(until) {
+		w.Pay(ctx, users[w.Rng.IntN(len(users))], api.PayRequest{
+			Key:      w.NextKey("z"),
+			Amount:   1 + w.Rng.Int64N(p.MaxAmount),
+			Merchant: "burst",
+		}, false)
 	}
 }
 

@@ -83,6 +83,15 @@ func New(name string) (Workload, error) {
 	return nil, fmt.Errorf("unknown workload %q (want some of %s)", name, strings.Join(Names, ","))
 }
 
+// ZoneLoader is a workload that can put a burst of extra writes on the
+// users of one zone (the failover nemesis's load before it kills the zone).
+type ZoneLoader interface {
+	// LoadZone is one extra worker's loop: writes to the workload's users
+	// in zone until the time until, env.Stop or ctx; it returns at once
+	// when the workload has no user there.
+	LoadZone(ctx context.Context, w *Worker, zone string, until time.Time)
+}
+
 // Worker is one client process. A worker has one operation in flight at a
 // time; its attempts go to its home node first and then round the cluster.
 type Worker struct {
@@ -214,7 +223,7 @@ func (w *Worker) Read(ctx context.Context, user uint64, stale bool) (*api.Accoun
 	if stale {
 		node = w.Env.Nodes[w.Rng.IntN(len(w.Env.Nodes))]
 	}
-	inv := history.Op{Type: history.Invoke, Process: w.Process, F: history.FRead, Workload: w.Workload, User: user, Stale: stale, Node: node.ID}
+	inv := history.Op{Type: history.Invoke, Process: w.Process, F: history.FRead, Workload: w.Workload, User: user, Stale: stale, Node: node.ID, Zone: w.Env.zoneOf(user)}
 	w.Env.Rec.Add(inv)
 	a, err := node.API.GetAccount(ctx, user, stale)
 	done := inv

@@ -1,0 +1,222 @@
+package checker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+// Anomalies of zone failover and reconciliation.
+const (
+	// GuardInvariantViolated names accounts that reconciliation found off
+	// the blacklist although the zone held writes to them that the
+	// failover store lacked (DESIGN.md, Failover: every account with a
+	// committed write the backup's replica has not applied is marked).
+	GuardInvariantViolated = "guard-invariant-violated"
+	// RecoverIncomplete names a failed-over zone whose reconciliation did
+	// not end with the zone normal and a report.
+	RecoverIncomplete = "recover-incomplete"
+	// FailoverIncomplete names a lost zone that was not failed over in
+	// time, with automatic failover on.
+	FailoverIncomplete = "failover-incomplete"
+	// UnexpectedFailover names a zone that was failed over although the
+	// fault did not take it down.
+	UnexpectedFailover = "unexpected-failover"
+)
+
+// Failover judges the failovers of a run from the nemesis's fault-step
+// entries: every recover step must leave its zone normal with a
+// reconciliation report that lists no violations, every failover fault must
+// reach the failover phase and be recovered. Voided duplicates are
+// reported (stat voided, one note each) but are what reconciliation is
+// for: the zone's copy of a key stands, the store's is void.
+type Failover struct {
+	// Faults are the fault kinds that must fail their zone over and
+	// recover it; a recover step of another fault (a kill-zone that
+	// outlived the lease) is judged too.
+	Faults []string
+}
+
+// Name implements Checker.
+func (Failover) Name() string { return "failover" }
+
+// Check implements Checker.
+func (f Failover) Check(ops []history.Op) *Result {
+	r := newResult(f.Name())
+	zoneOf := map[int]string{}
+	for _, w := range history.Windows(ops) {
+		zoneOf[w.ID] = w.Zone
+	}
+	steps := map[int]map[string]history.Op{}
+	for _, op := range ops {
+		if op.Process != history.NemesisProcess || op.F != history.FFaultStep {
+			continue
+		}
+		if op.Zone != zoneOf[op.FaultID] {
+			// A recover of a zone the fault did not take down.
+			r.add(Anomaly{Kind: UnexpectedFailover, Ops: []int{op.Index},
+				Detail: fmt.Sprintf("fault #%d took down zone %s, yet zone %s was failed over too; its recover: %s %s", op.FaultID, zoneOf[op.FaultID], op.Zone, op.Message, op.Error)})
+			continue
+		}
+		if steps[op.FaultID] == nil {
+			steps[op.FaultID] = map[string]history.Op{}
+		}
+		steps[op.FaultID][op.Step] = op
+	}
+	for _, w := range history.Windows(ops) {
+		st := steps[w.ID]
+		must := contains(f.Faults, w.Fault)
+		if !must && st["recover"].F == "" {
+			continue
+		}
+		r.Stats["faults"]++
+		if must {
+			if k, ok := st["kill"]; !ok || k.Error != "" {
+				r.unknown("fault #%d (%s of zone %s) did not kill the zone: %s", w.ID, w.Fault, w.Zone, w.Error)
+				continue
+			}
+			if fo := st["failover"]; fo.F == "" || fo.Error != "" {
+				var at []int
+				if fo.F != "" {
+					at = []int{fo.Index}
+				}
+				r.add(Anomaly{Kind: FailoverIncomplete, Ops: at,
+					Detail: fmt.Sprintf("fault #%d: zone %s was lost at %s and not failed over: %s", w.ID, w.Zone, fmtTime(w.Start), orNone(fo.Error))})
+			}
+		}
+		f.checkRecover(r, w, st["recover"])
+	}
+	if r.Stats["faults"] == 0 {
+		r.unknown("no failover was carried out, nothing to check")
+	}
+	return r
+}
+
+// checkRecover judges one recover step.
+func (f Failover) checkRecover(r *Result, w history.Window, op history.Op) {
+	if op.F == "" {
+		r.add(Anomaly{Kind: RecoverIncomplete,
+			Detail: fmt.Sprintf("fault #%d: zone %s lost at %s has no recover step", w.ID, w.Zone, fmtTime(w.Start))})
+		return
+	}
+	rec := op.Reconcile
+	if op.Error != "" || rec == nil || rec.Phase != "normal" || rec.Report == nil {
+		phase := "unknown"
+		if rec != nil {
+			phase = rec.Phase
+		}
+		r.add(Anomaly{Kind: RecoverIncomplete, Ops: []int{op.Index},
+			Detail: fmt.Sprintf("fault #%d: zone %s is %s after its recover: %s", w.ID, w.Zone, phase, orNone(op.Error))})
+		if rec == nil || rec.Report == nil {
+			return
+		}
+	}
+	rep := rec.Report
+	r.Stats["reconciliations"]++
+	r.Stats["blacklisted"] += rec.Blacklist
+	r.Stats["merged"] += rep.Merged
+	r.Stats["taken"] += rep.Taken
+	r.Stats["kept"] += rep.Kept
+	r.Stats["voided"] += len(rep.Voided)
+	if len(rep.Violations) > 0 {
+		v := append([]uint64(nil), rep.Violations...)
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		r.add(Anomaly{Kind: GuardInvariantViolated, Ops: []int{op.Index},
+			Detail: fmt.Sprintf("zone %s (fault #%d, store %s): accounts %v had writes in the zone that the failover store lacked, yet were not blacklisted", w.Zone, w.ID, rec.Store, v)})
+	}
+	if rep.Unmerged > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("zone %s: %d store writes could not be carried over", w.Zone, rep.Unmerged))
+	}
+	for i, v := range rep.Voided {
+		if i == maxExamples {
+			r.Notes = append(r.Notes, fmt.Sprintf("zone %s: %d more duplicates voided", w.Zone, len(rep.Voided)-i))
+			break
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("zone %s: duplicate voided: user %d key %s (store's copy %d, zone's copy %d kept)", w.Zone, v.User, v.Key, v.Amount, v.ZoneAmount))
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no step recorded"
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eras tells, per zone, where a failover of the zone separates two spaces
+// of log indexes: a failover store is its own Raft group, and
+// reconciliation writes the store's payments into the zone again at new
+// indexes. Log indexes of a user's writes compare only within one era.
+type eras map[string][]int64
+
+// failoverEras returns the eras of the history: each zone window that has
+// fault steps (a failover, or a kill-zone that was reconciled) bounds an era
+// at its start and at its end, for its zone and for any other zone it
+// recorded a step of (one failed over unexpectedly).
+func failoverEras(ops []history.Op) eras {
+	stepped := map[int]map[string]bool{}
+	for _, op := range ops {
+		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
+			if stepped[op.FaultID] == nil {
+				stepped[op.FaultID] = map[string]bool{}
+			}
+			// The fault's zone, and any other zone it saw failed over.
+			stepped[op.FaultID][op.Zone] = true
+		}
+	}
+	out := eras{}
+	for _, w := range history.Windows(ops) {
+		for z := range stepped[w.ID] {
+			out[z] = append(out[z], w.Start, w.End)
+		}
+	}
+	return out
+}
+
+// of returns the era of history time t in zone.
+func (e eras) of(zone string, t int64) int {
+	n := 0
+	for _, b := range e[zone] {
+		if b <= t {
+			n++
+		}
+	}
+	return n
+}
+
+// failedOver reports whether zone had a failover begin at or before t.
+func (e eras) failedOver(zone string, t int64) bool { return e.of(zone, t) > 0 }
+
+// settleAcrossFailover undoes what a failover store's refusal seems to
+// settle: a key whose earlier attempt may have been applied in the zone
+// before a failover, and that the store then declined (its stand-in
+// limit) or refused, may still stand in the zone, whose copy wins at
+// reconciliation. Such a write is treated as unacknowledged, possibly
+// applied. It returns how many writes it changed.
+func settleAcrossFailover(ws []*write, e eras) int {
+	n := 0
+	for _, w := range ws {
+		if w.acked == nil || len(e[w.zone]) == 0 || paid(w.status()) || w.status() == "applied" {
+			continue
+		}
+		ackEra := e.of(w.zone, w.acked.Time)
+		for _, p := range w.attempts {
+			if p.Type() == history.Info && e.of(w.zone, p.Invoke.Time) < ackEra {
+				w.acked = nil
+				n++
+				break
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,143 @@
+package checker
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/tests/jepsen/history"
+)
+
+// failoverOps is a failover fault of zone A from 1s to 20s with its steps;
+// rec is the recover step's zone state, errs the steps that failed.
+func failoverOps(rec *history.Reconcile, errs map[string]string) []history.Op {
+	const s = int64(time.Second)
+	nem := func(op history.Op) history.Op {
+		op.Type, op.Process, op.Fault, op.FaultID, op.Zone = history.Info, history.NemesisProcess, "failover", 1, "A"
+		return op
+	}
+	ops := []history.Op{nem(history.Op{F: history.FFault, Time: 1 * s})}
+	for i, st := range []string{"kill", "failover", "serve", "restart", "recover"} {
+		op := nem(history.Op{F: history.FFaultStep, Step: st, StepStart: int64(i+1) * s, Time: int64(i+2) * s, Error: errs[st]})
+		if st == "recover" {
+			op.Reconcile = rec
+		}
+		if errs[st] == "skip" {
+			continue
+		}
+		ops = append(ops, op)
+	}
+	return append(ops, nem(history.Op{F: history.FHeal, Time: 20 * s, HealStart: 5 * s}))
+}
+
+func TestFailover(t *testing.T) {
+	normal := func(r *history.ReconcileReport) *history.Reconcile {
+		return &history.Reconcile{Phase: "normal", Store: "A-f4", Blacklist: 2, Payments: 40, Report: r}
+	}
+	tests := []struct {
+		name    string
+		ops     []history.Op
+		verdict Verdict
+		kinds   []string
+		stats   map[string]int
+	}{
+		{
+			name:    "a clean reconciliation is valid",
+			ops:     failoverOps(normal(&history.ReconcileReport{Shards: 33, Taken: 3, Kept: 2, Merged: 9}), nil),
+			verdict: Valid,
+			stats:   map[string]int{"reconciliations": 1, "merged": 9, "voided": 0},
+		},
+		{
+			name: "voided duplicates are information",
+			ops: failoverOps(normal(&history.ReconcileReport{Shards: 33, Merged: 9,
+				Voided: []history.Voided{{User: 7, Key: "p1-3", Amount: 10, ZoneAmount: 10}}}), nil),
+			verdict: Valid,
+			stats:   map[string]int{"voided": 1},
+		},
+		{
+			name:    "violations break the guard invariant",
+			ops:     failoverOps(normal(&history.ReconcileReport{Shards: 33, Violations: []uint64{1000037, 1000000}}), nil),
+			verdict: Invalid,
+			kinds:   []string{GuardInvariantViolated},
+		},
+		{
+			name:    "a recover that did not finish",
+			ops:     failoverOps(&history.Reconcile{Phase: "reconciling"}, map[string]string{"recover": "zone A is reconciling"}),
+			verdict: Invalid,
+			kinds:   []string{RecoverIncomplete},
+		},
+		{
+			name:    "no recover step at all",
+			ops:     failoverOps(nil, map[string]string{"recover": "skip"}),
+			verdict: Invalid,
+			kinds:   []string{RecoverIncomplete},
+		},
+		{
+			name:    "a zone never failed over",
+			ops:     failoverOps(normal(&history.ReconcileReport{}), map[string]string{"failover": "zone A still normal after 30s"}),
+			verdict: Invalid,
+			kinds:   []string{FailoverIncomplete},
+		},
+		{
+			name: "another zone failed over too",
+			ops: append(failoverOps(normal(&history.ReconcileReport{Shards: 33}), nil),
+				history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFaultStep, Fault: "failover", FaultID: 1,
+					Zone: "B", Step: "recover", Time: 21 * int64(time.Second), Reconcile: normal(&history.ReconcileReport{Shards: 33})}),
+			verdict: Invalid,
+			kinds:   []string{UnexpectedFailover},
+		},
+		{
+			name:    "no failover in the history cannot be judged",
+			verdict: Unknown,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Failover{Faults: []string{"failover"}}.Check(tt.ops)
+			if r.Verdict != tt.verdict {
+				t.Fatalf("verdict %s, want %s (%v %v)", r.Verdict, tt.verdict, r.Examples, r.Notes)
+			}
+			if got := r.AnomalyKinds(); !slices.Equal(got, tt.kinds) {
+				t.Errorf("anomalies %v, want %v", got, tt.kinds)
+			}
+			for k, v := range tt.stats {
+				if r.Stats[k] != v {
+					t.Errorf("stat %s = %d, want %d", k, r.Stats[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestSetAcrossFailover: a key the zone accepted at one index and the
+// failover store accepted again (a replay the store could not know) and
+// whose final read shows it once, at the index the merge gave it, is valid;
+// the same answers without a failover in the history are a double charge.
+func TestSetAcrossFailover(t *testing.T) {
+	const s = int64(time.Second)
+	pay := func(p int, inv, done int64, idx uint64, created bool) []history.Op {
+		in := history.Op{Type: history.Invoke, Process: p, F: history.FPay, Workload: "payments", User: 7, Key: "k", Amount: 10, Zone: "A", Time: inv}
+		out := in
+		out.Type, out.Time, out.Status, out.LogIndex, out.Created = history.OK, done, "accepted", idx, created
+		return []history.Op{in, out}
+	}
+	final := history.Op{Type: history.OK, Process: -3, F: history.FFinalRead, Workload: "payments", User: 7, Zone: "A", Node: "n1", Time: 30 * s,
+		Account:  &history.Account{CreditLimit: 1000, Pending: 10, Accepted: 10},
+		Payments: []history.Payment{{Key: "k", Amount: 10, Status: "accepted", LogIndex: 900}}}
+	var ops []history.Op
+	ops = append(ops, pay(1, 0, 1*s/2, 40, true)...)     // the zone, before the loss
+	ops = append(ops, pay(1, 8*s, 8*s+1e6, 12, true)...) // the store, a replay it did not know
+	ops = append(ops, final)
+	bare := slices.Clone(ops)
+	ops = append(failoverOps(&history.Reconcile{Phase: "normal", Report: &history.ReconcileReport{}}, nil), ops...)
+	slices.SortStableFunc(ops, func(a, b history.Op) int { return int(a.Time - b.Time) })
+	for i := range ops {
+		ops[i].Index = i
+	}
+	if r := (Set{Workload: "payments"}).Check(ops); r.Verdict != Valid {
+		t.Fatalf("across a failover: %s %v", r.Verdict, r.Examples)
+	}
+	if r := (Set{Workload: "payments"}).Check(bare); !r.Has(DoubleCharge) {
+		t.Fatalf("without a failover: %s %v, want a double charge", r.Verdict, r.Examples)
+	}
+}
