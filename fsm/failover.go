@@ -393,13 +393,18 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 	put(a.tx.Bucket(bucketAccounts), prefix, acc)
 	payments := a.tx.Bucket(bucketPayments)
 	for _, key := range sortedKeys(su.payments) {
+		// The store's log continues the zone's, so a payment keeps the
+		// index it was acknowledged with.
+		if err := payments.Put(userKey(user, key), su.payments[key]); err != nil {
+			panic(fmt.Sprintf("fsm: merge: %v", err))
+		}
 		var p paymentRec
 		decode(su.payments[key], &p)
 		if p.Status == api.PaymentAccepted {
-			p.Index = a.index
-			a.indexUnposted(user, key)
+			if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(p.Index, user, key), nil); err != nil {
+				panic(fmt.Sprintf("fsm: index unposted: %v", err))
+			}
 		}
-		put(payments, userKey(user, key), p)
 	}
 	for _, key := range sortedKeys(su.repayments) {
 		if err := a.tx.Bucket(bucketRepayments).Put(userKey(user, key), su.repayments[key]); err != nil {

@@ -182,6 +182,11 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	for _, u := range usersA {
 		assertMoney(t, home, u)
 	}
+	waitFor(t, 10*time.Second*slow, "zone A ready with a lease at home", func() bool {
+		var zs api.ZoneStatus
+		getJSON(t, mc.apis[5], "/v1/zones/A", &zs)
+		return zs.Phase == fsm.PhaseNormal && zs.Ready && zs.LeaseValid && zs.Leader != ""
+	})
 	waitFor(t, 20*time.Second*slow, "zone C (backed up by A) re-established its guard marks", func() bool {
 		z, _ := mc.nodes[6].metaFSM.State().ZoneOf("C")
 		return !z.GuardGap

@@ -58,14 +58,11 @@
 //	--nodes-per-zone N  nodes of each zone with --zones (default 3).
 //	--failover-after D  failover.auto_after set when the failover nemesis
 //	                    runs (default 500ms).
-//	--failover-auto-during-recover
-//	                    keep automatic failover on while the failover nemesis
-//	                    reconciles a zone (by default it is off from the
-//	                    recover until the zone is ready again: the server
-//	                    fails a just-reconciled zone over again at once, its
-//	                    lease still the stale one from before its loss; with
-//	                    this flag that known issue, a race, shows in most
-//	                    runs as recover-incomplete).
+//	--failover-pause-auto
+//	                    switch automatic failover off while the failover
+//	                    nemesis reconciles a zone, until it is ready again
+//	                    (default: left on; a just-reconciled zone failed
+//	                    over again shows as recover-incomplete).
 //	--backup-lag D      how long the failover nemesis cuts the zone off from its
 //	                    backup zone before the kill (default 1s; negative: no
 //	                    cut).
@@ -146,7 +143,7 @@ func run() int {
 		zones     = flag.Int("zones", 0, "zones of a multi-zone cluster (0: one standalone zone)")
 		perZone   = flag.Int("nodes-per-zone", 3, "nodes of each zone with --zones")
 		foAfter   = flag.Duration("failover-after", 500*time.Millisecond, "failover.auto_after set when the failover nemesis runs")
-		autoRecov = flag.Bool("failover-auto-during-recover", false, "keep automatic failover on while the failover nemesis reconciles a zone")
+		autoRecov = flag.Bool("failover-pause-auto", false, "switch automatic failover off while the failover nemesis reconciles a zone")
 		backupLag = flag.Duration("backup-lag", time.Second, "how long the failover nemesis cuts the zone off from its backup zone before the kill (negative: no cut)")
 		clockRate = flag.Float64("clock-rate", 0, "with --zones: one zone runs with --inject clock-rate=F, and partition-zone cuts it")
 		conc      = flag.Int("concurrency", 3, "client workers per workload")
@@ -177,26 +174,26 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runner.Run(ctx, runner.Config{
-		Workloads:         splitList(*workloads),
-		Nemeses:           kinds,
-		Time:              *dur,
-		Out:               *out,
-		Seed:              *seed,
-		Nodes:             *nodes,
-		Zones:             *zones,
-		NodesPerZone:      *perZone,
-		FailoverAfter:     *foAfter,
-		BackupLag:         *backupLag,
-		AutoDuringRecover: *autoRecov,
-		ClockRate:         *clockRate,
-		Concurrency:       *conc,
-		Interval:          *interval,
-		FaultDuration:     *faultDur,
-		Inject:            *inject,
-		Binary:            *binary,
-		CheckTimeout:      *checkTO,
-		Stdout:            os.Stdout,
-		Logf:              logf,
+		Workloads:              splitList(*workloads),
+		Nemeses:                kinds,
+		Time:                   *dur,
+		Out:                    *out,
+		Seed:                   *seed,
+		Nodes:                  *nodes,
+		Zones:                  *zones,
+		NodesPerZone:           *perZone,
+		FailoverAfter:          *foAfter,
+		BackupLag:              *backupLag,
+		PauseAutoDuringRecover: *autoRecov,
+		ClockRate:              *clockRate,
+		Concurrency:            *conc,
+		Interval:               *interval,
+		FaultDuration:          *faultDur,
+		Inject:                 *inject,
+		Binary:                 *binary,
+		CheckTimeout:           *checkTO,
+		Stdout:                 os.Stdout,
+		Logf:                   logf,
 	})
 	if err != nil {
 		if errors.Is(err, runner.ErrInjectUnsupported) {

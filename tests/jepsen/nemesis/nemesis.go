@@ -66,9 +66,7 @@ type Nemesis struct {
 	LoadZone func(zone string, d time.Duration)
 	// PauseAuto, when set, switches the cluster's automatic failover off
 	// (on false) and on again (on true). A recover step switches it off
-	// for the reconciliation and until the zone is ready again: the
-	// server fails a just-reconciled zone over again at once while its
-	// lease is still the stale one from before its loss (a known issue).
+	// for the reconciliation and until the zone is ready again.
 	PauseAuto func(on bool) error
 	// BackupLag, when above zero, makes a failover step cut the zone off
 	// from its backup zone for that long before the kill (and heal the cut

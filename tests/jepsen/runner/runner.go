@@ -68,12 +68,12 @@ type Config struct {
 	// kills the zone (needs the payments workload). Zero means 8; below
 	// zero, none.
 	LoadWorkers int
-	// AutoDuringRecover keeps automatic failover on while the nemesis
-	// reconciles a zone. By default it is off from the recover until the
-	// zone is ready again: the server fails a just-reconciled zone over
-	// again at once, its lease being the stale one from before its loss
-	// (a known issue this reproduces).
-	AutoDuringRecover bool
+	// PauseAutoDuringRecover switches automatic failover off from the
+	// nemesis's recover until the zone is ready again. Off by default: a
+	// just-reconciled zone must not be failed over again (the server gives
+	// it a lease grace, and automatic failover needs its nodes to be
+	// unreachable); the checker flags it if it is.
+	PauseAutoDuringRecover bool
 	// BackupLag is how long the failover nemesis cuts the lost zone off
 	// from its backup zone before the kill, so that the zone dies with
 	// writes its backup's replica has not applied. Zero means 1s; below
@@ -408,7 +408,7 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover}
 		if autoFailover {
 			n.BackupLag = max(cfg.BackupLag, 0)
-			if !cfg.AutoDuringRecover {
+			if cfg.PauseAutoDuringRecover {
 				n.PauseAuto = func(on bool) error {
 					after := time.Duration(0)
 					if on {

@@ -278,9 +278,6 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 // the injected case reported 3, 3, 5 and 2 such accounts; the one injected
 // CLI run made without the cut (nor a pause) reported none. Without partitions the injected case is
 // skipped: the bug then shows only by the luck of the kill's timing.
-//
-// Automatic failover is off while the zone is reconciled (see
-// Config.AutoDuringRecover: the server would fail the zone over again).
 func TestScenarioFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -315,12 +312,6 @@ func TestScenarioFailover(t *testing.T) {
 				Inject:        tt.inject,
 				Binary:        bin,
 				SettleTimeout: 15 * time.Second,
-				// Not the CLI's 500ms: when the lost zone held the meta
-				// leader, the new one found a healthy zone's lease lapsed
-				// during the election and failed that zone over at once
-				// (unexpected-failover; a server issue, see the README).
-				// 3s gives healthy zones time to renew first.
-				FailoverAfter: 3 * time.Second,
 			})
 			var out bytes.Buffer
 			cfg.Stdout = &out
