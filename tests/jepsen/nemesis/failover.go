@@ -212,11 +212,13 @@ func (n *Nemesis) waitHome(ctx context.Context, fc FailoverCluster, z string) (*
 		got, err := fc.ZoneState(ctx, z)
 		if err == nil {
 			st = got
-			if got.Phase != "normal" {
+			if got.Phase == "failing_over" || got.Phase == "failover" {
 				return got, fmt.Errorf("zone %s was failed over again after its recover (phase %s)", z, got.Phase)
 			}
 			switch {
-			case !got.Ready:
+			case got.Phase != "normal" || !got.Ready:
+				// A node whose meta replica is a moment behind still
+				// says reconciling.
 				since = time.Time{}
 			case since.IsZero():
 				since = time.Now()
