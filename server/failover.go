@@ -507,15 +507,13 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
 		func(path string) (zone.StateMachine, io.Closer, error) {
 			sm, err := fsm.Open(path, n.log.With("group", "zone/"+group))
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := sm.MarkPromoted(); err != nil {
-				sm.Close()
-				return nil, nil, err
-			}
-			return sm, sm, nil
+			return sm, sm, err
 		})
+	if err == nil {
+		// Marked after the recovery has replayed the copied log (as the
+		// zone, owning its shards), before the new group starts.
+		err = markPromoted(filepath.Join(dir, "state.db"))
+	}
 	if _, oerr := n.openZone(z, src, false); oerr != nil {
 		err = errors.Join(err, oerr)
 	}
@@ -523,6 +521,15 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 		return fmt.Errorf("promote %s into %s: %w", z, group, err)
 	}
 	return nil
+}
+
+func markPromoted(path string) error {
+	f, err := fsm.Open(path, nil)
+	if err != nil {
+		return err
+	}
+	err = f.MarkPromoted()
+	return errors.Join(err, f.Close())
 }
 
 // closeZone stops and forgets a hosted replica.

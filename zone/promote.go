@@ -20,14 +20,16 @@ import (
 // This is how a zone's async followers become its failover store: Raft
 // never elects a non-voter, so the replica's log and state are copied and
 // recovered under raft.RecoverCluster into a group of a new name, whose
-// identity can never be confused with the old group's. Recovery would
-// commit every entry in the copied log, including any the old group had not
-// committed; so when the state machine tells its applied index (an async
-// follower applies only what the old group committed), the log is first cut
-// back to it, and the new group starts from a prefix of the old group's
-// committed log. Writes past that point belong to accounts the zone's guard
-// has marked in the backup zone: they are the failover blacklist. The
-// source files are left untouched.
+// identity can never be confused with the old group's. Recovery commits
+// every entry in the copied log, including any the old group had not yet
+// committed (an async follower receives entries before it learns they are
+// committed), so the new group's idempotency check covers every key the
+// replica had received. Such a write belongs to an account the zone's guard
+// had marked in the backup zone (its mark is committed before the write is
+// proposed), so it is on the blacklist, and reconciliation keeps the zone's
+// state for it and adds only keys the zone lacks: a payment the zone never
+// committed was acknowledged to nobody but a retry here, which then stands.
+// The source files are left untouched.
 //
 // newFSM opens a state machine over a state file path; Promote closes it
 // before returning, as RecoverCluster leaves it unusable.
@@ -57,37 +59,12 @@ func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM fun
 		return err
 	}
 	defer closer.Close()
-	if a, ok := sm.(interface{ AppliedIndex() uint64 }); ok {
-		if err := cutLog(store, a.AppliedIndex()); err != nil {
-			return fmt.Errorf("promote: %w", err)
-		}
-	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
 	if err := raft.RecoverCluster(rc, sm, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
 		return fmt.Errorf("promote: recover %s: %w", cfg.Group, err)
-	}
-	return nil
-}
-
-// cutLog deletes the log entries after index.
-func cutLog(store raft.LogStore, index uint64) error {
-	last, err := store.LastIndex()
-	if err != nil {
-		return fmt.Errorf("read last index: %w", err)
-	}
-	first, err := store.FirstIndex()
-	if err != nil {
-		return fmt.Errorf("read first index: %w", err)
-	}
-	if last <= index {
-		return nil
-	}
-	from := max(index+1, first)
-	if err := store.DeleteRange(from, last); err != nil {
-		return fmt.Errorf("cut log after %d: %w", index, err)
 	}
 	return nil
 }
