@@ -164,20 +164,43 @@ type eras map[string][]int64
 // at its start and at its end, for its zone and for any other zone it
 // recorded a step of (one failed over unexpectedly).
 func failoverEras(ops []history.Op) eras {
-	stepped := map[int]map[string]bool{}
+	// An era begins when the zone is lost (its kill step), not when the
+	// fault begins: writes the zone acknowledged in the fault's lag step
+	// belong with the zone's earlier ones, and a key acknowledged there
+	// and again by the store is the hard case, two eras apart. It ends
+	// with the recover step (or the fault's end).
+	type bounds struct{ start, end int64 }
+	stepped := map[int]map[string]*bounds{}
 	for _, op := range ops {
 		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
 			if stepped[op.FaultID] == nil {
-				stepped[op.FaultID] = map[string]bool{}
+				stepped[op.FaultID] = map[string]*bounds{}
 			}
 			// The fault's zone, and any other zone it saw failed over.
-			stepped[op.FaultID][op.Zone] = true
+			b := stepped[op.FaultID][op.Zone]
+			if b == nil {
+				b = &bounds{}
+				stepped[op.FaultID][op.Zone] = b
+			}
+			switch op.Step {
+			case "kill":
+				b.start = op.StepStart
+			case "recover":
+				b.end = op.Time
+			}
 		}
 	}
 	out := eras{}
 	for _, w := range history.Windows(ops) {
-		for z := range stepped[w.ID] {
-			out[z] = append(out[z], w.Start, w.End)
+		for z, b := range stepped[w.ID] {
+			start, end := w.Start, w.End
+			if b.start != 0 {
+				start = b.start
+			}
+			if b.end != 0 {
+				end = max(b.end, start)
+			}
+			out[z] = append(out[z], start, end)
 		}
 	}
 	return out
