@@ -451,11 +451,15 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 			put(payments, userKey(user, key), sp)
 			continue
 		}
+		// It keeps the index the store acknowledged it with (the store's
+		// log continues the zone's), so a replay answers as the first
+		// acknowledgement did.
 		sp.Status = api.PaymentAccepted
 		sp.Posted = 0
-		sp.Index = a.index
 		put(payments, userKey(user, key), sp)
-		a.indexUnposted(user, key)
+		if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(sp.Index, user, key), nil); err != nil {
+			panic(fmt.Sprintf("fsm: index unposted: %v", err))
+		}
 		acc.Pending += sp.Amount
 		acc.Accepted += sp.Amount
 		rep.Merged++
@@ -470,12 +474,6 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 	acc.LastIndex = a.index
 	acc.checkMoney(user)
 	put(accounts, be64(user), acc)
-}
-
-func (a *applier) indexUnposted(user uint64, key string) {
-	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, user, key), nil); err != nil {
-		panic(fmt.Sprintf("fsm: index unposted: %v", err))
-	}
 }
 
 // dropUnposted removes user's entries from the unposted index.

@@ -231,3 +231,43 @@ func TestPromotedReplicaServesNothingBeforeItsSetup(t *testing.T) {
 		t.Fatalf("repayment of a blacklisted account after the setup: %v", res.Code)
 	}
 }
+
+// TestReconciledAccountOverItsLimit: reconciliation keeps every payment a
+// failover store acknowledged, so an account can end over its credit line
+// (the zone's own unreplicated payments plus the store's). Posting and
+// repaying such an account must work (a replica that refused would stop
+// the zone), and new payments are declined until it is back under.
+func TestReconciledAccountOverItsLimit(t *testing.T) {
+	zoneCmds := []Command{putAcc(1, 1000), pay(1, "a", 100), pay(1, "b", 800)} // "b" not replicated
+	zone, store := failoverPair(t, zoneCmds, 2, []uint64{1})
+	if res := store.one(pay(1, "c", 400)); res.Code != OK { // within the stand-in 50% of 1000, and the replica's 900 available
+		t.Fatalf("store payment: %v %s", res.Code, res.Msg)
+	}
+	mergeAll(t, zone, store, "A-f2")
+	zone.one(Command{Type: CmdSetShards, Epoch: 3, Own: true, Shards: allShards()})
+	if a := zone.account(1); a.Accepted != 1300 || a.Used+a.Pending != 1300 || a.Available != 0 {
+		t.Fatalf("account after the merge: %+v (want 1300 in use over a 1000 limit)", a)
+	}
+	zone.postAll()
+	if res := zone.one(repay(1, "r", 100)); res.Code != OK {
+		t.Fatalf("repay an over-limit account: %v %s", res.Code, res.Msg)
+	}
+	if res := zone.one(pay(1, "d", 1)); res.Code != InsufficientCredit {
+		t.Fatalf("payment on an over-limit account: %v", res.Code)
+	}
+	checkMoneyNoLimit(t, zone.f)
+}
+
+// checkMoneyNoLimit is checkMoney without the limit bound.
+func checkMoneyNoLimit(t *testing.T, f *FSM) {
+	t.Helper()
+	err := f.ForEachAccount(func(a api.Account) error {
+		if a.Used < 0 || a.Pending < 0 || a.Used+a.Pending != a.Accepted-a.Repaid {
+			t.Errorf("account %d breaks the money identity: %+v", a.User, a)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

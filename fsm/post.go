@@ -67,7 +67,7 @@ func (a *applier) post(c *Command) Result {
 	}
 	slices.Sort(users)
 	for _, u := range users {
-		accts[u].checkIdentity(u)
+		accts[u].checkMoney(u) // a reconciled account may be over its limit: posting moves credit, adds none
 		put(accounts, be64(u), accts[u])
 	}
 	keys := make([]string, 0, len(billsOf))

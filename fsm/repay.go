@@ -93,7 +93,7 @@ func (a *applier) repay(c *Command) Result {
 	acc.Repaid += c.Amount
 	acc.Updated = c.Time
 	acc.LastIndex = a.index
-	acc.checkIdentity(c.User)
+	acc.checkMoney(c.User) // a reconciled account may still be over its limit after a repayment
 	put(accounts, ak, acc)
 	put(repayments, rk, r)
 	return Result{Code: OK, Repayment: r.view(c.User, c.Key), Account: acc.view(c.User)}
