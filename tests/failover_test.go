@@ -85,10 +85,10 @@ func TestZoneLossFailover(t *testing.T) {
 	}
 
 	time.Sleep(3 * time.Second)
-	killed := time.Now()
 	if err := c.KillZone("A"); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now() // every node of A is dead from here on
 	t.Logf("nemesis: SIGKILL of every node of zone A at +%s", killed.Sub(h.start).Round(time.Millisecond))
 	var zs *client.ZoneStatus
 	waitCond(t, ctx, 30*time.Second, "zone A failed over", func() bool {
