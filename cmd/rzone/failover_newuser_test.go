@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // TestNewUserFailoverPath walks the README's failover path as a new user
@@ -22,44 +16,7 @@ func TestNewUserFailoverPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "rzone")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	p := freePortRun(t, 27)
-	api := fmt.Sprintf("127.0.0.1:%d", p)
-	dev := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
-		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
-	stdout, _ := dev.StdoutPipe()
-	dev.Stderr = os.Stderr
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		dev.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- dev.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			dev.Process.Kill()
-			t.Error("rzone dev did not stop on SIGINT within 15s")
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "cluster ready") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatal("rzone dev did not become ready in 60s")
-	}
+	bin, api := startDev(t)
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, append(args, "--addr", api)...)

@@ -27,45 +27,7 @@ func TestNewUserPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "rzone")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
-	api := fmt.Sprintf("127.0.0.1:%d", p)
-	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
-		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Error("rzone dev did not stop on SIGINT within 15s")
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			t.Log("dev: " + sc.Text())
-			if strings.Contains(sc.Text(), "cluster ready") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatal("rzone dev did not become ready in 60s")
-	}
+	bin, api := startDev(t)
 
 	base := "http://" + api
 	steps := []struct {
@@ -228,4 +190,51 @@ func freePortRun(t *testing.T, n int) int {
 	}
 	t.Fatal("no run of free ports")
 	return 0
+}
+
+// startDev builds rzone, starts `rzone dev` on free ports, waits until its
+// cluster is ready, and stops it with SIGINT when the test ends. It returns
+// the binary and the first node's API address.
+func startDev(t *testing.T) (bin, api string) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "rzone")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
+	api = fmt.Sprintf("127.0.0.1:%d", p)
+	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
+		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Error("rzone dev did not stop on SIGINT within 15s")
+		}
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			t.Log("dev: " + sc.Text())
+			if strings.Contains(sc.Text(), "cluster ready") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatal("rzone dev did not become ready in 60s")
+	}
+	return bin, api
 }
