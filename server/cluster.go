@@ -203,22 +203,15 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 // leaseLoop renews the ownership lease of every group this node leads and
 // serves writes for: its own zone, and a failover store it hosts. A lease
 // counts from before the request was sent, 5% short.
-func (n *Node) leaseLoop() {
-	t := time.NewTicker(n.cfg.LeaseRenew)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		if !n.metaFSM.State().Initialized {
-			continue
-		}
-		for _, h := range n.hostedZones() {
-			if h.voter && h.rep.IsLeader() {
-				n.renewLease(h)
-			}
+func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.renewLeases) }
+
+func (n *Node) renewLeases() {
+	if !n.metaFSM.State().Initialized {
+		return
+	}
+	for _, h := range n.hostedZones() {
+		if h.voter && h.rep.IsLeader() {
+			n.renewLease(h)
 		}
 	}
 }
@@ -248,18 +241,11 @@ func (n *Node) renewLease(h *hosted) {
 // follower replicas of the zones its zone backs up, non-voter members of
 // the meta group and of its zone's followers (on the leaders), and the
 // zone's shard ownership (on the zone leader).
-func (n *Node) reconcileLoop() {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		if err := n.reconcile(); err != nil {
-			n.log.Debug("reconcile", "err", err)
-		}
+func (n *Node) reconcileLoop() { n.every(250*time.Millisecond, n.reconcileOnce) }
+
+func (n *Node) reconcileOnce() {
+	if err := n.reconcile(); err != nil {
+		n.log.Debug("reconcile", "err", err)
 	}
 }
 

@@ -98,60 +98,53 @@ func (d *driverSet) done(z string) {
 
 // failoverLoop drives, on the meta leader, automatic failovers and the
 // steps of failovers and reconciliations under way.
-func (n *Node) failoverLoop() {
-	t := time.NewTicker(n.cfg.FailoverTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
+func (n *Node) failoverLoop() { n.every(n.cfg.FailoverTick, n.failoverTick) }
+
+func (n *Node) failoverTick() {
+	st := n.metaFSM.State()
+	if !st.Initialized {
+		return
+	}
+	n.exportPhases(st)
+	if n.storeWork(st) {
+		if err := n.reconcileStores(st); err != nil {
+			n.log.Debug("failover store", "err", err)
 		}
-		st := n.metaFSM.State()
-		if !st.Initialized {
+	}
+	if !n.meta.IsLeader() {
+		return
+	}
+	n.autoFailover(st)
+	for _, z := range st.Zones {
+		var step func(context.Context, string) error
+		switch z.PhaseOf() {
+		case fsm.PhaseFailingOver:
+			step = n.promoteStep
+		case fsm.PhaseReconciling:
+			step = n.reconcileStep
+		default:
 			continue
 		}
-		n.exportPhases(st)
-		if n.storeWork(st) {
-			if err := n.reconcileStores(st); err != nil {
-				n.log.Debug("failover store", "err", err)
-			}
-		}
-		if !n.meta.IsLeader() {
+		if !n.drivers.start(z.Name) {
 			continue
 		}
-		n.autoFailover(st)
-		for _, z := range st.Zones {
-			var step func(context.Context, string) error
-			switch z.PhaseOf() {
-			case fsm.PhaseFailingOver:
-				step = n.promoteStep
-			case fsm.PhaseReconciling:
-				step = n.reconcileStep
-			default:
-				continue
-			}
-			if !n.drivers.start(z.Name) {
-				continue
-			}
-			n.wg.Add(1)
-			go func(name string) {
-				defer n.wg.Done()
-				defer n.drivers.done(name)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				go func() {
-					select {
-					case <-n.stop:
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-				if err := step(ctx, name); err != nil {
-					n.log.Warn("failover step", "zone", name, "err", err)
+		n.wg.Add(1)
+		go func(name string) {
+			defer n.wg.Done()
+			defer n.drivers.done(name)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			go func() {
+				select {
+				case <-n.stop:
+					cancel()
+				case <-ctx.Done():
 				}
-			}(z.Name)
-		}
+			}()
+			if err := step(ctx, name); err != nil {
+				n.log.Warn("failover step", "zone", name, "err", err)
+			}
+		}(z.Name)
 	}
 }
 

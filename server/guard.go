@@ -265,23 +265,16 @@ func (n *Node) handleInternalGuard(w http.ResponseWriter, r *http.Request) {
 
 // guardLoop clears, on the own zone's leader, the marks the backup zone's
 // replicas have applied past.
-func (n *Node) guardLoop() {
-	t := time.NewTicker(n.cfg.GuardClearInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		h := n.ownZone()
-		if h == nil || !h.rep.IsLeader() {
-			continue
-		}
-		if gh := n.guardFor(h); gh != nil {
-			n.clearMarks(h, gh)
-			n.closeGuardGap(h, gh)
-		}
+func (n *Node) guardLoop() { n.every(n.cfg.GuardClearInterval, n.guardTick) }
+
+func (n *Node) guardTick() {
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		return
+	}
+	if gh := n.guardFor(h); gh != nil {
+		n.clearMarks(h, gh)
+		n.closeGuardGap(h, gh)
 	}
 }
 

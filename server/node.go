@@ -151,6 +151,20 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// every runs fn every d until the node stops.
+func (n *Node) every(d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		fn()
+	}
+}
+
 func (n *Node) goLoop(fn func()) {
 	n.wg.Add(1)
 	go func() {
@@ -473,19 +487,12 @@ func (n *Node) leaderLoop() {
 // postLoop books accepted payments into bills, on the own zone's leader,
 // every PostInterval. Posting is idempotent, so a post proposed by a leader
 // that then lost its term does no harm.
-func (n *Node) postLoop() {
-	t := time.NewTicker(n.cfg.PostInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		for _, h := range n.hostedZones() {
-			if h.voter && h.rep.IsLeader() && h.isReady() && n.leaseValid(h) {
-				n.postSome(h)
-			}
+func (n *Node) postLoop() { n.every(n.cfg.PostInterval, n.postTick) }
+
+func (n *Node) postTick() {
+	for _, h := range n.hostedZones() {
+		if h.voter && h.rep.IsLeader() && h.isReady() && n.leaseValid(h) {
+			n.postSome(h)
 		}
 	}
 }

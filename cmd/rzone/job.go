@@ -45,11 +45,7 @@ func jobVerbs(f *clientFlags) []*cobra.Command {
 	status := &cobra.Command{
 		Use: "status ID", Short: "Show a run's progress (with --watch, until it ends)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("run id %q: want an integer", args[0])
-			}
-			ctx, cancel, c, err := f.session(cmd)
+			ctx, cancel, c, id, err := runSession(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
@@ -83,11 +79,7 @@ func jobVerbs(f *clientFlags) []*cobra.Command {
 	cancelCmd := &cobra.Command{
 		Use: "cancel ID", Short: "Stop a run (what was done stays done)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("run id %q: want an integer", args[0])
-			}
-			ctx, cancel, c, err := f.session(cmd)
+			ctx, cancel, c, id, err := runSession(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
@@ -177,4 +169,14 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// runSession is session for a verb whose argument is a run id.
+func runSession(cmd *cobra.Command, f *clientFlags, arg string) (context.Context, context.CancelFunc, *client.Client, uint64, error) {
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("run id %q: want an integer", arg)
+	}
+	ctx, cancel, c, err := f.session(cmd)
+	return ctx, cancel, c, id, err
 }

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/rzonedb/rzone/internal/api"
 )
 
 // Type is the kind of a history entry.
@@ -136,29 +138,11 @@ type Reconcile struct {
 	Report *ReconcileReport `json:"report,omitempty"`
 }
 
-// ReconcileReport mirrors api.ReconcileReport.
-type ReconcileReport struct {
-	Shards int `json:"shards"`
-	Taken  int `json:"taken"`
-	Kept   int `json:"kept"`
-	Merged int `json:"merged"`
-	// Voided are failover payments dropped because the zone had accepted
-	// their key too.
-	Voided []Voided `json:"voided,omitempty"`
-	// Violations are accounts off the blacklist whose zone state had
-	// writes the failover store lacked: the guard-mark invariant broken.
-	Violations []uint64 `json:"violations,omitempty"`
-	Unmerged   int      `json:"unmerged,omitempty"`
-	DurationMs int64    `json:"duration_ms"`
-}
+// ReconcileReport is the zone's reconciliation report, as the API gives it.
+type ReconcileReport = api.ReconcileReport
 
 // Voided is a failover payment voided as a duplicate at reconciliation.
-type Voided struct {
-	User       uint64 `json:"user"`
-	Key        string `json:"key"`
-	Amount     int64  `json:"amount"`
-	ZoneAmount int64  `json:"zone_amount"`
-}
+type Voided = api.VoidedPayment
 
 // Completion returns a copy of the invoke op as a completion of type t.
 func (o Op) Completion(t Type) Op {

@@ -159,11 +159,8 @@ func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
 	}
 	out.Store, out.Blacklist, out.Payments = f.Store, f.Blacklist, f.Payments
 	if r := f.Report; r != nil && f.Recovered != "" {
-		out.Report = &history.ReconcileReport{Shards: r.Shards, Taken: r.Taken, Kept: r.Kept, Merged: r.Merged,
-			Violations: r.Violations, Unmerged: r.Unmerged, DurationMs: r.DurationMs}
-		for _, v := range r.Voided {
-			out.Report.Voided = append(out.Report.Voided, history.Voided{User: v.User, Key: v.Key, Amount: v.Amount, ZoneAmount: v.ZoneAmount})
-		}
+		rep := *r
+		out.Report = &rep
 	}
 	return out
 }
