@@ -81,3 +81,16 @@ func (f *FSM) Sharded() bool {
 	})
 	return ok
 }
+
+// Owns reports whether the zone serves user's shard now (a released or
+// moved shard, or a promoted replica not yet set up, does not), and the
+// shard's epoch.
+func (f *FSM) Owns(user uint64) (bool, uint64) {
+	var ok bool
+	var epoch uint64
+	_ = f.view(func(tx *bolt.Tx) error {
+		ok, epoch = owns(tx, user)
+		return nil
+	})
+	return ok, epoch
+}

@@ -163,6 +163,15 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 			writeError(w, apiError(err))
 			return
 		}
+		// A group that has given the shard up (a route this node has not
+		// seen change yet) must not answer for it: its state is no longer
+		// the account's.
+		if owned, epoch := h.fsm.Owns(user); !owned {
+			e := api.Errorf(api.CodeWrongZone, "shard %d of user %d is not served by %s now (epoch %d); refresh routes and retry", user%fsm.NumShards, user, z, epoch)
+			e.Epoch = n.routeEpoch()
+			writeError(w, e)
+			return
+		}
 	}
 	v, rerr := read(h.fsm)
 	if rerr != nil {
