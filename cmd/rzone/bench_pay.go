@@ -65,11 +65,8 @@ func benchPay(ctx context.Context, out, progress io.Writer, c *client.Client, o 
 	if o.clients < 1 || o.accounts < 1 || o.amount < 1 || o.dur <= 0 || o.batch < 1 || o.batch > client.MaxBatch {
 		return fmt.Errorf("clients, accounts, amount and time must be positive, batch 1 to %d", client.MaxBatch)
 	}
-	fmt.Fprintf(progress, "creating %d accounts\n", o.accounts)
-	for i := 0; i < o.accounts; i++ {
-		if _, err := c.PutAccount(ctx, benchBase+uint64(i), client.MaxAmount); err != nil {
-			return fmt.Errorf("create account: %w", err)
-		}
+	if err := createAccounts(ctx, progress, c, benchBase, int64(o.accounts), o.clients, client.MaxAmount); err != nil {
+		return err
 	}
 	run := time.Now().UnixNano()
 	var done, failed atomic.Int64

@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 	}
 
 	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
-	bench.AddCommand(newBenchPayCmd(), newBenchSchedCmd())
+	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSchedCmd())
 	root.AddCommand(bench)
 	return root
 }
