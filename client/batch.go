@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -13,6 +14,7 @@ import (
 // Batch types.
 type (
 	BatchPayment = api.BatchPayment
+	BatchAccount = api.BatchAccount
 	BatchResult  = api.BatchResult
 )
 
@@ -27,9 +29,25 @@ const MaxBatch = api.MaxBatch
 // stands when the retries run out. The error is for the call as a whole
 // (bad request, context ended); per-payment refusals are in the results.
 func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult, error) {
-	results := make([]BatchResult, len(ps))
-	pending := make([]int, len(ps))
-	for i := range ps {
+	return sendBatch(c, ctx, "/v1/payments/batch", ps, func(p BatchPayment) uint64 { return p.User },
+		func(share []BatchPayment) any { return api.BatchRequest{Payments: share} })
+}
+
+// PutAccounts creates many accounts (or sets their credit limits) at once,
+// as PayBatch does payments: each account gets the result a single
+// PutAccount would have got, at the same position, and a zone's share is
+// one log entry. Setting a limit is idempotent, so retries are safe.
+func (c *Client) PutAccounts(ctx context.Context, as []BatchAccount) ([]BatchResult, error) {
+	return sendBatch(c, ctx, "/v1/accounts/batch", as, func(a BatchAccount) uint64 { return a.User },
+		func(share []BatchAccount) any { return api.AccountBatchRequest{Accounts: share} })
+}
+
+// sendBatch sends items to path, each zone's share to its leader, and
+// retries the items whose result is retryable.
+func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, user func(T) uint64, wrap func([]T) any) ([]BatchResult, error) {
+	results := make([]BatchResult, len(items))
+	pending := make([]int, len(items))
+	for i := range items {
 		pending[i] = i
 	}
 	delay := c.backoff
@@ -42,7 +60,11 @@ func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult
 			}
 			delay = min(2*delay, c.maxBackoff)
 		}
-		groups := c.groupByZone(ctx, ps, pending)
+		users := make([]uint64, len(items))
+		for _, i := range pending {
+			users[i] = user(items[i])
+		}
+		groups := c.groupByZone(ctx, users, pending)
 		var mu sync.Mutex
 		var firstErr error
 		var wg sync.WaitGroup
@@ -50,15 +72,18 @@ func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult
 			wg.Add(1)
 			go func(g []int) {
 				defer wg.Done()
-				sub := api.BatchRequest{Payments: make([]BatchPayment, len(g))}
+				share := make([]T, len(g))
 				for j, i := range g {
-					sub.Payments[j] = ps[i]
+					share[j] = items[i]
 				}
 				var out api.BatchResponse
-				u := ps[g[0]].User
-				_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/payments/batch", body: sub, out: &out, write: true, user: &u})
+				u := users[g[0]]
+				_, err := c.do(ctx, call{method: http.MethodPost, path: path, body: wrap(share), out: &out, write: true, user: &u})
 				mu.Lock()
 				defer mu.Unlock()
+				if err == nil && len(out.Results) != len(g) {
+					err = fmt.Errorf("rzone: %s answered %d results for %d items", path, len(out.Results), len(g))
+				}
 				if err != nil {
 					e, ok := err.(*Error)
 					if !ok || !e.Code.Retryable() {
@@ -96,9 +121,10 @@ func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult
 	return results, nil
 }
 
-// groupByZone splits the payments at idx by the zone of their user, from the
-// cached routes; without routes they form one group.
-func (c *Client) groupByZone(ctx context.Context, ps []BatchPayment, idx []int) [][]int {
+// groupByZone splits the items at idx by the zone of their user (users is
+// indexed like the items), from the cached routes; without routes they form
+// one group.
+func (c *Client) groupByZone(ctx context.Context, users []uint64, idx []int) [][]int {
 	if !c.noRouting {
 		c.ensureRoutes(ctx)
 	}
@@ -111,7 +137,7 @@ func (c *Client) groupByZone(ctx context.Context, ps []BatchPayment, idx []int) 
 	byZone := map[string][]int{}
 	var order []string
 	for _, i := range idx {
-		z := rt.Shards[ps[i].User%uint64(len(rt.Shards))].Zone
+		z := rt.Shards[users[i]%uint64(len(rt.Shards))].Zone
 		if _, ok := byZone[z]; !ok {
 			order = append(order, z)
 		}

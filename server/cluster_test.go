@@ -453,6 +453,30 @@ func TestMultiZoneRoutingAndFollowers(t *testing.T) {
 		t.Fatalf("account after the batches: %+v %v", a, err)
 	}
 
+	// An account batch through one node without routes: each account is
+	// created in its own zone, an invalid limit is refused alone, and a
+	// lowered limit below the credit in use is refused as a single PUT is.
+	accts := []client.BatchAccount{{User: 1000, CreditLimit: 5000}, {User: 1001, CreditLimit: -1},
+		{User: 1002, CreditLimit: 7000}, {User: 299, CreditLimit: 1}}
+	ares, err := fixed.PutAccounts(ctx, accts)
+	if err != nil || len(ares) != len(accts) {
+		t.Fatalf("account batch: %v (%d results)", err, len(ares))
+	}
+	for i, want := range []int{200, 400, 200, 400} {
+		if ares[i].Status != want {
+			t.Fatalf("account batch item %d: status %d, want %d (%+v)", i, ares[i].Status, want, ares[i].Error)
+		}
+	}
+	if ares[2].Account == nil || ares[2].Account.User != 1002 || ares[2].Account.CreditLimit != 7000 {
+		t.Fatalf("account batch item 2: %+v", ares[2].Account)
+	}
+	if a, err := one.GetAccount(ctx, 1000); err != nil || a.CreditLimit != 5000 {
+		t.Fatalf("account 1000 after the batch: %+v %v", a, err)
+	}
+	if _, err := one.GetAccount(ctx, 1001); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("account 1001 (refused in the batch): %v", err)
+	}
+
 	// The config store is versioned, compare-and-set, and replicated to
 	// every node's meta replica.
 	it, err := one.SetConfig(ctx, "sched/whitelist", "1,2,3", 0)

@@ -70,6 +70,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/accounts/{user}", n.handleGetAccount)
 	mux.HandleFunc("POST /v1/accounts/{user}/payments", n.handlePay)
 	mux.HandleFunc("POST /v1/payments/batch", n.handlePayBatch)
+	mux.HandleFunc("POST /v1/accounts/batch", n.handleAccountBatch)
 	mux.HandleFunc("GET /v1/accounts/{user}/payments", n.handleListPayments)
 	mux.HandleFunc("GET /v1/accounts/{user}/payments/{key}", n.handleGetPayment)
 	mux.HandleFunc("POST /v1/accounts/{user}/repayments", n.handleRepay)

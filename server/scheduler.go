@@ -404,7 +404,8 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 		if st.Sched == nil || len(out) >= req.Max || !pendingFor(st, req.Zone) {
 			break
 		}
-		budget := min(req.Max-len(out), s.limiter(st, d).limit(now)-leased(st.Sched, d))
+		limit := s.limiter(st, d).limit(now)
+		budget := min(req.Max-len(out), limit-leased(st.Sched, d))
 		if budget <= 0 {
 			continue
 		}
@@ -416,7 +417,7 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 		}
 		res, err := s.n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
 			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
-			Take: s.share(st)}})
+			Take: s.share(st, limit)}})
 		if err != nil {
 			return out, err
 		}
@@ -430,10 +431,13 @@ func (s *sched) lease(ctx context.Context, req leaseRequest) ([]fsm.Grant, error
 
 // share is the share of a task one lease should process now: the smart
 // slicer's size for the pending users of every running run and the slots
-// online and free. As the pending work shrinks so do the shares, so the end
-// of a run is many small leases over every slot rather than a few large
-// tasks on a few.
-func (s *sched) share(st fsm.MetaState) int64 {
+// that can work at once, the slots online capped by the downstream's limit
+// in force (a cluster of 36 slots under a limit of 2 tasks works as 2
+// slots, and cutting its work for 36 would only multiply the tasks and
+// their overhead). As the pending work shrinks so do the shares, so the
+// end of a run is many small leases over every slot rather than a few
+// large tasks on a few.
+func (s *sched) share(st fsm.MetaState, limit int) int64 {
 	var pending int64
 	leasedAll := 0
 	for _, r := range st.Sched.Runs {
@@ -455,7 +459,7 @@ func (s *sched) share(st fsm.MetaState) int64 {
 	if err != nil {
 		panic(fmt.Sprintf("server: slicer config: %v", err))
 	}
-	slots := s.onlineSlots()
+	slots := max(1, min(s.onlineSlots(), limit))
 	return sl.Size(scheduler.View{Pending: pending, OnlineSlots: slots, FreeSlots: max(1, slots-leasedAll)})
 }
 

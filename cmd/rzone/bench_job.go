@@ -23,8 +23,8 @@ func newBenchJobCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
 		Short: "A batch run end to end over --users users with a bill: seed them, run the job, report users/s",
-		Long: `Seeds --users users (accounts created by --clients workers at once, then one
-payment each, --batch payments a request), waits until their payments are
+		Long: `Seeds --users users (accounts and then one payment each, --batch a request,
+--clients requests at once), waits until their payments are
 booked into the cycle's bill, starts a run of --job for the cycle, follows
 it to the end and prints users/s. Users are numbered from 2^41 so that they
 meet no demo or "bench pay" user. --skip-seed runs the job over users an
@@ -112,13 +112,14 @@ func benchJob(ctx context.Context, out, progress io.Writer, c *client.Client, o 
 }
 
 // createAccounts creates accounts base..base+n-1 with limit as credit line,
-// workers at a time, printing progress every second.
+// 500 a request, workers requests at a time, printing progress every second.
 func createAccounts(ctx context.Context, progress io.Writer, c *client.Client, base uint64, n int64, workers int, limit int64) error {
-	return parallel(ctx, progress, "accounts", n, 1, workers, func(ctx context.Context, from, to int64) (int64, error) {
-		if _, err := c.PutAccount(ctx, base+uint64(from), limit); err != nil {
-			return 0, fmt.Errorf("create account %d: %w", base+uint64(from), err)
+	return parallel(ctx, progress, "accounts", n, 500, workers, func(ctx context.Context, from, to int64) (int64, error) {
+		as := make([]client.BatchAccount, 0, to-from)
+		for i := from; i < to; i++ {
+			as = append(as, client.BatchAccount{User: base + uint64(i), CreditLimit: limit})
 		}
-		return 1, nil
+		return settled(c.PutAccounts(ctx, as))
 	})
 }
 
@@ -131,17 +132,21 @@ func payEachOnce(ctx context.Context, progress io.Writer, c *client.Client, o be
 			ps = append(ps, client.BatchPayment{User: benchJobBase + uint64(i), Key: "bench-job-seed",
 				Amount: 1000 + i%1000, Merchant: "bench"})
 		}
-		res, err := c.PayBatch(ctx, ps)
-		if err != nil {
-			return 0, err
-		}
-		for i, r := range res {
-			if r.Error != nil {
-				return 0, fmt.Errorf("payment of user %d: %v", ps[i].User, r.Error)
-			}
-		}
-		return int64(len(res)), nil
+		return settled(c.PayBatch(ctx, ps))
 	})
+}
+
+// settled counts a batch's results, or fails with its first error.
+func settled(res []client.BatchResult, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	for i, r := range res {
+		if r.Error != nil {
+			return 0, fmt.Errorf("item %d of a batch: %v", i, r.Error)
+		}
+	}
+	return int64(len(res)), nil
 }
 
 // waitBooked waits until a sample of the seeded users has the payment in

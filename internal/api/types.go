@@ -171,7 +171,7 @@ type JoinRequest struct {
 	HTTPAddr string `json:"http_addr"`
 }
 
-// MaxBatch is the most payments in one batch request.
+// MaxBatch is the most items (payments, accounts) in one batch request.
 const MaxBatch = 1000
 
 // MaxBatchBodyBytes bounds a batch request's body.
@@ -190,12 +190,26 @@ type BatchRequest struct {
 	Payments []BatchPayment `json:"payments"`
 }
 
-// BatchResult is the outcome of one payment of a batch, at the same
-// position: Status is the HTTP status the single request would have got
-// (201 new, 200 replay, or the error's), with the payment or the error.
+// BatchAccount is one account of a batch: a PutAccountRequest with its
+// user.
+type BatchAccount struct {
+	User        uint64 `json:"user"`
+	CreditLimit int64  `json:"credit_limit"`
+}
+
+// AccountBatchRequest is the body of POST /v1/accounts/batch.
+type AccountBatchRequest struct {
+	Accounts []BatchAccount `json:"accounts"`
+}
+
+// BatchResult is the outcome of one item of a batch, at the same position:
+// Status is the HTTP status the single request would have got (201 new,
+// 200 replay or account written, or the error's), with the payment or
+// account, or the error.
 type BatchResult struct {
 	Status  int      `json:"status"`
 	Payment *Payment `json:"payment,omitempty"`
+	Account *Account `json:"account,omitempty"`
 	Error   *Error   `json:"error,omitempty"`
 }
 
@@ -206,9 +220,15 @@ type BatchResponse struct {
 
 // Validate checks the batch's size; each payment is validated on its own
 // and refused alone.
-func (r *BatchRequest) Validate() error {
-	if len(r.Payments) == 0 || len(r.Payments) > MaxBatch {
-		return Errorf(CodeInvalidArgument, "a batch holds 1 to %d payments, got %d", MaxBatch, len(r.Payments))
+func (r *BatchRequest) Validate() error { return validateBatchSize("payments", len(r.Payments)) }
+
+// Validate checks the batch's size; each account is validated on its own
+// and refused alone.
+func (r *AccountBatchRequest) Validate() error { return validateBatchSize("accounts", len(r.Accounts)) }
+
+func validateBatchSize(what string, n int) error {
+	if n == 0 || n > MaxBatch {
+		return Errorf(CodeInvalidArgument, "a batch holds 1 to %d %s, got %d", MaxBatch, what, n)
 	}
 	return nil
 }

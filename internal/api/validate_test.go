@@ -86,6 +86,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"amount":1,"amount":2,"key":"x"}`,
 		`{"node_id":"n2","raft_addr":"127.0.0.1:7001","http_addr":"127.0.0.1:7071"}`,
 		`{"payments":[{"user":1,"key":"a","amount":5,"merchant":"m"},{"user":2,"key":"b","amount":-1}]}`,
+		`{"accounts":[{"user":1,"credit_limit":5},{"user":2,"credit_limit":-1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -116,6 +117,10 @@ func FuzzDecodeRequests(f *testing.F) {
 		var b BatchRequest
 		if DecodeBytes(body, &b) == nil && b.Validate() == nil && (len(b.Payments) == 0 || len(b.Payments) > MaxBatch) {
 			t.Fatalf("batch of %d passed validation", len(b.Payments))
+		}
+		var ab AccountBatchRequest
+		if DecodeBytes(body, &ab) == nil && ab.Validate() == nil && (len(ab.Accounts) == 0 || len(ab.Accounts) > MaxBatch) {
+			t.Fatalf("account batch of %d passed validation", len(ab.Accounts))
 		}
 	})
 }
