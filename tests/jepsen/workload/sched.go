@@ -222,15 +222,12 @@ func (s *Sched) Run(ctx context.Context, w *Worker) {
 	if !driver {
 		return
 	}
+	// A run begun before Stop is awaited in the grace that ctx gives;
+	// Final waits for the rest.
 	for w.Running(ctx) {
 		if !s.step(ctx, w, time.Time{}) {
 			sleepCtx(ctx, time.Second)
 		}
-	}
-	// A run begun before Stop may still complete in the grace that ctx
-	// gives; Final waits for the rest.
-	if s.current != 0 {
-		s.await(ctx, w, s.current, jobAt(s.next), time.Time{})
 	}
 }
 
