@@ -264,7 +264,9 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		}
 		cfg.Logf("runner: failover.auto_after set to %s", cfg.FailoverAfter)
 	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Setup is bounded at two minutes: the sched workload's 300 users take
+	// some 20s on a loaded 2-core machine.
+	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	for _, w := range wls {
 		if err := w.Setup(setupCtx, env); err != nil {
 			cancel()

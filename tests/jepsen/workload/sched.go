@@ -171,7 +171,7 @@ func (s *Sched) setupUsers(ctx context.Context, env *Env, g int, all []uint64) e
 			continue
 		}
 		if r := w.Pay(ctx, users[j], api.PayRequest{Key: "sched-bill", Amount: s.amount(i), Merchant: "sched"}, false); !r.Acked {
-			return fmt.Errorf("pay for user %d: not acknowledged", users[j])
+			return fmt.Errorf("pay for user %d: not acknowledged in %d attempts (%v)", users[j], w.MaxAttempts, ctx.Err())
 		}
 	}
 	for j, i := range idx {
@@ -190,7 +190,7 @@ func (s *Sched) setupUsers(ctx context.Context, env *Env, g int, all []uint64) e
 		}
 		if amount > 0 {
 			if r := w.Repay(ctx, users[j], api.RepayRequest{Key: "sched-prepay", Amount: amount}); !r.Acked || r.Status != api.RepaymentApplied {
-				return fmt.Errorf("repay for user %d: %+v", users[j], r)
+				return fmt.Errorf("repay for user %d: %+v (%v)", users[j], r, ctx.Err())
 			}
 		}
 	}
