@@ -1,8 +1,9 @@
 // Package workload generates the client operations of a fault test and
 // records each attempt in the history: payments with same-key retries (a
 // set), pays, repays and linearizable reads on a few hot accounts (checked
-// with Porcupine), and a bank-style mix checked for money. Every random
-// choice comes from the run's seed.
+// with Porcupine), a bank-style mix checked for money, and the scheduler's
+// batch runs (sched), checked for one statement, reminder and auto-debit per
+// due user. Every random choice comes from the run's seed.
 package workload
 
 import (
