@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -57,7 +58,7 @@ func (a *applier) notify(c *Command) Result {
 	}
 	effects := a.tx.Bucket(bucketEffects)
 	ek := effectKey(c.Key, c.Cycle, c.User)
-	if effects.Get(ek) != nil {
+	if effects.Get(ek) != nil && !inject.On(inject.DoubleNotify) {
 		return Result{Code: OK, Replay: true}
 	}
 	bills := a.tx.Bucket(bucketBills)

@@ -27,7 +27,11 @@ const (
 	// FlakyDue makes a zone cut a third of the scheduler's due-user pages
 	// short by one user, as a flaky read would: generation must notice.
 	FlakyDue = "flaky-due"
+	// DoubleNotify makes the state machine apply a statement or reminder
+	// again when its (job, cycle, user) effect was already recorded: a
+	// retried task or a second run writes the notification twice.
+	DoubleNotify = "double-notify"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify}

@@ -14,7 +14,21 @@
 //	--workload LIST     payments (a set of payments with same-key retries: nothing
 //	                    lost, nothing doubled), register (pays, repays and
 //	                    linearizable reads on hot accounts, checked with Porcupine),
-//	                    bank (money identity and bounds on every read). Default all.
+//	                    bank (money identity and bounds on every read), sched
+//	                    (batch runs, see below). Default payments,register,bank.
+//	                    sched runs alone and needs --zones (the scheduler
+//	                    lives in the meta group): 300 users, by user index
+//	                    mod 10 not due (no bill), due with the bill repaid
+//	                    before the runs, half repaid, or unpaid; one client
+//	                    runs statement, reminder, autodebit, then statement
+//	                    again (must change nothing), and more rounds while
+//	                    --time lasts, slowed to 4 tasks at a time
+//	                    (sched/window/notify, sched/window/bank) so faults
+//	                    land mid-run, with the servers' --sched-lease-ttl at
+//	                    3s; each start and progress read is in the history.
+//	                    After the faults it waits up to 60s for the runs
+//	                    left, then reads every user's account, bill, outbox
+//	                    and auto-debit repayment linearizably.
 //	--nemesis LIST      kill (kill -9, then restart), pause (SIGSTOP/SIGCONT),
 //	                    partition (iptables: cut a node off; needs root),
 //	                    restart-all (kill -9 every node, restart them together),
@@ -77,8 +91,8 @@
 //	--concurrency N     client workers per workload (default 3).
 //	--inject NAME       build rzone with -tags faultinject and run every node with
 //	                    --inject NAME (skip-idempotency, stale-read,
-//	                    no-lease-fence, drop-guard-mark, …): the run should
-//	                    end valid: false. drop-guard-mark (zone leaders write
+//	                    no-lease-fence, drop-guard-mark, double-notify, …):
+//	                    the run should end valid: false. drop-guard-mark (zone leaders write
 //	                    without guard marks) needs --zones 3 --nemesis
 //	                    failover: reconciliation then finds accounts off the
 //	                    blacklist with writes the failover store lacked, and
@@ -100,7 +114,17 @@
 // over within 30s (failover-incomplete) or another zone was failed over
 // during the fault (unexpected-failover); voided duplicates are listed as
 // notes and stay valid. Writes refused with account_isolated (423) are
-// definite refusals (not applied).
+// definite refusals (not applied). sched, for the sched workload: every
+// due user has exactly one statement and, when it owed, one reminder for
+// the cycle (missing-statement, duplicate-statement, missing-reminder,
+// duplicate-reminder); a user not due, or whose bill was paid before the
+// runs, has no notification (unexpected-notification: the server records a
+// reminder of a paid bill without sending it); an owing user has one
+// applied auto-debit, autodebit-CYCLE-USER, of what it owed and nothing
+// more repaid (missing-debit, double-debit, unexpected-debit); every run
+// started was seen done and each job was started (run-incomplete). With
+// --inject double-notify (a recorded statement or reminder applied again)
+// the second statement run ends valid: false with duplicate-statement.
 //
 // The folder holds history.jsonl, nemesis.txt, results.json, summary.txt,
 // latency.png, throughput.png, linearizability-user-*.html for accounts that
@@ -132,7 +156,7 @@ func main() {
 
 func run() int {
 	var (
-		workloads = flag.String("workload", strings.Join(workload.Names, ","), "comma-separated workloads: "+strings.Join(workload.Names, ", "))
+		workloads = flag.String("workload", strings.Join(workload.Default, ","), "comma-separated workloads: "+strings.Join(workload.Names, ", "))
 		nemeses   = flag.String("nemesis", "kill,pause,partition", "comma-separated faults: "+strings.Join(nemesis.Kinds, ", ")+", or none")
 		dur       = flag.Duration("time", 60*time.Second, "how long clients run")
 		interval  = flag.Duration("interval", 10*time.Second, "time between fault starts")

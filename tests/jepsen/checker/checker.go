@@ -1,7 +1,8 @@
 // Package checker decides whether a history of a fault test is valid against
 // rzone's guarantees (../shared/DESIGN.md): the set checker finds lost and
 // doubled payments, the bank checker finds money created, lost or out of
-// bounds, and the linearizability checker runs Porcupine per account. Each
+// bounds, the linearizability checker runs Porcupine per account, and the
+// sched checker finds batch-run effects missing, doubled or misdirected. Each
 // reports the anomalies it saw by name, with the first counter-examples.
 package checker
 

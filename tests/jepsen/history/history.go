@@ -42,6 +42,15 @@ const (
 	// kill, failover, restart and recover): Step names it, StepStart is
 	// when it began and the entry's Time when it ended.
 	FFaultStep = "fault-step"
+	// FRunStart starts a batch run (POST /v1/jobs/{job}/runs): Job and
+	// Cycle on the invoke, RunID and Run on the ok completion.
+	FRunStart = "run-start"
+	// FRunRead reads a run's progress (GET /v1/runs/{id}) into Run.
+	FRunRead = "run-read"
+	// FSchedRead is the scheduler workload's final, linearizable read of a
+	// user: Account, Bill (nil: no bill for Cycle), Notifications and Debit
+	// (the auto-debit repayment of Cycle, nil when there is none).
+	FSchedRead = "sched-read"
 )
 
 // NemesisProcess is the process of nemesis entries.
@@ -115,9 +124,60 @@ type Op struct {
 	// Step and StepStart describe a fault-step entry.
 	Step      string `json:"step,omitempty"`
 	StepStart int64  `json:"step_start,omitempty"`
+	// Job, Cycle and RunID name a batch run on run-start and run-read
+	// entries; Cycle is the bills' cycle (YYYYMM) on sched-read entries.
+	Job   string `json:"job,omitempty"`
+	Cycle string `json:"cycle,omitempty"`
+	RunID uint64 `json:"run_id,omitempty"`
+	// Run is a run's state as a run-start or run-read saw it.
+	Run *Run `json:"run,omitempty"`
+	// Bill, Notifications and Debit are what a sched-read saw.
+	Bill          *Bill          `json:"bill,omitempty"`
+	Notifications []Notification `json:"notifications,omitempty"`
+	Debit         *Repayment     `json:"debit,omitempty"`
+
 	// Reconcile is, on the recover step of a failover, the zone's
 	// reconciliation report as GET /v1/zones/{zone} showed it afterwards.
 	Reconcile *Reconcile `json:"reconcile,omitempty"`
+}
+
+// Run is a batch run's state and progress (api.Run, abridged).
+type Run struct {
+	State      string `json:"state"`
+	UsersDone  int64  `json:"users_done"`
+	UsersTotal int64  `json:"users_total"`
+	TasksDone  int64  `json:"tasks_done"`
+	TasksTotal int64  `json:"tasks_total"`
+	Generated  int    `json:"generated"`
+	Ranges     int    `json:"ranges"`
+	Expired    int64  `json:"expired,omitempty"`
+	Fenced     int64  `json:"fenced,omitempty"`
+	Failures   int64  `json:"failures,omitempty"`
+}
+
+// Bill is a user's bill of one cycle, in minor units.
+type Bill struct {
+	Principal   int64 `json:"principal"`
+	Paid        int64 `json:"paid"`
+	Outstanding int64 `json:"outstanding"`
+	// Statement is the amount the cycle's statement said was due.
+	Statement int64 `json:"statement,omitempty"`
+}
+
+// Notification is one message of a user's outbox.
+type Notification struct {
+	Job    string `json:"job"`
+	Cycle  string `json:"cycle"`
+	Amount int64  `json:"amount"`
+	// Index is the log index that wrote it.
+	Index uint64 `json:"index"`
+}
+
+// Repayment is a repayment as a read saw it.
+type Repayment struct {
+	Key    string `json:"key"`
+	Amount int64  `json:"amount"`
+	Status string `json:"status"`
 }
 
 // Reconcile is a zone's state after a recover step, with the report of its

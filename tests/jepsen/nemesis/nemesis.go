@@ -74,6 +74,9 @@ type Nemesis struct {
 	// applied, the case guard marks and reconciliation exist for. It needs
 	// partitions (iptables).
 	BackupLag time.Duration
+	// Start is the plan's time zero: the start of the run phase, after the
+	// workloads' setup. Zero means the recorder's start.
+	Start time.Time
 
 	applied map[string]int
 	failed  map[string]int
@@ -86,16 +89,20 @@ type Counts struct {
 	Failed  map[string]int `json:"failed,omitempty"`
 }
 
-// Run injects every step at its time, relative to the recorder's start,
-// until the plan or ctx ends, and then heals whatever is still broken. A
+// Run injects every step at its time, relative to Start (or the
+// recorder's start), until the plan or ctx ends, and then heals whatever is still broken. A
 // fault in place when ctx ends is healed at once.
 func (n *Nemesis) Run(ctx context.Context, steps []Step) Counts {
 	n.applied, n.failed = map[string]int{}, map[string]int{}
 	if n.Logf == nil {
 		n.Logf = func(string, ...any) {}
 	}
+	start := n.Start
+	if start.IsZero() {
+		start = n.Rec.Start()
+	}
 	for i, s := range steps {
-		wait := time.Until(n.Rec.Start().Add(s.At))
+		wait := time.Until(start.Add(s.At))
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):

@@ -32,7 +32,8 @@ var ErrInjectUnsupported = errors.New("runner: rzone server has no --inject flag
 
 // Config describes one run.
 type Config struct {
-	// Workloads to run together: payments, register, bank.
+	// Workloads to run together: payments, register, bank; or sched,
+	// alone and with Zones.
 	Workloads []string
 	// Nemeses are the fault kinds (nemesis.Kinds). Empty runs without
 	// faults. With nemesis.Failover the runner turns automatic failover on
@@ -112,6 +113,14 @@ func (c *Config) defaults() error {
 	for _, w := range c.Workloads {
 		if !slices.Contains(workload.Names, w) {
 			return fmt.Errorf("runner: unknown workload %q (want some of %s)", w, strings.Join(workload.Names, ","))
+		}
+	}
+	if slices.Contains(c.Workloads, "sched") {
+		if len(c.Workloads) > 1 {
+			return errors.New("runner: the sched workload runs alone: its runs reach every user with a bill, and its auto-debits would repay the other workloads' accounts")
+		}
+		if c.Zones == 0 {
+			return errors.New("runner: the sched workload needs Zones (--zones 3): the scheduler runs in the meta group of a multi-zone cluster")
 		}
 	}
 	if c.Time <= 0 {
@@ -195,7 +204,19 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 			rep.Nemeses = slices.DeleteFunc(rep.Nemeses, func(k string) bool { return slices.Contains(nemesis.ZoneKinds, k) })
 		}
 	}
-	c, err := startCluster(ctx, cfg, zones, rep.ClockZone)
+	var wls []workload.Workload
+	var serverArgs []string
+	for _, name := range cfg.Workloads {
+		w, err := workload.New(name)
+		if err != nil {
+			return nil, err
+		}
+		wls = append(wls, w)
+		if sc, ok := w.(workload.ServerConfigurer); ok {
+			serverArgs = append(serverArgs, sc.ServerArgs()...)
+		}
+	}
+	c, err := startCluster(ctx, cfg, zones, rep.ClockZone, serverArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -243,15 +264,9 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		}
 		cfg.Logf("runner: failover.auto_after set to %s", cfg.FailoverAfter)
 	}
-	var wls []workload.Workload
-	for _, name := range cfg.Workloads {
-		w, err := workload.New(name)
-		if err != nil {
-			return nil, err
-		}
-		wls = append(wls, w)
-	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Setup is bounded at two minutes: the sched workload's 300 users take
+	// some 20s on a loaded 2-core machine.
+	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	for _, w := range wls {
 		if err := w.Setup(setupCtx, env); err != nil {
 			cancel()
@@ -271,13 +286,15 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	if err := settle(ctx, cfg, c); err != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", err))
 	}
-	finalCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// Each workload's final reads get two minutes: the sched workload's
+	// include its wait for its runs to complete.
 	for _, w := range wls {
+		finalCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		if err := w.Final(finalCtx, env); err != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("final reads of %s: %v", w.Name(), err))
 		}
+		cancel()
 	}
-	cancel()
 	if err := rec.Flush(); err != nil {
 		return nil, fmt.Errorf("runner: write history: %w", err)
 	}
@@ -313,11 +330,14 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	return rep, nil
 }
 
-func startCluster(ctx context.Context, cfg Config, zones []string, clockZone string) (*cluster.Cluster, error) {
+// startCluster starts the cluster; serverArgs go on every node's command
+// line.
+func startCluster(ctx context.Context, cfg Config, zones []string, clockZone string, serverArgs []string) (*cluster.Cluster, error) {
 	ccfg := cluster.Config{
 		Nodes: cfg.Nodes, Zones: zones, NodesPerZone: cfg.NodesPerZone,
 		Binary: cfg.Binary, LogDir: filepath.Join(cfg.Out, "nodes"),
 		RequestTimeout: cfg.RequestTimeout,
+		ServerArgs:     serverArgs,
 		Logf:           cfg.Logf,
 	}
 	if cfg.Inject != "" || clockZone != "" {
@@ -353,7 +373,7 @@ func startCluster(ctx context.Context, cfg Config, zones []string, clockZone str
 			}
 		}
 	case cfg.Inject != "":
-		ccfg.ServerArgs = []string{"--inject", cfg.Inject}
+		ccfg.ServerArgs = append(ccfg.ServerArgs, "--inject", cfg.Inject)
 	}
 	return cluster.Start(ctx, ccfg)
 }
@@ -393,7 +413,8 @@ func shardZones(ctx context.Context, c *cluster.Cluster) (func(uint64) string, e
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
 func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
-	env.Stop = time.Now().Add(cfg.Time)
+	start := time.Now()
+	env.Stop = start.Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
 	workCtx, cancelWork := context.WithDeadline(ctx, env.Stop.Add(15*time.Second))
 	defer cancelWork()
@@ -405,7 +426,7 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover}
+		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start}
 		if autoFailover {
 			n.BackupLag = max(cfg.BackupLag, 0)
 			if cfg.PauseAutoDuringRecover {

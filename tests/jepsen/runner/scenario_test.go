@@ -349,3 +349,85 @@ func TestScenarioFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioSched runs the sched workload on a 3-zone × 3-node cluster:
+// 300 users, statement, reminder and auto-debit runs and a second round of
+// statements, while nodes (the leader or one at random) are killed and
+// paused mid-run. The normal build must end valid with faults applied, every
+// user checked and every run done; with the planted double-notify bug (a
+// recorded statement or reminder applied again) the sched checker must
+// name duplicate-statement, which the second round of statements alone
+// makes certain, so that case runs without faults and for less time.
+func TestScenarioSched(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	tests := []struct {
+		name    string
+		inject  string
+		nemeses []string
+		time    time.Duration
+	}{
+		{name: "the normal build sends one of each under kills and pauses", nemeses: []string{nemesis.Kill, nemesis.Pause}, time: 30 * time.Second},
+		{name: "double-notify is caught", inject: "double-notify", time: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var bin string
+			if tt.inject == "" {
+				bin = cluster.Binary(t)
+			} else {
+				bin = cluster.Binary(t, "faultinject")
+			}
+			cfg, _ := run(t, Config{
+				Workloads:     []string{"sched"},
+				Nemeses:       tt.nemeses,
+				Zones:         3,
+				Time:          tt.time,
+				Interval:      7 * time.Second,
+				FaultDuration: 2500 * time.Millisecond,
+				Inject:        tt.inject,
+				Binary:        bin,
+				SettleTimeout: 20 * time.Second,
+			})
+			var out bytes.Buffer
+			cfg.Stdout = &out
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, *cfg)
+			if errors.Is(err, ErrInjectUnsupported) {
+				t.Skipf("rzone server has no --inject flag: %v", err)
+			}
+			t.Logf("summary:\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sc *checker.Result
+			for _, r := range rep.Results {
+				if r.Checker == "sched/sched" {
+					sc = r
+				}
+			}
+			if sc == nil || sc.Stats["users"] != 300 || sc.Stats["runs"] < 4 {
+				t.Fatalf("the sched checker did not check the workload: %+v", sc)
+			}
+			if tt.inject != "" {
+				if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") || !sc.Has(checker.DuplicateStatement) {
+					t.Fatalf("--inject %s: the sched checker missed the bug (%v)", tt.inject, sc.AnomalyKinds())
+				}
+				return
+			}
+			if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+				t.Fatal("run is not valid")
+			}
+			if sc.Stats["runs-done"] != sc.Stats["runs"] {
+				t.Errorf("runs not all done: %v", sc.Stats)
+			}
+			for _, k := range tt.nemeses {
+				if rep.Faults[k] == 0 {
+					t.Errorf("fault %s was never applied (applied %v, failed %v)", k, rep.Faults, rep.Failed)
+				}
+			}
+		})
+	}
+}

@@ -1,8 +1,9 @@
 // Package workload generates the client operations of a fault test and
 // records each attempt in the history: payments with same-key retries (a
 // set), pays, repays and linearizable reads on a few hot accounts (checked
-// with Porcupine), and a bank-style mix checked for money. Every random
-// choice comes from the run's seed.
+// with Porcupine), a bank-style mix checked for money, and the scheduler's
+// batch runs (sched), checked for one statement, reminder and auto-debit per
+// due user. Every random choice comes from the run's seed.
 package workload
 
 import (
@@ -68,7 +69,11 @@ type Workload interface {
 }
 
 // Names lists the workloads New knows.
-var Names = []string{"payments", "register", "bank"}
+var Names = []string{"payments", "register", "bank", "sched"}
+
+// Default lists the workloads run when none are named: those that run
+// together (sched runs alone, see Sched).
+var Default = []string{"payments", "register", "bank"}
 
 // New returns the workload called name.
 func New(name string) (Workload, error) {
@@ -79,8 +84,17 @@ func New(name string) (Workload, error) {
 		return &Register{Accounts: 3, Limit: 5000, MaxPay: 300, MaxRepay: 200, Think: 10 * time.Millisecond}, nil
 	case "bank":
 		return &Bank{Accounts: 8, Limit: 20000, MaxPay: 2000, MaxRepay: 1500, ReplayPercent: 5}, nil
+	case "sched":
+		return &Sched{Users: 300, Window: 4, RunTimeout: 60 * time.Second, LeaseTTL: 3 * time.Second}, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q (want some of %s)", name, strings.Join(Names, ","))
+}
+
+// ServerConfigurer is a workload that needs flags on every rzone server of
+// the run.
+type ServerConfigurer interface {
+	// ServerArgs are appended to every server's command line.
+	ServerArgs() []string
 }
 
 // ZoneLoader is a workload that can put a burst of extra writes on the
@@ -254,6 +268,11 @@ func trim(s string) string {
 // setupAccounts creates users with limit through any node, retrying until
 // each is acknowledged or ctx ends, and records the puts (process -2).
 func setupAccounts(ctx context.Context, env *Env, workload string, users []uint64, limit int64) error {
+	return setupAccountsAs(ctx, env, workload, users, limit, -2)
+}
+
+// setupAccountsAs is setupAccounts recorded as process.
+func setupAccountsAs(ctx context.Context, env *Env, workload string, users []uint64, limit int64, process int) error {
 	for i, u := range users {
 		var last error
 		for attempt := 0; ; attempt++ {
@@ -261,7 +280,7 @@ func setupAccounts(ctx context.Context, env *Env, workload string, users []uint6
 				return fmt.Errorf("create account %d: %w (last error: %v)", u, err, last)
 			}
 			node := env.Nodes[(i+attempt)%len(env.Nodes)]
-			inv := history.Op{Type: history.Invoke, Process: -2, F: history.FPut, Workload: workload, User: u, Amount: limit, Node: node.ID}
+			inv := history.Op{Type: history.Invoke, Process: process, F: history.FPut, Workload: workload, User: u, Amount: limit, Node: node.ID}
 			env.Rec.Add(inv)
 			a, err := node.API.PutAccount(ctx, u, limit)
 			done := inv
