@@ -132,6 +132,7 @@ func main() {
 
 func run() int {
 	var (
+		backend   = flag.String("backend", runner.BackendLocal, "cluster under test: local (rzone processes on loopback addresses) or docker (docker-compose.yml's 3 zones × 3 nodes)")
 		workloads = flag.String("workload", strings.Join(workload.Names, ","), "comma-separated workloads: "+strings.Join(workload.Names, ", "))
 		nemeses   = flag.String("nemesis", "kill,pause,partition", "comma-separated faults: "+strings.Join(nemesis.Kinds, ", ")+", or none")
 		dur       = flag.Duration("time", 60*time.Second, "how long clients run")
@@ -174,6 +175,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runner.Run(ctx, runner.Config{
+		Backend:                *backend,
 		Workloads:              splitList(*workloads),
 		Nemeses:                kinds,
 		Time:                   *dur,
