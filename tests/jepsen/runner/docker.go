@@ -114,6 +114,9 @@ func startDocker(ctx context.Context, cfg Config) (_ *dockerCluster, err error) 
 	defer func() {
 		if err != nil {
 			d.Close()
+			if ctx.Err() != nil {
+				err = fmt.Errorf("runner: docker: interrupted while starting the cluster: %w", ctx.Err())
+			}
 		}
 	}()
 	if err := d.p.PickIPPrefix(ctx); err != nil {
