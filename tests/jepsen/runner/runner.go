@@ -1,8 +1,9 @@
 // Package runner runs one fault test end to end: it starts a zone (or a
-// multi-zone cluster) of real rzone processes, sets up the workloads, runs their workers beside a seeded
-// nemesis, heals and lets the cluster converge, takes the final reads,
-// checks the history and writes the run's report folder. The command
-// ./tests/jepsen and the scenario tests share it.
+// multi-zone cluster) of real rzone processes, or docker-compose.yml's
+// containers (backend.go, docker.go), sets up the workloads, runs their
+// workers beside a seeded nemesis, heals and lets the cluster converge,
+// takes the final reads, checks the history and writes the run's report
+// folder. The command ./tests/jepsen and the scenario tests share it.
 package runner
 
 import (
