@@ -69,6 +69,10 @@ type dockerCluster struct {
 	logDir string // nodes/<id>/stderr.log are written there at Close
 	logf   func(format string, args ...any)
 	nodes  []dockerNode
+	// admin is a client of every published API that does not follow the
+	// route table (its names do not resolve here) and retries for a few
+	// seconds.
+	admin *client.Client
 
 	closeOnce sync.Once
 }
@@ -185,6 +189,12 @@ func (d *dockerCluster) publish(timeout time.Duration) error {
 		return fmt.Errorf("runner: %w", err)
 	}
 	d.p.Overrides = []string{f}
+	var err error
+	d.admin, err = client.New(d.HTTPAddrs(), client.WithRouting(false), client.WithMaxRetries(10),
+		client.WithBackoff(50*time.Millisecond, time.Second), client.WithTimeout(3*time.Second))
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
 	return nil
 }
 
@@ -209,20 +219,8 @@ func (d *dockerCluster) HTTPAddrs() []string {
 	return out
 }
 
-// admin returns a client of every published API that does not follow the
-// route table (its names do not resolve here) and retries for a few
-// seconds.
-func (d *dockerCluster) admin() (*client.Client, error) {
-	return client.New(d.HTTPAddrs(), client.WithRouting(false), client.WithMaxRetries(10),
-		client.WithBackoff(50*time.Millisecond, time.Second), client.WithTimeout(3*time.Second))
-}
-
 func (d *dockerCluster) Routes(ctx context.Context) (*api.RouteTable, error) {
-	c, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	return c.Routes(ctx)
+	return d.admin.Routes(ctx)
 }
 
 func (d *dockerCluster) node(id string) (*dockerNode, error) {
@@ -463,12 +461,8 @@ func (d *dockerCluster) WaitHealthy(ctx context.Context) error {
 			return err
 		}
 	}
-	c, err := d.admin()
-	if err != nil {
-		return err
-	}
 	return compose.Poll(ctx, time.Hour, "every zone to be ready with a valid lease", func(ctx context.Context) error {
-		zl, err := c.Zones(ctx)
+		zl, err := d.admin.Zones(ctx)
 		if err != nil {
 			return err
 		}
