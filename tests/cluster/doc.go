@@ -20,4 +20,7 @@
 //
 // The cluster ends only the processes it started, by PID, and removes only the
 // iptables chain it created.
+//
+// The subpackage compose runs docker-compose.yml's containers instead, for
+// the container test and the fault-test runner's docker backend.
 package cluster

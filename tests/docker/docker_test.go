@@ -2,11 +2,7 @@ package docker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
-	"github.com/rzonedb/rzone/tests/cluster"
+	"github.com/rzonedb/rzone/tests/cluster/compose"
 )
 
 const (
@@ -28,10 +24,6 @@ const (
 	benchBase     = uint64(1) << 40
 )
 
-// ring is the zones of docker-compose.yml in ring order: each backs up the
-// next.
-var ring = []string{"A", "B", "C"}
-
 // TestComposeCluster builds the image, starts docker-compose.yml's 3-zone
 // cluster under a project of its own (a1's API on a free loopback port),
 // waits until every zone has a leader, runs "rzone bench pay" from inside
@@ -44,22 +36,9 @@ func TestComposeCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("docker: skipped under -short (builds an image and runs a 9-node cluster for about a minute)")
 	}
-	composeCmd := dockerUsable(t)
-	root, err := cluster.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	id := randomID(t)
-	e := &env{
-		root:    root,
-		compose: composeCmd,
-		project: "rzonetest" + id,
-		image:   "rzone:test-" + id,
-	}
-	e.pickIPPrefix(ctx, t)
-	t.Logf("compose %q, project %s, image %s, network %s.0/24", strings.Join(composeCmd, " "), e.project, e.image, e.ipPrefix)
+	p := setupProject(ctx, t, "rzonetest")
 	start := time.Now()
 	phase := func(name string, f func()) {
 		t.Helper()
@@ -68,11 +47,15 @@ func TestComposeCluster(t *testing.T) {
 		t.Logf("%-34s %7s (total %s)", name, time.Since(begin).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 	}
 
-	phase("build binary and image", func() { e.buildImage(ctx, t) })
+	phase("build binary and image", func() { buildImage(ctx, t, p) })
 	var api string
 	phase("compose up (nodes healthy)", func() {
-		e.up(ctx, t)
-		api = e.publishedAPI(ctx, t)
+		up(ctx, t, p)
+		var err error
+		if api, err = p.Port(ctx, "a1", 7070); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("a1's API is published on %s", api)
 	})
 	c, err := client.New([]string{api}, client.WithRouting(false), client.WithTimeout(5*time.Second))
 	if err != nil {
@@ -84,13 +67,19 @@ func TestComposeCluster(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return checkZones(zl)
+			return compose.CheckZones(zl)
 		})
-		e.waitInitExited(ctx, t)
+		waitFor(ctx, t, time.Minute, "the init service to exit 0", func(ctx context.Context) error {
+			restarts, err := p.InitExited(ctx)
+			if err == nil {
+				t.Logf("init exited 0 after %d restarts", restarts)
+			}
+			return err
+		})
 	})
 
 	var ops int
-	phase("bench pay inside the network", func() { ops = e.bench(ctx, t) })
+	phase("bench pay inside the network", func() { ops = bench(ctx, t, p) })
 	phase("accounts hold every payment", func() { checkAccounts(ctx, t, c, ops) })
 	phase("async followers caught up", func() {
 		waitFor(ctx, t, time.Minute, "every replica to apply what its zone leader applied", func(ctx context.Context) error {
@@ -98,100 +87,12 @@ func TestComposeCluster(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if err := checkZones(zl); err != nil {
+			if err := compose.CheckZones(zl); err != nil {
 				return err
 			}
-			return caughtUp(zl)
+			return compose.CaughtUp(zl)
 		})
 	})
-}
-
-// checkZones reports the first way zl differs from a healthy 3 × 3
-// cluster: zones A, B and C in ring order, each ready with a leader, a
-// valid lease, 3 voters of its own zone, and at least one async follower,
-// all on its backup zone's nodes; 100 shards spread over the zones.
-func checkZones(zl *client.ZoneList) error {
-	if len(zl.Zones) != len(ring) {
-		return fmt.Errorf("%d zones, want %d", len(zl.Zones), len(ring))
-	}
-	shards := map[int]string{}
-	for i, want := range ring {
-		z := zl.Zones[i]
-		backup := ring[(i+1)%len(ring)]
-		switch {
-		case z.Zone != want:
-			return fmt.Errorf("zone %d is %q, want %q", i, z.Zone, want)
-		case z.Backup != backup:
-			return fmt.Errorf("zone %s: backup %q, want %q", z.Zone, z.Backup, backup)
-		case z.Leader == "":
-			return fmt.Errorf("zone %s has no leader", z.Zone)
-		case !z.Ready:
-			return fmt.Errorf("zone %s is not ready", z.Zone)
-		case !z.LeaseValid:
-			return fmt.Errorf("zone %s has no valid lease (until %q)", z.Zone, z.LeaseUntil)
-		case len(z.Voters) != 3:
-			return fmt.Errorf("zone %s has %d voters, want 3", z.Zone, len(z.Voters))
-		case len(z.Followers) == 0:
-			return fmt.Errorf("zone %s has no async follower", z.Zone)
-		}
-		leaders := 0
-		for _, r := range z.Voters {
-			if !r.Voter || !inZone(r.Node, z.Zone) {
-				return fmt.Errorf("zone %s: voter %s (voter=%v) is not a voter of this zone", z.Zone, r.Node, r.Voter)
-			}
-			if r.State == "Leader" {
-				leaders++
-			}
-		}
-		if leaders != 1 {
-			return fmt.Errorf("zone %s: %d voters say they lead", z.Zone, leaders)
-		}
-		for _, r := range z.Followers {
-			if r.Voter || !inZone(r.Node, backup) || r.State != "Follower" {
-				return fmt.Errorf("zone %s: async follower %s (voter=%v, state %s), want a non-voter on zone %s's nodes",
-					z.Zone, r.Node, r.Voter, r.State, backup)
-			}
-		}
-		for _, s := range z.Shards {
-			if other, dup := shards[s]; dup {
-				return fmt.Errorf("shard %d is in zones %s and %s", s, other, z.Zone)
-			}
-			shards[s] = z.Zone
-		}
-	}
-	if len(shards) != 100 {
-		return fmt.Errorf("the zones hold %d shards, want 100", len(shards))
-	}
-	return nil
-}
-
-// caughtUp reports a replica, voter or async follower, whose state machine
-// has not applied what its zone leader's has. It compares applied indexes
-// rather than the reported lag_entries, which counts from the leader's last
-// log index and so includes entries that never reach a state machine
-// (configuration changes, no-ops, barriers).
-func caughtUp(zl *client.ZoneList) error {
-	for _, z := range zl.Zones {
-		var leader uint64
-		for _, r := range z.Voters {
-			if r.Node == z.Leader {
-				leader = r.AppliedIndex
-			}
-		}
-		for _, r := range append(slices.Clone(z.Voters), z.Followers...) {
-			if r.AppliedIndex != leader {
-				return fmt.Errorf("zone %s: %s applied %d, its leader %s %d (reported lag %d entries, last contact %dms)",
-					z.Zone, r.Node, r.AppliedIndex, z.Leader, leader, r.LagEntries, r.LastContactMs)
-			}
-		}
-	}
-	return nil
-}
-
-// inZone reports whether node is one of zone's nodes in
-// docker-compose.yml (a1..a3 are zone A, and so on).
-func inZone(node, zone string) bool {
-	return len(node) == 2 && strings.EqualFold(node[:1], zone) && strings.Contains("123", node[1:])
 }
 
 // checkAccounts reads every bench account through a1's published API (a1
@@ -223,13 +124,15 @@ func checkAccounts(ctx context.Context, t *testing.T, c *client.Client, ops int)
 // so that the client follows the route table's addresses (a1:7070 ...),
 // and returns the acknowledged payments. It fails the test if any payment
 // failed or none succeeded.
-func (e *env) bench(ctx context.Context, t *testing.T) int {
+func bench(ctx context.Context, t *testing.T, p *compose.Project) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	name := e.project + "-bench"
-	t.Cleanup(func() { e.quiet("docker", "rm", "-f", name) }) // if the test stops before the run ends
-	out, stderr, err := e.run(ctx, "docker", "run", "--rm", "--name", name, "--network", e.network(), e.image,
+	name := p.Name + "-bench"
+	t.Cleanup(func() {
+		quiet(func(ctx context.Context) error { _, _, err := p.Run(ctx, "docker", "rm", "-f", name); return err })
+	}) // if the test stops before the run ends
+	out, stderr, err := p.Run(ctx, "docker", "run", "--rm", "--name", name, "--network", p.Network(), p.Image,
 		"bench", "pay", "--addr", "a1:7070,b1:7070,c1:7070", "--clients", strconv.Itoa(benchClients),
 		"--time", "8s", "--accounts", strconv.Itoa(benchAccounts))
 	t.Logf("bench pay:\n%s%s", stderr, out)
@@ -270,42 +173,4 @@ func parseBench(out string) (ops, failed int, err error) {
 		return ops, failed, nil
 	}
 	return 0, 0, fmt.Errorf("no result table in the bench output:\n%s", out)
-}
-
-// waitFor polls cond every second until it returns nil, and fails the test
-// with cond's last error after d or when ctx ends.
-func waitFor(ctx context.Context, t *testing.T, d time.Duration, what string, cond func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	for {
-		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-		err := cond(cctx)
-		ccancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v (last: %v)", what, ctx.Err(), err)
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func randomID(t *testing.T) string {
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// copyFile copies the repository file name into dir.
-func copyFile(root, dir, name string) error {
-	b, err := os.ReadFile(filepath.Join(root, name))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, name), b, 0o644)
 }

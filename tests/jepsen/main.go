@@ -1,6 +1,7 @@
 // Command jepsen runs rzone's Jepsen-style fault tests against a zone (or a
-// multi-zone cluster) of real rzone processes on this machine and writes a
-// report folder.
+// multi-zone cluster) of real rzone processes on this machine, or against
+// docker-compose.yml's containers (--backend docker), and writes a report
+// folder.
 //
 //	go run ./tests/jepsen --workload payments,bank,register \
 //	    --nemesis kill,partition,pause --time 60s --out DIR --seed N
@@ -8,9 +9,31 @@
 //	    --nemesis kill-zone,partition-zone,restart-all,kill --time 60s
 //	go run ./tests/jepsen --zones 3 --workload payments,bank \
 //	    --nemesis failover --time 60s --interval 30s --fault-duration 5s
+//	go run ./tests/jepsen --backend docker --workload payments,bank,register \
+//	    --nemesis kill,pause,partition,kill-zone,restart-all --time 60s
 //
 // Flags:
 //
+//	--backend NAME      local (default): rzone processes on loopback
+//	                    addresses. docker: builds the rzone image (FROM
+//	                    scratch) and runs docker-compose.yml's 3 zones × 3
+//	                    nodes under a compose project, image tag and /24
+//	                    network of its own (--zones and --nodes-per-zone: 3
+//	                    or unset; other shapes are refused). Every node's API
+//	                    is published on a loopback port of its own; each
+//	                    client request goes to one node, which forwards by
+//	                    the route table's names (a1:7070 …, resolvable only
+//	                    on the network). Nemeses: kill (docker kill -s KILL,
+//	                    then docker start), pause (docker pause, unpause),
+//	                    partition (docker network disconnect of the node's
+//	                    container, then connect with its address and name:
+//	                    a real cut, from the clients too), kill-zone and
+//	                    restart-all; partition-zone, failover, --inject,
+//	                    --clock-rate and --binary are refused. Containers,
+//	                    volumes, network and image are removed at the end,
+//	                    on error and on Ctrl-C; the nodes' logs go to
+//	                    nodes/*/stderr.log. Needs a Docker engine with
+//	                    compose; the cluster takes 1 to 3 minutes to start.
 //	--workload LIST     payments (a set of payments with same-key retries: nothing
 //	                    lost, nothing doubled), register (pays, repays and
 //	                    linearizable reads on hot accounts, checked with Porcupine),
@@ -156,6 +179,7 @@ func main() {
 
 func run() int {
 	var (
+		backend   = flag.String("backend", runner.BackendLocal, "cluster under test: local (rzone processes on loopback addresses) or docker (docker-compose.yml's 3 zones × 3 nodes)")
 		workloads = flag.String("workload", strings.Join(workload.Default, ","), "comma-separated workloads: "+strings.Join(workload.Names, ", "))
 		nemeses   = flag.String("nemesis", "kill,pause,partition", "comma-separated faults: "+strings.Join(nemesis.Kinds, ", ")+", or none")
 		dur       = flag.Duration("time", 60*time.Second, "how long clients run")
@@ -198,6 +222,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runner.Run(ctx, runner.Config{
+		Backend:                *backend,
 		Workloads:              splitList(*workloads),
 		Nemeses:                kinds,
 		Time:                   *dur,

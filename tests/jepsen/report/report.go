@@ -26,7 +26,10 @@ type Run struct {
 	Workloads []string `json:"workloads"`
 	Nemeses   []string `json:"nemeses"`
 	Inject    string   `json:"inject,omitempty"`
-	Nodes     int      `json:"nodes"`
+	// Backend names the backend that ran the cluster when it is not the
+	// local processes ("docker": docker-compose.yml's containers).
+	Backend string `json:"backend,omitempty"`
+	Nodes   int    `json:"nodes"`
 	// Zones is the number of zones, 0 for a single standalone zone.
 	Zones int `json:"zones,omitempty"`
 	// ClockZone is the zone run with --inject clock-rate=ClockRate.
@@ -160,6 +163,9 @@ func Summary(w io.Writer, r *Run) {
 	}
 	fmt.Fprintf(w, "rzone fault test: workloads %s, nemeses %s, %d nodes%s, %s, seed %d",
 		strings.Join(r.Workloads, ","), nemesesOrNone(r.Nemeses), r.Nodes, zones, r.Duration, r.Seed)
+	if r.Backend != "" {
+		fmt.Fprintf(w, ", on %s", r.Backend)
+	}
 	if r.Inject != "" {
 		fmt.Fprintf(w, ", injected fault %s", r.Inject)
 	}

@@ -1,8 +1,9 @@
 // Package runner runs one fault test end to end: it starts a zone (or a
-// multi-zone cluster) of real rzone processes, sets up the workloads, runs their workers beside a seeded
-// nemesis, heals and lets the cluster converge, takes the final reads,
-// checks the history and writes the run's report folder. The command
-// ./tests/jepsen and the scenario tests share it.
+// multi-zone cluster) of real rzone processes, or docker-compose.yml's
+// containers (backend.go, docker.go), sets up the workloads, runs their
+// workers beside a seeded nemesis, heals and lets the cluster converge,
+// takes the final reads, checks the history and writes the run's report
+// folder. The command ./tests/jepsen and the scenario tests share it.
 package runner
 
 import (
@@ -32,6 +33,11 @@ var ErrInjectUnsupported = errors.New("runner: rzone server has no --inject flag
 
 // Config describes one run.
 type Config struct {
+	// Backend runs the cluster: BackendLocal (the default, "" too) or
+	// BackendDocker (docker-compose.yml's 3 zones × 3 nodes; Zones and
+	// NodesPerZone must be 3 or zero, and only the nemeses kill, pause,
+	// partition, kill-zone and restart-all).
+	Backend string
 	// Workloads to run together: payments, register, bank; or sched,
 	// alone and with Zones.
 	Workloads []string
@@ -129,6 +135,16 @@ func (c *Config) defaults() error {
 	if c.Out == "" {
 		return errors.New("runner: Out is required")
 	}
+	switch c.Backend {
+	case "", BackendLocal:
+		c.Backend = BackendLocal
+	case BackendDocker:
+		if err := c.checkDocker(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("runner: unknown backend %q (want %s or %s)", c.Backend, BackendLocal, BackendDocker)
+	}
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}
@@ -191,6 +207,9 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		Seed: cfg.Seed, Workloads: cfg.Workloads, Nemeses: slices.Clone(cfg.Nemeses), Inject: cfg.Inject,
 		Nodes: cfg.Nodes, Zones: cfg.Zones, Duration: cfg.Time.String(), Command: strings.Join(os.Args, " "),
 	}
+	if cfg.Backend != BackendLocal {
+		rep.Backend = cfg.Backend
+	}
 	zones := zoneNames(cfg.Zones)
 	if cfg.ClockRate > 0 {
 		rep.ClockZone = zones[int(uint64(cfg.Seed)%uint64(len(zones)))]
@@ -216,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 			serverArgs = append(serverArgs, sc.ServerArgs()...)
 		}
 	}
-	c, err := startCluster(ctx, cfg, zones, rep.ClockZone, serverArgs)
+	c, err := startTarget(ctx, cfg, zones, rep.ClockZone, serverArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +258,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	defer hf.Close()
 	rec := history.NewRecorder(hf)
 	env := &workload.Env{Rec: rec, Seed: cfg.Seed, Logf: cfg.Logf}
-	for _, n := range c.Nodes {
-		env.Nodes = append(env.Nodes, workload.Node{ID: n.ID, Zone: n.Zone, API: n.API()})
-	}
+	env.Nodes = c.Nodes()
 	if c.MultiZone() {
 		zoneOf, err := shardZones(ctx, c)
 		if err != nil {
@@ -330,8 +347,24 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	return rep, nil
 }
 
-// startCluster starts the cluster; serverArgs go on every node's command
-// line.
+// startTarget starts the cluster of cfg.Backend; serverArgs go on every
+// node's command line (the docker backend takes none).
+func startTarget(ctx context.Context, cfg Config, zones []string, clockZone string, serverArgs []string) (target, error) {
+	if cfg.Backend == BackendDocker {
+		if len(serverArgs) > 0 {
+			return nil, fmt.Errorf("runner: the docker backend runs docker-compose.yml's nodes as they are, and the workloads %v need server flags %v: use the local backend", cfg.Workloads, serverArgs)
+		}
+		return startDocker(ctx, cfg)
+	}
+	c, err := startCluster(ctx, cfg, zones, clockZone, serverArgs)
+	if err != nil {
+		return nil, err
+	}
+	return local{c}, nil
+}
+
+// startCluster starts the local cluster; serverArgs go on every node's
+// command line.
 func startCluster(ctx context.Context, cfg Config, zones []string, clockZone string, serverArgs []string) (*cluster.Cluster, error) {
 	ccfg := cluster.Config{
 		Nodes: cfg.Nodes, Zones: zones, NodesPerZone: cfg.NodesPerZone,
@@ -389,14 +422,13 @@ func zoneNames(n int) []string {
 
 // shardZones reads the route table and returns which zone owns a user's
 // shard (user mod 100). The runs move no shard, so it holds throughout.
-func shardZones(ctx context.Context, c *cluster.Cluster) (func(uint64) string, error) {
+func shardZones(ctx context.Context, c target) (func(uint64) string, error) {
 	var last error
 	for try := 0; try < 20 && ctx.Err() == nil; try++ {
-		n := c.Up()
-		if n == nil {
-			return nil, errors.New("runner: no node is up to read the route table")
+		rt, err := c.Routes(ctx)
+		if errors.Is(err, errNoNodeUp) {
+			return nil, err
 		}
-		rt, err := n.Routes(ctx)
 		if err == nil && len(rt.Shards) > 0 {
 			owner := map[uint64]string{}
 			for _, sr := range rt.Shards {
@@ -412,7 +444,7 @@ func shardZones(ctx context.Context, c *cluster.Cluster) (func(uint64) string, e
 
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
 	start := time.Now()
 	env.Stop = start.Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
@@ -426,7 +458,7 @@ func runPhase(ctx context.Context, cfg Config, c *cluster.Cluster, env *workload
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: nemesis.ForCluster(c), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start}
+		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start}
 		if autoFailover {
 			n.BackupLag = max(cfg.BackupLag, 0)
 			if cfg.PauseAutoDuringRecover {
@@ -491,7 +523,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 // setAutoFailover sets failover.auto_after, so that the meta leader fails a
 // lost zone over once its lease has been expired for after; zero switches
 // automatic failover off.
-func setAutoFailover(ctx context.Context, c *cluster.Cluster, after time.Duration) error {
+func setAutoFailover(ctx context.Context, c target, after time.Duration) error {
 	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(20), client.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
@@ -506,7 +538,7 @@ func setAutoFailover(ctx context.Context, c *cluster.Cluster, after time.Duratio
 
 // settle waits until every node is back, ready, and the applied indexes
 // agree and stay put for a second (the poster has booked everything).
-func settle(ctx context.Context, cfg Config, c *cluster.Cluster) error {
+func settle(ctx context.Context, cfg Config, c target) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.SettleTimeout)
 	defer cancel()
 	if err := c.HealAll(ctx); err != nil {
