@@ -54,6 +54,10 @@
 //	                    and auto-debit repayment linearizably.
 //	--nemesis LIST      kill (kill -9, then restart), pause (SIGSTOP/SIGCONT),
 //	                    partition (iptables: cut a node off; needs root),
+//	                    lossy (iptables' statistic match: a node's links to
+//	                    every other node drop 30% of their packets both
+//	                    ways; needs root; this kernel has no tc netem, so
+//	                    there is no delay fault),
 //	                    restart-all (kill -9 every node, restart them together),
 //	                    and with --zones: kill-zone (kill -9 a whole zone, then
 //	                    restart it), partition-zone (iptables: cut a zone's

@@ -13,7 +13,10 @@ import (
 // ForCluster adapts a harness cluster to Cluster and ZoneCluster.
 func ForCluster(c *cluster.Cluster) Cluster { return harness{c} }
 
-var _ FailoverCluster = harness{}
+var (
+	_ FailoverCluster = harness{}
+	_ LossyCluster    = harness{}
+)
 
 type harness struct{ c *cluster.Cluster }
 
@@ -79,6 +82,20 @@ func (h harness) Isolate(id string) error {
 		return err
 	}
 	return h.c.Isolate(n)
+}
+
+func (h harness) Lossy(id string, loss float64) error {
+	n, err := h.node(id)
+	if err != nil {
+		return err
+	}
+	var rest []*cluster.Node
+	for _, o := range h.c.Nodes {
+		if o != n {
+			rest = append(rest, o)
+		}
+	}
+	return h.c.Lossy(loss, []*cluster.Node{n}, rest)
 }
 
 func (h harness) Heal() error                       { return h.c.Heal() }

@@ -28,6 +28,17 @@ type Cluster interface {
 	HealAll(ctx context.Context) error
 }
 
+// LossyShare is the share of packets a lossy fault drops.
+const LossyShare = 0.3
+
+// LossyCluster is what the lossy fault needs besides Cluster; a Cluster
+// without it fails that fault.
+type LossyCluster interface {
+	// Lossy makes the links between id and every other node drop a share
+	// loss of their packets, both ways; Heal undoes it.
+	Lossy(id string, loss float64) error
+}
+
 // ZoneCluster is what the zone faults and restart-all need besides
 // Cluster; a Cluster without it fails those steps.
 type ZoneCluster interface {
@@ -162,7 +173,7 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 // it (nil when nothing needs undoing).
 func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(context.Context) error, error) {
 	switch s.Fault {
-	case Kill, Pause, Partition:
+	case Kill, Pause, Partition, Lossy:
 		target := n.target(ctx, s)
 		op.Targets = []string{target}
 		switch s.Fault {
@@ -170,6 +181,13 @@ func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(cont
 			return func(ctx context.Context) error { return n.C.Restart(ctx, target) }, n.C.Kill(target)
 		case Pause:
 			return func(context.Context) error { return n.C.Resume(target) }, n.C.Pause(target)
+		case Lossy:
+			lc, ok := n.C.(LossyCluster)
+			if !ok {
+				return nil, fmt.Errorf("%s needs a cluster that can drop packets", s.Fault)
+			}
+			op.Message = fmt.Sprintf("%.0f%% of packets dropped", LossyShare*100)
+			return func(context.Context) error { return n.C.Heal() }, lc.Lossy(target, LossyShare)
 		default:
 			return func(context.Context) error { return n.C.Heal() }, n.C.Isolate(target)
 		}

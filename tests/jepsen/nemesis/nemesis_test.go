@@ -90,6 +90,34 @@ func TestNemesisRecordsWindows(t *testing.T) {
 	}
 }
 
+// lfake is a fake cluster that can drop packets.
+type lfake struct{ fake }
+
+func (f *lfake) Lossy(id string, loss float64) error {
+	f.log(fmt.Sprintf("lossy %s %.2f", id, loss))
+	return nil
+}
+
+func TestNemesisLossy(t *testing.T) {
+	steps := []Step{{At: 0, Duration: 10 * time.Millisecond, Fault: Lossy, Target: TargetRandom, Pick: 4}}
+	f := &lfake{}
+	rec := history.NewRecorder(nil)
+	counts := (&Nemesis{C: f, Rec: rec}).Run(context.Background(), steps)
+	want := []string{"lossy n2 0.30", "heal", "heal-all"}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	if counts.Summary() != "lossy=1" {
+		t.Errorf("summary %q", counts.Summary())
+	}
+	// A cluster that cannot drop packets fails the fault, recorded as such.
+	plain := &fake{}
+	counts = (&Nemesis{C: plain, Rec: history.NewRecorder(nil)}).Run(context.Background(), steps)
+	if counts.Summary() != "lossy=0(+1 failed)" {
+		t.Errorf("summary without packet drops %q", counts.Summary())
+	}
+}
+
 func TestNemesisStopsOnCancel(t *testing.T) {
 	f := &fake{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)

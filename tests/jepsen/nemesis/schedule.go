@@ -1,5 +1,5 @@
 // Package nemesis plans and injects the faults of a fault test: kill -9 and
-// restart, SIGSTOP and SIGCONT, and network partitions, each aimed at the
+// restart, SIGSTOP and SIGCONT, network partitions and lossy links, each aimed at the
 // leader or at a random node; on a multi-zone cluster also kill -9 of a
 // whole zone, a zone cut off from the meta group, a zone lost, failed over
 // and reconciled, and a restart of every node. A plan is a pure function of a seed, so a
@@ -20,6 +20,10 @@ const (
 	Kill      = "kill"      // kill -9 a node, restart it at the end
 	Pause     = "pause"     // SIGSTOP a node, SIGCONT at the end
 	Partition = "partition" // cut a node off from the others, heal at the end
+	// Lossy makes a node's links to every other node drop LossyShare of
+	// their packets both ways (a bad network, not a cut one), healed at
+	// the end. Delays would need tc netem, which this kernel lacks.
+	Lossy = "lossy"
 	// KillZone kills -9 every node of a zone and restarts them at the end.
 	KillZone = "kill-zone"
 	// PartitionZone cuts a zone's nodes off from the meta voters outside
@@ -36,7 +40,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition, KillZone, PartitionZone, RestartAll, Failover}
+var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover}
 
 // ZoneKinds are the kinds that need a multi-zone cluster.
 var ZoneKinds = []string{KillZone, PartitionZone, Failover}

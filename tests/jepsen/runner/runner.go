@@ -241,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	defer c.Close()
 	if err := c.CanPartition(); err != nil {
-		for _, k := range []string{nemesis.Partition, nemesis.PartitionZone} {
+		for _, k := range []string{nemesis.Partition, nemesis.Lossy, nemesis.PartitionZone} {
 			if slices.Contains(rep.Nemeses, k) {
 				note := fmt.Sprintf("%s nemesis skipped: %v", k, err)
 				cfg.Logf("%s", note)

@@ -44,9 +44,9 @@ func run(t *testing.T, cfg Config) (*Config, string) {
 	return &cfg, cfg.Out
 }
 
-// TestScenarioKillPausePartition runs every workload for 20 seconds on a
-// 3-node zone while the leader or a random node is killed, paused and cut
-// off, and expects a valid history with every fault applied.
+// TestScenarioKillPausePartition runs every workload for 25 seconds on a
+// 3-node zone while the leader or a random node is killed, paused, cut off
+// and put behind lossy links, and expects a valid history with every fault applied.
 func TestScenarioKillPausePartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -54,8 +54,8 @@ func TestScenarioKillPausePartition(t *testing.T) {
 	bin := cluster.Binary(t)
 	cfg, _ := run(t, Config{
 		Workloads:     []string{"payments", "register", "bank"},
-		Nemeses:       []string{nemesis.Kill, nemesis.Pause, nemesis.Partition},
-		Time:          20 * time.Second,
+		Nemeses:       []string{nemesis.Kill, nemesis.Pause, nemesis.Partition, nemesis.Lossy},
+		Time:          25 * time.Second,
 		Interval:      5 * time.Second,
 		FaultDuration: 2500 * time.Millisecond,
 		Binary:        bin,
