@@ -52,6 +52,7 @@ type exec struct {
 
 	running   bool
 	departed  bool
+	fenced    bool  // its lease expired or a report of it was refused: whatever it did past its checkpoint does not count
 	finished  bool  // cut back to its checkpoint at a renewal; waits to wake and free the slot
 	processed int64 // users processed, once stopped
 	commit    int64 // users from base that count as done: all on completion, the checkpoint on expiry
@@ -214,7 +215,9 @@ func (r *poolRun) handle(e plEvent) error {
 func (r *poolRun) step() error {
 	now := r.at(r.now)
 	for _, x := range r.d.Expire(now) {
-		r.commit(r.byLease[x.Lease.ID], x.Lease.Done)
+		e := r.byLease[x.Lease.ID]
+		e.fenced = true
+		r.commit(e, x.Lease.Done)
 	}
 	for _, l := range r.d.Assign(now) {
 		if err := r.start(l); err != nil {
@@ -306,6 +309,7 @@ func (r *poolRun) complete(x *exec, version int) error {
 		r.commit(x, x.end-x.base)
 	case errors.Is(err, scheduler.ErrFenced):
 		// Its lease expired: the checkpoint was committed then, the rest is redone.
+		x.fenced = true
 	default:
 		return fmt.Errorf("pool run: complete: %w", err)
 	}
@@ -320,6 +324,7 @@ func (r *poolRun) renew(x *exec) error {
 	l, err := r.d.Renew(x.lease, r.at(r.now), p)
 	switch {
 	case errors.Is(err, scheduler.ErrFenced):
+		x.fenced = true
 		r.stop(x, p)
 		return nil
 	case err != nil:
@@ -398,7 +403,11 @@ func (r *poolRun) result() (Result, error) {
 		if extra < 0 {
 			return res, fmt.Errorf("pool run: lease %d committed %d users but processed %d", x.lease, x.commit, x.processed)
 		}
-		res.Twice += extra
+		if x.fenced {
+			res.Twice += extra
+		} else {
+			res.TwiceUnfenced += extra
+		}
 	}
 	st := r.d.Stats()
 	res.Slices, res.Splits = st.Tasks, st.Splits

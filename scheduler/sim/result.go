@@ -24,10 +24,14 @@ type Result struct {
 	BeyondWindow int64         // calls dispatched beyond the window inside the watched span
 
 	// Pool scenarios.
-	Slices int64         // tasks created
-	Splits int64         // tails cut from running leases
-	Twice  int64         // users processed again: a departed machine's after its last checkpoint
-	Ideal  time.Duration // total work ÷ total capacity
+	Slices int64 // tasks created
+	Splits int64 // tails cut from running leases
+	Twice  int64 // users processed again after a fenced execution: a departed machine's after its last checkpoint
+	// TwiceUnfenced counts users processed twice by executions whose lease
+	// was never fenced (a tail cut that overlapped, a completion counted
+	// twice): a scheduler bug, so the target wants zero.
+	TwiceUnfenced int64
+	Ideal         time.Duration // total work ÷ total capacity
 
 	// PerMinute is users (calls) finished successfully in each minute from the start.
 	PerMinute []float64

@@ -202,9 +202,11 @@ type Targets struct {
 	SlicesRatio float64 `yaml:"slices_ratio"`
 	// DrainMax: the candidate's drain under this.
 	DrainMax time.Duration `yaml:"drain_max"`
-	// TwiceOnlyFenced: the candidate processes a user twice only in a fenced backup
-	// execution, and counts it. rzone runs no backups, so any user processed twice (a
-	// departed machine's users after its last checkpoint, redone) misses it.
+	// TwiceOnlyFenced: the candidate processes a user twice only when an execution
+	// was fenced (its lease expired, as a departed machine's does: the users it did
+	// past its last checkpoint are redone by the execution that takes the task
+	// over), and counts those users; a user processed twice by two executions that
+	// were both never fenced misses it.
 	TwiceOnlyFenced bool `yaml:"twice_only_fenced"`
 }
 
