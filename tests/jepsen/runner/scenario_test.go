@@ -13,6 +13,7 @@ import (
 	"github.com/rzonedb/rzone/tests/cluster"
 	"github.com/rzonedb/rzone/tests/jepsen/checker"
 	"github.com/rzonedb/rzone/tests/jepsen/nemesis"
+	"github.com/rzonedb/rzone/tests/jepsen/report"
 )
 
 // runDir returns a report folder that is removed when t passes and kept
@@ -31,6 +32,45 @@ func runDir(t *testing.T) string {
 		os.RemoveAll(dir)
 	})
 	return dir
+}
+
+// binaryFor builds rzone, with the faultinject tag when inject names a
+// planted bug.
+func binaryFor(t *testing.T, inject string) string {
+	if inject == "" {
+		return cluster.Binary(t)
+	}
+	return cluster.Binary(t, "faultinject")
+}
+
+// runScenario carries out cfg within d and logs its summary; it skips the
+// test when the binary has no --inject flag and fails it when the run could
+// not be carried out. It returns the report and the summary.
+func runScenario(t *testing.T, cfg *Config, d time.Duration) (*report.Run, string) {
+	t.Helper()
+	var out bytes.Buffer
+	cfg.Stdout = &out
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	rep, err := Run(ctx, *cfg)
+	if errors.Is(err, ErrInjectUnsupported) {
+		t.Skipf("rzone server has no --inject flag: %v", err)
+	}
+	t.Logf("summary:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, out.String()
+}
+
+// resultOf returns the result of the named checker, nil if it did not run.
+func resultOf(rep *report.Run, name string) *checker.Result {
+	for _, r := range rep.Results {
+		if r.Checker == name {
+			return r
+		}
+	}
+	return nil
 }
 
 func run(t *testing.T, cfg Config) (*Config, string) {
@@ -61,16 +101,8 @@ func TestScenarioKillPausePartition(t *testing.T) {
 		Binary:        bin,
 		CheckTimeout:  20 * time.Second,
 	})
-	var out bytes.Buffer
-	cfg.Stdout = &out
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, *cfg)
-	t.Logf("summary:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(out.String(), "valid: true\n") {
+	rep, summary := runScenario(t, cfg, 150*time.Second)
+	if !strings.HasSuffix(summary, "valid: true\n") {
 		t.Errorf("run is not valid")
 	}
 	for _, k := range rep.Nemeses {
@@ -105,16 +137,8 @@ func TestScenarioZones(t *testing.T) {
 		Binary:        bin,
 		CheckTimeout:  20 * time.Second,
 	})
-	var out bytes.Buffer
-	cfg.Stdout = &out
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, *cfg)
-	t.Logf("summary:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+	rep, summary := runScenario(t, cfg, 150*time.Second)
+	if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
 		t.Errorf("run is not valid")
 	}
 	for _, k := range cfg.Nemeses {
@@ -194,12 +218,7 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
 				t.Skipf("the cut before the kill needs iptables: %v", err)
 			}
-			var bin string
-			if tt.inject == "" {
-				bin = cluster.Binary(t)
-			} else {
-				bin = cluster.Binary(t, "faultinject")
-			}
+			bin := binaryFor(t, tt.inject)
 			scenario := Config{Time: 8 * time.Second}
 			if tt.zones > 0 {
 				// One cut: it starts 2 to 6s in and lasts 7s, over twice the
@@ -221,30 +240,19 @@ func TestInjectedBugsAreCaught(t *testing.T) {
 				// with skip-idempotency); do not wait long for quiet.
 				SettleTimeout: 10 * time.Second,
 			})
-			var out bytes.Buffer
-			cfg.Stdout = &out
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, *cfg)
-			if errors.Is(err, ErrInjectUnsupported) {
-				t.Skipf("rzone server has no --inject flag yet: %v", err)
-			}
-			t.Logf("summary:\n%s", out.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, summary := runScenario(t, cfg, 90*time.Second)
 			for _, k := range tt.nemeses {
 				if rep.Faults[k] == 0 {
 					t.Fatalf("fault %s was never applied (applied %v, failed %v)", k, rep.Faults, rep.Failed)
 				}
 			}
 			if tt.inject == "" {
-				if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+				if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
 					t.Fatal("the normal build fails the scenario the planted bugs are run in")
 				}
 				return
 			}
-			if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") {
+			if rep.Valid || !strings.HasSuffix(summary, "valid: false\n") {
 				t.Fatalf("--inject %s: run is valid; the checkers missed the bug", tt.inject)
 			}
 			var seen []string
@@ -294,12 +302,7 @@ func TestScenarioFailover(t *testing.T) {
 			if err := cluster.PartitionSupport(); err != nil && tt.inject != "" {
 				t.Skipf("the cut before the kill needs iptables: %v", err)
 			}
-			var bin string
-			if tt.inject == "" {
-				bin = cluster.Binary(t)
-			} else {
-				bin = cluster.Binary(t, "faultinject")
-			}
+			bin := binaryFor(t, tt.inject)
 			// One failover: the load starts 2 to 6s in, the kill a
 			// second later; the zone serves from the store for 4s.
 			cfg, _ := run(t, Config{
@@ -313,37 +316,21 @@ func TestScenarioFailover(t *testing.T) {
 				Binary:        bin,
 				SettleTimeout: 15 * time.Second,
 			})
-			var out bytes.Buffer
-			cfg.Stdout = &out
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, *cfg)
-			if errors.Is(err, ErrInjectUnsupported) {
-				t.Skipf("rzone server has no --inject flag: %v", err)
-			}
-			t.Logf("summary:\n%s", out.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, summary := runScenario(t, cfg, 90*time.Second)
 			if rep.Faults[nemesis.Failover] != 1 {
 				t.Fatalf("failover not carried out (applied %v, failed %v)", rep.Faults, rep.Failed)
 			}
-			var fo *checker.Result
-			for _, r := range rep.Results {
-				if r.Checker == "failover" {
-					fo = r
-				}
-			}
+			fo := resultOf(rep, "failover")
 			if fo == nil || fo.Stats["reconciliations"] != 1 {
 				t.Fatalf("the failover checker saw no reconciliation: %+v", fo)
 			}
 			if tt.inject == "" {
-				if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+				if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
 					t.Fatal("the normal build fails the failover scenario")
 				}
 				return
 			}
-			if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") || !fo.Has(checker.GuardInvariantViolated) {
+			if rep.Valid || !strings.HasSuffix(summary, "valid: false\n") || !fo.Has(checker.GuardInvariantViolated) {
 				t.Fatalf("--inject %s: the failover checker missed the bug (%v)", tt.inject, fo.AnomalyKinds())
 			}
 		})
@@ -373,12 +360,7 @@ func TestScenarioSched(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var bin string
-			if tt.inject == "" {
-				bin = cluster.Binary(t)
-			} else {
-				bin = cluster.Binary(t, "faultinject")
-			}
+			bin := binaryFor(t, tt.inject)
 			cfg, _ := run(t, Config{
 				Workloads:     []string{"sched"},
 				Nemeses:       tt.nemeses,
@@ -390,34 +372,18 @@ func TestScenarioSched(t *testing.T) {
 				Binary:        bin,
 				SettleTimeout: 20 * time.Second,
 			})
-			var out bytes.Buffer
-			cfg.Stdout = &out
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
-			rep, err := Run(ctx, *cfg)
-			if errors.Is(err, ErrInjectUnsupported) {
-				t.Skipf("rzone server has no --inject flag: %v", err)
-			}
-			t.Logf("summary:\n%s", out.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sc *checker.Result
-			for _, r := range rep.Results {
-				if r.Checker == "sched/sched" {
-					sc = r
-				}
-			}
+			rep, summary := runScenario(t, cfg, 4*time.Minute)
+			sc := resultOf(rep, "sched/sched")
 			if sc == nil || sc.Stats["users"] != 300 || sc.Stats["runs"] < 4 {
 				t.Fatalf("the sched checker did not check the workload: %+v", sc)
 			}
 			if tt.inject != "" {
-				if rep.Valid || !strings.HasSuffix(out.String(), "valid: false\n") || !sc.Has(checker.DuplicateStatement) {
+				if rep.Valid || !strings.HasSuffix(summary, "valid: false\n") || !sc.Has(checker.DuplicateStatement) {
 					t.Fatalf("--inject %s: the sched checker missed the bug (%v)", tt.inject, sc.AnomalyKinds())
 				}
 				return
 			}
-			if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
+			if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
 				t.Fatal("run is not valid")
 			}
 			if sc.Stats["runs-done"] != sc.Stats["runs"] {
