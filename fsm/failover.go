@@ -83,7 +83,7 @@ func (a *applier) failover(c *Command) Result {
 	iso := a.tx.Bucket(bucketIsolated)
 	n := 0
 	for _, m := range c.Marks {
-		if iso.Get(be64(m.User)) != nil {
+		if has(iso, be64(m.User)) {
 			continue
 		}
 		if err := iso.Put(be64(m.User), nil); err != nil {
@@ -121,7 +121,7 @@ func failoverMode(tx *bolt.Tx) (failoverRec, bool) {
 
 // isolated reports whether user is blacklisted in a failover store.
 func isolated(tx *bolt.Tx, user uint64) bool {
-	return tx.Bucket(bucketIsolated).Get(be64(user)) != nil
+	return has(tx.Bucket(bucketIsolated), be64(user))
 }
 
 // refuseIsolated is the result for a state-type write to a blacklisted

@@ -57,7 +57,7 @@ func (a *applier) notify(c *Command) Result {
 	}
 	effects := a.tx.Bucket(bucketEffects)
 	ek := effectKey(c.Key, c.Cycle, c.User)
-	if effects.Get(ek) != nil {
+	if has(effects, ek) {
 		return Result{Code: OK, Replay: true}
 	}
 	bills := a.tx.Bucket(bucketBills)

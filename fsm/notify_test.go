@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"testing"
+
+	"github.com/hashicorp/raft"
 )
 
 func notifyCmd(job string, user uint64, cycle uint32) Command {
@@ -49,5 +51,33 @@ func TestSchedulerEffectsOncePerJobCycleUser(t *testing.T) {
 	}
 	if r := h.one(notifyCmd("debit", 1, 202611)); r.Code != Invalid {
 		t.Fatalf("unknown job: %+v", r)
+	}
+}
+
+// TestEffectOnceWithinOneBatch: a statement retried in an entry that is
+// applied in the same batch (one bbolt transaction) as the first is a
+// replay, as it is when the entries are applied one by one; likewise a
+// blacklist takes hold for writes in the same batch as the CmdFailover.
+// Empty-valued keys read back as nil inside the transaction that wrote
+// them, so presence is checked with a cursor (has).
+func TestEffectOnceWithinOneBatch(t *testing.T) {
+	h := setup(t)
+	h.one(putAcc(1, 10_000))
+	h.one(pay(1, "p", 300))
+	h.postAll()
+	var logs []*raft.Log
+	for i, c := range []Command{notifyCmd(JobStatement, 1, 202611), notifyCmd(JobStatement, 1, 202611),
+		{Type: CmdFailover, NodeID: "A", Epoch: 2, Amount: 50, Marks: []Mark{{User: 1}}}, repay(1, "r", 10)} {
+		logs = append(logs, &raft.Log{Index: h.index + uint64(i) + 1, Type: raft.LogCommand, Data: Encode(nil, c)})
+	}
+	res := h.f.ApplyBatch(logs)
+	if r := res[1].([]Result)[0]; r.Code != OK || !r.Replay {
+		t.Fatalf("the retried statement in the same batch: %+v", r)
+	}
+	if r := res[3].([]Result)[0]; r.Code != Isolated {
+		t.Fatalf("a repayment of a blacklisted account in the failover's batch: %+v", r)
+	}
+	if n, _ := h.f.Notifications(1); len(n) != 1 {
+		t.Fatalf("outbox: %+v", n)
 	}
 }
