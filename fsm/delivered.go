@@ -47,10 +47,16 @@ func (a *applier) addUndelivered(delta int64) {
 	}
 }
 
-// addOutbox writes n into user's outbox at index and, unless it is
-// delivered already, into the undelivered index.
+// addOutbox writes n into user's outbox at index, or at the next index
+// free for user (two notifications of a user in one entry; a merged entry
+// whose index the zone's log used), and, unless it is delivered already,
+// into the undelivered index.
 func (a *applier) addOutbox(user, index uint64, n notificationRec) {
-	put(a.tx.Bucket(bucketOutbox), outboxKey(user, index), n)
+	outbox := a.tx.Bucket(bucketOutbox)
+	for outbox.Get(outboxKey(user, index)) != nil { // records are never empty: Get is exact
+		index++
+	}
+	put(outbox, outboxKey(user, index), n)
 	if n.Delivered != 0 {
 		return
 	}

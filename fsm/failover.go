@@ -499,11 +499,10 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 // (job, cycle): an entry the zone lacks (the store wrote it while failed
 // over) is added, with its effect, so that the job does not run again for
 // the user; one the zone holds too is kept as the zone's, marked delivered
-// if the store delivered it. An added entry keeps the store's index, or the
-// next free one of the user (the zone's log may have used it).
+// if the store delivered it. An added entry keeps the store's index where
+// the zone has not used it for the user.
 func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 	slices.SortFunc(su.outbox, func(x, y storeNote) int { return cmpUint(x.index, y.index) })
-	outbox := a.tx.Bucket(bucketOutbox)
 	for _, sn := range su.outbox {
 		var n notificationRec
 		decode(sn.rec, &n)
@@ -513,11 +512,7 @@ func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 			}
 			continue
 		}
-		index := sn.index
-		for outbox.Get(outboxKey(user, index)) != nil {
-			index++
-		}
-		a.addOutbox(user, index, n)
+		a.addOutbox(user, sn.index, n)
 		if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
 			panic(fmt.Sprintf("fsm: merge effect: %v", err))
 		}

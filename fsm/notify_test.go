@@ -198,3 +198,21 @@ func TestEffectOnceWithinOneBatch(t *testing.T) {
 		t.Fatalf("outbox: %+v", n)
 	}
 }
+
+// TestTwoNotificationsOfAUserInOneEntry: a statement and a reminder of one
+// user in one log entry both land in the outbox (the second at the next
+// free index), and both wait for delivery.
+func TestTwoNotificationsOfAUserInOneEntry(t *testing.T) {
+	h := setup(t)
+	h.one(putAcc(1, 10_000))
+	h.one(pay(1, "p", 300))
+	h.postAll()
+	h.do(notifyCmd(JobStatement, 1, 202611), notifyCmd(JobReminder, 1, 202611))
+	n, _ := h.f.Notifications(1)
+	if len(n) != 2 || n[0].Job != JobStatement || n[1].Job != JobReminder || n[1].Index != n[0].Index+1 {
+		t.Fatalf("outbox: %+v", n)
+	}
+	if und, _ := h.f.Undelivered(10); len(und) != 2 || h.f.UndeliveredCount() != 2 {
+		t.Fatalf("undelivered: %+v, count %d", und, h.f.UndeliveredCount())
+	}
+}
