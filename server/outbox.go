@@ -144,7 +144,7 @@ func (o *outbox) deliverSome(h *hosted) {
 		}
 		notes = append(notes, fsm.NoteRef{User: p.User, Job: p.Job, Cycle: cycle})
 	}
-	if len(notes) == 0 {
+	if len(notes) == 0 || !o.n.leaseValid(h) { // a round may outlast the lease it began under
 		return
 	}
 	// If this fails, the notifications stay undelivered in the replicated
