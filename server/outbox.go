@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -70,10 +71,22 @@ type outbox struct {
 	cfg       NotifyConfig
 	delivered *prometheus.CounterVec
 	recorded  prometheus.Counter
+
+	// unrecorded, by zone, holds the keys this leader delivered whose
+	// record has not committed yet (a failed apply, a guard mark that
+	// waits), so that a later round of the same term records them again
+	// without giving them to the notifier twice. Only the loop uses it.
+	unrecorded map[string]*unrecorded
+}
+
+// unrecorded is the delivered-not-recorded keys of one zone in one term.
+type unrecorded struct {
+	term uint64
+	keys map[string]bool
 }
 
 func newOutbox(n *Node) *outbox {
-	o := &outbox{n: n, cfg: n.cfg.Notify.withDefaults(n),
+	o := &outbox{n: n, cfg: n.cfg.Notify.withDefaults(n), unrecorded: map[string]*unrecorded{},
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rzone_notifications_delivered_total",
 			Help: "Deliver calls to the notifier by this node as zone leader, by job and result (ok; error: an attempt failed; deferred: " +
 				"given up for this round, delivered in a later one)."}, []string{"job", "result"}),
@@ -110,6 +123,19 @@ func (o *outbox) deliverSome(h *hosted) {
 	if err != nil || len(pend) == 0 {
 		return
 	}
+	term := h.rep.Raft().CurrentTerm()
+	done := o.unrecorded[h.zone]
+	if done == nil || done.term != term {
+		done = &unrecorded{term: term, keys: map[string]bool{}}
+		o.unrecorded[h.zone] = done
+	}
+	if len(pend) < o.cfg.Batch && len(done.keys) > 0 { // every undelivered one is in pend: forget the others (recorded after all)
+		listed := map[string]bool{}
+		for _, p := range pend {
+			listed[p.Key] = true
+		}
+		maps.DeleteFunc(done.keys, func(k string, _ bool) bool { return !listed[k] })
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -123,6 +149,10 @@ func (o *outbox) deliverSome(h *hosted) {
 	sem := make(chan struct{}, o.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range pend {
+		if done.keys[pend[i].Key] {
+			ok[i] = true
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -143,18 +173,23 @@ func (o *outbox) deliverSome(h *hosted) {
 			continue
 		}
 		notes = append(notes, fsm.NoteRef{User: p.User, Job: p.Job, Cycle: cycle})
+		done.keys[p.Key] = true
 	}
 	if len(notes) == 0 || !o.n.leaseValid(h) { // a round may outlast the lease it began under
 		return
 	}
 	// If this fails, the notifications stay undelivered in the replicated
-	// state and are delivered again, by this leader or the next.
+	// state: this leader records them in a later round of its term without
+	// delivering them again; a new leader delivers them again.
 	res, err := o.n.apply(h, fsm.Command{Type: fsm.CmdNotifyDelivered, Notes: notes})
 	if err != nil {
 		o.n.log.Debug("record deliveries", "group", h.zone, "notifications", len(notes), "err", err)
 		return
 	}
 	o.recorded.Add(float64(res[0].Delivered))
+	for _, p := range pend {
+		delete(done.keys, p.Key)
+	}
 }
 
 // deliverOne gives p to the notifier, retrying with backoff, and reports
