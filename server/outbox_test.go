@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +115,72 @@ func TestOutboxDeliveredAtLeastOnceAcrossLeaderStop(t *testing.T) {
 		if len(list) != 1 || list[0].Key != fsm.NotificationKey(fsm.JobStatement, cycle, u) || list[0].DeliveredAt == "" {
 			t.Fatalf("user %d's outbox: %+v", u, list)
 		}
+	}
+}
+
+// TestOutboxStandalone: a standalone zone's leader delivers its outbox
+// (each key once: no fault here), records it (delivered_at through the
+// API, the undelivered gauge back to 0, the delivery counter), and with
+// the notifier off leaves the outbox alone.
+func TestOutboxStandalone(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("off=%v", off), func(t *testing.T) {
+			gw := NewSimGateway(SimConfig{Slots: 2, Latency: time.Millisecond})
+			tc := setupWith(t, 1, func(c *Config) {
+				c.Notify = NotifyConfig{Notifier: gw, Off: off, Interval: 20 * time.Millisecond, Batch: 3, Concurrency: 2}
+			})
+			ctx := context.Background()
+			nd := tc.nodes[0]
+			const users = 7
+			for u := uint64(1); u <= users; u++ {
+				if _, err := tc.client.PutAccount(ctx, u, 1000); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tc.client.Pay(ctx, u, client.PayRequest{Key: "p", Amount: 10 * int64(u), Merchant: "m"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, 10*time.Second, "posting", func() bool {
+				refs, _ := nd.FSM().Unposted(100)
+				return len(refs) == 0
+			})
+			cycle := fsm.CycleOf(time.Now().UnixMilli())
+			var cmds []fsm.Command
+			for u := uint64(1); u <= users; u++ {
+				cmds = append(cmds, fsm.Command{Type: fsm.CmdNotify, User: u, Key: fsm.JobStatement, Cycle: cycle})
+			}
+			if _, err := nd.apply(nd.ownZone(), cmds...); err != nil {
+				t.Fatal(err)
+			}
+			if off {
+				time.Sleep(300 * time.Millisecond) // ten rounds, were the loop running
+				if calls, _, _ := gw.Stats(); calls != 0 || nd.FSM().UndeliveredCount() != users {
+					t.Fatalf("notifier off: %d calls, %d undelivered", calls, nd.FSM().UndeliveredCount())
+				}
+				return
+			}
+			waitFor(t, 10*time.Second, "every notification delivered and recorded", func() bool {
+				return nd.FSM().UndeliveredCount() == 0
+			})
+			if calls, keys, dups := gw.Stats(); calls != users || keys != users || dups != 0 {
+				t.Fatalf("gateway: %d calls, %d keys, %d repeated", calls, keys, dups)
+			}
+			list, err := tc.client.Notifications(ctx, 3)
+			if err != nil || len(list) != 1 || list[0].DeliveredAt == "" || list[0].Key != fsm.NotificationKey(fsm.JobStatement, cycle, 3) {
+				t.Fatalf("user 3's notifications: %+v %v", list, err)
+			}
+			resp, err := http.Get("http://" + nd.HTTPAddr() + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, want := range []string{`rzone_notifications_delivered_total{job="statement",result="ok"} 7`,
+				"rzone_notifications_recorded_total 7", "rzone_notifications_undelivered 0"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("metrics lack %q", want)
+				}
+			}
+		})
 	}
 }
