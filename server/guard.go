@@ -83,6 +83,11 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if gh.g == nil || gh.term != term {
 		gh.g = zone.NewGuard(term, nil, rf.LastIndex())
 		gh.term, gh.start, gh.swept, gh.since = term, rf.LastIndex(), false, time.Now()
+	}
+	if gh.mark.n == nil || gh.mark.backup != backup {
+		// Only when it changes: writes and the guard loop read the
+		// marker's target without gh.mu, so rewriting the same values on
+		// every new term was a data race.
 		gh.mark.n, gh.mark.zone, gh.mark.backup = n, h.zone, backup
 	}
 	return gh
