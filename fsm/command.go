@@ -20,19 +20,20 @@ const IgnorableFlag CmdType = 0x80
 
 // Command types. Their numbers are part of the log format: never reuse one.
 const (
-	CmdPutAccount   CmdType = 1  // set a user's credit limit, creating the account
-	CmdPay          CmdType = 2  // insert a payment under an idempotency key
-	CmdPost         CmdType = 3  // book accepted payments into their bills
-	CmdRepay        CmdType = 4  // pay down bills under an idempotency key
-	CmdRegisterNode CmdType = 5  // record a node's addresses
-	CmdSetShards    CmdType = 6  // take or give up ownership of shards at an epoch
-	CmdIngest       CmdType = 7  // write a moving shard's records
-	CmdMark         CmdType = 8  // set guard marks for accounts of another zone
-	CmdClearMarks   CmdType = 9  // clear guard marks no newer than given
-	CmdNotify       CmdType = 10 // a scheduler effect: statement or reminder, once per (job, cycle, user)
-	CmdFailover     CmdType = 11 // make a promoted replica a failover store: blacklist and stand-in limit
-	CmdMerge        CmdType = 12 // merge one shard of a failover store back into its zone
-	CmdGuardClear   CmdType = 13 // clear guard marks, with the backup's applied watermark they rest on
+	CmdPutAccount      CmdType = 1  // set a user's credit limit, creating the account
+	CmdPay             CmdType = 2  // insert a payment under an idempotency key
+	CmdPost            CmdType = 3  // book accepted payments into their bills
+	CmdRepay           CmdType = 4  // pay down bills under an idempotency key
+	CmdRegisterNode    CmdType = 5  // record a node's addresses
+	CmdSetShards       CmdType = 6  // take or give up ownership of shards at an epoch
+	CmdIngest          CmdType = 7  // write a moving shard's records
+	CmdMark            CmdType = 8  // set guard marks for accounts of another zone
+	CmdClearMarks      CmdType = 9  // clear guard marks no newer than given
+	CmdNotify          CmdType = 10 // a scheduler effect: statement or reminder, once per (job, cycle, user)
+	CmdFailover        CmdType = 11 // make a promoted replica a failover store: blacklist and stand-in limit
+	CmdMerge           CmdType = 12 // merge one shard of a failover store back into its zone
+	CmdGuardClear      CmdType = 13 // clear guard marks, with the backup's applied watermark they rest on
+	CmdNotifyDelivered CmdType = 14 // mark outbox notifications delivered by the notifier
 )
 
 func (t CmdType) String() string {
@@ -63,6 +64,8 @@ func (t CmdType) String() string {
 		return "merge"
 	case CmdGuardClear:
 		return "guard_clear"
+	case CmdNotifyDelivered:
+		return "notify_delivered"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -71,6 +74,14 @@ func (t CmdType) String() string {
 type PostRef struct {
 	User uint64
 	Key  string
+}
+
+// NoteRef names one outbox notification for CmdNotifyDelivered by its
+// (job, cycle, user), from which its idempotency key is derived.
+type NoteRef struct {
+	User  uint64
+	Job   string
+	Cycle uint32
 }
 
 // Command is one state change. Which fields matter depends on Type:
@@ -88,6 +99,7 @@ type PostRef struct {
 //	CmdMerge:        NodeID (the failover group), Shards (one shard), Records (the store's records of the shard)
 //	CmdGuardClear:   NodeID (the marked zone), Epoch (the backup replicas' lowest applied index the clear rests on),
 //	                 Term (also clear every mark set at a lower term; 0: none), Marks
+//	CmdNotifyDelivered: Time (the delivery's record time), Notes
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -110,6 +122,7 @@ type Command struct {
 	Records     []Record
 	Marks       []Mark
 	Term        uint64
+	Notes       []NoteRef
 }
 
 // Decoder limits: an entry that claims more than these is malformed.
@@ -192,6 +205,14 @@ func (c *Command) appendTo(b []byte) []byte {
 	case CmdMark, CmdClearMarks:
 		b = appendString(b, c.NodeID)
 		b = appendMarks(b, c.Marks)
+	case CmdNotifyDelivered:
+		b = binary.AppendVarint(b, c.Time)
+		b = binary.AppendUvarint(b, uint64(len(c.Notes)))
+		for _, n := range c.Notes {
+			b = binary.AppendUvarint(b, n.User)
+			b = appendString(b, n.Job)
+			b = binary.AppendUvarint(b, uint64(n.Cycle))
+		}
 	default:
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
 	}
@@ -309,6 +330,9 @@ func Decode(data []byte) ([]Command, error) {
 		case CmdGuardClear:
 			c.NodeID, c.Epoch, c.Term = r.string(), r.uvarint(), r.uvarint()
 			c.Marks = r.marks()
+		case CmdNotifyDelivered:
+			c.Time = r.varint()
+			c.Notes = r.notes()
 		default:
 			if r.err == nil && c.Type&IgnorableFlag != 0 {
 				// An ignorable command's body is length-prefixed so that
@@ -342,6 +366,23 @@ func (r *reader) marks() []Mark {
 	var out []Mark
 	for j := uint64(0); j < n && r.err == nil; j++ {
 		out = append(out, Mark{User: r.uvarint(), Term: r.uvarint(), Seq: r.uvarint()})
+	}
+	return out
+}
+
+// notes reads the list of a CmdNotifyDelivered.
+func (r *reader) notes() []NoteRef {
+	n := r.uvarint()
+	if r.err == nil && n > maxPostsPerCommand {
+		r.fail("%d notes in one command", n)
+	}
+	var out []NoteRef
+	for j := uint64(0); j < n && r.err == nil; j++ {
+		u, job, cy := r.uvarint(), r.string(), r.uvarint()
+		if cy > math.MaxUint32 {
+			r.fail("cycle %d", cy)
+		}
+		out = append(out, NoteRef{User: u, Job: job, Cycle: uint32(cy)})
 	}
 	return out
 }

@@ -16,6 +16,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{Type: CmdFailover, NodeID: "A", Epoch: 9, Amount: 20, Marks: []Mark{{User: 4}, {User: 5}}},
 		{Type: CmdMerge, NodeID: "A-f9", Shards: []byte{3}, Records: []Record{{Bucket: "accounts", Key: []byte("12345678"), Value: []byte("{}")}}},
 		{Type: CmdGuardClear, NodeID: "A", Epoch: 77, Term: 3, Marks: []Mark{{User: 1, Term: 3, Seq: 4}}},
+		{Type: CmdNotify, User: 6, Time: t0, Key: JobReminder, Cycle: 202611},
+		{Type: CmdNotifyDelivered, Time: t0, Notes: []NoteRef{{User: 6, Job: JobReminder, Cycle: 202611}, {User: 1 << 40, Job: JobStatement, Cycle: 202612}}},
 	}
 	got, err := Decode(Encode(nil, cmds...))
 	if err != nil {
@@ -61,7 +63,8 @@ func TestDecodeErrors(t *testing.T) {
 // accepts encodes back to the same bytes (no two encodings of one entry).
 func FuzzDecode(f *testing.F) {
 	for _, c := range []Command{putAcc(1, 5), pay(2, "k", 3), repay(3, "r", 4),
-		{Type: CmdPost, Posts: []PostRef{{User: 1, Key: "k"}}}, {Type: CmdRegisterNode, NodeID: "n"}} {
+		{Type: CmdPost, Posts: []PostRef{{User: 1, Key: "k"}}}, {Type: CmdRegisterNode, NodeID: "n"},
+		{Type: CmdNotifyDelivered, Time: 1, Notes: []NoteRef{{User: 2, Job: JobStatement, Cycle: 202611}}}} {
 		f.Add(Encode(nil, c))
 	}
 	// More seeds live in testdata/fuzz/FuzzDecode.

@@ -83,7 +83,7 @@ func (a *applier) failover(c *Command) Result {
 	iso := a.tx.Bucket(bucketIsolated)
 	n := 0
 	for _, m := range c.Marks {
-		if iso.Get(be64(m.User)) != nil {
+		if has(iso, be64(m.User)) {
 			continue
 		}
 		if err := iso.Put(be64(m.User), nil); err != nil {
@@ -121,7 +121,7 @@ func failoverMode(tx *bolt.Tx) (failoverRec, bool) {
 
 // isolated reports whether user is blacklisted in a failover store.
 func isolated(tx *bolt.Tx, user uint64) bool {
-	return tx.Bucket(bucketIsolated).Get(be64(user)) != nil
+	return has(tx.Bucket(bucketIsolated), be64(user))
 }
 
 // refuseIsolated is the result for a state-type write to a blacklisted
@@ -200,10 +200,11 @@ func (f *FSM) Isolated(user uint64) bool {
 
 // failoverBuckets are exported with a shard for a merge, besides the shard
 // buckets.
-var failoverBuckets = [][]byte{bucketIsolated, bucketFPays}
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketOutbox}
 
 // ExportFailoverShard returns a failover store's records of shard: the
-// shard's data and its blacklist and failover-payment entries.
+// shard's data, its blacklist and failover-payment entries, and its
+// outbox.
 func (f *FSM) ExportFailoverShard(shard int) ([]Record, error) {
 	var out []Record
 	err := f.view(func(tx *bolt.Tx) error {
@@ -242,6 +243,11 @@ type MergeReport struct {
 	// be carried over (repayments on such accounts).
 	Violations []uint64 `json:"violations,omitempty"`
 	Unmerged   []string `json:"unmerged,omitempty"`
+	// Notifications counts the store's outbox entries the zone lacked and
+	// took (written while failed over); Delivered the zone's undelivered
+	// entries the store had delivered, now marked delivered.
+	Notifications int `json:"notifications,omitempty"`
+	Delivered     int `json:"delivered,omitempty"`
 }
 
 // VoidedPayment is a failover payment dropped at reconciliation because its
@@ -260,6 +266,13 @@ type storeUser struct {
 	bills      map[uint32][]byte
 	isolated   bool
 	fpays      map[string]bool
+	outbox     []storeNote // in index order
+}
+
+// storeNote is one outbox entry of a failover store.
+type storeNote struct {
+	index uint64
+	rec   []byte
 }
 
 // merge merges one shard of a failover store into this zone. The zone must
@@ -295,6 +308,7 @@ func (a *applier) merge(c *Command) Result {
 		if su.account == nil {
 			continue // no account in the store: nothing to carry over
 		}
+		a.mergeOutbox(u, su, &rep)
 		if !su.isolated && a.zoneWithin(u, su) {
 			a.takeStore(u, su)
 			rep.Taken++
@@ -343,6 +357,11 @@ func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string
 			su.isolated = true
 		case string(bucketFPays):
 			su.fpays[rest] = true
+		case string(bucketOutbox):
+			if len(r.Key) != 16 {
+				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
+			}
+			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
 		default:
 			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
 		}
@@ -474,6 +493,31 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 	acc.LastIndex = a.index
 	acc.checkMoney(user)
 	put(accounts, be64(user), acc)
+}
+
+// mergeOutbox carries a store's outbox of user into the zone, one entry per
+// (job, cycle): an entry the zone lacks (the store wrote it while failed
+// over) is added, with its effect, so that the job does not run again for
+// the user; one the zone holds too is kept as the zone's, marked delivered
+// if the store delivered it. An added entry keeps the store's index where
+// the zone has not used it for the user.
+func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
+	slices.SortFunc(su.outbox, func(x, y storeNote) int { return cmpUint(x.index, y.index) })
+	for _, sn := range su.outbox {
+		var n notificationRec
+		decode(sn.rec, &n)
+		if index, zn, ok := findOutbox(a.tx, user, n.Job, n.Cycle); ok {
+			if n.Delivered != 0 && a.markDelivered(user, index, zn, n.Delivered) {
+				rep.Delivered++
+			}
+			continue
+		}
+		a.addOutbox(user, sn.index, n)
+		if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
+			panic(fmt.Sprintf("fsm: merge effect: %v", err))
+		}
+		rep.Notifications++
+	}
 }
 
 // dropUnposted removes user's entries from the unposted index.

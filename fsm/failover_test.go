@@ -271,3 +271,55 @@ func checkMoneyNoLimit(t *testing.T, f *FSM) {
 		t.Fatal(err)
 	}
 }
+
+// TestMergeCarriesTheOutbox: reconciliation carries a failover store's
+// outbox into the zone, one entry per (job, cycle, user): a statement the
+// store wrote while failed over is added (with its effect, so the job does
+// not run again for the user), and one the store delivered is marked
+// delivered in the zone, keeping the store's delivery time.
+func TestMergeCarriesTheOutbox(t *testing.T) {
+	const cy = 202611
+	zoneCmds := []Command{putAcc(1, 1000), putAcc(2, 1000), putAcc(3, 1000),
+		pay(1, "a", 100), pay(2, "b", 200), pay(3, "c", 300),
+		{Type: CmdPost, Time: t0 + 1000, Posts: []PostRef{{User: 1, Key: "a"}, {User: 2, Key: "b"}, {User: 3, Key: "c"}}},
+		notifyCmd(JobStatement, 1, cy), notifyCmd(JobStatement, 2, cy),
+	}
+	zone, store := failoverPair(t, zoneCmds, len(zoneCmds), nil)
+	deliveredAt := t0 + 7000
+	if r := store.one(delivered(deliveredAt, NoteRef{User: 1, Job: JobStatement, Cycle: cy})); r.Delivered != 1 {
+		t.Fatalf("store's delivery of user 1: %+v", r)
+	}
+	if r := store.one(notifyCmd(JobStatement, 3, cy)); r.Code != OK {
+		t.Fatalf("store's statement for user 3: %+v", r)
+	}
+
+	reports := mergeAll(t, zone, store, "A-f2")
+	added, marked := 0, 0
+	for _, r := range reports {
+		added += r.Notifications
+		marked += r.Delivered
+	}
+	if added != 1 || marked != 1 {
+		t.Fatalf("merge reports %d notifications added and %d marked delivered, want 1 and 1", added, marked)
+	}
+	n1, _ := zone.f.Notifications(1)
+	if len(n1) != 1 || n1[0].DeliveredAt != api.FormatTime(deliveredAt) {
+		t.Fatalf("user 1's outbox after the merge: %+v", n1)
+	}
+	n3, _ := zone.f.Notifications(3)
+	if len(n3) != 1 || n3[0].Job != JobStatement || n3[0].Amount != 300 || n3[0].DeliveredAt != "" {
+		t.Fatalf("user 3's outbox after the merge: %+v", n3)
+	}
+	und, _ := zone.f.Undelivered(10)
+	if len(und) != 2 || und[0].User != 2 || und[1].User != 3 || zone.f.UndeliveredCount() != 2 {
+		t.Fatalf("zone's undelivered after the merge: %+v (count %d)", und, zone.f.UndeliveredCount())
+	}
+	// The shards come home: the store's statement is not made again.
+	zone.one(Command{Type: CmdSetShards, Epoch: 3, Own: true, Shards: allShards()})
+	if r := zone.one(notifyCmd(JobStatement, 3, cy)); r.Code != OK || !r.Replay {
+		t.Fatalf("statement for user 3 after the merge: %+v", r)
+	}
+	if n3, _ := zone.f.Notifications(3); len(n3) != 1 {
+		t.Fatalf("user 3's outbox after a repeated statement: %+v", n3)
+	}
+}

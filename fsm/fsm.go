@@ -217,6 +217,8 @@ func (a *applier) apply(c *Command) Result {
 		return a.merge(c)
 	case CmdGuardClear:
 		return a.guardClear(c)
+	case CmdNotifyDelivered:
+		return a.notifyDelivered(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

@@ -310,7 +310,8 @@ func checkMoney(t *testing.T, f *FSM) {
 }
 
 // randomCommands makes a reproducible mix of every command over a few users,
-// with reused keys, over-limit payments and overpayments.
+// with reused keys, over-limit payments and overpayments, statements,
+// reminders and their delivery marks.
 func randomCommands(seed uint64, n int) []Command {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var out []Command
@@ -322,7 +323,7 @@ func randomCommands(seed uint64, n int) []Command {
 	for i := 0; i < n; i++ {
 		now += int64(rng.IntN(3_600_000 * 24))
 		u := uint64(rng.IntN(5))
-		switch rng.IntN(10) {
+		switch rng.IntN(12) {
 		case 0, 1, 2, 3, 4:
 			key := fmt.Sprintf("p%d", rng.IntN(n/2+1))
 			out = append(out, Command{Type: CmdPay, User: u, Time: now, Key: key, Amount: int64(1 + rng.IntN(800)), Merchant: "m"})
@@ -334,6 +335,11 @@ func randomCommands(seed uint64, n int) []Command {
 			out = append(out, Command{Type: CmdRepay, User: u, Time: now, Key: fmt.Sprintf("r%d", rng.IntN(n/4+1)), Amount: int64(1 + rng.IntN(900))})
 		case 9:
 			out = append(out, putAcc(u, int64(2000+rng.IntN(6000))))
+		case 10:
+			out = append(out, Command{Type: CmdNotify, User: u, Time: now, Key: []string{JobStatement, JobReminder}[rng.IntN(2)], Cycle: CycleOf(now)})
+		case 11:
+			out = append(out, Command{Type: CmdNotifyDelivered, Time: now, Notes: []NoteRef{
+				{User: u, Job: JobStatement, Cycle: CycleOf(now)}, {User: uint64(rng.IntN(5)), Job: JobReminder, Cycle: CycleOf(now)}}})
 		}
 	}
 	return out

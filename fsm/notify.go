@@ -19,6 +19,9 @@ import (
 var (
 	bucketEffects = []byte("effects") // job 0x00 be32(cycle) be64(user) -> empty
 	bucketOutbox  = []byte("outbox")  // be64(user) be64(index) -> notificationRec
+	// bucketUndelivered indexes the outbox entries the notifier has not
+	// delivered yet, oldest first (see delivered.go).
+	bucketUndelivered = []byte("undelivered") // be64(index) be64(user) -> empty
 )
 
 // Jobs whose effects the state machine applies.
@@ -33,6 +36,9 @@ type notificationRec struct {
 	Amount  int64  `json:"amount"`
 	DueDate string `json:"due_date"`
 	Created int64  `json:"created"`
+	// Delivered is the log time the notifier's delivery was recorded
+	// (CmdNotifyDelivered); 0 while it is undelivered.
+	Delivered int64 `json:"delivered,omitempty"`
 }
 
 func effectKey(job string, cycle uint32, user uint64) []byte {
@@ -58,7 +64,7 @@ func (a *applier) notify(c *Command) Result {
 	}
 	effects := a.tx.Bucket(bucketEffects)
 	ek := effectKey(c.Key, c.Cycle, c.User)
-	if effects.Get(ek) != nil && !inject.On(inject.DoubleNotify) {
+	if has(effects, ek) && !inject.On(inject.DoubleNotify) {
 		return Result{Code: OK, Replay: true}
 	}
 	bills := a.tx.Bucket(bucketBills)
@@ -77,12 +83,28 @@ func (a *applier) notify(c *Command) Result {
 	if c.Key == JobReminder && b.outstanding() == 0 {
 		n.Amount = 0 // paid meanwhile: the effect is recorded, nobody is reminded
 	} else {
-		put(a.tx.Bucket(bucketOutbox), binary.BigEndian.AppendUint64(be64(c.User), a.index), n)
+		a.addOutbox(c.User, a.index, n)
 	}
 	if err := effects.Put(ek, nil); err != nil {
 		panic(fmt.Sprintf("fsm: record effect: %v", err))
 	}
 	return Result{Code: OK}
+}
+
+// NotificationKey is the idempotency key of the notification of job for
+// user on cycle, e.g. "statement-202611-42": the notifier hands it to the
+// downstream, which delivers a key once however often it is given it.
+func NotificationKey(job string, cycle uint32, user uint64) string {
+	return fmt.Sprintf("%s-%s-%d", job, api.FormatCycle(cycle), user)
+}
+
+func (n *notificationRec) view(user, index uint64) api.Notification {
+	v := api.Notification{User: user, Key: NotificationKey(n.Job, n.Cycle, user), Job: n.Job, Cycle: api.FormatCycle(n.Cycle),
+		Amount: n.Amount, DueDate: n.DueDate, CreatedAt: api.FormatTime(n.Created), Index: index}
+	if n.Delivered != 0 {
+		v.DeliveredAt = api.FormatTime(n.Delivered)
+	}
+	return v
 }
 
 // Notifications lists a user's outbox, oldest first.
@@ -94,8 +116,7 @@ func (f *FSM) Notifications(user uint64) ([]api.Notification, error) {
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 			var n notificationRec
 			decode(v, &n)
-			out = append(out, api.Notification{User: user, Job: n.Job, Cycle: api.FormatCycle(n.Cycle), Amount: n.Amount,
-				DueDate: n.DueDate, CreatedAt: api.FormatTime(n.Created), Index: binary.BigEndian.Uint64(k[8:])})
+			out = append(out, n.view(user, binary.BigEndian.Uint64(k[8:])))
 		}
 		return nil
 	})

@@ -53,6 +53,9 @@ type Result struct {
 	Repayment *api.Repayment
 	// Posted counts the payments a CmdPost booked.
 	Posted int
+	// Delivered counts the notifications a CmdNotifyDelivered marked delivered
+	// (not those marked before).
+	Delivered int
 	// Epoch is the zone's ownership epoch of the shard, with WrongZone.
 	Epoch uint64
 	// Merge is what a CmdMerge did.

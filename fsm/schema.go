@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -21,7 +22,7 @@ var (
 	bucketNodes      = []byte("nodes")      // node id -> nodeRec
 	bucketShards     = []byte("shards")     // shard byte -> shardRec
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks, bucketEffects, bucketOutbox, bucketIsolated, bucketFPays, bucketMerged}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks, bucketEffects, bucketOutbox, bucketIsolated, bucketFPays, bucketMerged, bucketUndelivered}
 
 	keyApplied = []byte("applied")
 	// keySharded is set once the zone has been given shards; before that
@@ -122,6 +123,16 @@ func get(b *bolt.Bucket, k []byte, v any) bool {
 		panic(fmt.Sprintf("fsm: corrupt record in %s at %x: %v", "bucket", k, err))
 	}
 	return true
+}
+
+// has reports whether k is in b. Use it, not Get(k) != nil, for keys stored
+// with an empty value: inside the transaction that wrote them, bbolt's Get
+// returns nil for those (after commit, an empty slice), so a Get-based check
+// would answer differently depending on how entries were batched into
+// transactions, and replicas would diverge.
+func has(b *bolt.Bucket, k []byte) bool {
+	got, _ := b.Cursor().Seek(k)
+	return bytes.Equal(got, k)
 }
 
 // put stores v at k. A failure inside apply cannot be undone on the other

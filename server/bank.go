@@ -13,10 +13,11 @@ import (
 // Bank is the downstream of the autodebit job.
 type Bank = scheduler.Channel
 
-// SimBankConfig shapes a SimBank. Zero fields take the defaults.
-type SimBankConfig struct {
-	// Slots is the calls the bank serves at once before it slows down and
-	// fails (K of the benchmark's channel model). Default 200.
+// SimConfig shapes a simulated downstream (SimBank, SimGateway). Zero
+// fields take the defaults.
+type SimConfig struct {
+	// Slots is the calls the downstream serves at once before it slows
+	// down and fails (K of the benchmark's channel model). Default 200.
 	Slots int
 	// Latency is a call's latency with at most Slots in flight; past it,
 	// Latency × in flight ÷ Slots. Default 5ms.
@@ -25,31 +26,62 @@ type SimBankConfig struct {
 	BaseFailure float64
 }
 
-// SimBank is a simulated bank channel in real time, the model of
-// scheduler/sim's channel: with n calls in flight and K slots, a call takes
-// Latency × max(1, n/K) and fails with probability BaseFailure + max(0,
-// n/K − 1), capped at 0.95. Debits are idempotent by key. It is safe for
-// concurrent use; the node uses it when no real Bank is configured (tests,
-// rzone dev).
-type SimBank struct {
-	cfg SimBankConfig
+// simLoad is the load model of scheduler/sim's channel in real time, shared
+// by the simulated downstreams: with n calls in flight and K slots, a call
+// takes Latency × max(1, n/K) and fails with probability BaseFailure +
+// max(0, n/K − 1), capped at 0.95. It is safe for concurrent use.
+type simLoad struct {
+	cfg SimConfig
 
 	mu       sync.Mutex
 	inFlight int
-	debits   map[string]int64
 }
 
-var _ Bank = (*SimBank)(nil)
-
-// NewSimBank returns a simulated bank channel.
-func NewSimBank(cfg SimBankConfig) *SimBank {
+func newSimLoad(cfg SimConfig) *simLoad {
 	if cfg.Slots <= 0 {
 		cfg.Slots = 200
 	}
 	if cfg.Latency <= 0 {
 		cfg.Latency = 5 * time.Millisecond
 	}
-	return &SimBank{cfg: cfg, debits: map[string]int64{}}
+	return &simLoad{cfg: cfg}
+}
+
+// call spends one call's latency and reports whether the call failed; err
+// is ctx's error when ctx ended first.
+func (s *simLoad) call(ctx context.Context) (failed bool, err error) {
+	s.mu.Lock()
+	s.inFlight++
+	load := float64(s.inFlight) / float64(s.cfg.Slots)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-time.After(time.Duration(float64(s.cfg.Latency) * max(1, load))):
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	return rand.Float64() < min(0.95, s.cfg.BaseFailure+max(0, load-1)), nil
+}
+
+// SimBank is a simulated bank channel in real time (simLoad's model).
+// Debits are idempotent by key. It is safe for concurrent use; the node
+// uses it when no real Bank is configured (tests, rzone dev).
+type SimBank struct {
+	load *simLoad
+
+	mu     sync.Mutex
+	debits map[string]int64
+}
+
+var _ Bank = (*SimBank)(nil)
+
+// NewSimBank returns a simulated bank channel.
+func NewSimBank(cfg SimConfig) *SimBank {
+	return &SimBank{load: newSimLoad(cfg), debits: map[string]int64{}}
 }
 
 // Debit debits amount under key, or returns what key debited before.
@@ -59,20 +91,12 @@ func (b *SimBank) Debit(ctx context.Context, key string, user uint64, amount int
 		b.mu.Unlock()
 		return d, nil
 	}
-	b.inFlight++
-	load := float64(b.inFlight) / float64(b.cfg.Slots)
 	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.inFlight--
-		b.mu.Unlock()
-	}()
-	select {
-	case <-time.After(time.Duration(float64(b.cfg.Latency) * max(1, load))):
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	failed, err := b.load.call(ctx)
+	if err != nil {
+		return 0, err
 	}
-	if rand.Float64() < min(0.95, b.cfg.BaseFailure+max(0, load-1)) {
+	if failed {
 		return 0, fmt.Errorf("debit %s of user %d: %w", key, user, scheduler.ErrChannelBusy)
 	}
 	b.mu.Lock()

@@ -59,6 +59,12 @@ func fastConfig(id, dir, raftAddr, httpAddr string, log *slog.Logger) Config {
 
 func setup(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return setupWith(t, n, nil)
+}
+
+// setupWith is setup with tune applied to every node's config.
+func setupWith(t *testing.T, n int, tune func(*Config)) *testCluster {
+	t.Helper()
 	addrs := freeAddrs(t, 2*n)
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -70,6 +76,9 @@ func setup(t *testing.T, n int) *testCluster {
 			c.Bootstrap = true
 		} else {
 			c.Join = addrs[1]
+		}
+		if tune != nil {
+			tune(&c)
 		}
 		tc.cfgs = append(tc.cfgs, c)
 		httpAddrs = append(httpAddrs, c.HTTPAddr)

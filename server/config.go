@@ -95,6 +95,9 @@ type Config struct {
 	// Sched tunes the batch scheduler (cluster mode); zero fields take
 	// their defaults.
 	Sched SchedConfig
+	// Notify tunes the delivery of the outbox's notifications on zone
+	// leaders (outbox.go); zero fields take their defaults.
+	Notify NotifyConfig
 
 	// Pprof serves Go's profiler at /debug/pprof/ on the API. Default off.
 	Pprof bool

@@ -83,12 +83,21 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if gh.g == nil || gh.term != term {
 		gh.g = zone.NewGuard(term, nil, rf.LastIndex())
 		gh.term, gh.start, gh.swept, gh.since = term, rf.LastIndex(), false, time.Now()
+	}
+	if gh.mark.n == nil || gh.mark.backup != backup {
+		// Only when it changes: writes and the guard loop read the
+		// marker's target without gh.mu, so rewriting the same values on
+		// every new term was a data race.
 		gh.mark.n, gh.mark.zone, gh.mark.backup = n, h.zone, backup
 	}
 	return gh
 }
 
-// guardUsers lists the accounts cmds write to, in order, once each.
+// guardUsers lists the accounts cmds write to, in order, once each. A
+// delivery mark (CmdNotifyDelivered) counts: it changes the account's
+// replicated outbox. Left unmarked, a lost mark would cost no money, only a
+// repeated delivery under the same key, but one rule for every write keeps
+// the guard invariant without exceptions.
 func guardUsers(cmds []fsm.Command) []uint64 {
 	var out []uint64
 	for i := range cmds {
@@ -99,6 +108,10 @@ func guardUsers(cmds []fsm.Command) []uint64 {
 		case fsm.CmdPost:
 			for _, p := range c.Posts {
 				out = append(out, p.User)
+			}
+		case fsm.CmdNotifyDelivered:
+			for _, nr := range c.Notes {
+				out = append(out, nr.User)
 			}
 		case fsm.CmdIngest, fsm.CmdMerge:
 			for _, r := range c.Records {

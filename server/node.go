@@ -58,6 +58,7 @@ type Node struct {
 	httpLn   net.Listener
 	metrics  *metrics
 	sched    *sched // the batch scheduler's leader and worker parts (cluster mode)
+	outbox   *outbox
 	stopping atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -131,11 +132,15 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.metrics = newMetrics(n)
 	n.sched = newSched(n)
+	n.outbox = newOutbox(n)
 	if err := n.startHTTP(); err != nil {
 		n.closeAll()
 		return nil, err
 	}
 	n.goLoop(n.postLoop)
+	if !n.outbox.cfg.Off {
+		n.goLoop(n.outbox.loop)
+	}
 	if n.clustered {
 		if err := n.startCluster(); err != nil {
 			n.Shutdown(context.Background())

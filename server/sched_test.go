@@ -270,7 +270,7 @@ func TestParseSchedule(t *testing.T) {
 // through the bank channel (at most three calls at a time, from the window
 // table) and repays it under the key derived from job, cycle and user.
 func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
-	bank := NewSimBank(SimBankConfig{Slots: 3, Latency: 2 * time.Millisecond})
+	bank := NewSimBank(SimConfig{Slots: 3, Latency: 2 * time.Millisecond})
 	mc := setupZonesWith(t, []string{"A", "B", "C"}, 1, func(c *Config) {
 		schedTune(c)
 		c.Sched.Bank = bank

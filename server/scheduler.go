@@ -65,7 +65,7 @@ func (c SchedConfig) withDefaults() SchedConfig {
 		c.Slicing = scheduler.DefaultSmartConfig()
 	}
 	if c.Bank == nil {
-		c.Bank = NewSimBank(SimBankConfig{})
+		c.Bank = NewSimBank(SimConfig{})
 	}
 	return c
 }

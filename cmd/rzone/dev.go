@@ -20,7 +20,7 @@ import (
 type devOpts struct {
 	zones, perZone                 int
 	httpAddr, raftAddr, gossipAddr string
-	dataDir, logLevel              string
+	dataDir, logLevel, notifier    string
 }
 
 func newDevCmd() *cobra.Command {
@@ -37,6 +37,7 @@ temporary folder removed on exit, unless --data-dir is given. Ctrl-C stops it.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.zones, "zones", 3, "number of zones")
+	f.StringVar(&o.notifier, "notifier", "log", notifierUsage)
 	f.IntVar(&o.perZone, "nodes-per-zone", 3, "nodes (voters) per zone")
 	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:7070", "API address of the first node; the others take the next ports")
 	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft address of the first node; the others take the next ports")
@@ -102,6 +103,9 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		cfg.DataDir = filepath.Join(o.dataDir, cfg.NodeID)
 		cfg.Logger = log
 		cfg.Pprof = true
+		if err := setNotifier(&cfg, o.notifier); err != nil {
+			return err
+		}
 		if cfg.HTTPAddr, err = nextPort(o.httpAddr, i); err != nil {
 			return err
 		}

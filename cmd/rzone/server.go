@@ -17,7 +17,7 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var logLevel, logFormat, gossipSeeds, gossipKey string
+	var logLevel, logFormat, gossipSeeds, gossipKey, notifier string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run one node of an rzone zone",
@@ -44,6 +44,9 @@ has data restarts from it and ignores both flags.`,
 				return err
 			}
 			cfg.Logger = log
+			if err := setNotifier(&cfg, notifier); err != nil {
+				return err
+			}
 			if gossipSeeds != "" {
 				cfg.GossipSeeds = strings.Split(gossipSeeds, ",")
 			}
@@ -91,6 +94,7 @@ has data restarts from it and ignores both flags.`,
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "log entries between snapshots")
 	f.IntVar(&cfg.Sched.Slots, "sched-slots", 4, "batch tasks this node's scheduler worker runs at once")
 	f.DurationVar(&cfg.Sched.LeaseTTL, "sched-lease-ttl", 10*time.Second, "how long a batch task's lease lives without a checkpoint")
+	f.StringVar(&notifier, "notifier", "log", notifierUsage)
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	f.StringVar(&cfg.Inject, "inject", "", "deliberate faults for fault tests (needs a -tags faultinject build)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -98,6 +102,20 @@ has data restarts from it and ignores both flags.`,
 	cmd.MarkFlagRequired("node-id")
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
+}
+
+const notifierUsage = "how zone leaders deliver the outbox's notifications: log (to the node's log, at info level) or none (leave them in the outbox)"
+
+// setNotifier applies --notifier to cfg.
+func setNotifier(cfg *server.Config, name string) error {
+	switch name {
+	case "log": // the default: server.LogNotifier on the node's logger
+	case "none":
+		cfg.Notify.Off = true
+	default:
+		return fmt.Errorf("--notifier %q: want log or none", name)
+	}
+	return nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

@@ -120,14 +120,21 @@ type Bill struct {
 
 // Notification is one message in a user's outbox (GET
 // /v1/accounts/{user}/notifications), written by a scheduler job.
+//
+// Key is its idempotency key, derived from (job, cycle, user): the notifier
+// delivers at least once, and a downstream that remembers keys delivers
+// each once. DeliveredAt is when its delivery was recorded, empty while it
+// waits in the outbox.
 type Notification struct {
-	User      uint64 `json:"user"`
-	Job       string `json:"job"`
-	Cycle     string `json:"cycle"`
-	Amount    int64  `json:"amount"`
-	DueDate   string `json:"due_date"`
-	CreatedAt string `json:"created_at"`
-	Index     uint64 `json:"index"`
+	User        uint64 `json:"user"`
+	Key         string `json:"key"`
+	Job         string `json:"job"`
+	Cycle       string `json:"cycle"`
+	Amount      int64  `json:"amount"`
+	DueDate     string `json:"due_date"`
+	CreatedAt   string `json:"created_at"`
+	DeliveredAt string `json:"delivered_at,omitempty"`
+	Index       uint64 `json:"index"`
 }
 
 // NotificationList is a user's outbox, oldest first.
