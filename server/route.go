@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -373,6 +374,23 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 		return true
 	}
 	defer resp.Body.Close()
+	// The reply is read whole before anything is written, so that a reply
+	// cut short reaches the client as an error it knows how to retry, not
+	// as a success with a broken body.
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardReply+1))
+	if err == nil && len(reply) > maxForwardReply {
+		err = fmt.Errorf("reply over %d bytes", maxForwardReply)
+	}
+	if err != nil {
+		if write {
+			n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
+			writeError(w, api.Errorf(api.CodeUnknownOutcome, "reply of %s to a forwarded write was cut short (%v); it may or may not have been applied, retry with the same key", addr, err))
+			return true
+		}
+		n.metrics.forwarded.WithLabelValues("unavailable").Inc()
+		writeError(w, api.Errorf(api.CodeUnavailable, "reply of %s to a forwarded read was cut short (%v); retry", addr, err))
+		return true
+	}
 	n.metrics.forwarded.WithLabelValues("ok").Inc()
 	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated} {
 		if v := resp.Header.Get(h); v != "" {
@@ -385,9 +403,13 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 		w.Header().Set(HeaderLeader, addr)
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	_, _ = w.Write(reply)
 	return true
 }
+
+// maxForwardReply bounds a forwarded reply: a page of 1,000 payments or a
+// batch's 1,000 results is well below it.
+const maxForwardReply = 16 << 20
 
 // forwardClient carries forwarded requests between nodes.
 var forwardClient = &http.Client{
