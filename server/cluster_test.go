@@ -18,6 +18,7 @@ import (
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/testlog"
 )
 
 // freeAddrs returns n loopback addresses with free ports.
@@ -67,7 +68,7 @@ func setupWith(t *testing.T, n int, tune func(*Config)) *testCluster {
 	t.Helper()
 	addrs := freeAddrs(t, 2*n)
 	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testlog.New(t, slog.LevelWarn)
 	tc := &testCluster{t: t}
 	var httpAddrs []string
 	for i := 0; i < n; i++ {
@@ -135,10 +136,6 @@ func (tc *testCluster) leader() int {
 	}
 	return -1
 }
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -293,7 +290,7 @@ func setupZonesWith(t *testing.T, zones []string, perZone int, tune func(*Config
 	total := len(zones) * perZone
 	addrs := freeAddrs(t, 3*total)
 	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testlog.New(t, slog.LevelWarn)
 	mc := &multiCluster{t: t}
 	var seeds []string
 	for i := 0; i < total; i++ {

@@ -4,40 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rzonedb/rzone/internal/testlog"
 )
 
 // testLogger returns a logger that writes to t.Log and goes quiet once the
 // test ends, since memberlist's goroutines may still log during teardown.
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
-	w := &testWriter{t: t}
-	t.Cleanup(w.stop) // registered first, so it runs after every node's Shutdown
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	mu      sync.Mutex
-	t       *testing.T
-	stopped bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.stopped {
-		w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.stopped = true
+	return testlog.New(t, slog.LevelInfo)
 }
 
 // waitFor polls cond every 10ms until it holds, failing the test after
