@@ -114,7 +114,12 @@
 //	                    lease 5% short for drift, so at 0.95 or above the run
 //	                    stays valid; at 0.5 (the node believes its lease lasts
 //	                    twice as long) a partition-zone longer than the lease
-//	                    ends valid: false with write-after-lease-expiry.
+//	                    ends valid: false with write-after-lease-expiry, once
+//	                    guard marks are off too (--inject drop-guard-mark):
+//	                    the cut usually parts the zone from its backup zone's
+//	                    leader as well, and marks it cannot write stop its
+//	                    writes on their own. The same holds for
+//	                    --inject drop-guard-mark,no-lease-fence.
 //	--concurrency N     client workers per workload (default 3).
 //	--inject NAME       build rzone with -tags faultinject and run every node with
 //	                    --inject NAME (skip-idempotency, stale-read,
