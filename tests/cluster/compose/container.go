@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Container faults. Each takes a container id (ContainerID) and runs one
@@ -21,8 +22,24 @@ func (p *Project) Start(ctx context.Context, ids ...string) error {
 	return p.docker(ctx, append([]string{"start"}, ids...)...)
 }
 
-// Pause freezes every process of the container (the cgroup freezer).
-func (p *Project) Pause(ctx context.Context, id string) error { return p.docker(ctx, "pause", id) }
+// Pause freezes every process of the container (the cgroup freezer). The
+// freezer can fail to freeze a process caught in the kernel (an fsync, say;
+// runc reports "unable to freeze"), so Pause tries up to five times, a
+// tenth of a second apart, and returns the last error.
+func (p *Project) Pause(ctx context.Context, id string) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = p.docker(ctx, "pause", id); err == nil || !strings.Contains(err.Error(), "unable to freeze") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return err
+}
 
 // Unpause thaws a paused container.
 func (p *Project) Unpause(ctx context.Context, id string) error { return p.docker(ctx, "unpause", id) }
