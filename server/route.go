@@ -362,15 +362,14 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 		return false
 	}
 	if err != nil {
+		// A write that never reached the leader (the dial failed) was not
+		// applied; any other failure leaves it in doubt.
 		var op *net.OpError
-		if !write || (errors.As(err, &op) && op.Op == "dial") {
+		notSent := errors.As(err, &op) && op.Op == "dial"
+		if !write || notSent {
 			n.forgetAddrs()
-			n.metrics.forwarded.WithLabelValues("unavailable").Inc()
-			writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v", addr, err))
-			return true
 		}
-		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
-		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
+		n.forwardFailed(w, addr, write && !notSent, fmt.Errorf("forward: %w", err))
 		return true
 	}
 	defer resp.Body.Close()
@@ -382,13 +381,7 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 		err = fmt.Errorf("reply over %d bytes", maxForwardReply)
 	}
 	if err != nil {
-		if write {
-			n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
-			writeError(w, api.Errorf(api.CodeUnknownOutcome, "reply of %s to a forwarded write was cut short (%v); it may or may not have been applied, retry with the same key", addr, err))
-			return true
-		}
-		n.metrics.forwarded.WithLabelValues("unavailable").Inc()
-		writeError(w, api.Errorf(api.CodeUnavailable, "reply of %s to a forwarded read was cut short (%v); retry", addr, err))
+		n.forwardFailed(w, addr, write, fmt.Errorf("reply cut short: %w", err))
 		return true
 	}
 	n.metrics.forwarded.WithLabelValues("ok").Inc()
@@ -410,6 +403,19 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 // maxForwardReply bounds a forwarded reply: a page of 1,000 payments or a
 // batch's 1,000 results is well below it.
 const maxForwardReply = 16 << 20
+
+// forwardFailed answers a forwarded request that got no whole reply from
+// addr: unknown_outcome when the write may have been applied (inDoubt),
+// unavailable otherwise; both are retried with the same key.
+func (n *Node) forwardFailed(w http.ResponseWriter, addr string, inDoubt bool, err error) {
+	if inDoubt {
+		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
+		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
+		return
+	}
+	n.metrics.forwarded.WithLabelValues("unavailable").Inc()
+	writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
+}
 
 // forwardClient carries forwarded requests between nodes.
 var forwardClient = &http.Client{
