@@ -159,6 +159,10 @@ func (c *Cluster) layout() error {
 	if !useOwnIPs {
 		c.logf("cluster: cannot bind %s11; every node uses 127.0.0.1", prefix)
 	}
+	// The ports handed out so far: the kernel may give a port it just
+	// freed again, and two nodes, or a node's Raft and gossip addresses,
+	// must never share one.
+	taken := portSet{}
 	for i := 0; i < c.cfg.Nodes; i++ {
 		id, zone := "n"+strconv.Itoa(i+1), ""
 		if c.MultiZone() {
@@ -169,11 +173,11 @@ func (c *Cluster) layout() error {
 		if useOwnIPs {
 			ip = prefix + strconv.Itoa(11+i)
 		}
-		raftPort, err := freePort(ip)
+		raftPort, err := taken.freePort(ip, false)
 		if err != nil {
 			return err
 		}
-		httpPort, err := freePort(ip)
+		httpPort, err := taken.freePort(ip, false)
 		if err != nil {
 			return err
 		}
@@ -201,7 +205,7 @@ func (c *Cluster) layout() error {
 			"--http-addr", n.HTTPAddr,
 		}
 		if c.MultiZone() {
-			gossipPort, err := freeGossipPort(ip)
+			gossipPort, err := taken.freePort(ip, true)
 			if err != nil {
 				return err
 			}
@@ -254,13 +258,33 @@ func canBind(ip string) bool {
 	return true
 }
 
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
+// portSet holds the addresses already handed out.
+type portSet map[string]bool
+
+// freePort finds a TCP port on ip that is free now and not in the set
+// (with udp, free for UDP too, as memberlist wants), and adds it.
+func (ps portSet) freePort(ip string, udp bool) (int, error) {
+	for try := 0; try < 20; try++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
+		free := !ps[addr]
+		if free && udp {
+			pc, err := net.ListenPacket("udp", addr)
+			if free = err == nil; free {
+				pc.Close()
+			}
+		}
+		l.Close()
+		if free {
+			ps[addr] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free port on %s: gave up after 20 tries", ip)
 }
 
 // boot starts n1 with --bootstrap, waits for it to lead, then joins the

@@ -51,24 +51,6 @@ func nodeUID(id uint16, i, nodes int) int {
 	return 1_000_000 + int(id)*maxZoneNodes + i
 }
 
-// freeGossipPort finds a port on ip that is free for both TCP and UDP, as
-// memberlist binds both.
-func freeGossipPort(ip string) (int, error) {
-	for try := 0; try < 20; try++ {
-		port, err := freePort(ip)
-		if err != nil {
-			return 0, err
-		}
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("find a free TCP and UDP port on %s: gave up after 20 tries", ip)
-}
-
 // MultiZone reports whether the cluster was started with Config.Zones.
 func (c *Cluster) MultiZone() bool { return len(c.cfg.Zones) > 0 }
 
