@@ -470,7 +470,14 @@ func (c *Cluster) waitAgree(ctx context.Context, leader *Node, nodes []*Node) (u
 // stable apart (the leader's background work, such as posting, has
 // stopped writing), and returns it.
 func (c *Cluster) WaitQuiescent(ctx context.Context, stable time.Duration) (uint64, error) {
-	last, err := c.WaitConverged(ctx)
+	return Quiesce(ctx, stable, c.WaitConverged)
+}
+
+// Quiesce calls converged until it returns the same index twice, stable
+// apart, and returns that index: the shared wait of every backend whose
+// converged waits for its voters to agree on an applied index.
+func Quiesce(ctx context.Context, stable time.Duration, converged func(context.Context) (uint64, error)) (uint64, error) {
+	last, err := converged(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -480,7 +487,7 @@ func (c *Cluster) WaitQuiescent(ctx context.Context, stable time.Duration) (uint
 			return 0, fmt.Errorf("wait for applied index %d to stay put: %w", last, ctx.Err())
 		case <-time.After(stable):
 		}
-		idx, err := c.WaitConverged(ctx)
+		idx, err := converged(ctx)
 		if err != nil {
 			return 0, err
 		}

@@ -476,25 +476,7 @@ func (d *dockerCluster) WaitHealthy(ctx context.Context) error {
 // node's /v1/status through its published port, as the local backend
 // does.
 func (d *dockerCluster) WaitQuiescent(ctx context.Context, stable time.Duration) (uint64, error) {
-	last, err := d.converged(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("runner: wait for applied index %d to stay put: %w", last, ctx.Err())
-		case <-time.After(stable):
-		}
-		idx, err := d.converged(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if idx == last {
-			return idx, nil
-		}
-		last = idx
-	}
+	return cluster.Quiesce(ctx, stable, d.converged)
 }
 
 // converged waits until each zone's voters agree on an applied index at
