@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -36,7 +37,7 @@ import (
 
 var (
 	bucketIsolated = []byte("isolated") // be64(user) -> empty: the failover blacklist
-	bucketFPays    = []byte("fpays")    // be64(user) key -> empty: payments accepted by a failover store
+	bucketFPays    = []byte("fpays")    // be64(user) key -> empty: payments a failover store decided (accepted or declined)
 	bucketMerged   = []byte("merged")   // group 0x00 shard -> MergeReport: shards merged back, for idempotency
 
 	keyFailover = []byte("failover") // in bucketMeta: failoverRec
@@ -160,10 +161,20 @@ func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec
 		return fmt.Sprintf("amount %d exceeds the failover stand-in limit: %d%% of the credit line (%d) less %d already taken in failover",
 			amount, fr.StandinPct, limit, taken)
 	}
-	if err := fp.Put(userKey(user, key), nil); err != nil {
+	a.storeDecided(user, key)
+	return ""
+}
+
+// storeDecided lists a payment key a failover store decided itself,
+// accepted or declined, so that reconciliation can tell its decisions from
+// the ones it replicated from the zone. An ordinary zone lists nothing.
+func (a *applier) storeDecided(user uint64, key string) {
+	if _, ok := failoverMode(a.tx); !ok {
+		return
+	}
+	if err := a.tx.Bucket(bucketFPays).Put(userKey(user, key), nil); err != nil {
 		panic(fmt.Sprintf("fsm: record failover payment: %v", err))
 	}
-	return ""
 }
 
 // Failover returns the store's description, or nil for an ordinary zone.
@@ -237,6 +248,9 @@ type MergeReport struct {
 	// Voided lists failover payments whose key the zone had accepted too:
 	// the zone's copy stands, the store's is void.
 	Voided []VoidedPayment `json:"voided,omitempty"`
+	// Contradicted lists keys that the zone and the store decided
+	// differently: the store's decision, the one its client saw, stands.
+	Contradicted []ContradictedKey `json:"contradicted,omitempty"`
 	// Violations lists accounts not on the blacklist whose zone state had
 	// writes the store lacked (the guard-mark invariant broken); they were
 	// merged as if blacklisted. Unmerged lists store writes that could not
@@ -253,6 +267,10 @@ type MergeReport struct {
 // VoidedPayment is a failover payment dropped at reconciliation because its
 // key was accepted in the zone as well.
 type VoidedPayment = api.VoidedPayment
+
+// ContradictedKey is a payment key the zone and the failover store decided
+// differently (api.ContradictedKey).
+type ContradictedKey = api.ContradictedKey
 
 func mergedKey(group string, shard byte) []byte {
 	return append(append([]byte(group), 0), shard)
@@ -310,6 +328,7 @@ func (a *applier) merge(c *Command) Result {
 		}
 		a.mergeOutbox(u, su, &rep)
 		if !su.isolated && a.zoneWithin(u, su) {
+			a.reportTaken(u, su, &rep)
 			a.takeStore(u, su)
 			rep.Taken++
 			continue
@@ -388,6 +407,27 @@ func (a *applier) zoneWithin(user uint64, su *storeUser) bool {
 	return true
 }
 
+// reportTaken lists, before an account takes the store's state, the keys
+// the store decided itself that the zone had decided otherwise: the store's
+// decision stands, as it does in keepZone.
+func (a *applier) reportTaken(user uint64, su *storeUser, rep *MergeReport) {
+	payments := a.tx.Bucket(bucketPayments)
+	for _, key := range sortedKeys(su.fpays) {
+		var zp, sp paymentRec
+		if !get(payments, userKey(user, key), &zp) || su.payments[key] == nil {
+			continue
+		}
+		decode(su.payments[key], &sp)
+		if (zp.Status == api.PaymentDeclined) != (sp.Status == api.PaymentDeclined) || zp.Amount != sp.Amount {
+			rep.Contradicted = append(rep.Contradicted, ContradictedKey{
+				User: user, Key: key,
+				Zone:  api.Decision{Status: zp.Status, Amount: zp.Amount, Index: zp.Index},
+				Store: api.Decision{Status: sp.Status, Amount: sp.Amount, Index: sp.Index},
+			})
+		}
+	}
+}
+
 // takeStore replaces the zone's records of user with the store's.
 func (a *applier) takeStore(user uint64, su *storeUser) {
 	prefix := be64(user)
@@ -461,8 +501,8 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 		decode(su.payments[key], &sp)
 		var zp paymentRec
 		if get(payments, userKey(user, key), &zp) {
-			if su.fpays[key] && sp.Status != api.PaymentDeclined {
-				rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+			if su.fpays[key] {
+				a.settleTwice(user, key, &acc, zp, sp, rep)
 			}
 			continue
 		}
@@ -493,6 +533,88 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 	acc.LastIndex = a.index
 	acc.checkMoney(user)
 	put(accounts, be64(user), acc)
+}
+
+// settleTwice settles a key that both the zone and the failover store
+// decided, each on its own: the zone decided it in the tail its backup never
+// replicated, and the store decided it afresh when the client retried it
+// there. The client retried because the zone's answer never reached it, so
+// the store's decision is the one a client can have seen as final, and it
+// stands (guarantee 8): a key the store accepted is charged exactly once, a
+// key it declined is not charged at all, whatever the zone did. Where the
+// two agree (both charged the same amount), the zone's copy is kept and the
+// store's is reported voided as a duplicate; where they differ, the zone's
+// decision is undone, the store's is applied, and the key is reported as
+// contradicted with both decisions.
+func (a *applier) settleTwice(user uint64, key string, acc *accountRec, zp, sp paymentRec, rep *MergeReport) {
+	zoneCharged, storeCharged := zp.Status != api.PaymentDeclined, sp.Status != api.PaymentDeclined
+	if inject.On(inject.ZoneWinsMerge) {
+		// The planted bug: the zone's copy always wins.
+		if storeCharged {
+			rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+		}
+		return
+	}
+	switch {
+	case !zoneCharged && !storeCharged:
+		return // declined on both sides: nobody is charged
+	case zoneCharged && storeCharged && zp.Amount == sp.Amount && zp.Merchant == sp.Merchant:
+		rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+		return
+	}
+	rep.Contradicted = append(rep.Contradicted, ContradictedKey{
+		User: user, Key: key,
+		Zone:  api.Decision{Status: zp.Status, Amount: zp.Amount, Index: zp.Index},
+		Store: api.Decision{Status: sp.Status, Amount: sp.Amount, Index: sp.Index},
+	})
+	if zoneCharged {
+		if short := a.uncharge(user, key, acc, zp); short > 0 {
+			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %d of it had been repaid and is owed back to the user", user, key, short))
+		}
+	}
+	payments := a.tx.Bucket(bucketPayments)
+	if !storeCharged {
+		put(payments, userKey(user, key), sp)
+		return
+	}
+	sp.Status, sp.Posted = api.PaymentAccepted, 0
+	put(payments, userKey(user, key), sp)
+	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(sp.Index, user, key), nil); err != nil {
+		panic(fmt.Sprintf("fsm: index unposted: %v", err))
+	}
+	acc.Pending += sp.Amount
+	acc.Accepted += sp.Amount
+}
+
+// uncharge takes back the charge of a payment the zone had accepted: from
+// pending credit, or, once posted, from its bill and used credit. What the
+// user had already repaid of it (used credit cannot go below zero) comes off
+// the repaid total and is returned as owed back to the user.
+func (a *applier) uncharge(user uint64, key string, acc *accountRec, zp paymentRec) (short int64) {
+	switch zp.Status {
+	case api.PaymentAccepted:
+		if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(zp.Index, user, key)); err != nil {
+			panic(fmt.Sprintf("fsm: unindex payment: %v", err))
+		}
+		acc.Pending -= zp.Amount
+	case api.PaymentPosted:
+		bills := a.tx.Bucket(bucketBills)
+		bk := billKey(user, CycleOf(zp.Created))
+		var b billRec
+		if get(bills, bk, &b) {
+			b.Principal -= zp.Amount
+			b.Payments--
+			put(bills, bk, b)
+		}
+		acc.Used -= zp.Amount
+	}
+	acc.Accepted -= zp.Amount
+	if acc.Used < 0 {
+		short = -acc.Used
+		acc.Used = 0
+		acc.Repaid -= short
+	}
+	return short
 }
 
 // mergeOutbox carries a store's outbox of user into the zone, one entry per

@@ -216,6 +216,7 @@ func (s MetaState) clone() MetaState {
 			if f.Report != nil {
 				r := *f.Report
 				r.Voided = slices.Clone(r.Voided)
+				r.Contradicted = slices.Clone(r.Contradicted)
 				r.Violations = slices.Clone(r.Violations)
 				c.Report = &r
 			}

@@ -43,12 +43,14 @@ func (a *applier) pay(c *Command) Result {
 	if c.Amount > avail {
 		p.Status = api.PaymentDeclined
 		put(payments, pk, p)
+		a.storeDecided(c.User, c.Key)
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key),
 			Msg: fmt.Sprintf("amount %d exceeds available credit %d", c.Amount, avail)}
 	}
 	if msg := a.standin(c.User, c.Key, c.Amount, &acc); msg != "" {
 		p.Status = api.PaymentDeclined
 		put(payments, pk, p)
+		a.storeDecided(c.User, c.Key)
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key), Msg: msg}
 	}
 	p.Status = api.PaymentAccepted

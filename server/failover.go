@@ -351,6 +351,7 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		rep.Kept += mr.Kept
 		rep.Merged += mr.Merged
 		rep.Voided = append(rep.Voided, mr.Voided...)
+		rep.Contradicted = append(rep.Contradicted, mr.Contradicted...)
 		rep.Violations = append(rep.Violations, mr.Violations...)
 		rep.Unmerged += len(mr.Unmerged)
 	}
@@ -365,7 +366,7 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 	}
 	n.metrics.reconcileSeconds.WithLabelValues(z).Set(took.Seconds())
 	n.log.Warn("zone reconciled", "zone", z, "store", group, "shards", rep.Shards, "taken", rep.Taken, "kept", rep.Kept,
-		"merged", rep.Merged, "voided", len(rep.Voided), "violations", len(rep.Violations), "took", took)
+		"merged", rep.Merged, "voided", len(rep.Voided), "contradicted", len(rep.Contradicted), "violations", len(rep.Violations), "took", took)
 	return nil
 }
 

@@ -31,7 +31,11 @@ const (
 	// again when its (job, cycle, user) effect was already recorded: a
 	// retried task or a second run writes the notification twice.
 	DoubleNotify = "double-notify"
+	// ZoneWinsMerge makes reconciliation keep the zone's decision on a key
+	// that both the zone and the failover store decided, even where the
+	// store's (the one its client received) differs.
+	ZoneWinsMerge = "zone-wins-merge"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge}
