@@ -141,6 +141,16 @@ func refuseIsolated(tx *bolt.Tx, user uint64, what string) *Result {
 // and, when it fits, records it as a failover payment. It returns a
 // decline message, or "".
 func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec) string {
+	if msg := a.standinRoom(user, amount, acc); msg != "" {
+		return msg
+	}
+	a.storeDecided(user, key)
+	return ""
+}
+
+// standinRoom returns why a payment of amount does not fit user's stand-in
+// limit in a failover store, or "" when it fits (always, in a zone).
+func (a *applier) standinRoom(user uint64, amount int64, acc *accountRec) string {
 	fr, ok := failoverMode(a.tx)
 	if !ok {
 		return ""
@@ -161,8 +171,35 @@ func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec
 		return fmt.Sprintf("amount %d exceeds the failover stand-in limit: %d%% of the credit line (%d) less %d already taken in failover",
 			amount, fr.StandinPct, limit, taken)
 	}
-	a.storeDecided(user, key)
 	return ""
+}
+
+// refuseUndecidable refuses, without deciding, a payment a failover store
+// cannot accept for a blacklisted account: over the stand-in limit or the
+// replica's available credit. Such an account's latest state is in the
+// lost zone, which may have decided this very key (its client retrying
+// after an answer that never came), so a decline here could contradict an
+// acceptance the zone acknowledged. The store only ever accepts a
+// blacklisted account's payments; the rest wait for reconciliation, where a
+// retry gets the zone's decision or a fresh one. Nil when the payment may be
+// decided here.
+func (a *applier) refuseUndecidable(c *Command, acc *accountRec, avail int64) *Result {
+	if !isolated(a.tx, c.User) {
+		return nil
+	}
+	why := ""
+	if c.Amount > avail {
+		why = fmt.Sprintf("amount %d exceeds the available credit %d the failover store knows of", c.Amount, avail)
+	} else if msg := a.standinRoom(c.User, c.Amount, acc); msg != "" {
+		why = msg
+	}
+	if why == "" {
+		return nil
+	}
+	fr, _ := failoverMode(a.tx)
+	return &Result{Code: Isolated, Msg: fmt.Sprintf(
+		"payment %q for account %d is not decided while zone %s is failed over: %s, and the account's latest state is in zone %s; retry it after reconciliation (nothing was charged)",
+		c.Key, c.User, fr.Zone, why, fr.Zone)}
 }
 
 // storeDecided lists a payment key a failover store decided itself,

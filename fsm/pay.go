@@ -40,6 +40,9 @@ func (a *applier) pay(c *Command) Result {
 	}
 	p = paymentRec{Amount: c.Amount, Merchant: c.Merchant, Created: c.Time, Index: a.index}
 	avail := acc.available()
+	if refused := a.refuseUndecidable(c, &acc, avail); refused != nil {
+		return *refused
+	}
 	if c.Amount > avail {
 		p.Status = api.PaymentDeclined
 		put(payments, pk, p)
