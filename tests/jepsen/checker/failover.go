@@ -72,8 +72,14 @@ func (f Failover) Check(ops []history.Op) *Result {
 		}
 		r.Stats["faults"]++
 		if must {
-			if k, ok := st["kill"]; !ok || k.Error != "" {
-				r.unknown("fault #%d (%s of zone %s) did not kill the zone: %s", w.ID, w.Fault, w.Zone, w.Error)
+			// A failover of a live zone (failover-live) kills nothing; it
+			// cuts the zone's replication first.
+			first := "kill"
+			if _, live := st["cut"]; live {
+				first = "cut"
+			}
+			if k, ok := st[first]; !ok || k.Error != "" {
+				r.unknown("fault #%d (%s of zone %s) did not %s the zone: %s", w.ID, w.Fault, w.Zone, first, w.Error)
 				continue
 			}
 			if fo := st["failover"]; fo.F == "" || fo.Error != "" {

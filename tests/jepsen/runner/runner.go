@@ -266,8 +266,15 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		}
 		env.ZoneOf = zoneOf
 	}
+	if l, ok := c.(local); ok && l.replies != nil {
+		l.replies.zoneOf = env.ZoneOf
+	}
 	autoFailover := slices.Contains(rep.Nemeses, nemesis.Failover)
-	if autoFailover && cfg.BackupLag > 0 {
+	failoverRun := slices.ContainsFunc(rep.Nemeses, func(k string) bool { return slices.Contains(nemesis.FailoverKinds, k) })
+	if slices.Contains(rep.Nemeses, nemesis.LostReply) && cfg.Backend != BackendLocal {
+		return nil, fmt.Errorf("runner: the %s nemesis needs the local backend (its clients go through reply proxies)", nemesis.LostReply)
+	}
+	if failoverRun && cfg.BackupLag > 0 {
 		if err := c.CanPartition(); err != nil {
 			note := fmt.Sprintf("failover without the cut from the backup zone before the kill: %v", err)
 			cfg.Logf("%s", note)
@@ -297,7 +304,10 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover)
+	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover, failoverRun)
+	if l, ok := c.(local); ok && l.replies != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("lost-reply: %d write replies lost after the write reached a node", l.replies.Dropped()))
+	}
 	rep.Faults, rep.Failed = counts.Applied, counts.Failed
 
 	if err := settle(ctx, cfg, c); err != nil {
@@ -335,8 +345,8 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
-	if autoFailover {
-		res := checker.Failover{Faults: []string{nemesis.Failover}}.Check(rep.Ops)
+	if failoverRun {
+		res := checker.Failover{Faults: nemesis.FailoverKinds}.Check(rep.Ops)
 		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
@@ -360,7 +370,14 @@ func startTarget(ctx context.Context, cfg Config, zones []string, clockZone stri
 	if err != nil {
 		return nil, err
 	}
-	return local{c}, nil
+	l := local{Cluster: c}
+	if slices.Contains(cfg.Nemeses, nemesis.LostReply) {
+		if l.replies, l.proxied, err = startReplyProxies(l.Nodes(), cfg.RequestTimeout); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // startCluster starts the local cluster; serverArgs go on every node's
@@ -444,7 +461,7 @@ func shardZones(ctx context.Context, c target) (func(uint64) string, error) {
 
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover, failoverRun bool) nemesis.Counts {
 	start := time.Now()
 	env.Stop = start.Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
@@ -458,9 +475,12 @@ func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls 
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start}
-		if autoFailover {
+		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start,
+			LoseReplies: slices.Contains(cfg.Nemeses, nemesis.LostReply)}
+		if failoverRun {
 			n.BackupLag = max(cfg.BackupLag, 0)
+		}
+		if autoFailover {
 			if cfg.PauseAutoDuringRecover {
 				n.PauseAuto = func(on bool) error {
 					after := time.Duration(0)
@@ -471,7 +491,7 @@ func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls 
 				}
 			}
 		}
-		if autoFailover && cfg.LoadWorkers > 0 {
+		if failoverRun && cfg.LoadWorkers > 0 {
 			n.LoadZone = zoneLoader(workCtx, env, wls, cfg.LoadWorkers, &loadDone)
 		}
 		counts = n.Run(nemCtx, steps)
