@@ -21,7 +21,9 @@ var (
 // ForClusterWithReplies adapts a harness cluster whose clients go through
 // reply proxies r: the lost-reply fault works on it, and HealAll passes
 // every reply again.
-func ForClusterWithReplies(c *cluster.Cluster, r ReplyCluster) Cluster { return replyHarness{harness{c}, r} }
+func ForClusterWithReplies(c *cluster.Cluster, r ReplyCluster) Cluster {
+	return replyHarness{harness{c}, r}
+}
 
 type replyHarness struct {
 	harness
