@@ -150,6 +150,10 @@ type ReplicaState struct {
 	// the payments it holds that the store accepted.
 	FailoverPayments int   `json:"failover_payments,omitempty"`
 	FailoverAmount   int64 `json:"failover_amount,omitempty"`
+	// Digest is the replica's state digest (SHA-256, hex) at AppliedIndex,
+	// given only when asked for (GET /v1/internal/replicas?digest=1): two
+	// replicas of a group at the same applied index must agree on it.
+	Digest string `json:"digest,omitempty"`
 }
 
 // ZoneList is the body of GET /v1/zones.

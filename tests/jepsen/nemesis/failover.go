@@ -110,6 +110,9 @@ func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 		case <-ctx.Done():
 		case <-time.After(s.Duration):
 		}
+		if n.SampleReplicas != nil {
+			n.SampleReplicas(fmt.Sprintf("serve #%d", id))
+		}
 		ok = n.stepDone(id, s.Fault, z, StepServe, t2, nil, "", nil)
 	}
 

@@ -106,6 +106,9 @@ func (n *Nemesis) failoverLive(ctx context.Context, id int, s Step) {
 		case <-ctx.Done():
 		case <-time.After(s.Duration):
 		}
+		if n.SampleReplicas != nil {
+			n.SampleReplicas(fmt.Sprintf("serve #%d", id))
+		}
 		n.stepDone(id, s.Fault, z, StepServe, t2, nil, "", nil)
 	}
 	hctx, hcancel := context.WithTimeout(context.Background(), failoverHealTimeout)

@@ -89,6 +89,10 @@ type Nemesis struct {
 	// the zone's users from its cut until the store serves (the run has
 	// the lost-reply fault too, and the cluster is a ReplyCluster).
 	LoseReplies bool
+	// SampleReplicas, when set, is called at the end of a failover's serve
+	// step, while the failover store's replicas exist, to read their state
+	// digests for the replicas checker.
+	SampleReplicas func(label string)
 	// Start is the plan's time zero: the start of the run phase, after the
 	// workloads' setup. Zero means the recorder's start.
 	Start time.Time

@@ -304,7 +304,8 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover, failoverRun)
+	sampler := newReplicaSampler(c.HTTPAddrs())
+	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover, failoverRun, sampler)
 	if l, ok := c.(local); ok && l.replies != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("lost-reply: %d write replies lost after the write reached a node", l.replies.Dropped()))
 	}
@@ -313,6 +314,9 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	if err := settle(ctx, cfg, c); err != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", err))
 	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	sampler.final(sctx)
+	scancel()
 	// Each workload's final reads get two minutes: the sched workload's
 	// include its wait for its runs to complete.
 	for _, w := range wls {
@@ -342,6 +346,11 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	if c.MultiZone() {
 		res := checker.Lease{Duration: cfg.LeaseDuration, Faults: []string{nemesis.PartitionZone}}.Check(rep.Ops)
+		rep.Valid = rep.Valid && res.Verdict == checker.Valid
+		rep.Results = append(rep.Results, res)
+	}
+	{
+		res := sampler.check()
 		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
@@ -461,7 +470,7 @@ func shardZones(ctx context.Context, c target) (func(uint64) string, error) {
 
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover, failoverRun bool) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover, failoverRun bool, sampler *replicaSampler) nemesis.Counts {
 	start := time.Now()
 	env.Stop = start.Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
@@ -476,7 +485,7 @@ func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls 
 	go func() {
 		defer nemDone.Done()
 		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start,
-			LoseReplies: slices.Contains(cfg.Nemeses, nemesis.LostReply)}
+			LoseReplies: slices.Contains(cfg.Nemeses, nemesis.LostReply), SampleReplicas: sampler.during}
 		if failoverRun {
 			n.BackupLag = max(cfg.BackupLag, 0)
 		}
