@@ -5,23 +5,42 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
 // hb builds hand-made histories: each call appends one entry one
-// millisecond after the previous.
-type hb struct{ ops []history.Op }
+// millisecond after the previous (plus what wait added).
+type hb struct {
+	ops []history.Op
+	// base is added to every later entry's time (see wait).
+	base int64
+	// zone, when set, is the zone of every later client entry.
+	zone string
+}
 
 func (h *hb) add(op history.Op) *hb {
 	op.Index = len(h.ops)
-	op.Time = int64(len(h.ops)+1) * 1e6
+	op.Time = h.base + int64(len(h.ops)+1)*1e6
 	if op.Workload == "" {
 		op.Workload = "w"
+	}
+	if op.Zone == "" && op.Process != history.NemesisProcess {
+		op.Zone = h.zone
 	}
 	h.ops = append(h.ops, op)
 	return h
 }
+
+// wait moves the clock of later entries d ahead.
+func (h *hb) wait(d time.Duration) *hb {
+	h.base += int64(d)
+	return h
+}
+
+// now is the time of the next entry.
+func (h *hb) now() int64 { return h.base + int64(len(h.ops)+1)*1e6 }
 
 func (h *hb) put(p int, user uint64, limit int64) *hb {
 	h.add(history.Op{Type: history.Invoke, Process: p, F: history.FPut, User: user, Amount: limit})
