@@ -157,7 +157,7 @@ var corpusCases = []corpusCase{
 		expect: expectation{Verdict: Invalid, Anomaly: WriteAfterLeaseExpiry, Checkers: []string{"lease"}, About: "a write sent 5s into a cut is accepted; the cut's heal then failed"},
 		build: func() []history.Op {
 			h := &hb{zone: "A"}
-			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5*time.Second)
+			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5 * time.Second)
 			h.pay(1, 1, "k", 10, 7).faultEnd(1, "partition-zone", "A", "iptables: bad rule")
 			return h.final("n1", 1, 9, mkAcct(1000, 0, 10, 10, 0), pmt("k", 10, "accepted", 7)).ops
 		},
@@ -178,7 +178,7 @@ var corpusCases = []corpusCase{
 		expect: expectation{Verdict: Invalid, Anomaly: WriteAfterLeaseExpiry, Checkers: []string{"lease"}, About: "a key first sent after the lease ran out times out, commits, and its retry is answered 200"},
 		build: func() []history.Op {
 			h := &hb{zone: "A"}
-			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5*time.Second)
+			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5 * time.Second)
 			h.unanswered(1, 1, "k", 10).payInvoke(1, 1, "k", 10).payDone(1, 1, "k", 10, history.OK, "accepted", false, 7)
 			h.faultEnd(1, "partition-zone", "A", "")
 			return h.final("n1", 1, 9, mkAcct(1000, 0, 10, 10, 0), pmt("k", 10, "accepted", 7)).ops
@@ -189,7 +189,7 @@ var corpusCases = []corpusCase{
 		expect: expectation{Verdict: Invalid, Anomaly: WriteAfterLeaseExpiry, Checkers: []string{"lease"}, About: "a key first sent after the lease ran out is answered 422, a logged write"},
 		build: func() []history.Op {
 			h := &hb{zone: "A"}
-			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5*time.Second)
+			h.put(0, 1, 1000).faultStart(1, "partition-zone", "A", "").wait(5 * time.Second)
 			h.declined(1, 1, "k", 5000).faultEnd(1, "partition-zone", "A", "")
 			return h.final("n1", 1, 9, mkAcct(1000, 0, 0, 0, 0), pmt("k", 5000, "declined", 7)).ops
 		},
@@ -292,7 +292,7 @@ var corpusCases = []corpusCase{
 		build: func() []history.Op {
 			h := &hb{zone: "A"}
 			h.put(0, 1, 1000).unanswered(2, 1, "old", 5).faultStart(1, "partition-zone", "A", "").pay(0, 1, "a", 10, 5)
-			h.payInvoke(1, 1, "b", 20).wait(4 * time.Second).payDone(1, 1, "b", 20, history.OK, "accepted", true, 6)
+			h.payInvoke(1, 1, "b", 20).wait(4*time.Second).payDone(1, 1, "b", 20, history.OK, "accepted", true, 6)
 			h.payInvoke(2, 1, "old", 5).payDone(2, 1, "old", 5, history.OK, "accepted", false, 4)
 			h.wait(2*time.Second).faultEnd(1, "partition-zone", "A", "")
 			return h.final("n1", 1, 9, mkAcct(1000, 0, 35, 35, 0), pmt("old", 5, "accepted", 4), pmt("a", 10, "accepted", 5), pmt("b", 20, "accepted", 6)).ops
