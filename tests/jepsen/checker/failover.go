@@ -29,8 +29,11 @@ const (
 // entries: every recover step must leave its zone normal with a
 // reconciliation report that lists no violations, every failover fault must
 // reach the failover phase and be recovered. Voided duplicates are
-// reported (stat voided, one note each) but are what reconciliation is
-// for: the zone's copy of a key stands, the store's is void.
+// reported (stat voided, one note each) and are what reconciliation is
+// for: the zone's copy of a key stands, the store's is void. They are
+// compared with what the clients were told of their keys: a key a client
+// was answered declined (the zone's copy charges it) is a StatusFlip, one
+// answered charged another amount than the zone's copy a WrongAmount.
 type Failover struct {
 	// Faults are the fault kinds that must fail their zone over and
 	// recover it; a recover step of another fault (a kill-zone that
