@@ -195,7 +195,9 @@ func (c *Config) defaults() error {
 
 // Run performs the run and returns its report (also written to cfg.Out).
 // An error means the run could not be carried out (no cluster, no binary);
-// an invalid history is not an error, it is Run.Valid == false.
+// an invalid history is not an error, it is Run.Verdict == checker.Invalid
+// (checker.Unknown when the run checked nothing or a requested fault never
+// happened).
 func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -311,8 +313,9 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	rep.Faults, rep.Failed = counts.Applied, counts.Failed
 
-	if err := settle(ctx, cfg, c); err != nil {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", err))
+	settleErr := settle(ctx, cfg, c)
+	if settleErr != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", settleErr))
 	}
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	sampler.final(sctx)
@@ -331,7 +334,6 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	rep.Ops = rec.Ops()
 
-	rep.Valid = true
 	for _, w := range wls {
 		for _, ch := range w.Checkers(cfg.Out) {
 			if l, ok := ch.(checker.Linearizable); ok {
@@ -340,30 +342,41 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 			}
 			res := ch.Check(rep.Ops)
 			res.Checker = w.Name() + "/" + res.Checker
-			rep.Valid = rep.Valid && res.Verdict == checker.Valid
 			rep.Results = append(rep.Results, res)
 		}
 	}
-	if c.MultiZone() {
+	if c.MultiZone() && slices.Contains(rep.Nemeses, nemesis.PartitionZone) {
 		res := checker.Lease{Duration: cfg.LeaseDuration, Faults: []string{nemesis.PartitionZone}}.Check(rep.Ops)
-		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
-	{
-		res := sampler.check()
-		rep.Valid = rep.Valid && res.Verdict == checker.Valid
-		rep.Results = append(rep.Results, res)
-	}
+	rep.Results = append(rep.Results, sampler.check())
 	if failoverRun {
 		res := checker.Failover{Faults: nemesis.FailoverKinds}.Check(rep.Ops)
-		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
+	rep.Results = append(rep.Results, runChecks(rep, settleErr)...)
+	rep.Verdict = checker.Combine(rep.Results)
+	rep.Valid = rep.Verdict == checker.Valid
 	if err := report.Write(cfg.Out, rep); err != nil {
 		return rep, err
 	}
 	report.Summary(cfg.Stdout, rep)
 	return rep, nil
+}
+
+// runChecks judges the run itself: a requested fault that never happened
+// (Faults), or a cluster that did not converge before its final reads,
+// leaves the verdict unknown, never valid.
+func runChecks(rep *report.Run, settleErr error) []*checker.Result {
+	var out []*checker.Result
+	if len(rep.Nemeses) > 0 {
+		out = append(out, checker.Faults{Kinds: rep.Nemeses}.Check(rep.Ops))
+	}
+	if settleErr != nil {
+		out = append(out, &checker.Result{Checker: "settle", Verdict: checker.Unknown,
+			Notes: []string{fmt.Sprintf("the cluster did not converge after healing, so the final reads may not hold its final state: %v", settleErr)}})
+	}
+	return out
 }
 
 // startTarget starts the cluster of cfg.Backend; serverArgs go on every

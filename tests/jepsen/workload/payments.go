@@ -10,12 +10,18 @@ import (
 )
 
 // Payments is the set workload: unique payment keys spread over a few
-// accounts with a limit too high to decline, each retried with its key until
-// answered, plus deliberate replays of acknowledged keys. Checked: nothing
-// lost, nothing doubled, replicas agree, money adds up.
+// accounts, each retried with its key until answered, plus deliberate
+// replays of acknowledged keys. Most accounts have a limit too high to
+// decline; the last Tight have a small one, so the zone itself declines
+// their payments once it is used up (a declined key must never be
+// charged). Checked: nothing lost, nothing doubled, no declined key
+// charged, replicas agree, money adds up.
 type Payments struct {
 	Accounts int
 	Limit    int64
+	// Tight of the Accounts have TightLimit instead of Limit.
+	Tight      int
+	TightLimit int64
 	// MaxAmount is the largest payment, in minor units.
 	MaxAmount int64
 	// ReplayPercent of operations resend an acknowledged payment.
@@ -31,7 +37,12 @@ func (p *Payments) users() []uint64 { return userRange(paymentsBase, p.Accounts)
 
 // Setup implements Workload.
 func (p *Payments) Setup(ctx context.Context, env *Env) error {
-	return setupAccounts(ctx, env, p.Name(), p.users(), p.Limit)
+	users := p.users()
+	loose := users[:len(users)-min(p.Tight, len(users))]
+	if err := setupAccounts(ctx, env, p.Name(), loose, p.Limit); err != nil {
+		return err
+	}
+	return setupAccounts(ctx, env, p.Name(), users[len(loose):], p.TightLimit)
 }
 
 type sent struct {
@@ -83,7 +94,7 @@ func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, until t
 
 // Final implements Workload.
 func (p *Payments) Final(ctx context.Context, env *Env) error {
-	return finalReads(ctx, env, p.Name(), p.users(), true)
+	return finalReads(ctx, env, p.Name(), p.users())
 }
 
 // Checkers implements Workload.

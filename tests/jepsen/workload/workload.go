@@ -79,7 +79,7 @@ var Default = []string{"payments", "register", "bank"}
 func New(name string) (Workload, error) {
 	switch name {
 	case "payments":
-		return &Payments{Accounts: 5, Limit: api.MaxAmount / 1000, MaxAmount: 1000, ReplayPercent: 10}, nil
+		return &Payments{Accounts: 5, Limit: api.MaxAmount / 1000, Tight: 2, TightLimit: 20_000, MaxAmount: 1000, ReplayPercent: 10}, nil
 	case "register":
 		return &Register{Accounts: 3, Limit: 5000, MaxPay: 300, MaxRepay: 200, Think: 10 * time.Millisecond}, nil
 	case "bank":
