@@ -68,7 +68,12 @@ func (p *Payments) Run(ctx context.Context, w *Worker) {
 				Merchant: fmt.Sprintf("m%d", w.Rng.IntN(10)),
 			},
 		}
-		if r := w.Pay(ctx, s.user, s.req, false); r.Acked {
+		// Only keys acknowledged as accepted are replayed. A client that
+		// was told a key is declined does not send it again, and if it did
+		// so to a failover store, for an account whose zone declined it in
+		// writes the store never received, the store cannot know of the
+		// decline (README, "What a client can rely on").
+		if r := w.Pay(ctx, s.user, s.req, false); r.Acked && r.Status != api.PaymentDeclined {
 			acked = append(acked, s)
 		}
 	}
