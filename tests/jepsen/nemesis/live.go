@@ -69,20 +69,23 @@ func (n *Nemesis) failoverLive(ctx context.Context, id int, s Step) {
 	t0 := n.Rec.Now()
 	cerr := fc.CutZonesRaft(z, b)
 	msg := fmt.Sprintf("raft between zones %s and %s cut", z, b)
-	if lose && cerr == nil {
-		if err := rc.DropZoneReplies(z, true); err != nil {
-			cerr = err
-		} else {
-			msg += fmt.Sprintf("; write replies for zone %s's users lost", z)
-		}
-	}
 	if cerr == nil && n.BackupLag > 0 {
 		time.Sleep(n.BackupLag)
 	}
 	ok = n.stepDone(id, s.Fault, z, StepCut, t0, cerr, msg, nil)
 
 	// The operator's command, given while the zone still holds its lease.
+	// From now until the store serves, the zone's answers are lost: what
+	// it decides meanwhile its clients retry in the store.
 	t1 := n.Rec.Now()
+	fmsg := ""
+	if lose {
+		if err := rc.DropZoneReplies(z, true); err != nil {
+			fmsg = fmt.Sprintf("replies not lost: %v; ", err)
+		} else {
+			fmsg = fmt.Sprintf("write replies for zone %s's users lost until the store served; ", z)
+		}
+	}
 	fctx, cancel := context.WithTimeout(context.Background(), liveWait)
 	ferr := fc.FailoverZone(fctx, z, liveWait)
 	cancel()
@@ -90,9 +93,8 @@ func (n *Nemesis) failoverLive(ctx context.Context, id int, s Step) {
 	if ferr == nil {
 		st, ferr = n.waitPhase(fc, z, liveWait, "failover")
 	}
-	fmsg := ""
 	if st != nil {
-		fmsg = fmt.Sprintf("store %s, %d accounts isolated", st.Store, st.Blacklist)
+		fmsg += fmt.Sprintf("store %s, %d accounts isolated", st.Store, st.Blacklist)
 	}
 	if lose {
 		rc.DropZoneReplies(z, false)

@@ -544,6 +544,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 	next := 1000
 	return func(zone string, d time.Duration) {
 		until := time.Now().Add(d)
+		faultAt := time.Now().Add(nemesis.LoadLead)
 		for _, w := range wls {
 			zl, ok := w.(workload.ZoneLoader)
 			if !ok {
@@ -555,7 +556,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					zl.LoadZone(ctx, wk, zone, until)
+					zl.LoadZone(ctx, wk, zone, faultAt, until)
 				}()
 			}
 		}

@@ -103,7 +103,9 @@ type ZoneLoader interface {
 	// LoadZone is one extra worker's loop: writes to the workload's users
 	// in zone until the time until, env.Stop or ctx; it returns at once
 	// when the workload has no user there.
-	LoadZone(ctx context.Context, w *Worker, zone string, until time.Time)
+	// The fault strikes at faultAt (the cut from the backup zone, or the
+	// kill).
+	LoadZone(ctx context.Context, w *Worker, zone string, faultAt, until time.Time)
 }
 
 // Worker is one client process. A worker has one operation in flight at a
