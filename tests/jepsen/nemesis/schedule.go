@@ -45,7 +45,7 @@ const (
 	// store for the step's Duration, then the recover. Nothing is killed:
 	// the zone's leader goes on taking writes until its lease ends. With
 	// LostReply in the run too, every write reply for the zone's users is
-	// lost from the cut until the store serves, so their clients retry
+	// lost from the failover command until the store serves, so their clients retry
 	// those keys in the failover store.
 	FailoverLive = "failover-live"
 	// LostReply lets writes through one node (the leader or a random one)
