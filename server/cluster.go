@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -171,7 +172,10 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 }
 
 // postJSON posts v to addr+path and decodes the reply into out; an error
-// reply becomes an *api.Error.
+// reply becomes an *api.Error. A request that never left this node (the
+// dial failed) is ErrNotApplied; any failure after it was sent (no reply, a
+// reply cut short or unreadable, the context ending meanwhile) is
+// ErrUnknownOutcome: the receiver may have applied it.
 func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	body, _ := json.Marshal(v)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -183,10 +187,16 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := forwardClient.Do(req)
 	if err != nil {
-		return errors.Join(ErrNotApplied, err)
+		if notSent(err) {
+			return errors.Join(ErrNotApplied, err)
+		}
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: %w", addr, path, err))
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: reply cut short: %w", addr, path, err))
+	}
 	if resp.StatusCode >= 300 {
 		var eb api.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
@@ -197,7 +207,17 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(data, out)
+	if err := json.Unmarshal(data, out); err != nil {
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: decode reply: %w", addr, path, err))
+	}
+	return nil
+}
+
+// notSent reports whether a failed HTTP request provably never reached its
+// receiver: the connection could not be made.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // leaseLoop renews the ownership lease of every group this node leads and
