@@ -40,10 +40,10 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover}
+var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover, ClockSkew}
 
 // ZoneKinds are the kinds that need a multi-zone cluster.
-var ZoneKinds = []string{KillZone, PartitionZone, Failover}
+var ZoneKinds = []string{KillZone, PartitionZone, Failover, ClockSkew}
 
 // Steps of a Failover fault, as named in fault-step entries and counted
 // (as "failover.kill", …) in Counts.
