@@ -57,6 +57,16 @@ func (a *applier) ingest(c *Command) Result {
 		}
 	}
 	for _, r := range c.Records {
+		if r.Bucket == string(bucketPayments) {
+			// A payment this zone holds from before (its shard moved away
+			// and back) leaves its old index entry behind.
+			var old paymentRec
+			if get(a.tx.Bucket(bucketPayments), r.Key, &old) && old.Status == api.PaymentAccepted {
+				if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(old.Index, binary.BigEndian.Uint64(r.Key[:8]), string(r.Key[8:]))); err != nil {
+					panic(fmt.Sprintf("fsm: ingest unposted: %v", err))
+				}
+			}
+		}
 		if err := a.tx.Bucket([]byte(r.Bucket)).Put(r.Key, r.Value); err != nil {
 			panic(fmt.Sprintf("fsm: ingest: %v", err))
 		}

@@ -185,6 +185,8 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 // it (nil when nothing needs undoing).
 func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(context.Context) error, error) {
 	switch s.Fault {
+	case ClockSkew:
+		return n.clockSkew(ctx, op)
 	case Kill, Pause, Partition, Lossy, LostReply:
 		target := n.target(ctx, s)
 		op.Targets = []string{target}

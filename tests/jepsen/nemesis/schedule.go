@@ -56,10 +56,10 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover, FailoverLive, LostReply}
+var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover, FailoverLive, LostReply, ClockSkew}
 
 // ZoneKinds are the kinds that need a multi-zone cluster.
-var ZoneKinds = []string{KillZone, PartitionZone, Failover, FailoverLive}
+var ZoneKinds = []string{KillZone, PartitionZone, Failover, FailoverLive, ClockSkew}
 
 // FailoverKinds are the kinds that fail a zone over and reconcile it.
 var FailoverKinds = []string{Failover, FailoverLive}

@@ -412,7 +412,8 @@ func startCluster(ctx context.Context, cfg Config, zones []string, clockZone str
 		ServerArgs:     serverArgs,
 		Logf:           cfg.Logf,
 	}
-	if cfg.Inject != "" || clockZone != "" {
+	// The clock-skew nemesis restarts a node with an injected fault.
+	if cfg.Inject != "" || clockZone != "" || slices.Contains(cfg.Nemeses, nemesis.ClockSkew) {
 		if ccfg.Binary == "" {
 			bin, err := cluster.Build(ctx, "faultinject")
 			if err != nil {
