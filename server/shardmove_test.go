@@ -189,3 +189,125 @@ func TestShardMovesUnderAStatementRun(t *testing.T) {
 		t.Fatalf("the second run gave the gateway %d new keys", k-keys)
 	}
 }
+
+// TestStatementRunWhileZoneFailedOver starts a statement run while zone A
+// is failed over (its nodes down, its shards served by the failover store
+// in B, whose nodes work the store's tasks), recovers A once the store has
+// made statements (the run may still be going on), and checks that every
+// due user gets exactly one statement, counted over every zone once the
+// store has retired, each delivered, and that a second run of the same job
+// and cycle adds none: reconciliation carried the store's outbox and effect
+// records home.
+func TestStatementRunWhileZoneFailedOver(t *testing.T) {
+	gw := NewSimGateway(SimConfig{Slots: 4, Latency: 5 * time.Millisecond})
+	zones := []string{"A", "B", "C"}
+	mc := setupZonesWith(t, zones, 3, func(c *Config) {
+		schedTune(c)
+		c.Notify = NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 16, Concurrency: 4}
+	})
+	ctx := context.Background()
+	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(80))
+	const users, paying = 120, 100
+	var batch []client.BatchPayment
+	for u := uint64(0); u < users; u++ {
+		if _, err := c.PutAccount(ctx, u, 10_000); err != nil {
+			t.Fatalf("put account %d: %v", u, err)
+		}
+		if u < paying {
+			batch = append(batch, client.BatchPayment{User: u, Key: "p", Amount: 100 + int64(u), Merchant: "m"})
+		}
+	}
+	if _, err := c.PayBatch(ctx, batch); err != nil {
+		t.Fatalf("pay: %v", err)
+	}
+	cycleText := time.Now().UTC().Format("200601")
+	cycle, _ := api.ParseCycle(cycleText)
+	waitFor(t, 20*time.Second*slow, "every payment posted into a bill", func() bool { return len(mc.tryDueUsers(t, cycle)) == paying })
+	due := mc.dueUsers(t, cycle)
+	// With no guard mark left, no account is isolated in the store: every
+	// due user's statement can be made while failed over.
+	waitFor(t, 10*time.Second*slow, "guard marks of A cleared in B", func() bool { return len(mc.marksIn("B", "A")) == 0 })
+
+	mc.loseZone(0, 3)
+	admin, _ := client.New(mc.apis[3:], client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(80))
+	waitFor(t, 10*time.Second*slow, "zone A's lease ended", func() bool {
+		l, _ := mc.nodes[3].metaFSM.State().Lease("A")
+		return time.Now().After(time.UnixMilli(l.Until + leaseMargin.Milliseconds()))
+	})
+	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second); err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	if _, err := admin.SetConfig(ctx, ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := admin.StartRun(ctx, "statement", cycleText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store serves A's users to the run: recover once it has made
+	// statements of its own, which reconciliation must carry home.
+	var store *fsm.FSM
+	for _, nd := range mc.nodes[3:6] {
+		for _, h := range nd.hostedZones() {
+			if h.store {
+				store = h.fsm
+			}
+		}
+	}
+	if store == nil {
+		t.Fatal("no failover store on B's nodes")
+	}
+	usersA := 0
+	inStore := func() int {
+		n := 0
+		for u := uint64(0); u < paying; u++ {
+			n += countNotes(t, store, u, fsm.JobStatement, cycle)
+		}
+		return n
+	}
+	for u := uint64(0); u < paying; u++ {
+		if z, _ := mc.nodes[3].metaFSM.State().Route(u); z != "B" && z != "C" {
+			usersA++
+		}
+	}
+	waitFor(t, 60*time.Second*slow, "statements made by the failover store", func() bool { return inStore() >= min(10, usersA) })
+	r, _ := admin.GetRun(ctx, run.ID)
+	t.Logf("recovering zone A with the run at %d of %d users (%s), %d of A's %d users' statements made by the store", r.UsersDone, r.UsersTotal, r.State, inStore(), usersA)
+	mc.restartZone(0, 3)
+	if zs, err := admin.RecoverZone(ctx, "A", 60*time.Second); err != nil || zs.Phase != fsm.PhaseNormal {
+		t.Fatalf("recover: %+v %v", zs, err)
+	}
+	if r := waitRun(t, admin, run.ID, 120*time.Second*slow, func(r *client.Run) bool { return r.State != "running" }); r.State != "done" || r.UsersDone != paying {
+		t.Fatalf("statement run: %+v", r)
+	}
+	waitFor(t, 10*time.Second*slow, "the failover store retired", func() bool {
+		for _, nd := range mc.nodes[3:6] {
+			for _, h := range nd.hostedZones() {
+				if h.store {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	mc.checkOnceAcrossZones(t, zones, users, due, fsm.JobStatement, cycle)
+	mc.checkOncePerDueUser(t, users, fsm.JobStatement, cycle)
+	mc.waitDelivered(t, gw, due, fsm.JobStatement, cycle)
+
+	_, keys, _ := gw.Stats()
+	again, created, err := c.StartRun(ctx, "statement", cycleText)
+	if err != nil || !created {
+		t.Fatalf("a second statement run: %+v %v %v", again, created, err)
+	}
+	if r := waitRun(t, c, again.ID, 120*time.Second*slow, func(r *client.Run) bool { return r.State != "running" }); r.State != "done" || r.UsersDone != paying {
+		t.Fatalf("second statement run: %+v", r)
+	}
+	mc.checkOnceAcrossZones(t, zones, users, due, fsm.JobStatement, cycle)
+	time.Sleep(500 * time.Millisecond)
+	mc.waitDelivered(t, gw, due, fsm.JobStatement, cycle)
+	calls, k, dups := gw.Stats()
+	t.Logf("gateway: %d calls, %d keys, %d repeated deliveries", calls, k, dups)
+	if k != keys {
+		t.Fatalf("the second run gave the gateway %d new keys", k-keys)
+	}
+}
