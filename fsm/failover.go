@@ -247,29 +247,14 @@ func (f *FSM) Isolated(user uint64) bool {
 }
 
 // failoverBuckets are exported with a shard for a merge, besides the shard
-// buckets.
-var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketOutbox}
+// buckets and effectBuckets.
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays}
 
 // ExportFailoverShard returns a failover store's records of shard: the
-// shard's data, its blacklist and failover-payment entries, and its
-// outbox.
+// shard's data, its blacklist and failover-payment entries, its outbox and
+// its effect records.
 func (f *FSM) ExportFailoverShard(shard int) ([]Record, error) {
-	var out []Record
-	err := f.view(func(tx *bolt.Tx) error {
-		for _, name := range append(slices.Clone(shardBuckets), failoverBuckets...) {
-			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				if len(k) >= 8 && int(binary.BigEndian.Uint64(k[:8])%NumShards) == shard {
-					out = append(out, Record{Bucket: string(name), Key: bytes.Clone(k), Value: bytes.Clone(v)})
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	return f.exportShard(shard, slices.Concat(shardBuckets, failoverBuckets, effectBuckets))
 }
 
 // MergeReport is what merging one shard of a failover store did.
@@ -322,6 +307,7 @@ type storeUser struct {
 	isolated   bool
 	fpays      map[string]bool
 	outbox     []storeNote // in index order
+	effects    [][]byte    // effect record keys
 }
 
 // storeNote is one outbox entry of a failover store.
@@ -384,10 +370,10 @@ func (a *applier) merge(c *Command) Result {
 func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string) {
 	users := map[uint64]*storeUser{}
 	for _, r := range recs {
-		if len(r.Key) < 8 {
+		u, ok := RecordUser(r.Bucket, r.Key)
+		if !ok {
 			return nil, fmt.Sprintf("record key %x too short", r.Key)
 		}
-		u := binary.BigEndian.Uint64(r.Key[:8])
 		if byte(u%NumShards) != shard {
 			return nil, fmt.Sprintf("record of user %d is not in shard %d", u, shard)
 		}
@@ -418,6 +404,8 @@ func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string
 				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
 			}
 			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
+		case string(bucketEffects):
+			su.effects = append(su.effects, r.Key)
 		default:
 			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
 		}
@@ -654,28 +642,32 @@ func (a *applier) uncharge(user uint64, key string, acc *accountRec, zp paymentR
 	return short
 }
 
-// mergeOutbox carries a store's outbox of user into the zone, one entry per
-// (job, cycle): an entry the zone lacks (the store wrote it while failed
-// over) is added, with its effect, so that the job does not run again for
-// the user; one the zone holds too is kept as the zone's, marked delivered
-// if the store delivered it. An added entry keeps the store's index where
-// the zone has not used it for the user.
+// mergeOutbox carries a store's outbox and effect records of user into the
+// zone, one outbox entry per (job, cycle) (carryNote): an entry the zone
+// lacks (the store wrote it while failed over) is added, with its effect,
+// so that the job does not run again for the user; one the zone holds too
+// is kept as the zone's, marked delivered if the store delivered it. An
+// added entry keeps the store's index where the zone has not used it for
+// the user. Every effect the store recorded is recorded here too, those
+// without a notification included (a reminder of a bill paid meanwhile).
 func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 	slices.SortFunc(su.outbox, func(x, y storeNote) int { return cmpUint(x.index, y.index) })
 	for _, sn := range su.outbox {
 		var n notificationRec
 		decode(sn.rec, &n)
-		if index, zn, ok := findOutbox(a.tx, user, n.Job, n.Cycle); ok {
-			if n.Delivered != 0 && a.markDelivered(user, index, zn, n.Delivered) {
-				rep.Delivered++
-			}
-			continue
+		added, marked := a.carryNote(user, sn.index, n)
+		if added {
+			rep.Notifications++
 		}
-		a.addOutbox(user, sn.index, n)
-		if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
+		if marked {
+			rep.Delivered++
+		}
+	}
+	slices.SortFunc(su.effects, bytes.Compare)
+	for _, k := range su.effects {
+		if err := a.tx.Bucket(bucketEffects).Put(k, nil); err != nil {
 			panic(fmt.Sprintf("fsm: merge effect: %v", err))
 		}
-		rep.Notifications++
 	}
 }
 

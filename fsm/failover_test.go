@@ -316,12 +316,16 @@ func TestMergeCarriesTheOutbox(t *testing.T) {
 	if len(n3) != 1 || n3[0].Job != JobStatement || n3[0].Amount != 300 || n3[0].DeliveredAt != "" {
 		t.Fatalf("user 3's outbox after the merge: %+v", n3)
 	}
+	// The zone delivers them once the shards come home, not before.
+	if und, _ := zone.f.Undelivered(10); len(und) != 0 || zone.f.UndeliveredCount() != 2 {
+		t.Fatalf("zone's deliverable before the shards come home: %+v (count %d)", und, zone.f.UndeliveredCount())
+	}
+	zone.one(Command{Type: CmdSetShards, Epoch: 3, Own: true, Shards: allShards()})
 	und, _ := zone.f.Undelivered(10)
 	if len(und) != 2 || und[0].User != 2 || und[1].User != 3 || zone.f.UndeliveredCount() != 2 {
 		t.Fatalf("zone's undelivered after the merge: %+v (count %d)", und, zone.f.UndeliveredCount())
 	}
-	// The shards come home: the store's statement is not made again.
-	zone.one(Command{Type: CmdSetShards, Epoch: 3, Own: true, Shards: allShards()})
+	// The store's statement is not made again.
 	if r := zone.one(notifyCmd(JobStatement, 3, cy)); r.Code != OK || !r.Replay {
 		t.Fatalf("statement for user 3 after the merge: %+v", r)
 	}
