@@ -53,6 +53,24 @@ func (h *hb) failover(id int, zone string, store func(*hb), rep *history.Reconci
 	return h.faultEnd(id, "failover", zone, "")
 }
 
+// failoverLive adds an operator failover of live zone (fault id):
+// zoneSide runs during its cut and the failover command (the zone still
+// answers), store while the store serves, then the recover with rep.
+func (h *hb) failoverLive(id int, zone string, zoneSide, store func(*hb), rep *history.ReconcileReport) *hb {
+	step := func(name string, start int64, rec *history.Reconcile) {
+		h.nem(history.Op{F: history.FFaultStep, Fault: "failover-live", FaultID: id, Zone: zone, Step: name, StepStart: start, Reconcile: rec})
+	}
+	h.faultStart(id, "failover-live", zone, "")
+	cut := h.now()
+	zoneSide(h)
+	step("cut", cut, nil)
+	step("failover", h.now(), nil)
+	store(h)
+	step("serve", h.now(), nil)
+	step("recover", h.now(), &history.Reconcile{Phase: "normal", Ready: true, Store: zone + "-f1", Report: rep})
+	return h.faultEnd(id, "failover-live", zone, "")
+}
+
 func (h *hb) finalFail(node string, user uint64) *hb {
 	return h.add(history.Op{Type: history.Fail, Process: 100, F: history.FFinalRead, Node: node, User: user,
 		Error: "transport", Message: "connection refused"})
@@ -307,6 +325,29 @@ var corpusCases = []corpusCase{
 			h.failover(1, "A", func(h *hb) { h.pay(0, 1, "k", 10, 12).pay(0, 1, "s", 20, 13) },
 				&history.ReconcileReport{Shards: 33, Merged: 1, Voided: []history.Voided{{User: 1, Key: "k", Amount: 10, ZoneAmount: 10}}})
 			return h.final("n1", 1, 60, mkAcct(1000, 0, 30, 30, 0), pmt("k", 10, "accepted", 40), pmt("s", 20, "accepted", 55)).ops
+		},
+	},
+	{
+		name:   "valid-failover-live",
+		expect: expectation{Verdict: Valid, Checkers: []string{"set", "bank", "failover"}, About: "a live zone accepts a key in its last writes; the replay in the store is accepted anew, voided at reconciliation, charged once"},
+		build: func() []history.Op {
+			h := &hb{zone: "A"}
+			h.put(0, 1, 1000)
+			h.failoverLive(1, "A", func(h *hb) { h.pay(0, 1, "k", 10, 40) }, func(h *hb) { h.pay(0, 1, "k", 10, 52).pay(0, 1, "s", 20, 53) },
+				&history.ReconcileReport{Shards: 33, Merged: 1, Voided: []history.Voided{{User: 1, Key: "k", Amount: 10, ZoneAmount: 10}}})
+			return h.final("n1", 1, 60, mkAcct(1000, 0, 30, 30, 0), pmt("k", 10, "accepted", 40), pmt("s", 20, "accepted", 53)).ops
+		},
+	},
+	{
+		name:   "failover-live-zone-decision-wins",
+		expect: expectation{Verdict: Invalid, Anomaly: StatusFlip, Checkers: []string{"set"}, About: "the live zone declined k but its answer was lost; the store accepted the retry (201); reconciliation kept the zone's decline"},
+		build: func() []history.Op {
+			h := &hb{zone: "A"}
+			h.put(0, 1, 100).pay(0, 1, "p", 90, 5)
+			h.failoverLive(1, "A", func(h *hb) { h.unanswered(0, 1, "k", 20) }, func(h *hb) {
+				h.payInvoke(0, 1, "k", 20).payDone(0, 1, "k", 20, history.OK, "accepted", true, 52)
+			}, &history.ReconcileReport{Shards: 33, Kept: 1})
+			return h.final("n1", 1, 60, mkAcct(100, 0, 90, 90, 0), pmt("p", 90, "accepted", 5), pmt("k", 20, "declined", 41)).ops
 		},
 	},
 	{

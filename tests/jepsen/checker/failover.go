@@ -204,7 +204,10 @@ func failoverEras(ops []history.Op) eras {
 	// belong with the zone's earlier ones, and a key acknowledged there
 	// and again by the store is the hard case, two eras apart. It ends
 	// with the recover step (or the fault's end).
-	type bounds struct{ start, end int64 }
+	// A failover of a live zone (failover-live) kills nothing: the zone
+	// answers until its lease ends, after the operator's command, so its
+	// era ends when the store serves (the end of the failover step).
+	type bounds struct{ start, promoted, end int64 }
 	stepped := map[int]map[string]*bounds{}
 	for _, op := range ops {
 		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
@@ -220,6 +223,8 @@ func failoverEras(ops []history.Op) eras {
 			switch op.Step {
 			case "kill":
 				b.start = op.StepStart
+			case "failover":
+				b.promoted = op.Time
 			case "recover":
 				b.end = op.Time
 			}
@@ -229,8 +234,11 @@ func failoverEras(ops []history.Op) eras {
 	for _, w := range history.Windows(ops) {
 		for z, b := range stepped[w.ID] {
 			start, end := w.Start, w.End
-			if b.start != 0 {
+			switch {
+			case b.start != 0:
 				start = b.start
+			case b.promoted != 0:
+				start = b.promoted
 			}
 			if b.end != 0 {
 				end = max(b.end, start)
