@@ -3,12 +3,15 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -18,11 +21,13 @@ var (
 )
 
 // Build compiles ./cmd/rzone with the given build tags and returns the
-// binary's path: $TMPDIR/rzone-test-bin/rzone[-TAGS], in a folder every
-// node's user can read. A process builds each tag set once. The binary is
-// built under a temporary name and renamed into place, so processes that
-// build at the same time never run a half-written file, and the folder
-// holds one binary per tag set however many runs there are.
+// binary's path: $TMPDIR/rzone-test-bin/rzone[-TAGS].pidPID, in a folder
+// every node's user can read. A process builds each tag set once. The
+// binary is built under a temporary name and renamed into place, so
+// processes that build at the same time never run a half-written file; each
+// process runs its own hard link to its build, so a later build by another
+// process never changes the program its nodes restart with, and links of
+// processes that have ended are removed.
 func Build(ctx context.Context, tags ...string) (string, error) {
 	key := strings.Join(tags, ",")
 	buildMu.Lock()
@@ -66,8 +71,34 @@ func Build(ctx context.Context, tags ...string) (string, error) {
 		os.Remove(tmp)
 		return "", fmt.Errorf("build rzone: %w", err)
 	}
-	buildCache[key] = bin
-	return bin, nil
+	// This process's nodes run a name of their own, a hard link to what
+	// was just built: another process (another checkout, other code) may
+	// build over bin while they run, and a node restarted by a fault must
+	// come back as the same program, or its replicas diverge for no fault
+	// of rzone's.
+	mine := fmt.Sprintf("%s.pid%d", bin, os.Getpid())
+	os.Remove(mine)
+	if err := os.Link(bin, mine); err != nil {
+		return "", fmt.Errorf("build rzone: %w", err)
+	}
+	sweepBinaries(bin)
+	buildCache[key] = mine
+	return mine, nil
+}
+
+// sweepBinaries removes the per-process links of bin whose process has
+// ended.
+func sweepBinaries(bin string) {
+	links, _ := filepath.Glob(bin + ".pid*")
+	for _, l := range links {
+		pid, err := strconv.Atoi(strings.TrimPrefix(l, bin+".pid"))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.Remove(l)
+		}
+	}
 }
 
 // ModuleRoot finds the folder of rzone's go.mod, walking up from the working

@@ -41,10 +41,12 @@ func (s *replicaSampler) sample(ctx context.Context, label string) []checker.Rep
 				return
 			}
 			for _, r := range rs {
+				rs := checker.ReplicaSample{Sample: label, Node: r.Node, Group: r.Group, Applied: r.AppliedIndex, Digest: r.Digest}
 				if r.Digest == "" {
-					continue // a group this node could not digest: nothing to compare
+					// A replica not digested is not known to agree.
+					rs.Err = fmt.Sprintf("no state digest for %s", r.Group)
 				}
-				out[i] = append(out[i], checker.ReplicaSample{Sample: label, Node: r.Node, Group: r.Group, Applied: r.AppliedIndex, Digest: r.Digest})
+				out[i] = append(out[i], rs)
 			}
 		}()
 	}
