@@ -293,10 +293,7 @@ func (a *applier) merge(c *Command) Result {
 	if ok, _ := owns(a.tx, uint64(shard)); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
 		return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; merge it only while it is released", shard)}
 	}
-	users, err := groupStoreRecords(c.Records, shard)
-	if err != "" {
-		return Result{Code: Invalid, Msg: err}
-	}
+	users, _ := groupRecords(c.Records, int(shard), mergeBuckets) // checked by Validate
 	rep = MergeReport{Group: c.NodeID, Shard: int(shard)}
 	ids := make([]uint64, 0, len(users))
 	for u := range users {
@@ -322,51 +319,6 @@ func (a *applier) merge(c *Command) Result {
 	}
 	put(done, mk, rep)
 	return Result{Code: OK, Merge: &rep}
-}
-
-// groupStoreRecords sorts a store's exported records by user.
-func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string) {
-	users := map[uint64]*storeUser{}
-	for _, r := range recs {
-		if len(r.Key) < 8 {
-			return nil, fmt.Sprintf("record key %x too short", r.Key)
-		}
-		u := binary.BigEndian.Uint64(r.Key[:8])
-		if byte(u%NumShards) != shard {
-			return nil, fmt.Sprintf("record of user %d is not in shard %d", u, shard)
-		}
-		su := users[u]
-		if su == nil {
-			su = &storeUser{payments: map[string][]byte{}, repayments: map[string][]byte{}, bills: map[uint32][]byte{}, fpays: map[string]bool{}}
-			users[u] = su
-		}
-		rest := string(r.Key[8:])
-		switch r.Bucket {
-		case string(bucketAccounts):
-			su.account = r.Value
-		case string(bucketPayments):
-			su.payments[rest] = r.Value
-		case string(bucketRepayments):
-			su.repayments[rest] = r.Value
-		case string(bucketBills):
-			if len(r.Key) != 12 {
-				return nil, fmt.Sprintf("bill key %x malformed", r.Key)
-			}
-			su.bills[binary.BigEndian.Uint32(r.Key[8:])] = r.Value
-		case string(bucketIsolated):
-			su.isolated = true
-		case string(bucketFPays):
-			su.fpays[rest] = true
-		case string(bucketOutbox):
-			if len(r.Key) != 16 {
-				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
-			}
-			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
-		default:
-			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
-		}
-	}
-	return users, ""
 }
 
 // zoneWithin reports whether every payment and repayment the zone holds for

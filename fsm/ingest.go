@@ -43,26 +43,36 @@ func (f *FSM) ExportShard(shard int) ([]Record, error) {
 	return out, err
 }
 
-// ingest writes records exported from another zone. It refuses records of a
-// shard this zone owns (they would overwrite live state) and rebuilds the
-// unposted index for accepted payments under this entry's index.
+// ingest writes records exported from another zone. Records come whole
+// users at a time (Validate checks each user's records add up), and a
+// user's records replace whatever this zone held of the user (a copy left
+// from an earlier ownership). It refuses records of a shard this zone owns
+// (they would overwrite live state) and any ingest in a standalone zone
+// (it owns every shard), and rebuilds the unposted index for accepted
+// payments under this entry's index.
 func (a *applier) ingest(c *Command) Result {
-	for _, r := range c.Records {
-		if !isShardBucket(r.Bucket) || len(r.Key) < 8 {
-			return Result{Code: Invalid, Msg: fmt.Sprintf("record for bucket %q is not shard data", r.Bucket)}
+	if a.tx.Bucket(bucketMeta).Get(keySharded) == nil {
+		return Result{Code: Invalid, Msg: "a standalone zone owns every shard: it takes no shard moves"}
+	}
+	users, _ := groupRecords(c.Records, -1, shardBuckets) // checked by Validate
+	ids := sortedUsers(users)
+	for _, u := range ids {
+		if ok, _ := owns(a.tx, u); ok {
+			return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; refusing to overwrite it", u%NumShards)}
 		}
-		user := binary.BigEndian.Uint64(r.Key[:8])
-		if ok, _ := owns(a.tx, user); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
-			return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; refusing to overwrite it", user%NumShards)}
-		}
+	}
+	for _, u := range ids {
+		a.dropUser(u)
 	}
 	for _, r := range c.Records {
 		if err := a.tx.Bucket([]byte(r.Bucket)).Put(r.Key, r.Value); err != nil {
+			// Validate checked bucket and key; bbolt refuses only an
+			// empty or oversized key, or a failing transaction.
 			panic(fmt.Sprintf("fsm: ingest: %v", err))
 		}
 		if r.Bucket == string(bucketPayments) {
 			var p paymentRec
-			decode(r.Value, &p)
+			decode(r.Value, &p) // checked by Validate
 			if p.Status == api.PaymentAccepted {
 				user := binary.BigEndian.Uint64(r.Key[:8])
 				p.Index = a.index
@@ -74,6 +84,34 @@ func (a *applier) ingest(c *Command) Result {
 		}
 	}
 	return Result{Code: OK}
+}
+
+// dropUser deletes user's records from the shard buckets, with the
+// unposted index entries of its accepted payments.
+func (a *applier) dropUser(user uint64) {
+	prefix := be64(user)
+	for _, name := range shardBuckets {
+		b := a.tx.Bucket(name)
+		var keys [][]byte
+		cur := b.Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			keys = append(keys, bytes.Clone(k))
+			if string(name) == string(bucketPayments) {
+				var p paymentRec
+				decode(v, &p)
+				if p.Status == api.PaymentAccepted {
+					if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(p.Index, user, string(k[8:]))); err != nil {
+						panic(fmt.Sprintf("fsm: ingest unindex: %v", err))
+					}
+				}
+			}
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				panic(fmt.Sprintf("fsm: ingest drop: %v", err))
+			}
+		}
+	}
 }
 
 func isShardBucket(name string) bool {
