@@ -107,6 +107,9 @@ func (n *Node) roles() []string {
 // metaApply runs a meta command on the meta leader: here if this replica
 // leads, else through the leader's internal endpoint.
 func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	if err := c.Validate(); err != nil {
+		return fsm.MetaResult{}, err
+	}
 	if n.meta.IsLeader() {
 		c.Time = clock.Now().UnixMilli()
 		out, err := n.meta.Apply(fsm.EncodeMeta(c), n.cfg.ApplyTimeout)
@@ -147,15 +150,21 @@ func (n *Node) gossipHTTPAddr(id string) string {
 	return ""
 }
 
-// handleInternalMeta applies a meta command forwarded by another node.
+// handleInternalMeta applies a meta command forwarded by another node. The
+// command is checked (fsm.MetaCmd.Validate) before it is proposed: a
+// malformed one answers invalid_argument and changes nothing.
 func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
 		return
 	}
 	var c fsm.MetaCmd
-	if err := api.Decode(r.Body, &c); err != nil {
-		writeError(w, err.(*api.Error))
+	if err := decodeLargeStrict(r, &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := c.Validate(); err != nil {
+		writeError(w, apiError(err))
 		return
 	}
 	if !n.meta.IsLeader() {
@@ -420,6 +429,12 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
 		return
 	}
+	// Check the meta command the init ends with before any node
+	// bootstraps a group for it.
+	if c := (fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}); c.Validate() != nil {
+		writeError(w, apiError(c.Validate()))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := n.runInit(ctx, plan); err != nil {
@@ -614,6 +629,19 @@ func getJSONFrom(ctx context.Context, addr, path string, out any) error {
 		return api.Errorf(api.CodeUnavailable, "%s%s: %s", addr, path, resp.Status)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// decodeLargeStrict is decodeLarge refusing unknown fields and trailing
+// data, as api.Decode does for smaller bodies.
+func decodeLargeStrict(r *http.Request, v any) *api.Error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
+	}
+	if err := api.DecodeBytes(data, v); err != nil {
+		return err.(*api.Error)
+	}
+	return nil
 }
 
 // decodeLarge decodes an internal request body of up to 16 MiB.
