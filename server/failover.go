@@ -691,8 +691,16 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []fsm.Record
-	if err := decodeLarge(r, &recs); err != nil {
+	if err := decodeLargeStrict(r, &recs); err != nil {
 		writeError(w, err)
+		return
+	}
+	// Only a reconciliation of this zone merges, and only its own store.
+	if z, ok := n.metaFSM.State().StoreOf(group); !ok || z.Name != h.zone {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q is no failover store of zone %s", group, h.zone))
+		return
+	} else if z.PhaseOf() != fsm.PhaseReconciling {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is %s, not reconciling %s (as this node's meta replica knows); retry", h.zone, z.PhaseOf(), group))
 		return
 	}
 	if owned, _, err := h.fsm.Shards(); err != nil || owned[shard] != 0 {

@@ -264,7 +264,8 @@ func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 // checkMarks refuses a marks request the marked zone's leader would not
 // send, as far as this node can tell from its own async follower of that
 // zone: the zone must be backed up here; no mark, clear or sweep may name
-// a term the zone has not reached; a clear of marks (or a sweep) may rest
+// a term the zone has not reached (marks are taken unchecked while the
+// follower here is closed: they only make a failover more careful); a clear of marks (or a sweep) may rest
 // only on a watermark the follower here has applied, and a bare watermark
 // raise may not pass the zone's log. Which (term, seq) a mark really has
 // cannot be checked here: only authentication of the caller closes that.
@@ -277,7 +278,10 @@ func (n *Node) checkMarks(h *hosted, req marksRequest) *api.Error {
 	}
 	f := n.hostedZone(req.Zone)
 	if f == nil || f.voter {
-		return api.Errorf(api.CodeUnavailable, "node %s holds no replica of zone %s yet; retry", n.cfg.NodeID, req.Zone)
+		if !req.Clear {
+			return nil // a mark only makes a failover more careful: take it unchecked
+		}
+		return api.Errorf(api.CodeUnavailable, "node %s holds no replica of zone %s now; retry", n.cfg.NodeID, req.Zone)
 	}
 	term := f.rep.Raft().CurrentTerm()
 	for _, m := range req.Marks {
