@@ -87,12 +87,14 @@ func (a *applier) failover(c *Command) Result {
 			continue
 		}
 		if err := iso.Put(be64(m.User), nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: isolate: %v", err))
 		}
 		n++
 	}
 	put(meta, keyFailover, failoverRec{Zone: c.NodeID, Epoch: c.Epoch, StandinPct: c.Amount, Index: a.index, Isolated: n})
 	if err := meta.Delete(keyPromoted); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: clear promoted: %v", err))
 	}
 	return Result{Code: OK}
@@ -161,6 +163,7 @@ func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec
 			amount, fr.StandinPct, limit, taken)
 	}
 	if err := fp.Put(userKey(user, key), nil); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: record failover payment: %v", err))
 	}
 	return ""
@@ -353,6 +356,7 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 		}
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: merge: %v", err))
 			}
 		}
@@ -367,18 +371,21 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 		// The store's log continues the zone's, so a payment keeps the
 		// index it was acknowledged with.
 		if err := payments.Put(userKey(user, key), su.payments[key]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 		var p paymentRec
 		decode(su.payments[key], &p)
 		if p.Status == api.PaymentAccepted {
 			if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(p.Index, user, key), nil); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: index unposted: %v", err))
 			}
 		}
 	}
 	for _, key := range sortedKeys(su.repayments) {
 		if err := a.tx.Bucket(bucketRepayments).Put(userKey(user, key), su.repayments[key]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 	}
@@ -389,6 +396,7 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 	slices.Sort(cycles)
 	for _, cy := range cycles {
 		if err := a.tx.Bucket(bucketBills).Put(billKey(user, cy), su.bills[cy]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 	}
@@ -429,6 +437,7 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 		sp.Posted = 0
 		put(payments, userKey(user, key), sp)
 		if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(sp.Index, user, key), nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: index unposted: %v", err))
 		}
 		acc.Pending += sp.Amount
@@ -466,6 +475,7 @@ func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 		}
 		a.addOutbox(user, sn.index, n)
 		if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge effect: %v", err))
 		}
 		rep.Notifications++
@@ -484,6 +494,7 @@ func (a *applier) dropUnposted(user uint64) {
 	})
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: unindex: %v", err))
 		}
 	}
@@ -535,6 +546,7 @@ func (a *applier) guardClear(c *Command) Result {
 		}
 		for _, k := range drop {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: sweep mark: %v", err))
 			}
 		}
@@ -546,6 +558,7 @@ func (a *applier) guardClear(c *Command) Result {
 	}
 	if c.Epoch > w {
 		if err := b.Put(wk, be64(c.Epoch)); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: watermark: %v", err))
 		}
 	}

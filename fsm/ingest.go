@@ -78,6 +78,7 @@ func (a *applier) ingest(c *Command) Result {
 				p.Index = a.index
 				put(a.tx.Bucket(bucketPayments), r.Key, p)
 				if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, user, string(r.Key[8:])), nil); err != nil {
+					// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 					panic(fmt.Sprintf("fsm: ingest unposted: %v", err))
 				}
 			}
@@ -101,6 +102,7 @@ func (a *applier) dropUser(user uint64) {
 				decode(v, &p)
 				if p.Status == api.PaymentAccepted {
 					if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(p.Index, user, string(k[8:]))); err != nil {
+						// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 						panic(fmt.Sprintf("fsm: ingest unindex: %v", err))
 					}
 				}
@@ -108,6 +110,7 @@ func (a *applier) dropUser(user uint64) {
 		}
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: ingest drop: %v", err))
 			}
 		}

@@ -68,7 +68,7 @@ func (r *replicas) same(name string) {
 
 // shardOwner is a zone owning every shard, with users 7 and 107 (shard 7)
 // holding posted and accepted payments, a bill and a repayment.
-func shardOwner(t *testing.T) *harness {
+func shardOwner(t testing.TB) *harness {
 	t.Helper()
 	src := setup(t)
 	src.one(Command{Type: CmdSetShards, Epoch: 1, Own: true, Shards: allShards()})
@@ -84,7 +84,7 @@ func shardOwner(t *testing.T) *harness {
 	return src
 }
 
-func exportShard(t *testing.T, h *harness, shard int) []Record {
+func exportShard(t testing.TB, h *harness, shard int) []Record {
 	t.Helper()
 	recs, err := h.f.ExportShard(shard)
 	if err != nil {
