@@ -685,14 +685,19 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "merge needs a shard and ?group="))
 		return
 	}
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
-		return
-	}
 	var recs []fsm.Record
 	if err := decodeLargeStrict(r, &recs); err != nil {
 		writeError(w, err)
+		return
+	}
+	c := fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs}
+	if err := c.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
 		return
 	}
 	// Only a reconciliation of this zone merges, and only its own store.
@@ -707,7 +712,7 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.zone, shard))
 		return
 	}
-	res, err := n.apply(h, fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs})
+	res, err := n.apply(h, c)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
