@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,76 @@ func postRawPut(t *testing.T, addr, path, body string, out any) (int, api.Code) 
 		return resp.StatusCode, eb.Error.Code
 	}
 	return resp.StatusCode, ""
+}
+
+// TestInternalMarksAndEffectsTakeOnlyWhatANodeSends: without
+// authentication, /v1/internal/marks and /v1/internal/sched/effects refuse
+// what the marked zone's leader or a scheduler worker would not send.
+func TestInternalMarksAndEffectsTakeOnlyWhatANodeSends(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 1) // B backs up A
+	ctx := context.Background()
+	a, b := mc.nodes[0], mc.nodes[1]
+	term := a.ownZone().rep.Raft().CurrentTerm()
+	marks := func(body string) (int, api.Code) {
+		t.Helper()
+		return postRaw(t, b.HTTPAddr(), "/v1/internal/marks", body)
+	}
+	hasMark := func(u uint64) bool { return slices.Contains(mc.marksIn("B", "A"), u) }
+
+	if code, ec := marks(fmt.Sprintf(`{"zone":"A","marks":[{"User":42,"Term":%d,"Seq":1}]}`, term)); code != http.StatusOK {
+		t.Fatalf("a mark as A's leader sends it: %d %s", code, ec)
+	}
+	refused := []struct{ name, body string }{
+		{"clear resting on an index the replica has not applied", fmt.Sprintf(`{"zone":"A","clear":true,"watermark":%d,"marks":[{"User":42,"Term":%d,"Seq":1}]}`, uint64(1)<<40, term)},
+		{"clear naming a term A has not reached", fmt.Sprintf(`{"zone":"A","clear":true,"watermark":1,"marks":[{"User":42,"Term":%d,"Seq":1}]}`, term+1000)},
+		{"sweep of a term A has not reached", fmt.Sprintf(`{"zone":"A","clear":true,"watermark":1,"sweep":%d}`, term+1000)},
+		{"clear of a zone B does not back up", `{"zone":"C","clear":true,"watermark":1,"marks":[{"User":42,"Term":1,"Seq":1}]}`},
+		{"mark naming a term A has not reached", fmt.Sprintf(`{"zone":"A","marks":[{"User":43,"Term":%d,"Seq":1}]}`, term+1000)},
+		{"mark for a zone with a 0 byte", `{"zone":"A\u0000","marks":[{"User":44,"Term":1,"Seq":1}]}`},
+	}
+	for _, tc := range refused {
+		if code, ec := marks(tc.body); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
+			t.Errorf("%s: %d %s, want 400 invalid_argument", tc.name, code, ec)
+		}
+	}
+	if !hasMark(42) || hasMark(43) {
+		t.Fatalf("marks of A in B after the refused requests: %v", mc.marksIn("B", "A"))
+	}
+	// A clear as A's leader sends it still clears.
+	if code, ec := marks(fmt.Sprintf(`{"zone":"A","clear":true,"watermark":1,"marks":[{"User":42,"Term":%d,"Seq":1}]}`, term)); code != http.StatusOK {
+		t.Fatalf("a clear as A's leader sends it: %d %s", code, ec)
+	}
+	if hasMark(42) {
+		t.Fatal("the clear left the mark")
+	}
+
+	// Effects: a user with a bill, and no run going on.
+	cl, err := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u uint64
+	for st := a.metaFSM.State(); ; u++ {
+		if z, _ := st.Route(u); z == "A" {
+			break
+		}
+	}
+	if _, err := cl.PutAccount(ctx, u, 10_000); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cl.Pay(ctx, u, client.PayRequest{Key: "k", Amount: 100, Merchant: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the payment posted", func() bool {
+		bills, err := cl.ListBills(ctx, u)
+		return err == nil && len(bills) == 1
+	})
+	body := fmt.Sprintf(`{"job":"statement","cycle":%s,"users":[%d]}`, strings.TrimLeft(p.Cycle, "0"), u)
+	if code, ec := postRaw(t, a.HTTPAddr(), "/v1/internal/sched/effects", body); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
+		t.Fatalf("effects without a run: %d %s", code, ec)
+	}
+	if notes, err := a.ownZone().fsm.Notifications(u); err != nil || len(notes) != 0 {
+		t.Fatalf("notifications after a refused effects request: %+v %v", notes, err)
+	}
 }
