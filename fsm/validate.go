@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -146,6 +147,19 @@ func (c *Command) invalid() string {
 	}
 	return ""
 }
+
+// ValidName checks a zone or node name as commands carry it (see
+// validName); a node refuses to start with a name its commands would be
+// refused for.
+func ValidName(what, s string) error {
+	if msg := validName(what, s); msg != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidCommand, msg)
+	}
+	return nil
+}
+
+// MaxLeaseDuration is the longest ownership lease a renewal may ask for.
+const MaxLeaseDuration = maxLeaseMs * time.Millisecond
 
 // validName checks a zone, group or node name: 1 to maxNameLen printable
 // ASCII bytes. Names are key prefixes followed by a 0 or 1 byte (marks,

@@ -159,7 +159,7 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c fsm.MetaCmd
-	if err := decodeLargeStrict(r, &c); err != nil {
+	if err := decodeLarge(r, &c); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -431,8 +431,9 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Check the meta command the init ends with before any node
 	// bootstraps a group for it.
-	if c := (fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}); c.Validate() != nil {
-		writeError(w, apiError(c.Validate()))
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}
+	if err := init.Validate(); err != nil {
+		writeError(w, apiError(err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -631,27 +632,15 @@ func getJSONFrom(ctx context.Context, addr, path string, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// decodeLargeStrict is decodeLarge refusing unknown fields and trailing
-// data, as api.Decode does for smaller bodies.
-func decodeLargeStrict(r *http.Request, v any) *api.Error {
+// decodeLarge decodes an internal request body of up to 16 MiB, refusing
+// unknown fields and trailing data as api.Decode does for smaller bodies.
+func decodeLarge(r *http.Request, v any) *api.Error {
 	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
 	}
 	if err := api.DecodeBytes(data, v); err != nil {
 		return err.(*api.Error)
-	}
-	return nil
-}
-
-// decodeLarge decodes an internal request body of up to 16 MiB.
-func decodeLarge(r *http.Request, v any) *api.Error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil {
-		return api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return api.Errorf(api.CodeInvalidArgument, "invalid JSON body: %v", err)
 	}
 	return nil
 }

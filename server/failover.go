@@ -686,7 +686,7 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []fsm.Record
-	if err := decodeLargeStrict(r, &recs); err != nil {
+	if err := decodeLarge(r, &recs); err != nil {
 		writeError(w, err)
 		return
 	}

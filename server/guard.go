@@ -233,7 +233,7 @@ func (n *Node) sendMarks(backup string, req marksRequest) error {
 // checkMarks) it takes only what the marked zone's leader could send.
 func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 	var req marksRequest
-	if err := decodeLargeStrict(r, &req); err != nil {
+	if err := decodeLarge(r, &req); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -256,7 +256,7 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []fsm.Record
-	if err := decodeLargeStrict(r, &recs); err != nil {
+	if err := decodeLarge(r, &recs); err != nil {
 		writeError(w, err)
 		return
 	}
