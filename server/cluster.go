@@ -167,6 +167,11 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
+	if c.Type == fsm.MetaSetNodeAddr {
+		// No node proposes it; from outside it would redirect a node.
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "meta command %d is not forwarded between nodes", c.Type))
+		return
+	}
 	if !n.meta.IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the meta group", n.cfg.NodeID))
 		return
