@@ -55,6 +55,7 @@ func (r *accountRec) view(user uint64) *api.Account {
 func (r *accountRec) checkIdentity(user uint64) {
 	r.checkMoney(user)
 	if r.Used+r.Pending > r.Limit {
+		// Apply's own arithmetic on validated commands and Validate-checked records (ingest, merge) never gets here: a bug in rzone.
 		panic(fmt.Sprintf("fsm: account %d is over its limit: %+v", user, *r))
 	}
 }
@@ -65,6 +66,7 @@ func (r *accountRec) checkIdentity(user uint64) {
 // own later payments leave no room for it.
 func (r *accountRec) checkMoney(user uint64) {
 	if r.Used < 0 || r.Pending < 0 || r.Used+r.Pending != r.Accepted-r.Repaid {
+		// Apply's own arithmetic on validated commands and Validate-checked records (ingest, merge) never gets here: a bug in rzone.
 		panic(fmt.Sprintf("fsm: account %d breaks the money identity: %+v", user, *r))
 	}
 }

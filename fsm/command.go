@@ -221,6 +221,7 @@ func (c *Command) appendTo(b []byte) []byte {
 			b = binary.AppendUvarint(b, uint64(n.Cycle))
 		}
 	default:
+		// Proposers validate before they encode (Validate refuses unknown types): a bug in rzone.
 		panic(fmt.Sprintf("fsm: encode of unknown command type %d", c.Type))
 	}
 	return b

@@ -40,9 +40,11 @@ func (a *applier) addUndelivered(delta int64) {
 		n = binary.BigEndian.Uint64(v)
 	}
 	if delta < 0 && n < uint64(-delta) {
+		// The count moves only with the index apply keeps itself: a bug in rzone.
 		panic(fmt.Sprintf("fsm: undelivered count %d would go below zero", n))
 	}
 	if err := meta.Put(keyUndelivered, be64(uint64(int64(n)+delta))); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: count undelivered: %v", err))
 	}
 }
@@ -61,6 +63,7 @@ func (a *applier) addOutbox(user, index uint64, n notificationRec) {
 		return
 	}
 	if err := a.tx.Bucket(bucketUndelivered).Put(undeliveredKey(index, user), nil); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: index undelivered: %v", err))
 	}
 	a.addUndelivered(1)
@@ -97,6 +100,7 @@ func (a *applier) markDelivered(user, index uint64, n notificationRec, at int64)
 // undelivered index.
 func (a *applier) unindexUndelivered(user, index uint64) {
 	if err := a.tx.Bucket(bucketUndelivered).Delete(undeliveredKey(index, user)); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: unindex undelivered: %v", err))
 	}
 	a.addUndelivered(-1)

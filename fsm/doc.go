@@ -7,7 +7,16 @@
 // that restarts skips what its file already holds. Apply uses only what the
 // entry carries: the leader stamps the time into each command, bbolt keys are
 // walked in byte order, and nothing reads the wall clock, a map's order or a
-// random source. An impossible state panics rather than let replicas diverge.
+// random source.
+//
+// Content that came from a request never stops a replica (validate.go):
+// every command is checked by Validate before it is proposed and again
+// first thing in apply, which answers Invalid for one that fails (the entry
+// still counts as applied, alike on every replica). Apply panics only where
+// rzone itself went wrong, and says so at each panic: a bbolt write that
+// failed, a stored record or account that no validated command could have
+// produced, an entry written by a newer version. Panicking there is better
+// than letting the replicas diverge.
 //
 // Business outcomes (a declined payment, an overpaid repayment, a reused key)
 // are results, not errors: they are decided once, stored under the

@@ -13,6 +13,10 @@ var (
 	ErrUnknownCommand = errors.New("fsm: unknown command type")
 	// ErrMalformed means an entry's bytes do not decode.
 	ErrMalformed = errors.New("fsm: malformed entry")
+	// ErrInvalidCommand means a command decodes but its content is not one
+	// rzone would propose: a request to refuse before proposing it, and a
+	// command apply answers Invalid.
+	ErrInvalidCommand = errors.New("fsm: invalid command")
 	// ErrNotFound means a read found no such record.
 	ErrNotFound = errors.New("fsm: not found")
 	// ErrClosed means the state file was closed.

@@ -88,12 +88,14 @@ func (a *applier) failover(c *Command) Result {
 			continue
 		}
 		if err := iso.Put(be64(m.User), nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: isolate: %v", err))
 		}
 		n++
 	}
 	put(meta, keyFailover, failoverRec{Zone: c.NodeID, Epoch: c.Epoch, StandinPct: c.Amount, Index: a.index, Isolated: n})
 	if err := meta.Delete(keyPromoted); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: clear promoted: %v", err))
 	}
 	return Result{Code: OK}
@@ -210,6 +212,7 @@ func (a *applier) storeDecided(user uint64, key string) {
 		return
 	}
 	if err := a.tx.Bucket(bucketFPays).Put(userKey(user, key), nil); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: record failover payment: %v", err))
 	}
 }
@@ -334,10 +337,7 @@ func (a *applier) merge(c *Command) Result {
 	if ok, _ := owns(a.tx, uint64(shard)); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
 		return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; merge it only while it is released", shard)}
 	}
-	users, err := groupStoreRecords(c.Records, shard)
-	if err != "" {
-		return Result{Code: Invalid, Msg: err}
-	}
+	users, _ := groupRecords(c.Records, int(shard), mergeBuckets) // checked by Validate
 	rep = MergeReport{Group: c.NodeID, Shard: int(shard)}
 	ids := make([]uint64, 0, len(users))
 	for u := range users {
@@ -364,53 +364,6 @@ func (a *applier) merge(c *Command) Result {
 	}
 	put(done, mk, rep)
 	return Result{Code: OK, Merge: &rep}
-}
-
-// groupStoreRecords sorts a store's exported records by user.
-func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string) {
-	users := map[uint64]*storeUser{}
-	for _, r := range recs {
-		u, ok := RecordUser(r.Bucket, r.Key)
-		if !ok {
-			return nil, fmt.Sprintf("record key %x too short", r.Key)
-		}
-		if byte(u%NumShards) != shard {
-			return nil, fmt.Sprintf("record of user %d is not in shard %d", u, shard)
-		}
-		su := users[u]
-		if su == nil {
-			su = &storeUser{payments: map[string][]byte{}, repayments: map[string][]byte{}, bills: map[uint32][]byte{}, fpays: map[string]bool{}}
-			users[u] = su
-		}
-		rest := string(r.Key[8:])
-		switch r.Bucket {
-		case string(bucketAccounts):
-			su.account = r.Value
-		case string(bucketPayments):
-			su.payments[rest] = r.Value
-		case string(bucketRepayments):
-			su.repayments[rest] = r.Value
-		case string(bucketBills):
-			if len(r.Key) != 12 {
-				return nil, fmt.Sprintf("bill key %x malformed", r.Key)
-			}
-			su.bills[binary.BigEndian.Uint32(r.Key[8:])] = r.Value
-		case string(bucketIsolated):
-			su.isolated = true
-		case string(bucketFPays):
-			su.fpays[rest] = true
-		case string(bucketOutbox):
-			if len(r.Key) != 16 {
-				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
-			}
-			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
-		case string(bucketEffects):
-			su.effects = append(su.effects, r.Key)
-		default:
-			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
-		}
-	}
-	return users, ""
 }
 
 // zoneWithin reports whether every payment and repayment the zone holds for
@@ -466,6 +419,7 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 		}
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: merge: %v", err))
 			}
 		}
@@ -480,18 +434,21 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 		// The store's log continues the zone's, so a payment keeps the
 		// index it was acknowledged with.
 		if err := payments.Put(userKey(user, key), su.payments[key]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 		var p paymentRec
 		decode(su.payments[key], &p)
 		if p.Status == api.PaymentAccepted {
 			if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(p.Index, user, key), nil); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: index unposted: %v", err))
 			}
 		}
 	}
 	for _, key := range sortedKeys(su.repayments) {
 		if err := a.tx.Bucket(bucketRepayments).Put(userKey(user, key), su.repayments[key]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 	}
@@ -502,6 +459,7 @@ func (a *applier) takeStore(user uint64, su *storeUser) {
 	slices.Sort(cycles)
 	for _, cy := range cycles {
 		if err := a.tx.Bucket(bucketBills).Put(billKey(user, cy), su.bills[cy]); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge: %v", err))
 		}
 	}
@@ -542,6 +500,7 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 		sp.Posted = 0
 		put(payments, userKey(user, key), sp)
 		if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(sp.Index, user, key), nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: index unposted: %v", err))
 		}
 		acc.Pending += sp.Amount
@@ -666,6 +625,7 @@ func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 	slices.SortFunc(su.effects, bytes.Compare)
 	for _, k := range su.effects {
 		if err := a.tx.Bucket(bucketEffects).Put(k, nil); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: merge effect: %v", err))
 		}
 	}
@@ -683,6 +643,7 @@ func (a *applier) dropUnposted(user uint64) {
 	})
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: unindex: %v", err))
 		}
 	}
@@ -734,6 +695,7 @@ func (a *applier) guardClear(c *Command) Result {
 		}
 		for _, k := range drop {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: sweep mark: %v", err))
 			}
 		}
@@ -745,6 +707,7 @@ func (a *applier) guardClear(c *Command) Result {
 	}
 	if c.Epoch > w {
 		if err := b.Put(wk, be64(c.Epoch)); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: watermark: %v", err))
 		}
 	}

@@ -153,7 +153,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		return tx.Bucket(bucketMeta).Put(keyApplied, be64(last))
 	})
 	if err != nil {
-		// The other replicas applied these entries; this one cannot.
+		// The other replicas applied these entries; this one cannot (a
+		// disk or bbolt failure, not an entry's content: apply refuses bad
+		// content with a Result).
 		panic(fmt.Sprintf("fsm: apply batch ending at %d: %v", logs[len(logs)-1].Index, err))
 	}
 	f.batches.Add(1)
@@ -172,6 +174,9 @@ func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
 			return []Result{{Code: Invalid, Msg: err.Error()}}
 		}
 		// A newer version wrote this entry: applying around it would diverge.
+		// Only rzone writes zone entries (handlers build typed commands,
+		// and Encode writes known types only), so this is an upgrade
+		// order mistake, never a request's content.
 		panic(fmt.Sprintf("fsm: entry %d: %v (upgrade this node)", l.Index, err))
 	}
 	a := applier{tx: tx, index: l.Index}
@@ -188,7 +193,13 @@ type applier struct {
 	index uint64
 }
 
+// apply applies one command. A command that fails Validate is answered
+// Invalid and changes nothing: its content may have come from a request,
+// and a panic here would stop every replica on every restart.
 func (a *applier) apply(c *Command) Result {
+	if err := c.Validate(); err != nil {
+		return Result{Code: Invalid, Msg: err.Error()}
+	}
 	switch c.Type {
 	case CmdPutAccount:
 		return a.putAccount(c)
@@ -222,7 +233,8 @@ func (a *applier) apply(c *Command) Result {
 	case CmdDropShard:
 		return a.dropShard(c)
 	}
-	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
+	// Validate refuses every type not handled above.
+	panic(fmt.Sprintf("fsm: apply of unknown command type %d passed Validate (a bug in rzone)", c.Type))
 }
 
 // view runs fn in a read transaction.

@@ -52,45 +52,46 @@ func (f *FSM) exportShard(shard int, buckets [][]byte) ([]Record, error) {
 	return out, err
 }
 
-// ingest writes records exported from another zone. It refuses records of a
-// shard this zone owns (they would overwrite live state), rebuilds the
-// unposted index for accepted payments under this entry's index, and
-// carries outbox entries and effect records as ingestEffect says.
+// ingest writes records exported from another zone. Records come whole
+// users at a time (Validate checks each user's records add up), and a
+// user's records replace whatever this zone held of the user (a copy left
+// from an earlier ownership). It refuses records of a shard this zone owns
+// (they would overwrite live state) and any ingest in a standalone zone
+// (it owns every shard), and rebuilds the unposted index for accepted
+// payments under this entry's index; outbox entries and effect records are
+// carried as ingestEffect says.
 func (a *applier) ingest(c *Command) Result {
-	for _, r := range c.Records {
-		user, ok := RecordUser(r.Bucket, r.Key)
-		if !isShardBucket(r.Bucket) || !ok || (r.Bucket == string(bucketOutbox) && len(r.Key) != 16) {
-			return Result{Code: Invalid, Msg: fmt.Sprintf("record for bucket %q is not shard data", r.Bucket)}
+	if a.tx.Bucket(bucketMeta).Get(keySharded) == nil {
+		return Result{Code: Invalid, Msg: "a standalone zone owns every shard: it takes no shard moves"}
+	}
+	users, _ := groupRecords(c.Records, -1, moveBuckets) // checked by Validate
+	ids := sortedUsers(users)
+	for _, u := range ids {
+		if ok, _ := owns(a.tx, u); ok {
+			return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; refusing to overwrite it", u%NumShards)}
 		}
-		if ok, _ := owns(a.tx, user); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
-			return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; refusing to overwrite it", user%NumShards)}
-		}
+	}
+	for _, u := range ids {
+		a.dropUser(u)
 	}
 	for _, r := range c.Records {
 		if a.ingestEffect(r) {
 			continue
 		}
-		if r.Bucket == string(bucketPayments) {
-			// A payment this zone holds from before (its shard moved away
-			// and back) leaves its old index entry behind.
-			var old paymentRec
-			if get(a.tx.Bucket(bucketPayments), r.Key, &old) && old.Status == api.PaymentAccepted {
-				if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(old.Index, binary.BigEndian.Uint64(r.Key[:8]), string(r.Key[8:]))); err != nil {
-					panic(fmt.Sprintf("fsm: ingest unposted: %v", err))
-				}
-			}
-		}
 		if err := a.tx.Bucket([]byte(r.Bucket)).Put(r.Key, r.Value); err != nil {
+			// Validate checked bucket and key; bbolt refuses only an
+			// empty or oversized key, or a failing transaction.
 			panic(fmt.Sprintf("fsm: ingest: %v", err))
 		}
 		if r.Bucket == string(bucketPayments) {
 			var p paymentRec
-			decode(r.Value, &p)
+			decode(r.Value, &p) // checked by Validate
 			if p.Status == api.PaymentAccepted {
 				user := binary.BigEndian.Uint64(r.Key[:8])
 				p.Index = a.index
 				put(a.tx.Bucket(bucketPayments), r.Key, p)
 				if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, user, string(r.Key[8:])), nil); err != nil {
+					// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 					panic(fmt.Sprintf("fsm: ingest unposted: %v", err))
 				}
 			}
@@ -99,12 +100,35 @@ func (a *applier) ingest(c *Command) Result {
 	return Result{Code: OK}
 }
 
-// isShardBucket reports whether name is a bucket a shard move carries.
-func isShardBucket(name string) bool {
-	for _, b := range slices.Concat(shardBuckets, effectBuckets) {
-		if string(b) == name {
-			return true
+// dropUser deletes user's records from the shard buckets, with the
+// unposted index entries of its accepted payments.
+func (a *applier) dropUser(user uint64) {
+	prefix := be64(user)
+	for _, name := range shardBuckets {
+		b := a.tx.Bucket(name)
+		var keys [][]byte
+		cur := b.Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			keys = append(keys, bytes.Clone(k))
+			if string(name) == string(bucketPayments) {
+				var p paymentRec
+				decode(v, &p)
+				if p.Status == api.PaymentAccepted {
+					if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(p.Index, user, string(k[8:]))); err != nil {
+						// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
+						panic(fmt.Sprintf("fsm: ingest unindex: %v", err))
+					}
+				}
+			}
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
+				panic(fmt.Sprintf("fsm: ingest drop: %v", err))
+			}
 		}
 	}
-	return false
 }
+
+// moveBuckets are the buckets a shard move carries.
+var moveBuckets = slices.Concat(shardBuckets, effectBuckets)

@@ -60,6 +60,7 @@ func (a *applier) clearMarks(c *Command) Result {
 		var r markRec
 		if get(b, k, &r) && !newer(r.Term, r.Seq, m.Term, m.Seq) {
 			if err := b.Delete(k); err != nil {
+				// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 				panic(fmt.Sprintf("fsm: clear mark: %v", err))
 			}
 		}

@@ -143,7 +143,11 @@ type MetaCmd struct {
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
 type MetaResult struct {
-	Err   string
+	Err string
+	// Invalid is set, with Err, when the command failed Validate: it was
+	// malformed, not refused by the state.
+	Invalid bool `json:",omitempty"`
+
 	Epoch uint64
 	Lease Lease
 	Item  ConfigItem
@@ -273,6 +277,10 @@ func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
 			case isMalformed(err):
 				out[i] = MetaResult{Err: err.Error()}
 			default:
+				// Only a newer version byte gets here: rzone writes it,
+				// never a request (EncodeMeta stamps this version), so it
+				// is an upgrade order mistake, and applying around it
+				// would diverge.
 				panic(fmt.Sprintf("fsm: meta entry %d: %v (upgrade this node)", l.Index, err))
 			}
 		}
@@ -283,7 +291,17 @@ func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
 
 func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
 
+// apply applies one command. An unknown type that is marked ignorable is
+// skipped; any other command that fails Validate is answered Invalid and
+// changes nothing: its content may have come from a request, and a panic
+// here would stop every replica on every restart.
 func (s *MetaState) apply(c *MetaCmd) MetaResult {
+	if err := c.Validate(); err != nil {
+		if c.Type&byte(IgnorableFlag) != 0 {
+			return MetaResult{}
+		}
+		return MetaResult{Err: err.Error(), Invalid: true}
+	}
 	switch c.Type {
 	case MetaInit:
 		return s.init(c)
@@ -320,10 +338,8 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		}
 		return MetaResult{Epoch: s.Epoch}
 	}
-	if c.Type&byte(IgnorableFlag) != 0 {
-		return MetaResult{}
-	}
-	panic(fmt.Sprintf("fsm: unknown meta command %d", c.Type))
+	// Validate refuses every type not handled above.
+	panic(fmt.Sprintf("fsm: meta command %d passed Validate but has no apply (a bug in rzone)", c.Type))
 }
 
 // Shards is the number of shards in the route table.

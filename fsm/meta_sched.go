@@ -488,8 +488,9 @@ func (ss *SchedState) onRun(typ byte, now int64, c *SchedCmd) MetaResult {
 		return r.report(typ, now, c)
 	case MetaSchedCancel:
 		r.State, r.Finished, r.Tasks = RunCancelled, now, nil
+		sum := r.summary() // trim may drop the run: read it first
 		ss.trim()
-		return MetaResult{Sched: &SchedResult{Run: ss.Runs[ss.run(c.Run)].summary()}}
+		return MetaResult{Sched: &SchedResult{Run: sum}}
 	}
 	return MetaResult{Err: fmt.Sprintf("unknown scheduler command %d", typ)}
 }

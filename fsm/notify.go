@@ -86,6 +86,7 @@ func (a *applier) notify(c *Command) Result {
 		a.addOutbox(c.User, a.index, n)
 	}
 	if err := effects.Put(ek, nil); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: record effect: %v", err))
 	}
 	return Result{Code: OK}

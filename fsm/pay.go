@@ -65,6 +65,7 @@ func (a *applier) pay(c *Command) Result {
 	put(payments, pk, p)
 	put(accounts, ak, acc)
 	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(a.index, c.User, c.Key), nil); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: index unposted payment: %v", err))
 	}
 	return Result{Code: OK, Payment: p.view(c.User, c.Key), Account: acc.view(c.User)}

@@ -34,6 +34,7 @@ func (a *applier) post(c *Command) Result {
 			continue
 		}
 		if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
+			// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 			panic(fmt.Sprintf("fsm: unindex payment: %v", err))
 		}
 		if ok, _ := owns(a.tx, ref.User); !ok {
@@ -46,6 +47,7 @@ func (a *applier) post(c *Command) Result {
 		if acc == nil {
 			acc = new(accountRec)
 			if !get(accounts, be64(ref.User), acc) {
+				// A payment is stored only with its account (pay checks it; ingest and merge take whole users, checked by Validate): a bug in rzone.
 				panic(fmt.Sprintf("fsm: payment %d/%q has no account", ref.User, ref.Key))
 			}
 			accts[ref.User] = acc

@@ -18,6 +18,15 @@ import (
 func TestLeftoverIndexEntriesDoNotStallPosting(t *testing.T) {
 	const batch = 2
 	a, b := setup(t), setup(t)
+	// Zone a owns every shard, b none; shard 1 moves to b and back, each
+	// side giving it up (or taking it) under a new epoch.
+	a.one(Command{Type: CmdSetShards, Epoch: 1, Own: true, Shards: allShards()})
+	b.one(Command{Type: CmdSetShards, Epoch: 1, Own: false, Shards: allShards()})
+	epoch := uint64(1)
+	owner := func(h *harness, own bool) {
+		epoch++
+		h.one(Command{Type: CmdSetShards, Epoch: epoch, Own: own, Shards: []byte{1}})
+	}
 	moved := []uint64{1, 101, 201, 301, 401} // shard 1
 	for _, u := range moved {
 		a.one(putAcc(u, 1000))
@@ -29,6 +38,8 @@ func TestLeftoverIndexEntriesDoNotStallPosting(t *testing.T) {
 
 	move := func(from, to *harness) {
 		t.Helper()
+		owner(from, false)
+		defer owner(to, true)
 		recs, err := from.f.ExportShard(1)
 		if err != nil {
 			t.Fatal(err)

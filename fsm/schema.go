@@ -120,6 +120,7 @@ func get(b *bolt.Bucket, k []byte, v any) bool {
 		return false
 	}
 	if err := json.Unmarshal(data, v); err != nil {
+		// Records are written by put, or by ingest and merge after Validate decoded them strictly: a bug in rzone (or a damaged file).
 		panic(fmt.Sprintf("fsm: corrupt record in %s at %x: %v", "bucket", k, err))
 	}
 	return true
@@ -140,9 +141,11 @@ func has(b *bolt.Bucket, k []byte) bool {
 func put(b *bolt.Bucket, k []byte, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
+		// Records are plain structs of numbers and strings: marshalling cannot fail but by a bug in rzone.
 		panic(fmt.Sprintf("fsm: encode record: %v", err))
 	}
 	if err := b.Put(k, data); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: put %x: %v", k, err))
 	}
 }

@@ -30,6 +30,7 @@ func (a *applier) setShards(c *Command) Result {
 		put(b, []byte{s}, shardRec{Owned: c.Own, Epoch: c.Epoch})
 	}
 	if err := a.tx.Bucket(bucketMeta).Put(keySharded, []byte{1}); err != nil {
+		// A bbolt write failed (disk or transaction), not a command's content: stop rather than diverge.
 		panic(fmt.Sprintf("fsm: mark sharded: %v", err))
 	}
 	return Result{Code: OK}

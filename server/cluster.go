@@ -109,6 +109,9 @@ func (n *Node) roles() []string {
 // metaApply runs a meta command on the meta leader: here if this replica
 // leads, else through the leader's internal endpoint.
 func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	if err := c.Validate(); err != nil {
+		return fsm.MetaResult{}, err
+	}
 	if n.meta.IsLeader() {
 		c.Time = clock.Now().UnixMilli()
 		out, err := n.meta.Apply(fsm.EncodeMeta(c), n.cfg.ApplyTimeout)
@@ -149,15 +152,26 @@ func (n *Node) gossipHTTPAddr(id string) string {
 	return ""
 }
 
-// handleInternalMeta applies a meta command forwarded by another node.
+// handleInternalMeta applies a meta command forwarded by another node. The
+// command is checked (fsm.MetaCmd.Validate) before it is proposed: a
+// malformed one answers invalid_argument and changes nothing.
 func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
 		return
 	}
 	var c fsm.MetaCmd
-	if err := api.Decode(r.Body, &c); err != nil {
-		writeError(w, err.(*api.Error))
+	if err := decodeLarge(r, &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := c.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if c.Type == fsm.MetaSetNodeAddr {
+		// No node proposes it; from outside it would redirect a node.
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "meta command %d is not forwarded between nodes", c.Type))
 		return
 	}
 	if !n.meta.IsLeader() {
@@ -496,6 +510,13 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
 		return
 	}
+	// Check the meta command the init ends with before any node
+	// bootstraps a group for it.
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}
+	if err := init.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := n.runInit(ctx, plan); err != nil {
@@ -692,14 +713,15 @@ func getJSONFrom(ctx context.Context, addr, path string, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// decodeLarge decodes an internal request body of up to 16 MiB.
+// decodeLarge decodes an internal request body of up to 16 MiB, refusing
+// unknown fields and trailing data as api.Decode does for smaller bodies.
 func decodeLarge(r *http.Request, v any) *api.Error {
 	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return api.Errorf(api.CodeInvalidArgument, "invalid JSON body: %v", err)
+	if err := api.DecodeBytes(data, v); err != nil {
+		return err.(*api.Error)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/rzonedb/rzone/fsm"
 )
 
 // Config is one node's configuration. Start from DefaultConfig and set the
@@ -153,6 +155,15 @@ func (c *Config) Validate() error {
 	}
 	if c.clustered() && (c.Bootstrap || c.Join != "") {
 		errs = append(errs, errors.New("a gossip address (cluster mode) excludes bootstrap and join (standalone zone)"))
+	}
+	if err := fsm.ValidName("node id", c.NodeID); c.NodeID != "" && err != nil {
+		errs = append(errs, err)
+	}
+	if err := fsm.ValidName("zone", c.Zone); c.Zone != "" && err != nil {
+		errs = append(errs, err)
+	}
+	if c.clustered() && c.LeaseDuration > fsm.MaxLeaseDuration {
+		errs = append(errs, fmt.Errorf("lease duration %s exceeds %s", c.LeaseDuration, fsm.MaxLeaseDuration))
 	}
 	if c.clustered() && (c.LeaseRenew <= 0 || c.LeaseDuration < 2*c.LeaseRenew) {
 		errs = append(errs, fmt.Errorf("lease duration %s must be at least twice the renewal interval %s", c.LeaseDuration, c.LeaseRenew))

@@ -29,6 +29,8 @@ func apiError(err error) *api.Error {
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotApplied), errors.Is(err, ErrShutdown),
 		errors.Is(err, errNotInitialized):
 		return api.Errorf(api.CodeUnavailable, "%v; retry", err)
+	case errors.Is(err, fsm.ErrInvalidCommand):
+		return api.Errorf(api.CodeInvalidArgument, "%v", err)
 	case errors.Is(err, fsm.ErrNotFound):
 		return api.Errorf(api.CodeNotFound, "%s", trimPrefix(err))
 	case errors.Is(err, fsm.ErrClosed):

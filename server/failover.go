@@ -686,21 +686,34 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "merge needs a shard and ?group="))
 		return
 	}
+	var recs []fsm.Record
+	if err := decodeLarge(r, &recs); err != nil {
+		writeError(w, err)
+		return
+	}
+	c := fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs}
+	if err := c.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
 	h := n.ownZone()
 	if h == nil || !h.rep.IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
 		return
 	}
-	var recs []fsm.Record
-	if err := decodeLarge(r, &recs); err != nil {
-		writeError(w, err)
+	// Only a reconciliation of this zone merges, and only its own store.
+	if z, ok := n.metaFSM.State().StoreOf(group); !ok || z.Name != h.zone {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q is no failover store of zone %s", group, h.zone))
+		return
+	} else if z.PhaseOf() != fsm.PhaseReconciling {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is %s, not reconciling %s (as this node's meta replica knows); retry", h.zone, z.PhaseOf(), group))
 		return
 	}
 	if owned, _, err := h.fsm.Shards(); err != nil || owned[shard] != 0 {
 		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.zone, shard))
 		return
 	}
-	res, err := n.apply(h, fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs})
+	res, err := n.apply(h, c)
 	if err != nil {
 		writeError(w, apiError(err))
 		return

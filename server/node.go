@@ -378,6 +378,11 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	now := clock.Now().UnixMilli()
 	for i := range cmds {
 		cmds[i].Time = now
+		// Refuse before proposing what apply would refuse as malformed:
+		// nothing is marked or logged for it.
+		if err := cmds[i].Validate(); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)

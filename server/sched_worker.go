@@ -316,6 +316,10 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "want 1 to 10000 users"))
 		return
 	}
+	if aerr := n.checkEffects(r.Context(), req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	h, aerr := n.leadGroup(r.Context(), req.Group)
 	if aerr != nil {
 		writeError(w, aerr)
@@ -340,6 +344,77 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 		n.sched.m.effects.WithLabelValues(req.Job, res).Inc()
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// checkEffects refuses an effects request a worker of the scheduler would
+// not send: every user must lie in a task of a running run of the job and
+// cycle that is leased now (and that the task's gray filter selects), as
+// this node's meta replica shows it. A lease just granted may not have
+// reached the replica yet, so a request for a running run waits a little
+// for its users to be covered. Who holds the lease cannot be checked here:
+// only authentication of the caller closes that.
+func (n *Node) checkEffects(ctx context.Context, req effectsRequest) *api.Error {
+	if !n.clustered {
+		return api.Errorf(api.CodeInvalidArgument, "a standalone zone runs no scheduler")
+	}
+	if _, err := api.ParseCycle(api.FormatCycle(req.Cycle)); err != nil {
+		return err.(*api.Error)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		st := n.metaFSM.State()
+		run := runningRun(st, req.Job, req.Cycle)
+		if run == nil {
+			return api.Errorf(api.CodeInvalidArgument, "no %s run of cycle %s is going on", req.Job, api.FormatCycle(req.Cycle))
+		}
+		u, ok := uncovered(run, req.Users)
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return api.Errorf(api.CodeInvalidArgument, "user %d is in no leased task of run %d", u, run.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return api.Errorf(api.CodeUnavailable, "%v", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// runningRun is the running run of job and cycle in st, or nil.
+func runningRun(st fsm.MetaState, job string, cycle uint32) *fsm.Run {
+	if st.Sched == nil {
+		return nil
+	}
+	for i := range st.Sched.Runs {
+		if r := &st.Sched.Runs[i]; r.State == fsm.RunRunning && r.Job == job && r.Cycle == cycle {
+			return r
+		}
+	}
+	return nil
+}
+
+// uncovered returns the first user no leased task of run selects, and
+// false; or true when every user is covered.
+func uncovered(run *fsm.Run, users []uint64) (uint64, bool) {
+	for _, u := range users {
+		covered := false
+		for _, t := range run.Tasks {
+			if t.Lease == 0 || t.Shard != int(u%fsm.NumShards) || u < t.Lo || u > t.Hi {
+				continue
+			}
+			if (t.Filter == fsm.FilterGray && !run.Gray.Whitelisted(u)) || (t.Filter == fsm.FilterNotGray && run.Gray.Whitelisted(u)) {
+				continue
+			}
+			covered = true
+			break
+		}
+		if !covered {
+			return u, false
+		}
+	}
+	return 0, true
 }
 
 // notifyEffects applies statements or reminders in one entry.

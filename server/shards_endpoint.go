@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,10 +95,13 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 	}); err != nil {
 		return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
 	}
-	// Ingest into the target in batches.
+	// Ingest into the target in batches of whole users: the target checks
+	// each user's records add up, and replaces its copy of the user.
+	slices.SortStableFunc(recs, func(a, b fsm.Record) int { return cmp.Compare(recUser(a), recUser(b)) })
 	for len(recs) > 0 {
 		size, i := 0, 0
-		for ; i < len(recs) && (i == 0 || size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
+		for ; i < len(recs) && (i == 0 || recUser(recs[i]) == recUser(recs[i-1]) ||
+			size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
 			size += len(recs[i].Value) + len(recs[i].Key)
 		}
 		batch := recs[:i]
@@ -124,6 +129,13 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
 	}
 	return n.waitMeta(ctx, res.Epoch)
+}
+
+// recUser is the user a shard record belongs to (fsm.RecordUser: effect
+// records end with it, the others begin with it).
+func recUser(r fsm.Record) uint64 {
+	u, _ := fsm.RecordUser(r.Bucket, r.Key)
+	return u
 }
 
 // metaApplyIdempotent is metaApply for a command that may be applied twice
@@ -243,10 +255,17 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleImportShard writes a moving shard's records into this zone's log.
+// Only what a move would send is proposed: records of the path's shard,
+// whole users that add up (fsm.Command.Validate), while the meta group
+// moves that shard to this zone.
 func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+	shard, err := strconv.Atoi(r.PathValue("shard"))
+	if err != nil || shard < 0 || shard >= fsm.NumShards {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "shard %q: want 0 to %d", r.PathValue("shard"), fsm.NumShards-1))
+		return
+	}
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone owns every shard: it takes no shard moves"))
 		return
 	}
 	var recs []fsm.Record
@@ -254,7 +273,27 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := n.apply(h, fsm.Command{Type: fsm.CmdIngest, Records: recs})
+	c := fsm.Command{Type: fsm.CmdIngest, Records: recs}
+	if err := c.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if u := recUser(recs[0]); int(u%fsm.NumShards) != shard { // Validate: every record is in one shard
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "records of shard %d posted to shard %d", u%fsm.NumShards, shard))
+		return
+	}
+	h := n.ownZone()
+	if h == nil || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
+		return
+	}
+	if route := n.metaFSM.State().Shards; len(route) <= shard || route[shard].Target != h.zone {
+		// This node's meta replica may not show the move yet: the mover
+		// retries.
+		writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is not moving to zone %s (as this node's meta replica knows); retry", shard, h.zone))
+		return
+	}
+	res, err := n.apply(h, c)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
