@@ -31,7 +31,12 @@ const (
 	// again when its (job, cycle, user) effect was already recorded: a
 	// retried task or a second run writes the notification twice.
 	DoubleNotify = "double-notify"
+	// UnmarkedFailingOver makes a zone leader write without guard marks
+	// once its meta replica shows the zone failing over, as if the lease
+	// fence refused every such write: the writes its lease still lets it
+	// acknowledge are then missing from the blacklist.
+	UnmarkedFailingOver = "unmarked-failing-over"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, UnmarkedFailingOver}
