@@ -376,3 +376,58 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 		return true
 	})
 }
+
+// readyz returns the status of GET /readyz on addr.
+func readyz(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReadyzMeansEveryShardServes: /readyz answers 200 only when the node
+// can serve a user request of every shard: not before the cluster is
+// initialized, and not while a zone that owns shards is lost and not yet
+// failed over; again once its failover store serves.
+func TestReadyzMeansEveryShardServes(t *testing.T) {
+	mc := setupZonesInit(t, []string{"A", "B", "C"}, 2, nil, func(mc *multiCluster) {
+		time.Sleep(time.Second) // groups elect what they can before init
+		for _, a := range mc.apis {
+			if code := readyz(t, a); code == http.StatusOK {
+				t.Fatalf("%s/readyz answers %d before the cluster is initialized", a, code)
+			}
+		}
+	})
+	waitFor(t, 10*time.Second*slow, "every node ready", func() bool {
+		for _, a := range mc.apis {
+			if readyz(t, a) != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	mc.loseZone(0, 2)
+	waitFor(t, 10*time.Second*slow, "B's and C's nodes not ready with zone A lost", func() bool {
+		for _, a := range mc.apis[2:] {
+			if readyz(t, a) == http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	admin, _ := client.New(mc.apis[2:], client.WithMaxRetries(20))
+	if zs, err := admin.FailoverZone(context.Background(), "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	waitFor(t, 10*time.Second*slow, "B's and C's nodes ready with A's store serving", func() bool {
+		for _, a := range mc.apis[2:] {
+			if readyz(t, a) != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+}
