@@ -367,6 +367,7 @@ func (s *MetaState) renewLease(c *MetaCmd) MetaResult {
 	}
 	l.Holder, l.Term = c.Holder, c.Term
 	l.Until = max(l.Until, c.Time+c.DurationMs)
+	s.noteHome(c)
 	return MetaResult{Lease: *l, Epoch: s.Epoch}
 }
 

@@ -152,7 +152,7 @@ func (n *Node) exportPhases(st fsm.MetaState) {
 	for _, z := range st.Zones {
 		for _, p := range []string{fsm.PhaseNormal, fsm.PhaseFailingOver, fsm.PhaseFailover, fsm.PhaseReconciling} {
 			v := 0.0
-			if z.PhaseOf() == p {
+			if z.ShownPhase() == p {
 				v = 1
 			}
 			n.metrics.failoverPhase.WithLabelValues(z.Name, p).Set(v)
@@ -652,7 +652,7 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 	deadline := time.Now().Add(wait)
 	for {
 		zi, _ = n.metaFSM.State().ZoneOf(name)
-		if zi.PhaseOf() == want || time.Now().After(deadline) {
+		if zi.ShownPhase() == want || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -662,7 +662,7 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 		}
 	}
 	status := http.StatusOK
-	if zi.PhaseOf() != want {
+	if zi.ShownPhase() != want {
 		status = http.StatusAccepted
 	}
 	for _, zs := range n.zoneStatuses(r.Context()).Zones {

@@ -431,3 +431,40 @@ func TestReadyzMeansEveryShardServes(t *testing.T) {
 		return true
 	})
 }
+
+// TestRecoveredZoneNormalOnlyOnceItServes: after a reconciliation routes a
+// zone's shards home, the zone is shown normal only once its leader holds
+// its lease again (a lease renewed once a second leaves a wide window).
+func TestRecoveredZoneNormalOnlyOnceItServes(t *testing.T) {
+	mc := setupZonesWith(t, []string{"A", "B", "C"}, 1, func(c *Config) {
+		c.LeaseDuration, c.LeaseRenew = 3*time.Second, time.Second
+	})
+	ctx := context.Background()
+	mc.loseZone(0, 1)
+	admin, _ := client.New(mc.apis[1:], client.WithMaxRetries(20))
+	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	mc.restartZone(0, 1)
+	resp, err := http.Post("http://"+mc.apis[1]+"/v1/zones/A/recover?wait=0s", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(60 * time.Second * slow)
+	for {
+		var zs api.ZoneStatus
+		getJSON(t, mc.apis[1], "/v1/zones/A", &zs)
+		if zs.Phase == fsm.PhaseNormal {
+			h := mc.nodes[0].ownZone()
+			if h == nil || !h.rep.IsLeader() || !mc.nodes[0].leaseValid(h) {
+				t.Fatal("zone A is shown normal while its leader holds no lease")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zone A not normal again: %+v", zs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -190,7 +190,7 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 	reps := n.gatherReplicas(ctx)
 	list := api.ZoneList{Epoch: st.Epoch}
 	for _, z := range st.Zones {
-		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.PhaseOf(), Shards: []int{}, GuardGap: z.GuardGap}
+		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.ShownPhase(), Shards: []int{}, GuardGap: z.GuardGap}
 		if f := z.Failover; f != nil {
 			zs.Failover = failoverStatus(f, reps)
 			for i, s := range st.Shards {
