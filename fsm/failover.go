@@ -32,7 +32,9 @@ import (
 // is voided and reported. Any other account takes the store's state, which
 // equals the zone's plus the failover writes (by the guard-mark invariant,
 // checked here: if the zone holds a payment or repayment the store lacks,
-// the account is merged as if blacklisted and the merge reports it).
+// or its account or bills differ from the ones the store started from
+// (failover_base.go), the account is merged as if blacklisted and the merge
+// reports it).
 
 var (
 	bucketIsolated = []byte("isolated") // be64(user) -> empty: the failover blacklist
@@ -200,7 +202,7 @@ func (f *FSM) Isolated(user uint64) bool {
 
 // failoverBuckets are exported with a shard for a merge, besides the shard
 // buckets.
-var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketOutbox}
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketOutbox, bucketFBase}
 
 // ExportFailoverShard returns a failover store's records of shard: the
 // shard's data, its blacklist and failover-payment entries, and its
@@ -267,6 +269,7 @@ type storeUser struct {
 	isolated   bool
 	fpays      map[string]bool
 	outbox     []storeNote // in index order
+	base       storeBase   // the account and bills the store started from
 }
 
 // storeNote is one outbox entry of a failover store.
@@ -357,6 +360,10 @@ func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string
 			su.isolated = true
 		case string(bucketFPays):
 			su.fpays[rest] = true
+		case string(bucketFBase):
+			if !su.base.add(r.Key, r.Value) {
+				return nil, fmt.Sprintf("base record key %x malformed", r.Key)
+			}
 		case string(bucketOutbox):
 			if len(r.Key) != 16 {
 				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
@@ -370,9 +377,13 @@ func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string
 }
 
 // zoneWithin reports whether every payment and repayment the zone holds for
-// user is in the store too: the store then holds the zone's state plus its
-// own writes, and may replace it.
+// user is in the store too, and the zone's account and bills are the ones
+// the store started from (failover_base.go): the store then holds the
+// zone's state plus its own writes, and may replace it.
 func (a *applier) zoneWithin(user uint64, su *storeUser) bool {
+	if !a.zoneStateWithin(user, su) {
+		return false
+	}
 	prefix := be64(user)
 	for _, b := range []struct {
 		bucket []byte

@@ -189,6 +189,7 @@ type applier struct {
 }
 
 func (a *applier) apply(c *Command) Result {
+	a.keepBase(c)
 	switch c.Type {
 	case CmdPutAccount:
 		return a.putAccount(c)
