@@ -156,7 +156,10 @@ func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
 		if nd.ID == n.cfg.NodeID {
-			out[nd.ID] = n.localReplicas()
+			local := n.localReplicas()
+			mu.Lock() // the answers of nodes asked before are being written
+			out[nd.ID] = local
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
