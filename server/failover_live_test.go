@@ -194,3 +194,47 @@ func TestFailoverOfLiveZoneKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatalf("acknowledged writes lost by the failover of a live zone: %v", lost)
 	}
 }
+
+// TestWriteMarkedAfterLeaseEndIsRefused: a write whose guard mark reaches
+// the backup zone only after the zone's lease has ended (and so perhaps
+// after the failover read its blacklist) is refused as not applied, and
+// never reaches the zone's log.
+func TestWriteMarkedAfterLeaseEndIsRefused(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 1)
+	ctx := context.Background()
+	cl, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(80), client.WithTimeout(3*time.Second))
+	st := mc.nodes[0].metaFSM.State()
+	var user uint64
+	for ; ; user++ {
+		if z, _ := st.Route(user); z == "A" {
+			break
+		}
+	}
+	if _, err := cl.PutAccount(ctx, user, 10_000); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second*slow, "A's marks in B cleared", func() bool { return len(mc.marksIn("B", "A")) == 0 })
+	delay := 2 * mc.cfgs[0].LeaseDuration
+	testMarkDelay.Store(&delay)
+	t.Cleanup(func() { testMarkDelay.Store(nil) })
+	resp, err := http.Post("http://"+mc.apis[2]+"/v1/zones/A/failover?wait=0s", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitFor(t, 5*time.Second*slow, "A sees itself failing over", func() bool {
+		z, _ := mc.nodes[0].metaFSM.State().ZoneOf("A")
+		return z.PhaseOf() == fsm.PhaseFailingOver
+	})
+	zcl, _ := client.New([]string{mc.apis[0]}, client.WithMaxRetries(0), client.WithTimeout(3*delay))
+	if _, err := zcl.Pay(ctx, user, client.PayRequest{Key: "late", Amount: 10, Merchant: "m"}); !errors.Is(err, client.ErrLeaseExpired) {
+		t.Fatalf("a write marked after the lease's end: %v, want lease_expired", err)
+	}
+	h := mc.nodes[0].ownZone()
+	if err := h.rep.Raft().Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.fsm.Payment(user, "late"); p != nil {
+		t.Fatalf("the write reached zone A's log: %+v", p)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
@@ -194,6 +195,9 @@ func fenced(cmds []fsm.Command) bool {
 	return false
 }
 
+// testMarkDelay, when set (tests), delays every guard marks request.
+var testMarkDelay atomic.Pointer[time.Duration]
+
 // marker sends a zone leader's guard marks to the backup zone's leader,
 // batching the marks of concurrent writes into one request and one entry.
 type marker struct {
@@ -237,6 +241,9 @@ func (m *marker) flush() {
 			return
 		}
 		m.mu.Unlock()
+		if d := testMarkDelay.Load(); d != nil {
+			time.Sleep(*d)
+		}
 		err := m.n.sendMarks(m.backup, marksRequest{Zone: m.zone, Marks: marks})
 		for _, w := range waiters {
 			w <- err
