@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -26,8 +27,10 @@ const MaxBatch = api.MaxBatch
 // a whole zone's share in one log entry. The client sends each zone's share
 // straight to that zone's leader when it knows the routes, and retries, with
 // the same keys, the payments whose result is retryable; their last result
-// stands when the retries run out. The error is for the call as a whole
-// (bad request, context ended); per-payment refusals are in the results.
+// stands when the retries run out. Every result carries a status. The error
+// is for the call as a whole (a zone's share refused as a bad request, the
+// context ended); the items it concerns carry it in their results too, and
+// per-payment refusals are in the results.
 func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult, error) {
 	return sendBatch(c, ctx, "/v1/payments/batch", ps, func(p BatchPayment) uint64 { return p.User },
 		func(share []BatchPayment) any { return api.BatchRequest{Payments: share} })
@@ -82,21 +85,33 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 				mu.Lock()
 				defer mu.Unlock()
 				if err == nil && len(out.Results) != len(g) {
-					err = fmt.Errorf("rzone: %s answered %d results for %d items", path, len(out.Results), len(g))
+					// The node took the share but its answer does not
+					// say which item got what: each one's outcome is
+					// unknown, and retrying with the same keys settles it.
+					err = &Error{Code: api.CodeUnknownOutcome, Status: http.StatusBadGateway,
+						Message: fmt.Sprintf("%s answered %d results for %d items", path, len(out.Results), len(g))}
 				}
-				if err != nil {
-					e, ok := err.(*Error)
-					if !ok || !e.Code.Retryable() {
-						firstErr = err
-						return
-					}
-					for _, i := range g {
-						results[i] = BatchResult{Status: e.Status, Error: &api.Error{Code: e.Code, Message: e.Message}}
+				if err == nil {
+					for j, i := range g {
+						results[i] = out.Results[j]
 					}
 					return
 				}
-				for j, i := range g {
-					results[i] = out.Results[j]
+				// Every item of the share carries the error, with a
+				// status, so that no result is left empty.
+				var e *Error
+				if !errors.As(err, &e) {
+					e = &Error{Code: api.CodeInternal, Message: err.Error()}
+				}
+				status := e.Status
+				if status == 0 {
+					status = e.Code.HTTPStatus()
+				}
+				for _, i := range g {
+					results[i] = BatchResult{Status: status, Error: &api.Error{Code: e.Code, Message: e.Message}}
+				}
+				if !e.Code.Retryable() && firstErr == nil {
+					firstErr = fmt.Errorf("rzone: %d of %d items of %s refused as a whole: %w", len(g), len(items), path, err)
 				}
 			}(g)
 		}

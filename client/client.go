@@ -235,6 +235,10 @@ type call struct {
 	admin bool
 	// timeout, if set, replaces the client's per-attempt timeout.
 	timeout time.Duration
+	// noKey marks a write without an idempotency key (a config set): it
+	// is retried only when it was not applied, and an unknown outcome is
+	// returned to the caller, since sending it again could apply it twice.
+	noKey bool
 }
 
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
@@ -275,7 +279,7 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 			return status, nil
 		}
 		lastErr = err
-		if !IsRetryable(err) || ctx.Err() != nil {
+		if !IsRetryable(err) || ctx.Err() != nil || (cl.noKey && errors.Is(err, ErrUnknownOutcome)) {
 			return status, err
 		}
 		if errors.Is(err, ErrWrongZone) || errors.Is(err, ErrLeaseExpired) {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,13 +103,51 @@ type ConfigItem = api.ConfigItem
 
 // SetConfig writes a config key; expectedVersion > 0 makes it a
 // compare-and-set that fails with ErrVersionConflict on another version.
+//
+// A config write carries no idempotency key, so it is sent again only when
+// it was not applied. When its outcome is unknown (the reply was lost),
+// SetConfig reads the key back: if it holds value (at expectedVersion+1,
+// for a compare-and-set) the write is taken as done and that item is
+// returned; otherwise the error wraps ErrUnknownOutcome and the caller
+// decides, with GetConfig, whether to write again.
 func (c *Client) SetConfig(ctx context.Context, key, value string, expectedVersion uint64) (*ConfigItem, error) {
 	var out ConfigItem
 	body := api.SetConfigRequest{Value: value, ExpectedVersion: expectedVersion}
-	if _, err := c.do(ctx, call{method: http.MethodPut, path: "/v1/config/" + key, body: body, out: &out, write: true, admin: true}); err != nil {
+	_, err := c.do(ctx, call{method: http.MethodPut, path: "/v1/config/" + key, body: body, out: &out, write: true, admin: true, noKey: true})
+	if err == nil {
+		return &out, nil
+	}
+	if !errors.Is(err, ErrUnknownOutcome) {
 		return nil, err
 	}
-	return &out, nil
+	if it := c.readBackConfig(ctx, key, value, expectedVersion); it != nil {
+		return it, nil
+	}
+	return nil, err
+}
+
+// readBackConfig reads key a few times (a node's replica may lag the meta
+// leader by a heartbeat) and returns it once it shows value, at
+// expectedVersion+1 when expectedVersion > 0; nil if it does not.
+func (c *Client) readBackConfig(ctx context.Context, key, value string, expectedVersion uint64) *ConfigItem {
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(c.backoff):
+			}
+		}
+		it, err := c.GetConfig(ctx, key)
+		if err != nil || it.Value != value {
+			continue
+		}
+		if expectedVersion == 0 || it.Version == expectedVersion+1 {
+			return it
+		}
+		return nil // it moved past the version this write could have made
+	}
+	return nil
 }
 
 // GetConfig reads a config key.

@@ -18,7 +18,11 @@ type (
 // StartRun starts a run of job ("statement", "reminder" or "autodebit") for
 // cycle ("YYYYMM") and returns it; while a run of the same job and cycle is
 // going on, that run is returned instead (created false). Safe to retry: a
-// retried start finds the run the first one started.
+// retried start finds the run the first one started. A start whose reply
+// was lost (unknown outcome) is sent again and so reports the run it made
+// as created false; had that run already ended, a second run of the cycle
+// starts, which notifies or debits no one twice (every effect is once per
+// job, cycle and user).
 func (c *Client) StartRun(ctx context.Context, job, cycle string) (run *Run, created bool, err error) {
 	var out Run
 	status, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/jobs/" + url.PathEscape(job) + "/runs",

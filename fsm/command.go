@@ -34,6 +34,7 @@ const (
 	CmdMerge           CmdType = 12 // merge one shard of a failover store back into its zone
 	CmdGuardClear      CmdType = 13 // clear guard marks, with the backup's applied watermark they rest on
 	CmdNotifyDelivered CmdType = 14 // mark outbox notifications delivered by the notifier
+	CmdDropShard       CmdType = 15 // drop a moved-away shard's outbox and effect records
 )
 
 func (t CmdType) String() string {
@@ -66,6 +67,8 @@ func (t CmdType) String() string {
 		return "guard_clear"
 	case CmdNotifyDelivered:
 		return "notify_delivered"
+	case CmdDropShard:
+		return "drop_shard"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -100,6 +103,7 @@ type NoteRef struct {
 //	CmdGuardClear:   NodeID (the marked zone), Epoch (the backup replicas' lowest applied index the clear rests on),
 //	                 Term (also clear every mark set at a lower term; 0: none), Marks
 //	CmdNotifyDelivered: Time (the delivery's record time), Notes
+//	CmdDropShard:    Shards (one shard), Epoch (the epoch the zone gave it up at)
 //
 // Time is Unix milliseconds stamped by the leader that proposed it; apply
 // uses it as "now".
@@ -205,6 +209,9 @@ func (c *Command) appendTo(b []byte) []byte {
 	case CmdMark, CmdClearMarks:
 		b = appendString(b, c.NodeID)
 		b = appendMarks(b, c.Marks)
+	case CmdDropShard:
+		b = binary.AppendUvarint(b, c.Epoch)
+		b = appendString(b, string(c.Shards))
 	case CmdNotifyDelivered:
 		b = binary.AppendVarint(b, c.Time)
 		b = binary.AppendUvarint(b, uint64(len(c.Notes)))
@@ -333,6 +340,11 @@ func Decode(data []byte) ([]Command, error) {
 		case CmdNotifyDelivered:
 			c.Time = r.varint()
 			c.Notes = r.notes()
+		case CmdDropShard:
+			c.Epoch = r.uvarint()
+			if sh := r.string(); sh != "" {
+				c.Shards = []byte(sh)
+			}
 		default:
 			if r.err == nil && c.Type&IgnorableFlag != 0 {
 				// An ignorable command's body is length-prefixed so that

@@ -89,11 +89,35 @@ func (a *applier) markDelivered(user, index uint64, n notificationRec, at int64)
 	}
 	n.Delivered = at
 	put(a.tx.Bucket(bucketOutbox), outboxKey(user, index), n)
+	a.unindexUndelivered(user, index)
+	return true
+}
+
+// unindexUndelivered takes user's outbox entry at index off the
+// undelivered index.
+func (a *applier) unindexUndelivered(user, index uint64) {
 	if err := a.tx.Bucket(bucketUndelivered).Delete(undeliveredKey(index, user)); err != nil {
 		panic(fmt.Sprintf("fsm: unindex undelivered: %v", err))
 	}
 	a.addUndelivered(-1)
-	return true
+}
+
+// carryNote writes a notification carried from another state (a moved
+// shard's source zone, a failover store) into user's outbox, once per
+// (job, cycle): one the outbox lacks is added at index (or the next index
+// free for user), delivered or not as it was, with its effect record, so
+// that the job does not run again for the user here; one the outbox holds
+// already is kept, and marked delivered if the carried one was. It reports
+// whether it added the entry, and whether it marked one delivered.
+func (a *applier) carryNote(user, index uint64, n notificationRec) (added, marked bool) {
+	if at, have, ok := findOutbox(a.tx, user, n.Job, n.Cycle); ok {
+		return false, n.Delivered != 0 && a.markDelivered(user, at, have, n.Delivered)
+	}
+	a.addOutbox(user, index, n)
+	if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
+		panic(fmt.Sprintf("fsm: carry effect: %v", err))
+	}
+	return true, false
 }
 
 // notifyDelivered marks the named notifications delivered at the command's
@@ -113,7 +137,9 @@ func (a *applier) notifyDelivered(c *Command) Result {
 }
 
 // Undelivered returns up to limit outbox notifications not yet delivered,
-// oldest first.
+// oldest first, of the users whose shard the zone serves now: a shard given
+// up (moving away, or routed to a failover store) is delivered by the zone
+// that takes it, which gets its outbox with its records.
 func (f *FSM) Undelivered(limit int) ([]api.Notification, error) {
 	var out []api.Notification
 	err := f.view(func(tx *bolt.Tx) error {
@@ -121,6 +147,9 @@ func (f *FSM) Undelivered(limit int) ([]api.Notification, error) {
 		cur := tx.Bucket(bucketUndelivered).Cursor()
 		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
 			index, user := binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])
+			if ok, _ := owns(tx, user); !ok {
+				continue
+			}
 			var n notificationRec
 			if !get(outbox, outboxKey(user, index), &n) {
 				return fmt.Errorf("undelivered index names a missing outbox entry %d/%d", user, index)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -38,7 +39,7 @@ import (
 
 var (
 	bucketIsolated = []byte("isolated") // be64(user) -> empty: the failover blacklist
-	bucketFPays    = []byte("fpays")    // be64(user) key -> empty: payments accepted by a failover store
+	bucketFPays    = []byte("fpays")    // be64(user) key -> empty: payments a failover store decided (accepted or declined)
 	bucketMerged   = []byte("merged")   // group 0x00 shard -> MergeReport: shards merged back, for idempotency
 
 	keyFailover = []byte("failover") // in bucketMeta: failoverRec
@@ -142,6 +143,16 @@ func refuseIsolated(tx *bolt.Tx, user uint64, what string) *Result {
 // and, when it fits, records it as a failover payment. It returns a
 // decline message, or "".
 func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec) string {
+	if msg := a.standinRoom(user, amount, acc); msg != "" {
+		return msg
+	}
+	a.storeDecided(user, key)
+	return ""
+}
+
+// standinRoom returns why a payment of amount does not fit user's stand-in
+// limit in a failover store, or "" when it fits (always, in a zone).
+func (a *applier) standinRoom(user uint64, amount int64, acc *accountRec) string {
 	fr, ok := failoverMode(a.tx)
 	if !ok {
 		return ""
@@ -162,10 +173,47 @@ func (a *applier) standin(user uint64, key string, amount int64, acc *accountRec
 		return fmt.Sprintf("amount %d exceeds the failover stand-in limit: %d%% of the credit line (%d) less %d already taken in failover",
 			amount, fr.StandinPct, limit, taken)
 	}
-	if err := fp.Put(userKey(user, key), nil); err != nil {
+	return ""
+}
+
+// refuseUndecidable refuses, without deciding, a payment a failover store
+// cannot accept for a blacklisted account: over the stand-in limit or the
+// replica's available credit. Such an account's latest state is in the
+// lost zone, which may have decided this very key (its client retrying
+// after an answer that never came), so a decline here could contradict an
+// acceptance the zone acknowledged. The store only ever accepts a
+// blacklisted account's payments; the rest wait for reconciliation, where a
+// retry gets the zone's decision or a fresh one. Nil when the payment may be
+// decided here.
+func (a *applier) refuseUndecidable(c *Command, acc *accountRec, avail int64) *Result {
+	if !isolated(a.tx, c.User) {
+		return nil
+	}
+	why := ""
+	if c.Amount > avail {
+		why = fmt.Sprintf("amount %d exceeds the available credit %d the failover store knows of", c.Amount, avail)
+	} else if msg := a.standinRoom(c.User, c.Amount, acc); msg != "" {
+		why = msg
+	}
+	if why == "" {
+		return nil
+	}
+	fr, _ := failoverMode(a.tx)
+	return &Result{Code: Isolated, Msg: fmt.Sprintf(
+		"payment %q for account %d is not decided while zone %s is failed over: %s, and the account's latest state is in zone %s; retry it after reconciliation (nothing was charged)",
+		c.Key, c.User, fr.Zone, why, fr.Zone)}
+}
+
+// storeDecided lists a payment key a failover store decided itself,
+// accepted or declined, so that reconciliation can tell its decisions from
+// the ones it replicated from the zone. An ordinary zone lists nothing.
+func (a *applier) storeDecided(user uint64, key string) {
+	if _, ok := failoverMode(a.tx); !ok {
+		return
+	}
+	if err := a.tx.Bucket(bucketFPays).Put(userKey(user, key), nil); err != nil {
 		panic(fmt.Sprintf("fsm: record failover payment: %v", err))
 	}
-	return ""
 }
 
 // Failover returns the store's description, or nil for an ordinary zone.
@@ -201,29 +249,14 @@ func (f *FSM) Isolated(user uint64) bool {
 }
 
 // failoverBuckets are exported with a shard for a merge, besides the shard
-// buckets.
-var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketOutbox, bucketFBase}
+// buckets and effectBuckets.
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketFBase}
 
 // ExportFailoverShard returns a failover store's records of shard: the
-// shard's data, its blacklist and failover-payment entries, and its
-// outbox.
+// shard's data, its blacklist and failover-payment entries, its outbox and
+// its effect records.
 func (f *FSM) ExportFailoverShard(shard int) ([]Record, error) {
-	var out []Record
-	err := f.view(func(tx *bolt.Tx) error {
-		for _, name := range append(slices.Clone(shardBuckets), failoverBuckets...) {
-			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				if len(k) >= 8 && int(binary.BigEndian.Uint64(k[:8])%NumShards) == shard {
-					out = append(out, Record{Bucket: string(name), Key: bytes.Clone(k), Value: bytes.Clone(v)})
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	return f.exportShard(shard, slices.Concat(shardBuckets, failoverBuckets, effectBuckets))
 }
 
 // MergeReport is what merging one shard of a failover store did.
@@ -239,6 +272,9 @@ type MergeReport struct {
 	// Voided lists failover payments whose key the zone had accepted too:
 	// the zone's copy stands, the store's is void.
 	Voided []VoidedPayment `json:"voided,omitempty"`
+	// Contradicted lists keys that the zone and the store decided
+	// differently: the store's decision, the one its client saw, stands.
+	Contradicted []ContradictedKey `json:"contradicted,omitempty"`
 	// Violations lists accounts not on the blacklist whose zone state had
 	// writes the store lacked (the guard-mark invariant broken); they were
 	// merged as if blacklisted. Unmerged lists store writes that could not
@@ -256,6 +292,10 @@ type MergeReport struct {
 // key was accepted in the zone as well.
 type VoidedPayment = api.VoidedPayment
 
+// ContradictedKey is a payment key the zone and the failover store decided
+// differently (api.ContradictedKey).
+type ContradictedKey = api.ContradictedKey
+
 func mergedKey(group string, shard byte) []byte {
 	return append(append([]byte(group), 0), shard)
 }
@@ -269,6 +309,7 @@ type storeUser struct {
 	isolated   bool
 	fpays      map[string]bool
 	outbox     []storeNote // in index order
+	effects    [][]byte    // effect record keys
 	base       storeBase   // the account and bills the store started from
 }
 
@@ -313,6 +354,7 @@ func (a *applier) merge(c *Command) Result {
 		}
 		a.mergeOutbox(u, su, &rep)
 		if !su.isolated && a.zoneWithin(u, su) {
+			a.reportTaken(u, su, &rep)
 			a.takeStore(u, su)
 			rep.Taken++
 			continue
@@ -331,10 +373,10 @@ func (a *applier) merge(c *Command) Result {
 func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string) {
 	users := map[uint64]*storeUser{}
 	for _, r := range recs {
-		if len(r.Key) < 8 {
+		u, ok := RecordUser(r.Bucket, r.Key)
+		if !ok {
 			return nil, fmt.Sprintf("record key %x too short", r.Key)
 		}
-		u := binary.BigEndian.Uint64(r.Key[:8])
 		if byte(u%NumShards) != shard {
 			return nil, fmt.Sprintf("record of user %d is not in shard %d", u, shard)
 		}
@@ -369,6 +411,8 @@ func groupStoreRecords(recs []Record, shard byte) (map[uint64]*storeUser, string
 				return nil, fmt.Sprintf("outbox key %x malformed", r.Key)
 			}
 			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
+		case string(bucketEffects):
+			su.effects = append(su.effects, r.Key)
 		default:
 			return nil, fmt.Sprintf("record for bucket %q cannot be merged", r.Bucket)
 		}
@@ -397,6 +441,27 @@ func (a *applier) zoneWithin(user uint64, su *storeUser) bool {
 		}
 	}
 	return true
+}
+
+// reportTaken lists, before an account takes the store's state, the keys
+// the store decided itself that the zone had decided otherwise: the store's
+// decision stands, as it does in keepZone.
+func (a *applier) reportTaken(user uint64, su *storeUser, rep *MergeReport) {
+	payments := a.tx.Bucket(bucketPayments)
+	for _, key := range sortedKeys(su.fpays) {
+		var zp, sp paymentRec
+		if !get(payments, userKey(user, key), &zp) || su.payments[key] == nil {
+			continue
+		}
+		decode(su.payments[key], &sp)
+		if (zp.Status == api.PaymentDeclined) != (sp.Status == api.PaymentDeclined) || zp.Amount != sp.Amount {
+			rep.Contradicted = append(rep.Contradicted, ContradictedKey{
+				User: user, Key: key,
+				Zone:  api.Decision{Status: zp.Status, Amount: zp.Amount, Index: zp.Index},
+				Store: api.Decision{Status: sp.Status, Amount: sp.Amount, Index: sp.Index},
+			})
+		}
+	}
 }
 
 // takeStore replaces the zone's records of user with the store's.
@@ -472,8 +537,8 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 		decode(su.payments[key], &sp)
 		var zp paymentRec
 		if get(payments, userKey(user, key), &zp) {
-			if su.fpays[key] && sp.Status != api.PaymentDeclined {
-				rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+			if su.fpays[key] {
+				a.settleTwice(user, key, &acc, zp, sp, rep)
 			}
 			continue
 		}
@@ -506,28 +571,114 @@ func (a *applier) keepZone(user uint64, su *storeUser, now int64, rep *MergeRepo
 	put(accounts, be64(user), acc)
 }
 
-// mergeOutbox carries a store's outbox of user into the zone, one entry per
-// (job, cycle): an entry the zone lacks (the store wrote it while failed
-// over) is added, with its effect, so that the job does not run again for
-// the user; one the zone holds too is kept as the zone's, marked delivered
-// if the store delivered it. An added entry keeps the store's index where
-// the zone has not used it for the user.
+// settleTwice settles a key that both the zone and the failover store
+// decided, each on its own: the zone decided it in the tail its backup never
+// replicated, and the store decided it afresh when the client retried it
+// there. The client retried because the zone's answer never reached it, so
+// the store's decision is the one a client can have seen as final, and it
+// stands (guarantee 8): a key the store accepted is charged exactly once, a
+// key it declined is not charged at all, whatever the zone did. Where the
+// two agree (both charged the same amount), the zone's copy is kept and the
+// store's is reported voided as a duplicate; where they differ, the zone's
+// decision is undone, the store's is applied, and the key is reported as
+// contradicted with both decisions.
+func (a *applier) settleTwice(user uint64, key string, acc *accountRec, zp, sp paymentRec, rep *MergeReport) {
+	zoneCharged, storeCharged := zp.Status != api.PaymentDeclined, sp.Status != api.PaymentDeclined
+	if inject.On(inject.ZoneWinsMerge) {
+		// The planted bug: the zone's copy always wins.
+		if storeCharged {
+			rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+		}
+		return
+	}
+	switch {
+	case !zoneCharged && !storeCharged:
+		return // declined on both sides: nobody is charged
+	case zoneCharged && storeCharged && zp.Amount == sp.Amount && zp.Merchant == sp.Merchant:
+		rep.Voided = append(rep.Voided, VoidedPayment{User: user, Key: key, Amount: sp.Amount, ZoneAmount: zp.Amount})
+		return
+	}
+	rep.Contradicted = append(rep.Contradicted, ContradictedKey{
+		User: user, Key: key,
+		Zone:  api.Decision{Status: zp.Status, Amount: zp.Amount, Index: zp.Index},
+		Store: api.Decision{Status: sp.Status, Amount: sp.Amount, Index: sp.Index},
+	})
+	if zoneCharged {
+		if short := a.uncharge(user, key, acc, zp); short > 0 {
+			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %d of it had been repaid and is owed back to the user", user, key, short))
+		}
+	}
+	payments := a.tx.Bucket(bucketPayments)
+	if !storeCharged {
+		put(payments, userKey(user, key), sp)
+		return
+	}
+	sp.Status, sp.Posted = api.PaymentAccepted, 0
+	put(payments, userKey(user, key), sp)
+	if err := a.tx.Bucket(bucketUnposted).Put(unpostedKey(sp.Index, user, key), nil); err != nil {
+		panic(fmt.Sprintf("fsm: index unposted: %v", err))
+	}
+	acc.Pending += sp.Amount
+	acc.Accepted += sp.Amount
+}
+
+// uncharge takes back the charge of a payment the zone had accepted: from
+// pending credit, or, once posted, from its bill and used credit. What the
+// user had already repaid of it (used credit cannot go below zero) comes off
+// the repaid total and is returned as owed back to the user.
+func (a *applier) uncharge(user uint64, key string, acc *accountRec, zp paymentRec) (short int64) {
+	switch zp.Status {
+	case api.PaymentAccepted:
+		if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(zp.Index, user, key)); err != nil {
+			panic(fmt.Sprintf("fsm: unindex payment: %v", err))
+		}
+		acc.Pending -= zp.Amount
+	case api.PaymentPosted:
+		bills := a.tx.Bucket(bucketBills)
+		bk := billKey(user, CycleOf(zp.Created))
+		var b billRec
+		if get(bills, bk, &b) {
+			b.Principal -= zp.Amount
+			b.Payments--
+			put(bills, bk, b)
+		}
+		acc.Used -= zp.Amount
+	}
+	acc.Accepted -= zp.Amount
+	if acc.Used < 0 {
+		short = -acc.Used
+		acc.Used = 0
+		acc.Repaid -= short
+	}
+	return short
+}
+
+// mergeOutbox carries a store's outbox and effect records of user into the
+// zone, one outbox entry per (job, cycle) (carryNote): an entry the zone
+// lacks (the store wrote it while failed over) is added, with its effect,
+// so that the job does not run again for the user; one the zone holds too
+// is kept as the zone's, marked delivered if the store delivered it. An
+// added entry keeps the store's index where the zone has not used it for
+// the user. Every effect the store recorded is recorded here too, those
+// without a notification included (a reminder of a bill paid meanwhile).
 func (a *applier) mergeOutbox(user uint64, su *storeUser, rep *MergeReport) {
 	slices.SortFunc(su.outbox, func(x, y storeNote) int { return cmpUint(x.index, y.index) })
 	for _, sn := range su.outbox {
 		var n notificationRec
 		decode(sn.rec, &n)
-		if index, zn, ok := findOutbox(a.tx, user, n.Job, n.Cycle); ok {
-			if n.Delivered != 0 && a.markDelivered(user, index, zn, n.Delivered) {
-				rep.Delivered++
-			}
-			continue
+		added, marked := a.carryNote(user, sn.index, n)
+		if added {
+			rep.Notifications++
 		}
-		a.addOutbox(user, sn.index, n)
-		if err := a.tx.Bucket(bucketEffects).Put(effectKey(n.Job, n.Cycle, user), nil); err != nil {
+		if marked {
+			rep.Delivered++
+		}
+	}
+	slices.SortFunc(su.effects, bytes.Compare)
+	for _, k := range su.effects {
+		if err := a.tx.Bucket(bucketEffects).Put(k, nil); err != nil {
 			panic(fmt.Sprintf("fsm: merge effect: %v", err))
 		}
-		rep.Notifications++
 	}
 }
 

@@ -220,6 +220,8 @@ func (a *applier) apply(c *Command) Result {
 		return a.guardClear(c)
 	case CmdNotifyDelivered:
 		return a.notifyDelivered(c)
+	case CmdDropShard:
+		return a.dropShard(c)
 	}
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d", c.Type))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/rzonedb/rzone/internal/api"
 	bolt "go.etcd.io/bbolt"
@@ -22,14 +23,22 @@ type Record struct {
 var shardBuckets = [][]byte{bucketAccounts, bucketPayments, bucketRepayments, bucketBills}
 
 // ExportShard returns every record of the users of shard, in one read
-// transaction. Unposted payments are exported as their payment records; the
-// importing zone rebuilds its own unposted index.
+// transaction: their data and what makes their scheduler effects happen
+// once (effectBuckets). Unposted payments are exported as their payment
+// records, undelivered notifications as their outbox entries; the
+// importing zone rebuilds its own indexes.
 func (f *FSM) ExportShard(shard int) ([]Record, error) {
+	return f.exportShard(shard, slices.Concat(shardBuckets, effectBuckets))
+}
+
+// exportShard returns the records of the users of shard in buckets, in one
+// read transaction.
+func (f *FSM) exportShard(shard int, buckets [][]byte) ([]Record, error) {
 	var out []Record
 	err := f.view(func(tx *bolt.Tx) error {
-		for _, name := range shardBuckets {
+		for _, name := range buckets {
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				if len(k) >= 8 && int(binary.BigEndian.Uint64(k[:8])%NumShards) == shard {
+				if u, ok := RecordUser(string(name), k); ok && int(u%NumShards) == shard {
 					out = append(out, Record{Bucket: string(name), Key: bytes.Clone(k), Value: bytes.Clone(v)})
 				}
 				return nil
@@ -44,19 +53,33 @@ func (f *FSM) ExportShard(shard int) ([]Record, error) {
 }
 
 // ingest writes records exported from another zone. It refuses records of a
-// shard this zone owns (they would overwrite live state) and rebuilds the
-// unposted index for accepted payments under this entry's index.
+// shard this zone owns (they would overwrite live state), rebuilds the
+// unposted index for accepted payments under this entry's index, and
+// carries outbox entries and effect records as ingestEffect says.
 func (a *applier) ingest(c *Command) Result {
 	for _, r := range c.Records {
-		if !isShardBucket(r.Bucket) || len(r.Key) < 8 {
+		user, ok := RecordUser(r.Bucket, r.Key)
+		if !isShardBucket(r.Bucket) || !ok || (r.Bucket == string(bucketOutbox) && len(r.Key) != 16) {
 			return Result{Code: Invalid, Msg: fmt.Sprintf("record for bucket %q is not shard data", r.Bucket)}
 		}
-		user := binary.BigEndian.Uint64(r.Key[:8])
 		if ok, _ := owns(a.tx, user); ok && a.tx.Bucket(bucketMeta).Get(keySharded) != nil {
 			return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is owned here; refusing to overwrite it", user%NumShards)}
 		}
 	}
 	for _, r := range c.Records {
+		if a.ingestEffect(r) {
+			continue
+		}
+		if r.Bucket == string(bucketPayments) {
+			// A payment this zone holds from before (its shard moved away
+			// and back) leaves its old index entry behind.
+			var old paymentRec
+			if get(a.tx.Bucket(bucketPayments), r.Key, &old) && old.Status == api.PaymentAccepted {
+				if err := a.tx.Bucket(bucketUnposted).Delete(unpostedKey(old.Index, binary.BigEndian.Uint64(r.Key[:8]), string(r.Key[8:]))); err != nil {
+					panic(fmt.Sprintf("fsm: ingest unposted: %v", err))
+				}
+			}
+		}
 		if err := a.tx.Bucket([]byte(r.Bucket)).Put(r.Key, r.Value); err != nil {
 			panic(fmt.Sprintf("fsm: ingest: %v", err))
 		}
@@ -76,8 +99,9 @@ func (a *applier) ingest(c *Command) Result {
 	return Result{Code: OK}
 }
 
+// isShardBucket reports whether name is a bucket a shard move carries.
 func isShardBucket(name string) bool {
-	for _, b := range shardBuckets {
+	for _, b := range slices.Concat(shardBuckets, effectBuckets) {
 		if string(b) == name {
 			return true
 		}

@@ -69,7 +69,18 @@ type Lease struct {
 	Zone   string `json:"zone"`
 	Holder string `json:"holder"` // node id of the zone leader that renewed it last
 	Term   uint64 `json:"term"`   // that leader's Raft term in the zone group
-	Until  int64  `json:"until"`
+	// Until is the granting meta leader's wall-clock time plus the
+	// duration (Unix ms): for display and for the automatic failover's
+	// "lost for a while" test. Safety never rests on it, since meta
+	// leaders' wall clocks need not agree.
+	Until int64 `json:"until"`
+	// Grants counts the renewals granted. A node that sees a new count
+	// knows a grant was applied no later than that moment, by its own
+	// monotonic clock; the holder's lease, counted from before it asked,
+	// ends within DurationMs of that moment (server/cluster.go).
+	Grants uint64 `json:"grants,omitempty"`
+	// DurationMs is the longest duration granted, in milliseconds.
+	DurationMs int64 `json:"duration_ms,omitempty"`
 }
 
 // ConfigItem is one key of the config store.
@@ -123,6 +134,9 @@ type MetaCmd struct {
 	Seed      string          `json:"seed,omitempty"`
 	Blacklist []uint64        `json:"blacklist,omitempty"`
 	Report    *FailoverReport `json:"report,omitempty"`
+	// LeaseGrants (MetaPromote) is the zone lease's grant count whose end
+	// the proposer waited out; nil in entries written before it existed.
+	LeaseGrants *uint64 `json:"lease_grants,omitempty"`
 	// MetaSched* (meta_sched.go)
 	Sched *SchedCmd `json:"sched,omitempty"`
 }
@@ -216,6 +230,7 @@ func (s MetaState) clone() MetaState {
 			if f.Report != nil {
 				r := *f.Report
 				r.Voided = slices.Clone(r.Voided)
+				r.Contradicted = slices.Clone(r.Contradicted)
 				r.Violations = slices.Clone(r.Violations)
 				c.Report = &r
 			}
@@ -367,6 +382,8 @@ func (s *MetaState) renewLease(c *MetaCmd) MetaResult {
 	}
 	l.Holder, l.Term = c.Holder, c.Term
 	l.Until = max(l.Until, c.Time+c.DurationMs)
+	l.Grants++
+	l.DurationMs = max(l.DurationMs, c.DurationMs)
 	s.noteHome(c)
 	return MetaResult{Lease: *l, Epoch: s.Epoch}
 }

@@ -120,9 +120,15 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 	return MetaResult{Epoch: s.Epoch, Lease: l}
 }
 
-// promote routes the failing zone's shards to its failover store. The
-// state machine itself refuses it before the zone's last lease has ended
-// (by the proposing leader's clock): until then the zone may still commit.
+// promote routes the failing zone's shards to its failover store. Its
+// proposer has waited out the zone's last lease grant on its own monotonic
+// clock (server/failover.go promoteStep) and names that grant's count: the
+// state machine refuses a promotion whose count is not the lease's latest,
+// as a renewal granted after the wait began would still let the zone
+// commit. It compares no wall-clock times: those of two meta leaders need
+// not agree, and a skewed one would let the shards move while the zone's
+// lease still runs. (Entries written before LeaseGrants existed keep the
+// older wall-clock test, so a replay decides as they were decided.)
 func (s *MetaState) promote(c *MetaCmd) MetaResult {
 	z := s.zoneRef(c.Zone)
 	switch {
@@ -139,7 +145,10 @@ func (s *MetaState) promote(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("group name %q is a zone's", c.Group)}
 	}
 	l, _ := s.Lease(c.Zone)
-	if c.Time <= l.Until {
+	switch {
+	case c.LeaseGrants != nil && *c.LeaseGrants != l.Grants:
+		return MetaResult{Err: fmt.Sprintf("zone %s's lease was granted %d times, not %d: wait out the latest grant", c.Zone, l.Grants, *c.LeaseGrants), Lease: l}
+	case c.LeaseGrants == nil && c.Time <= l.Until:
 		return MetaResult{Err: fmt.Sprintf("zone %s's lease runs until %d (now %d); its shards cannot move before", c.Zone, l.Until, c.Time), Lease: l}
 	}
 	s.Epoch++

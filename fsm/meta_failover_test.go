@@ -98,3 +98,31 @@ func TestMetaFailoverPhases(t *testing.T) {
 		t.Fatalf("failover of C after its gap closed: %s", r.Err)
 	}
 }
+
+// TestPromoteNamesTheGrantItWaitedOut: a promotion names the lease grant
+// count its proposer waited out. One naming an older grant is refused (a
+// renewal came after its wait began); one naming the latest is taken
+// whatever its wall-clock time says about the lease's recorded end, which
+// another meta leader's clock stamped.
+func TestPromoteNamesTheGrantItWaitedOut(t *testing.T) {
+	m := NewMeta(nil)
+	var idx uint64
+	metaApply(t, m, &idx, MetaCmd{Type: MetaInit, Zones: []ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "A"}}})
+	for i := int64(0); i < 3; i++ {
+		if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 2, DurationMs: 3000, Time: 10_000 + i}); r.Err != "" {
+			t.Fatal(r.Err)
+		}
+	}
+	l, _ := m.State().Lease("A")
+	if l.Grants != 3 || l.DurationMs != 3000 {
+		t.Fatalf("lease after three renewals: %+v", l)
+	}
+	metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "A", Time: 10_100})
+	stale, latest := uint64(2), uint64(3)
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaPromote, Zone: "A", Group: "A-f9", Seed: "b1", LeaseGrants: &stale, Time: 99_000}); r.Err == "" {
+		t.Fatal("a promotion that waited out an older grant was accepted")
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaPromote, Zone: "A", Group: "A-f9", Seed: "b1", LeaseGrants: &latest, Time: 5_000}); r.Err != "" {
+		t.Fatalf("a promotion that waited out the latest grant, stamped by a clock behind the granter's: %s", r.Err)
+	}
+}

@@ -428,7 +428,9 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 			if t.Lease != 0 || (gray && t.Filter != FilterGray) {
 				continue
 			}
-			if t.Shard >= len(ms.Shards) || ms.Shards[t.Shard].Zone != c.Zone || ms.Shards[t.Shard].Target != "" {
+			// A shard routed to a failover store is worked by the zone
+			// that hosts the store.
+			if t.Shard >= len(ms.Shards) || ms.HostZone(ms.Shards[t.Shard].Zone) != c.Zone || ms.Shards[t.Shard].Target != "" {
 				continue
 			}
 			if r == nil {

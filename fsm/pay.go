@@ -40,15 +40,20 @@ func (a *applier) pay(c *Command) Result {
 	}
 	p = paymentRec{Amount: c.Amount, Merchant: c.Merchant, Created: c.Time, Index: a.index}
 	avail := acc.available()
+	if refused := a.refuseUndecidable(c, &acc, avail); refused != nil {
+		return *refused
+	}
 	if c.Amount > avail {
 		p.Status = api.PaymentDeclined
 		put(payments, pk, p)
+		a.storeDecided(c.User, c.Key)
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key),
 			Msg: fmt.Sprintf("amount %d exceeds available credit %d", c.Amount, avail)}
 	}
 	if msg := a.standin(c.User, c.Key, c.Amount, &acc); msg != "" {
 		p.Status = api.PaymentDeclined
 		put(payments, pk, p)
+		a.storeDecided(c.User, c.Key)
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key), Msg: msg}
 	}
 	p.Status = api.PaymentAccepted

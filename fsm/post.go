@@ -9,7 +9,7 @@ import (
 
 // post books accepted payments into the bill of their cycle, moving their
 // amounts from pending to used. A payment already posted (or declined) is
-// skipped, so a post proposed twice books once. Each account and bill the
+// skipped, and its index entry dropped, so a post proposed twice books once. Each account and bill the
 // batch touches is read and written once, in key order.
 func (a *applier) post(c *Command) Result {
 	payments := a.tx.Bucket(bucketPayments)
@@ -22,7 +22,15 @@ func (a *applier) post(c *Command) Result {
 	for _, ref := range c.Posts {
 		pk := userKey(ref.User, ref.Key)
 		var p paymentRec
-		if !get(payments, pk, &p) || p.Status != api.PaymentAccepted {
+		if !get(payments, pk, &p) {
+			continue
+		}
+		if p.Status != api.PaymentAccepted {
+			// Posted already, or left accepted by another path: an index
+			// entry left for it goes, so it cannot hold up the poster.
+			if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {
+				panic(fmt.Sprintf("fsm: unindex payment: %v", err))
+			}
 			continue
 		}
 		if err := unposted.Delete(unpostedKey(p.Index, ref.User, ref.Key)); err != nil {

@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -93,4 +95,91 @@ func (f *FSM) Owns(user uint64) (bool, uint64) {
 		return nil
 	})
 	return ok, epoch
+}
+
+// effectBuckets hold what makes a scheduler effect happen once per (job,
+// cycle, user): the effect records and the outbox, each notification with
+// its delivery state. A shard move (ExportShard, CmdIngest, CmdDropShard)
+// and a reconciliation (ExportFailoverShard, CmdMerge) carry them with the
+// users' data, so that a run of the same job and cycle in the new zone is a
+// replay and only one zone delivers a notification.
+var effectBuckets = [][]byte{bucketOutbox, bucketEffects}
+
+// RecordUser returns the user a record of a user-keyed bucket belongs to:
+// the key's leading big-endian id, or, in the effects bucket (job 0x00
+// be32(cycle) be64(user)), its trailing one. It reports false for a key too
+// short to hold one.
+func RecordUser(bucket string, key []byte) (uint64, bool) {
+	if bucket == string(bucketEffects) {
+		if len(key) < 13 || key[len(key)-13] != 0 {
+			return 0, false
+		}
+		return binary.BigEndian.Uint64(key[len(key)-8:]), true
+	}
+	if len(key) < 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[:8]), true
+}
+
+// ingestEffect writes a carried record of effectBuckets and reports whether
+// r was one. An effect record is set; an outbox entry is carried by
+// carryNote, so an import retried after an unknown outcome adds nothing
+// twice, and an undelivered one is indexed for this zone's delivery.
+func (a *applier) ingestEffect(r Record) bool {
+	switch r.Bucket {
+	case string(bucketEffects):
+		if err := a.tx.Bucket(bucketEffects).Put(r.Key, nil); err != nil {
+			panic(fmt.Sprintf("fsm: ingest effect: %v", err))
+		}
+		return true
+	case string(bucketOutbox):
+		var n notificationRec
+		decode(r.Value, &n)
+		a.carryNote(binary.BigEndian.Uint64(r.Key[:8]), binary.BigEndian.Uint64(r.Key[8:]), n)
+		return true
+	}
+	return false
+}
+
+// dropShard removes, from a zone that has given shard up, what could still
+// make an effect of the shard's users happen here: their outbox entries
+// (with the undelivered index) and their effect records. A move applies it
+// on the source once the target has taken the shard's records and before
+// the route flips, so the old zone's delivery loop has nothing of the shard
+// left to deliver. It is refused while the zone owns the shard, and for a
+// shard given up at a later epoch than the command's (a later move's).
+func (a *applier) dropShard(c *Command) Result {
+	if len(c.Shards) != 1 || int(c.Shards[0]) >= NumShards {
+		return Result{Code: Invalid, Msg: "drop needs one shard"}
+	}
+	shard := c.Shards[0]
+	var r shardRec
+	get(a.tx.Bucket(bucketShards), []byte{shard}, &r)
+	if a.tx.Bucket(bucketMeta).Get(keySharded) == nil || r.Owned || r.Epoch > c.Epoch {
+		return Result{Code: Invalid, Msg: fmt.Sprintf("shard %d is not released here at epoch %d (owned %v, epoch %d)", shard, c.Epoch, r.Owned, r.Epoch)}
+	}
+	for _, name := range effectBuckets {
+		b := a.tx.Bucket(name)
+		var keys [][]byte
+		_ = b.ForEach(func(k, _ []byte) error {
+			if u, ok := RecordUser(string(name), k); ok && byte(u%NumShards) == shard {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range keys {
+			if string(name) == string(bucketOutbox) {
+				var n notificationRec
+				get(b, k, &n)
+				if n.Delivered == 0 {
+					a.unindexUndelivered(binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:]))
+				}
+			}
+			if err := b.Delete(k); err != nil {
+				panic(fmt.Sprintf("fsm: drop shard: %v", err))
+			}
+		}
+	}
+	return Result{Code: OK}
 }

@@ -141,13 +141,22 @@ func (b *billRec) view(user uint64, cycle uint32) api.Bill {
 }
 
 // Unposted returns up to limit accepted payments not yet posted, oldest
-// first, for the leader's poster.
+// first, for the leader's poster. An index entry whose payment is not
+// accepted under that entry's index (posted, declined or replaced since) is
+// passed over, so that no number of such entries at the front of the index
+// can stall posting.
 func (f *FSM) Unposted(limit int) ([]PostRef, error) {
 	var out []PostRef
 	err := f.view(func(tx *bolt.Tx) error {
+		payments := tx.Bucket(bucketPayments)
 		cur := tx.Bucket(bucketUnposted).Cursor()
 		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
-			out = append(out, PostRef{User: binary.BigEndian.Uint64(k[8:16]), Key: string(k[16:])})
+			ref := PostRef{User: binary.BigEndian.Uint64(k[8:16]), Key: string(k[16:])}
+			var p paymentRec
+			if !get(payments, userKey(ref.User, ref.Key), &p) || p.Status != api.PaymentAccepted || p.Index != binary.BigEndian.Uint64(k[:8]) {
+				continue
+			}
+			out = append(out, ref)
 		}
 		return nil
 	})

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -171,7 +173,10 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 }
 
 // postJSON posts v to addr+path and decodes the reply into out; an error
-// reply becomes an *api.Error.
+// reply becomes an *api.Error. A request that never left this node (the
+// dial failed) is ErrNotApplied; any failure after it was sent (no reply, a
+// reply cut short or unreadable, the context ending meanwhile) is
+// ErrUnknownOutcome: the receiver may have applied it.
 func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	body, _ := json.Marshal(v)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -183,10 +188,16 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := forwardClient.Do(req)
 	if err != nil {
-		return errors.Join(ErrNotApplied, err)
+		if notSent(err) {
+			return errors.Join(ErrNotApplied, err)
+		}
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: %w", addr, path, err))
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: reply cut short: %w", addr, path, err))
+	}
 	if resp.StatusCode >= 300 {
 		var eb api.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
@@ -197,7 +208,17 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(data, out)
+	if err := json.Unmarshal(data, out); err != nil {
+		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: decode reply: %w", addr, path, err))
+	}
+	return nil
+}
+
+// notSent reports whether a failed HTTP request provably never reached its
+// receiver: the connection could not be made.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // leaseLoop renews the ownership lease of every group this node leads and
@@ -206,8 +227,12 @@ func postJSON(ctx context.Context, addr, path string, v, out any) error {
 func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.renewLeases) }
 
 func (n *Node) renewLeases() {
-	if !n.metaFSM.State().Initialized {
+	st := n.metaFSM.State()
+	if !st.Initialized {
 		return
+	}
+	for _, l := range st.Leases {
+		n.grantsSeen.seen(l)
 	}
 	for _, h := range n.hostedZones() {
 		// A failover store gets no lease before its CmdFailover.
@@ -236,6 +261,57 @@ func (n *Node) renewLease(h *hosted) {
 			break
 		}
 	}
+}
+
+// grantWatch remembers, per zone, the latest lease grant count this node
+// has seen in its meta replica and when it first saw it, by its monotonic
+// clock. A grant is applied before any node can see it, and its holder
+// counts the lease from before it asked; so the holder's lease has ended
+// once a grant's full duration has passed since this node saw it, whatever
+// any wall clock says. Every node watches (on each lease tick, and when it
+// is about to decide), so a new meta leader waits from its own sighting.
+// Safe for concurrent use.
+type grantWatch struct {
+	mu    sync.Mutex
+	zones map[string]grantSeen
+}
+
+type grantSeen struct {
+	grants uint64
+	at     int64 // monoNow() when first seen
+}
+
+// seen records l's grant count if it is new and returns when this node
+// first saw it.
+func (g *grantWatch) seen(l fsm.Lease) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.zones[l.Zone]; ok && s.grants == l.Grants {
+		return s.at
+	}
+	if g.zones == nil {
+		g.zones = map[string]grantSeen{}
+	}
+	s := grantSeen{grants: l.Grants, at: monoNow()}
+	g.zones[l.Zone] = s
+	return s.at
+}
+
+// leaseWait is how long until zone l.Zone's lease, as l shows it, has
+// certainly ended, by this node's monotonic clock: the grant's full
+// duration (the holder counts 5% less) plus margin from when this node saw
+// the grant. A zone that was never granted a lease has none to wait for.
+// A restarted node has seen nothing yet: it waits the whole duration from
+// its first look.
+func (n *Node) leaseWait(l fsm.Lease, margin time.Duration) time.Duration {
+	if l.Grants == 0 && l.Until == 0 {
+		return 0
+	}
+	d := time.Duration(l.DurationMs) * time.Millisecond
+	if d <= 0 { // granted before leases carried their duration
+		d = n.cfg.LeaseDuration
+	}
+	return time.Duration(n.grantsSeen.seen(l) + int64(d+margin) - monoNow())
 }
 
 // reconcileLoop keeps this node's replicas in line with the meta group:

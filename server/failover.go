@@ -52,10 +52,10 @@ const (
 	ConfigStandinPercent = "failover.standin_pct"
 )
 
-// leaseMargin is how long after a zone's recorded lease end the driver
-// waits before moving its shards: the meta's Until is already an upper
-// bound of the holder's own count; the margin covers clock steps between
-// meta leaders.
+// leaseMargin is how much longer than a zone's last lease grant lasts the
+// driver waits, from when its node saw the grant by its own monotonic
+// clock, before moving the zone's shards (leaseWait). The holder already
+// counts 5% short, which covers clock rates apart by that much.
 const leaseMargin = 100 * time.Millisecond
 
 // storeFirstElection and storeElection bound the heartbeat and election
@@ -239,7 +239,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			return nil
 		}
 		l, _ := st.Lease(z)
-		wait := time.Until(time.UnixMilli(l.Until)) + leaseMargin
+		wait := n.leaseWait(l, leaseMargin)
 		if wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -272,7 +272,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			continue
 		}
 		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
-		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks})
+		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks, LeaseGrants: &l.Grants})
 		if err != nil {
 			return err
 		}
@@ -351,6 +351,7 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		rep.Kept += mr.Kept
 		rep.Merged += mr.Merged
 		rep.Voided = append(rep.Voided, mr.Voided...)
+		rep.Contradicted = append(rep.Contradicted, mr.Contradicted...)
 		rep.Violations = append(rep.Violations, mr.Violations...)
 		rep.Unmerged += len(mr.Unmerged)
 	}
@@ -365,7 +366,7 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 	}
 	n.metrics.reconcileSeconds.WithLabelValues(z).Set(took.Seconds())
 	n.log.Warn("zone reconciled", "zone", z, "store", group, "shards", rep.Shards, "taken", rep.Taken, "kept", rep.Kept,
-		"merged", rep.Merged, "voided", len(rep.Voided), "violations", len(rep.Violations), "took", took)
+		"merged", rep.Merged, "voided", len(rep.Voided), "contradicted", len(rep.Contradicted), "violations", len(rep.Violations), "took", took)
 	return nil
 }
 

@@ -99,6 +99,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /v1/config/{key...}", n.handleSetConfig)
 	mux.HandleFunc("GET /v1/internal/shards/{shard}/export", n.handleExportShard)
 	mux.HandleFunc("POST /v1/internal/shards/{shard}/import", n.handleImportShard)
+	mux.HandleFunc("POST /v1/internal/shards/{shard}/drop", n.handleDropShard)
 	mux.HandleFunc("POST /v1/jobs/{job}/runs", n.handleCreateRun)
 	mux.HandleFunc("GET /v1/runs", n.handleListRuns)
 	mux.HandleFunc("GET /v1/runs/{id}", n.handleGetRun)

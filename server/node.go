@@ -50,7 +50,10 @@ type Node struct {
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
-	gossip  *gossip.Gossip
+	// grantsSeen is when this node first saw each zone's latest lease
+	// grant (cluster.go): the promotion wait counts from it.
+	grantsSeen grantWatch
+	gossip     *gossip.Gossip
 	// failover: the meta leader's drivers of failovers and reconciliations.
 	drivers driverSet
 

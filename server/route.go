@@ -364,12 +364,11 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	if err != nil {
 		// A write that never reached the leader (the dial failed) was not
 		// applied; any other failure leaves it in doubt.
-		var op *net.OpError
-		notSent := errors.As(err, &op) && op.Op == "dial"
-		if !write || notSent {
+		unsent := notSent(err)
+		if !write || unsent {
 			n.forgetAddrs()
 		}
-		n.forwardFailed(w, addr, write && !notSent, fmt.Errorf("forward: %w", err))
+		n.forwardFailed(w, addr, write && !unsent, fmt.Errorf("forward: %w", err))
 		return true
 	}
 	defer resp.Body.Close()

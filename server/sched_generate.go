@@ -196,7 +196,7 @@ func (n *Node) duePage(ctx context.Context, zone string, shard int, cycle uint32
 	if addr == "" {
 		addr = n.cfg.httpAdvertise()
 	}
-	q := url.Values{"shard": {strconv.Itoa(shard)}, "cycle": {api.FormatCycle(cycle)},
+	q := url.Values{"group": {zone}, "shard": {strconv.Itoa(shard)}, "cycle": {api.FormatCycle(cycle)},
 		"from": {strconv.FormatUint(from, 10)}, "hi": {strconv.FormatUint(hi, 10)}, "limit": {strconv.Itoa(limit)}}
 	var out duePageReply
 	err = getJSONFrom(ctx, addr, "/v1/internal/sched/due?"+q.Encode(), &out)
@@ -204,8 +204,11 @@ func (n *Node) duePage(ctx context.Context, zone string, shard int, cycle uint32
 }
 
 // handleInternalDue serves a page of a shard's due users from this node,
-// which must lead the zone that owns the shard, after the linearizable read
-// protocol: the list and the count come from one read transaction.
+// which must lead the group that owns the shard (?group=, default its own
+// zone), after the linearizable read protocol: the list and the count come
+// from one read transaction. A group that does not serve the shard now
+// answers unavailable, never an empty list: generation would take that for
+// a shard without due users and leave them out.
 func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	shard, err1 := strconv.Atoi(q.Get("shard"))
@@ -217,9 +220,13 @@ func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit"))
 		return
 	}
-	h, aerr := n.leadOwnZone(r.Context())
+	h, aerr := n.leadGroup(r.Context(), q.Get("group"))
 	if aerr != nil {
 		writeError(w, aerr)
+		return
+	}
+	if owned, epoch := h.fsm.Owns(uint64(shard)); !owned {
+		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.zone, shard, epoch))
 		return
 	}
 	users, count, err := h.fsm.DuePage(shard, cycle, from, hi, limit)
@@ -233,12 +240,16 @@ func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, duePageReply{Users: users, Count: count})
 }
 
-// leadOwnZone returns the own zone's replica if this node leads it, holds
-// its lease, and has caught up (a linearizable read barrier).
-func (n *Node) leadOwnZone(ctx context.Context) (*hosted, *api.Error) {
+// leadGroup returns this node's replica of group (a failover store it
+// hosts; "": its own zone) if this node leads it, holds its lease, and has
+// caught up (a linearizable read barrier).
+func (n *Node) leadGroup(ctx context.Context, group string) (*hosted, *api.Error) {
 	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() || !h.isReady() {
-		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead its zone; retry", n.cfg.NodeID)
+	if group != "" {
+		h = n.hostedZone(group)
+	}
+	if h == nil || !h.voter || !h.rep.IsLeader() || !h.isReady() {
+		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", n.cfg.NodeID, group)
 	}
 	if !n.leaseValid(h) {
 		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.zone)

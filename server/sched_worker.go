@@ -47,8 +47,9 @@ func (s *sched) work() {
 }
 
 // pendingFor reports whether a running run has a task not leased whose
-// shard the route table gives to zone: whether asking for a lease can be
-// worth a meta log entry. A lagging replica only delays the ask.
+// shard the route table gives to zone, or to a failover store zone hosts:
+// whether asking for a lease can be worth a meta log entry. A lagging
+// replica only delays the ask.
 func pendingFor(st fsm.MetaState, zone string) bool {
 	if st.Sched == nil {
 		return false
@@ -58,7 +59,7 @@ func pendingFor(st fsm.MetaState, zone string) bool {
 			continue
 		}
 		if slices.ContainsFunc(r.Tasks, func(t *fsm.Task) bool {
-			return t.Lease == 0 && st.Shards[t.Shard].Zone == zone && st.Shards[t.Shard].Target == ""
+			return t.Lease == 0 && st.HostZone(st.Shards[t.Shard].Zone) == zone && st.Shards[t.Shard].Target == ""
 		}) {
 			return true
 		}
@@ -236,6 +237,9 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // effectsRequest is the body of POST /v1/internal/sched/effects.
 type effectsRequest struct {
+	// Group is the group the task's shard is routed to: a zone, or a
+	// failover store hosted by the serving node's zone ("": its own zone).
+	Group string   `json:"group,omitempty"`
 	Job   string   `json:"job"`
 	Cycle uint32   `json:"cycle"`
 	Users []uint64 `json:"users"`
@@ -269,7 +273,7 @@ func (s *sched) applyEffects(ctx context.Context, zone string, tr *taskRun, user
 	}
 	start := time.Now()
 	var rep effectsReply
-	err = postJSON(ctx, addr, "/v1/internal/sched/effects", effectsRequest{Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
+	err = postJSON(ctx, addr, "/v1/internal/sched/effects", effectsRequest{Group: zone, Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
 	if err != nil {
 		tr.calls++
 		tr.failed++
@@ -312,7 +316,7 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "want 1 to 10000 users"))
 		return
 	}
-	h, aerr := n.leadOwnZone(r.Context())
+	h, aerr := n.leadGroup(r.Context(), req.Group)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

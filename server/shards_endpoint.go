@@ -22,9 +22,15 @@ const ingestBatchBytes = 512 << 10
 //     refuses every write to the shard;
 //  2. the shard's records are read from the source after the release (so
 //     every write it acknowledged is among them) and written into the
-//     target's log;
-//  3. the meta group routes the shard to the target (another epoch), whose
-//     leader then takes ownership.
+//     target's log: the users' data, their outbox with its delivery state
+//     and their effect records, so that a run of the same job and cycle in
+//     the target is a replay;
+//  3. the source drops the shard's outbox and effect records
+//     (fsm.CmdDropShard), so that it delivers none of its notifications
+//     again (from the release on, it already delivers none: fsm.Undelivered
+//     lists owned shards only);
+//  4. the meta group routes the shard to the target (another epoch), whose
+//     leader then takes ownership and delivers what is undelivered.
 //
 // Every step is idempotent, so a move cut short is finished by running the
 // command again.
@@ -100,6 +106,15 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 			return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
 		}
 		recs = recs[i:]
+	}
+	// Drop before the route flips: while the shard is moving no other move
+	// of it can start, so a drop (or a retry of one that went on to commit
+	// late) never meets records a later move brought back.
+	drop := fmt.Sprintf("/v1/internal/shards/%d/drop?group=%s&epoch=%d", shard, source, route.Epoch)
+	if err := n.retryZone(ctx, source, func(addr string) error {
+		return postJSON(ctx, addr, drop, nil, nil)
+	}); err != nil {
+		return fmt.Errorf("drop shard %d from %s: %w", shard, source, err)
 	}
 	res, err = n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
 	if err != nil {
@@ -249,4 +264,38 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"records": len(recs)})
+}
+
+// handleDropShard removes a moved shard's outbox and effect records from the
+// group it left (fsm.CmdDropShard), once the target has taken them, so that
+// the group delivers none of the shard's notifications again.
+func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
+	shard, err := strconv.Atoi(r.PathValue("shard"))
+	if err != nil || shard < 0 || shard >= fsm.NumShards {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "shard %q: want 0 to %d", r.PathValue("shard"), fsm.NumShards-1))
+		return
+	}
+	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "epoch %q: %v", r.URL.Query().Get("epoch"), err))
+		return
+	}
+	h := n.ownZone()
+	if g := r.URL.Query().Get("group"); g != "" {
+		h = n.hostedZone(g)
+	}
+	if h == nil || !h.voter || !h.rep.IsLeader() {
+		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID))
+		return
+	}
+	res, err := n.apply(h, fsm.Command{Type: fsm.CmdDropShard, Shards: []byte{byte(shard)}, Epoch: epoch})
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if e := resultError(res[0]); e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"shard": shard})
 }

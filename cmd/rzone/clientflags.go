@@ -36,7 +36,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 
 func (f *clientFlags) client() (*client.Client, error) {
 	if f.output != "table" && f.output != "json" {
-		return nil, fmt.Errorf("--output %q: want table or json", f.output)
+		return nil, usage(fmt.Errorf("--output %q: want table or json", f.output))
 	}
 	return client.New(strings.Split(f.addrs, ","))
 }
@@ -56,7 +56,7 @@ func (f *clientFlags) session(cmd *cobra.Command) (context.Context, context.Canc
 func (f *clientFlags) userSession(cmd *cobra.Command, userArg string) (context.Context, context.CancelFunc, *client.Client, uint64, error) {
 	user, err := parseUser(userArg)
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return nil, nil, nil, 0, usage(err)
 	}
 	ctx, cancel, c, err := f.session(cmd)
 	return ctx, cancel, c, user, err
@@ -67,7 +67,7 @@ func (f *clientFlags) userSession(cmd *cobra.Command, userArg string) (context.C
 func (f *clientFlags) amountSession(cmd *cobra.Command, args []string) (context.Context, context.CancelFunc, *client.Client, uint64, int64, error) {
 	user, amount, err := userAmount(args)
 	if err != nil {
-		return nil, nil, nil, 0, 0, err
+		return nil, nil, nil, 0, 0, usage(err)
 	}
 	ctx, cancel, c, err := f.session(cmd)
 	return ctx, cancel, c, user, amount, err

@@ -5,6 +5,12 @@ import "github.com/spf13/cobra"
 // newRootCmd builds the command tree. Each subcommand lives in its own file
 // and is added here, so this list is the table of contents of the CLI.
 func newRootCmd() *cobra.Command {
+	root, _ := newRoot()
+	return root
+}
+
+// newRoot is newRootCmd, with the flags the client verbs share.
+func newRoot() (*cobra.Command, *clientFlags) {
 	root := &cobra.Command{
 		Use:           "rzone",
 		Short:         "rzone: a Raft-replicated store for consumer credit",
@@ -13,8 +19,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newDevCmd(), newServerCmd())
 
-	var cf clientFlags
-	for _, verb := range append(append(append(clientVerbs(&cf), clusterVerbs(&cf)...), jobVerbs(&cf)...), zoneVerbs(&cf)) {
+	cf := new(clientFlags)
+	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf)) {
 		cf.register(verb)
 		root.AddCommand(verb)
 	}
@@ -22,5 +28,5 @@ func newRootCmd() *cobra.Command {
 	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
 	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSchedCmd())
 	root.AddCommand(bench)
-	return root
+	return root, cf
 }

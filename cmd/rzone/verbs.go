@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/money"
@@ -63,6 +66,7 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			defer cancel()
 			p, replayed, err := c.PayReplayed(ctx, user, client.PayRequest{Key: payKey, Amount: amount, Merchant: merchant})
 			if err != nil {
+				retryHint(cmd, err, "pay", args, payKey, "--merchant", merchant)
 				return err
 			}
 			if replayed && f.output == "table" {
@@ -71,11 +75,12 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			return printPayments(cmd, f, p, []client.Payment{*p})
 		},
 	}
-	pay.Flags().StringVar(&payKey, "key", "", "idempotency key (default: a new one, printed)")
+	pay.Flags().StringVar(&payKey, "key", "", "idempotency key (default: a new random one, printed before the request is sent)")
 	pay.Flags().StringVar(&merchant, "merchant", "", "merchant name")
 	pay.PreRun = func(cmd *cobra.Command, args []string) {
 		if payKey == "" {
 			payKey = newKey("pay")
+			fmt.Fprintf(cmd.ErrOrStderr(), "key: %s\n", payKey)
 		}
 	}
 
@@ -92,6 +97,7 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			defer cancel()
 			r, err := c.Repay(ctx, user, client.RepayRequest{Key: repayKey, Amount: amount, Cycle: cycle})
 			if err != nil {
+				retryHint(cmd, err, "repay", args, repayKey, "--cycle", cycle)
 				return err
 			}
 			var rows [][]string
@@ -101,11 +107,12 @@ func clientVerbs(f *clientFlags) []*cobra.Command {
 			return f.print(cmd.OutOrStdout(), r, []string{"KEY", "USER", "AMOUNT", "STATUS", "CYCLE", "APPLIED"}, rows)
 		},
 	}
-	repay.Flags().StringVar(&repayKey, "key", "", "idempotency key (default: a new one)")
+	repay.Flags().StringVar(&repayKey, "key", "", "idempotency key (default: a new random one, printed)")
 	repay.Flags().StringVar(&cycle, "cycle", "", "pay this cycle's bill (YYYYMM)")
 	repay.PreRun = func(cmd *cobra.Command, args []string) {
 		if repayKey == "" {
 			repayKey = newKey("repay")
+			fmt.Fprintf(cmd.ErrOrStderr(), "key: %s\n", repayKey)
 		}
 	}
 
@@ -202,8 +209,30 @@ func userAmount(args []string) (uint64, int64, error) {
 	return user, amount, nil
 }
 
+// newKey returns a fresh idempotency key: prefix and 128 random bits, so
+// that two commands typed at the same instant, on two machines, never share
+// one.
 func newKey(prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("rzone: no randomness for a key: %v", err)) // crypto/rand does not fail on Linux
+	}
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// retryHint tells the user, when a write's outcome is unknown, the exact
+// command that settles it: the same one with the same key, which never
+// applies twice. flag and value are the verb's optional flag, left out when
+// empty.
+func retryHint(cmd *cobra.Command, err error, verb string, args []string, key, flag, value string) {
+	if !errors.Is(err, client.ErrUnknownOutcome) && !errors.Is(err, client.ErrInternal) && !errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	line := fmt.Sprintf("rzone %s %s %s --key %s", verb, args[0], args[1], key)
+	if value != "" {
+		line += fmt.Sprintf(" %s %q", flag, value)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "the outcome is unknown: it may have been applied. Run the same command with the same key to settle it; it never applies twice:\n  %s\n", line)
 }
 
 func printAccount(cmd *cobra.Command, f *clientFlags, a *client.Account) error {

@@ -89,6 +89,9 @@ type ReconcileReport struct {
 	Merged int `json:"merged"`
 	// Voided lists failover payments whose key the zone had accepted too.
 	Voided []VoidedPayment `json:"voided,omitempty"`
+	// Contradicted lists keys the zone and the store decided differently;
+	// the store's decision stands.
+	Contradicted []ContradictedKey `json:"contradicted,omitempty"`
 	// Violations lists accounts off the blacklist whose zone state had
 	// writes the store lacked (the guard-mark invariant broken).
 	Violations []uint64 `json:"violations,omitempty"`
@@ -105,6 +108,25 @@ type VoidedPayment struct {
 	Amount int64  `json:"amount"`
 	// ZoneAmount is the amount of the zone's copy (the one kept).
 	ZoneAmount int64 `json:"zone_amount"`
+}
+
+// ContradictedKey is a payment key that the zone decided in its last,
+// unreplicated writes (its client never got the answer) and the failover
+// store decided otherwise when the client retried it there. The store's
+// decision, the one the client received, stands; the zone's was undone.
+type ContradictedKey struct {
+	User  uint64   `json:"user"`
+	Key   string   `json:"key"`
+	Zone  Decision `json:"zone"`
+	Store Decision `json:"store"`
+}
+
+// Decision is one side's decision on a payment key: its status (accepted,
+// posted or declined), amount and the log index it was decided at.
+type Decision struct {
+	Status string `json:"status"`
+	Amount int64  `json:"amount"`
+	Index  uint64 `json:"index"`
 }
 
 // ReplicaState is one replica of a group as its node reports it.
@@ -128,6 +150,10 @@ type ReplicaState struct {
 	// the payments it holds that the store accepted.
 	FailoverPayments int   `json:"failover_payments,omitempty"`
 	FailoverAmount   int64 `json:"failover_amount,omitempty"`
+	// Digest is the replica's state digest (SHA-256, hex) at AppliedIndex,
+	// given only when asked for (GET /v1/internal/replicas?digest=1): two
+	// replicas of a group at the same applied index must agree on it.
+	Digest string `json:"digest,omitempty"`
 }
 
 // ZoneList is the body of GET /v1/zones.

@@ -31,6 +31,10 @@ const (
 	// again when its (job, cycle, user) effect was already recorded: a
 	// retried task or a second run writes the notification twice.
 	DoubleNotify = "double-notify"
+	// ZoneWinsMerge makes reconciliation keep the zone's decision on a key
+	// that both the zone and the failover store decided, even where the
+	// store's (the one its client received) differs.
+	ZoneWinsMerge = "zone-wins-merge"
 	// UnmarkedFailingOver makes a zone leader write without guard marks
 	// once its meta replica shows the zone failing over, as if the lease
 	// fence refused every such write: the writes its lease still lets it
@@ -39,4 +43,4 @@ const (
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, UnmarkedFailingOver}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge, UnmarkedFailingOver}

@@ -92,9 +92,13 @@ func markRule(uid int) []string {
 // cutRules returns the rules (arguments after "-A chain") that drop what
 // from sends to to's raft and HTTP ports: on connections marked with from's
 // UID, or, with owner, on packets of sockets from's user owns.
-func cutRules(from, to *Node, owner bool, extra []string) ([][]string, error) {
+func cutRules(from, to *Node, owner, raftOnly bool, extra []string) ([][]string, error) {
 	var rules [][]string
-	for _, addr := range []string{to.RaftAddr, to.HTTPAddr} {
+	addrs := []string{to.RaftAddr, to.HTTPAddr}
+	if raftOnly {
+		addrs = addrs[:1]
+	}
+	for _, addr := range addrs {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("cut %s→%s: %w", from.ID, to.ID, err)
@@ -116,6 +120,11 @@ func cutRules(from, to *Node, owner bool, extra []string) ([][]string, error) {
 // are added one by one. With extra matches (a lossy link: drop a random
 // share of packets) the links are not recorded as cut.
 func (f *netFaults) partition(groups [][]*Node, extra ...string) error {
+	return f.cut(groups, false, extra...)
+}
+
+// cut is partition, of the raft ports alone when raftOnly.
+func (f *netFaults) cut(groups [][]*Node, raftOnly bool, extra ...string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.ensureChainLocked(); err != nil {
@@ -151,7 +160,7 @@ func (f *netFaults) partition(groups [][]*Node, extra ...string) error {
 				uids = append(uids, uid)
 				marks = append(marks, markRule(uid))
 			}
-			r, err := cutRules(p[0], p[1], owner, extra)
+			r, err := cutRules(p[0], p[1], owner, raftOnly, extra)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -296,6 +305,19 @@ func (c *Cluster) Partition(groups ...[]*Node) error {
 	}
 	c.logf("cluster: partition %s", strings.Join(names, " | "))
 	return c.net.partition(groups)
+}
+
+// PartitionRaft cuts the raft traffic between every two nodes of different
+// groups, both ways, and leaves their API ports, gossip and the test's
+// clients alone: replication and elections stop across the cut while
+// requests between the nodes (forwarding, guard marks, leases) still flow.
+// Heal ends it.
+func (c *Cluster) PartitionRaft(groups ...[]*Node) error {
+	if err := c.CanPartition(); err != nil {
+		return err
+	}
+	c.logf("cluster: raft partition of %d groups", len(groups))
+	return c.net.cut(groups, true)
 }
 
 // Lossy makes the links between every two nodes of different groups drop

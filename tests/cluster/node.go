@@ -196,6 +196,22 @@ func (n *Node) Restart(ctx context.Context) error {
 	return n.WaitHealthy(ctx)
 }
 
+// RestartInjected is Restart with fault added to the node's --inject
+// faults (a faultinject build), for this run of its process only: a later
+// Restart starts it as configured.
+func (n *Node) RestartInjected(ctx context.Context, fault string) error {
+	faults := fault
+	for i := 0; i+1 < len(n.args); i++ {
+		if n.args[i] == "--inject" {
+			faults = n.args[i+1] + "," + fault // the last --inject counts
+		}
+	}
+	if err := n.start("--inject", faults); err != nil {
+		return err
+	}
+	return n.WaitHealthy(ctx)
+}
+
 // Pause stops the node's process with SIGSTOP.
 func (n *Node) Pause() error { return n.signalRunning(syscall.SIGSTOP, true) }
 

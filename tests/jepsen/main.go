@@ -133,13 +133,15 @@
 //	--check-timeout D   Porcupine's time limit per account (default 30s).
 //	-v                  log progress to stderr.
 //
-// Checkers: set and bank per workload (over the whole history: a user's log
-// indexes are compared within one failover era only, the limit is not
-// checked on a failed-over zone's users, and a key the failover store
-// declined after an attempt that may have applied in the lost zone counts
-// as possibly applied); linearizable (Porcupine) for register, which is
-// guaranteed in normal operation only, so a failover run should leave
-// register out; lease with --zones; failover with the failover nemesis:
+// Checkers (README.md lists what each proves and cannot see): set and bank
+// per workload (every key against every answer its clients received, in
+// any era and from any store; a user's log indexes are compared within one
+// failover era only; the limit is not checked on accounts merged back from
+// a failover store until the zone accepts their next payment);
+// linearizable (Porcupine) for register, which is guaranteed in normal
+// operation only, so a failover run should leave register out; lease with
+// --zones and partition-zone; faults, unknown when a requested fault never
+// happened; failover with the failover nemesis:
 // every reconciliation report of the run, invalid when it lists
 // violations (guard-invariant-violated), when a recover did not bring the
 // zone back to normal (recover-incomplete), a lost zone was not failed
@@ -161,8 +163,10 @@
 // The folder holds history.jsonl, nemesis.txt, results.json, summary.txt,
 // latency.png, throughput.png, linearizability-user-*.html for accounts that
 // failed, and nodes/*/stderr.log. The summary goes to stdout; its last line
-// is "valid: true" or "valid: false". The exit status is 0 when valid, 1 when
-// not, 2 when the run could not be carried out.
+// is "valid: true", "valid: false" or "valid: unknown" (a checker checked
+// nothing, a replica could not be read, the cluster did not converge, or a
+// requested fault never happened). The exit status is 0 when valid, 1 when
+// not, 2 when the run could not be carried out, 3 when unknown.
 package main
 
 import (
@@ -177,6 +181,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rzonedb/rzone/tests/jepsen/checker"
 	"github.com/rzonedb/rzone/tests/jepsen/nemesis"
 	"github.com/rzonedb/rzone/tests/jepsen/runner"
 	"github.com/rzonedb/rzone/tests/jepsen/workload"
@@ -260,10 +265,14 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "jepsen:", err)
 		return 2
 	}
-	if !rep.Valid {
+	switch rep.Verdict {
+	case checker.Valid:
+		return 0
+	case checker.Invalid:
 		return 1
+	default:
+		return 3
 	}
-	return 0
 }
 
 func splitList(s string) []string {

@@ -29,6 +29,7 @@ const (
 	OverLimit        = "over-limit"         // owed above the credit limit
 	CheckTimeout     = "check-timeout"      // the checker gave up
 	NoFinalRead      = "no-final-read"      // nothing to check against
+	WrongAmount      = "wrong-amount"       // an amount other than the one sent or owed
 )
 
 // Verdict is a checker's conclusion.
@@ -132,18 +133,34 @@ type Checker interface {
 	Check(ops []history.Op) *Result
 }
 
-// CheckAll runs every checker and reports whether all are valid.
-func CheckAll(ops []history.Op, cs ...Checker) ([]*Result, bool) {
-	ok := true
+// Combine is the verdict of several results: invalid when one is, else
+// unknown when one is (or when there is none: nothing was checked), else
+// valid.
+func Combine(rs []*Result) Verdict {
+	v := Valid
+	if len(rs) == 0 {
+		v = Unknown
+	}
+	for _, r := range rs {
+		switch r.Verdict {
+		case Invalid:
+			return Invalid
+		case Valid:
+		default:
+			v = Unknown
+		}
+	}
+	return v
+}
+
+// CheckAll runs every checker and returns their results and verdict
+// (Combine).
+func CheckAll(ops []history.Op, cs ...Checker) ([]*Result, Verdict) {
 	var out []*Result
 	for _, c := range cs {
-		r := c.Check(ops)
-		if r.Verdict != Valid {
-			ok = false
-		}
-		out = append(out, r)
+		out = append(out, c.Check(ops))
 	}
-	return out, ok
+	return out, Combine(out)
 }
 
 // paid reports whether a payment status means the amount was charged.
@@ -167,6 +184,9 @@ type write struct {
 	attempts []history.Pair
 	// acked is the first ok completion, nil if none.
 	acked *history.Op
+	// oks are every ok completion, in any era: every answer a client
+	// received for the key.
+	oks []history.Op
 	// maybe is true if some attempt may have applied (ok or info).
 	maybe bool
 	call  int64 // first invoke time
@@ -178,6 +198,20 @@ func (w *write) status() string {
 		return ""
 	}
 	return w.acked.Status
+}
+
+// answers splits the key's answers into those that said it was charged
+// (accepted, posted) and those that said it was not (declined), by history
+// index.
+func (w *write) answers() (charged, refused []int) {
+	for _, c := range w.oks {
+		if paid(c.Status) {
+			charged = append(charged, c.Index)
+		} else {
+			refused = append(refused, c.Index)
+		}
+	}
+	return charged, refused
 }
 
 // collectWrites groups the attempts of every pay or repay key, in first-
@@ -201,6 +235,7 @@ func collectWrites(ops []history.Op, f, workload string) []*write {
 		switch p.Type() {
 		case history.OK:
 			w.maybe = true
+			w.oks = append(w.oks, *p.Complete)
 			if w.acked == nil {
 				c := *p.Complete
 				w.acked = &c
@@ -212,13 +247,29 @@ func collectWrites(ops []history.Op, f, workload string) []*write {
 	return order
 }
 
-// finalReads returns the ok final reads of the workload ("" for all), by user.
-func finalReads(ops []history.Op, workload string) map[uint64][]history.Op {
+// finalReads returns the ok final reads of the workload ("" for all), by
+// user. A final read that failed (a replica that could not be read) makes
+// r unknown: the state it holds was never compared.
+func finalReads(r *Result, ops []history.Op, workload string) map[uint64][]history.Op {
 	out := map[uint64][]history.Op{}
+	unread := map[string][]uint64{}
+	var nodes []string
 	for _, op := range ops {
-		if op.F == history.FFinalRead && op.Type == history.OK && (workload == "" || op.Workload == workload) {
-			out[op.User] = append(out[op.User], op)
+		if op.F != history.FFinalRead || (workload != "" && op.Workload != workload) {
+			continue
 		}
+		if op.Type != history.OK {
+			if unread[op.Node] == nil {
+				nodes = append(nodes, op.Node)
+			}
+			unread[op.Node] = append(unread[op.Node], op.User)
+			continue
+		}
+		out[op.User] = append(out[op.User], op)
+	}
+	for _, n := range nodes {
+		r.Stats["unreadable-replicas"]++
+		r.unknown("replica %s could not be read (users %v): its state was never compared", n, unread[n])
 	}
 	return out
 }

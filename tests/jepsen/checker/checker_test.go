@@ -5,23 +5,42 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
 // hb builds hand-made histories: each call appends one entry one
-// millisecond after the previous.
-type hb struct{ ops []history.Op }
+// millisecond after the previous (plus what wait added).
+type hb struct {
+	ops []history.Op
+	// base is added to every later entry's time (see wait).
+	base int64
+	// zone, when set, is the zone of every later client entry.
+	zone string
+}
 
 func (h *hb) add(op history.Op) *hb {
 	op.Index = len(h.ops)
-	op.Time = int64(len(h.ops)+1) * 1e6
+	op.Time = h.base + int64(len(h.ops)+1)*1e6
 	if op.Workload == "" {
 		op.Workload = "w"
+	}
+	if op.Zone == "" && op.Process != history.NemesisProcess {
+		op.Zone = h.zone
 	}
 	h.ops = append(h.ops, op)
 	return h
 }
+
+// wait moves the clock of later entries d ahead.
+func (h *hb) wait(d time.Duration) *hb {
+	h.base += int64(d)
+	return h
+}
+
+// now is the time of the next entry.
+func (h *hb) now() int64 { return h.base + int64(len(h.ops)+1)*1e6 }
 
 func (h *hb) put(p int, user uint64, limit int64) *hb {
 	h.add(history.Op{Type: history.Invoke, Process: p, F: history.FPut, User: user, Amount: limit})
@@ -145,7 +164,7 @@ func TestCheckers(t *testing.T) {
 			history: func() []history.Op {
 				h := (&hb{}).put(0, 1, 100).pay(0, 1, "a", 60, 5).read(1, 1, mkAcct(100, 60, 0, 60, 0)).repay(0, 1, "r", 50, "applied")
 				h.payInvoke(0, 1, "b", 50).payDone(0, 1, "b", 50, history.OK, "declined", true, 7)
-				return h.final("n1", 1, 9, mkAcct(100, 10, 0, 60, 50)).ops
+				return h.final("n1", 1, 9, mkAcct(100, 10, 0, 60, 50), pmt("a", 60, "posted", 5), pmt("b", 50, "declined", 7)).ops
 			},
 			checker: Bank{},
 			want:    Valid,
@@ -283,8 +302,8 @@ func TestLinearizableWritesVisualization(t *testing.T) {
 func TestCheckAllAndAnomalyString(t *testing.T) {
 	h := (&hb{}).put(0, 1, 1000).pay(0, 1, "a", 10, 5)
 	h.final("n1", 1, 9, mkAcct(1000, 0, 0, 0, 0))
-	rs, ok := CheckAll(h.ops, Set{}, Bank{}, Linearizable{})
-	if ok {
+	rs, v := CheckAll(h.ops, Set{}, Bank{}, Linearizable{})
+	if v != Invalid {
 		t.Fatal("CheckAll says valid for a lost write")
 	}
 	if !rs[0].Has(LostWrite) || !rs[1].Has(MoneyLost) {

@@ -29,8 +29,11 @@ const (
 // entries: every recover step must leave its zone normal with a
 // reconciliation report that lists no violations, every failover fault must
 // reach the failover phase and be recovered. Voided duplicates are
-// reported (stat voided, one note each) but are what reconciliation is
-// for: the zone's copy of a key stands, the store's is void.
+// reported (stat voided, one note each) and are what reconciliation is
+// for: the zone's copy of a key stands, the store's is void. They are
+// compared with what the clients were told of their keys: a key a client
+// was answered declined (the zone's copy charges it) is a StatusFlip, one
+// answered charged another amount than the zone's copy a WrongAmount.
 type Failover struct {
 	// Faults are the fault kinds that must fail their zone over and
 	// recover it; a recover step of another fault (a kill-zone that
@@ -44,6 +47,10 @@ func (Failover) Name() string { return "failover" }
 // Check implements Checker.
 func (f Failover) Check(ops []history.Op) *Result {
 	r := newResult(f.Name())
+	keys := map[keyOf]*write{}
+	for _, w := range collectWrites(ops, history.FPay, "") {
+		keys[keyOf{w.user, w.key}] = w
+	}
 	zoneOf := map[int]string{}
 	for _, w := range history.Windows(ops) {
 		zoneOf[w.ID] = w.Zone
@@ -72,8 +79,14 @@ func (f Failover) Check(ops []history.Op) *Result {
 		}
 		r.Stats["faults"]++
 		if must {
-			if k, ok := st["kill"]; !ok || k.Error != "" {
-				r.unknown("fault #%d (%s of zone %s) did not kill the zone: %s", w.ID, w.Fault, w.Zone, w.Error)
+			// A failover of a live zone (failover-live) kills nothing; it
+			// cuts the zone's replication first.
+			first := "kill"
+			if _, live := st["cut"]; live {
+				first = "cut"
+			}
+			if k, ok := st[first]; !ok || k.Error != "" {
+				r.unknown("fault #%d (%s of zone %s) did not %s the zone: %s", w.ID, w.Fault, w.Zone, first, w.Error)
 				continue
 			}
 			if fo := st["failover"]; fo.F == "" || fo.Error != "" {
@@ -85,7 +98,7 @@ func (f Failover) Check(ops []history.Op) *Result {
 					Detail: fmt.Sprintf("fault #%d: zone %s was lost at %s and not failed over: %s", w.ID, w.Zone, fmtTime(w.Start), orNone(fo.Error))})
 			}
 		}
-		f.checkRecover(r, w, st["recover"])
+		f.checkRecover(r, w, st["recover"], keys)
 	}
 	if r.Stats["faults"] == 0 {
 		r.unknown("no failover was carried out, nothing to check")
@@ -94,7 +107,7 @@ func (f Failover) Check(ops []history.Op) *Result {
 }
 
 // checkRecover judges one recover step.
-func (f Failover) checkRecover(r *Result, w history.Window, op history.Op) {
+func (f Failover) checkRecover(r *Result, w history.Window, op history.Op, keys map[keyOf]*write) {
 	if op.F == "" {
 		r.add(Anomaly{Kind: RecoverIncomplete,
 			Detail: fmt.Sprintf("fault #%d: zone %s lost at %s has no recover step", w.ID, w.Zone, fmtTime(w.Start))})
@@ -129,11 +142,33 @@ func (f Failover) checkRecover(r *Result, w history.Window, op history.Op) {
 		r.Notes = append(r.Notes, fmt.Sprintf("zone %s: %d store writes could not be carried over", w.Zone, rep.Unmerged))
 	}
 	for i, v := range rep.Voided {
+		f.checkVoided(r, w, v, keys[keyOf{v.User, v.Key}])
 		if i == maxExamples {
 			r.Notes = append(r.Notes, fmt.Sprintf("zone %s: %d more duplicates voided", w.Zone, len(rep.Voided)-i))
-			break
+		}
+		if i >= maxExamples {
+			continue
 		}
 		r.Notes = append(r.Notes, fmt.Sprintf("zone %s: duplicate voided: user %d key %s (store's copy %d, zone's copy %d kept)", w.Zone, v.User, v.Key, v.Amount, v.ZoneAmount))
+	}
+}
+
+// checkVoided compares a voided duplicate with what the clients were told
+// of its key: the zone's copy stands, so the key is charged ZoneAmount; a
+// client told it was declined, or told it was charged another amount, was
+// told wrong (guarantee 8).
+func (f Failover) checkVoided(r *Result, win history.Window, v history.Voided, w *write) {
+	if w == nil {
+		return
+	}
+	charged, refused := w.answers()
+	switch {
+	case len(refused) > 0:
+		r.add(Anomaly{Kind: StatusFlip, User: v.User, Key: v.Key, Ops: refused,
+			Detail: fmt.Sprintf("zone %s kept its copy (%d) of a key a client was answered declined; the store's copy was voided at reconciliation", win.Zone, v.ZoneAmount)})
+	case len(charged) > 0 && v.ZoneAmount != w.amount:
+		r.add(Anomaly{Kind: WrongAmount, User: v.User, Key: v.Key, Ops: charged,
+			Detail: fmt.Sprintf("answered charged %d, zone %s kept its copy of %d at reconciliation", w.amount, win.Zone, v.ZoneAmount)})
 	}
 }
 
@@ -169,7 +204,10 @@ func failoverEras(ops []history.Op) eras {
 	// belong with the zone's earlier ones, and a key acknowledged there
 	// and again by the store is the hard case, two eras apart. It ends
 	// with the recover step (or the fault's end).
-	type bounds struct{ start, end int64 }
+	// A failover of a live zone (failover-live) kills nothing: the zone
+	// answers until its lease ends, after the operator's command, so its
+	// era ends when the store serves (the end of the failover step).
+	type bounds struct{ start, promoted, end int64 }
 	stepped := map[int]map[string]*bounds{}
 	for _, op := range ops {
 		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
@@ -185,6 +223,8 @@ func failoverEras(ops []history.Op) eras {
 			switch op.Step {
 			case "kill":
 				b.start = op.StepStart
+			case "failover":
+				b.promoted = op.Time
 			case "recover":
 				b.end = op.Time
 			}
@@ -194,8 +234,11 @@ func failoverEras(ops []history.Op) eras {
 	for _, w := range history.Windows(ops) {
 		for z, b := range stepped[w.ID] {
 			start, end := w.Start, w.End
-			if b.start != 0 {
+			switch {
+			case b.start != 0:
 				start = b.start
+			case b.promoted != 0:
+				start = b.promoted
 			}
 			if b.end != 0 {
 				end = max(b.end, start)
@@ -212,33 +255,6 @@ func (e eras) of(zone string, t int64) int {
 	for _, b := range e[zone] {
 		if b <= t {
 			n++
-		}
-	}
-	return n
-}
-
-// failedOver reports whether zone had a failover begin at or before t.
-func (e eras) failedOver(zone string, t int64) bool { return e.of(zone, t) > 0 }
-
-// settleAcrossFailover undoes what a failover store's refusal seems to
-// settle: a key whose earlier attempt may have been applied in the zone
-// before a failover, and that the store then declined (its stand-in
-// limit) or refused, may still stand in the zone, whose copy wins at
-// reconciliation. Such a write is treated as unacknowledged, possibly
-// applied. It returns how many writes it changed.
-func settleAcrossFailover(ws []*write, e eras) int {
-	n := 0
-	for _, w := range ws {
-		if w.acked == nil || len(e[w.zone]) == 0 || paid(w.status()) || w.status() == "applied" {
-			continue
-		}
-		ackEra := e.of(w.zone, w.acked.Time)
-		for _, p := range w.attempts {
-			if p.Type() == history.Info && e.of(w.zone, p.Invoke.Time) < ackEra {
-				w.acked = nil
-				n++
-				break
-			}
 		}
 	}
 	return n

@@ -126,7 +126,7 @@ func TestSetAcrossFailover(t *testing.T) {
 		Payments: []history.Payment{{Key: "k", Amount: 10, Status: "accepted", LogIndex: 900}}}
 	var ops []history.Op
 	ops = append(ops, pay(1, 0, 1*s/2, 40, true)...)     // the zone, before the loss
-	ops = append(ops, pay(1, 8*s, 8*s+1e6, 12, true)...) // the store, a replay it did not know
+	ops = append(ops, pay(1, 3*s, 3*s+1e6, 12, true)...) // the store, a replay it did not know
 	ops = append(ops, final)
 	bare := slices.Clone(ops)
 	ops = append(failoverOps(&history.Reconcile{Phase: "normal", Report: &history.ReconcileReport{}}, nil), ops...)

@@ -27,8 +27,10 @@ func TestLease(t *testing.T) {
 		ops   [][]history.Op
 		stats map[string]int
 		bad   int
+		// unknown: the history has nothing to check.
+		unknown bool
 	}{
-		{name: "no cut, nothing to check", ops: [][]history.Op{write(1, "A", 1*s, 9*s, history.OK, true)}},
+		{name: "no cut, nothing to check", ops: [][]history.Op{write(1, "A", 1*s, 9*s, history.OK, true)}, unknown: true},
 		{
 			name: "writes acked before the lease ran out are fine",
 			ops:  [][]history.Op{cut(1*s, 10*s, 11*s), write(1, "A", 2*s, 3*s, history.OK, true)},
@@ -49,6 +51,7 @@ func TestLease(t *testing.T) {
 				cut(1*s, 10*s, 11*s),
 				write(1, "B", 5*s, 6*s, history.OK, true),
 				write(2, "A", 5*s, 6*s, history.Fail, false),
+				write(3, "A", 2*s, 2500*1e6, history.Info, false), // first sent before the lease ran out
 				write(3, "A", 5*s, 6*s, history.OK, false),
 				write(4, "A", 9*s, 10500*1e6, history.OK, true),
 			},
@@ -68,7 +71,10 @@ func TestLease(t *testing.T) {
 			if got := r.Anomalies[WriteAfterLeaseExpiry]; got != tt.bad {
 				t.Fatalf("%d %s, want %d: %+v", got, WriteAfterLeaseExpiry, tt.bad, r)
 			}
-			if (r.Verdict == Valid) != (tt.bad == 0) {
+			if tt.unknown && r.Verdict != Unknown {
+				t.Errorf("verdict %s, want unknown", r.Verdict)
+			}
+			if !tt.unknown && (r.Verdict == Valid) != (tt.bad == 0) {
 				t.Errorf("verdict %s with %d anomalies", r.Verdict, tt.bad)
 			}
 			for k, v := range tt.stats {

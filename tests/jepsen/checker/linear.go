@@ -40,6 +40,9 @@ func (l Linearizable) Check(ops []history.Op) *Result {
 		timeout = 30 * time.Second
 	}
 	perUser, limits := l.operations(ops)
+	if len(perUser) == 0 {
+		r.unknown("no operation on an account: nothing to check")
+	}
 	for _, u := range users(perUser) {
 		limit, ok := limits[u]
 		if !ok {

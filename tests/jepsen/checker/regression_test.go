@@ -23,7 +23,7 @@ func TestSavedHistories(t *testing.T) {
 		{
 			file: "kill-valid.jsonl.gz",
 			checkers: []Checker{
-				Set{Workload: "payments"}, Bank{}, Linearizable{Workload: "register"},
+				Set{Workload: "payments"}, Bank{Workload: "payments"}, Linearizable{Workload: "register"},
 			},
 		},
 		{
@@ -40,7 +40,7 @@ func TestSavedHistories(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			ops := readGz(t, filepath.Join("testdata", tt.file))
-			results, ok := CheckAll(ops, tt.checkers...)
+			results, v := CheckAll(ops, tt.checkers...)
 			seen := map[string]bool{}
 			for _, r := range results {
 				t.Logf("%s: %s %v", r.Checker, r.Verdict, r.Anomalies)
@@ -49,13 +49,13 @@ func TestSavedHistories(t *testing.T) {
 				}
 			}
 			if tt.anomaly == "" {
-				if !ok {
+				if v != Valid {
 					t.Fatal("a clean history is reported invalid")
 				}
 				return
 			}
-			if ok || !seen[tt.anomaly] {
-				t.Fatalf("want %s reported, got valid=%v anomalies %v", tt.anomaly, ok, seen)
+			if v != Invalid || !seen[tt.anomaly] {
+				t.Fatalf("want %s reported, got %s, anomalies %v", tt.anomaly, v, seen)
 			}
 		})
 	}

@@ -45,13 +45,18 @@ func DebitKey(cycle string, user uint64) string {
 //     autodebit-CYCLE-USER) of what it owed, its bill is paid and its
 //     account's repaid total is its repayments plus that debit; a user that
 //     owes nothing has no debit and nothing more repaid;
+//   - each statement and reminder notification, and the bill's statement
+//     amount, is what the user owed at the cycle's statement (its payments
+//     less its repayments: nothing else moves a bill before the runs), and
+//     the account's repaid total is exactly the user's own repayments plus
+//     the debit (wrong-amount, missing-debit);
 //   - no notification of another job or cycle;
 //   - every run started was seen done (run-incomplete otherwise), and each
 //     of SchedJobs was started.
 //
 // A user whose payments or repayments may or may not have applied is
-// skipped (stat uncertain); a user without a final read makes the verdict
-// unknown.
+// skipped (stat uncertain); a user without a final read, and a history
+// without users or runs, make the verdict unknown.
 type Sched struct {
 	// Workload selects the history entries checked; "" checks all.
 	Workload string
@@ -111,6 +116,9 @@ func (c Sched) Check(ops []history.Op) *Result {
 		}
 	}
 	r.Stats["users"] = len(us)
+	if len(us) == 0 {
+		r.unknown("no account was set up: nothing to check")
+	}
 	for _, u := range users(us) {
 		su := us[u]
 		if su.uncertain {
@@ -221,6 +229,12 @@ func (c Sched) checkUser(r *Result, u uint64, su *schedUser, fr history.Op, cycl
 			continue
 		}
 		count[n.Job]++
+		if due && n.Amount != owed {
+			bad(WrongAmount, "%s of %d for %s (log index %d), but the user owed %d at the cycle's statement", n.Job, n.Amount, cycle, n.Index, owed)
+		}
+	}
+	if b := fr.Bill; due && b != nil && count["statement"] > 0 && b.Statement != owed {
+		bad(WrongAmount, "the bill of %s says its statement was %d, but the user owed %d at the cycle's statement", cycle, b.Statement, owed)
 	}
 	if !due {
 		if len(fr.Notifications) > 0 {
@@ -270,6 +284,8 @@ func (c Sched) checkUser(r *Result, u uint64, su *schedUser, fr history.Op, cycl
 		bad(DoubleDebit, "auto-debit of %d, repaid %d in all, owing %d after the user's own %d", fr.Debit.Amount, repaid, owed, su.repaid)
 	case fr.Debit.Amount < owed || (fr.Bill != nil && fr.Bill.Outstanding > 0):
 		bad(MissingDebit, "auto-debit of %d, owing %d; bill %s", fr.Debit.Amount, owed, billString(fr.Bill))
+	case repaid >= 0 && repaid < su.repaid+fr.Debit.Amount:
+		bad(MissingDebit, "auto-debit of %d applied, yet the account's repaid total is %d, not the user's own %d plus the debit", fr.Debit.Amount, repaid, su.repaid)
 	}
 }
 

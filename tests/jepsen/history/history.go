@@ -101,8 +101,10 @@ type Op struct {
 	// LogIndex is the Raft index that applied the payment or repayment.
 	LogIndex uint64   `json:"log_index,omitempty"`
 	Account  *Account `json:"account,omitempty"`
-	// Payments is every payment of User, for final reads.
-	Payments []Payment `json:"payments,omitempty"`
+	// Payments is every payment of User, for final reads; nil when they
+	// were not read. (Not omitted when empty: an empty list and no list
+	// differ.)
+	Payments []Payment `json:"payments"`
 	// Applied is the node's applied index at a final read.
 	Applied uint64 `json:"applied,omitempty"`
 	Error   string `json:"error,omitempty"`
@@ -373,8 +375,12 @@ type Window struct {
 	End   int64 `json:"end"`
 	// HealStart is when the nemesis began to undo the fault: End when it
 	// did not say.
-	HealStart int64  `json:"heal_start"`
-	Error     string `json:"error,omitempty"`
+	HealStart int64 `json:"heal_start"`
+	// Error says the fault could not be applied: the window is no fault.
+	Error string `json:"error,omitempty"`
+	// HealError says the nemesis could not undo the fault: it was applied
+	// and may have lasted past End.
+	HealError string `json:"heal_error,omitempty"`
 }
 
 // Windows pairs the nemesis's fault-start and fault-end entries, ordered by
@@ -398,9 +404,7 @@ func Windows(ops []Op) []Window {
 				if op.HealStart > 0 {
 					w.HealStart = op.HealStart
 				}
-				if w.Error == "" {
-					w.Error = op.Error
-				}
+				w.HealError = op.Error
 			}
 		}
 	}

@@ -14,9 +14,26 @@ import (
 func ForCluster(c *cluster.Cluster) Cluster { return harness{c} }
 
 var (
-	_ FailoverCluster = harness{}
-	_ LossyCluster    = harness{}
+	_ LiveFailoverCluster = harness{}
+	_ LossyCluster        = harness{}
 )
+
+// ForClusterWithReplies adapts a harness cluster whose clients go through
+// reply proxies r: the lost-reply fault works on it, and HealAll passes
+// every reply again.
+func ForClusterWithReplies(c *cluster.Cluster, r ReplyCluster) Cluster {
+	return replyHarness{harness{c}, r}
+}
+
+type replyHarness struct {
+	harness
+	ReplyCluster
+}
+
+func (h replyHarness) HealAll(ctx context.Context) error {
+	h.HealReplies()
+	return h.harness.HealAll(ctx)
+}
 
 type harness struct{ c *cluster.Cluster }
 
@@ -186,4 +203,23 @@ func (h harness) Backup(z string) string { return h.c.Backup(z) }
 
 func (h harness) CutZones(a, b string) error {
 	return h.c.Partition(h.c.ZoneNodes(a), h.c.ZoneNodes(b))
+}
+
+func (h harness) CutZonesRaft(a, b string) error {
+	return h.c.PartitionRaft(h.c.ZoneNodes(a), h.c.ZoneNodes(b))
+}
+
+func (h harness) FailoverZone(ctx context.Context, z string, wait time.Duration) error {
+	cl, err := h.admin()
+	if err != nil {
+		return err
+	}
+	zs, err := cl.FailoverZone(ctx, z, wait)
+	if err != nil {
+		return fmt.Errorf("failover zone %s: %w", z, err)
+	}
+	if zs.Phase != "failover" {
+		return fmt.Errorf("failover zone %s: phase %s after %s", z, zs.Phase, wait)
+	}
+	return nil
 }

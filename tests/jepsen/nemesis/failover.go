@@ -25,6 +25,10 @@ type FailoverCluster interface {
 	CutZones(a, b string) error
 }
 
+// LoadLead is how long after a LoadZone call a failover step strikes
+// (the cut or the kill).
+const LoadLead = time.Second
+
 // Bounds of the failover fault's waits.
 const (
 	// failoverWait bounds the wait, after the kill, for the zone's phase
@@ -44,7 +48,7 @@ const (
 	// failoverHealTimeout bounds the restart and the recover together.
 	failoverHealTimeout = 150 * time.Second
 	// loadLead is how long before the kill LoadZone's burst starts.
-	loadLead = time.Second
+	loadLead = LoadLead
 )
 
 // failover runs one Failover step: load, lag (with BackupLag), kill,
@@ -109,6 +113,9 @@ func (n *Nemesis) failover(ctx context.Context, id int, s Step) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(s.Duration):
+		}
+		if n.SampleReplicas != nil {
+			n.SampleReplicas(fmt.Sprintf("serve #%d", id))
 		}
 		ok = n.stepDone(id, s.Fault, z, StepServe, t2, nil, "", nil)
 	}

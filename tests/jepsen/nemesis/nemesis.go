@@ -85,6 +85,14 @@ type Nemesis struct {
 	// applied, the case guard marks and reconciliation exist for. It needs
 	// partitions (iptables).
 	BackupLag time.Duration
+	// LoseReplies makes a failover-live step lose the write replies for
+	// the zone's users from its cut until the store serves (the run has
+	// the lost-reply fault too, and the cluster is a ReplyCluster).
+	LoseReplies bool
+	// SampleReplicas, when set, is called at the end of a failover's serve
+	// step, while the failover store's replicas exist, to read their state
+	// digests for the replicas checker.
+	SampleReplicas func(label string)
 	// Start is the plan's time zero: the start of the run phase, after the
 	// workloads' setup. Zero means the recorder's start.
 	Start time.Time
@@ -132,8 +140,12 @@ func (n *Nemesis) Run(ctx context.Context, steps []Step) Counts {
 }
 
 func (n *Nemesis) step(ctx context.Context, id int, s Step) {
-	if s.Fault == Failover {
+	switch s.Fault {
+	case Failover:
 		n.failover(ctx, id, s)
+		return
+	case FailoverLive:
+		n.failoverLive(ctx, id, s)
 		return
 	}
 	start := history.Op{Type: history.Info, Process: history.NemesisProcess, F: history.FFault, Fault: s.Fault, FaultID: id}
@@ -173,10 +185,14 @@ func (n *Nemesis) step(ctx context.Context, id int, s Step) {
 // it (nil when nothing needs undoing).
 func (n *Nemesis) inject(ctx context.Context, s Step, op *history.Op) (func(context.Context) error, error) {
 	switch s.Fault {
-	case Kill, Pause, Partition, Lossy:
+	case ClockSkew:
+		return n.clockSkew(ctx, op)
+	case Kill, Pause, Partition, Lossy, LostReply:
 		target := n.target(ctx, s)
 		op.Targets = []string{target}
 		switch s.Fault {
+		case LostReply:
+			return n.lostReply(s, target, op)
 		case Kill:
 			return func(ctx context.Context) error { return n.C.Restart(ctx, target) }, n.C.Kill(target)
 		case Pause:

@@ -37,13 +37,32 @@ const (
 	// step's Duration, restarts the zone and reconciles it (POST
 	// /v1/zones/{zone}/recover). Each of these is a fault-step entry.
 	Failover = "failover"
+	// FailoverLive is an operator failover of a zone that is alive and
+	// under load: extra load on the zone's users, the zone's replication to
+	// its backup zone cut (raft only: guard marks and leases still flow),
+	// POST /v1/zones/{zone}/failover while the zone still holds its lease,
+	// the cut healed once the store serves, the workloads run against the
+	// store for the step's Duration, then the recover. Nothing is killed:
+	// the zone's leader goes on taking writes until its lease ends. With
+	// LostReply in the run too, every write reply for the zone's users is
+	// lost from the failover command until the store serves, so their clients retry
+	// those keys in the failover store.
+	FailoverLive = "failover-live"
+	// LostReply lets writes through one node (the leader or a random one)
+	// reach the cluster and be applied, and loses their replies on the way
+	// back (the runner's proxy closes the client's connection), so the
+	// clients see unknown outcomes and retry the same keys.
+	LostReply = "lost-reply"
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover}
+var Kinds = []string{Kill, Pause, Partition, Lossy, KillZone, PartitionZone, RestartAll, Failover, FailoverLive, LostReply, ClockSkew}
 
 // ZoneKinds are the kinds that need a multi-zone cluster.
-var ZoneKinds = []string{KillZone, PartitionZone, Failover}
+var ZoneKinds = []string{KillZone, PartitionZone, Failover, FailoverLive, ClockSkew}
+
+// FailoverKinds are the kinds that fail a zone over and reconcile it.
+var FailoverKinds = []string{Failover, FailoverLive}
 
 // Steps of a Failover fault, as named in fault-step entries and counted
 // (as "failover.kill", …) in Counts.

@@ -1,7 +1,7 @@
 // Package report writes the folder of a fault-test run: the history, the
 // nemesis timeline, the checkers' verdicts with their first counter-examples,
 // latency and throughput plots with the fault windows shaded, and a summary
-// table whose last line is "valid: true" or "valid: false".
+// table whose last line is "valid: true", "valid: false" or "valid: unknown".
 package report
 
 import (
@@ -43,7 +43,11 @@ type Run struct {
 	Failed  map[string]int    `json:"faults_failed,omitempty"`
 	Notes   []string          `json:"notes,omitempty"`
 	Results []*checker.Result `json:"results"`
-	Valid   bool              `json:"valid"`
+	// Verdict is the run's verdict: unknown when a checker checked
+	// nothing or a requested fault never happened. Valid is Verdict ==
+	// checker.Valid.
+	Verdict checker.Verdict `json:"verdict"`
+	Valid   bool            `json:"valid"`
 
 	Ops []history.Op `json:"-"`
 }
@@ -139,6 +143,9 @@ func Timeline(w io.Writer, r *Run) {
 		if win.Error != "" {
 			fmt.Fprintf(w, "  error: %s", win.Error)
 		}
+		if win.HealError != "" {
+			fmt.Fprintf(w, "  heal error: %s", win.HealError)
+		}
 		fmt.Fprintln(w)
 		for _, st := range steps[win.ID] {
 			fmt.Fprintf(w, "      %-9s zone %s %7.2fs → %7.2fs", st.Step, st.Zone, secs(st.StepStart), secs(st.Time))
@@ -154,7 +161,7 @@ func Timeline(w io.Writer, r *Run) {
 }
 
 // Summary writes the table printed at the end of a run. Its last line is
-// "valid: true" or "valid: false".
+// "valid: true", "valid: false" or "valid: unknown".
 func Summary(w io.Writer, r *Run) {
 	st := Count(r.Ops)
 	zones := ""
@@ -192,7 +199,19 @@ func Summary(w io.Writer, r *Run) {
 			fmt.Fprintf(w, "  %s: note: %s\n", res.Checker, n)
 		}
 	}
-	fmt.Fprintf(w, "valid: %t\n", r.Valid)
+	fmt.Fprintf(w, "valid: %s\n", validLine(r))
+}
+
+// validLine is the summary's verdict: true, false or unknown.
+func validLine(r *Run) string {
+	switch {
+	case r.Valid:
+		return "true"
+	case r.Verdict == checker.Unknown:
+		return "unknown"
+	default:
+		return "false"
+	}
 }
 
 func faultSummary(applied, failed map[string]int) string {

@@ -97,3 +97,11 @@ func TestSummaryValid(t *testing.T) {
 		t.Fatalf("summary:\n%s", b.String())
 	}
 }
+
+func TestSummaryUnknown(t *testing.T) {
+	var b bytes.Buffer
+	Summary(&b, &Run{Verdict: checker.Unknown, Results: []*checker.Result{{Checker: "lease", Verdict: checker.Unknown, Notes: []string{"no cut"}}}})
+	if !strings.HasSuffix(b.String(), "valid: unknown\n") {
+		t.Fatalf("summary:\n%s", b.String())
+	}
+}

@@ -52,12 +52,21 @@ type target interface {
 // unpaused.
 var errNoNodeUp = errors.New("runner: no node is up to read the route table")
 
-// local is a target of real processes on this machine.
-type local struct{ *cluster.Cluster }
+// local is a target of real processes on this machine. With replies set,
+// the workloads' clients reach the nodes through reply proxies, which the
+// lost-reply fault drives.
+type local struct {
+	*cluster.Cluster
+	replies *replyProxies
+	proxied []workload.Node
+}
 
 var _ target = local{}
 
 func (l local) Nodes() []workload.Node {
+	if l.proxied != nil {
+		return l.proxied
+	}
 	var out []workload.Node
 	for _, n := range l.Cluster.Nodes {
 		out = append(out, workload.Node{ID: n.ID, Zone: n.Zone, API: n.API()})
@@ -73,4 +82,16 @@ func (l local) Routes(ctx context.Context) (*api.RouteTable, error) {
 	return n.Routes(ctx)
 }
 
-func (l local) Nemesis() nemesis.Cluster { return nemesis.ForCluster(l.Cluster) }
+func (l local) Nemesis() nemesis.Cluster {
+	if l.replies != nil {
+		return nemesis.ForClusterWithReplies(l.Cluster, l.replies)
+	}
+	return nemesis.ForCluster(l.Cluster)
+}
+
+func (l local) Close() error {
+	if l.replies != nil {
+		l.replies.Close()
+	}
+	return l.Cluster.Close()
+}

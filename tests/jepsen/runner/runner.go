@@ -195,7 +195,9 @@ func (c *Config) defaults() error {
 
 // Run performs the run and returns its report (also written to cfg.Out).
 // An error means the run could not be carried out (no cluster, no binary);
-// an invalid history is not an error, it is Run.Valid == false.
+// an invalid history is not an error, it is Run.Verdict == checker.Invalid
+// (checker.Unknown when the run checked nothing or a requested fault never
+// happened).
 func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -266,8 +268,15 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		}
 		env.ZoneOf = zoneOf
 	}
+	if l, ok := c.(local); ok && l.replies != nil {
+		l.replies.zoneOf = env.ZoneOf
+	}
 	autoFailover := slices.Contains(rep.Nemeses, nemesis.Failover)
-	if autoFailover && cfg.BackupLag > 0 {
+	failoverRun := slices.ContainsFunc(rep.Nemeses, func(k string) bool { return slices.Contains(nemesis.FailoverKinds, k) })
+	if slices.Contains(rep.Nemeses, nemesis.LostReply) && cfg.Backend != BackendLocal {
+		return nil, fmt.Errorf("runner: the %s nemesis needs the local backend (its clients go through reply proxies)", nemesis.LostReply)
+	}
+	if failoverRun && cfg.BackupLag > 0 {
 		if err := c.CanPartition(); err != nil {
 			note := fmt.Sprintf("failover without the cut from the backup zone before the kill: %v", err)
 			cfg.Logf("%s", note)
@@ -297,12 +306,20 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover)
+	sampler := newReplicaSampler(c.HTTPAddrs())
+	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover, failoverRun, sampler)
+	if l, ok := c.(local); ok && l.replies != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("lost-reply: %d write replies lost after the write reached a node", l.replies.Dropped()))
+	}
 	rep.Faults, rep.Failed = counts.Applied, counts.Failed
 
-	if err := settle(ctx, cfg, c); err != nil {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", err))
+	settleErr := settle(ctx, cfg, c)
+	if settleErr != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("cluster did not converge after healing: %v", settleErr))
 	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	sampler.final(sctx)
+	scancel()
 	// Each workload's final reads get two minutes: the sched workload's
 	// include its wait for its runs to complete.
 	for _, w := range wls {
@@ -317,7 +334,6 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	rep.Ops = rec.Ops()
 
-	rep.Valid = true
 	for _, w := range wls {
 		for _, ch := range w.Checkers(cfg.Out) {
 			if l, ok := ch.(checker.Linearizable); ok {
@@ -326,25 +342,41 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 			}
 			res := ch.Check(rep.Ops)
 			res.Checker = w.Name() + "/" + res.Checker
-			rep.Valid = rep.Valid && res.Verdict == checker.Valid
 			rep.Results = append(rep.Results, res)
 		}
 	}
-	if c.MultiZone() {
+	if c.MultiZone() && slices.Contains(rep.Nemeses, nemesis.PartitionZone) {
 		res := checker.Lease{Duration: cfg.LeaseDuration, Faults: []string{nemesis.PartitionZone}}.Check(rep.Ops)
-		rep.Valid = rep.Valid && res.Verdict == checker.Valid
 		rep.Results = append(rep.Results, res)
 	}
-	if autoFailover {
-		res := checker.Failover{Faults: []string{nemesis.Failover}}.Check(rep.Ops)
-		rep.Valid = rep.Valid && res.Verdict == checker.Valid
+	rep.Results = append(rep.Results, sampler.check())
+	if failoverRun {
+		res := checker.Failover{Faults: nemesis.FailoverKinds}.Check(rep.Ops)
 		rep.Results = append(rep.Results, res)
 	}
+	rep.Results = append(rep.Results, runChecks(rep, settleErr)...)
+	rep.Verdict = checker.Combine(rep.Results)
+	rep.Valid = rep.Verdict == checker.Valid
 	if err := report.Write(cfg.Out, rep); err != nil {
 		return rep, err
 	}
 	report.Summary(cfg.Stdout, rep)
 	return rep, nil
+}
+
+// runChecks judges the run itself: a requested fault that never happened
+// (Faults), or a cluster that did not converge before its final reads,
+// leaves the verdict unknown, never valid.
+func runChecks(rep *report.Run, settleErr error) []*checker.Result {
+	var out []*checker.Result
+	if len(rep.Nemeses) > 0 {
+		out = append(out, checker.Faults{Kinds: rep.Nemeses}.Check(rep.Ops))
+	}
+	if settleErr != nil {
+		out = append(out, &checker.Result{Checker: "settle", Verdict: checker.Unknown,
+			Notes: []string{fmt.Sprintf("the cluster did not converge after healing, so the final reads may not hold its final state: %v", settleErr)}})
+	}
+	return out
 }
 
 // startTarget starts the cluster of cfg.Backend; serverArgs go on every
@@ -360,7 +392,14 @@ func startTarget(ctx context.Context, cfg Config, zones []string, clockZone stri
 	if err != nil {
 		return nil, err
 	}
-	return local{c}, nil
+	l := local{Cluster: c}
+	if slices.Contains(cfg.Nemeses, nemesis.LostReply) {
+		if l.replies, l.proxied, err = startReplyProxies(l.Nodes(), cfg.RequestTimeout); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // startCluster starts the local cluster; serverArgs go on every node's
@@ -373,7 +412,8 @@ func startCluster(ctx context.Context, cfg Config, zones []string, clockZone str
 		ServerArgs:     serverArgs,
 		Logf:           cfg.Logf,
 	}
-	if cfg.Inject != "" || clockZone != "" {
+	// The clock-skew nemesis restarts a node with an injected fault.
+	if cfg.Inject != "" || clockZone != "" || slices.Contains(cfg.Nemeses, nemesis.ClockSkew) {
 		if ccfg.Binary == "" {
 			bin, err := cluster.Build(ctx, "faultinject")
 			if err != nil {
@@ -444,7 +484,7 @@ func shardZones(ctx context.Context, c target) (func(uint64) string, error) {
 
 // runPhase runs every workload's workers and the nemesis until cfg.Time has
 // passed, and waits for both.
-func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover bool) nemesis.Counts {
+func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls []workload.Workload, steps []nemesis.Step, leaseZone string, autoFailover, failoverRun bool, sampler *replicaSampler) nemesis.Counts {
 	start := time.Now()
 	env.Stop = start.Add(cfg.Time)
 	// Retries of operations begun before Stop get a bounded grace.
@@ -458,9 +498,12 @@ func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls 
 	nemDone.Add(1)
 	go func() {
 		defer nemDone.Done()
-		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start}
-		if autoFailover {
+		n := &nemesis.Nemesis{C: c.Nemesis(), Rec: env.Rec, Logf: cfg.Logf, LeaseZone: leaseZone, AutoFailover: autoFailover, Start: start,
+			LoseReplies: slices.Contains(cfg.Nemeses, nemesis.LostReply), SampleReplicas: sampler.during}
+		if failoverRun {
 			n.BackupLag = max(cfg.BackupLag, 0)
+		}
+		if autoFailover {
 			if cfg.PauseAutoDuringRecover {
 				n.PauseAuto = func(on bool) error {
 					after := time.Duration(0)
@@ -471,7 +514,7 @@ func runPhase(ctx context.Context, cfg Config, c target, env *workload.Env, wls 
 				}
 			}
 		}
-		if autoFailover && cfg.LoadWorkers > 0 {
+		if failoverRun && cfg.LoadWorkers > 0 {
 			n.LoadZone = zoneLoader(workCtx, env, wls, cfg.LoadWorkers, &loadDone)
 		}
 		counts = n.Run(nemCtx, steps)
@@ -502,6 +545,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 	next := 1000
 	return func(zone string, d time.Duration) {
 		until := time.Now().Add(d)
+		faultAt := time.Now().Add(nemesis.LoadLead)
 		for _, w := range wls {
 			zl, ok := w.(workload.ZoneLoader)
 			if !ok {
@@ -513,7 +557,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					zl.LoadZone(ctx, wk, zone, until)
+					zl.LoadZone(ctx, wk, zone, faultAt, until)
 				}()
 			}
 		}

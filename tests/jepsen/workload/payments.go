@@ -3,6 +3,8 @@ package workload
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
@@ -10,17 +12,42 @@ import (
 )
 
 // Payments is the set workload: unique payment keys spread over a few
-// accounts with a limit too high to decline, each retried with its key until
-// answered, plus deliberate replays of acknowledged keys. Checked: nothing
-// lost, nothing doubled, replicas agree, money adds up.
+// accounts, each retried with its key until answered, plus deliberate
+// replays of acknowledged keys. Most accounts have a limit too high to
+// decline; the last Tight have a small one, so the zone itself declines
+// their payments once it is used up (a declined key must never be
+// charged). Checked: nothing lost, nothing doubled, no declined key
+// charged, replicas agree, money adds up.
 type Payments struct {
 	Accounts int
 	Limit    int64
+	// Tight of the Accounts have TightLimit instead of Limit.
+	Tight      int
+	TightLimit int64
 	// MaxAmount is the largest payment, in minor units.
 	MaxAmount int64
 	// ReplayPercent of operations resend an acknowledged payment.
 	ReplayPercent int
+
+	// burst are accounts of BurstLimit that only the failover nemeses'
+	// load writes to, burstPerZone of each zone, a fresh one for each
+	// burst: it fills up during the burst, in writes the backup's replica
+	// may not have, so the zone declines keys that the failover store,
+	// seeing an emptier account, may accept when the client retries them
+	// there (their first replies lost).
+	burst  map[string][]uint64
+	mu     sync.Mutex
+	bursts map[string][]time.Time // per zone, the bursts begun, by end time
 }
+
+// Burst accounts: how many per zone, and their credit limit (a 1000 payment
+// at most, so about 10 fill one; a failover store's stand-in share of it,
+// 20% by default, takes one or two more).
+const (
+	burstPerZone = 4
+	burstLimit   = 5_000
+	burstBase    = 1_100_000
+)
 
 const paymentsBase = 1_000_000
 
@@ -31,7 +58,57 @@ func (p *Payments) users() []uint64 { return userRange(paymentsBase, p.Accounts)
 
 // Setup implements Workload.
 func (p *Payments) Setup(ctx context.Context, env *Env) error {
-	return setupAccounts(ctx, env, p.Name(), p.users(), p.Limit)
+	users := p.users()
+	loose := users[:len(users)-min(p.Tight, len(users))]
+	if err := setupAccounts(ctx, env, p.Name(), loose, p.Limit); err != nil {
+		return err
+	}
+	if err := setupAccounts(ctx, env, p.Name(), users[len(loose):], p.TightLimit); err != nil {
+		return err
+	}
+	if env.ZoneOf == nil {
+		return nil
+	}
+	p.burst = map[string][]uint64{}
+	var all []uint64
+	for u := uint64(burstBase); u < burstBase+2000; u++ {
+		z := env.zoneOf(u)
+		if len(p.burst[z]) < burstPerZone {
+			p.burst[z] = append(p.burst[z], u)
+			all = append(all, u)
+		}
+	}
+	return setupAccounts(ctx, env, p.Name(), all, burstLimit)
+}
+
+// burstUser returns the account a burst on zone ending at until writes to:
+// every worker of one burst gets the same, each burst a new one (0 when
+// the zone's are used up).
+func (p *Payments) burstUser(zone string, until time.Time) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bursts == nil {
+		p.bursts = map[string][]time.Time{}
+	}
+	i := slices.IndexFunc(p.bursts[zone], until.Equal)
+	if i < 0 {
+		p.bursts[zone] = append(p.bursts[zone], until)
+		i = len(p.bursts[zone]) - 1
+	}
+	if i >= len(p.burst[zone]) {
+		return 0
+	}
+	return p.burst[zone][i]
+}
+
+// finalUsers are every account the workload wrote to.
+func (p *Payments) finalUsers() []uint64 {
+	out := p.users()
+	for _, us := range p.burst {
+		out = append(out, us...)
+	}
+	slices.Sort(out)
+	return out
 }
 
 type sent struct {
@@ -57,23 +134,41 @@ func (p *Payments) Run(ctx context.Context, w *Worker) {
 				Merchant: fmt.Sprintf("m%d", w.Rng.IntN(10)),
 			},
 		}
-		if r := w.Pay(ctx, s.user, s.req, false); r.Acked {
+		// Only keys acknowledged as accepted are replayed. A client that
+		// was told a key is declined does not send it again, and if it did
+		// so to a failover store, for an account whose zone declined it in
+		// writes the store never received, the store cannot know of the
+		// decline (README, "What a client can rely on").
+		if r := w.Pay(ctx, s.user, s.req, false); r.Acked && r.Status != api.PaymentDeclined {
 			acked = append(acked, s)
 		}
 	}
 }
 
 // LoadZone implements ZoneLoader: fresh payments, retried like the others,
-// on the workload's users in zone.
-func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, until time.Time) {
+// on the workload's users in zone and on the burst's own account there.
+func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, faultAt, until time.Time) {
 	var users []uint64
 	for _, u := range p.users() {
 		if w.Env.zoneOf(u) == zone {
 			users = append(users, u)
 		}
 	}
-	for len(users) > 0 && w.Running(ctx) && time.Now().Before(until) {
-		w.Pay(ctx, users[w.Rng.IntN(len(users))], api.PayRequest{
+	burst := p.burstUser(zone, until)
+	for (len(users) > 0 || burst != 0) && w.Running(ctx) && time.Now().Before(until) {
+		// From the fault on, every other payment goes to the burst's
+		// account: it fills in writes the backup's replica lacks.
+		var u uint64
+		switch {
+		case burst != 0 && time.Now().After(faultAt) && (len(users) == 0 || w.Rng.IntN(2) == 0):
+			u = burst
+		case len(users) > 0:
+			u = users[w.Rng.IntN(len(users))]
+		default:
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		w.Pay(ctx, u, api.PayRequest{
 			Key:      w.NextKey("z"),
 			Amount:   1 + w.Rng.Int64N(p.MaxAmount),
 			Merchant: "burst",
@@ -83,7 +178,7 @@ func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, until t
 
 // Final implements Workload.
 func (p *Payments) Final(ctx context.Context, env *Env) error {
-	return finalReads(ctx, env, p.Name(), p.users(), true)
+	return finalReads(ctx, env, p.Name(), p.finalUsers())
 }
 
 // Checkers implements Workload.

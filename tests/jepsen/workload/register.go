@@ -58,7 +58,7 @@ func (r *Register) Run(ctx context.Context, w *Worker) {
 // Final implements Workload.
 func (r *Register) Final(ctx context.Context, env *Env) error {
 	linearizableReads(ctx, env, r.Name(), r.users())
-	return finalReads(ctx, env, r.Name(), r.users(), false)
+	return finalReads(ctx, env, r.Name(), r.users())
 }
 
 // Checkers implements Workload.

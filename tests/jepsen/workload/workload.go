@@ -79,7 +79,7 @@ var Default = []string{"payments", "register", "bank"}
 func New(name string) (Workload, error) {
 	switch name {
 	case "payments":
-		return &Payments{Accounts: 5, Limit: api.MaxAmount / 1000, MaxAmount: 1000, ReplayPercent: 10}, nil
+		return &Payments{Accounts: 5, Limit: api.MaxAmount / 1000, Tight: 2, TightLimit: 20_000, MaxAmount: 1000, ReplayPercent: 10}, nil
 	case "register":
 		return &Register{Accounts: 3, Limit: 5000, MaxPay: 300, MaxRepay: 200, Think: 10 * time.Millisecond}, nil
 	case "bank":
@@ -103,7 +103,9 @@ type ZoneLoader interface {
 	// LoadZone is one extra worker's loop: writes to the workload's users
 	// in zone until the time until, env.Stop or ctx; it returns at once
 	// when the workload has no user there.
-	LoadZone(ctx context.Context, w *Worker, zone string, until time.Time)
+	// The fault strikes at faultAt (the cut from the backup zone, or the
+	// kill).
+	LoadZone(ctx context.Context, w *Worker, zone string, faultAt, until time.Time)
 }
 
 // Worker is one client process. A worker has one operation in flight at a

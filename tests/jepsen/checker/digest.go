@@ -1,0 +1,101 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+)
+
+// ReplicaSample is one replica's state digest as its node reported it in
+// one sample of the whole cluster (GET /v1/internal/replicas?digest=1).
+type ReplicaSample struct {
+	// Sample names the sample the replica was read in ("final", or a
+	// failover step's "serve #3 (1)").
+	Sample  string `json:"sample"`
+	Node    string `json:"node"`
+	Group   string `json:"group"`
+	Applied uint64 `json:"applied"`
+	Digest  string `json:"digest"`
+	// Err says why the node could not be read; the replica is then
+	// unknown.
+	Err string `json:"error,omitempty"`
+}
+
+// Digests compares the replicas of every group, failover stores included:
+// within one sample, replicas of one group at the same applied index must
+// have the same state digest (replica-divergence otherwise). A node that
+// could not be read, or a final sample in which some group's replicas never
+// met at one index, makes the verdict unknown: a replica not compared is
+// not known to agree.
+type Digests struct {
+	Samples []ReplicaSample
+}
+
+// Name implements the checker's naming.
+func (Digests) Name() string { return "replicas" }
+
+// Check compares the samples.
+func (d Digests) Check() *Result {
+	r := newResult(d.Name())
+	type key struct{ sample, group string }
+	byGroup := map[key][]ReplicaSample{}
+	var keys []key
+	for _, s := range d.Samples {
+		if s.Err != "" {
+			r.unknown("sample %s: node %s unreadable: %s", s.Sample, s.Node, s.Err)
+			continue
+		}
+		k := key{s.Sample, s.Group}
+		if byGroup[k] == nil {
+			keys = append(keys, k)
+		}
+		byGroup[k] = append(byGroup[k], s)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.sample != b.sample {
+			return cmpString(a.sample, b.sample)
+		}
+		return cmpString(a.group, b.group)
+	})
+	groups := map[string]bool{}
+	for _, k := range keys {
+		reps := byGroup[k]
+		atIndex := map[uint64][]ReplicaSample{}
+		for _, s := range reps {
+			atIndex[s.Applied] = append(atIndex[s.Applied], s)
+		}
+		compared := false
+		for idx, same := range atIndex {
+			if len(same) < 2 {
+				continue
+			}
+			compared = true
+			groups[k.group] = true
+			r.Stats["replicas compared"] += len(same)
+			for _, s := range same[1:] {
+				if s.Digest != same[0].Digest {
+					r.add(Anomaly{Kind: ReplicaDivergent, Node: s.Node,
+						Detail: fmt.Sprintf("%s, sample %s: at applied index %d node %s has state digest %.12s, node %s %.12s",
+							k.group, k.sample, idx, same[0].Node, same[0].Digest, s.Node, s.Digest)})
+				}
+			}
+		}
+		if k.sample == "final" && len(reps) > 1 && (!compared || len(atIndex) > 1) {
+			r.unknown("%s: its %d replicas were at %d different applied indexes in the final sample; not all were compared", k.group, len(reps), len(atIndex))
+		}
+	}
+	r.Stats["groups compared"] = len(groups)
+	if len(groups) == 0 {
+		r.unknown("no two replicas of any group were compared")
+	}
+	return r
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

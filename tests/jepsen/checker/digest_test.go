@@ -1,0 +1,41 @@
+package checker
+
+import "testing"
+
+func TestDigests(t *testing.T) {
+	rep := func(sample, node, group string, applied uint64, digest string) ReplicaSample {
+		return ReplicaSample{Sample: sample, Node: node, Group: group, Applied: applied, Digest: digest}
+	}
+	tests := []struct {
+		name    string
+		samples []ReplicaSample
+		want    Verdict
+	}{
+		{"agree", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"), rep("final", "b1", "zone/A", 10, "x"),
+		}, Valid},
+		{"a failover store's replicas diverge at one index", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			rep("serve #2 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #2 (1)", "b2", "zone/A-f2", 40, "t"),
+		}, Invalid},
+		{"different indexes in a serve sample are not compared", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			rep("serve #2 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #2 (1)", "b2", "zone/A-f2", 41, "t"),
+		}, Valid},
+		{"an unreadable node", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "final", Node: "a3", Err: "connection refused"},
+		}, Unknown},
+		{"final replicas apart", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 11, "y"),
+		}, Unknown},
+		{"nothing", nil, Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Digests{Samples: tt.samples}).Check(); got.Verdict != tt.want {
+				t.Fatalf("verdict %s, want %s: %+v", got.Verdict, tt.want, got)
+			}
+		})
+	}
+}
