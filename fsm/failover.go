@@ -33,7 +33,9 @@ import (
 // is voided and reported. Any other account takes the store's state, which
 // equals the zone's plus the failover writes (by the guard-mark invariant,
 // checked here: if the zone holds a payment or repayment the store lacks,
-// the account is merged as if blacklisted and the merge reports it).
+// or its account or bills differ from the ones the store started from
+// (failover_base.go), the account is merged as if blacklisted and the merge
+// reports it).
 
 var (
 	bucketIsolated = []byte("isolated") // be64(user) -> empty: the failover blacklist
@@ -251,7 +253,7 @@ func (f *FSM) Isolated(user uint64) bool {
 
 // failoverBuckets are exported with a shard for a merge, besides the shard
 // buckets and effectBuckets.
-var failoverBuckets = [][]byte{bucketIsolated, bucketFPays}
+var failoverBuckets = [][]byte{bucketIsolated, bucketFPays, bucketFBase}
 
 // ExportFailoverShard returns a failover store's records of shard: the
 // shard's data, its blacklist and failover-payment entries, its outbox and
@@ -311,6 +313,7 @@ type storeUser struct {
 	fpays      map[string]bool
 	outbox     []storeNote // in index order
 	effects    [][]byte    // effect record keys
+	base       storeBase   // the account and bills the store started from
 }
 
 // storeNote is one outbox entry of a failover store.
@@ -367,9 +370,13 @@ func (a *applier) merge(c *Command) Result {
 }
 
 // zoneWithin reports whether every payment and repayment the zone holds for
-// user is in the store too: the store then holds the zone's state plus its
-// own writes, and may replace it.
+// user is in the store too, and the zone's account and bills are the ones
+// the store started from (failover_base.go): the store then holds the
+// zone's state plus its own writes, and may replace it.
 func (a *applier) zoneWithin(user uint64, su *storeUser) bool {
+	if !a.zoneStateWithin(user, su) {
+		return false
+	}
 	prefix := be64(user)
 	for _, b := range []struct {
 		bucket []byte

@@ -333,3 +333,36 @@ func TestMergeCarriesTheOutbox(t *testing.T) {
 		t.Fatalf("user 3's outbox after a repeated statement: %+v", n3)
 	}
 }
+
+// TestMergeComparesAccountsAndBills: a write the zone made after the
+// replica that changed no payment or repayment (a credit-limit change) is
+// found too, against the copy the store kept before its own first write to
+// the account; and an account the store itself changed, the zone not, takes
+// the store's state without a violation.
+func TestMergeComparesAccountsAndBills(t *testing.T) {
+	zoneCmds := []Command{
+		putAcc(1, 1000), pay(1, "a", 100), putAcc(2, 1000), pay(2, "m", 100),
+		putAcc(1, 5000), // not replicated, and 1 is not marked
+	}
+	zone, store := failoverPair(t, zoneCmds, 4, nil)
+	if res := store.one(pay(1, "s", 10)); res.Code != OK {
+		t.Fatal(res.Msg)
+	}
+	if res := store.one(putAcc(2, 3000)); res.Code != OK {
+		t.Fatal(res.Msg)
+	}
+	reports := mergeAll(t, zone, store, "A-f2")
+	var viol []uint64
+	for _, r := range reports {
+		viol = append(viol, r.Violations...)
+	}
+	if len(viol) != 1 || viol[0] != 1 {
+		t.Fatalf("violations %v, want [1]: the zone's limit change the store lacked went unreported", viol)
+	}
+	if a := zone.account(1); a.CreditLimit != 5000 || a.Accepted != 110 {
+		t.Fatalf("account 1 after merge: %+v (want the zone's limit and both payments)", a)
+	}
+	if a := zone.account(2); a.CreditLimit != 3000 {
+		t.Fatalf("account 2 after merge: %+v (want the store's limit)", a)
+	}
+}

@@ -200,6 +200,7 @@ func (a *applier) apply(c *Command) Result {
 	if err := c.Validate(); err != nil {
 		return Result{Code: Invalid, Msg: err.Error()}
 	}
+	a.keepBase(c)
 	switch c.Type {
 	case CmdPutAccount:
 		return a.putAccount(c)

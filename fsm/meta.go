@@ -400,6 +400,7 @@ func (s *MetaState) renewLease(c *MetaCmd) MetaResult {
 	l.Until = max(l.Until, c.Time+c.DurationMs)
 	l.Grants++
 	l.DurationMs = max(l.DurationMs, c.DurationMs)
+	s.noteHome(c)
 	return MetaResult{Lease: *l, Epoch: s.Epoch}
 }
 

@@ -40,6 +40,9 @@ type FailoverState struct {
 	Promoted   int64 `json:"promoted,omitempty"`
 	Recovering int64 `json:"recovering,omitempty"`
 	Recovered  int64 `json:"recovered,omitempty"`
+	// Home is when the zone's leader first renewed its lease after the
+	// shards were routed home: from then on the zone serves them again.
+	Home int64 `json:"home,omitempty"`
 	// Blacklist is the accounts marked in the backup zone when the store
 	// was made: state-type writes to them wait for reconciliation.
 	Blacklist []uint64        `json:"blacklist,omitempty"`
@@ -64,6 +67,26 @@ func (z ZoneInfo) PhaseOf() string {
 		return PhaseNormal
 	}
 	return z.Phase
+}
+
+// ShownPhase is the phase to show for the zone: its phase, except that a
+// zone whose shards were routed home by a reconciliation is shown
+// reconciling until its leader holds its lease again (until then its
+// reads and writes answer lease_expired).
+func (z ZoneInfo) ShownPhase() string {
+	p := z.PhaseOf()
+	if p == PhaseNormal && z.Failover != nil && z.Failover.Recovered != 0 && z.Failover.Home == 0 {
+		return PhaseReconciling
+	}
+	return p
+}
+
+// noteHome records, on a renewal of a zone's lease, that a zone back from
+// a failover serves again.
+func (s *MetaState) noteHome(c *MetaCmd) {
+	if z := s.zoneRef(c.Zone); z != nil && z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Recovered != 0 && z.Failover.Home == 0 {
+		z.Failover.Home = c.Time
+	}
 }
 
 // failover starts a failover of c.Zone. Asking again while one is under

@@ -76,8 +76,14 @@ func TestMetaFailoverPhases(t *testing.T) {
 	if n != moved {
 		t.Fatalf("%d shards back in A, want %d", n, moved)
 	}
+	if p := z.ShownPhase(); p != PhaseReconciling {
+		t.Fatalf("zone A shown %s before its leader renewed its lease", p)
+	}
 	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 3, DurationMs: 3000, Time: 9700}); r.Err != "" {
 		t.Fatalf("renewal after recovery: %s", r.Err)
+	}
+	if z, _ := m.State().ZoneOf("A"); z.ShownPhase() != PhaseNormal || z.Failover.Home != 9700 {
+		t.Fatalf("zone A after its leader's renewal: shown %s, %+v", z.ShownPhase(), z.Failover)
 	}
 	// C, backed up by A, wrote unmarked while A was away: it cannot be
 	// failed over until its leader has re-established its marks.

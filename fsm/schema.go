@@ -22,7 +22,7 @@ var (
 	bucketNodes      = []byte("nodes")      // node id -> nodeRec
 	bucketShards     = []byte("shards")     // shard byte -> shardRec
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks, bucketEffects, bucketOutbox, bucketIsolated, bucketFPays, bucketMerged, bucketUndelivered}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketUnposted, bucketRepayments, bucketBills, bucketNodes, bucketShards, bucketMarks, bucketEffects, bucketOutbox, bucketIsolated, bucketFPays, bucketMerged, bucketUndelivered, bucketFBase}
 
 	keyApplied = []byte("applied")
 	// keySharded is set once the zone has been given shards; before that

@@ -260,6 +260,10 @@ func groupRecords(recs []Record, shard int, allowed [][]byte) (map[uint64]*store
 			}
 			su.outbox = append(su.outbox, storeNote{index: binary.BigEndian.Uint64(r.Key[8:]), rec: r.Value})
 			msg = validNotificationRec(r.Value)
+		case string(bucketFBase):
+			if !su.base.add(r.Key, r.Value) {
+				return nil, fmt.Sprintf("record %d: base record key %x malformed", i, r.Key)
+			}
 		case string(bucketEffects):
 			job := string(r.Key[:len(r.Key)-13])
 			if !validJob(job) || !validCycle(binary.BigEndian.Uint32(r.Key[len(r.Key)-12:])) || len(r.Value) != 0 {

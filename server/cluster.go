@@ -249,7 +249,8 @@ func (n *Node) renewLeases() {
 		n.grantsSeen.seen(l)
 	}
 	for _, h := range n.hostedZones() {
-		if h.voter && h.rep.IsLeader() {
+		// A failover store gets no lease before its CmdFailover.
+		if h.voter && h.rep.IsLeader() && (!h.store || h.isReady()) {
 			n.renewLease(h)
 		}
 	}

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -80,35 +83,91 @@ func (n *Node) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz answers 200 when this node can serve a linearizable request
-// of its own zone now: as leader, the read protocol passes (and, in a
-// cluster, the zone holds its lease); as follower, a leader is known and was
-// heard from recently.
+// handleReadyz answers 200 when this node can serve a user request of
+// every shard now. Standalone: as leader the read protocol passes, as
+// follower a leader is known and was heard from recently. In a cluster:
+// the cluster is initialized and every group that owns shards (a zone, or a
+// failover store) serves: its leader, here or asked with ?group=, leads it
+// with its shards set up, holds its lease and passes the read protocol.
+// With ?group=G it answers for G alone, from G's leader.
 func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	h := n.ownZone()
 	var err error
-	switch {
-	case h == nil:
-		err = errNotInitialized
-	case h.rep.IsLeader():
-		if err = h.rep.Linearizable(ctx, time.Second); err == nil && !n.leaseValid(h) {
-			err = api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease", n.cfg.Zone)
-		}
+	switch g := r.URL.Query().Get("group"); {
+	case !n.clustered:
+		err = n.standaloneReady(ctx)
+	case g != "":
+		err = n.servesGroup(ctx, g)
 	default:
-		rf := h.rep.Raft()
-		if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" {
-			err = ErrNoLeader
-		} else if time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
-			err = ErrNoLeader
-		}
+		err = n.clusterReady(ctx)
 	}
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": h.rep.Raft().State().String()})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (n *Node) standaloneReady(ctx context.Context) error {
+	h := n.ownZone()
+	switch {
+	case h == nil:
+		return errNotInitialized
+	case h.rep.IsLeader():
+		return h.rep.Linearizable(ctx, time.Second)
+	}
+	rf := h.rep.Raft()
+	if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
+		return ErrNoLeader
+	}
+	return nil
+}
+
+// clusterReady checks that every group owning shards serves.
+func (n *Node) clusterReady(ctx context.Context) error {
+	st := n.metaFSM.State()
+	if !st.Initialized {
+		return errNotInitialized
+	}
+	var groups []string
+	for _, s := range st.Shards {
+		if !slices.Contains(groups, s.Zone) {
+			groups = append(groups, s.Zone)
+		}
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		addr, ok := n.zoneLeaderNow(g)
+		var err error
+		switch {
+		case !ok:
+			err = fmt.Errorf("%w of %s known to node %s", ErrNoLeader, g, n.cfg.NodeID)
+		case addr == "":
+			err = n.servesGroup(ctx, g)
+		default:
+			var out map[string]string
+			err = getJSONFrom(ctx, addr, "/readyz?group="+url.QueryEscape(g), &out)
+		}
+		if err != nil {
+			return api.Errorf(api.CodeUnavailable, "%s does not serve now: %v", g, err)
+		}
+	}
+	return nil
+}
+
+// servesGroup reports, on g's leader, whether it serves g's shards now.
+func (n *Node) servesGroup(ctx context.Context, g string) error {
+	h := n.hostedZone(g)
+	switch {
+	case h == nil || !h.voter || !h.rep.IsLeader():
+		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, n.cfg.NodeID, g)
+	case !h.isReady():
+		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
+	case !n.leaseValid(h):
+		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
+	}
+	return h.rep.Linearizable(ctx, time.Second)
 }
 
 // raftState is the own zone replica's state, for metrics.

@@ -287,6 +287,13 @@ func setupZones(t *testing.T, zones []string, perZone int) *multiCluster {
 // setupZonesWith is setupZones with a hook that changes each node's config.
 func setupZonesWith(t *testing.T, zones []string, perZone int, tune func(*Config)) *multiCluster {
 	t.Helper()
+	return setupZonesInit(t, zones, perZone, tune, nil)
+}
+
+// setupZonesInit is setupZonesWith with a hook that runs once every node
+// runs and gossip sees them all, before the cluster is initialized.
+func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config), initHook func(*multiCluster)) *multiCluster {
+	t.Helper()
 	total := len(zones) * perZone
 	addrs := freeAddrs(t, 3*total)
 	dir := t.TempDir()
@@ -328,6 +335,9 @@ func setupZonesWith(t *testing.T, zones []string, perZone int, tune func(*Config
 	waitFor(t, 15*time.Second, "gossip sees every node", func() bool {
 		return len(mc.nodes[0].gossip.Alive()) == total
 	})
+	if initHook != nil {
+		initHook(mc)
+	}
 	body, _ := json.Marshal(InitRequest{Zones: zones})
 	resp, err := http.Post("http://"+mc.apis[0]+"/v1/cluster/init", "application/json", bytes.NewReader(body))
 	if err != nil {

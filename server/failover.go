@@ -152,7 +152,7 @@ func (n *Node) exportPhases(st fsm.MetaState) {
 	for _, z := range st.Zones {
 		for _, p := range []string{fsm.PhaseNormal, fsm.PhaseFailingOver, fsm.PhaseFailover, fsm.PhaseReconciling} {
 			v := 0.0
-			if z.PhaseOf() == p {
+			if z.ShownPhase() == p {
 				v = 1
 			}
 			n.metrics.failoverPhase.WithLabelValues(z.Name, p).Set(v)
@@ -408,6 +408,10 @@ func (n *Node) storeWork(st fsm.MetaState) bool {
 	return false
 }
 
+// testHoldStoreSetUp, when set (tests), keeps a store's leader from setting
+// the store up (CmdFailover) while it returns true for the store's group.
+var testHoldStoreSetUp atomic.Pointer[func(group string) bool]
+
 // reconcileStores hosts, promotes, sets up and retires this node's failover
 // stores as the meta state says (called from reconcile on every node).
 func (n *Node) reconcileStores(st fsm.MetaState) error {
@@ -429,7 +433,7 @@ func (n *Node) reconcileStores(st fsm.MetaState) error {
 				continue
 			}
 		}
-		if h.rep.IsLeader() {
+		if hold := testHoldStoreSetUp.Load(); h.rep.IsLeader() && (hold == nil || !(*hold)(h.zone)) {
 			errs = append(errs, n.setUpStore(h, z, st))
 		}
 		errs = append(errs, n.settleStore(h))
@@ -497,17 +501,19 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 	}
 	src := groupDir(n.cfg.DataDir, "zone/"+z)
 	n.closeZone(f)
+	var sm *fsm.FSM
 	err := zone.Promote(n.replicaConfig("zone/"+group, dir, nil), src,
 		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
 		func(path string) (zone.StateMachine, io.Closer, error) {
-			sm, err := fsm.Open(path, n.log.With("group", "zone/"+group))
+			var err error
+			sm, err = fsm.Open(path, n.log.With("group", "zone/"+group))
 			return sm, sm, err
-		})
-	if err == nil {
+		},
 		// Marked after the recovery has replayed the copied log (as the
-		// zone, owning its shards), before the new group starts.
-		err = markPromoted(filepath.Join(dir, "state.db"))
-	}
+		// zone, owning its shards) and before its snapshot, which every
+		// member of the store starts from: until its CmdFailover, no
+		// member serves a shard.
+		func() error { return sm.MarkPromoted() })
 	if _, oerr := n.openZone(z, src, false); oerr != nil {
 		err = errors.Join(err, oerr)
 	}
@@ -515,15 +521,6 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 		return fmt.Errorf("promote %s into %s: %w", z, group, err)
 	}
 	return nil
-}
-
-func markPromoted(path string) error {
-	f, err := fsm.Open(path, nil)
-	if err != nil {
-		return err
-	}
-	err = f.MarkPromoted()
-	return errors.Join(err, f.Close())
 }
 
 // closeZone stops and forgets a hosted replica.
@@ -656,7 +653,7 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 	deadline := time.Now().Add(wait)
 	for {
 		zi, _ = n.metaFSM.State().ZoneOf(name)
-		if zi.PhaseOf() == want || time.Now().After(deadline) {
+		if zi.ShownPhase() == want || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -666,7 +663,7 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 		}
 	}
 	status := http.StatusOK
-	if zi.PhaseOf() != want {
+	if zi.ShownPhase() != want {
 		status = http.StatusAccepted
 	}
 	for _, zs := range n.zoneStatuses(r.Context()).Zones {

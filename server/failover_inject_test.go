@@ -80,3 +80,23 @@ func TestDropGuardMarkIsCaught(t *testing.T) {
 		t.Fatalf("account after the merge: %+v %v (want k1, k2 and k3 kept)", a, err)
 	}
 }
+
+// TestUnmarkedFailingOverIsCaught plants the unmarked-failing-over bug (a
+// zone leader stops marking once its zone is failing over, although its
+// lease still lets it acknowledge writes) and shows that the failover of a
+// live zone then loses acknowledged writes, which failoverLive finds.
+// TestFailoverOfLiveZoneKeepsAcknowledgedWrites runs the same steps on the
+// normal build and loses none.
+func TestUnmarkedFailingOverIsCaught(t *testing.T) {
+	t.Cleanup(func() { inject.Set("") })
+	lost := failoverLive(t, func() {
+		// After the start: a node's start sets the faults of its config.
+		if err := inject.Set(inject.UnmarkedFailingOver); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(lost) == 0 {
+		t.Fatal("the planted bug went unnoticed: no acknowledged write was lost")
+	}
+	t.Logf("caught: %v", lost)
+}

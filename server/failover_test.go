@@ -284,3 +284,189 @@ func (mc *multiCluster) restartZone(from, to int) {
 		return false
 	})
 }
+
+// TestFailoverStoreServesOnlyOnceSetUp holds a failover store's set-up
+// (CmdFailover) back: meanwhile the store gets no lease, is not ready and
+// takes no write; a write sent to it then, and the writes once it serves,
+// leave every member of the store with the same state.
+func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
+	mc := setupZones(t, []string{"A", "B", "C"}, 3)
+	ctx := context.Background()
+	cl, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(80), client.WithTimeout(3*time.Second))
+	st := mc.nodes[0].metaFSM.State()
+	var user uint64
+	for ; ; user++ {
+		if z, _ := st.Route(user); z == "A" {
+			break
+		}
+	}
+	if _, err := cl.PutAccount(ctx, user, 10_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Pay(ctx, user, client.PayRequest{Key: "k0", Amount: 100, Merchant: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second*slow, "B's followers of A caught up", func() bool {
+		for _, api := range mc.apis[3:6] {
+			if a, err := cl.GetAccount(ctx, user, client.Stale(), client.At(api)); err != nil || a.Accepted != 100 {
+				return false
+			}
+		}
+		return true
+	})
+	hold := func(string) bool { return true }
+	testHoldStoreSetUp.Store(&hold)
+	t.Cleanup(func() { testHoldStoreSetUp.Store(nil) })
+	mc.loseZone(0, 3)
+	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
+	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow)
+	if err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	group := zs.Failover.Store
+	var leader *Node
+	waitFor(t, 10*time.Second*slow, "the store has a leader", func() bool {
+		for _, nd := range mc.nodes[3:6] {
+			if h := nd.hostedZone(group); h != nil && h.rep.IsLeader() {
+				leader = nd
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(4 * mc.cfgs[3].LeaseRenew) // renewal rounds that must not give it a lease
+	h := leader.hostedZone(group)
+	if l, ok := leader.metaFSM.State().Lease(group); ok && l.Until != 0 {
+		t.Fatalf("the store holds a lease before its CmdFailover: %+v", l)
+	}
+	if leader.leaseValid(h) || h.isReady() {
+		t.Fatalf("the store's leader is ready (%v) or holds a lease (%v) before its CmdFailover", h.isReady(), leader.leaseValid(h))
+	}
+	early, _ := client.New([]string{leader.cfg.HTTPAddr}, client.WithMaxRetries(0), client.WithTimeout(2*time.Second))
+	if p, err := early.Pay(ctx, user, client.PayRequest{Key: "early", Amount: 10, Merchant: "m"}); err == nil {
+		t.Fatalf("the store took a payment before its CmdFailover: %+v", p)
+	}
+
+	testHoldStoreSetUp.Store(nil)
+	scl, _ := client.New(mc.apis[3:], client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(100), client.WithTimeout(3*time.Second))
+	for _, key := range []string{"early", "late"} {
+		if _, err := scl.Pay(ctx, user, client.PayRequest{Key: key, Amount: 10, Merchant: "m"}); err != nil {
+			t.Fatalf("payment %s once the store serves: %v", key, err)
+		}
+	}
+	waitFor(t, 10*time.Second*slow, "every store member in the same state", func() bool {
+		var first [32]byte
+		var at uint64
+		for i, nd := range mc.nodes[3:6] {
+			sh := nd.hostedZone(group)
+			if sh == nil {
+				return false
+			}
+			applied, sum, err := sh.fsm.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case i == 0:
+				first, at = sum, applied
+			case applied != at:
+				return false
+			case sum != first:
+				t.Fatalf("store member %s at %d: state digest differs from %s's", nd.cfg.NodeID, applied, mc.nodes[3].cfg.NodeID)
+			}
+		}
+		return true
+	})
+}
+
+// readyz returns the status of GET /readyz on addr.
+func readyz(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReadyzMeansEveryShardServes: /readyz answers 200 only when the node
+// can serve a user request of every shard: not before the cluster is
+// initialized, and not while a zone that owns shards is lost and not yet
+// failed over; again once its failover store serves.
+func TestReadyzMeansEveryShardServes(t *testing.T) {
+	mc := setupZonesInit(t, []string{"A", "B", "C"}, 2, nil, func(mc *multiCluster) {
+		time.Sleep(time.Second) // groups elect what they can before init
+		for _, a := range mc.apis {
+			if code := readyz(t, a); code == http.StatusOK {
+				t.Fatalf("%s/readyz answers %d before the cluster is initialized", a, code)
+			}
+		}
+	})
+	waitFor(t, 10*time.Second*slow, "every node ready", func() bool {
+		for _, a := range mc.apis {
+			if readyz(t, a) != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	mc.loseZone(0, 2)
+	waitFor(t, 10*time.Second*slow, "B's and C's nodes not ready with zone A lost", func() bool {
+		for _, a := range mc.apis[2:] {
+			if readyz(t, a) == http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	admin, _ := client.New(mc.apis[2:], client.WithMaxRetries(20))
+	if zs, err := admin.FailoverZone(context.Background(), "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	waitFor(t, 10*time.Second*slow, "B's and C's nodes ready with A's store serving", func() bool {
+		for _, a := range mc.apis[2:] {
+			if readyz(t, a) != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestRecoveredZoneNormalOnlyOnceItServes: after a reconciliation routes a
+// zone's shards home, the zone is shown normal only once its leader holds
+// its lease again (a lease renewed once a second leaves a wide window).
+func TestRecoveredZoneNormalOnlyOnceItServes(t *testing.T) {
+	mc := setupZonesWith(t, []string{"A", "B", "C"}, 1, func(c *Config) {
+		c.LeaseDuration, c.LeaseRenew = 3*time.Second, time.Second
+	})
+	ctx := context.Background()
+	mc.loseZone(0, 1)
+	admin, _ := client.New(mc.apis[1:], client.WithMaxRetries(20))
+	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+		t.Fatalf("failover: %+v %v", zs, err)
+	}
+	mc.restartZone(0, 1)
+	resp, err := http.Post("http://"+mc.apis[1]+"/v1/zones/A/recover?wait=0s", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(60 * time.Second * slow)
+	for {
+		var zs api.ZoneStatus
+		getJSON(t, mc.apis[1], "/v1/zones/A", &zs)
+		if zs.Phase == fsm.PhaseNormal {
+			h := mc.nodes[0].ownZone()
+			if h == nil || !h.rep.IsLeader() || !mc.nodes[0].leaseValid(h) {
+				t.Fatal("zone A is shown normal while its leader holds no lease")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zone A not normal again: %+v", zs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
@@ -54,7 +55,11 @@ type guardInfo struct {
 
 // guardFor returns the guard of h's current term when h's writes must be
 // guarded: h is this node's own zone, it leads it, the zone has a backup and
-// serves its own shards (normal or reconciling). Else nil.
+// may still write: normal, reconciling, or failing over. Failing over, a
+// lease renewed just before the command still lets the zone commit for up
+// to its duration, and the failover reads its blacklist only once that
+// lease has ended; so the zone marks on, in the backup zone's own group,
+// until then. Failed over, it holds no lease and writes nothing. Else nil.
 func (n *Node) guardFor(h *hosted) *guardHolder {
 	if !n.clustered || h.store || h != n.ownZone() || inject.On(inject.DropGuardMark) {
 		return nil
@@ -63,8 +68,8 @@ func (n *Node) guardFor(h *hosted) *guardHolder {
 	if !ok || backup == "" || backup == h.zone {
 		return nil
 	}
-	if phase == fsm.PhaseFailingOver || phase == fsm.PhaseFailover {
-		return nil // no write of the zone's can commit now; the lease fence refuses it
+	if phase == fsm.PhaseFailover || (phase == fsm.PhaseFailingOver && inject.On(inject.UnmarkedFailingOver)) {
+		return nil
 	}
 	gh := &h.guard
 	gh.mu.Lock()
@@ -164,8 +169,33 @@ func (n *Node) guardBegin(ctx context.Context, h *hosted, cmds []fsm.Command) (f
 		end(0)
 		return nil, fmt.Errorf("%w: term changed while marking", ErrNotLeader)
 	}
+	if len(need) > 0 && fenced(cmds) && !n.leaseValid(h) {
+		// The marks are committed, but perhaps only after the lease
+		// ended, and so after a failover read its blacklist: a write
+		// proposed now could commit unlisted. Proposed only while the
+		// lease still holds, every write's mark is committed before the
+		// lease's end, which the failover waits out before reading.
+		end(0)
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s's ownership lease ended while the write's guard marks were recorded; not applied, retry", h.zone)
+	}
 	return end, nil
 }
+
+// fenced reports whether cmds are writes the zone makes under its ownership
+// lease. Shard imports and reconciliation merges are not: they write shards
+// the zone does not own yet, while the meta group keeps the zone from
+// failing over (a merge runs while it holds no lease at all).
+func fenced(cmds []fsm.Command) bool {
+	for i := range cmds {
+		if t := cmds[i].Type; t != fsm.CmdIngest && t != fsm.CmdMerge {
+			return true
+		}
+	}
+	return false
+}
+
+// testMarkDelay, when set (tests), delays every guard marks request.
+var testMarkDelay atomic.Pointer[time.Duration]
 
 // marker sends a zone leader's guard marks to the backup zone's leader,
 // batching the marks of concurrent writes into one request and one entry.
@@ -210,6 +240,9 @@ func (m *marker) flush() {
 			return
 		}
 		m.mu.Unlock()
+		if d := testMarkDelay.Load(); d != nil {
+			time.Sleep(*d)
+		}
 		err := m.n.sendMarks(m.backup, marksRequest{Zone: m.zone, Marks: marks})
 		for _, w := range waiters {
 			w <- err

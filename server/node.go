@@ -98,16 +98,23 @@ type hosted struct {
 }
 
 // isReady reports whether the zone's shard ownership has been set up; once
-// it is, it stays (it is replicated state).
+// it is, it stays (it is replicated state). A failover store is ready only
+// once its CmdFailover is applied: until then its state is the lost zone's
+// replica, which still says it owns the zone's shards.
 func (h *hosted) isReady() bool {
 	if h.ready.Load() {
 		return true
 	}
-	if h.fsm.Sharded() {
-		h.ready.Store(true)
-		return true
+	if !h.fsm.Sharded() {
+		return false
 	}
-	return false
+	if h.store {
+		if fi, err := h.fsm.Failover(); err != nil || fi == nil {
+			return false
+		}
+	}
+	h.ready.Store(true)
+	return true
 }
 
 // Start opens the node's stores, starts Raft and the HTTP API, and joins or

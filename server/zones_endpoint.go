@@ -192,7 +192,10 @@ func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
 		if nd.ID == n.cfg.NodeID {
-			out[nd.ID] = n.localReplicas()
+			local := n.localReplicas()
+			mu.Lock() // the answers of nodes asked before are being written
+			out[nd.ID] = local
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
@@ -226,7 +229,7 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 	reps := n.gatherReplicas(ctx)
 	list := api.ZoneList{Epoch: st.Epoch}
 	for _, z := range st.Zones {
-		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.PhaseOf(), Shards: []int{}, GuardGap: z.GuardGap}
+		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.ShownPhase(), Shards: []int{}, GuardGap: z.GuardGap}
 		if f := z.Failover; f != nil {
 			zs.Failover = failoverStatus(f, reps)
 			for i, s := range st.Shards {

@@ -32,8 +32,14 @@ import (
 // The source files are left untouched.
 //
 // newFSM opens a state machine over a state file path; Promote closes it
-// before returning, as RecoverCluster leaves it unusable.
-func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM func(path string) (StateMachine, io.Closer, error)) error {
+// before returning, as RecoverCluster leaves it unusable. seal, if not nil,
+// runs on that state machine once the copied log is applied and right
+// before RecoverCluster snapshots it: what seal writes is in the snapshot,
+// and so in the state of every member of the new group, the seed's and
+// those that join from that snapshot (the recovery compacts the log away).
+// Whatever decides what a member accepts must get there this way or
+// through the new group's log, never into the seed's files alone.
+func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM func(path string) (StateMachine, io.Closer, error), seal func() error) error {
 	if _, err := os.Stat(filepath.Join(cfg.Dir, "raft.db")); err == nil {
 		return fmt.Errorf("promote into %s: a group is already there", cfg.Dir)
 	}
@@ -63,10 +69,28 @@ func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM fun
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
-	if err := raft.RecoverCluster(rc, sm, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+	var rsm raft.FSM = sm
+	if seal != nil {
+		rsm = sealing{StateMachine: sm, seal: seal}
+	}
+	if err := raft.RecoverCluster(rc, rsm, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
 		return fmt.Errorf("promote: recover %s: %w", cfg.Group, err)
 	}
 	return nil
+}
+
+// sealing is a state machine whose snapshot is taken only after seal has
+// run on it.
+type sealing struct {
+	StateMachine
+	seal func() error
+}
+
+func (s sealing) Snapshot() (raft.FSMSnapshot, error) {
+	if err := s.seal(); err != nil {
+		return nil, fmt.Errorf("promote: seal the recovered state: %w", err)
+	}
+	return s.StateMachine.Snapshot()
 }
 
 // copyTree copies the regular files under src into dst.

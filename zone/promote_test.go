@@ -23,7 +23,12 @@ type testReplica struct {
 
 func openTestReplica(t *testing.T, group, id, dir string) *testReplica {
 	t.Helper()
-	m, err := mux.Listen("127.0.0.1:0", nil, nil)
+	return openTestReplicaAt(t, group, id, dir, "127.0.0.1:0")
+}
+
+func openTestReplicaAt(t *testing.T, group, id, dir, addr string) *testReplica {
+	t.Helper()
+	m, err := mux.Listen(addr, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +149,7 @@ func TestPromoteFollowerIntoNewGroup(t *testing.T) {
 		func(path string) (StateMachine, io.Closer, error) {
 			f, err := fsm.Open(path, nil)
 			return f, f, err
-		})
+		}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +189,108 @@ func TestPromoteFollowerIntoNewGroup(t *testing.T) {
 		t.Fatalf("account after promotion: %+v", a)
 	}
 	// The source files are untouched: the old group can still open them.
-	if err := Promote(cfg, follower.dir, nil, nil); err == nil {
+	if err := Promote(cfg, follower.dir, nil, nil, nil); err == nil {
 		t.Fatal("promoting into an existing group was allowed")
 	}
+}
+
+// TestPromotedStoreMembersAgree promotes a sharded zone's follower with a
+// seal (the failover store's "no shard before CmdFailover" mark) and adds
+// two members, which start from the recovery's snapshot: a payment applied
+// before CmdFailover gets the same answer on every member (refused: no
+// member serves a shard yet), and every member's state digest is the same,
+// before CmdFailover and after.
+func TestPromotedStoreMembersAgree(t *testing.T) {
+	dir := t.TempDir()
+	a1 := openTestReplica(t, "zone/A", "a1", filepath.Join(dir, "a1"))
+	if err := a1.rep.Bootstrap([]raft.Server{{ID: "a1", Address: raft.ServerAddress(a1.mux.Addr().String())}}); err != nil {
+		t.Fatal(err)
+	}
+	b1 := openTestReplica(t, "zone/A", "b1", filepath.Join(dir, "b1"))
+	wait(t, "a leader", a1.rep.IsLeader)
+	if err := a1.rep.AddServer("b1", raft.ServerAddress(b1.mux.Addr().String()), false, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(r *Replica, cmds ...fsm.Command) []fsm.Result {
+		t.Helper()
+		out, err := r.Apply(fsm.Encode(nil, cmds...), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.([]fsm.Result)
+	}
+	apply(a1.rep, fsm.Command{Type: fsm.CmdSetShards, Shards: []byte{7}, Epoch: 1, Own: true})
+	apply(a1.rep, fsm.Command{Type: fsm.CmdPutAccount, User: 7, Time: 1, CreditLimit: 1_000_000})
+	for i := 0; i < 100; i++ {
+		apply(a1.rep, fsm.Command{Type: fsm.CmdPay, User: 7, Time: 1, Key: fmt.Sprintf("k%d", i), Amount: 10, Merchant: "m"})
+	}
+	wait(t, "the follower to apply everything", func() bool { return b1.f.AppliedIndex() >= a1.f.AppliedIndex() })
+	a1.close()
+	b1.close()
+
+	var members []*testReplica
+	seed := filepath.Join(dir, "store-b1")
+	m, _ := mux.Listen("127.0.0.1:0", nil, nil)
+	m.Close() // only its address: the seed opens its own listener on it below
+	cfg := ReplicaConfig{Group: "zone/A-f2", NodeID: "b1", Dir: seed, SelfRestoring: true}
+	var sm *fsm.FSM
+	err := Promote(cfg, b1.dir, []raft.Server{{ID: "b1", Address: raft.ServerAddress(m.Addr().String())}},
+		func(path string) (StateMachine, io.Closer, error) {
+			var err error
+			sm, err = fsm.Open(path, nil)
+			return sm, sm, err
+		},
+		func() error { return sm.MarkPromoted() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	members = append(members, openTestReplicaAt(t, "zone/A-f2", "b1", seed, m.Addr().String()))
+	for _, id := range []string{"b2", "b3"} {
+		members = append(members, openTestReplica(t, "zone/A-f2", id, filepath.Join(dir, "store-"+id)))
+	}
+	defer func() {
+		for _, r := range members {
+			r.close()
+		}
+	}()
+	leader := members[0]
+	wait(t, "the promoted replica to lead", leader.rep.IsLeader)
+	for _, r := range members[1:] {
+		if err := leader.rep.AddServer(r.rep.cfg.NodeID, raft.ServerAddress(r.mux.Addr().String()), true, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	agree := func(when string) {
+		t.Helper()
+		want := leader.f.AppliedIndex()
+		var first [32]byte
+		for i, r := range members {
+			wait(t, r.rep.cfg.NodeID+" to apply everything", func() bool { return r.f.AppliedIndex() >= want })
+			applied, sum, err := r.f.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = sum
+			} else if sum != first {
+				t.Fatalf("%s: the state digest of %s at %d differs from %s's", when, r.rep.cfg.NodeID, applied, leader.rep.cfg.NodeID)
+			}
+		}
+	}
+	// A write that reaches the store's log before its CmdFailover.
+	early := fsm.Command{Type: fsm.CmdPay, User: 7, Time: 2, Key: "early", Amount: 10, Merchant: "m"}
+	if r := apply(leader.rep, early)[0]; r.Code != fsm.WrongZone {
+		t.Fatalf("a payment before CmdFailover: %+v, want wrong_zone", r)
+	}
+	agree("before CmdFailover")
+	for _, r := range members {
+		if p, _ := r.f.Payment(7, "early"); p != nil {
+			t.Fatalf("%s took the payment applied before CmdFailover: %+v", r.rep.cfg.NodeID, p)
+		}
+	}
+	apply(leader.rep, fsm.Command{Type: fsm.CmdFailover, NodeID: "A", Epoch: 2, Amount: 20})
+	if r := apply(leader.rep, fsm.Command{Type: fsm.CmdPay, User: 7, Time: 3, Key: "late", Amount: 10, Merchant: "m"})[0]; r.Code != fsm.OK {
+		t.Fatalf("a payment after CmdFailover: %+v", r)
+	}
+	agree("after CmdFailover")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -93,7 +94,7 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		}
 	}()
 	zones := zoneNames(o.zones)
-	var apis []string
+	var apis, lines []string
 	var firstGossip string
 	for i := 0; i < o.zones*o.perZone; i++ {
 		z := zones[i/o.perZone]
@@ -126,8 +127,9 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		}
 		nodes = append(nodes, node)
 		apis = append(apis, cfg.HTTPAddr)
-		fmt.Fprintf(out, "node %-3s zone %s  api http://%s  raft %s  gossip %s\n", cfg.NodeID, z, cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr)
+		lines = append(lines, fmt.Sprintf("node %-3s zone %s  api http://%s  raft %s  gossip %s", cfg.NodeID, z, cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr))
 	}
+	fmt.Fprintf(out, "started %d nodes\n", len(nodes))
 	c, err := client.New(apis[:1], client.WithMaxRetries(0))
 	if err != nil {
 		return err
@@ -138,6 +140,13 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 	}
 	if err := waitZonesReady(cmd.Context(), c, len(zones), 60*time.Second); err != nil {
 		return err
+	}
+	if err := waitNodesReady(cmd.Context(), apis, 60*time.Second); err != nil {
+		return err
+	}
+	// The addresses only now: every node serves every user.
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
 	}
 	a := apis[0]
 	fmt.Fprintf(out, "\nrzone dev: cluster ready: %d zones x %d nodes, meta group, async followers.\n", o.zones, o.perZone)
@@ -200,4 +209,32 @@ func waitZonesReady(ctx context.Context, c *client.Client, zones int, d time.Dur
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("zones not ready after %s", d)
+}
+
+// waitNodesReady waits until every node's /readyz answers 200: each can
+// serve a request of every shard.
+func waitNodesReady(ctx context.Context, apis []string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for _, a := range apis {
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a+"/readyz", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("node %s not ready after %s", a, d)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

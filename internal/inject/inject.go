@@ -35,7 +35,12 @@ const (
 	// that both the zone and the failover store decided, even where the
 	// store's (the one its client received) differs.
 	ZoneWinsMerge = "zone-wins-merge"
+	// UnmarkedFailingOver makes a zone leader write without guard marks
+	// once its meta replica shows the zone failing over, as if the lease
+	// fence refused every such write: the writes its lease still lets it
+	// acknowledge are then missing from the blacklist.
+	UnmarkedFailingOver = "unmarked-failing-over"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge, UnmarkedFailingOver}
