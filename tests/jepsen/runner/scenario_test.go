@@ -411,3 +411,68 @@ func TestScenarioSched(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioFailoverLive fails a zone over by the operator's command while
+// it is alive and under load, its replication to the backup zone cut and
+// its write replies lost from the command until the store serves, so that
+// clients retry keys the zone decided in the failover store (failover-live
+// with lost-reply). The normal build must end valid; each planted bug must
+// be caught by name: unmarked-failing-over (writes acknowledged while
+// failing over carry no guard mark, and reconciliation finds them as
+// guard-invariant violations or loses them), zone-wins-merge
+// (reconciliation keeps the zone's decision on a key the store decided
+// otherwise, so a key the client was told is accepted ends declined).
+func TestScenarioFailoverLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	if err := cluster.PartitionSupport(); err != nil {
+		t.Skipf("the cut before the failover needs iptables: %v", err)
+	}
+	tests := []struct {
+		name   string
+		inject string
+		want   []string // anomalies of which the run must show at least one
+	}{
+		{name: "the normal build keeps every acknowledged answer"},
+		{name: "unmarked-failing-over is caught", inject: "unmarked-failing-over",
+			want: []string{checker.GuardInvariantViolated, checker.LostWrite, checker.StatusFlip, checker.MoneyLost}},
+		{name: "zone-wins-merge is caught", inject: "zone-wins-merge",
+			want: []string{checker.StatusFlip}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := run(t, Config{
+				Workloads:     []string{"payments", "bank"},
+				Nemeses:       []string{nemesis.FailoverLive, nemesis.LostReply},
+				Zones:         3,
+				Time:          45 * time.Second,
+				Interval:      14 * time.Second,
+				FaultDuration: 3 * time.Second,
+				Inject:        tt.inject,
+				Binary:        binaryFor(t, tt.inject),
+				SettleTimeout: 20 * time.Second,
+			})
+			rep, summary := runScenario(t, cfg, 4*time.Minute)
+			if rep.Faults[nemesis.FailoverLive] == 0 || rep.Faults[nemesis.LostReply] == 0 {
+				t.Fatalf("faults not carried out (applied %v, failed %v)", rep.Faults, rep.Failed)
+			}
+			if tt.inject == "" {
+				if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
+					t.Fatal("the normal build fails the failover-live scenario")
+				}
+				return
+			}
+			if rep.Valid || !strings.HasSuffix(summary, "valid: false\n") {
+				t.Fatalf("--inject %s: the run ended valid", tt.inject)
+			}
+			var seen []string
+			for _, r := range rep.Results {
+				seen = append(seen, r.AnomalyKinds()...)
+			}
+			if !slices.ContainsFunc(tt.want, func(k string) bool { return slices.Contains(seen, k) }) {
+				t.Fatalf("--inject %s: anomalies %v, want one of %v", tt.inject, seen, tt.want)
+			}
+		})
+	}
+}
