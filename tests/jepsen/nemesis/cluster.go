@@ -2,8 +2,12 @@ package nemesis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/rzonedb/rzone/internal/api"
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/tests/cluster"
@@ -203,6 +207,35 @@ func (h harness) Backup(z string) string { return h.c.Backup(z) }
 
 func (h harness) CutZones(a, b string) error {
 	return h.c.Partition(h.c.ZoneNodes(a), h.c.ZoneNodes(b))
+}
+
+func (h harness) MetaLeaderZone(ctx context.Context) (string, error) {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for _, n := range h.c.Nodes {
+		if !n.Running() || n.Paused() {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/v1/internal/replicas", nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			continue
+		}
+		var rs []api.ReplicaState
+		err = json.NewDecoder(resp.Body).Decode(&rs)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, r := range rs {
+			if r.Group == "meta" && r.State == "Leader" {
+				return n.Zone, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no node says it leads the meta group")
 }
 
 func (h harness) CutZonesRaft(a, b string) error {

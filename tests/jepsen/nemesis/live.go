@@ -19,6 +19,27 @@ type LiveFailoverCluster interface {
 	// CutZonesRaft cuts the raft traffic between the nodes of zones a and
 	// b, both ways, leaving their API ports alone; Heal undoes it.
 	CutZonesRaft(a, b string) error
+	// MetaLeaderZone names the zone of the meta group's leader.
+	MetaLeaderZone(ctx context.Context) (string, error)
+}
+
+// liveZone picks the zone a failover-live step fails over: from the step's
+// pick on, the first zone that neither hosts the meta group's leader nor
+// backs up a zone hosting it. Every raft group shares a node's raft port,
+// so the cut between the zone and its backup cuts the meta group's traffic
+// between them too: with the meta leader on one side, the other side would
+// not learn of the failover (its store would not start) until the cut
+// heals.
+func liveZone(ctx context.Context, fc LiveFailoverCluster, pick int) string {
+	zones := fc.Zones()
+	mz, err := fc.MetaLeaderZone(ctx)
+	for i := range zones {
+		z := zones[(pick+i)%len(zones)]
+		if err != nil || (z != mz && fc.Backup(z) != mz) {
+			return z
+		}
+	}
+	return zones[pick%len(zones)]
 }
 
 // ReplyCluster is what the lost-reply fault needs: a way to let writes be
@@ -52,8 +73,7 @@ func (n *Nemesis) failoverLive(ctx context.Context, id int, s Step) {
 		n.failed[s.Fault]++
 		return
 	}
-	zones := fc.Zones()
-	z := zones[s.Pick%len(zones)]
+	z := liveZone(ctx, fc, s.Pick)
 	b := fc.Backup(z)
 	rc, lose := n.C.(ReplyCluster)
 	lose = lose && n.LoseReplies
