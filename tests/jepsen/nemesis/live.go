@@ -49,7 +49,8 @@ type ReplyCluster interface {
 	// through node id.
 	DropNodeReplies(id string, on bool) error
 	// DropZoneReplies loses (on) or passes (off) every write reply for a
-	// user of zone z, through any node.
+	// user of zone z whose id is even, through any node (the other half
+	// get their answers).
 	DropZoneReplies(z string, on bool) error
 	// HealReplies passes every reply again.
 	HealReplies()
@@ -103,7 +104,7 @@ func (n *Nemesis) failoverLive(ctx context.Context, id int, s Step) {
 		if err := rc.DropZoneReplies(z, true); err != nil {
 			fmsg = fmt.Sprintf("replies not lost: %v; ", err)
 		} else {
-			fmsg = fmt.Sprintf("write replies for zone %s's users lost until the store served; ", z)
+			fmsg = fmt.Sprintf("write replies for zone %s's users of even id lost until the store served; ", z)
 		}
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), liveWait)

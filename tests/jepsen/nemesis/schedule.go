@@ -44,9 +44,10 @@ const (
 	// the cut healed once the store serves, the workloads run against the
 	// store for the step's Duration, then the recover. Nothing is killed:
 	// the zone's leader goes on taking writes until its lease ends. With
-	// LostReply in the run too, every write reply for the zone's users is
-	// lost from the failover command until the store serves, so their clients retry
-	// those keys in the failover store.
+	// LostReply in the run too, every write reply for the zone's users of
+	// even id is lost from the failover command until the store serves, so
+	// their clients retry those keys in the failover store; the other users'
+	// writes are answered, as writes a live zone acknowledged.
 	FailoverLive = "failover-live"
 	// LostReply lets writes through one node (the leader or a random one)
 	// reach the cluster and be applied, and loses their replies on the way

@@ -29,12 +29,15 @@ type Payments struct {
 	// ReplayPercent of operations resend an acknowledged payment.
 	ReplayPercent int
 
-	// burst are accounts of BurstLimit that only the failover nemeses'
-	// load writes to, burstPerZone of each zone, a fresh one for each
-	// burst: it fills up during the burst, in writes the backup's replica
-	// may not have, so the zone declines keys that the failover store,
-	// seeing an emptier account, may accept when the client retries them
-	// there (their first replies lost).
+	// burst are accounts of burstLimit that only the failover nemeses'
+	// load writes to, burstSet of them per burst, burstsPerZone bursts per
+	// zone, fresh ones for each burst. The first of a burst's set fills up
+	// from the fault on, in writes the backup's replica may lack, so the
+	// zone declines keys that the failover store, seeing an emptier
+	// account, may accept when their clients retry them there (their first
+	// replies lost). The others are written one second each, so that some
+	// are first written after the fault began (after the failover command,
+	// with failover-live): guard marks must cover them too.
 	burst  map[string][]uint64
 	mu     sync.Mutex
 	bursts map[string][]time.Time // per zone, the bursts begun, by end time
@@ -44,9 +47,10 @@ type Payments struct {
 // at most, so about 10 fill one; a failover store's stand-in share of it,
 // 20% by default, takes one or two more).
 const (
-	burstPerZone = 4
-	burstLimit   = 5_000
-	burstBase    = 1_100_000
+	burstsPerZone = 3
+	burstSet      = 8
+	burstLimit    = 5_000
+	burstBase     = 1_100_000
 )
 
 const paymentsBase = 1_000_000
@@ -69,22 +73,34 @@ func (p *Payments) Setup(ctx context.Context, env *Env) error {
 	if env.ZoneOf == nil {
 		return nil
 	}
-	p.burst = map[string][]uint64{}
-	var all []uint64
-	for u := uint64(burstBase); u < burstBase+2000; u++ {
+	// Each set: an even id to fill (failover-live loses the replies of
+	// even ids), then odd ids written a second each (answered).
+	even, odd := map[string][]uint64{}, map[string][]uint64{}
+	for u := uint64(burstBase); u < burstBase+4000; u++ {
 		z := env.zoneOf(u)
-		if len(p.burst[z]) < burstPerZone {
-			p.burst[z] = append(p.burst[z], u)
-			all = append(all, u)
+		if u%2 == 0 && len(even[z]) < burstsPerZone {
+			even[z] = append(even[z], u)
+		} else if u%2 == 1 && len(odd[z]) < burstsPerZone*(burstSet-1) {
+			odd[z] = append(odd[z], u)
 		}
 	}
+	p.burst = map[string][]uint64{}
+	var all []uint64
+	for z := range even {
+		for i := range min(len(even[z]), len(odd[z])/(burstSet-1)) {
+			set := append([]uint64{even[z][i]}, odd[z][i*(burstSet-1):(i+1)*(burstSet-1)]...)
+			p.burst[z] = append(p.burst[z], set...)
+			all = append(all, set...)
+		}
+	}
+	slices.Sort(all)
 	return setupAccounts(ctx, env, p.Name(), all, burstLimit)
 }
 
-// burstUser returns the account a burst on zone ending at until writes to:
-// every worker of one burst gets the same, each burst a new one (0 when
-// the zone's are used up).
-func (p *Payments) burstUser(zone string, until time.Time) uint64 {
+// burstUsers returns the set of accounts a burst on zone ending at until
+// writes to: every worker of one burst gets the same set, each burst a new
+// one (nil when the zone's are used up).
+func (p *Payments) burstUsers(zone string, until time.Time) []uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bursts == nil {
@@ -95,10 +111,10 @@ func (p *Payments) burstUser(zone string, until time.Time) uint64 {
 		p.bursts[zone] = append(p.bursts[zone], until)
 		i = len(p.bursts[zone]) - 1
 	}
-	if i >= len(p.burst[zone]) {
-		return 0
+	if (i+1)*burstSet > len(p.burst[zone]) {
+		return nil
 	}
-	return p.burst[zone][i]
+	return p.burst[zone][i*burstSet : (i+1)*burstSet]
 }
 
 // finalUsers are every account the workload wrote to.
@@ -154,14 +170,17 @@ func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, faultAt
 			users = append(users, u)
 		}
 	}
-	burst := p.burstUser(zone, until)
-	for (len(users) > 0 || burst != 0) && w.Running(ctx) && time.Now().Before(until) {
-		// From the fault on, every other payment goes to the burst's
-		// account: it fills in writes the backup's replica lacks.
+	burst := p.burstUsers(zone, until)
+	for (len(users) > 0 || burst != nil) && w.Running(ctx) && time.Now().Before(until) {
+		// From the fault on, a third of the payments go to the burst's
+		// filling account, a third to its account of the current second.
 		var u uint64
-		switch {
-		case burst != 0 && time.Now().After(faultAt) && (len(users) == 0 || w.Rng.IntN(2) == 0):
-			u = burst
+		since := time.Since(faultAt)
+		switch r := w.Rng.IntN(3); {
+		case burst != nil && since > 0 && (r == 0 || len(users) == 0):
+			u = burst[0]
+		case burst != nil && since > 0 && r == 1:
+			u = burst[1+min(int(since/time.Second), burstSet-2)]
 		case len(users) > 0:
 			u = users[w.Rng.IntN(len(users))]
 		default:
