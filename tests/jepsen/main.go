@@ -85,6 +85,22 @@
 //	                    over meanwhile is reconciled the same way. Give it an
 //	                    --interval of 30s or more: one failover takes about
 //	                    15s plus --fault-duration.
+//	                    failover-live, with --zones: an operator failover
+//	                    of a zone that is alive and under load, on neither
+//	                    side of the meta leader. Steps: cut (its raft
+//	                    traffic to its backup zone cut by iptables for
+//	                    --backup-lag; marks and leases still flow), failover
+//	                    (POST /v1/zones/Z/failover while it holds its lease,
+//	                    until the store serves; the cut healed), serve,
+//	                    recover. Nothing is killed.
+//	                    lost-reply: while the fault lasts, every write sent
+//	                    through one node (the leader or a random one) is
+//	                    applied and its reply lost (a proxy in front of each
+//	                    node's API closes the client's connection), so the
+//	                    client retries the same key; with failover-live too,
+//	                    the zone's write replies for users of even id are
+//	                    lost from the failover command until the store
+//	                    serves (local backend only).
 //	--time D            how long clients run (default 60s).
 //	--interval D        time between fault starts (default 10s).
 //	--fault-duration D  how long each fault lasts (default 3s).
