@@ -171,16 +171,21 @@ func (p *Payments) LoadZone(ctx context.Context, w *Worker, zone string, faultAt
 		}
 	}
 	burst := p.burstUsers(zone, until)
+	// Half the burst's workers (odd processes) write, from the fault on,
+	// only to the account of the current second: their answers come back
+	// (odd ids), so they go on to each new second's account however long
+	// the others wait on lost replies.
+	fresh := burst != nil && w.Process%2 == 1
 	for (len(users) > 0 || burst != nil) && w.Running(ctx) && time.Now().Before(until) {
-		// From the fault on, a third of the payments go to the burst's
-		// filling account, a third to its account of the current second.
+		// From the fault on, the other workers send half their payments to
+		// the burst's filling account.
 		var u uint64
 		since := time.Since(faultAt)
-		switch r := w.Rng.IntN(3); {
-		case burst != nil && since > 0 && (r == 0 || len(users) == 0):
-			u = burst[0]
-		case burst != nil && since > 0 && r == 1:
+		switch {
+		case fresh && since > 0:
 			u = burst[1+min(int(since/time.Second), burstSet-2)]
+		case burst != nil && !fresh && since > 0 && (len(users) == 0 || w.Rng.IntN(2) == 0):
+			u = burst[0]
 		case len(users) > 0:
 			u = users[w.Rng.IntN(len(users))]
 		default:
