@@ -218,12 +218,9 @@ func (n *Node) groupHosts(z string) []string {
 func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 	shard, _ := strconv.Atoi(r.PathValue("shard"))
 	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
-	h := n.ownZone()
-	if g := r.URL.Query().Get("group"); g != "" {
-		h = n.hostedZone(g)
-	}
-	if h == nil || !h.voter || !h.rep.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID))
+	h, aerr := n.groupLeaderOf(r)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
@@ -319,12 +316,9 @@ func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "epoch %q: %v", r.URL.Query().Get("epoch"), err))
 		return
 	}
-	h := n.ownZone()
-	if g := r.URL.Query().Get("group"); g != "" {
-		h = n.hostedZone(g)
-	}
-	if h == nil || !h.voter || !h.rep.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID))
+	h, aerr := n.groupLeaderOf(r)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	res, err := n.apply(h, fsm.Command{Type: fsm.CmdDropShard, Shards: []byte{byte(shard)}, Epoch: epoch})
@@ -337,4 +331,17 @@ func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"shard": shard})
+}
+
+// groupLeaderOf returns the group a shard request names (?group=, this
+// node's own zone by default) when this node leads it.
+func (n *Node) groupLeaderOf(r *http.Request) (*hosted, *api.Error) {
+	h := n.ownZone()
+	if g := r.URL.Query().Get("group"); g != "" {
+		h = n.hostedZone(g)
+	}
+	if h == nil || !h.voter || !h.rep.IsLeader() {
+		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID)
+	}
+	return h, nil
 }
