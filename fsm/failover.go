@@ -579,8 +579,9 @@ func (a *applier) settleTwice(user uint64, key string, acc *accountRec, zp, sp p
 
 // uncharge takes back the charge of a payment the zone had accepted: from
 // pending credit, or, once posted, from its bill and used credit. What the
-// user had already repaid of it (used credit cannot go below zero) comes off
-// the repaid total and is returned as owed back to the user.
+// user had already repaid of its bill beyond what the bill still owes comes
+// off the bill's paid amount and the repaid total, and is returned as owed
+// back to the user.
 func (a *applier) uncharge(user uint64, key string, acc *accountRec, zp paymentRec) (short int64) {
 	switch zp.Status {
 	case api.PaymentAccepted:
@@ -589,22 +590,26 @@ func (a *applier) uncharge(user uint64, key string, acc *accountRec, zp paymentR
 		}
 		acc.Pending -= zp.Amount
 	case api.PaymentPosted:
+		// Off its bill; what had been paid of the bill beyond what it now
+		// owes is repaid money owed back to the user: off the bill's paid
+		// amount and the account's repaid total, so the bill stays one
+		// that owes nothing less than zero.
 		bills := a.tx.Bucket(bucketBills)
 		bk := billKey(user, CycleOf(zp.Created))
 		var b billRec
 		if get(bills, bk, &b) {
 			b.Principal -= zp.Amount
 			b.Payments--
+			if over := -b.outstanding(); over > 0 {
+				b.Paid -= over
+				short = over
+			}
 			put(bills, bk, b)
 		}
-		acc.Used -= zp.Amount
-	}
-	acc.Accepted -= zp.Amount
-	if acc.Used < 0 {
-		short = -acc.Used
-		acc.Used = 0
+		acc.Used -= zp.Amount - short
 		acc.Repaid -= short
 	}
+	acc.Accepted -= zp.Amount
 	return short
 }
 

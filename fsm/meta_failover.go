@@ -106,6 +106,14 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 	if b, _ := s.zone(z.Backup); b.PhaseOf() != PhaseNormal {
 		return MetaResult{Err: fmt.Sprintf("backup zone %s of %s is %s itself", z.Backup, c.Zone, b.PhaseOf())}
 	}
+	for _, y := range s.Zones {
+		// A zone this one backs up, failing over or failed over, has its
+		// guard marks and its store here: failing this zone over too would
+		// leave the other's writes unmarked and its store homeless.
+		if y.Backup == c.Zone && y.Name != c.Zone && (y.PhaseOf() == PhaseFailingOver || y.PhaseOf() == PhaseFailover || y.PhaseOf() == PhaseReconciling) {
+			return MetaResult{Err: fmt.Sprintf("zone %s, which %s backs up, is %s; fail %s over once it is normal again", y.Name, c.Zone, y.PhaseOf(), c.Zone)}
+		}
+	}
 	if z.GuardGap {
 		return MetaResult{Err: fmt.Sprintf("zone %s wrote without guard marks while %s was failed over and has not yet re-established them in %s; retry in a few seconds", c.Zone, z.Backup, z.Backup)}
 	}

@@ -386,24 +386,34 @@ func (su *storeUser) check(user uint64) string {
 	}
 	var acc accountRec
 	decode(su.account, &acc) // validated by groupRecords
-	var accepted, outstanding int64
+	var accepted, charged, outstanding int64
 	for _, key := range sortedKeys(su.payments) {
 		var p paymentRec
 		decode(su.payments[key], &p)
-		if p.Status == api.PaymentAccepted {
-			// Each term is at most 10^15 and the sum stops once past
-			// Pending (at most maxTotal): no overflow.
-			if accepted += p.Amount; accepted > acc.Pending {
-				break
-			}
+		// Each term is at most 10^15 and each sum stops once past its
+		// account field (at most maxTotal): no overflow, here or where
+		// a merge adds these payments to the zone's account.
+		if p.Status == api.PaymentAccepted && accepted <= acc.Pending {
+			accepted += p.Amount
+		}
+		if p.Status != api.PaymentDeclined && charged <= acc.Accepted {
+			charged += p.Amount
 		}
 	}
 	if accepted != acc.Pending {
 		return fmt.Sprintf("user %d: accepted payments sum to %d or more, the account holds %d pending", user, accepted, acc.Pending)
 	}
-	for _, v := range su.bills {
+	if charged != acc.Accepted {
+		return fmt.Sprintf("user %d: charged payments sum to %d or more, the account has accepted %d", user, charged, acc.Accepted)
+	}
+	cycles := make([]uint32, 0, len(su.bills))
+	for cy := range su.bills {
+		cycles = append(cycles, cy)
+	}
+	slices.Sort(cycles)
+	for _, cy := range cycles {
 		var b billRec
-		decode(v, &b)
+		decode(su.bills[cy], &b)
 		if outstanding += b.outstanding(); outstanding > acc.Used {
 			return fmt.Sprintf("user %d: bills leave %d or more outstanding, the account uses %d", user, outstanding, acc.Used)
 		}
