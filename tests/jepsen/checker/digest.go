@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // ReplicaSample is one replica's state digest as its node reported it in
@@ -19,6 +20,11 @@ type ReplicaSample struct {
 	// unknown.
 	Err string `json:"error,omitempty"`
 }
+
+// SettlingSample names the samples taken while the cluster settles at the
+// end of a run, until its replicas meet; the last is renamed "final". A
+// group they did not compare is not unknown for that alone.
+const SettlingSample = "settling"
 
 // Digests compares the replicas of every group, failover stores included:
 // within one sample, replicas of one group at the same applied index must
@@ -57,6 +63,19 @@ func (d Digests) Check() *Result {
 		return cmpString(a.group, b.group)
 	})
 	groups := map[string]bool{}
+	// A step's samples (a serve step's several, the final one) must have
+	// compared each group they saw in two replicas or more at least once:
+	// a failover store exists only during its serve step.
+	type stepGroup struct{ step, group string }
+	seen, met := map[stepGroup]bool{}, map[stepGroup]bool{}
+	var order []stepGroup
+	for _, k := range keys {
+		sg := stepGroup{stepOf(k.sample), k.group}
+		if len(byGroup[k]) > 1 && !seen[sg] && sg.step != SettlingSample {
+			seen[sg] = true
+			order = append(order, sg)
+		}
+	}
 	for _, k := range keys {
 		reps := byGroup[k]
 		atIndex := map[uint64][]ReplicaSample{}
@@ -70,6 +89,7 @@ func (d Digests) Check() *Result {
 			}
 			compared = true
 			groups[k.group] = true
+			met[stepGroup{stepOf(k.sample), k.group}] = true
 			r.Stats["replicas compared"] += len(same)
 			for _, s := range same[1:] {
 				if s.Digest != same[0].Digest {
@@ -81,6 +101,11 @@ func (d Digests) Check() *Result {
 		}
 		if k.sample == "final" && len(reps) > 1 && (!compared || len(atIndex) > 1) {
 			r.unknown("%s: its %d replicas were at %d different applied indexes in the final sample; not all were compared", k.group, len(reps), len(atIndex))
+		}
+	}
+	for _, sg := range order {
+		if !met[sg] {
+			r.unknown("%s: no two of its replicas were met at one applied index in sample %s; they were not compared", sg.group, sg.step)
 		}
 	}
 	r.Stats["groups compared"] = len(groups)
@@ -98,4 +123,13 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// stepOf is the step a sample belongs to: its name without the " (n)" of
+// one of the step's several samples.
+func stepOf(sample string) string {
+	if i := strings.LastIndex(sample, " ("); i > 0 {
+		return sample[:i]
+	}
+	return sample
 }

@@ -18,9 +18,10 @@ func TestDigests(t *testing.T) {
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			rep("serve #2 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #2 (1)", "b2", "zone/A-f2", 40, "t"),
 		}, Invalid},
-		{"different indexes in a serve sample are not compared", []ReplicaSample{
+		{"different indexes in one serve sample are not compared; another sample of the step met them", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			rep("serve #2 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #2 (1)", "b2", "zone/A-f2", 41, "t"),
+			rep("serve #2 (2)", "b1", "zone/A-f2", 42, "u"), rep("serve #2 (2)", "b2", "zone/A-f2", 42, "u"),
 		}, Valid},
 		{"an unreadable node", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
@@ -28,6 +29,11 @@ func TestDigests(t *testing.T) {
 		}, Unknown},
 		{"final replicas apart", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 11, "y"),
+		}, Unknown},
+		{"a store's replicas never met at one index in its serve step", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			rep("serve #2 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #2 (1)", "b2", "zone/A-f2", 41, "t"),
+			rep("serve #2 (2)", "b1", "zone/A-f2", 42, "s"), rep("serve #2 (2)", "b2", "zone/A-f2", 43, "t"),
 		}, Unknown},
 		{"nothing", nil, Unknown},
 	}

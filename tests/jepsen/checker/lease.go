@@ -63,6 +63,12 @@ func (l Lease) Check(ops []history.Op) *Result {
 	pairs := history.Pairs(ops)
 	first := map[lkey]int64{}
 	for _, p := range pairs {
+		// The earliest attempt that may have applied: one answered with a
+		// definite failure (not applied) does not count, so a retry sent
+		// after expiry and acknowledged as applied is judged as sent then.
+		if p.Type() == history.Fail {
+			continue
+		}
 		in := p.Invoke
 		k := lkey{in.F, keyOf{in.User, in.Key}}
 		if t, ok := first[k]; !ok || in.Time < t {

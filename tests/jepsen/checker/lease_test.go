@@ -85,3 +85,26 @@ func TestLease(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseRetryAfterDefiniteFailure: a key's first attempt, sent before
+// the lease ran out, certainly failed (503); the retry, sent after expiry,
+// is acknowledged 201 by the cut-off zone: a write after the lease ended.
+// The key is judged by its earliest attempt that may have applied.
+func TestLeaseRetryAfterDefiniteFailure(t *testing.T) {
+	const s = int64(time.Second)
+	ops := []history.Op{
+		{Process: history.NemesisProcess, F: history.FFault, Fault: "partition-zone", FaultID: 1, Zone: "A", Time: 1 * s},
+		{Type: history.Invoke, Process: 1, F: history.FPay, User: 7, Key: "k", Zone: "A", Time: 3 * s, Attempt: 1},
+		{Type: history.Fail, Process: 1, F: history.FPay, User: 7, Key: "k", Zone: "A", Time: 3100 * 1e6, Attempt: 1, Error: "unavailable"},
+		{Type: history.Invoke, Process: 1, F: history.FPay, User: 7, Key: "k", Zone: "A", Time: 6 * s, Attempt: 2},
+		{Type: history.OK, Process: 1, F: history.FPay, User: 7, Key: "k", Zone: "A", Time: 6100 * 1e6, Attempt: 2, Created: true, Status: "accepted", LogIndex: 99},
+		{Process: history.NemesisProcess, F: history.FHeal, Fault: "partition-zone", FaultID: 1, Zone: "A", Time: 11 * s, HealStart: 10 * s},
+	}
+	for i := range ops {
+		ops[i].Index = i
+	}
+	r := Lease{Duration: 3 * time.Second, Faults: []string{"partition-zone"}}.Check(ops)
+	if r.Anomalies[WriteAfterLeaseExpiry] == 0 {
+		t.Fatalf("verdict %s, stats %v: a 201 for an attempt sent after expiry, whose only earlier attempt certainly failed, passed", r.Verdict, r.Stats)
+	}
+}

@@ -97,7 +97,7 @@ func (s *replicaSampler) during(label string) {
 // final one.
 func (s *replicaSampler) final(ctx context.Context) {
 	for try := 0; try < 20 && ctx.Err() == nil; try++ {
-		got := s.sample(ctx, fmt.Sprintf("settling %d", try))
+		got := s.sample(ctx, fmt.Sprintf("%s (%d)", checker.SettlingSample, try))
 		if converged(got) {
 			break
 		}
