@@ -81,14 +81,40 @@ func (s *replicaSampler) read(ctx context.Context, addr string) ([]api.ReplicaSt
 	return rs, nil
 }
 
-// during takes a few samples, 150ms apart, under load: a group's replicas
-// are compared whenever two of them are met at one applied index.
+// during samples under load, 100ms apart, until every group seen in two
+// replicas or more has had two of them met at one applied index (they are
+// compared then), up to 25 samples.
 func (s *replicaSampler) during(label string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	for i := 1; i <= 6 && ctx.Err() == nil; i++ {
-		s.sample(ctx, fmt.Sprintf("%s (%d)", label, i))
-		time.Sleep(150 * time.Millisecond)
+	seen, met := map[string]bool{}, map[string]bool{}
+	for i := 1; i <= 25 && ctx.Err() == nil; i++ {
+		at := map[string]map[uint64]int{}
+		for _, r := range s.sample(ctx, fmt.Sprintf("%s (%d)", label, i)) {
+			if r.Err != "" {
+				continue
+			}
+			if at[r.Group] == nil {
+				at[r.Group] = map[uint64]int{}
+			}
+			at[r.Group][r.Applied]++
+		}
+		for g, idx := range at {
+			n := 0
+			for _, c := range idx {
+				n += c
+				if c > 1 {
+					met[g] = true
+				}
+			}
+			if n > 1 {
+				seen[g] = true
+			}
+		}
+		if len(seen) > 0 && len(met) == len(seen) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
