@@ -175,7 +175,7 @@ type standIn struct {
 // mergedAccounts finds the accounts each failover store may have charged.
 func mergedAccounts(e eras, pays []*write) merged {
 	out := merged{}
-	for z, b := range e {
+	for z, b := range e.bounds {
 		for i := 0; i+1 < len(b); i += 2 {
 			out[z] = append(out[z], standIn{start: b[i], end: b[i+1], users: map[uint64]bool{}, nextPay: map[uint64]int64{}})
 		}

@@ -57,6 +57,12 @@ func (h *hb) failover(id int, zone string, store func(*hb), rep *history.Reconci
 // zoneSide runs during its cut and the failover command (the zone still
 // answers), store while the store serves, then the recover with rep.
 func (h *hb) failoverLive(id int, zone string, zoneSide, store func(*hb), rep *history.ReconcileReport) *hb {
+	return h.failoverLiveMerging(id, zone, zoneSide, store, nil, rep)
+}
+
+// failoverLiveMerging is failoverLive with merging run during the recover
+// step (answers given while the zone is reconciled).
+func (h *hb) failoverLiveMerging(id int, zone string, zoneSide, store, merging func(*hb), rep *history.ReconcileReport) *hb {
 	step := func(name string, start int64, rec *history.Reconcile) {
 		h.nem(history.Op{F: history.FFaultStep, Fault: "failover-live", FaultID: id, Zone: zone, Step: name, StepStart: start, Reconcile: rec})
 	}
@@ -67,7 +73,11 @@ func (h *hb) failoverLive(id int, zone string, zoneSide, store func(*hb), rep *h
 	step("failover", h.now(), nil)
 	store(h)
 	step("serve", h.now(), nil)
-	step("recover", h.now(), &history.Reconcile{Phase: "normal", Ready: true, Store: zone + "-f1", Report: rep})
+	recovering := h.now()
+	if merging != nil {
+		merging(h)
+	}
+	step("recover", recovering, &history.Reconcile{Phase: "normal", Ready: true, Store: zone + "-f1", Report: rep})
 	return h.faultEnd(id, "failover-live", zone, "")
 }
 
@@ -336,6 +346,18 @@ var corpusCases = []corpusCase{
 			h.failoverLive(1, "A", func(h *hb) { h.pay(0, 1, "k", 10, 40) }, func(h *hb) { h.pay(0, 1, "k", 10, 52).pay(0, 1, "s", 20, 53) },
 				&history.ReconcileReport{Shards: 33, Merged: 1, Voided: []history.Voided{{User: 1, Key: "k", Amount: 10, ZoneAmount: 10}}})
 			return h.final("n1", 1, 60, mkAcct(1000, 0, 30, 30, 0), pmt("k", 10, "accepted", 40), pmt("s", 20, "accepted", 53)).ops
+		},
+	},
+	{
+		name:   "valid-replay-while-reconciled",
+		expect: expectation{Verdict: Valid, Checkers: []string{"set", "bank", "failover"}, About: "a key the zone accepted, accepted anew by the store (voided at reconciliation), replayed while the zone is reconciled: answered with the zone's index"},
+		build: func() []history.Op {
+			h := &hb{zone: "A"}
+			h.put(0, 1, 1000)
+			h.failoverLiveMerging(1, "A", func(h *hb) { h.pay(0, 1, "k", 10, 40) }, func(h *hb) { h.pay(0, 1, "k", 10, 52) },
+				func(h *hb) { h.pay(0, 1, "k", 10, 40) },
+				&history.ReconcileReport{Shards: 33, Voided: []history.Voided{{User: 1, Key: "k", Amount: 10, ZoneAmount: 10}}})
+			return h.final("n1", 1, 60, mkAcct(1000, 0, 10, 10, 0), pmt("k", 10, "accepted", 40)).ops
 		},
 	},
 	{

@@ -192,7 +192,15 @@ func contains(list []string, s string) bool {
 // of log indexes: a failover store is its own Raft group, and
 // reconciliation writes the store's payments into the zone again at new
 // indexes. Log indexes of a user's writes compare only within one era.
-type eras map[string][]int64
+//
+// While a zone is reconciled (its recover step), its users are answered by
+// the store until their shard is merged and by the zone after: a key
+// answered in that window by both (a voided duplicate) carries two
+// indexes legitimately, so answers given then are compared with none.
+type eras struct {
+	bounds  map[string][]int64
+	merging map[string][][2]int64
+}
 
 // failoverEras returns the eras of the history: each zone window that has
 // fault steps (a failover, or a kill-zone that was reconciled) bounds an era
@@ -207,7 +215,7 @@ func failoverEras(ops []history.Op) eras {
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
 	// era ends when the store serves (the end of the failover step).
-	type bounds struct{ start, promoted, end int64 }
+	type bounds struct{ start, promoted, recovering, end int64 }
 	stepped := map[int]map[string]*bounds{}
 	for _, op := range ops {
 		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
@@ -226,11 +234,11 @@ func failoverEras(ops []history.Op) eras {
 			case "failover":
 				b.promoted = op.Time
 			case "recover":
-				b.end = op.Time
+				b.recovering, b.end = op.StepStart, op.Time
 			}
 		}
 	}
-	out := eras{}
+	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}}
 	for _, w := range history.Windows(ops) {
 		for z, b := range stepped[w.ID] {
 			start, end := w.Start, w.End
@@ -243,7 +251,10 @@ func failoverEras(ops []history.Op) eras {
 			if b.end != 0 {
 				end = max(b.end, start)
 			}
-			out[z] = append(out[z], start, end)
+			out.bounds[z] = append(out.bounds[z], start, end)
+			if b.recovering != 0 {
+				out.merging[z] = append(out.merging[z], [2]int64{b.recovering, end})
+			}
 		}
 	}
 	return out
@@ -252,10 +263,21 @@ func failoverEras(ops []history.Op) eras {
 // of returns the era of history time t in zone.
 func (e eras) of(zone string, t int64) int {
 	n := 0
-	for _, b := range e[zone] {
+	for _, b := range e.bounds[zone] {
 		if b <= t {
 			n++
 		}
 	}
 	return n
+}
+
+// duringMerge reports whether history time t falls in a reconciliation of
+// zone.
+func (e eras) duringMerge(zone string, t int64) bool {
+	for _, w := range e.merging[zone] {
+		if t >= w[0] && t <= w[1] {
+			return true
+		}
+	}
+	return false
 }

@@ -58,9 +58,9 @@ func checkAnswers(r *Result, w *write, e eras) {
 			continue
 		}
 		era := e.of(w.zone, p.Complete.Time)
-		if e.of(w.zone, p.Invoke.Time) != era {
-			// Sent in one era and answered in the next: whose index it
-			// carries is unclear.
+		if e.of(w.zone, p.Invoke.Time) != era || e.duringMerge(w.zone, p.Invoke.Time) || e.duringMerge(w.zone, p.Complete.Time) {
+			// Sent in one era and answered in the next, or answered while
+			// the zone was reconciled: whose index it carries is unclear.
 			continue
 		}
 		if _, ok := byEra[era]; !ok {
