@@ -37,7 +37,7 @@ function h(tag, attrs, ...kids) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === undefined || kid === null || kid === false) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
@@ -115,7 +115,7 @@ const palette = ["#2463eb", "#c7302b", "#1a8a4a", "#c77700", "#6b46c1", "#0f8a8a
 // spanMs milliseconds into a fresh element. data-max holds the largest
 // value drawn and data-points the number of non-null points, for tests.
 function lineChart(id, title, unit, series, spanMs) {
-  const W = 640, H = 200, L = 48, R = 10, T = 10, B = 24;
+  const W = chartWidth(), H = 200, L = 44, R = 10, T = 10, B = 24;
   const now = Date.now(), t0 = now - spanMs;
   let max = 0, count = 0;
   for (const s of series) for (const [, v] of s.points) if (v !== null && v !== undefined) { max = Math.max(max, v); count++; }
@@ -163,6 +163,15 @@ function lineChart(id, title, unit, series, spanMs) {
       h("i", { style: "background:" + (s.color || palette[i % palette.length]) }), s.name + " " + last(s.points)))));
 }
 
+// chartWidth is the width in pixels a chart gets in a card of the page's
+// grid (see style.css), so that its text is drawn at its real size.
+function chartWidth() {
+  const narrow = window.innerWidth <= 600;
+  const avail = Math.min(1400, window.innerWidth) - (narrow ? 20 : 32);
+  const cols = narrow ? 1 : Math.max(1, Math.floor((avail + 12) / (340 + 12)));
+  return Math.max(200, Math.floor((avail - 12 * (cols - 1)) / cols) - 30);
+}
+
 function last(points) {
   for (let i = points.length - 1; i >= 0; i--) if (points[i][1] !== null && points[i][1] !== undefined) return fmtNum(points[i][1]);
   return "–";
@@ -205,7 +214,7 @@ function zoneCard(z, withLink) {
       ["route epoch", z.epoch],
       ["last index", z.last_index],
       ["ready", z.ready ? "yes" : h("span", { class: "bad" }, "no")],
-      f && ["failover store", (f.store || "–") + ", " + f.payments + " payments, " + money(f.amount)],
+      f && [z.phase === "normal" ? "last failover store" : "failover store", (f.store || "–") + ", " + f.payments + " payments, " + money(f.amount)],
       z.guard_gap && ["guard", h("span", { class: "bad" }, "gap: marks may be missing")],
     ]),
     h("h3", {}, "Voters"),
