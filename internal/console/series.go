@@ -71,11 +71,13 @@ type sampler struct {
 	lastUse  time.Time
 	done     bool
 	previous map[string]scrape // by member API address
+	prevAt   time.Time
+	now      func() time.Time
 }
 
 func newSampler(self string, window time.Duration) *sampler {
 	return &sampler{self: self, client: &http.Client{Timeout: 800 * time.Millisecond},
-		window: int(window / interval), previous: map[string]scrape{}, lastUse: time.Now()}
+		window: int(window / interval), previous: map[string]scrape{}, lastUse: time.Now(), now: time.Now}
 }
 
 func (s *sampler) use() {
@@ -130,7 +132,7 @@ func (s *sampler) sample() error {
 	if err := s.getJSON(ctx, s.self, "/v1/members", &ml); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := s.now()
 	p := Point{T: now.UnixMilli(), Lag: map[string]ZoneLag{}}
 	var zones []string
 	for _, z := range zl.Zones {
@@ -183,12 +185,12 @@ func (s *sampler) sample() error {
 			delta[le] += c - prev.buckets[le]
 		}
 	}
-	first := len(s.previous) == 0
-	s.previous = next
-	if first {
+	first, elapsed := len(s.previous) == 0, now.Sub(s.prevAt).Seconds()
+	s.previous, s.prevAt = next, now
+	if first || elapsed <= 0 {
 		return nil // rates need two samples
 	}
-	p.PaymentsPerS = payments / interval.Seconds()
+	p.PaymentsPerS = payments / elapsed
 	p.ApplyP50Ms = quantileMs(delta, 0.50)
 	p.ApplyP99Ms = quantileMs(delta, 0.99)
 	s.zones = zones
