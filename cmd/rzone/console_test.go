@@ -210,6 +210,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitTrue("card in failing_over", `document.querySelector('.zone-card[data-zone="A"]')?.dataset.phase === 'failing_over'`, 10*time.Second)
 	waitTrue("card in failover", `document.querySelector('.zone-card[data-zone="A"]')?.dataset.phase === 'failover'`, 30*time.Second)
 	waitTrue("timeline: started, lease end, promoted", `['started','lease end','promoted'].every(s => document.querySelector('#timeline li[data-step="'+s+'"]')?.classList.contains('done'))`, 10*time.Second)
+	// User 42 lives in zone A: the failover store takes this payment.
+	// The same key again after a 503, as a client retries.
+	for try := 0; ; try++ {
+		status, body := call(t, "POST", base+"/v1/accounts/42/payments", `{"key":"during-failover","amount":725,"merchant":"books"}`)
+		if status == http.StatusCreated || status == http.StatusOK {
+			break
+		}
+		if status != http.StatusServiceUnavailable || try == 20 {
+			t.Fatalf("pay during the failover: %d %s", status, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	waitTrue("the store's payment shown", `document.getElementById('store-payments')?.textContent === '1' && document.getElementById('store-amount')?.textContent === '7.25'`, 10*time.Second)
 	shoot("zone-failover")
 	waitTrue("recover enabled", `!document.getElementById('recover-btn').disabled`, 5*time.Second)
 	do("ask to recover", chromedp.Click(chromedp.CSS("#recover-btn")))
@@ -244,15 +257,31 @@ func TestConsoleInBrowser(t *testing.T) {
 	goTo("#/account")
 	do("look up account 42", chromedp.WaitVisible(chromedp.CSS("#user")),
 		chromedp.SetValue(chromedp.CSS("#user"), "42"), chromedp.Click(chromedp.CSS("#lookup")))
-	waitTrue("payment listed", `!!document.querySelector('#payments-table tr[data-key="console-order"]')`, 10*time.Second)
+	waitTrue("payments listed", `['console-order','during-failover'].every(k => !!document.querySelector('#payments-table tr[data-key="'+k+'"]'))`, 10*time.Second)
 	waitTrue("bill listed", `!!document.querySelector('#bills tr[data-cycle="`+paid.Cycle+`"]')`, 5*time.Second)
 	if fig := eval(`document.getElementById('account-figures').innerText`); !strings.Contains(fig, "5,000.00") {
 		t.Fatalf("account figures do not show the credit limit 5,000.00:\n%s", fig)
 	}
 	shoot("account")
+
+	// Payments are paged: user 100 has one per load round.
+	do("look up account 100", chromedp.SetValue(chromedp.CSS("#user"), "100"), chromedp.Click(chromedp.CSS("#lookup")))
+	waitTrue("first page of user 100", `document.querySelectorAll('#payments-table tbody tr').length === 20 && !!document.getElementById('payments-next')`, 10*time.Second)
+	first := eval(`[...document.querySelectorAll('#payments-table tbody tr')].map(r => r.dataset.key).join(' ')`)
+	do("next page", chromedp.Click(chromedp.CSS("#payments-next")))
+	waitTrue("second page of user 100", `document.querySelectorAll('#payments-table tbody tr').length === `+fmt.Sprint(loadRounds-20), 10*time.Second)
+	second := eval(`[...document.querySelectorAll('#payments-table tbody tr')].map(r => r.dataset.key).join(' ')`)
+	if len(strings.Fields(first)) != 20 || strings.Contains(" "+first+" ", " "+strings.Fields(second)[0]+" ") {
+		t.Fatalf("pages overlap or are short: %q then %q", first, second)
+	}
 }
 
-// payLoad sends payments for users 100..149 for d, in batches.
+// loadRounds is how many payment batches payLoad sends: one payment for
+// each of users 100..149 per round.
+const loadRounds = 25
+
+// payLoad sends loadRounds batches of payments, one for each of users
+// 100..149, over about d.
 func payLoad(t *testing.T, base string, d time.Duration) {
 	t.Helper()
 	var accts []string
@@ -262,8 +291,7 @@ func payLoad(t *testing.T, base string, d time.Duration) {
 	if st, body := call(t, "POST", base+"/v1/accounts/batch", `{"accounts":[`+strings.Join(accts, ",")+`]}`); st != http.StatusOK {
 		t.Fatalf("account batch: %d %s", st, body)
 	}
-	end := time.Now().Add(d)
-	for round := 0; time.Now().Before(end); round++ {
+	for round := 0; round < loadRounds; round++ {
 		var pays []string
 		for u := 100; u < 150; u++ {
 			pays = append(pays, fmt.Sprintf(`{"user":%d,"key":"load-%d","amount":100,"merchant":"load"}`, u, round))
@@ -271,7 +299,7 @@ func payLoad(t *testing.T, base string, d time.Duration) {
 		if st, body := call(t, "POST", base+"/v1/payments/batch", `{"payments":[`+strings.Join(pays, ",")+`]}`); st != http.StatusOK {
 			t.Fatalf("payment batch: %d %s", st, body)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(d / loadRounds)
 	}
 }
 

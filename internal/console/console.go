@@ -62,6 +62,6 @@ func (c *console) touch(r *http.Request) *sampler {
 		c.sampler = newSampler(self, defaultWindow)
 		go c.sampler.run()
 	}
-	c.sampler.use()
+	c.sampler.use(r.Header.Get("Authorization"))
 	return c.sampler
 }

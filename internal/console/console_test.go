@@ -16,7 +16,8 @@ import (
 
 // fakeNode answers /v1/zones, /v1/members and /metrics as a node would:
 // each /metrics scrape shows 5 more decided payments (3 ok, 2 declined)
-// and 10 more applies, 8 within 2 ms and 2 within 64 ms.
+// and 10 more applies, 8 within 2 ms and 2 within 64 ms. It wants the
+// token "s3cret", as a node with security on would.
 type fakeNode struct {
 	srv     *httptest.Server
 	scrapes atomic.Int64
@@ -51,7 +52,13 @@ func newFakeNode(t *testing.T) *fakeNode {
 		fmt.Fprintf(w, "rzone_raft_apply_duration_seconds_sum{cmd=\"pay\"} 1\n")
 		fmt.Fprintf(w, "rzone_raft_apply_duration_seconds_count{cmd=\"pay\"} %d\n", 10*n)
 	})
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "token wanted", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -59,12 +66,14 @@ func newFakeNode(t *testing.T) *fakeNode {
 // TestSamplerDerivesRatesLatencyAndLag takes samples against a fake node
 // and checks the derived point: payments/s from the pay results only,
 // apply latency quantiles from the histogram's increase, and each zone's
-// worst follower lag; and that the ring keeps only its window.
+// worst follower lag; and that the ring keeps only its window. The
+// sampler asks with the token of the console request that started it.
 func TestSamplerDerivesRatesLatencyAndLag(t *testing.T) {
 	f := newFakeNode(t)
 	s := newSampler(strings.TrimPrefix(f.srv.URL, "http://"), 3*interval)
 	clock := time.Unix(1_800_000_000, 0)
 	s.now = func() time.Time { return clock }
+	s.use("Bearer s3cret")
 
 	if err := s.sample(); err != nil {
 		t.Fatal(err)

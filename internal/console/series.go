@@ -69,6 +69,7 @@ type sampler struct {
 	ring     []Point
 	zones    []string
 	lastUse  time.Time
+	auth     string // the Authorization header of the latest console request
 	done     bool
 	previous map[string]scrape // by member API address
 	prevAt   time.Time
@@ -80,10 +81,37 @@ func newSampler(self string, window time.Duration) *sampler {
 		window: int(window / interval), previous: map[string]scrape{}, lastUse: time.Now(), now: time.Now}
 }
 
-func (s *sampler) use() {
+// use marks the sampler in use by a console request and takes the
+// request's credentials for its own requests to the cluster, so that it
+// samples with the token the console was given when security is on.
+func (s *sampler) use(authorization string) {
 	s.mu.Lock()
 	s.lastUse = time.Now()
+	s.auth = authorization
 	s.mu.Unlock()
+}
+
+// get sends a GET with the console's credentials.
+func (s *sampler) get(ctx context.Context, addr, path, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	s.mu.Lock()
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
+	s.mu.Unlock()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s%s: status %d", addr, path, resp.StatusCode)
+	}
+	return resp, nil
 }
 
 func (s *sampler) stopped() bool {
@@ -202,37 +230,22 @@ func (s *sampler) sample() error {
 }
 
 func (s *sampler) getJSON(ctx context.Context, addr, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.client.Do(req)
+	resp, err := s.get(ctx, addr, path, "application/json")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s%s: status %d", addr, path, resp.StatusCode)
-	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // scrape reads a node's decided payments and apply-latency histogram
 // (all commands together) from its /metrics.
 func (s *sampler) scrape(ctx context.Context, addr string) (*scrape, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/plain")
-	resp, err := s.client.Do(req)
+	resp, err := s.get(ctx, addr, "/metrics", "text/plain")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s/metrics: status %d", addr, resp.StatusCode)
-	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {

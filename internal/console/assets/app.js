@@ -91,6 +91,10 @@ function showError(err) {
   if (!err) { el.hidden = true; el.textContent = ""; return; }
   el.hidden = false;
   el.textContent = String(err.message || err);
+  if (err.status === 401 || err.status === 403) {
+    el.textContent += " — this node wants an API token: type it in the field at the top right and press Enter.";
+    document.getElementById("token").focus();
+  }
 }
 
 function badge(text, cls) { return h("span", { class: "badge " + cls }, text); }
@@ -326,7 +330,8 @@ pages.zone = {
               kv([
                 ["store", f.store || "–"], ["seeded from", f.seed || "–"],
                 ["blacklist", f.blacklist], ["isolated", (f.isolated || []).length],
-                ["store payments", f.payments], ["store amount", money(f.amount)], ["voided", f.voided],
+                ["store payments", h("span", { id: "store-payments" }, f.payments)],
+                ["store amount", h("span", { id: "store-amount" }, money(f.amount))], ["voided", f.voided],
               ]),
             ] : h("div", { class: "empty" }, "no failover recorded for this zone"),
             h("h3", {}, "Phases seen by this tab"),
