@@ -251,6 +251,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if ups == "" || ups == "–" || ups == "0" {
 		t.Fatalf("users/s of the finished run shows %q", ups)
 	}
+	if pts := eval(`document.querySelector('.run-card[data-state="done"] svg.chart').dataset.points`); pts == "" || pts == "0" {
+		t.Fatalf("the run's concurrency limit chart has no points")
+	}
 	shoot("runs")
 
 	// Account: the payment and its bill.

@@ -39,6 +39,9 @@ func newFakeNode(t *testing.T) *fakeNode {
 			{ID: "b1", HTTPAddr: "127.0.0.1:1", State: "dead"}, // not scraped
 		}})
 	})
+	mux.HandleFunc("GET /v1/runs", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, api.RunList{Runs: []api.Run{{ID: 7, State: "running", Limit: 4}, {ID: 6, State: "done", Limit: 9}}})
+	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		n := f.scrapes.Add(1)
 		fmt.Fprintf(w, "# TYPE rzone_command_results_total counter\n")
@@ -66,7 +69,8 @@ func newFakeNode(t *testing.T) *fakeNode {
 // TestSamplerDerivesRatesLatencyAndLag takes samples against a fake node
 // and checks the derived point: payments/s from the pay results only,
 // apply latency quantiles from the histogram's increase, and each zone's
-// worst follower lag; and that the ring keeps only its window. The
+// worst follower lag, the limit of each running batch run; and that the
+// ring keeps only its window. The
 // sampler asks with the token of the console request that started it.
 func TestSamplerDerivesRatesLatencyAndLag(t *testing.T) {
 	f := newFakeNode(t)
@@ -103,6 +107,9 @@ func TestSamplerDerivesRatesLatencyAndLag(t *testing.T) {
 	}
 	if p.Lag["A"] != (ZoneLag{Entries: 7, Ms: 90}) || p.Lag["B"] != (ZoneLag{}) {
 		t.Errorf("lag %+v, want A the worst of its followers and B none", p.Lag)
+	}
+	if len(p.Limits) != 1 || p.Limits["7"] != 4 {
+		t.Errorf("limits %v, want run 7's 4 only (run 6 is done)", p.Limits)
 	}
 	for i := 0; i < 5; i++ {
 		clock = clock.Add(time.Second)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +27,8 @@ const (
 	idleStop = defaultWindow
 	// failStop stops a sampler whose own node stopped answering.
 	failStop = 10
+	// runRunning is the state of a batch run under way (api.Run.State).
+	runRunning = "running"
 )
 
 // Series is the reply of GET /v1/ui/series: one point a second, oldest
@@ -44,6 +47,9 @@ type Point struct {
 	ApplyP50Ms   *float64           `json:"apply_p50_ms"`
 	ApplyP99Ms   *float64           `json:"apply_p99_ms"`
 	Lag          map[string]ZoneLag `json:"lag"`
+	// Limits is the concurrency limit in force of each running batch
+	// run, by run id.
+	Limits map[string]int `json:"limits,omitempty"`
 }
 
 // ZoneLag is the largest lag of a zone's async followers.
@@ -160,8 +166,20 @@ func (s *sampler) sample() error {
 	if err := s.getJSON(ctx, s.self, "/v1/members", &ml); err != nil {
 		return err
 	}
+	var rl api.RunList
+	if err := s.getJSON(ctx, s.self, "/v1/runs", &rl); err != nil {
+		return err
+	}
 	now := s.now()
 	p := Point{T: now.UnixMilli(), Lag: map[string]ZoneLag{}}
+	for _, r := range rl.Runs {
+		if r.State == runRunning {
+			if p.Limits == nil {
+				p.Limits = map[string]int{}
+			}
+			p.Limits[strconv.FormatUint(r.ID, 10)] = r.Limit
+		}
+	}
 	var zones []string
 	for _, z := range zl.Zones {
 		zones = append(zones, z.Zone)

@@ -15,8 +15,6 @@ async function api(method, path, body) {
     method, headers, cache: "no-store",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const node = resp.headers.get("X-Rzone-Node");
-  if (node) document.getElementById("node").textContent = "node " + node;
   const text = await resp.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
@@ -191,7 +189,7 @@ function niceCeil(v) {
 function fmtNum(v) {
   if (v === null || v === undefined) return "–";
   if (Math.abs(v) >= 100) return Math.round(v).toLocaleString("en-US");
-  if (Math.abs(v) >= 10) return v.toFixed(1);
+  if (Math.abs(v) >= 10) return v.toFixed(1).replace(/\.0$/, "");
   return v.toFixed(2).replace(/\.?0+$/, "") || "0";
 }
 
@@ -386,13 +384,21 @@ pages.runs = {
       h("button", { class: "primary", id: "run-start" }, "Start run"));
     view.append(h("h1", {}, "Batch runs"), form, list);
     return async () => {
-      const rl = await api("GET", "/v1/runs");
+      const [rl, series] = await Promise.all([api("GET", "/v1/runs"), api("GET", "/v1/ui/series").catch(() => null)]);
       const runs = (rl.runs || []).slice().sort((a, b) => b.id - a.id);
       const now = Date.now();
       for (const r of runs) {
         const log = limitLog[r.id] || (limitLog[r.id] = []);
         if (r.state === "running" || !log.length) log.push([now, r.limit]);
       }
+      // The node's samples reach back before this tab was opened.
+      for (const p of (series && series.points) || []) {
+        for (const [id, limit] of Object.entries(p.limits || {})) {
+          const log = limitLog[id] || (limitLog[id] = []);
+          if (!log.some(q => Math.abs(q[0] - p.t) < 500)) log.push([p.t, limit]);
+        }
+      }
+      for (const log of Object.values(limitLog)) log.sort((a, b) => a[0] - b[0]);
       list.replaceChildren(...(runs.length ? runs.map(runCard) : [h("div", { class: "empty" }, "no runs yet")]));
     };
   },
@@ -411,7 +417,7 @@ function runCard(r) {
       stat("tasks", r.tasks_done + " / " + r.tasks_total),
       stat("open", r.tasks_open), stat("leased", r.tasks_leased),
       h("span", { class: "users-per-s" }, "users/s ", h("b", {}, fmtNum(r.users_per_second))),
-      stat("limit", r.limit),
+      stat("limit", r.state === "running" ? r.limit : "–"),
       stat("failures", r.failures, r.failures ? "bad" : ""), stat("gen failures", r.gen_failures, r.gen_failures ? "bad" : ""),
       stat("expired", r.expired), stat("fenced", r.fenced, r.fenced ? "bad" : ""), stat("skipped", r.skipped),
       r.gray && stat("gray", r.gray_active ? "active" : "done")),
@@ -579,6 +585,7 @@ function route() {
   }
 }
 
+document.getElementById("node").textContent = "served by " + location.host;
 document.getElementById("token").value = sessionStorage.getItem(tokenKey) || "";
 document.getElementById("token-form").addEventListener("submit", e => {
   e.preventDefault();
