@@ -151,6 +151,7 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 	a := apis[0]
 	fmt.Fprintf(out, "\nrzone dev: cluster ready: %d zones x %d nodes, meta group, async followers.\n", o.zones, o.perZone)
 	fmt.Fprintf(out, "  API:     http://%s  (any node serves any user)\n", a)
+	fmt.Fprintf(out, "  console: http://%s/ui/\n", a)
 	fmt.Fprintf(out, "  zones:   curl %s/v1/zones      routes: curl %s/v1/routes\n", a, a)
 	fmt.Fprintf(out, "  metrics: http://%s/metrics\n", a)
 	fmt.Fprintf(out, "  try:     curl -X PUT %s/v1/accounts/42 -d '{\"credit_limit\":500000}'\n", a)
