@@ -133,7 +133,7 @@ func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, er
 		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
 	}
 	var res fsm.MetaResult
-	if err := postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
+	if err := n.postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
 		return fsm.MetaResult{}, err
 	}
 	return res, nil
@@ -191,16 +191,16 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 // dial failed) is ErrNotApplied; any failure after it was sent (no reply, a
 // reply cut short or unreadable, the context ending meanwhile) is
 // ErrUnknownOutcome: the receiver may have applied it.
-func postJSON(ctx context.Context, addr, path string, v, out any) error {
+func (n *Node) postJSON(ctx context.Context, addr, path string, v, out any) error {
 	body, _ := json.Marshal(v)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	req, err := n.peer.NewRequest(ctx, http.MethodPost, addr, path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := forwardClient.Do(req)
+	resp, err := n.peer.Do(req)
 	if err != nil {
 		if notSent(err) {
 			return errors.Join(ErrNotApplied, err)
@@ -610,7 +610,7 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 		if nd.ID == n.cfg.NodeID {
 			err = n.bootstrap(req)
 		} else {
-			err = postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
+			err = n.postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
@@ -691,14 +691,14 @@ func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
 }
 
 // getJSONFrom GETs addr+path into out; an error reply becomes an *api.Error.
-func getJSONFrom(ctx context.Context, addr, path string, out any) error {
+func (n *Node) getJSONFrom(ctx context.Context, addr, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	req, err := n.peer.NewRequest(ctx, http.MethodGet, addr, path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := forwardClient.Do(req)
+	resp, err := n.peer.Do(req)
 	if err != nil {
 		return api.Errorf(api.CodeUnavailable, "%v", err)
 	}

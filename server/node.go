@@ -23,6 +23,7 @@ import (
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
+	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -57,6 +58,8 @@ type Node struct {
 	// failover: the meta leader's drivers of failovers and reconciliations.
 	drivers driverSet
 
+	// peer carries every HTTP call to another node (internal/peer).
+	peer     *peer.Client
 	http     *http.Server
 	httpLn   net.Listener
 	metrics  *metrics
@@ -135,7 +138,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
-		addrs: map[string]string{}, clustered: cfg.clustered()}
+		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
