@@ -510,6 +510,8 @@ func (c *MetaCmd) invalid() string {
 			return "scheduler command without payload"
 		}
 		return c.Sched.invalid(c.Type)
+	case MetaTokenCreate, MetaTokenRevoke:
+		return c.invalidToken()
 	default:
 		return "unknown meta command type"
 	}

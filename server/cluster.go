@@ -71,6 +71,9 @@ func (n *Node) startCluster() error {
 	gc.AdvertiseAddr = n.cfg.GossipAdvertise
 	gc.Seeds = n.cfg.GossipSeeds
 	gc.Key = n.cfg.GossipKey
+	if len(gc.Key) == 0 && n.certs != nil {
+		gc.Key = n.certs.GossipKey
+	}
 	gc.Logger = n.log.With("part", "gossip")
 	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
 		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}

@@ -101,6 +101,14 @@ type Config struct {
 	// leaders (outbox.go); zero fields take their defaults.
 	Notify NotifyConfig
 
+	// CertsDir holds the cluster CA, this node's certificate and the
+	// gossip key (internal/certs). It turns on TLS 1.3 on the API, mutual
+	// TLS between nodes (HTTP and Raft) and gossip encryption.
+	CertsDir string
+	// Insecure runs the node open: plaintext everywhere, no tokens. A
+	// node refuses to start with neither CertsDir nor Insecure.
+	Insecure bool
+
 	// Pprof serves Go's profiler at /debug/pprof/ on the API. Default off.
 	Pprof bool
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ func (n *Node) startHTTP() error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
+	}
+	if n.certs != nil {
+		ln = tls.NewListener(ln, n.certs.APIConfig())
 	}
 	n.httpLn = ln
 	n.http = &http.Server{

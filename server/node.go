@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
@@ -58,6 +60,8 @@ type Node struct {
 	// failover: the meta leader's drivers of failovers and reconciliations.
 	drivers driverSet
 
+	// certs is the node's certs folder; nil when the node runs --insecure.
+	certs *certs.Node
 	// peer carries every HTTP call to another node (internal/peer).
 	peer     *peer.Client
 	http     *http.Server
@@ -139,6 +143,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
 		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
+	if err := n.loadCerts(); err != nil {
+		return nil, err
+	}
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
@@ -209,7 +216,11 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("raft advertise address: %w", err)
 	}
-	if n.mux, err = mux.Listen(cfg.RaftAddr, adv, n.log); err != nil {
+	var srvTLS, cliTLS *tls.Config
+	if n.certs != nil {
+		srvTLS, cliTLS = n.certs.PeerServerConfig(), n.certs.PeerClientConfig()
+	}
+	if n.mux, err = mux.ListenTLS(cfg.RaftAddr, adv, n.log, srvTLS, cliTLS); err != nil {
 		return err
 	}
 	if n.clustered {
