@@ -368,6 +368,11 @@ func (s *MetaState) init(c *MetaCmd) MetaResult {
 	s.Epoch = 1
 	s.Zones = zones
 	s.Nodes = nodes
+	if c.Token != nil {
+		t := *c.Token
+		t.Created = c.Time
+		s.Tokens = []Token{t}
+	}
 	s.Shards = make([]ShardRoute, Shards)
 	for i := range s.Shards {
 		// Even spread: shard i to zone i mod len(zones).

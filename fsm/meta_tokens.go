@@ -44,8 +44,11 @@ const maxTokens = 10_000
 
 func (c *MetaCmd) invalidToken() string {
 	switch c.Type {
-	case MetaTokenCreate:
+	case MetaInit, MetaTokenCreate:
 		t := c.Token
+		if t == nil && c.Type == MetaInit {
+			return ""
+		}
 		if t == nil {
 			return "token missing"
 		}

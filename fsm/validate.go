@@ -462,6 +462,7 @@ func (c *MetaCmd) invalid() string {
 				return fmt.Sprintf("node %s is in zone %q, which is no zone", nd.ID, nd.Zone)
 			}
 		}
+		return c.invalidToken()
 	case MetaRenewLease:
 		if msg := validName("zone", c.Zone); msg != "" {
 			return msg

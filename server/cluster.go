@@ -516,7 +516,12 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Check the meta command the init ends with before any node
 	// bootstraps a group for it.
-	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}
+	var secret string
+	if n.certs != nil {
+		id, hash, tok := newToken()
+		plan.token, secret = &fsm.Token{ID: id, Role: fsm.RoleAdmin, Name: "init", Hash: hash}, tok
+	}
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes, Token: plan.token}
 	if err := init.Validate(); err != nil {
 		writeError(w, apiError(err))
 		return
@@ -527,7 +532,13 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.routeTable())
+	rt := n.routeTable()
+	if plan.token != nil {
+		if _, ok := n.metaFSM.Token(plan.token.ID); ok {
+			rt.AdminToken = secret
+		}
+	}
+	writeJSON(w, http.StatusOK, rt)
 }
 
 var errTooFewNodes = errors.New("too few nodes")
@@ -535,6 +546,9 @@ var errTooFewNodes = errors.New("too few nodes")
 type initPlan struct {
 	zones []fsm.ZoneInfo
 	nodes []fsm.NodeInfo
+	// token is the first admin token, created with the init (secure
+	// clusters).
+	token *fsm.Token
 }
 
 func (n *Node) planInit(req InitRequest) (initPlan, error) {
@@ -620,7 +634,7 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 		}
 	}
 	for {
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token})
 		if err == nil {
 			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
 				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)

@@ -51,6 +51,7 @@ type testCluster struct {
 func fastConfig(id, dir, raftAddr, httpAddr string, log *slog.Logger) Config {
 	c := DefaultConfig()
 	c.NodeID, c.DataDir, c.RaftAddr, c.HTTPAddr, c.Logger = id, dir, raftAddr, httpAddr, log
+	c.Insecure = true
 	c.HeartbeatTimeout = 300 * time.Millisecond
 	c.ElectionTimeout = 300 * time.Millisecond
 	c.LeaderLeaseTimeout = 150 * time.Millisecond

@@ -40,6 +40,9 @@ const (
 	HeaderAppliedIndex = "X-Rzone-Applied-Index"
 	HeaderCommitIndex  = "X-Rzone-Commit-Index"
 	HeaderLastContact  = "X-Rzone-Last-Contact-Ms"
+	// HeaderInsecure is "true" on every reply of a node that runs
+	// --insecure: no TLS, no tokens.
+	HeaderInsecure = "X-Rzone-Insecure"
 )
 
 func (n *Node) startHTTP() error {
@@ -69,7 +72,10 @@ func (n *Node) startHTTP() error {
 	return nil
 }
 
-func (n *Node) routes(mux *http.ServeMux) {
+// routes registers the API on sm, every route behind the access check
+// routeAccess names (auth.go); it returns the guarded mux for tests.
+func (n *Node) routes(sm *http.ServeMux) *guardedMux {
+	mux := &guardedMux{n: n, mux: sm}
 	mux.HandleFunc("PUT /v1/accounts/{user}", n.handlePutAccount)
 	mux.HandleFunc("GET /v1/accounts/{user}", n.handleGetAccount)
 	mux.HandleFunc("POST /v1/accounts/{user}/payments", n.handlePay)
@@ -112,6 +118,9 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/internal/sched/report", n.handleInternalReport)
 	mux.HandleFunc("GET /v1/internal/sched/due", n.handleInternalDue)
 	mux.HandleFunc("POST /v1/internal/sched/effects", n.handleInternalEffects)
+	mux.HandleFunc("POST /v1/tokens", n.handleCreateToken)
+	mux.HandleFunc("GET /v1/tokens", n.handleListTokens)
+	mux.HandleFunc("DELETE /v1/tokens/{id}", n.handleRevokeToken)
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
@@ -123,6 +132,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
+	return mux
 }
 
 // statusWriter remembers the status code for metrics.
@@ -141,6 +151,9 @@ func (n *Node) instrument(h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		sw.Header().Set(HeaderNode, n.cfg.NodeID)
+		if n.certs == nil {
+			sw.Header().Set(HeaderInsecure, "true")
+		}
 		h.ServeHTTP(sw, r)
 		route := r.Pattern
 		if route == "" || route == "/" {

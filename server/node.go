@@ -62,6 +62,11 @@ type Node struct {
 
 	// certs is the node's certs folder; nil when the node runs --insecure.
 	certs *certs.Node
+	// bootstrapToken is the SHA-256 of the admin token of
+	// Config.BootstrapTokenFile; nil if none.
+	bootstrapToken []byte
+	// authFails counts failed authentications per source (auth.go).
+	authFails authLimiter
 	// peer carries every HTTP call to another node (internal/peer).
 	peer     *peer.Client
 	http     *http.Server
@@ -158,6 +163,11 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.goLoop(n.postLoop)
+	if n.certs == nil {
+		n.goLoop(n.warnInsecure)
+	} else {
+		n.goLoop(n.certLoop)
+	}
 	if !n.outbox.cfg.Off {
 		n.goLoop(n.outbox.loop)
 	}
