@@ -262,13 +262,17 @@ func remoteHost(r *http.Request) string {
 
 // authLimiter counts failed authentications per source address: it logs
 // at most once a second per source, and refuses a source with more than
-// maxAuthFailures failures in the current second outright.
+// max (default maxAuthFailures) failures in the current second outright,
+// valid token or not, for the rest of that second.
 type authLimiter struct {
 	mu  sync.Mutex
+	max int
 	sec int64
 	per map[string]int
 }
 
+// maxAuthFailures is how many failed authentications a source may have in
+// a second before it is refused outright.
 const maxAuthFailures = 20
 
 // note counts a failure of src and reports whether to log it.
@@ -285,7 +289,11 @@ func (l *authLimiter) limited(src string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.roll()
-	return l.per[src] > maxAuthFailures
+	limit := l.max
+	if limit == 0 {
+		limit = maxAuthFailures
+	}
+	return l.per[src] > limit
 }
 
 func (l *authLimiter) roll() {
