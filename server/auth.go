@@ -232,6 +232,13 @@ func newToken() (id string, hash []byte, token string) {
 	return id, sha256Sum(secret), tokenPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
 }
 
+// NewToken makes a token for a bootstrap token file (Config.
+// BootstrapTokenFile): the caller keeps it secret.
+func NewToken() string {
+	_, _, token := newToken()
+	return token
+}
+
 // parseToken splits a token into its id and secret; ok false if it is not
 // in the form newToken makes.
 func parseToken(s string) (id string, secret []byte, ok bool) {
