@@ -130,6 +130,17 @@ func (mc *multiCluster) createToken(i int, role string) api.Token {
 	return tok
 }
 
+// waitToken waits until every node accepts token.
+func (mc *multiCluster) waitToken(token string) {
+	mc.t.Helper()
+	for i := range mc.nodes {
+		waitFor(mc.t, 5*time.Second, fmt.Sprintf("node %d accepts the token", i), func() bool {
+			st, _ := mc.call(mc.hc, i, http.MethodGet, "/v1/status", token, "")
+			return st == http.StatusOK
+		})
+	}
+}
+
 // concretePath fills a route pattern's wildcards with values that name
 // nothing, so that a request with the right role changes nothing.
 func concretePath(pattern string) (method, path string) {
@@ -272,12 +283,7 @@ func TestInternalRefusesAnythingButANodeCert(t *testing.T) {
 func TestRevocationReachesEveryNodeWithinASecond(t *testing.T) {
 	mc, _ := setupSecure(t, []string{"A", "B"}, 2, nil)
 	tok := mc.createToken(0, "app")
-	for i := range mc.nodes {
-		waitFor(t, 5*time.Second, fmt.Sprintf("node %d accepts the token", i), func() bool {
-			st, _ := mc.call(mc.hc, i, http.MethodGet, "/v1/status", tok.Token, "")
-			return st == 200
-		})
-	}
+	mc.waitToken(tok.Token)
 	if st, code := mc.call(mc.hc, 3, http.MethodDelete, "/v1/tokens/"+tok.ID, mc.adminToken, ""); st != 200 {
 		t.Fatalf("revoke: %d %s", st, code)
 	}
