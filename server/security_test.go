@@ -314,6 +314,55 @@ func TestRevocationReachesEveryNodeWithinASecond(t *testing.T) {
 	}
 }
 
+// TestExpiredTokenRefusedEverywhere: a token made to last a second works
+// on every node and is refused by every node once it ends.
+func TestExpiredTokenRefusedEverywhere(t *testing.T) {
+	mc, _ := setupSecure(t, []string{"A", "B"}, 1, nil)
+	body, _ := json.Marshal(api.CreateTokenRequest{Role: "reader", Name: "brief", ExpiresInSec: 2})
+	req, _ := http.NewRequest(http.MethodPost, mc.url(0, "/v1/tokens"), bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+mc.adminToken)
+	resp, err := mc.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok api.Token
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.ExpiresMs == 0 || tok.Token == "" {
+		t.Fatalf("token %+v", tok)
+	}
+	mc.waitToken(tok.Token)
+	time.Sleep(time.Until(time.UnixMilli(tok.ExpiresMs)))
+	for i := range mc.nodes {
+		if st, _ := mc.call(mc.hc, i, http.MethodGet, "/v1/status", tok.Token, ""); st != 401 {
+			t.Fatalf("node %d answered %d to an expired token, want 401", i, st)
+		}
+	}
+}
+
+// TestInsecureSaysSo: an --insecure node marks every reply; a secure one
+// does not.
+func TestInsecureSaysSo(t *testing.T) {
+	tc := setup(t, 1)
+	resp, err := http.Get("http://" + tc.cfgs[0].HTTPAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get(HeaderInsecure) != "true" {
+		t.Fatalf("insecure node: %s %q", HeaderInsecure, resp.Header.Get(HeaderInsecure))
+	}
+	mc, _ := setupSecure(t, []string{"A"}, 1, nil)
+	resp, err = mc.hc.Get(mc.url(0, "/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get(HeaderInsecure) != "" {
+		t.Fatalf("secure node says %s: %q", HeaderInsecure, resp.Header.Get(HeaderInsecure))
+	}
+}
+
 // TestNodeOfAnotherCACannotJoin starts a node whose certificates come
 // from another CA: gossip (keyed from the certs folder) never lets it in.
 func TestNodeOfAnotherCACannotJoin(t *testing.T) {
