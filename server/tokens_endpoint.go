@@ -41,7 +41,13 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
 		return
 	}
-	got, _ := n.metaFSM.Token(id)
+	// Answer once this node's replica holds the token: it works here
+	// from the reply on, and the reply shows the log's creation time.
+	got, ok := n.metaFSM.Token(id)
+	for deadline := time.Now().Add(2 * time.Second); !ok && time.Now().Before(deadline) && r.Context().Err() == nil; {
+		time.Sleep(10 * time.Millisecond)
+		got, ok = n.metaFSM.Token(id)
+	}
 	out := apiToken(t)
 	out.CreatedMs = got.Created
 	out.Token = secret
