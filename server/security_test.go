@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/certs"
 )
@@ -430,4 +431,43 @@ func FuzzParseToken(f *testing.F) {
 		n := &Node{}
 		n.tokenRole("Bearer " + s)
 	})
+}
+
+// TestSecureStandaloneZoneForms: a standalone zone joins and replicates
+// over mutual TLS, and its bootstrap token (the only token a standalone
+// zone has) is an admin token.
+func TestSecureStandaloneZoneForms(t *testing.T) {
+	dir := testCA(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	token := NewToken()
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tc := setupWith(t, 3, func(c *Config) {
+		c.CertsDir, c.Insecure, c.BootstrapTokenFile = dir, false, tokenFile
+	})
+	conf, err := client.LoadCA(filepath.Join(dir, certs.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, c := range tc.cfgs {
+		addrs = append(addrs, c.HTTPAddr)
+	}
+	for _, opts := range [][]client.Option{{client.WithTLS(conf)}, {client.WithTLS(conf), client.WithToken(NewToken())}} {
+		c, _ := client.New(addrs, append(opts, client.WithMaxRetries(0))...)
+		if _, err := c.PutAccount(context.Background(), 9, 100); !errors.Is(err, client.ErrUnauthenticated) {
+			t.Fatalf("without the bootstrap token: %v, want unauthenticated", err)
+		}
+	}
+	c, _ := client.New(addrs, client.WithTLS(conf), client.WithToken(token), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond), client.WithMaxRetries(20))
+	if _, err := c.PutAccount(context.Background(), 9, 100); err != nil {
+		t.Fatal(err)
+	}
+	for i := range tc.nodes {
+		waitFor(t, 5*time.Second, fmt.Sprintf("node %d has the account", i), func() bool {
+			acc, err := c.GetAccount(context.Background(), 9, client.Stale(), client.At(addrs[i]))
+			return err == nil && acc.CreditLimit == 100
+		})
+	}
 }
