@@ -274,6 +274,8 @@ func remoteHost(r *http.Request) string {
 type authLimiter struct {
 	mu  sync.Mutex
 	max int
+	// now is the clock, time.Now if nil (tests set it).
+	now func() time.Time
 	sec int64
 	per map[string]int
 }
@@ -304,7 +306,11 @@ func (l *authLimiter) limited(src string) bool {
 }
 
 func (l *authLimiter) roll() {
-	if now := time.Now().Unix(); now != l.sec || l.per == nil {
+	clock := l.now
+	if clock == nil {
+		clock = time.Now
+	}
+	if now := clock().Unix(); now != l.sec || l.per == nil {
 		l.sec, l.per = now, map[string]int{}
 	}
 }

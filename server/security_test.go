@@ -471,3 +471,27 @@ func TestSecureStandaloneZoneForms(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthLimiter: a source's first failure in a second is logged, the
+// rest are not, and past maxAuthFailures it is refused outright; another
+// source is not.
+func TestAuthLimiter(t *testing.T) {
+	at := time.Unix(1000, 0)
+	l := authLimiter{now: func() time.Time { return at }}
+	if !l.note("10.0.0.1") || l.note("10.0.0.1") {
+		t.Fatal("want the first failure logged and the second not")
+	}
+	for i := 0; i < maxAuthFailures; i++ {
+		l.per["10.0.0.1"]++
+	}
+	if !l.limited("10.0.0.1") {
+		t.Fatal("a source past the limit is not refused")
+	}
+	if l.limited("10.0.0.2") {
+		t.Fatal("another source is refused")
+	}
+	at = at.Add(time.Second)
+	if l.limited("10.0.0.1") || !l.note("10.0.0.1") {
+		t.Fatal("the next second does not start afresh")
+	}
+}
