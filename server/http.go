@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -62,7 +63,9 @@ func (n *Node) startHTTP() error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		// TLS handshake failures and the like, at debug: a port scan
+		// must not flood the log.
+		ErrorLog: slog.NewLogLogger(n.log.With("part", "http").Handler(), slog.LevelDebug),
 	}
 	go func() {
 		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
