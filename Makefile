@@ -8,7 +8,7 @@ test:
 test-race:
 	go test -race ./fsm/... ./server/... ./client/...
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s ./fsm && go test -run '^$$' -fuzz '^FuzzMetaApply$$' -fuzztime 60s ./fsm && go test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime 60s ./internal/api
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s ./fsm && go test -run '^$$' -fuzz '^FuzzMetaApply$$' -fuzztime 60s ./fsm && go test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime 60s ./internal/api && go test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime 60s ./server
 jepsen:
 	go run ./tests/jepsen --workload payments,bank,register --nemesis kill,partition,pause --time 60s
 bench:

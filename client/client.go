@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,6 +33,11 @@ type Client struct {
 	maxBackoff time.Duration
 	timeout    time.Duration
 	noRouting  bool
+	// tls, if set, makes the client speak HTTPS; token, if set, is sent
+	// as a bearer token.
+	tls   *tls.Config
+	token string
+	own   bool // hc is the client's own, so New may set its TLS config
 
 	mu     sync.Mutex
 	leader string // API address of the last node that led, "" if unknown
@@ -46,7 +54,31 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (default: a pooled client of its own).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc, c.own = hc, false } }
+
+// WithTLS makes the client speak HTTPS with conf (LoadCA makes one that
+// trusts a cluster's CA). With WithHTTPClient, that client's transport
+// must carry the TLS config itself; WithTLS then only switches to https.
+func WithTLS(conf *tls.Config) Option { return func(c *Client) { c.tls = conf } }
+
+// WithToken sends token in every request's Authorization header (Bearer).
+// A request refused for its token (unauthenticated, permission_denied) is
+// never retried.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// LoadCA returns a TLS config that trusts the CA certificate in the PEM
+// file at path (a cluster's ca.crt), for WithTLS.
+func LoadCA(path string) (*tls.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rzone client: read CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("rzone client: %s holds no PEM certificate", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, ClientSessionCache: tls.NewLRUClientSessionCache(0)}, nil
+}
 
 // WithMaxRetries sets how many times a retryable failure is retried, with the
 // same idempotency key; 0 disables retries. Default 8.
@@ -85,6 +117,7 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 		backoff:    50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
 		timeout:    5 * time.Second,
+		own:        true,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 512,
@@ -93,6 +126,9 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tls != nil && c.own {
+		c.hc.Transport.(*http.Transport).TLSClientConfig = c.tls
 	}
 	return c, nil
 }
@@ -302,7 +338,11 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	u := "http://" + node + cl.path
+	scheme := "http://"
+	if c.tls != nil {
+		scheme = "https://"
+	}
+	u := scheme + node + cl.path
 	if len(cl.query) > 0 {
 		u += "?" + cl.query.Encode()
 	}
@@ -316,6 +356,9 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

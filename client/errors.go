@@ -42,6 +42,12 @@ var (
 	// ErrFailoverRefused means a failover or recovery step is not possible
 	// in the zone's current phase.
 	ErrFailoverRefused = errors.New("rzone: failover step refused")
+	// ErrUnauthenticated means the request carried no token the cluster
+	// knows (none, unknown, revoked or expired). Never retried.
+	ErrUnauthenticated = errors.New("rzone: unauthenticated")
+	// ErrPermissionDenied means the token's role does not allow the
+	// request. Never retried.
+	ErrPermissionDenied = errors.New("rzone: permission denied")
 )
 
 var sentinels = map[api.Code]error{
@@ -59,6 +65,8 @@ var sentinels = map[api.Code]error{
 	api.CodeVersionConflict:     ErrVersionConflict,
 	api.CodeAccountIsolated:     ErrAccountIsolated,
 	api.CodeFailover:            ErrFailoverRefused,
+	api.CodeUnauthenticated:     ErrUnauthenticated,
+	api.CodePermissionDenied:    ErrPermissionDenied,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

@@ -25,6 +25,8 @@ type MetaState struct {
 	Shards []ShardRoute `json:"shards"` // index = shard
 	Leases []Lease      `json:"leases"` // by zone
 	Config []ConfigItem `json:"config"` // by key
+	// Tokens are the API tokens by id (meta_tokens.go).
+	Tokens []Token `json:"tokens,omitempty"`
 	// Sched holds the scheduler's runs (meta_sched.go); copy-on-write.
 	Sched *SchedState `json:"sched,omitempty"`
 }
@@ -139,6 +141,9 @@ type MetaCmd struct {
 	LeaseGrants *uint64 `json:"lease_grants,omitempty"`
 	// MetaSched* (meta_sched.go)
 	Sched *SchedCmd `json:"sched,omitempty"`
+	// MetaTokenCreate, MetaTokenRevoke (meta_tokens.go)
+	Token   *Token `json:"token,omitempty"`
+	TokenID string `json:"token_id,omitempty"`
 }
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
@@ -245,6 +250,7 @@ func (s MetaState) clone() MetaState {
 	s.Shards = slices.Clone(s.Shards)
 	s.Leases = slices.Clone(s.Leases)
 	s.Config = slices.Clone(s.Config)
+	s.Tokens = slices.Clone(s.Tokens)
 	return s
 }
 
@@ -326,6 +332,8 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 	case MetaSchedCreateRun, MetaSchedGenerated, MetaSchedGenFailed, MetaSchedLease, MetaSchedRenew,
 		MetaSchedComplete, MetaSchedExpire, MetaSchedResume, MetaSchedCancel:
 		return s.schedApply(c)
+	case MetaTokenCreate, MetaTokenRevoke:
+		return s.tokenApply(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}
@@ -360,6 +368,11 @@ func (s *MetaState) init(c *MetaCmd) MetaResult {
 	s.Epoch = 1
 	s.Zones = zones
 	s.Nodes = nodes
+	if c.Token != nil {
+		t := *c.Token
+		t.Created = c.Time
+		s.Tokens = []Token{t}
+	}
 	s.Shards = make([]ShardRoute, Shards)
 	for i := range s.Shards {
 		// Even spread: shard i to zone i mod len(zones).

@@ -472,6 +472,7 @@ func (c *MetaCmd) invalid() string {
 				return fmt.Sprintf("node %s is in zone %q, which is no zone", nd.ID, nd.Zone)
 			}
 		}
+		return c.invalidToken()
 	case MetaRenewLease:
 		if msg := validName("zone", c.Zone); msg != "" {
 			return msg
@@ -520,6 +521,8 @@ func (c *MetaCmd) invalid() string {
 			return "scheduler command without payload"
 		}
 		return c.Sched.invalid(c.Type)
+	case MetaTokenCreate, MetaTokenRevoke:
+		return c.invalidToken()
 	default:
 		return "unknown meta command type"
 	}

@@ -157,7 +157,7 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 		for j, i := range idx {
 			share[j] = items[i]
 		}
-		out, err := postBatch(ctx, addr, k.path, k.wrap(share), len(share), hops+1)
+		out, err := n.postBatch(ctx, addr, k.path, k.wrap(share), len(share), hops+1)
 		if err != nil {
 			fail(api.Errorf(api.CodeUnknownOutcome, "forwarded batch to %s: %v; retry (a batch is idempotent item by item)", addr, err))
 			return
@@ -185,16 +185,16 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 	}
 }
 
-// postBatch forwards a batch of n items to another node.
-func postBatch(ctx context.Context, addr, path string, req any, n, hops int) (*api.BatchResponse, error) {
+// postBatch forwards a batch of count items to another node.
+func (n *Node) postBatch(ctx context.Context, addr, path string, req any, count, hops int) (*api.BatchResponse, error) {
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	hr, err := n.peer.NewRequest(ctx, http.MethodPost, addr, path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set(HeaderForwarded, strconv.Itoa(hops))
-	resp, err := forwardClient.Do(hr)
+	resp, err := n.peer.Do(hr)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func postBatch(ctx context.Context, addr, path string, req any, n, hops int) (*a
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, err
 	}
-	if len(out.Results) != n {
+	if len(out.Results) != count {
 		return nil, errors.New("reply holds a different number of results")
 	}
 	return &out, nil

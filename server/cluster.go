@@ -71,6 +71,9 @@ func (n *Node) startCluster() error {
 	gc.AdvertiseAddr = n.cfg.GossipAdvertise
 	gc.Seeds = n.cfg.GossipSeeds
 	gc.Key = n.cfg.GossipKey
+	if len(gc.Key) == 0 && n.certs != nil {
+		gc.Key = n.certs.GossipKey
+	}
 	gc.Logger = n.log.With("part", "gossip")
 	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
 		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
@@ -133,7 +136,7 @@ func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, er
 		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
 	}
 	var res fsm.MetaResult
-	if err := postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
+	if err := n.postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
 		return fsm.MetaResult{}, err
 	}
 	return res, nil
@@ -191,16 +194,16 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 // dial failed) is ErrNotApplied; any failure after it was sent (no reply, a
 // reply cut short or unreadable, the context ending meanwhile) is
 // ErrUnknownOutcome: the receiver may have applied it.
-func postJSON(ctx context.Context, addr, path string, v, out any) error {
+func (n *Node) postJSON(ctx context.Context, addr, path string, v, out any) error {
 	body, _ := json.Marshal(v)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	req, err := n.peer.NewRequest(ctx, http.MethodPost, addr, path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := forwardClient.Do(req)
+	resp, err := n.peer.Do(req)
 	if err != nil {
 		if notSent(err) {
 			return errors.Join(ErrNotApplied, err)
@@ -513,7 +516,12 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Check the meta command the init ends with before any node
 	// bootstraps a group for it.
-	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes}
+	var secret string
+	if n.certs != nil {
+		id, hash, tok := newToken()
+		plan.token, secret = &fsm.Token{ID: id, Role: fsm.RoleAdmin, Name: "init", Hash: hash}, tok
+	}
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.zones, Nodes: plan.nodes, Token: plan.token}
 	if err := init.Validate(); err != nil {
 		writeError(w, apiError(err))
 		return
@@ -524,7 +532,13 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.routeTable())
+	rt := n.routeTable()
+	if plan.token != nil {
+		if _, ok := n.metaFSM.Token(plan.token.ID); ok {
+			rt.AdminToken = secret
+		}
+	}
+	writeJSON(w, http.StatusOK, rt)
 }
 
 var errTooFewNodes = errors.New("too few nodes")
@@ -532,6 +546,9 @@ var errTooFewNodes = errors.New("too few nodes")
 type initPlan struct {
 	zones []fsm.ZoneInfo
 	nodes []fsm.NodeInfo
+	// token is the first admin token, created with the init (secure
+	// clusters).
+	token *fsm.Token
 }
 
 func (n *Node) planInit(req InitRequest) (initPlan, error) {
@@ -610,14 +627,14 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 		if nd.ID == n.cfg.NodeID {
 			err = n.bootstrap(req)
 		} else {
-			err = postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
+			err = n.postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
 		}
 	}
 	for {
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token})
 		if err == nil {
 			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
 				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
@@ -691,14 +708,14 @@ func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
 }
 
 // getJSONFrom GETs addr+path into out; an error reply becomes an *api.Error.
-func getJSONFrom(ctx context.Context, addr, path string, out any) error {
+func (n *Node) getJSONFrom(ctx context.Context, addr, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	req, err := n.peer.NewRequest(ctx, http.MethodGet, addr, path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := forwardClient.Do(req)
+	resp, err := n.peer.Do(req)
 	if err != nil {
 		return api.Errorf(api.CodeUnavailable, "%v", err)
 	}

@@ -51,6 +51,7 @@ type testCluster struct {
 func fastConfig(id, dir, raftAddr, httpAddr string, log *slog.Logger) Config {
 	c := DefaultConfig()
 	c.NodeID, c.DataDir, c.RaftAddr, c.HTTPAddr, c.Logger = id, dir, raftAddr, httpAddr, log
+	c.Insecure = true
 	c.HeartbeatTimeout = 300 * time.Millisecond
 	c.ElectionTimeout = 300 * time.Millisecond
 	c.LeaderLeaseTimeout = 150 * time.Millisecond
@@ -275,6 +276,18 @@ type multiCluster struct {
 	cfgs  []Config
 	nodes []*Node
 	apis  []string
+	// hc speaks to the nodes: HTTPS trusting the test CA when they run
+	// with a certs dir. adminToken is the token cluster init answered.
+	hc         *http.Client
+	adminToken string
+}
+
+// url is path on the API of node i, with the scheme the nodes speak.
+func (mc *multiCluster) url(i int, path string) string {
+	if mc.cfgs[i].CertsDir != "" {
+		return "https://" + mc.apis[i] + path
+	}
+	return "http://" + mc.apis[i] + path
 }
 
 // setupZones starts zones × perZone cluster-mode nodes and initializes the
@@ -338,8 +351,9 @@ func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config
 	if initHook != nil {
 		initHook(mc)
 	}
+	mc.hc = testHTTPClient(t, mc.cfgs[0].CertsDir)
 	body, _ := json.Marshal(InitRequest{Zones: zones})
-	resp, err := http.Post("http://"+mc.apis[0]+"/v1/cluster/init", "application/json", bytes.NewReader(body))
+	resp, err := mc.hc.Post(mc.url(0, "/v1/cluster/init"), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +362,9 @@ func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config
 	if resp.StatusCode != 200 {
 		t.Fatalf("init: %s %s", resp.Status, out)
 	}
+	var rt api.RouteTable
+	json.Unmarshal(out, &rt)
+	mc.adminToken = rt.AdminToken
 	waitFor(t, 20*time.Second, "every zone has a leader with a lease, owning its shards", func() bool {
 		for _, z := range zones {
 			ok := false

@@ -101,6 +101,19 @@ type Config struct {
 	// leaders (outbox.go); zero fields take their defaults.
 	Notify NotifyConfig
 
+	// CertsDir holds the cluster CA, this node's certificate and the
+	// gossip key (internal/certs). It turns on TLS 1.3 on the API, mutual
+	// TLS between nodes (HTTP and Raft) and gossip encryption.
+	CertsDir string
+	// BootstrapTokenFile names a file holding an admin token (as `rzone
+	// token create` prints it) that this node accepts besides the tokens
+	// of the meta group: the first admin token of a cluster or a
+	// standalone zone. Requires CertsDir.
+	BootstrapTokenFile string
+	// Insecure runs the node open: plaintext everywhere, no tokens. A
+	// node refuses to start with neither CertsDir nor Insecure.
+	Insecure bool
+
 	// Pprof serves Go's profiler at /debug/pprof/ on the API. Default off.
 	Pprof bool
 
@@ -149,6 +162,15 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
 		}
+	}
+	if c.CertsDir == "" && !c.Insecure {
+		errs = append(errs, ErrOpen)
+	}
+	if c.CertsDir != "" && c.Insecure {
+		errs = append(errs, errors.New("a certs dir and insecure exclude each other"))
+	}
+	if c.BootstrapTokenFile != "" && c.CertsDir == "" {
+		errs = append(errs, errors.New("a bootstrap token file needs a certs dir"))
 	}
 	if c.Bootstrap && c.Join != "" {
 		errs = append(errs, errors.New("bootstrap and join exclude each other"))

@@ -9,4 +9,10 @@
 // mid-apply, a timeout) is answered unknown_outcome, never as a failure: the
 // client retries it with the same idempotency key and the state machine
 // returns the original result.
+//
+// A node runs secure (Config.CertsDir: TLS on the API, mutual TLS to other
+// nodes through internal/peer and internal/mux, encrypted gossip) or, only
+// when told so (Config.Insecure), open. auth.go lists every route with the
+// role it requires and checks bearer tokens, whose hashes live in the meta
+// group (tokens_endpoint.go); /v1/internal/* takes only node certificates.
 package server

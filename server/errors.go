@@ -18,6 +18,10 @@ var (
 	ErrShutdown       = zone.ErrShutdown
 )
 
+// ErrOpen is Validate's refusal of a config with neither a certs dir nor
+// the explicit insecure mode: a node never runs open by accident.
+var ErrOpen = errors.New("refusing to run open: give --certs-dir (see `rzone cert`), or --insecure to run without TLS and tokens")
+
 // apiError turns a node error into the API's error.
 func apiError(err error) *api.Error {
 	var ae *api.Error

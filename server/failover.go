@@ -213,8 +213,8 @@ func (n *Node) zoneAlive(st fsm.MetaState, z string) bool {
 		}
 		asked++
 		go func(addr string) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
-			resp, err := forwardClient.Do(req)
+			req, _ := n.peer.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
+			resp, err := n.peer.Do(req)
 			if err == nil {
 				resp.Body.Close()
 			}
@@ -250,7 +250,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		}
 		var gi guardInfo
 		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
-			return getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
+			return n.getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
 		}); err != nil {
 			return fmt.Errorf("read the guard marks of %s in %s: %w", z, zi.Backup, err)
 		}
@@ -380,12 +380,12 @@ func (n *Node) mergeShard(ctx context.Context, z, group string, shard int, epoch
 	path := fmt.Sprintf("/v1/internal/shards/%d/export?group=%s&epoch=%d", shard, group, epoch)
 	if err := n.retryZone(ctx, group, func(addr string) error {
 		recs = nil
-		return getJSONFrom(ctx, addr, path, &recs)
+		return n.getJSONFrom(ctx, addr, path, &recs)
 	}); err != nil {
 		return fmt.Errorf("export shard %d from %s: %w", shard, group, err)
 	}
 	if err := n.retryZone(ctx, z, func(addr string) error {
-		return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", shard, group), recs, out)
+		return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", shard, group), recs, out)
 	}); err != nil {
 		return fmt.Errorf("merge shard %d into %s: %w", shard, z, err)
 	}

@@ -256,7 +256,7 @@ func (n *Node) sendMarks(backup string, req marksRequest) error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
 	return n.retryZone(ctx, backup, func(addr string) error {
-		return postJSON(ctx, addr, "/v1/internal/marks", req, nil)
+		return n.postJSON(ctx, addr, "/v1/internal/marks", req, nil)
 	})
 }
 

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -40,6 +42,9 @@ const (
 	HeaderAppliedIndex = "X-Rzone-Applied-Index"
 	HeaderCommitIndex  = "X-Rzone-Commit-Index"
 	HeaderLastContact  = "X-Rzone-Last-Contact-Ms"
+	// HeaderInsecure is "true" on every reply of a node that runs
+	// --insecure: no TLS, no tokens.
+	HeaderInsecure = "X-Rzone-Insecure"
 )
 
 func (n *Node) startHTTP() error {
@@ -49,6 +54,9 @@ func (n *Node) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
 	}
+	if n.certs != nil {
+		ln = tls.NewListener(ln, n.certs.APIConfig())
+	}
 	n.httpLn = ln
 	n.http = &http.Server{
 		Handler:           n.instrument(mux),
@@ -56,7 +64,9 @@ func (n *Node) startHTTP() error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		// TLS handshake failures and the like, at debug: a port scan
+		// must not flood the log.
+		ErrorLog: slog.NewLogLogger(n.log.With("part", "http").Handler(), slog.LevelDebug),
 	}
 	go func() {
 		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -66,7 +76,10 @@ func (n *Node) startHTTP() error {
 	return nil
 }
 
-func (n *Node) routes(mux *http.ServeMux) {
+// routes registers the API on sm, every route behind the access check
+// routeAccess names (auth.go); it returns the guarded mux for tests.
+func (n *Node) routes(sm *http.ServeMux) *guardedMux {
+	mux := &guardedMux{n: n, mux: sm}
 	mux.HandleFunc("PUT /v1/accounts/{user}", n.handlePutAccount)
 	mux.HandleFunc("GET /v1/accounts/{user}", n.handleGetAccount)
 	mux.HandleFunc("POST /v1/accounts/{user}/payments", n.handlePay)
@@ -109,6 +122,9 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/internal/sched/report", n.handleInternalReport)
 	mux.HandleFunc("GET /v1/internal/sched/due", n.handleInternalDue)
 	mux.HandleFunc("POST /v1/internal/sched/effects", n.handleInternalEffects)
+	mux.HandleFunc("POST /v1/tokens", n.handleCreateToken)
+	mux.HandleFunc("GET /v1/tokens", n.handleListTokens)
+	mux.HandleFunc("DELETE /v1/tokens/{id}", n.handleRevokeToken)
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
@@ -121,6 +137,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
+	return mux
 }
 
 // statusWriter remembers the status code for metrics.
@@ -139,6 +156,9 @@ func (n *Node) instrument(h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		sw.Header().Set(HeaderNode, n.cfg.NodeID)
+		if n.certs == nil {
+			sw.Header().Set(HeaderInsecure, "true")
+		}
 		h.ServeHTTP(sw, r)
 		route := r.Pattern
 		if route == "" || route == "/" {

@@ -37,12 +37,12 @@ func (n *Node) joinLoop() {
 func (n *Node) joinOnce(body []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.cfg.Join+"/v1/cluster/join", bytes.NewReader(body))
+	req, err := n.peer.NewRequest(ctx, http.MethodPost, n.cfg.Join, "/v1/cluster/join", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.peer.Do(req)
 	if err != nil {
 		return err
 	}

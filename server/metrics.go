@@ -33,6 +33,7 @@ type metrics struct {
 	reconcileSeconds *prometheus.GaugeVec
 	failoverPayments *prometheus.CounterVec
 	isolatedRefused  prometheus.Counter
+	authFailures     *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -93,6 +94,10 @@ func newMetrics(n *Node) *metrics {
 	m.failoverPayments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rzone_failover_payments_total", Help: "Payments accepted by a failover store this node leads.",
 	}, []string{"zone"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rzone_auth_failures_total", Help: "Requests refused for a missing, unknown or too small token, by code.",
+	}, []string{"code"})
+	m.reg.MustRegister(m.authFailures)
 	m.isolatedRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rzone_isolated_refusals_total", Help: "State-type writes refused with account_isolated by a failover store this node leads.",
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,10 +20,12 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
+	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -57,6 +60,15 @@ type Node struct {
 	// failover: the meta leader's drivers of failovers and reconciliations.
 	drivers driverSet
 
+	// certs is the node's certs folder; nil when the node runs --insecure.
+	certs *certs.Node
+	// bootstrapToken is the SHA-256 of the admin token of
+	// Config.BootstrapTokenFile; nil if none.
+	bootstrapToken []byte
+	// authFails counts failed authentications per source (auth.go).
+	authFails authLimiter
+	// peer carries every HTTP call to another node (internal/peer).
+	peer     *peer.Client
 	http     *http.Server
 	httpLn   net.Listener
 	metrics  *metrics
@@ -135,7 +147,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
-		addrs: map[string]string{}, clustered: cfg.clustered()}
+		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
+	if err := n.loadCerts(); err != nil {
+		return nil, err
+	}
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
@@ -148,6 +163,11 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.goLoop(n.postLoop)
+	if n.certs == nil {
+		n.goLoop(n.warnInsecure)
+	} else {
+		n.goLoop(n.certLoop)
+	}
 	if !n.outbox.cfg.Off {
 		n.goLoop(n.outbox.loop)
 	}
@@ -206,7 +226,11 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("raft advertise address: %w", err)
 	}
-	if n.mux, err = mux.Listen(cfg.RaftAddr, adv, n.log); err != nil {
+	var srvTLS, cliTLS *tls.Config
+	if n.certs != nil {
+		srvTLS, cliTLS = n.certs.PeerServerConfig(), n.certs.PeerClientConfig()
+	}
+	if n.mux, err = mux.ListenTLS(cfg.RaftAddr, adv, n.log, srvTLS, cliTLS); err != nil {
 		return err
 	}
 	if n.clustered {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // TestProxyCutReplyIsAnError forwards a write and a read to a leader whose
@@ -35,7 +36,7 @@ func TestProxyCutReplyIsAnError(t *testing.T) {
 	}))
 	defer whole.Close()
 
-	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, addrs: map[string]string{}}
+	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, addrs: map[string]string{}, peer: peer.NewClient(nil)}
 	n.metrics = newMetrics(n)
 	forward := func(srv *httptest.Server, write bool) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -343,14 +342,14 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 		case <-stop:
 		}
 	}()
-	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	req, err := n.peer.NewRequest(ctx, r.Method, addr, r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
 		return true
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
-	resp, err := forwardClient.Do(req)
+	resp, err := n.peer.Do(req)
 	mu.Lock()
 	replied = true
 	gaveUp := abandoned
@@ -414,15 +413,6 @@ func (n *Node) forwardFailed(w http.ResponseWriter, addr string, inDoubt bool, e
 	}
 	n.metrics.forwarded.WithLabelValues("unavailable").Inc()
 	writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
-}
-
-// forwardClient carries forwarded requests between nodes.
-var forwardClient = &http.Client{
-	Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	},
 }
 
 // waitReady waits up to LeaderWait for h's shard ownership to be set up.

@@ -199,7 +199,7 @@ func (n *Node) duePage(ctx context.Context, zone string, shard int, cycle uint32
 	q := url.Values{"group": {zone}, "shard": {strconv.Itoa(shard)}, "cycle": {api.FormatCycle(cycle)},
 		"from": {strconv.FormatUint(from, 10)}, "hi": {strconv.FormatUint(hi, 10)}, "limit": {strconv.Itoa(limit)}}
 	var out duePageReply
-	err = getJSONFrom(ctx, addr, "/v1/internal/sched/due?"+q.Encode(), &out)
+	err = n.getJSONFrom(ctx, addr, "/v1/internal/sched/due?"+q.Encode(), &out)
 	return out, err
 }
 

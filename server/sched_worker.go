@@ -31,7 +31,7 @@ func (s *sched) work() {
 		Grants []fsm.Grant `json:"grants"`
 	}
 	req := leaseRequest{Worker: s.n.cfg.NodeID, Zone: s.n.cfg.Zone, Max: free}
-	if err := postJSON(ctx, addr, "/v1/internal/sched/lease", req, &reply); err != nil {
+	if err := s.n.postJSON(ctx, addr, "/v1/internal/sched/lease", req, &reply); err != nil {
 		s.n.log.Debug("lease tasks", "err", err)
 		return
 	}
@@ -216,7 +216,7 @@ func (s *sched) checkpoint(ctx context.Context, tr *taskRun, complete bool) bool
 		req.RTTUs = (tr.rttSum / time.Duration(tr.calls)).Microseconds()
 	}
 	var res fsm.SchedResult
-	if err := postJSON(ctx, addr, "/v1/internal/sched/report", req, &res); err != nil {
+	if err := s.n.postJSON(ctx, addr, "/v1/internal/sched/report", req, &res); err != nil {
 		s.n.log.Debug("report", "task", t.ID, "complete", complete, "err", err)
 		return !complete
 	}
@@ -273,7 +273,7 @@ func (s *sched) applyEffects(ctx context.Context, zone string, tr *taskRun, user
 	}
 	start := time.Now()
 	var rep effectsReply
-	err = postJSON(ctx, addr, "/v1/internal/sched/effects", effectsRequest{Group: zone, Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
+	err = s.n.postJSON(ctx, addr, "/v1/internal/sched/effects", effectsRequest{Group: zone, Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
 	if err != nil {
 		tr.calls++
 		tr.failed++

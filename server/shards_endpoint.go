@@ -91,7 +91,7 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 	path := fmt.Sprintf("/v1/internal/shards/%d/export?epoch=%d", shard, route.Epoch)
 	if err := n.retryZone(ctx, source, func(addr string) error {
 		recs = nil
-		return getJSONFrom(ctx, addr, path, &recs)
+		return n.getJSONFrom(ctx, addr, path, &recs)
 	}); err != nil {
 		return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
 	}
@@ -106,7 +106,7 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 		}
 		batch := recs[:i]
 		if err := n.retryZone(ctx, target, func(addr string) error {
-			return postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
+			return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
 		}); err != nil {
 			return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
 		}
@@ -117,7 +117,7 @@ func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
 	// late) never meets records a later move brought back.
 	drop := fmt.Sprintf("/v1/internal/shards/%d/drop?group=%s&epoch=%d", shard, source, route.Epoch)
 	if err := n.retryZone(ctx, source, func(addr string) error {
-		return postJSON(ctx, addr, drop, nil, nil)
+		return n.postJSON(ctx, addr, drop, nil, nil)
 	}); err != nil {
 		return fmt.Errorf("drop shard %d from %s: %w", shard, source, err)
 	}

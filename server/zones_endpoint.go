@@ -203,8 +203,8 @@ func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
 			defer cancel()
-			req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+addr+"/v1/internal/replicas", nil)
-			resp, err := forwardClient.Do(req)
+			req, _ := n.peer.NewRequest(cctx, http.MethodGet, addr, "/v1/internal/replicas", nil)
+			resp, err := n.peer.Do(req)
 			if err != nil {
 				return
 			}

@@ -19,6 +19,7 @@ func newBenchJobCmd() *cobra.Command {
 		addrs              string
 		o                  benchJobOpts
 		skipSeed, seedOnly bool
+		token, ca          string
 	)
 	cmd := &cobra.Command{
 		Use:   "job",
@@ -31,8 +32,12 @@ meet no demo or "bench pay" user. --skip-seed runs the job over users an
 earlier run seeded; --seed-only stops after seeding.`,
 		Example: "  rzone bench job --users 1000000 --job statement",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.New(strings.Split(addrs, ","), client.WithMaxRetries(20),
-				client.WithBackoff(50*time.Millisecond, 2*time.Second), client.WithTimeout(30*time.Second))
+			opts, err := clientOptions(token, ca)
+			if err != nil {
+				return err
+			}
+			c, err := client.New(strings.Split(addrs, ","), append(opts, client.WithMaxRetries(20),
+				client.WithBackoff(50*time.Millisecond, 2*time.Second), client.WithTimeout(30*time.Second))...)
 			if err != nil {
 				return err
 			}
@@ -41,7 +46,7 @@ earlier run seeded; --seed-only stops after seeding.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addrs, "addr", "127.0.0.1:7070", "API address(es), comma separated")
+	addrFlags(f, &addrs, &token, &ca)
 	f.Int64Var(&o.users, "users", 10_000, "users to seed and run the job over")
 	f.StringVar(&o.job, "job", "statement", "job to run: statement, reminder, autodebit")
 	f.StringVar(&o.cycle, "cycle", time.Now().UTC().Format("200601"), "billing cycle, YYYYMM (payments are booked into the current one)")

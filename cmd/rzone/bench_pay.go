@@ -22,6 +22,8 @@ func newBenchPayCmd() *cobra.Command {
 		amount   int64
 		dur      time.Duration
 		batch    int
+		token    string
+		ca       string
 	)
 	cmd := &cobra.Command{
 		Use:   "pay",
@@ -31,7 +33,11 @@ func newBenchPayCmd() *cobra.Command {
 Prints progress every second and then ops/s and latency percentiles.`,
 		Example: "  rzone bench pay --addr 127.0.0.1:7070,127.0.0.1:7071,127.0.0.1:7072 --clients 64 --time 30s",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.New(strings.Split(addrs, ","))
+			opts, err := clientOptions(token, ca)
+			if err != nil {
+				return err
+			}
+			c, err := client.New(strings.Split(addrs, ","), opts...)
 			if err != nil {
 				return err
 			}
@@ -41,7 +47,7 @@ Prints progress every second and then ops/s and latency percentiles.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addrs, "addr", "127.0.0.1:7070", "API address(es), comma separated")
+	addrFlags(f, &addrs, &token, &ca)
 	f.IntVar(&clients, "clients", 32, "concurrent closed-loop workers")
 	f.IntVar(&accounts, "accounts", 1000, "accounts to spread payments over")
 	f.Int64Var(&amount, "amount", 1, "amount of each payment, minor units")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // clientFlags are the flags every client verb shares.
@@ -21,6 +23,9 @@ type clientFlags struct {
 	output  string
 	stale   bool
 	timeout time.Duration
+	// token and ca: the API token and the cluster CA certificate file
+	// (RZONE_TOKEN, RZONE_CA); with a CA the client speaks HTTPS.
+	token, ca string
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -32,13 +37,63 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	p.StringVar(&f.addrs, "addr", def, "API address(es) of any node(s), comma separated (env RZONE_ADDR)")
 	p.StringVarP(&f.output, "output", "o", "table", "output: table or json")
 	p.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this long")
+	p.StringVar(&f.token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN; default: the token file `rzone cluster init` wrote)")
+	p.StringVar(&f.ca, "ca", os.Getenv("RZONE_CA"), "cluster CA certificate file; turns on HTTPS (env RZONE_CA)")
+}
+
+// addrFlags registers --addr, --token and --ca for a command outside the
+// client verbs (the benchmarks), with the same environment defaults.
+func addrFlags(f *pflag.FlagSet, addrs, token, ca *string) {
+	def := os.Getenv("RZONE_ADDR")
+	if def == "" {
+		def = "127.0.0.1:7070"
+	}
+	f.StringVar(addrs, "addr", def, "API address(es), comma separated (env RZONE_ADDR)")
+	f.StringVar(token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN)")
+	f.StringVar(ca, "ca", os.Getenv("RZONE_CA"), "cluster CA certificate file; turns on HTTPS (env RZONE_CA)")
+}
+
+// tokenFile is where `rzone cluster init` writes the cluster's first admin
+// token (0600) and where the CLI looks for a token when none is given.
+func tokenFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "rzone", "token")
+}
+
+// clientOptions are the security options of addr, token and ca: the
+// token, else the token file's; HTTPS trusting ca if set.
+func clientOptions(token, ca string) ([]client.Option, error) {
+	var opts []client.Option
+	if token == "" {
+		if data, err := os.ReadFile(tokenFile()); err == nil {
+			token = strings.TrimSpace(string(data))
+		}
+	}
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	if ca != "" {
+		conf, err := client.LoadCA(ca)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLS(conf))
+	}
+	return opts, nil
 }
 
 func (f *clientFlags) client() (*client.Client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, usage(fmt.Errorf("--output %q: want table or json", f.output))
 	}
-	return client.New(strings.Split(f.addrs, ","))
+	opts, err := clientOptions(f.token, f.ca)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(strings.Split(f.addrs, ","), opts...)
 }
 
 // session makes the client and a context bounded by --timeout; the caller

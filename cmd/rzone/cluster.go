@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,9 @@ nothing and prints the routes.`,
 			rt, err := c.InitCluster(ctx, strings.Split(zones, ","), expect)
 			if err != nil {
 				return err
+			}
+			if rt.AdminToken != "" {
+				saveAdminToken(cmd.ErrOrStderr(), rt.AdminToken)
 			}
 			return printRoutes(cmd, f, rt)
 		},
@@ -233,4 +239,26 @@ func printConfig(cmd *cobra.Command, f *clientFlags, v any, items []client.Confi
 		rows = append(rows, []string{it.Key, strconv.FormatUint(it.Version, 10), it.Value})
 	}
 	return f.print(cmd.OutOrStdout(), v, []string{"KEY", "VERSION", "VALUE"}, rows)
+}
+
+// saveAdminToken shows the cluster's first admin token, once, and writes
+// it 0600 to the token file the CLI reads by default (unless one is
+// there already).
+func saveAdminToken(w io.Writer, token string) {
+	fmt.Fprintf(w, "admin token (shown once): %s\n", token)
+	path := tokenFile()
+	if path == "" {
+		return
+	}
+	if _, err := os.Stat(path); err == nil {
+		fmt.Fprintf(w, "%s exists; left as it is\n", path)
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err == nil {
+			fmt.Fprintf(w, "written to %s (the CLI reads it by default)\n", path)
+			return
+		}
+	}
+	fmt.Fprintf(w, "could not write %s; keep the token safe yourself\n", path)
 }

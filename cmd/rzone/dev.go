@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
 )
@@ -22,6 +24,7 @@ type devOpts struct {
 	zones, perZone                 int
 	httpAddr, raftAddr, gossipAddr string
 	dataDir, logLevel, notifier    string
+	insecure                       bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -33,7 +36,11 @@ func newDevCmd() *cobra.Command {
 --nodes-per-zone nodes each, on loopback, with the meta group, async followers
 and routing, initialized and ready. The first node's API is at --http-addr and
 the others take the next ports (likewise Raft and gossip). Data lives in a
-temporary folder removed on exit, unless --data-dir is given. Ctrl-C stops it.`,
+temporary folder removed on exit, unless --data-dir is given. Ctrl-C stops it.
+
+The cluster is secure: rzone dev makes a CA, a node certificate and an admin
+token in the data folder and prints, once ready, the export lines of
+RZONE_TOKEN and RZONE_CA for the CLI and curl. --insecure runs it open.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runDev(cmd, o) },
 	}
 	f := cmd.Flags()
@@ -45,6 +52,7 @@ temporary folder removed on exit, unless --data-dir is given. Ctrl-C stops it.`,
 	f.StringVar(&o.gossipAddr, "gossip-addr", "127.0.0.1:7200", "gossip address of the first node; the others take the next ports")
 	f.StringVar(&o.dataDir, "data-dir", "", "keep data here (default: a temporary folder, removed on exit)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level of the nodes")
+	f.BoolVar(&o.insecure, "insecure", false, "run open: no TLS, no tokens")
 	return cmd
 }
 
@@ -94,6 +102,16 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		}
 	}()
 	zones := zoneNames(o.zones)
+	certsDir := filepath.Join(o.dataDir, "certs")
+	tokenFile := filepath.Join(o.dataDir, "admin.token")
+	scheme := "http"
+	var token string
+	if !o.insecure {
+		if token, err = devCerts(certsDir, tokenFile, o); err != nil {
+			return err
+		}
+		scheme = "https"
+	}
 	var apis, lines []string
 	var firstGossip string
 	for i := 0; i < o.zones*o.perZone; i++ {
@@ -104,6 +122,11 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		cfg.DataDir = filepath.Join(o.dataDir, cfg.NodeID)
 		cfg.Logger = log
 		cfg.Pprof = true
+		if o.insecure {
+			cfg.Insecure = true
+		} else {
+			cfg.CertsDir, cfg.BootstrapTokenFile = certsDir, tokenFile
+		}
 		if err := setNotifier(&cfg, o.notifier); err != nil {
 			return err
 		}
@@ -127,21 +150,32 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		}
 		nodes = append(nodes, node)
 		apis = append(apis, cfg.HTTPAddr)
-		lines = append(lines, fmt.Sprintf("node %-3s zone %s  api http://%s  raft %s  gossip %s", cfg.NodeID, z, cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr))
+		lines = append(lines, fmt.Sprintf("node %-3s zone %s  api %s://%s  raft %s  gossip %s", cfg.NodeID, z, scheme, cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr))
 	}
 	fmt.Fprintf(out, "started %d nodes\n", len(nodes))
-	c, err := client.New(apis[:1], client.WithMaxRetries(0))
+	var opts []client.Option
+	hc := http.DefaultClient
+	caFile := filepath.Join(certsDir, certs.CAFile)
+	if !o.insecure {
+		conf, err := client.LoadCA(caFile)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, client.WithTLS(conf), client.WithToken(token))
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+	}
+	c, err := client.New(apis[:1], append(opts, client.WithMaxRetries(0))...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "initializing the cluster: zones %s\n", strings.Join(zones, ","))
-	if err := initWhenGossiped(cmd.Context(), c, zones, len(apis), 30*time.Second); err != nil {
+	if _, err := initWhenGossiped(cmd.Context(), c, zones, len(apis), 30*time.Second); err != nil {
 		return err
 	}
 	if err := waitZonesReady(cmd.Context(), c, len(zones), 60*time.Second); err != nil {
 		return err
 	}
-	if err := waitNodesReady(cmd.Context(), apis, 60*time.Second); err != nil {
+	if err := waitNodesReady(cmd.Context(), hc, scheme, apis, 60*time.Second); err != nil {
 		return err
 	}
 	// The addresses only now: every node serves every user.
@@ -149,12 +183,24 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		fmt.Fprintln(out, l)
 	}
 	a := apis[0]
+	curl := "curl"
+	if !o.insecure {
+		curl = `curl --cacert "$RZONE_CA" -H "Authorization: Bearer $RZONE_TOKEN"`
+	}
+	u := scheme + "://" + a
 	fmt.Fprintf(out, "\nrzone dev: cluster ready: %d zones x %d nodes, meta group, async followers.\n", o.zones, o.perZone)
-	fmt.Fprintf(out, "  API:     http://%s  (any node serves any user)\n", a)
-	fmt.Fprintf(out, "  console: http://%s/ui/\n", a)
-	fmt.Fprintf(out, "  zones:   curl %s/v1/zones      routes: curl %s/v1/routes\n", a, a)
-	fmt.Fprintf(out, "  metrics: http://%s/metrics\n", a)
-	fmt.Fprintf(out, "  try:     curl -X PUT %s/v1/accounts/42 -d '{\"credit_limit\":500000}'\n", a)
+	if o.insecure {
+		fmt.Fprintf(out, "  INSECURE: no TLS, no tokens (--insecure)\n")
+	} else {
+		fmt.Fprintf(out, "  for the CLI and curl (the admin token; make others with rzone token create):\n")
+		fmt.Fprintf(out, "export RZONE_TOKEN=%s\n", token)
+		fmt.Fprintf(out, "export RZONE_CA=%s\n", caFile)
+	}
+	fmt.Fprintf(out, "  API:     %s  (any node serves any user)\n", u)
+	fmt.Fprintf(out, "  console: %s/ui/\n", u)
+	fmt.Fprintf(out, "  zones:   %s %s/v1/zones      routes: %s %s/v1/routes\n", curl, u, curl, u)
+	fmt.Fprintf(out, "  metrics: %s/metrics\n", u)
+	fmt.Fprintf(out, "  try:     %s -X PUT %s/v1/accounts/42 -d '{\"credit_limit\":500000}'\n", curl, u)
 	fmt.Fprintf(out, "           rzone pay 42 19.99 --key order-1 --addr %s\n", a)
 	fmt.Fprintf(out, "Ctrl-C stops the cluster.\n")
 
@@ -167,7 +213,9 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 
 // initWhenGossiped retries cluster init until gossip has found every node
 // and the init succeeds.
-func initWhenGossiped(ctx context.Context, c *client.Client, zones []string, nodes int, d time.Duration) error {
+// It answers the admin token the init made (empty for an open cluster or
+// one initialized before).
+func initWhenGossiped(ctx context.Context, c *client.Client, zones []string, nodes int, d time.Duration) (string, error) {
 	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
@@ -181,15 +229,16 @@ func initWhenGossiped(ctx context.Context, c *client.Client, zones []string, nod
 			}
 		}
 		if alive == nodes {
-			if _, last = c.InitCluster(ctx, zones, nodes); last == nil {
-				return nil
+			var rt *client.RouteTable
+			if rt, last = c.InitCluster(ctx, zones, nodes); last == nil {
+				return rt.AdminToken, nil
 			}
 		} else {
 			last = fmt.Errorf("gossip sees %d of %d nodes", alive, nodes)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("cluster init: %w", last)
+	return "", fmt.Errorf("cluster init: %w", last)
 }
 
 // waitZonesReady waits until every zone has a leader with a valid lease and
@@ -214,16 +263,16 @@ func waitZonesReady(ctx context.Context, c *client.Client, zones int, d time.Dur
 
 // waitNodesReady waits until every node's /readyz answers 200: each can
 // serve a request of every shard.
-func waitNodesReady(ctx context.Context, apis []string, d time.Duration) error {
+func waitNodesReady(ctx context.Context, hc *http.Client, scheme string, apis []string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for _, a := range apis {
 		for {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a+"/readyz", nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+a+"/readyz", nil)
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := hc.Do(req)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -238,4 +287,28 @@ func waitNodesReady(ctx context.Context, apis []string, d time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// devCerts makes, in dir, a CA and one node certificate for the loopback
+// addresses the dev nodes listen on, and the admin token every dev node
+// takes as its bootstrap token, unless they are there from an earlier
+// run. It answers the token.
+func devCerts(dir, tokenFile string, o devOpts) (string, error) {
+	if data, err := os.ReadFile(tokenFile); err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err := certs.CreateCA(dir); err != nil {
+		return "", err
+	}
+	hosts := []string{"127.0.0.1", "localhost", "::1"}
+	for _, a := range []string{o.httpAddr, o.raftAddr, o.gossipAddr} {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	if err := certs.CreateNode(dir, "dev", hosts); err != nil {
+		return "", err
+	}
+	token := server.NewToken()
+	return token, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 }

@@ -224,7 +224,7 @@ func startDev(t *testing.T) (bin, api string) {
 	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
 	api = fmt.Sprintf("127.0.0.1:%d", p)
 	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
-		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
+		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18), "--insecure")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -17,10 +17,10 @@ func newRoot() (*cobra.Command, *clientFlags) {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDevCmd(), newServerCmd())
+	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd())
 
 	cf := new(clientFlags)
-	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf)) {
+	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf), tokenVerbs(cf)) {
 		cf.register(verb)
 		root.AddCommand(verb)
 	}

@@ -63,7 +63,20 @@ has data restarts from it and ignores both flags.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			<-ctx.Done()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					break wait
+				case <-hup:
+					if err := node.ReloadCerts(); err != nil {
+						log.Error("reload certificates", "err", err)
+					}
+				}
+			}
 			log.Info("stopping")
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -83,6 +96,9 @@ has data restarts from it and ignores both flags.`,
 	f.StringVar(&cfg.GossipAddr, "gossip-addr", "", "gossip (memberlist) address, TCP and UDP; set it to run in a multi-zone cluster")
 	f.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "gossip address others reach (default --gossip-addr)")
 	f.StringVar(&gossipSeeds, "gossip-join", "", "gossip addresses of started nodes to join, comma separated")
+	f.StringVar(&cfg.CertsDir, "certs-dir", os.Getenv("RZONE_CERTS_DIR"), "folder with the cluster CA, this node's certificate and the gossip key (see rzone cert); turns on TLS, node certificates and tokens (env RZONE_CERTS_DIR)")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "run open: no TLS, no tokens (a node without --certs-dir refuses to start without it)")
+	f.StringVar(&cfg.BootstrapTokenFile, "bootstrap-token-file", "", "file with an admin token (as rzone token create prints it) this node accepts: the first admin token")
 	f.StringVar(&gossipKey, "gossip-key", os.Getenv("RZONE_GOSSIP_KEY"), "base64 key (16, 24 or 32 bytes) that encrypts gossip (env RZONE_GOSSIP_KEY)")
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", cfg.LeaseDuration, "zone ownership lease length")
 	f.DurationVar(&cfg.LeaseRenew, "lease-renew", cfg.LeaseRenew, "how often a zone leader renews its lease")

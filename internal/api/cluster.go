@@ -6,6 +6,9 @@ type RouteTable struct {
 	Epoch  uint64       `json:"epoch"`
 	Shards []ShardRoute `json:"shards"`
 	Zones  []ZoneRoute  `json:"zones"`
+	// AdminToken is set only in the reply of the `cluster init` that
+	// created a secure cluster: its first admin token, shown once.
+	AdminToken string `json:"admin_token,omitempty"`
 }
 
 // ShardRoute is one shard's owner. Target is set while it moves.

@@ -26,6 +26,8 @@ const (
 	CodeAccountIsolated     Code = "account_isolated"     // 423: the zone is failed over and this account's latest state may be missing; state-type writes wait for reconciliation
 	CodeFailover            Code = "failover_refused"     // 409: a failover or recovery step is not possible in the zone's phase
 	CodeInternal            Code = "internal"             // 500: a bug; the message says more
+	CodeUnauthenticated     Code = "unauthenticated"      // 401: no token, or not a token this cluster knows
+	CodePermissionDenied    Code = "permission_denied"    // 403: the token's role does not allow the request
 )
 
 // HTTPStatus is the status code that goes with c.
@@ -47,6 +49,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusMisdirectedRequest
 	case CodeAccountIsolated:
 		return http.StatusLocked
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case CodePermissionDenied:
+		return http.StatusForbidden
 	default:
 		return http.StatusInternalServerError
 	}

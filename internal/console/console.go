@@ -17,9 +17,15 @@ import (
 //go:embed assets
 var assets embed.FS
 
+// Mux is where Register adds the console's routes: an *http.ServeMux, or
+// a node's mux that puts each route behind its access check.
+type Mux interface {
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
 // Register adds the console's routes to a node's mux: the pages under
 // /ui/ and the sampled series at /v1/ui/series.
-func Register(mux *http.ServeMux) {
+func Register(mux Mux) {
 	c := &console{}
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {

@@ -2,10 +2,13 @@
 // dialer writes a short header naming the group before the Raft protocol
 // starts; the accept loop reads it and hands the connection to that group's
 // listener. Each group gets a raft.StreamLayer of its own, so every group
-// runs an ordinary raft.NetworkTransport.
+// runs an ordinary raft.NetworkTransport. With TLS configs (ListenTLS)
+// every connection is mutual TLS before the header is sent: both sides
+// present a node certificate, and a plaintext dialer is refused.
 package mux
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +38,9 @@ type Mux struct {
 	ln  net.Listener
 	adv net.Addr
 	log *slog.Logger
+	// server and client are the TLS configs of accepted and dialed
+	// connections; nil for plaintext.
+	server, client *tls.Config
 
 	mu     sync.Mutex
 	layers map[string]*Layer
@@ -44,6 +50,15 @@ type Mux struct {
 // Listen starts a Mux on addr. advertise is the address other nodes dial
 // (nil: the listener's address).
 func Listen(addr string, advertise net.Addr, log *slog.Logger) (*Mux, error) {
+	return ListenTLS(addr, advertise, log, nil, nil)
+}
+
+// ListenTLS is Listen with TLS: server secures accepted connections,
+// client the connections the layers dial. Both nil means plaintext.
+func ListenTLS(addr string, advertise net.Addr, log *slog.Logger, server, client *tls.Config) (*Mux, error) {
+	if (server == nil) != (client == nil) {
+		return nil, errors.New("mux: give both TLS configs or neither")
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("mux listen %s: %w", addr, err)
@@ -54,7 +69,7 @@ func Listen(addr string, advertise net.Addr, log *slog.Logger) (*Mux, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Mux{ln: ln, adv: advertise, log: log, layers: map[string]*Layer{}}
+	m := &Mux{ln: ln, adv: advertise, log: log, layers: map[string]*Layer{}, server: server, client: client}
 	go m.serve()
 	return m, nil
 }
@@ -81,7 +96,16 @@ func (m *Mux) serve() {
 }
 
 func (m *Mux) route(conn net.Conn) {
-	conn.SetReadDeadline(time.Now().Add(headerTimeout))
+	conn.SetDeadline(time.Now().Add(headerTimeout))
+	if m.server != nil {
+		tc := tls.Server(conn, m.server)
+		if err := tc.Handshake(); err != nil {
+			m.log.Debug("mux: TLS handshake refused", "remote", conn.RemoteAddr(), "err", err)
+			conn.Close()
+			return
+		}
+		conn = tc
+	}
 	var h [3]byte
 	if _, err := io.ReadFull(conn, h[:]); err != nil || h[0] != magic || h[1] != version {
 		m.log.Debug("mux: bad header", "remote", conn.RemoteAddr(), "err", err)
@@ -93,7 +117,7 @@ func (m *Mux) route(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	conn.SetReadDeadline(time.Time{})
+	conn.SetDeadline(time.Time{})
 	m.mu.Lock()
 	l := m.layers[string(name)]
 	m.mu.Unlock()
@@ -187,6 +211,23 @@ func (l *Layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Con
 	conn, err := net.DialTimeout("tcp", string(address), timeout)
 	if err != nil {
 		return nil, err
+	}
+	if l.m.client != nil {
+		host, _, err := net.SplitHostPort(string(address))
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		c := l.m.client.Clone()
+		c.ServerName = host
+		tc := tls.Client(conn, c)
+		conn.SetDeadline(time.Now().Add(timeout))
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("mux: TLS with %s: %w", address, err)
+		}
+		conn.SetDeadline(time.Time{})
+		conn = tc
 	}
 	h := append([]byte{magic, version, byte(len(l.group))}, l.group...)
 	conn.SetWriteDeadline(time.Now().Add(timeout))

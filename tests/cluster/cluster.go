@@ -203,6 +203,9 @@ func (c *Cluster) layout() error {
 			"--data-dir", n.DataDir,
 			"--raft-addr", n.RaftAddr,
 			"--http-addr", n.HTTPAddr,
+			// The harness's clients speak plain HTTP without tokens; a
+			// node refuses to run open unless told so.
+			"--insecure",
 		}
 		if c.MultiZone() {
 			gossipPort, err := taken.freePort(ip, true)
