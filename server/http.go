@@ -128,7 +128,7 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
-	console.Register(mux) // the web console at /ui/ and its /v1/ui/series
+	console.Register(mux, n.peer) // the web console at /ui/ and its /v1/ui/series
 	if n.cfg.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

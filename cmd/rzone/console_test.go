@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,7 +51,7 @@ func chromiumPath() string {
 
 // startDevInProcess runs `rzone dev` in this process with 3 zones of one
 // node each and returns the console URL it printed.
-func startDevInProcess(t *testing.T) string {
+func startDevInProcess(t *testing.T) devAccess {
 	t.Helper()
 	p := freePortRun(t, 9)
 	out := &syncBuffer{}
@@ -66,11 +69,20 @@ func startDevInProcess(t *testing.T) string {
 			t.Errorf("rzone dev: %v", err)
 		}
 	})
-	re := regexp.MustCompile(`console: (http://\S+/ui/)`)
+	ui := regexp.MustCompile(`console: (https?://\S+/ui/)`)
+	token := regexp.MustCompile(`export RZONE_TOKEN=(\S+)`)
+	ca := regexp.MustCompile(`export RZONE_CA=(\S+)`)
 	deadline := time.After(90 * time.Second)
 	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+		if m := ui.FindStringSubmatch(out.String()); m != nil {
+			d := devAccess{ui: m[1]}
+			if m := token.FindStringSubmatch(out.String()); m != nil {
+				d.token = m[1]
+			}
+			if m := ca.FindStringSubmatch(out.String()); m != nil {
+				d.ca = m[1]
+			}
+			return d
 		}
 		select {
 		case err := <-done:
@@ -79,6 +91,39 @@ func startDevInProcess(t *testing.T) string {
 			t.Fatalf("rzone dev printed no console URL in 90s:\n%s", out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// devAccess is how to reach a secure `rzone dev`: its console's URL, the
+// admin token and the cluster CA's certificate file it printed.
+type devAccess struct{ ui, token, ca string }
+
+// caller returns a call function that sends requests with the CA trusted
+// and the token as its bearer.
+func (d devAccess) caller(t *testing.T) func(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if d.ca != "" {
+		pem, err := os.ReadFile(d.ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.AppendCertsFromPEM(pem)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return func(t *testing.T, method, url, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		if d.token != "" {
+			req.Header.Set("Authorization", "Bearer "+d.token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
 	}
 }
 
@@ -111,11 +156,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("console screenshots go to %s", shots)
 
-	ui := startDevInProcess(t)
+	dev := startDevInProcess(t)
+	if dev.token == "" || !strings.HasPrefix(dev.ui, "https://") {
+		t.Fatalf("rzone dev runs open (console %s); the console must be tried with security on", dev.ui)
+	}
+	ui, call := dev.ui, dev.caller(t)
 	base := strings.TrimSuffix(ui, "/ui/")
 
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 800))...)
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 800),
+		// The dev cluster's CA is its own; the browser is not told of it.
+		chromedp.Flag("ignore-certificate-errors", true))...)
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
@@ -173,7 +224,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Cluster: three zones, each with a leader.
+	// With security on, the console asks for a token: the page says so
+	// until one is typed into its token field.
 	do("open the console", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(ui))
+	waitTrue("the console asks for a token", `document.body.innerText.includes('wants an API token')`, 20*time.Second)
+	do("type the token", chromedp.SetValue(chromedp.CSS("#token"), dev.token))
+	eval(`document.getElementById('token-form').requestSubmit(), "sent"`)
 	waitTrue("three zone cards with a leader", `document.querySelectorAll('.zone-card[data-leader]:not([data-leader=""])').length === 3`, 20*time.Second)
 	waitTrue("gossip members listed", `document.querySelectorAll('#members-table tbody tr').length === 3`, 10*time.Second)
 	shoot("cluster")
@@ -193,7 +249,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &paid); err != nil || paid.Cycle == "" {
 		t.Fatalf("payment reply %s: %v", body, err)
 	}
-	payLoad(t, base, 3*time.Second)
+	payLoad(t, call, base, 3*time.Second)
 	waitTrue("payments/s above zero", `Number(document.getElementById('chart-payments').dataset.max) > 0`, 15*time.Second)
 	waitTrue("apply latency drawn", `Number(document.getElementById('chart-latency').dataset.points) > 0`, 5*time.Second)
 	shoot("charts")
@@ -241,7 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shoot("zone")
 
 	// Runs: wait for the payment's bill, then start a statement run.
-	waitBill(t, base, 42, paid.Cycle)
+	waitBill(t, call, base, 42, paid.Cycle)
 	goTo("#/runs")
 	do("start a statement run", chromedp.WaitVisible(chromedp.CSS("#run-cycle")),
 		chromedp.SetValue(chromedp.CSS("#run-cycle"), paid.Cycle), chromedp.SetValue(chromedp.CSS("#run-job"), "statement"),
@@ -285,7 +341,7 @@ const loadRounds = 25
 
 // payLoad sends loadRounds batches of payments, one for each of users
 // 100..149, over about d.
-func payLoad(t *testing.T, base string, d time.Duration) {
+func payLoad(t *testing.T, call func(*testing.T, string, string, string) (int, string), base string, d time.Duration) {
 	t.Helper()
 	var accts []string
 	for u := 100; u < 150; u++ {
@@ -307,7 +363,7 @@ func payLoad(t *testing.T, base string, d time.Duration) {
 }
 
 // waitBill waits until the user's payment is booked into the bill of cycle.
-func waitBill(t *testing.T, base string, user int, cycle string) {
+func waitBill(t *testing.T, call func(*testing.T, string, string, string) (int, string), base string, user int, cycle string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

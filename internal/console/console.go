@@ -23,10 +23,18 @@ type Mux interface {
 	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
 }
 
+// Peers is how the sampler reaches the cluster's nodes: the node's own
+// peer client (TLS with its node certificate when the cluster is secure).
+type Peers interface {
+	// URL is the address of path on the node at addr, with its scheme.
+	URL(addr, path string) string
+	Do(req *http.Request) (*http.Response, error)
+}
+
 // Register adds the console's routes to a node's mux: the pages under
-// /ui/ and the sampled series at /v1/ui/series.
-func Register(mux Mux) {
-	c := &console{}
+// /ui/ and the sampled series at /v1/ui/series, sampled through peers.
+func Register(mux Mux, peers Peers) {
+	c := &console{peers: peers}
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary
@@ -51,6 +59,7 @@ func Register(mux Mux) {
 // console holds one node's sampler, started by the first console request
 // the node serves.
 type console struct {
+	peers   Peers
 	mu      sync.Mutex
 	sampler *sampler
 }
@@ -65,7 +74,7 @@ func (c *console) touch(r *http.Request) *sampler {
 		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 			self = a.String()
 		}
-		c.sampler = newSampler(self, defaultWindow)
+		c.sampler = newSampler(self, c.peers, defaultWindow)
 		go c.sampler.run()
 	}
 	c.sampler.use(r.Header.Get("Authorization"))

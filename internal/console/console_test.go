@@ -74,7 +74,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 // sampler asks with the token of the console request that started it.
 func TestSamplerDerivesRatesLatencyAndLag(t *testing.T) {
 	f := newFakeNode(t)
-	s := newSampler(strings.TrimPrefix(f.srv.URL, "http://"), 3*interval)
+	s := newSampler(strings.TrimPrefix(f.srv.URL, "http://"), nil, 3*interval)
 	clock := time.Unix(1_800_000_000, 0)
 	s.now = func() time.Time { return clock }
 	s.use("Bearer s3cret")
@@ -138,7 +138,7 @@ func TestQuantileWithoutObservations(t *testing.T) {
 // script, uncached; /ui redirects; /v1/ui/series answers JSON.
 func TestServesEmbeddedPagesAndSeries(t *testing.T) {
 	mux := http.NewServeMux()
-	Register(mux)
+	Register(mux, nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path string) (*http.Response, string) {

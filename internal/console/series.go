@@ -68,7 +68,7 @@ type scrape struct {
 // every member's /metrics, and keeps the derived points in a ring.
 type sampler struct {
 	self   string
-	client *http.Client
+	peers  Peers
 	window int
 
 	mu       sync.Mutex
@@ -82,10 +82,19 @@ type sampler struct {
 	now      func() time.Time
 }
 
-func newSampler(self string, window time.Duration) *sampler {
-	return &sampler{self: self, client: &http.Client{Timeout: 800 * time.Millisecond},
+func newSampler(self string, peers Peers, window time.Duration) *sampler {
+	if peers == nil {
+		peers = plainPeers{&http.Client{Timeout: 800 * time.Millisecond}}
+	}
+	return &sampler{self: self, peers: peers,
 		window: int(window / interval), previous: map[string]scrape{}, lastUse: time.Now(), now: time.Now}
 }
+
+// plainPeers reaches nodes over plain HTTP (an open cluster, tests).
+type plainPeers struct{ hc *http.Client }
+
+func (p plainPeers) URL(addr, path string) string                { return "http://" + addr + path }
+func (p plainPeers) Do(req *http.Request) (*http.Response, error) { return p.hc.Do(req) }
 
 // use marks the sampler in use by a console request and takes the
 // request's credentials for its own requests to the cluster, so that it
@@ -99,7 +108,7 @@ func (s *sampler) use(authorization string) {
 
 // get sends a GET with the console's credentials.
 func (s *sampler) get(ctx context.Context, addr, path, accept string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.peers.URL(addr, path), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +118,7 @@ func (s *sampler) get(ctx context.Context, addr, path, accept string) (*http.Res
 		req.Header.Set("Authorization", s.auth)
 	}
 	s.mu.Unlock()
-	resp, err := s.client.Do(req)
+	resp, err := s.peers.Do(req)
 	if err != nil {
 		return nil, err
 	}
