@@ -93,7 +93,7 @@ func newSampler(self string, peers Peers, window time.Duration) *sampler {
 // plainPeers reaches nodes over plain HTTP (an open cluster, tests).
 type plainPeers struct{ hc *http.Client }
 
-func (p plainPeers) URL(addr, path string) string                { return "http://" + addr + path }
+func (p plainPeers) URL(addr, path string) string                 { return "http://" + addr + path }
 func (p plainPeers) Do(req *http.Request) (*http.Response, error) { return p.hc.Do(req) }
 
 // use marks the sampler in use by a console request and takes the
