@@ -27,6 +27,16 @@ func TestDigests(t *testing.T) {
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "final", Node: "a3", Err: "connection refused"},
 		}, Unknown},
+		{"a node down during a serve step", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "a3", Err: "connection refused"},
+			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+		}, Valid},
+		{"a replica without a digest", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+		}, Unknown},
 		{"final replicas apart", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 11, "y"),
 		}, Unknown},
