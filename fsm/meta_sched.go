@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rzonedb/rzone/scheduler"
+	"github.com/rzonedb/rzone/internal/timeofday"
 )
 
 // The scheduler's persisted runs, in the meta group. A run of a job (statement,
@@ -639,17 +639,9 @@ func grayFromConfig(st MetaState) (*Gray, error) {
 		}
 		users = append(users, u)
 	}
-	a, b, ok := strings.Cut(win.Value, "-")
-	if !ok {
-		return nil, fmt.Errorf("window %q: want HH:MM-HH:MM", win.Value)
-	}
-	from, err := scheduler.ParseTimeOfDay(strings.TrimSpace(a))
+	from, to, err := timeofday.ParseWindow(win.Value)
 	if err != nil {
 		return nil, err
 	}
-	to, err := scheduler.ParseTimeOfDay(strings.TrimSpace(b))
-	if err != nil {
-		return nil, err
-	}
-	return &Gray{Users: users, FromSec: int(time.Duration(from) / time.Second), ToSec: int(time.Duration(to) / time.Second)}, nil
+	return &Gray{Users: users, FromSec: int(from / time.Second), ToSec: int(to / time.Second)}, nil
 }

@@ -2,9 +2,9 @@ package scheduler
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/rzonedb/rzone/internal/timeofday"
 )
 
 // TimeOfDay is a wall-clock time within a day, stored as the offset from midnight. It
@@ -12,7 +12,7 @@ import (
 type TimeOfDay time.Duration
 
 // day is the length of the cycle TimeOfDay wraps around.
-const day = 24 * time.Hour
+const day = timeofday.Day
 
 // TimeOfDayOf returns the time of day of t in t's own location.
 func TimeOfDayOf(t time.Time) TimeOfDay {
@@ -21,27 +21,12 @@ func TimeOfDayOf(t time.Time) TimeOfDay {
 		time.Duration(s)*time.Second + time.Duration(t.Nanosecond()))
 }
 
-// ParseTimeOfDay parses "HH:MM" or "HH:MM:SS", from "00:00" to "24:00".
+// ParseTimeOfDay parses "HH:MM" or "HH:MM:SS", from "00:00" to "24:00", with
+// timeofday.Parse; its errors wrap ErrInvalidConfig.
 func ParseTimeOfDay(s string) (TimeOfDay, error) {
-	parts := strings.Split(s, ":")
-	bad := fmt.Errorf("parse time of day %q: want HH:MM or HH:MM:SS: %w", s, ErrInvalidConfig)
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, bad
-	}
-	var f [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 || len(p) != 2 {
-			return 0, bad
-		}
-		f[i] = v
-	}
-	if f[1] > 59 || f[2] > 59 {
-		return 0, bad
-	}
-	d := time.Duration(f[0])*time.Hour + time.Duration(f[1])*time.Minute + time.Duration(f[2])*time.Second
-	if d > day {
-		return 0, fmt.Errorf("parse time of day %q: past 24:00: %w", s, ErrInvalidConfig)
+	d, err := timeofday.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", err, ErrInvalidConfig)
 	}
 	return TimeOfDay(d), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
+	"github.com/rzonedb/rzone/internal/timeofday"
 	"github.com/rzonedb/rzone/scheduler"
 )
 
@@ -611,19 +612,11 @@ func parseSchedule(v string) (scheduler.Schedule, error) {
 
 // parseWindow reads "HH:MM[:SS]-HH:MM[:SS]" into times of day.
 func parseWindow(s string) (from, to scheduler.TimeOfDay, err error) {
-	a, b, ok := strings.Cut(s, "-")
-	if !ok {
-		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
-	}
-	fa, err := scheduler.ParseTimeOfDay(strings.TrimSpace(a))
+	f, t, err := timeofday.ParseWindow(s)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%w: %w", err, scheduler.ErrInvalidConfig)
 	}
-	fb, err := scheduler.ParseTimeOfDay(strings.TrimSpace(b))
-	if err != nil {
-		return 0, 0, err
-	}
-	return fa, fb, nil
+	return scheduler.TimeOfDay(f), scheduler.TimeOfDay(t), nil
 }
 
 // rate returns users per second over the run's life so far.
