@@ -350,9 +350,6 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 	panic(fmt.Sprintf("fsm: meta command %d passed Validate but has no apply (a bug in rzone)", c.Type))
 }
 
-// Shards is the number of shards in the route table.
-const Shards = 100
-
 func (s *MetaState) init(c *MetaCmd) MetaResult {
 	if s.Initialized {
 		return MetaResult{Err: "cluster already initialized", Epoch: s.Epoch}
@@ -373,7 +370,7 @@ func (s *MetaState) init(c *MetaCmd) MetaResult {
 		t.Created = c.Time
 		s.Tokens = []Token{t}
 	}
-	s.Shards = make([]ShardRoute, Shards)
+	s.Shards = make([]ShardRoute, NumShards)
 	for i := range s.Shards {
 		// Even spread: shard i to zone i mod len(zones).
 		s.Shards[i] = ShardRoute{Zone: zones[i%len(zones)].Name, Epoch: 1}

@@ -491,7 +491,7 @@ func (c *MetaCmd) invalid() string {
 			return fmt.Sprintf("config value must be at most %d bytes", api.MaxConfigValue)
 		}
 	case MetaMoveShard, MetaFinishMove:
-		if c.Shard < 0 || c.Shard >= Shards {
+		if c.Shard < 0 || c.Shard >= NumShards {
 			return fmt.Sprintf("no shard %d", c.Shard)
 		}
 		if msg := validName("target zone", c.Target); msg != "" {

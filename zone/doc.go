@@ -1,5 +1,7 @@
-// Package zone holds what makes a zone: how a user maps to a shard and a
-// shard to a zone. Today one zone owns every shard; the route table of the
-// meta group, leases, async followers, failover and reconciliation arrive
-// here behind the same Router seam.
+// Package zone holds what makes a zone: a replica of a Raft group
+// (replica.go), the promotion of a stopped replica into a new group on
+// failover (promote.go), the guard marks a zone leader keeps in its backup
+// zone (guard.go), and the Router of a one-zone deployment. A user's shard is
+// user % fsm.NumShards; in cluster mode the meta group's route table
+// (fsm.MetaState) says which zone owns each shard. See zone/DESIGN.md.
 package zone

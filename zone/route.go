@@ -1,19 +1,12 @@
 package zone
 
-// Shards is the number of shards; a user's shard is user % Shards.
-const Shards = 100
-
-// Shard is a unit of routing and of moving data.
-type Shard uint8
-
-// ShardOf returns the shard of a user.
-func ShardOf(user uint64) Shard { return Shard(user % Shards) }
-
 // ID names a zone.
 type ID string
 
-// Router says which zone owns a user's shard. Implementations are safe for
-// concurrent use.
+// Router says which zone owns a user's shard (user % fsm.NumShards).
+// Implementations are safe for concurrent use. In cluster mode the meta
+// group's route table answers (fsm.MetaState.Route); Router serves the
+// one-zone deployment.
 type Router interface {
 	// Route returns the zone that owns user's shard and the route epoch
 	// the answer comes from.
