@@ -84,7 +84,7 @@ func (n *Node) startCluster() error {
 	n.gossip = g
 	n.metrics.reg.MustRegister(g.Collectors()...)
 	n.goLoop(n.leaseLoop)
-	n.goLoop(n.reconcileLoop)
+	n.goLoop(n.convergeLoop)
 	n.goLoop(n.guardLoop)
 	n.goLoop(n.failoverLoop)
 	n.goLoop(n.sched.run)
@@ -331,15 +331,15 @@ func (n *Node) leaseWait(l fsm.Lease, margin time.Duration) time.Duration {
 	return time.Duration(n.grantsSeen.seen(l) + int64(d+margin) - monoNow())
 }
 
-// reconcileLoop keeps this node's replicas in line with the meta group:
+// convergeLoop converges this node's replicas on the meta group's state:
 // follower replicas of the zones its zone backs up, non-voter members of
 // the meta group and of its zone's followers (on the leaders), and the
 // zone's shard ownership (on the zone leader).
-func (n *Node) reconcileLoop() { n.every(250*time.Millisecond, n.reconcileOnce) }
+func (n *Node) convergeLoop() { n.every(250*time.Millisecond, n.convergeOnce) }
 
-func (n *Node) reconcileOnce() {
-	if err := n.reconcile(); err != nil {
-		n.log.Debug("reconcile", "err", err)
+func (n *Node) convergeOnce() {
+	if err := n.converge(); err != nil {
+		n.log.Debug("converge replicas", "err", err)
 	}
 }
 
@@ -347,7 +347,7 @@ func (n *Node) reconcileOnce() {
 // async follower of a zone.
 var testHoldFollower atomic.Pointer[func(node, zone string) bool]
 
-func (n *Node) reconcile() error {
+func (n *Node) converge() error {
 	st := n.metaFSM.State()
 	if !st.Initialized {
 		return nil
@@ -383,7 +383,7 @@ func (n *Node) reconcile() error {
 			}
 		}
 	}
-	errs = append(errs, n.reconcileStores(st))
+	errs = append(errs, n.convergeStores(st))
 	h := n.ownZone()
 	if h == nil || !h.rep.IsLeader() {
 		return errors.Join(errs...)

@@ -107,7 +107,7 @@ func (n *Node) failoverTick() {
 	}
 	n.exportPhases(st)
 	if n.storeWork(st) {
-		if err := n.reconcileStores(st); err != nil {
+		if err := n.convergeStores(st); err != nil {
 			n.log.Debug("failover store", "err", err)
 		}
 	}
@@ -412,9 +412,9 @@ func (n *Node) storeWork(st fsm.MetaState) bool {
 // the store up (CmdFailover) while it returns true for the store's group.
 var testHoldStoreSetUp atomic.Pointer[func(group string) bool]
 
-// reconcileStores hosts, promotes, sets up and retires this node's failover
-// stores as the meta state says (called from reconcile on every node).
-func (n *Node) reconcileStores(st fsm.MetaState) error {
+// convergeStores hosts, promotes, sets up and retires this node's failover
+// stores as the meta state says (called from converge on every node).
+func (n *Node) convergeStores(st fsm.MetaState) error {
 	n.storeMu.Lock()
 	defer n.storeMu.Unlock()
 	var errs []error

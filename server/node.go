@@ -45,7 +45,7 @@ type Node struct {
 
 	mu  sync.RWMutex
 	own *hosted // this node's voter replica of its zone; nil until bootstrapped
-	// openMu serializes opening zone replicas (init and reconcile race).
+	// openMu serializes opening zone replicas (init and converge race).
 	openMu sync.Mutex
 	// storeMu serializes the upkeep of failover stores.
 	storeMu sync.Mutex
