@@ -52,7 +52,7 @@ func (c *Client) Zone(ctx context.Context, zone string) (*ZoneStatus, error) {
 	return &out, nil
 }
 
-// FailoverZone fails zone over to its backup zone (DESIGN.md, Failover) and
+// FailoverZone fails zone over to its backup zone (docs/DESIGN.md, Failover) and
 // waits up to wait for its shards to be routed to the failover store; the
 // reply is the zone's status then (its phase says how far it got).
 func (c *Client) FailoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {

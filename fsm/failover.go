@@ -12,7 +12,7 @@ import (
 )
 
 // A failover store is a zone's async follower promoted into a new group
-// when the zone is lost (DESIGN.md, Failover). Its first command,
+// when the zone is lost (docs/DESIGN.md, Failover). Its first command,
 // CmdFailover, turns this state machine into one: it records the blacklist
 // (the accounts the zone's leader had marked in the backup zone: their
 // latest writes may be missing here) and the stand-in limit. From then on:

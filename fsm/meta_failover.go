@@ -7,7 +7,7 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Zone failover phases (DESIGN.md, Failover). A zone goes normal →
+// Zone failover phases (docs/DESIGN.md, Failover). A zone goes normal →
 // failing_over (the command is taken; its lease may no longer be renewed)
 // → failover (its shards are routed to its failover store, once its last
 // lease has ended) → reconciling (the store has released the shards and is

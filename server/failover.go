@@ -20,7 +20,7 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// Zone failover and reconciliation (DESIGN.md, Failover).
+// Zone failover and reconciliation (docs/DESIGN.md, Failover).
 //
 // Every step is a state of the meta group, so whichever node leads it
 // drives the steps, and a driver that dies is replaced by the next meta

@@ -16,7 +16,7 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// Guard marks in the write path (DESIGN.md, Failover). Before a write to
+// Guard marks in the write path (docs/DESIGN.md, Failover). Before a write to
 // an account commits in this zone, the zone's leader has the account marked
 // in the backup zone's own Raft group; once the backup's replicas of this
 // zone have applied past the account's last write, the mark is cleared. So

@@ -8,7 +8,7 @@ import (
 // Guard tracks, on a zone's leader for one term, which accounts hold a
 // guard mark in the backup zone's group and when each may be cleared.
 //
-// The rule it keeps (DESIGN.md, Failover): before a write to an account
+// The rule it keeps (docs/DESIGN.md, Failover): before a write to an account
 // commits in the zone, the account is marked in the backup zone; a mark is
 // cleared only once the backup zone's replicas have applied past the
 // account's last write. So every account with a committed write that the

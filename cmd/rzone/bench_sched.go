@@ -20,7 +20,7 @@ func newBenchSchedCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sched",
 		Short: "Scheduler simulation benchmark (virtual clock)",
-		Long: `Runs the scenarios of shared/bench/scheduler-scenarios.md (or the files given with
+		Long: `Runs the scenarios of docs/scheduler-scenarios.md (or the files given with
 --scenario, YAML or JSON) against the scheduler package on a virtual clock, prints a
 table and the targets per scenario, writes PNG charts to --out, and ends with the line
 "makespan ratio: X.XX  drain ratio: Y.YY". Progress goes to stderr.`,

@@ -3,7 +3,7 @@
 // against a simulated bank channel (scenario A: capacity by time of day, latency and
 // failures that grow past it) and a simulated worker pool (scenario B: uneven machines,
 // pauses, machines leaving and joining), so that hours of batch work take a fraction of
-// a second. The scenarios are those of shared/bench/scheduler-scenarios.md, read from
+// a second. The scenarios are those of docs/scheduler-scenarios.md, read from
 // YAML or JSON; the defaults are embedded from scenarios/*.yaml. Every random draw comes
 // from a seed, and every strategy of a seed sees the same channel noise, machines and
 // pauses.

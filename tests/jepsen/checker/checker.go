@@ -1,5 +1,5 @@
 // Package checker decides whether a history of a fault test is valid against
-// rzone's guarantees (../shared/DESIGN.md): the set checker finds lost and
+// rzone's guarantees (docs/DESIGN.md): the set checker finds lost and
 // doubled payments, the bank checker finds money created, lost or out of
 // bounds, the linearizability checker runs Porcupine per account, and the
 // sched checker finds batch-run effects missing, doubled or misdirected. Each

@@ -11,7 +11,7 @@ import (
 const (
 	// GuardInvariantViolated names accounts that reconciliation found off
 	// the blacklist although the zone held writes to them that the
-	// failover store lacked (DESIGN.md, Failover: every account with a
+	// failover store lacked (docs/DESIGN.md, Failover: every account with a
 	// committed write the backup's replica has not applied is marked).
 	GuardInvariantViolated = "guard-invariant-violated"
 	// RecoverIncomplete names a failed-over zone whose reconciliation did

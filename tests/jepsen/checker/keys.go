@@ -9,7 +9,7 @@ import (
 )
 
 // judgeKeys judges every payment key against the final state of its user
-// (guarantees 1, 2 and 8 of DESIGN.md), by every answer a client received
+// (guarantees 1, 2 and 8 of docs/DESIGN.md), by every answer a client received
 // for it, in any era, from the zone or a failover store:
 //
 //   - a key answered charged (accepted, posted) is listed once, charged,

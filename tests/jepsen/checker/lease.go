@@ -9,7 +9,7 @@ import (
 )
 
 // WriteAfterLeaseExpiry names a write that a zone accepted after its
-// ownership lease had certainly run out (guarantee 7 of DESIGN.md).
+// ownership lease had certainly run out (guarantee 7 of docs/DESIGN.md).
 const WriteAfterLeaseExpiry = "write-after-lease-expiry"
 
 // Lease checks that a zone cut off from the meta group stops accepting

@@ -7,7 +7,7 @@ import (
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
-// Anomalies of batch runs (guarantee 6 of DESIGN.md).
+// Anomalies of batch runs (guarantee 6 of docs/DESIGN.md).
 const (
 	MissingStatement       = "missing-statement"       // a due user has no statement for the cycle
 	DuplicateStatement     = "duplicate-statement"     // a user has more than one

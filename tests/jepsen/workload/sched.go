@@ -14,7 +14,7 @@ import (
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
-// Sched is the batch-run workload (guarantee 6 of DESIGN.md: every due user
+// Sched is the batch-run workload (guarantee 6 of docs/DESIGN.md: every due user
 // gets exactly one statement, reminder and auto-debit per cycle). Setup
 // gives Users accounts; user i is, by i mod 10, not due (9: no bill), due
 // with a bill repaid in full before the runs (8: a statement, no reminder,
