@@ -91,13 +91,13 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// knownMissed lists the targets of scheduler-scenarios.md that rzone does not meet, by
+// knownMissed lists the targets of docs/scheduler-scenarios.md that rzone does not meet, by
 // the start of their check's name, with the reason. The test fails if one is met, so the
 // list stays true.
 var knownMissed = map[string]string{}
 
 // TestDefaultTargets runs the shipped scenarios with 8 seeds, as `rzone bench sched`
-// does, and checks every target of scheduler-scenarios.md except those in knownMissed.
+// does, and checks every target of docs/scheduler-scenarios.md except those in knownMissed.
 // It takes about 25 s of CPU, so -short and the race detector skip it; run it with
 //
 //	go test ./scheduler/sim -run TestDefaultTargets -v

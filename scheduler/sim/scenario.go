@@ -45,7 +45,7 @@ type Scenario struct {
 	// Headline is "makespan" or "drain": which ratio (baseline ÷ candidate) of this
 	// scenario goes on the benchmark's last line. Empty for none.
 	Headline string `yaml:"headline"`
-	// Targets are the goals of scheduler-scenarios.md for this scenario.
+	// Targets are the goals of docs/scheduler-scenarios.md for this scenario.
 	Targets Targets `yaml:"targets"`
 }
 
@@ -251,7 +251,7 @@ func Load(path string) (*Scenario, error) {
 	return Parse(data, path)
 }
 
-// Defaults returns the scenarios of scheduler-scenarios.md that ship with the binary,
+// Defaults returns the scenarios of docs/scheduler-scenarios.md that ship with the binary,
 // in file-name order.
 func Defaults() ([]*Scenario, error) {
 	names, err := fs.Glob(defaultFS, "scenarios/*.yaml")
