@@ -21,4 +21,10 @@
 // Business outcomes (a declined payment, an overpaid repayment, a reused key)
 // are results, not errors: they are decided once, stored under the
 // idempotency key where the API says they are, and replayed identically.
+//
+// fsm sits at the bottom of rzone: it imports only internal helpers
+// (internal/api, internal/inject, internal/timeofday), never scheduler,
+// server, zone, client or cmd; deps_test.go fails if it does. The meta
+// group's state machine (meta*.go: routes, leases, failover phases, config,
+// batch runs) lives here too. Design: docs/DESIGN.md.
 package fsm
