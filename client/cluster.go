@@ -55,21 +55,43 @@ func (c *Client) Zone(ctx context.Context, zone string) (*ZoneStatus, error) {
 // FailoverZone fails zone over to its backup zone (docs/DESIGN.md, Failover) and
 // waits up to wait for its shards to be routed to the failover store; the
 // reply is the zone's status then (its phase says how far it got).
-func (c *Client) FailoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {
-	return c.zoneStep(ctx, zone, "failover", wait)
+//
+// A zone that still holds a valid ownership lease looks healthy: the node
+// refuses its failover with ErrLeaseValid unless opts include Forced().
+func (c *Client) FailoverZone(ctx context.Context, zone string, wait time.Duration, opts ...FailoverOption) (*ZoneStatus, error) {
+	var o failoverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	q := url.Values{}
+	if o.force {
+		q.Set("force", "true")
+	}
+	return c.zoneStep(ctx, zone, "failover", wait, q)
 }
+
+// FailoverOption is an option of FailoverZone.
+type FailoverOption func(*failoverOptions)
+
+type failoverOptions struct{ force bool }
+
+// Forced lets FailoverZone fail over a zone that still holds a valid
+// lease (a live zone, or one lost too recently for its lease to have
+// ended).
+func Forced() FailoverOption { return func(o *failoverOptions) { o.force = true } }
 
 // RecoverZone reconciles a failed-over zone once its own nodes are back:
 // the failover store's payments are merged into it and its shards routed
 // home. It waits up to wait for the zone to be normal again.
 func (c *Client) RecoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {
-	return c.zoneStep(ctx, zone, "recover", wait)
+	return c.zoneStep(ctx, zone, "recover", wait, url.Values{})
 }
 
-func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Duration) (*ZoneStatus, error) {
+func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Duration, query url.Values) (*ZoneStatus, error) {
 	var out ZoneStatus
+	query.Set("wait", wait.String())
 	_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/zones/" + url.PathEscape(zone) + "/" + step,
-		query: url.Values{"wait": {wait.String()}}, out: &out, write: true, admin: true, timeout: wait + 10*time.Second})
+		query: query, out: &out, write: true, admin: true, timeout: wait + 10*time.Second})
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,12 @@ var (
 	// ErrPermissionDenied means the token's role does not allow the
 	// request. Never retried.
 	ErrPermissionDenied = errors.New("rzone: permission denied")
+	// ErrLeaseValid means a failover was refused because the zone still
+	// holds a valid lease; FailoverZone with Forced() fails it over anyway.
+	ErrLeaseValid = errors.New("rzone: zone holds a valid lease")
+	// ErrClusterExists means cluster init named zones other than those of
+	// the already initialized cluster.
+	ErrClusterExists = errors.New("rzone: cluster already initialized with other zones")
 )
 
 var sentinels = map[api.Code]error{
@@ -67,6 +73,8 @@ var sentinels = map[api.Code]error{
 	api.CodeFailover:            ErrFailoverRefused,
 	api.CodeUnauthenticated:     ErrUnauthenticated,
 	api.CodePermissionDenied:    ErrPermissionDenied,
+	api.CodeLeaseValid:          ErrLeaseValid,
+	api.CodeClusterExists:       ErrClusterExists,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

@@ -38,7 +38,7 @@ func TestPromotionWaitsOutLeaseUnderClockSkew(t *testing.T) {
 	admin, _ := client.New(mc.apis[1:], client.WithMaxRetries(20))
 	failed := make(chan error, 1)
 	go func() {
-		_, err := admin.FailoverZone(context.Background(), "A", 30*time.Second)
+		_, err := admin.FailoverZone(context.Background(), "A", 30*time.Second, client.Forced())
 		failed <- err
 	}()
 	observer := mc.nodes[1]

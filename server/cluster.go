@@ -502,6 +502,10 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st := n.metaFSM.State(); st.Initialized {
+		if have := zoneNames(st.Zones); !sameSet(have, req.Zones) {
+			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
+			return
+		}
 		writeJSON(w, http.StatusOK, n.routeTable())
 		return
 	}
@@ -542,6 +546,23 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 }
 
 var errTooFewNodes = errors.New("too few nodes")
+
+// zoneNames lists the names of zones, in their order.
+func zoneNames(zones []fsm.ZoneInfo) []string {
+	names := make([]string, len(zones))
+	for i, z := range zones {
+		names[i] = z.Name
+	}
+	return names
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
 
 type initPlan struct {
 	zones []fsm.ZoneInfo

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -631,10 +632,25 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 		}
 		wait = d
 	}
-	zi, ok := n.metaFSM.State().ZoneOf(name)
+	st := n.metaFSM.State()
+	zi, ok := st.ZoneOf(name)
 	if !ok {
 		writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
 		return
+	}
+	if typ == fsm.MetaFailover && zi.PhaseOf() == fsm.PhaseNormal {
+		force, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("force"), "false"))
+		if err != nil {
+			writeError(w, api.Errorf(api.CodeInvalidArgument, "force %q: want true or false", r.URL.Query().Get("force")))
+			return
+		}
+		// A zone whose lease is valid looks healthy: failing it over
+		// takes its writes away, so the operator must say so.
+		if l, ok := st.Lease(name); ok && !force && clock.Now().UnixMilli() <= l.Until {
+			writeError(w, api.Errorf(api.CodeLeaseValid, "zone %s holds a valid lease (until %s): fail it over anyway with force=true (rzone zone failover %s --force)",
+				name, time.UnixMilli(l.Until).UTC().Format(time.RFC3339Nano), name))
+			return
+		}
 	}
 	// A recover asked for once the zone is home again answers with it.
 	if !(typ == fsm.MetaRecover && zi.PhaseOf() == fsm.PhaseNormal) {

@@ -56,7 +56,7 @@ func TestDropGuardMarkIsCaught(t *testing.T) {
 	mc.loseZone(0, 3)
 	mc.releaseFollowers("A", 3, 6)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
-	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second)
+	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second, client.Forced())
 	if err != nil || zs.Failover.Blacklist != 0 {
 		t.Fatalf("failover: %+v %v (want an empty blacklist: nothing was marked)", zs, err)
 	}

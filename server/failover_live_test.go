@@ -64,7 +64,7 @@ func failoverLive(t *testing.T, plant func()) []string {
 
 	// The failover command, answered at once: A is failing over, its
 	// lease runs out in the meantime.
-	resp, err := http.Post("http://"+mc.apis[6]+"/v1/zones/A/failover?wait=0s", "application/json", nil)
+	resp, err := http.Post("http://"+mc.apis[6]+"/v1/zones/A/failover?wait=0s&force=true", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func failoverLive(t *testing.T, plant func()) []string {
 	mc.loseZone(0, 3)
 	mc.releaseFollowers("A", 3, 6)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
-	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow)
+	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow, client.Forced())
 	if err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)
 	}
@@ -217,7 +217,7 @@ func TestWriteMarkedAfterLeaseEndIsRefused(t *testing.T) {
 	delay := 2 * mc.cfgs[0].LeaseDuration
 	testMarkDelay.Store(&delay)
 	t.Cleanup(func() { testMarkDelay.Store(nil) })
-	resp, err := http.Post("http://"+mc.apis[2]+"/v1/zones/A/failover?wait=0s", "application/json", nil)
+	resp, err := http.Post("http://"+mc.apis[2]+"/v1/zones/A/failover?wait=0s&force=true", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -319,7 +319,7 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 	t.Cleanup(func() { testHoldStoreSetUp.Store(nil) })
 	mc.loseZone(0, 3)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
-	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow)
+	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow, client.Forced())
 	if err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)
 	}
@@ -421,7 +421,7 @@ func TestReadyzMeansEveryShardServes(t *testing.T) {
 		return true
 	})
 	admin, _ := client.New(mc.apis[2:], client.WithMaxRetries(20))
-	if zs, err := admin.FailoverZone(context.Background(), "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+	if zs, err := admin.FailoverZone(context.Background(), "A", 30*time.Second*slow, client.Forced()); err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)
 	}
 	waitFor(t, 10*time.Second*slow, "B's and C's nodes ready with A's store serving", func() bool {
@@ -444,7 +444,7 @@ func TestRecoveredZoneNormalOnlyOnceItServes(t *testing.T) {
 	ctx := context.Background()
 	mc.loseZone(0, 1)
 	admin, _ := client.New(mc.apis[1:], client.WithMaxRetries(20))
-	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow); err != nil || zs.Phase != fsm.PhaseFailover {
+	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow, client.Forced()); err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)
 	}
 	mc.restartZone(0, 1)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/buildinfo"
 )
 
 // metrics are one node's Prometheus series, in a registry of its own so
@@ -103,6 +104,11 @@ func newMetrics(n *Node) *metrics {
 	})
 	m.reg.MustRegister(m.guardMarks, m.guardClears, m.guardLive, m.guardMarkSeconds, m.failoverPhase, m.firstPayment,
 		m.reconcileSeconds, m.failoverPayments, m.isolatedRefused)
+	build := buildinfo.Get()
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rzone_build_info", Help: "Always 1; the labels name the build this node runs.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go": build.Go},
+	}, func() float64 { return 1 }))
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}

@@ -9,7 +9,8 @@ import (
 
 // TestNewUserFailoverPath walks the README's failover path as a new user
 // would, with the CLI against a real `rzone dev`: create an account and pay
-// in the zone of user 0, fail that zone over, pay again for user 0
+// in the zone of user 0, fail that zone over (refused without --force: it
+// holds its lease), pay again for user 0
 // (accepted by the failover store), see the phase and counts in `rzone
 // status`, recover the zone, and find both payments in the home zone.
 func TestNewUserFailoverPath(t *testing.T) {
@@ -33,7 +34,13 @@ func TestNewUserFailoverPath(t *testing.T) {
 	routes := run("routes", "-o", "json")
 	zone := zoneOfUser0(t, routes)
 
-	out := run("zone", "failover", zone)
+	// The zone is alive and holds its lease: without --force the failover
+	// is refused, and the error says how to insist.
+	refused, err := exec.Command(bin, "zone", "failover", zone, "--addr", api).CombinedOutput()
+	if err == nil || !strings.Contains(string(refused), "lease_valid") || !strings.Contains(string(refused), "--force") {
+		t.Fatalf("zone failover of a zone holding its lease, without --force: %v\n%s", err, refused)
+	}
+	out := run("zone", "failover", zone, "--force")
 	if !strings.Contains(out, "phase failover") {
 		t.Fatalf("zone failover did not reach the failover phase:\n%s", out)
 	}

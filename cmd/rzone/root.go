@@ -16,8 +16,10 @@ func newRoot() (*cobra.Command, *clientFlags) {
 		Short:         "rzone: a Raft-replicated store for consumer credit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
-	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd())
+	root.SetVersionTemplate("{{.Version}}")
+	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd(), newVersionCmd())
 
 	cf := new(clientFlags)
 	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf), tokenVerbs(cf)) {

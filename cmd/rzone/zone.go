@@ -38,9 +38,18 @@ func zoneVerbs(f *clientFlags) *cobra.Command {
 		cmd.Flags().DurationVar(&wait, "wait", defWait, "how long to wait for the step to finish")
 		return cmd
 	}
+	var force bool
+	failover := step("failover ZONE", "Route a zone's users to a failover store in its backup zone (after the zone's lease has ended; --force for a zone that still holds it)",
+		"  rzone zone failover A\n  rzone zone failover A --force   # the zone still holds its lease: it looks healthy",
+		30*time.Second, func(c *client.Client, ctx context.Context, z string, wait time.Duration) (*client.ZoneStatus, error) {
+			if force {
+				return c.FailoverZone(ctx, z, wait, client.Forced())
+			}
+			return c.FailoverZone(ctx, z, wait)
+		})
+	failover.Flags().BoolVar(&force, "force", false, "fail the zone over even though it holds a valid lease (it looks healthy; its writes move to the failover store)")
 	zone.AddCommand(
-		step("failover ZONE", "Route a zone's users to a failover store in its backup zone (after the zone's lease has ended)",
-			"  rzone zone failover A", 30*time.Second, (*client.Client).FailoverZone),
+		failover,
 		step("recover ZONE", "Merge a failed-over zone's failover store back into it and route its users home",
 			"  rzone zone recover A", 60*time.Second, (*client.Client).RecoverZone),
 		&cobra.Command{

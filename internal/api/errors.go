@@ -28,6 +28,9 @@ const (
 	CodeInternal            Code = "internal"             // 500: a bug; the message says more
 	CodeUnauthenticated     Code = "unauthenticated"      // 401: no token, or not a token this cluster knows
 	CodePermissionDenied    Code = "permission_denied"    // 403: the token's role does not allow the request
+	CodeMethodNotAllowed    Code = "method_not_allowed"   // 405: the path exists, not with this method; the Allow header lists those it takes
+	CodeClusterExists       Code = "cluster_exists"       // 409: the cluster is already initialized with another zone set
+	CodeLeaseValid          Code = "lease_valid"          // 409: the zone still holds a valid ownership lease; a failover needs force
 )
 
 // HTTPStatus is the status code that goes with c.
@@ -37,7 +40,9 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeIdempotencyConflict, CodeVersionConflict, CodeFailover:
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeIdempotencyConflict, CodeVersionConflict, CodeFailover, CodeClusterExists, CodeLeaseValid:
 		return http.StatusConflict
 	case CodeInsufficientCredit, CodeOverpayment:
 		return http.StatusUnprocessableEntity

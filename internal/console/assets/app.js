@@ -297,7 +297,9 @@ pages.zone = {
           if (!await confirmAction("Fail over zone " + z.zone + "?",
             "Zone " + z.zone + "'s lease is " + leaseText + ". Its shards go to a failover store in zone " + z.backup +
             " once the lease has run out; the zone serves nothing until it is recovered.", "Fail over zone " + z.zone)) return;
-          await act(() => api("POST", "/v1/zones/" + encodeURIComponent(z.zone) + "/failover?wait=0s"));
+          // The operator confirmed with the lease shown: a zone that holds
+          // it is failed over by force.
+          await act(() => api("POST", "/v1/zones/" + encodeURIComponent(z.zone) + "/failover?wait=0s" + (z.lease_valid ? "&force=true" : "")));
         },
       }, "Fail over…");
       const recover = h("button", {

@@ -247,7 +247,8 @@ func (h harness) FailoverZone(ctx context.Context, z string, wait time.Duration)
 	if err != nil {
 		return err
 	}
-	zs, err := cl.FailoverZone(ctx, z, wait)
+	// The nemesis fails over live zones on purpose (failover-live).
+	zs, err := cl.FailoverZone(ctx, z, wait, client.Forced())
 	if err != nil {
 		return fmt.Errorf("failover zone %s: %w", z, err)
 	}
