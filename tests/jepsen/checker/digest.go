@@ -21,10 +21,10 @@ type ReplicaSample struct {
 	Err string `json:"error,omitempty"`
 }
 
-// SettlingSample names the samples taken while the cluster settles at the
-// end of a run, until its replicas meet; the last is renamed "final". A
-// group they did not compare is not unknown for that alone.
-const SettlingSample = "settling"
+// FinalSample names the samples taken at the end of a run, once the
+// cluster has settled ("final (1)", "final (2)", …): every replica must be
+// met with another of its group at one applied index in one of them.
+const FinalSample = "final"
 
 // Digests compares the replicas of every group, failover stores included:
 // within one sample, replicas of one group at the same applied index must
@@ -42,21 +42,33 @@ func (Digests) Name() string { return "replicas" }
 // Check compares the samples.
 func (d Digests) Check() *Result {
 	r := newResult(d.Name())
+	read, unread := map[string]bool{}, map[string]bool{}
+	// At the end every replica must have been met at one applied index
+	// with another of its group in some final sample: a group that never
+	// stops writing (the meta group renews leases) need not be still.
+	type replica struct{ group, node string }
+	finalSeen, finalMet := map[replica]bool{}, map[replica]bool{}
 	type key struct{ sample, group string }
 	byGroup := map[key][]ReplicaSample{}
 	var keys []key
 	for _, s := range d.Samples {
 		if s.Err != "" {
-			// A replica that answered without a digest, or any node
-			// unreadable at the end, is not known to agree. A node
-			// unreadable during a fault (killed, cut off) may be down by
-			// design: its replicas are compared at the end.
-			if s.Group != "" || s.Sample == "final" {
+			// A replica that answered without a digest is not known to
+			// agree. A node unreadable during a fault (killed, cut off)
+			// may be down by design; one never read at the end is
+			// unknown (below).
+			if s.Group != "" {
 				r.unknown("sample %s: node %s: %s", s.Sample, s.Node, s.Err)
 			} else {
 				r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s unreadable: %s", s.Sample, s.Node, s.Err))
+				if stepOf(s.Sample) == FinalSample {
+					unread[s.Node] = true
+				}
 			}
 			continue
+		}
+		if stepOf(s.Sample) == FinalSample {
+			read[s.Node] = true
 		}
 		k := key{s.Sample, s.Group}
 		if byGroup[k] == nil {
@@ -79,7 +91,12 @@ func (d Digests) Check() *Result {
 	var order []stepGroup
 	for _, k := range keys {
 		sg := stepGroup{stepOf(k.sample), k.group}
-		if len(byGroup[k]) > 1 && !seen[sg] && sg.step != SettlingSample {
+		if sg.step == FinalSample && len(byGroup[k]) > 1 {
+			for _, s := range byGroup[k] {
+				finalSeen[replica{k.group, s.Node}] = true
+			}
+		}
+		if len(byGroup[k]) > 1 && !seen[sg] {
 			seen[sg] = true
 			order = append(order, sg)
 		}
@@ -90,15 +107,18 @@ func (d Digests) Check() *Result {
 		for _, s := range reps {
 			atIndex[s.Applied] = append(atIndex[s.Applied], s)
 		}
-		compared := false
 		for idx, same := range atIndex {
 			if len(same) < 2 {
 				continue
 			}
-			compared = true
 			groups[k.group] = true
 			met[stepGroup{stepOf(k.sample), k.group}] = true
 			r.Stats["replicas compared"] += len(same)
+			if stepOf(k.sample) == FinalSample {
+				for _, s := range same {
+					finalMet[replica{k.group, s.Node}] = true
+				}
+			}
 			for _, s := range same[1:] {
 				if s.Digest != same[0].Digest {
 					r.add(Anomaly{Kind: ReplicaDivergent, Node: s.Node,
@@ -107,9 +127,26 @@ func (d Digests) Check() *Result {
 				}
 			}
 		}
-		if k.sample == "final" && len(reps) > 1 && (!compared || len(atIndex) > 1) {
-			r.unknown("%s: its %d replicas were at %d different applied indexes in the final sample; not all were compared", k.group, len(reps), len(atIndex))
+	}
+	var never []string
+	for rp := range finalSeen {
+		if !finalMet[rp] {
+			never = append(never, rp.group+" on "+rp.node)
 		}
+	}
+	slices.Sort(never)
+	for _, rp := range never {
+		r.unknown("%s: never met another replica of its group at one applied index at the end; not compared", rp)
+	}
+	var lost []string
+	for n := range unread {
+		if !read[n] {
+			lost = append(lost, n)
+		}
+	}
+	slices.Sort(lost)
+	for _, n := range lost {
+		r.unknown("node %s could not be read at the end: its replicas were not compared", n)
 	}
 	for _, sg := range order {
 		if !met[sg] {

@@ -27,6 +27,14 @@ func TestDigests(t *testing.T) {
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "final", Node: "a3", Err: "connection refused"},
 		}, Unknown},
+		{"a group that keeps writing: each replica met another in some final sample", []ReplicaSample{
+			rep("final (1)", "a1", "meta", 10, "x"), rep("final (1)", "a2", "meta", 10, "x"), rep("final (1)", "a3", "meta", 11, "y"),
+			rep("final (2)", "a1", "meta", 12, "z"), rep("final (2)", "a2", "meta", 13, "w"), rep("final (2)", "a3", "meta", 12, "z"),
+		}, Valid},
+		{"a group that keeps writing: one replica never met another", []ReplicaSample{
+			rep("final (1)", "a1", "meta", 10, "x"), rep("final (1)", "a2", "meta", 10, "x"), rep("final (1)", "a3", "meta", 11, "y"),
+			rep("final (2)", "a1", "meta", 12, "z"), rep("final (2)", "a2", "meta", 12, "z"), rep("final (2)", "a3", "meta", 13, "w"),
+		}, Unknown},
 		{"a node down during a serve step", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "serve #1 (1)", Node: "a3", Err: "connection refused"},

@@ -118,43 +118,49 @@ func (s *replicaSampler) during(label string) {
 	}
 }
 
-// final samples the quiet cluster until every group's replicas are at one
-// applied index, up to 20 tries, and keeps only the last sample as the
-// final one.
+// final samples the settled cluster, 300ms apart, until every replica has
+// been met with another of its group at one applied index (a group that
+// keeps writing, like the meta group renewing leases, need not stand still
+// for all of its replicas at once), up to 30 samples.
 func (s *replicaSampler) final(ctx context.Context) {
-	for try := 0; try < 20 && ctx.Err() == nil; try++ {
-		got := s.sample(ctx, fmt.Sprintf("%s (%d)", checker.SettlingSample, try))
-		if converged(got) {
-			break
+	met := map[[2]string]bool{}
+	for try := 1; try <= 30 && ctx.Err() == nil; try++ {
+		got := s.sample(ctx, fmt.Sprintf("%s (%d)", checker.FinalSample, try))
+		at := map[string]map[uint64][]string{}
+		all := true
+		for _, r := range got {
+			if r.Err != "" {
+				all = false
+				continue
+			}
+			if at[r.Group] == nil {
+				at[r.Group] = map[uint64][]string{}
+			}
+			at[r.Group][r.Applied] = append(at[r.Group][r.Applied], r.Node)
 		}
-		time.Sleep(500 * time.Millisecond)
+		for g, idx := range at {
+			for _, nodes := range idx {
+				if len(nodes) > 1 {
+					for _, n := range nodes {
+						met[[2]string{g, n}] = true
+					}
+				}
+			}
+		}
+		for _, r := range got {
+			n := 0
+			for _, nodes := range at[r.Group] {
+				n += len(nodes)
+			}
+			if r.Err == "" && n > 1 && !met[[2]string{r.Group, r.Node}] {
+				all = false
+			}
+		}
+		if all {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// The last sample is the final one; earlier settling samples still
-	// count where they met replicas at one index.
-	last := s.samples[len(s.samples)-1].Sample
-	for i := range s.samples {
-		if s.samples[i].Sample == last {
-			s.samples[i].Sample = "final"
-		}
-	}
-}
-
-// converged reports whether every group in a sample has its replicas at one
-// applied index and every node was read.
-func converged(sample []checker.ReplicaSample) bool {
-	at := map[string]uint64{}
-	for _, r := range sample {
-		if r.Err != "" {
-			return false
-		}
-		if idx, ok := at[r.Group]; ok && idx != r.Applied {
-			return false
-		}
-		at[r.Group] = r.Applied
-	}
-	return true
 }
 
 // check judges every sample taken.
