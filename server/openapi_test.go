@@ -373,8 +373,8 @@ func checkKind(t *testing.T, schemas map[string]any, where string, typ reflect.T
 }
 
 // TestOpenAPIErrorCodes: ErrorCode lists every api.Code constant, each with
-// the HTTP status Code.HTTPStatus gives it, and every error status an
-// operation lists is one some code has.
+// the HTTP status Code.HTTPStatus gives it, as README's error table does,
+// and every error status an operation lists is one some code has.
 func TestOpenAPIErrorCodes(t *testing.T) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "../internal/api/errors.go", nil, 0)
@@ -422,6 +422,27 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		if !slices.Contains(codes, c) {
 			t.Errorf("ErrorCode lists %s, no api.Code", c)
 		}
+	}
+	// README's table of error codes agrees.
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errorsTable, ok := strings.Cut(string(data), "\n### Errors\n")
+	if !ok {
+		t.Fatal("README.md has no ### Errors section")
+	}
+	errorsTable, _, _ = strings.Cut(errorsTable, "\n#")
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| ([0-9]{3}) \\|")
+	documented := 0
+	for _, m := range row.FindAllStringSubmatch(errorsTable, -1) {
+		documented++
+		if got, _ := statuses[m[1]].(float64); strconv.Itoa(int(got)) != m[2] {
+			t.Errorf("README's error %s is %s; the document says %v", m[1], m[2], statuses[m[1]])
+		}
+	}
+	if documented != len(codes) {
+		t.Errorf("README's error table has %d codes, api has %d", documented, len(codes))
 	}
 	doc := loadOpenAPI(t)
 	for path, item := range doc.Paths.Map() {

@@ -12,7 +12,10 @@ import (
 // (plot, its fonts and PDF/PNG writers). The scheduler simulation that draws
 // charts with it lives in cmd/rzone-bench.
 func TestServerBinaryLinksNoGonum(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	out, err := exec.Command(goBin, "list", "-deps", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps ./cmd/rzone: %v\n%s", err, out)
