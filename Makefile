@@ -12,7 +12,7 @@ fuzz:
 jepsen:
 	go run ./tests/jepsen --workload payments,bank,register --nemesis kill,partition,pause --time 60s
 bench:
-	go test -run '^$$' -bench . ./fsm && go run ./cmd/rzone bench sched
+	go test -run '^$$' -bench . ./fsm && go run ./cmd/rzone-bench sched
 dev:
 	go run ./cmd/rzone dev
 ci:

@@ -138,6 +138,14 @@ func (c *Client) Notifications(ctx context.Context, user uint64, opts ...ReadOpt
 	return out.Notifications, nil
 }
 
+// Ready asks the node at addr whether it can serve a user request of every
+// shard now (GET /readyz): nil when it can, else the node's error
+// (unavailable while it cannot). It is not retried elsewhere.
+func (c *Client) Ready(ctx context.Context, addr string) error {
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/readyz", read: readOpts{node: addr}})
+	return err
+}
+
 // Status reads the status of the node at addr (not retried elsewhere).
 func (c *Client) Status(ctx context.Context, addr string) (*Status, error) {
 	var out Status

@@ -5,7 +5,7 @@
 // goroutine or talks to a network: time comes in as arguments, and the interfaces the
 // package needs (Limit, Slicer) are small and declared here, where they are consumed.
 // That is what lets the cluster scheduler (run by the meta group's leader) and the
-// virtual-clock simulation in scheduler/sim (`rzone bench sched`) drive the very same
+// virtual-clock simulation in scheduler/sim (`rzone-bench sched`) drive the very same
 // code.
 //
 // The concurrency limit towards a downstream such as a bank channel is the minimum of a

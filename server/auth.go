@@ -66,6 +66,9 @@ var routeAccess = map[string]access{
 	"GET /healthz": accessOpen,
 	"GET /readyz":  accessOpen,
 	"GET /metrics": accessMetrics,
+	// The API's description holds no data of the cluster, and tools
+	// fetch it before they have a token.
+	"GET /v1/openapi.json": accessOpen,
 
 	// The console's pages are static and open; what they show comes from
 	// API calls carrying the token typed into the page.

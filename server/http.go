@@ -128,6 +128,7 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("DELETE /v1/tokens/{id}", n.handleRevokeToken)
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
+	mux.HandleFunc("GET /v1/openapi.json", handleOpenAPI)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	console.Register(mux, n.peer) // the web console at /ui/ and its /v1/ui/series
 	if n.cfg.Pprof {
@@ -144,6 +145,12 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 		writeError(w, api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// handleOpenAPI serves the API's OpenAPI document (internal/api/openapi.json).
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(api.OpenAPI)
 }
 
 // allowedMethods lists the methods a route of sm other than the catch-all

@@ -46,9 +46,7 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "shard %q: want 0 to %d", r.PathValue("shard"), fsm.NumShards-1))
 		return
 	}
-	var req struct {
-		Zone string `json:"zone"`
-	}
+	var req moveShardRequest
 	if err := api.Decode(r.Body, &req); err != nil {
 		writeError(w, err.(*api.Error))
 		return
@@ -344,4 +342,9 @@ func (n *Node) groupLeaderOf(r *http.Request) (*hosted, *api.Error) {
 		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID)
 	}
 	return h, nil
+}
+
+// moveShardRequest is the body of POST /v1/shards/{shard}/move.
+type moveShardRequest struct {
+	Zone string `json:"zone"`
 }

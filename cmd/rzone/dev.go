@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -154,7 +153,6 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 	}
 	fmt.Fprintf(out, "started %d nodes\n", len(nodes))
 	var opts []client.Option
-	hc := http.DefaultClient
 	caFile := filepath.Join(certsDir, certs.CAFile)
 	if !o.insecure {
 		conf, err := client.LoadCA(caFile)
@@ -162,7 +160,6 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 			return err
 		}
 		opts = append(opts, client.WithTLS(conf), client.WithToken(token))
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
 	}
 	c, err := client.New(apis[:1], append(opts, client.WithMaxRetries(0))...)
 	if err != nil {
@@ -175,7 +172,7 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 	if err := waitZonesReady(cmd.Context(), c, len(zones), 60*time.Second); err != nil {
 		return err
 	}
-	if err := waitNodesReady(cmd.Context(), hc, scheme, apis, 60*time.Second); err != nil {
+	if err := waitNodesReady(cmd.Context(), c, apis, 60*time.Second); err != nil {
 		return err
 	}
 	// The addresses only now: every node serves every user.
@@ -263,21 +260,13 @@ func waitZonesReady(ctx context.Context, c *client.Client, zones int, d time.Dur
 
 // waitNodesReady waits until every node's /readyz answers 200: each can
 // serve a request of every shard.
-func waitNodesReady(ctx context.Context, hc *http.Client, scheme string, apis []string, d time.Duration) error {
+func waitNodesReady(ctx context.Context, c *client.Client, apis []string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for _, a := range apis {
 		for {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+a+"/readyz", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := hc.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
+			if c.Ready(ctx, a) == nil {
+				break
 			}
 			select {
 			case <-ctx.Done():

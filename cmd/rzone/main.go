@@ -1,5 +1,6 @@
 // Command rzone is the rzone server, its development cluster, its client
-// verbs and its benchmarks, in one binary.
+// verbs and its load benchmarks, in one binary. The scheduler simulation,
+// which draws charts with gonum/plot, is cmd/rzone-bench.
 package main
 
 import (

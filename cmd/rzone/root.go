@@ -27,8 +27,8 @@ func newRoot() (*cobra.Command, *clientFlags) {
 		root.AddCommand(verb)
 	}
 
-	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
-	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSchedCmd(), newBenchSecurityCmd())
+	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, the cost of security (the scheduler simulation is rzone-bench sched)"}
+	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSecurityCmd())
 	root.AddCommand(bench)
 	return root, cf
 }

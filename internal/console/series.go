@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 const (
@@ -84,17 +85,11 @@ type sampler struct {
 
 func newSampler(self string, peers Peers, window time.Duration) *sampler {
 	if peers == nil {
-		peers = plainPeers{&http.Client{Timeout: 800 * time.Millisecond}}
+		peers = peer.NewClient(nil) // plain HTTP: an open cluster, tests
 	}
 	return &sampler{self: self, peers: peers,
 		window: int(window / interval), previous: map[string]scrape{}, lastUse: time.Now(), now: time.Now}
 }
-
-// plainPeers reaches nodes over plain HTTP (an open cluster, tests).
-type plainPeers struct{ hc *http.Client }
-
-func (p plainPeers) URL(addr, path string) string                 { return "http://" + addr + path }
-func (p plainPeers) Do(req *http.Request) (*http.Response, error) { return p.hc.Do(req) }
 
 // use marks the sampler in use by a console request and takes the
 // request's credentials for its own requests to the cluster, so that it

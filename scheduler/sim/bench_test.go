@@ -96,7 +96,7 @@ func TestDeterministic(t *testing.T) {
 // list stays true.
 var knownMissed = map[string]string{}
 
-// TestDefaultTargets runs the shipped scenarios with 8 seeds, as `rzone bench sched`
+// TestDefaultTargets runs the shipped scenarios with 8 seeds, as `rzone-bench sched`
 // does, and checks every target of docs/scheduler-scenarios.md except those in knownMissed.
 // It takes about 25 s of CPU, so -short and the race detector skip it; run it with
 //
