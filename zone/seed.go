@@ -40,7 +40,10 @@ func SeedReplica(dir string, index, term uint64, servers []raft.Server, size int
 	if err != nil {
 		return fmt.Errorf("seed %s: snapshots: %w", dir, err)
 	}
-	sink, err := snaps.Create(raft.SnapshotVersionMax, index, term, raft.Configuration{Servers: servers}, index, nil)
+	// The transport only encodes the servers' addresses for the
+	// snapshot's legacy peers field, as the network transport does.
+	_, trans := raft.NewInmemTransport("")
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, term, raft.Configuration{Servers: servers}, index, trans)
 	if err != nil {
 		return fmt.Errorf("seed %s: create snapshot: %w", dir, err)
 	}

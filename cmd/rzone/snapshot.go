@@ -233,16 +233,17 @@ func saveAll(ctx context.Context, progress io.Writer, c *client.Client, dir stri
 		return m, err
 	}
 	m = snapfile.Manifest{Version: snapfile.Version, Created: time.Now().UTC()}
-	add := func(h snapfile.Header, file string) {
-		m.Groups = append(m.Groups, snapfile.ManifestEntry{Group: h.Group, File: file, Index: h.Index, Term: h.Term, SHA256: h.SHA256})
+	add := func(h snapfile.Header, info client.SnapshotInfo, file string) {
+		m.Groups = append(m.Groups, snapfile.ManifestEntry{Group: h.Group, File: file, Index: h.Index, Term: h.Term,
+			SHA256: h.SHA256, StateDigest: info.StateDigest})
 	}
 	metaFile := snapfile.FileName("meta")
-	h, _, err := saveGroup(ctx, progress, c, "meta", filepath.Join(dir, metaFile))
+	h, info, err := saveGroup(ctx, progress, c, "meta", filepath.Join(dir, metaFile))
 	if err != nil {
 		return m, err
 	}
 	m.ClusterID = h.ClusterID
-	add(h, metaFile)
+	add(h, info, metaFile)
 	st, err := savedMeta(filepath.Join(dir, metaFile))
 	if err != nil {
 		return m, err
@@ -260,14 +261,14 @@ func saveAll(ctx context.Context, progress io.Writer, c *client.Client, dir stri
 	for _, z := range st.Zones {
 		group := "zone/" + z.Name
 		file := snapfile.FileName(group)
-		h, _, err := saveGroup(ctx, progress, c, group, filepath.Join(dir, file))
+		h, info, err := saveGroup(ctx, progress, c, group, filepath.Join(dir, file))
 		if err != nil {
 			return m, err
 		}
 		if h.ClusterID != m.ClusterID {
 			return m, fmt.Errorf("%s came from cluster %q, the meta group from %q", group, h.ClusterID, m.ClusterID)
 		}
-		add(h, file)
+		add(h, info, file)
 	}
 	rt, err := c.Routes(ctx)
 	if err != nil {

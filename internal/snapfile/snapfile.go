@@ -225,6 +225,10 @@ type ManifestEntry struct {
 	Index  uint64 `json:"index"`
 	Term   uint64 `json:"term"`
 	SHA256 string `json:"sha256"`
+	// StateDigest is the state digest the leader computed at Index (the
+	// one GET /v1/internal/replicas?digest=1 reports), to compare a
+	// restored replica with its source.
+	StateDigest string `json:"state_digest,omitempty"`
 }
 
 // ManifestFile is the manifest's name in a backup folder.
