@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -270,12 +272,23 @@ func saveAll(ctx context.Context, progress io.Writer, c *client.Client, dir stri
 		}
 		add(h, info, file)
 	}
-	rt, err := c.Routes(ctx)
+	// The meta leader's state once more (a linearizable read, unlike a
+	// node's replica of the route table, which may lag).
+	var again bytes.Buffer
+	if _, err := c.SaveSnapshot(ctx, "meta", &again); err != nil {
+		return m, fmt.Errorf("read the route table after the save: %w", err)
+	}
+	r := bufio.NewReader(&again)
+	h, err = snapfile.ReadHeader(r)
 	if err != nil {
 		return m, fmt.Errorf("read the route table after the save: %w", err)
 	}
-	if rt.Epoch != st.Epoch {
-		return m, fmt.Errorf("the route table changed while the zones were saved (epoch %d, now %d): a shard may be in two files or none; save again", st.Epoch, rt.Epoch)
+	_, now, err := fsm.DecodeMetaSnapshot(io.LimitReader(r, h.Size))
+	if err != nil {
+		return m, fmt.Errorf("read the route table after the save: %w", err)
+	}
+	if now.Epoch != st.Epoch {
+		return m, fmt.Errorf("the route table changed while the zones were saved (epoch %d, now %d): a shard may be in two files or none; save again", st.Epoch, now.Epoch)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/snapfile"
 	"github.com/rzonedb/rzone/internal/testlog"
@@ -231,6 +235,22 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 	if len(saved) != 3 || saved["zone/A"].StateDigest == "" || saved["zone/B"].StateDigest == "" || m.ClusterID == "" {
 		t.Fatalf("manifest: %s", data)
 	}
+	// One group at a time, through a node that does not lead it.
+	for _, tt := range []struct{ flag, group string }{{"--zone=B", "zone/B"}, {"--meta", "meta"}} {
+		file := filepath.Join(t.TempDir(), "one.snap")
+		out.Reset()
+		errOut.Reset()
+		if code := run([]string{"snapshot", "save", file, tt.flag, "--addr", src[1].cfg.HTTPAddr}, &out, &errOut); code != 0 {
+			t.Fatalf("snapshot save %s: exit %d\n%s", tt.flag, code, errOut.String())
+		}
+		h, err := snapfile.Verify(file)
+		if err != nil || h.Group != tt.group || h.Index < saved[tt.group].Index || h.ClusterID != m.ClusterID {
+			t.Fatalf("snapshot save %s: %+v %v", tt.flag, h, err)
+		}
+	}
+	if code := run([]string{"snapshot", "save", "x.snap", "--zone=A", "--meta", "--addr", src[0].cfg.HTTPAddr}, &out, &errOut); code != exitUsage {
+		t.Fatalf("snapshot save with --zone and --meta: exit %d, want %d", code, exitUsage)
+	}
 	for _, tn := range src {
 		tn.stop()
 	}
@@ -323,5 +343,76 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 		if a.Used+a.Pending != a.Accepted-a.Repaid || sum != a.Accepted {
 			t.Fatalf("user %d: money identity broken after restore: %+v, payments add up to %d", u, a, sum)
 		}
+	}
+}
+
+// snapshotServer is a node that serves snapshots: the meta group's from
+// metas in turn (the last one again once they run out), and a small body
+// for any zone.
+func snapshotServer(t *testing.T, metas ...fsm.MetaState) string {
+	t.Helper()
+	var mu sync.Mutex
+	served := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		group, ok := strings.CutPrefix(r.URL.Path, "/v1/snapshot/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		body := []byte("zone state of " + group)
+		if group == "meta" {
+			mu.Lock()
+			st := metas[min(served, len(metas)-1)]
+			served++
+			mu.Unlock()
+			body, _ = fsm.EncodeMetaSnapshot(9, st)
+		}
+		sum := sha256.Sum256(body)
+		snapfile.Write(w, snapfile.Header{ClusterID: "c", Group: group, Index: 9, Term: 1, Created: time.Now().UTC(),
+			Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}, bytes.NewReader(body))
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestSaveAllRefusesAnInconsistentBackup: `rzone snapshot save --all`
+// fails, and writes no manifest, when the route table changed while the
+// zones were saved, a zone was failing over, or a shard was moving; it
+// writes one when nothing changed.
+func TestSaveAllRefusesAnInconsistentBackup(t *testing.T) {
+	base := fsm.MetaState{Initialized: true, Epoch: 4, ClusterID: "c",
+		Zones: []fsm.ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "A"}}, Shards: make([]fsm.ShardRoute, 2)}
+	moved := base
+	moved.Epoch = 5
+	failing := base
+	failing.Zones = []fsm.ZoneInfo{{Name: "A", Backup: "B", Phase: fsm.PhaseFailingOver}, {Name: "B", Backup: "A"}}
+	moving := base
+	moving.Shards = []fsm.ShardRoute{{Zone: "A", Target: "B"}, {Zone: "B"}}
+	tests := []struct {
+		name  string
+		metas []fsm.MetaState
+		says  string
+	}{
+		{"consistent", []fsm.MetaState{base}, ""},
+		{"route table changed", []fsm.MetaState{base, moved}, "route table changed"},
+		{"zone failing over", []fsm.MetaState{failing}, "zone A is failing_over"},
+		{"shard moving", []fsm.MetaState{moving}, "shard 0 is moving"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "backup")
+			var out, errOut bytes.Buffer
+			code := run([]string{"snapshot", "save", "--all", dir, "--addr", snapshotServer(t, tt.metas...)}, &out, &errOut)
+			_, merr := os.Stat(filepath.Join(dir, snapfile.ManifestFile))
+			if tt.says == "" {
+				if code != 0 || merr != nil {
+					t.Fatalf("exit %d, manifest %v\n%s", code, merr, errOut.String())
+				}
+				return
+			}
+			if code == 0 || !strings.Contains(errOut.String(), tt.says) || merr == nil {
+				t.Fatalf("exit %d (manifest written: %v), want a failure saying %q:\n%s", code, merr == nil, tt.says, errOut.String())
+			}
+		})
 	}
 }
