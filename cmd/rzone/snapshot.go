@@ -40,7 +40,8 @@ FILE.part, checked whole, then renamed to FILE.
 --all DIR saves the meta group and every zone, one file each, and a
 manifest.json. Each group is saved at its own index; the save is refused if the
 route table changed while it ran (a shard moved, a zone failed over), so every
-shard's data is in exactly one zone's file. Needs an admin token.`,
+shard's data is in exactly one zone's file. Needs an admin token. Without
+--timeout, a save may take up to an hour.`,
 		Example: `  rzone snapshot save a.snap --zone A
   rzone snapshot save meta.snap --meta
   rzone snapshot save --all backup-2026-12-06`,
