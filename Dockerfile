@@ -15,6 +15,8 @@ FROM scratch
 # /data is created from an empty folder so that it belongs to the unprivileged
 # user; a new named volume mounted there takes that ownership.
 COPY --chown=65532:65532 out/docker/data /data
+# /certs likewise: the compose file's certs volume (rzone cert bootstrap).
+COPY --chown=65532:65532 out/docker/data /certs
 COPY out/docker/rzone /rzone
 
 USER 65532:65532

@@ -20,10 +20,22 @@ docker build -q -t "$RZONE_IMAGE" . >/dev/null
 step "start the cluster (compose project $RZONE_PROJECT)"
 compose up -d
 
+# The cluster is secure: the certs service made a CA, the nodes' certificate
+# and an admin token in the certs volume. A container of the image reaches
+# the nodes with that volume mounted ($RZONE_IN); the host gets the CA and
+# the token copied out for curl and the CLI.
+RZONE_IN="--network $RZONE_NETWORK -v ${RZONE_PROJECT}_certs:/certs:ro -e RZONE_CA=/certs/ca.crt -e RZONE_TOKEN_FILE=/certs/admin.token"
+CERTS_OUT="out/docker/certs-$RZONE_PROJECT"
+mkdir -p "$CERTS_OUT"
+certs_id=$(compose ps -a -q certs)
+docker cp "$certs_id:/certs/ca.crt" "$CERTS_OUT/ca.crt"
+docker cp "$certs_id:/certs/admin.token" "$CERTS_OUT/admin.token"
+chmod 600 "$CERTS_OUT/admin.token"
+
 # status runs "rzone status" inside the cluster's network, where the API
 # addresses of the route table (a1:7070 ...) resolve.
 status() {
-  docker run --rm --network "$RZONE_NETWORK" "$RZONE_IMAGE" status --addr a1:7070,b1:7070,c1:7070 --timeout 5s "$@"
+  docker run --rm $RZONE_IN "$RZONE_IMAGE" status --addr a1:7070,b1:7070,c1:7070 --timeout 5s "$@"
 }
 
 step "wait for 3 zones, each with a leader"
@@ -45,11 +57,15 @@ status
 cat <<INFO
 
 rzone is up: 3 zones × 3 nodes (a1..a3, b1..b3, c1..c3), compose project $RZONE_PROJECT.
-  API of a1        http://$RZONE_HTTP_BIND   (curl $RZONE_HTTP_BIND/v1/zones, /v1/routes, /v1/members)
+  secure           TLS, node certificates, tokens; for the CLI and curl on this machine:
+export RZONE_CA=$PWD/$CERTS_OUT/ca.crt
+export RZONE_TOKEN=\$(cat $PWD/$CERTS_OUT/admin.token)
+export RZONE_ADDR=$RZONE_HTTP_BIND
+  API of a1        https://$RZONE_HTTP_BIND   (curl --cacert "\$RZONE_CA" -H "Authorization: Bearer \$RZONE_TOKEN" https://$RZONE_HTTP_BIND/v1/zones)
   network          $RZONE_NETWORK, $RZONE_IP_PREFIX.0/24 (nodes at .11-.13, .21-.23, .31-.33)
                    the route table names nodes a1:7070 ..., which resolve only there
-  CLI inside it    docker run --rm --network $RZONE_NETWORK $RZONE_IMAGE status --addr a1:7070
-  load             docker run --rm --network $RZONE_NETWORK $RZONE_IMAGE bench pay --addr a1:7070,b1:7070,c1:7070 --clients 8 --time 10s --accounts 100
+  CLI inside it    docker run --rm $RZONE_IN $RZONE_IMAGE status --addr a1:7070
+  load             docker run --rm $RZONE_IN $RZONE_IMAGE bench pay --addr a1:7070,b1:7070,c1:7070 --clients 8 --time 10s --accounts 100
   logs             $COMPOSE logs -f a1
   stop             scripts/docker-down.sh   (removes the containers and their volumes)
 INFO

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,15 @@ type access int
 
 const (
 	accessOpen    access = iota // anyone (/healthz, /readyz)
-	accessMetrics               // a metrics token or more
-	accessReader                // a reader token or more
-	accessApp                   // an app token or more
-	accessAdmin                 // an admin token
+	accessMetrics               // a metrics, reader or admin token (/metrics)
+	accessAny                   // any valid token (the catch-all: 404 and 405)
+	// accessUser is the reads an app needs: its users' data, and the
+	// routing table and status its client library finds leaders with. App,
+	// reader and admin tokens.
+	accessUser
+	accessReader // every other GET: reader and admin tokens
+	accessApp    // the writes of user data: app and admin tokens
+	accessAdmin  // an admin token
 	// accessInit is admin once the cluster is initialized and open
 	// before: the init answers with the cluster's first admin token.
 	accessInit
@@ -34,13 +40,23 @@ const (
 	accessNode
 )
 
-// roleAccess ranks the token roles: a role allows what every smaller one
-// does.
-var roleAccess = map[string]access{
-	fsm.RoleMetrics: accessMetrics,
-	fsm.RoleReader:  accessReader,
-	fsm.RoleApp:     accessApp,
-	fsm.RoleAdmin:   accessAdmin,
+// accessRoles lists the token roles each access allows. The roles are
+// not ranked: an app token writes its users' data and reads it back, but
+// reads nothing of the cluster beyond the routes; a reader token reads
+// every GET and writes nothing; a metrics token reads /metrics only.
+var accessRoles = map[access][]string{
+	accessMetrics: {fsm.RoleMetrics, fsm.RoleReader, fsm.RoleAdmin},
+	accessAny:     {fsm.RoleMetrics, fsm.RoleReader, fsm.RoleApp, fsm.RoleAdmin},
+	accessUser:    {fsm.RoleReader, fsm.RoleApp, fsm.RoleAdmin},
+	accessReader:  {fsm.RoleReader, fsm.RoleAdmin},
+	accessApp:     {fsm.RoleApp, fsm.RoleAdmin},
+	accessAdmin:   {fsm.RoleAdmin},
+}
+
+// allows reports whether a token of role may use a route that requires
+// need.
+func allows(role string, need access) bool {
+	return slices.Contains(accessRoles[need], role)
 }
 
 // routeAccess lists every route of the API with what it requires. A route
@@ -58,19 +74,19 @@ var routeAccess = map[string]access{
 	"GET /v1/ui/series": accessReader,
 
 	"PUT /v1/accounts/{user}":                  accessApp,
-	"GET /v1/accounts/{user}":                  accessReader,
+	"GET /v1/accounts/{user}":                  accessUser,
 	"POST /v1/accounts/{user}/payments":        accessApp,
 	"POST /v1/payments/batch":                  accessApp,
 	"POST /v1/accounts/batch":                  accessApp,
-	"GET /v1/accounts/{user}/payments":         accessReader,
-	"GET /v1/accounts/{user}/payments/{key}":   accessReader,
+	"GET /v1/accounts/{user}/payments":         accessUser,
+	"GET /v1/accounts/{user}/payments/{key}":   accessUser,
 	"POST /v1/accounts/{user}/repayments":      accessApp,
-	"GET /v1/accounts/{user}/repayments/{key}": accessReader,
-	"GET /v1/accounts/{user}/bills":            accessReader,
-	"GET /v1/accounts/{user}/bills/{cycle}":    accessReader,
-	"GET /v1/accounts/{user}/notifications":    accessReader,
-	"GET /v1/status":                           accessReader,
-	"GET /v1/routes":                           accessReader,
+	"GET /v1/accounts/{user}/repayments/{key}": accessUser,
+	"GET /v1/accounts/{user}/bills":            accessUser,
+	"GET /v1/accounts/{user}/bills/{cycle}":    accessUser,
+	"GET /v1/accounts/{user}/notifications":    accessUser,
+	"GET /v1/status":                           accessUser,
+	"GET /v1/routes":                           accessUser,
 	"GET /v1/zones":                            accessReader,
 	"GET /v1/zones/{zone}":                     accessReader,
 	"GET /v1/members":                          accessReader,
@@ -92,7 +108,7 @@ var routeAccess = map[string]access{
 	"GET /debug/pprof/":                        accessAdmin,
 	"GET /debug/pprof/profile":                 accessAdmin,
 	"GET /debug/pprof/trace":                   accessAdmin,
-	"/":                                        accessReader,
+	"/":                                        accessAny,
 	"POST /v1/internal/marks":                  accessNode,
 	"GET /v1/internal/guard":                   accessNode,
 	"POST /v1/internal/shards/{shard}/merge":   accessNode,
@@ -182,7 +198,7 @@ func (n *Node) authorize(r *http.Request, need access) *api.Error {
 		}
 		return errUnauthenticated
 	}
-	if roleAccess[role] < need {
+	if !allows(role, need) {
 		n.metrics.authFailures.WithLabelValues("permission_denied").Inc()
 		return errPermissionDenied
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/certs"
 )
@@ -158,9 +159,10 @@ func concretePath(pattern string) (method, path string) {
 }
 
 // TestEveryRouteHasARole walks the router: every route must be in
-// routeAccess, answer 401 without a token (unless open), 403 to a token
-// one role too small (and to an admin token on /v1/internal/*), and
-// neither to the right role (a node certificate on /v1/internal/*).
+// routeAccess, answer 401 without a token (unless open), 403 to a token of
+// every role the route does not allow (and to an admin token on
+// /v1/internal/*), and neither to every role it allows (a node
+// certificate on /v1/internal/*).
 func TestEveryRouteHasARole(t *testing.T) {
 	mc, dir := setupSecure(t, []string{"A"}, 1, func(c *Config) { c.Pprof = true })
 	nd := mc.nodes[0]
@@ -173,15 +175,16 @@ func TestEveryRouteHasARole(t *testing.T) {
 			t.Errorf("route %q is not in routeAccess", p)
 		}
 	}
-	tokens := map[access]string{}
-	for role, a := range roleAccess {
-		tokens[a] = mc.createToken(0, role).Token
+	roles := []string{fsm.RoleMetrics, fsm.RoleReader, fsm.RoleApp, fsm.RoleAdmin}
+	tokens := map[string]string{}
+	for _, role := range roles {
+		tokens[role] = mc.createToken(0, role).Token
 	}
 	hc := mc.hc
 	nodeHC := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: caConfig(t, dir, filepath.Join(dir, certs.NodeFile), filepath.Join(dir, certs.NodeKey))}}
 	waitFor(t, 5*time.Second, "the tokens reach the node", func() bool {
-		st, _ := mc.call(hc, 0, http.MethodGet, "/v1/status", tokens[accessReader], "")
+		st, _ := mc.call(hc, 0, http.MethodGet, "/v1/status", tokens[fsm.RoleReader], "")
 		return st == http.StatusOK
 	})
 	for _, p := range g.patterns {
@@ -203,7 +206,7 @@ func TestEveryRouteHasARole(t *testing.T) {
 				if st != 403 || code != api.CodePermissionDenied {
 					t.Fatalf("without a certificate: %d %s, want 403 permission_denied", st, code)
 				}
-				if st, code := mc.call(hc, 0, method, path, tokens[accessAdmin], body); st != 403 {
+				if st, code := mc.call(hc, 0, method, path, tokens[fsm.RoleAdmin], body); st != 403 {
 					t.Fatalf("with an admin token: %d %s, want 403", st, code)
 				}
 				if st, code := mc.call(nodeHC, 0, method, path, "", body); st == 401 || st == 403 {
@@ -217,17 +220,17 @@ func TestEveryRouteHasARole(t *testing.T) {
 			if st, _ := mc.call(hc, 0, method, path, "rzt_0000000000000000_"+strings.Repeat("A", 43), body); st != 401 {
 				t.Fatalf("with an unknown token: %d, want 401", st)
 			}
-			right := need
-			if right == accessInit {
-				right = accessAdmin
+			if need == accessInit {
+				need = accessAdmin
 			}
-			if small, ok := tokens[right-1]; ok {
-				if st, code := mc.call(hc, 0, method, path, small, body); st != 403 || code != api.CodePermissionDenied {
-					t.Fatalf("with a token one role too small: %d %s, want 403 permission_denied", st, code)
+			for _, role := range roles {
+				st, code := mc.call(hc, 0, method, path, tokens[role], body)
+				if allows(role, need) && (st == 401 || st == 403) {
+					t.Errorf("with a %s token: %d %s, want the route to let it through", role, st, code)
 				}
-			}
-			if st, code := mc.call(hc, 0, method, path, tokens[right], body); st == 401 || st == 403 {
-				t.Fatalf("with the right role: %d %s", st, code)
+				if !allows(role, need) && (st != 403 || code != api.CodePermissionDenied) {
+					t.Errorf("with a %s token: %d %s, want 403 permission_denied", role, st, code)
+				}
 			}
 		})
 	}
@@ -498,5 +501,51 @@ func TestAuthLimiter(t *testing.T) {
 	at = at.Add(time.Second)
 	if l.limited("10.0.0.1") || !l.note("10.0.0.1") {
 		t.Fatal("the next second does not start afresh")
+	}
+}
+
+// TestRolesAsDocumented checks the route table against the roles as the
+// README describes them, written out here independently of accessRoles:
+// metrics reads /metrics only; reader every GET but the token list and
+// the profiler (admin's) and nothing else; app
+// writes accounts, payments, repayments and batches and reads only its
+// users' data (and the routes and status its client library needs);
+// admin everything but /v1/internal/*, which takes node certificates.
+func TestRolesAsDocumented(t *testing.T) {
+	want := func(role, method, path string) bool {
+		internal := strings.HasPrefix(path, "/v1/internal/")
+		userData := strings.HasPrefix(path, "/v1/accounts/") || path == "/v1/payments/batch"
+		switch role {
+		case fsm.RoleAdmin:
+			return !internal
+		case fsm.RoleReader:
+			return method == http.MethodGet && !internal && path != "/v1/tokens" && !strings.HasPrefix(path, "/debug/")
+		case fsm.RoleMetrics:
+			return path == "/metrics"
+		case fsm.RoleApp:
+			if method == http.MethodGet {
+				return strings.HasPrefix(path, "/v1/accounts/{user}") || path == "/v1/routes" || path == "/v1/status"
+			}
+			return userData
+		}
+		return false
+	}
+	for pattern, need := range routeAccess {
+		if need == accessOpen || need == accessAny {
+			continue
+		}
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok {
+			t.Errorf("route %q has no method", pattern)
+			continue
+		}
+		if need == accessInit {
+			need = accessAdmin
+		}
+		for _, role := range []string{fsm.RoleMetrics, fsm.RoleReader, fsm.RoleApp, fsm.RoleAdmin} {
+			if got, w := allows(role, need), want(role, method, path); got != w {
+				t.Errorf("%s with a %s token: allowed %v, want %v", pattern, role, got, w)
+			}
+		}
 	}
 }

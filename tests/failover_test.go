@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
-	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/tests/cluster"
 )
 
@@ -40,7 +38,7 @@ func TestZoneLossFailover(t *testing.T) {
 	c := startZones(t, "--pprof")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(30), client.WithBackoff(50*time.Millisecond, time.Second))
+	admin, err := c.Client(client.WithMaxRetries(30), client.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +111,12 @@ func TestZoneLossFailover(t *testing.T) {
 	// node forwards it there), never by A's own group.
 	for _, n := range c.ZoneNodes("A") {
 		body := strings.NewReader(`{"key":"direct-` + n.ID + `","amount":1,"merchant":"m"}`)
-		resp, err := http.Post(fmt.Sprintf("http://%s/v1/accounts/%d/payments", n.HTTPAddr, usersA[0]), "application/json", body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL(fmt.Sprintf("/v1/accounts/%d/payments", usersA[0])), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := n.Do(req)
 		if err != nil {
 			continue
 		}
@@ -138,7 +141,7 @@ func TestZoneLossFailover(t *testing.T) {
 		zs, err := admin.RecoverZone(ctx, "A", 90*time.Second)
 		recDone <- recResult{zs, err}
 	}()
-	watch, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(5))
+	watch, _ := c.Client(client.WithMaxRetries(5))
 	waitCond(t, ctx, 30*time.Second, "zone A reconciling", func() bool {
 		z, err := watch.Zone(ctx, "A")
 		return err == nil && z.Phase != "failover"
@@ -207,7 +210,7 @@ func TestZoneLossFailover(t *testing.T) {
 	}
 
 	// Check the history against the final state.
-	final, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(40), client.WithBackoff(50*time.Millisecond, time.Second))
+	final, _ := c.Client(client.WithMaxRetries(40), client.WithBackoff(50*time.Millisecond, time.Second))
 	pays, repays, isolated := h.summary()
 	t.Logf("history: %d payments acknowledged, %d repayments acknowledged, %d repayments refused as account_isolated", len(pays), len(repays), isolated)
 	if isolated == 0 && len(blacklist) > 0 {
@@ -388,14 +391,7 @@ func metaLeader(ctx context.Context, c *cluster.Cluster) *cluster.Node {
 		if !n.Running() {
 			continue
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/v1/internal/replicas", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			continue
-		}
-		var reps []api.ReplicaState
-		err = json.NewDecoder(resp.Body).Decode(&reps)
-		resp.Body.Close()
+		reps, err := n.Replicas(ctx)
 		if err != nil {
 			continue
 		}
@@ -416,7 +412,8 @@ func dumpGoroutines(t *testing.T, c *cluster.Cluster) {
 		dir = t.TempDir()
 	}
 	for _, n := range c.Nodes {
-		resp, err := http.Get("http://" + n.HTTPAddr + "/debug/pprof/goroutine?debug=2")
+		req, _ := http.NewRequest(http.MethodGet, n.URL("/debug/pprof/goroutine?debug=2"), nil)
+		resp, err := n.Do(req)
 		if err != nil {
 			continue
 		}
@@ -427,7 +424,8 @@ func dumpGoroutines(t *testing.T, c *cluster.Cluster) {
 			t.Logf("goroutines of %s in %s", n.ID, path)
 		}
 		for _, p := range []string{"/v1/internal/replicas", "/v1/zones/A"} {
-			if resp, err := http.Get("http://" + n.HTTPAddr + p); err == nil {
+			req, _ := http.NewRequest(http.MethodGet, n.URL(p), nil)
+			if resp, err := n.Do(req); err == nil {
 				data, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				t.Logf("%s %s: %.600s", n.ID, p, data)

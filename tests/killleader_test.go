@@ -58,7 +58,7 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 		downFor  = 3 * time.Second
 		userBase = 500_000
 	)
-	admin, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(10))
+	admin, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 	var killedAt atomic.Int64 // history time of the kill, 0 before
 	var wg sync.WaitGroup
 	for p := 0; p < payers; p++ {
-		cl, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(0))
+		cl, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(0))
 		if err != nil {
 			t.Fatal(err)
 		}

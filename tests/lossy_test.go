@@ -27,7 +27,7 @@ func TestLossyNetwork(t *testing.T) {
 	c := cluster.Require(t, cluster.Config{RequestTimeout: 3 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	admin, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(30), client.WithBackoff(50*time.Millisecond, time.Second))
+	admin, _ := c.Client(client.WithMaxRetries(30), client.WithBackoff(50*time.Millisecond, time.Second))
 	var users []uint64
 	for u := uint64(1); u <= 20; u++ {
 		if _, err := admin.PutAccount(ctx, u, 10_000_000); err != nil {
@@ -87,7 +87,7 @@ func TestLossyNetwork(t *testing.T) {
 	if during == 0 {
 		t.Fatal("no payment was acknowledged through the lossy network")
 	}
-	final, _ := client.New(c.HTTPAddrs(), client.WithMaxRetries(40), client.WithBackoff(50*time.Millisecond, time.Second))
+	final, _ := c.Client(client.WithMaxRetries(40), client.WithBackoff(50*time.Millisecond, time.Second))
 	byUser := map[uint64]map[string]int64{}
 	for _, p := range pays {
 		if byUser[p.user] == nil {

@@ -97,7 +97,7 @@ func TestCutOffZoneStopsWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	users := shardUsers(rt, 930_000, 1)[zone][:4]
-	admin, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(10))
+	admin, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +442,7 @@ func TestAsyncFollowerCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	users := shardUsers(rt, 940_000, 1)[zone][:6]
-	cl, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(10),
+	cl, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(10),
 		client.WithBackoff(20*time.Millisecond, 300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

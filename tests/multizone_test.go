@@ -225,7 +225,7 @@ func TestMultiZoneDirectRouting(t *testing.T) {
 		users = append(users, byZone[z]...)
 	}
 	n := float64(len(users))
-	routed, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(10),
+	routed, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(10),
 		client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +356,7 @@ func TestShardMoveWithRealProcesses(t *testing.T) {
 	users := []uint64{920_000 + uint64(shard), 920_100 + uint64(shard), 920_200 + uint64(shard)}
 	t.Logf("moving shard %d (users %v) from zone %s to zone %s", shard, users, from, to)
 
-	cl, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(30),
+	cl, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(30),
 		client.WithBackoff(20*time.Millisecond, 300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func TestSchedRunSurvivesKills(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cl, err := client.New(c.HTTPAddrs(), client.WithTimeout(3*time.Second), client.WithMaxRetries(30),
+	cl, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(30),
 		client.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		t.Fatal(err)

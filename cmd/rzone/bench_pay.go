@@ -41,9 +41,14 @@ Prints progress every second and then ops/s and latency percentiles.`,
 			if err != nil {
 				return err
 			}
-			return benchPay(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), c, benchPayOpts{
+			res, err := benchPay(cmd.Context(), cmd.ErrOrStderr(), c, benchPayOpts{
 				clients: clients, accounts: accounts, amount: amount, dur: dur, batch: batch,
 			})
+			if err != nil {
+				return err
+			}
+			res.print(cmd.OutOrStdout())
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -66,13 +71,34 @@ type benchPayOpts struct {
 	dur                      time.Duration
 }
 
-// benchPay runs the load and prints a result table.
-func benchPay(ctx context.Context, out, progress io.Writer, c *client.Client, o benchPayOpts) error {
+// benchResult is what one bench pay run measured.
+type benchResult struct {
+	clients, batch   int
+	payments, failed int64
+	elapsed          time.Duration
+	// p50 ... max are per request.
+	p50, p99, p999, max time.Duration
+}
+
+func (r benchResult) rate() float64 { return float64(r.payments) / r.elapsed.Seconds() }
+
+// print writes the result table: a header line starting "clients" and
+// ending "failed", and one row.
+func (r benchResult) print(out io.Writer) {
+	fmt.Fprintf(out, "%-8s %-6s %-9s %-10s %-10s %-10s %-10s %-10s %s\n", "clients", "batch", "payments", "payments/s", "p50", "p99", "p999", "max", "failed")
+	fmt.Fprintf(out, "%-8d %-6d %-9d %-10.0f %-10s %-10s %-10s %-10s %d\n", r.clients, r.batch, r.payments, r.rate(),
+		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.p999.Round(10*time.Microsecond),
+		r.max.Round(10*time.Microsecond), r.failed)
+}
+
+// benchPay creates the accounts, runs the load and returns what it
+// measured; progress gets a line a second.
+func benchPay(ctx context.Context, progress io.Writer, c *client.Client, o benchPayOpts) (benchResult, error) {
 	if o.clients < 1 || o.accounts < 1 || o.amount < 1 || o.dur <= 0 || o.batch < 1 || o.batch > client.MaxBatch {
-		return fmt.Errorf("clients, accounts, amount and time must be positive, batch 1 to %d", client.MaxBatch)
+		return benchResult{}, fmt.Errorf("clients, accounts, amount and time must be positive, batch 1 to %d", client.MaxBatch)
 	}
 	if err := createAccounts(ctx, progress, c, benchBase, int64(o.accounts), o.clients, client.MaxAmount); err != nil {
-		return err
+		return benchResult{}, err
 	}
 	run := time.Now().UnixNano()
 	var done, failed atomic.Int64
@@ -122,12 +148,8 @@ func benchPay(ctx context.Context, out, progress io.Writer, c *client.Client, o 
 		}
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
-	ops := done.Load()
-	fmt.Fprintf(out, "%-8s %-6s %-9s %-10s %-10s %-10s %-10s %-10s %s\n", "clients", "batch", "payments", "payments/s", "p50", "p99", "p999", "max", "failed")
-	fmt.Fprintf(out, "%-8d %-6d %-9d %-10.0f %-10s %-10s %-10s %-10s %d\n", o.clients, o.batch, ops, float64(ops)/elapsed.Seconds(),
-		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(0.999).Round(10*time.Microsecond),
-		pct(1).Round(10*time.Microsecond), failed.Load())
-	return nil
+	return benchResult{clients: o.clients, batch: o.batch, payments: done.Load(), failed: failed.Load(), elapsed: elapsed,
+		p50: pct(0.50), p99: pct(0.99), p999: pct(0.999), max: pct(1)}, nil
 }
 
 // payOnce makes one request: a single payment, or a batch of o.batch. It

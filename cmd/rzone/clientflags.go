@@ -37,7 +37,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	p.StringVar(&f.addrs, "addr", def, "API address(es) of any node(s), comma separated (env RZONE_ADDR)")
 	p.StringVarP(&f.output, "output", "o", "table", "output: table or json")
 	p.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this long")
-	p.StringVar(&f.token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN; default: the token file `rzone cluster init` wrote)")
+	p.StringVar(&f.token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN; default: the file $RZONE_TOKEN_FILE, else the token file `rzone cluster init` wrote)")
 	p.StringVar(&f.ca, "ca", os.Getenv("RZONE_CA"), "cluster CA certificate file; turns on HTTPS (env RZONE_CA)")
 }
 
@@ -54,8 +54,13 @@ func addrFlags(f *pflag.FlagSet, addrs, token, ca *string) {
 }
 
 // tokenFile is where `rzone cluster init` writes the cluster's first admin
-// token (0600) and where the CLI looks for a token when none is given.
+// token (0600) and where the CLI looks for a token when none is given:
+// $RZONE_TOKEN_FILE if set (a mounted secret, say), else rzone/token in
+// the user's config folder.
 func tokenFile() string {
+	if f := os.Getenv("RZONE_TOKEN_FILE"); f != "" {
+		return f
+	}
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return ""

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/rzonedb/rzone/client"
 	"io"
 	"net"
 	"net/http"
@@ -29,7 +30,7 @@ func TestNewUserPath(t *testing.T) {
 	}
 	bin, api := startDev(t)
 
-	base := "http://" + api
+	base := "https://" + api // rzone dev is secure: call sends RZONE_TOKEN, trusting RZONE_CA
 	steps := []struct {
 		name, method, path, body string
 		status                   int
@@ -176,7 +177,18 @@ func samePayment(body string) string {
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if strings.HasPrefix(url, "https://") {
+		// As the README's curl lines: --cacert "$RZONE_CA" -H
+		// "Authorization: Bearer $RZONE_TOKEN".
+		conf, err := client.LoadCA(os.Getenv("RZONE_CA"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("RZONE_TOKEN"))
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -212,19 +224,19 @@ func freePortRun(t *testing.T, n int) int {
 	return 0
 }
 
-// startDev builds rzone, starts `rzone dev` on free ports, waits until its
-// cluster is ready, and stops it with SIGINT when the test ends. It returns
-// the binary and the first node's API address.
+// startDev builds rzone, starts `rzone dev` (secure, as a new user gets
+// it) on free ports, waits until its cluster is ready, sets RZONE_CA and
+// RZONE_TOKEN from the export lines it prints (so that every rzone
+// command the test runs reaches it as the README says), and stops it with
+// SIGINT when the test ends. It returns the binary and the first node's
+// API address.
 func startDev(t *testing.T) (bin, api string) {
 	t.Helper()
-	bin = filepath.Join(t.TempDir(), "rzone")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin = buildRzone(t)
 	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
 	api = fmt.Sprintf("127.0.0.1:%d", p)
 	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
-		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18), "--insecure")
+		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -241,20 +253,41 @@ func startDev(t *testing.T) (bin, api string) {
 			t.Error("rzone dev did not stop on SIGINT within 15s")
 		}
 	})
-	ready := make(chan struct{})
+	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var ca, token string
 		for sc.Scan() {
-			t.Log("dev: " + sc.Text())
-			if strings.Contains(sc.Text(), "cluster ready") {
-				close(ready)
+			line := sc.Text()
+			t.Log("dev: " + line)
+			if v, ok := strings.CutPrefix(line, "export RZONE_CA="); ok {
+				ca = v
+			}
+			if v, ok := strings.CutPrefix(line, "export RZONE_TOKEN="); ok {
+				token = v
+			}
+			if ca != "" && token != "" {
+				ready <- [2]string{ca, token}
+				ca, token = "", ""
 			}
 		}
 	}()
 	select {
-	case <-ready:
+	case got := <-ready:
+		t.Setenv("RZONE_CA", got[0])
+		t.Setenv("RZONE_TOKEN", got[1])
 	case <-time.After(60 * time.Second):
-		t.Fatal("rzone dev did not become ready in 60s")
+		t.Fatal("rzone dev printed no RZONE_CA and RZONE_TOKEN lines in 60s")
 	}
 	return bin, api
+}
+
+// buildRzone builds this package's binary into the test's temp folder.
+func buildRzone(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rzone")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -28,7 +28,7 @@ func newRoot() (*cobra.Command, *clientFlags) {
 	}
 
 	bench := &cobra.Command{Use: "bench", Short: "Benchmarks: load against a cluster, scheduler simulation"}
-	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSchedCmd())
+	bench.AddCommand(newBenchPayCmd(), newBenchJobCmd(), newBenchSchedCmd(), newBenchSecurityCmd())
 	root.AddCommand(bench)
 	return root, cf
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/tests/internal/httpapi"
 )
@@ -58,6 +60,13 @@ type Config struct {
 	Logf func(format string, args ...any)
 	// KeepData leaves the data folders on disk after Close.
 	KeepData bool
+	// Insecure runs the nodes open (--insecure: plain HTTP, no tokens, no
+	// node certificates, gossip unencrypted). The default is a secure
+	// cluster, as rzone runs in production: a CA made for the cluster, a
+	// node certificate per node, the admin token every node accepts as
+	// its bootstrap token, and the harness's clients speaking TLS with it
+	// (see Cluster.Security).
+	Insecure bool
 }
 
 // Cluster is a running zone, or multi-zone cluster, of rzone processes.
@@ -71,6 +80,8 @@ type Cluster struct {
 
 	cfg     Config
 	dataDir string
+	sec     *Security // nil for an open cluster
+	http    *http.Client
 	net     *netFaults // nil when partitions are unavailable
 	netErr  error      // why partitions are unavailable
 	logf    func(string, ...any)
@@ -152,6 +163,12 @@ func (c *Cluster) layout() error {
 	if err := os.Chmod(dataDir, 0o755); err != nil {
 		return fmt.Errorf("cluster data folder: %w", err)
 	}
+	if !c.cfg.Insecure {
+		if c.sec, err = newSecurity(filepath.Join(dataDir, "certs")); err != nil {
+			return err
+		}
+	}
+	c.http = c.sec.HTTPClient(0)
 	// 127.A.B.x with A in 64..127: clear of 127.0.0.x, which other
 	// programs (resolvers, other clusters) use.
 	prefix := fmt.Sprintf("127.%d.%d.", 64+int(c.ID>>8)%64, c.ID&0xff)
@@ -193,6 +210,8 @@ func (c *Cluster) layout() error {
 			bin:      c.cfg.Binary,
 			logf:     c.logf,
 			exited:   make(chan struct{}),
+			sec:      c.sec,
+			http:     c.http,
 		}
 		close(n.exited)
 		if root {
@@ -203,9 +222,15 @@ func (c *Cluster) layout() error {
 			"--data-dir", n.DataDir,
 			"--raft-addr", n.RaftAddr,
 			"--http-addr", n.HTTPAddr,
-			// The harness's clients speak plain HTTP without tokens; a
-			// node refuses to run open unless told so.
-			"--insecure",
+		}
+		if c.sec == nil {
+			n.args = append(n.args, "--insecure")
+		} else {
+			certsDir := filepath.Join(dataDir, "certs-"+id)
+			if err := c.sec.nodeCerts(certsDir, id, []string{ip, "127.0.0.1", "localhost"}, n.UID); err != nil {
+				return err
+			}
+			n.args = append(n.args, "--certs-dir", certsDir, "--bootstrap-token-file", filepath.Join(certsDir, TokenFile))
 		}
 		if c.MultiZone() {
 			gossipPort, err := taken.freePort(ip, true)
@@ -217,7 +242,7 @@ func (c *Cluster) layout() error {
 		}
 		n.args = append(n.args, c.cfg.ServerArgs...)
 		n.args = append(n.args, c.cfg.ZoneArgs[zone]...)
-		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout)
+		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout, c.sec.APIOptions()...)
 		for _, d := range []string{n.DataDir, n.LogDir} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return fmt.Errorf("node %s: %w", id, err)
@@ -591,3 +616,13 @@ func (c *Cluster) Close() error {
 
 // DataDir is the folder holding every node's data folder.
 func (c *Cluster) DataDir() string { return c.dataDir }
+
+// Security is what a client needs to reach this cluster (CA, admin token,
+// TLS configs), or nil for an open cluster (Config.Insecure).
+func (c *Cluster) Security() *Security { return c.sec }
+
+// Client returns a client library client of every node of the cluster,
+// secured as the cluster is, with opts after the security options.
+func (c *Cluster) Client(opts ...client.Option) (*client.Client, error) {
+	return client.New(c.HTTPAddrs(), append(c.sec.ClientOptions(), opts...)...)
+}

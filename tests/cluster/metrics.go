@@ -20,7 +20,7 @@ type Metrics map[string]float64
 func (n *Node) Metrics(ctx context.Context) (Metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL("/metrics"), nil)
 	if err != nil {
 		return nil, err
 	}

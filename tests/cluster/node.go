@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,8 @@ type Node struct {
 	args []string // server flags common to every start
 	logf func(string, ...any)
 	api  *httpapi.Client
+	sec  *Security    // nil for an open cluster
+	http *http.Client // the harness's raw requests (node certificate when secure)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd

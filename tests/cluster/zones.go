@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -294,15 +293,6 @@ func (c *Cluster) MetaVoters(ctx context.Context, n *Node) ([]*Node, error) {
 	}
 }
 
-// jsonClient carries the harness's own JSON requests (zones, members,
-// routes, metrics); never through a proxy.
-var jsonClient = &http.Client{Transport: &http.Transport{
-	Proxy:               nil,
-	DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-	MaxIdleConnsPerHost: 4,
-	IdleConnTimeout:     30 * time.Second,
-}}
-
 // GetJSON GETs path from the node into out, within 3 seconds (or ctx). An
 // API error reply is returned as an *api.Error.
 func (n *Node) GetJSON(ctx context.Context, path string, out any) error {
@@ -328,7 +318,7 @@ func (n *Node) doJSON(ctx context.Context, method, path string, body, out any) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.HTTPAddr+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, n.URL(path), rd)
 	if err != nil {
 		return err
 	}
@@ -355,8 +345,14 @@ func (n *Node) doJSON(ctx context.Context, method, path string, body, out any) e
 	return nil
 }
 
+// URL is the node's address for path ("https://..." in a secure cluster).
+func (n *Node) URL(path string) string { return n.sec.Scheme() + "://" + n.HTTPAddr + path }
+
+// fetch sends the harness's own request (the admin token, and a node
+// certificate in a secure cluster) and reads the reply.
 func (n *Node) fetch(req *http.Request) ([]byte, int, error) {
-	resp, err := jsonClient.Do(req)
+	n.sec.Authorize(req)
+	resp, err := n.http.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s %s on %s: %w", req.Method, req.URL.Path, n.ID, err)
 	}
@@ -455,4 +451,22 @@ func (c *Cluster) RestartNodes(ctx context.Context, nodes []*Node) error {
 		}
 	}
 	return first
+}
+
+// Replicas reads the node's GET /v1/internal/replicas: every Raft group
+// replica it hosts (the harness presents a node certificate in a secure
+// cluster).
+func (n *Node) Replicas(ctx context.Context) ([]api.ReplicaState, error) {
+	var rs []api.ReplicaState
+	if err := n.GetJSON(ctx, "/v1/internal/replicas", &rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// Do sends req (its URL made with URL) with the harness's credentials: the
+// admin token, and a node certificate in a secure cluster.
+func (n *Node) Do(req *http.Request) (*http.Response, error) {
+	n.sec.Authorize(req)
+	return n.http.Do(req)
 }

@@ -2,7 +2,9 @@ package docker
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/tests/cluster"
 	"github.com/rzonedb/rzone/tests/cluster/compose"
 )
 
@@ -57,10 +60,18 @@ func TestComposeCluster(t *testing.T) {
 		}
 		t.Logf("a1's API is published on %s", api)
 	})
-	c, err := client.New([]string{api}, client.WithRouting(false), client.WithTimeout(5*time.Second))
+	// The cluster is secure: its certs service made the CA and the admin
+	// token; this test's client speaks TLS with them, and an open request
+	// is refused.
+	sec, err := secure(ctx, t, p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c, err := client.New([]string{api}, append(sec.ClientOptions(), client.WithRouting(false), client.WithTimeout(5*time.Second))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusesOpen(ctx, t, api)
 	phase("cluster init, zones ready", func() {
 		waitFor(ctx, t, 3*time.Minute, "3 zones with leaders, voters and async followers", func(ctx context.Context) error {
 			zl, err := c.Zones(ctx)
@@ -132,9 +143,10 @@ func bench(ctx context.Context, t *testing.T, p *compose.Project) int {
 	t.Cleanup(func() {
 		quiet(func(ctx context.Context) error { _, _, err := p.Run(ctx, "docker", "rm", "-f", name); return err })
 	}) // if the test stops before the run ends
-	out, stderr, err := p.Run(ctx, "docker", "run", "--rm", "--name", name, "--network", p.Network(), p.Image,
+	args := append(append([]string{"run", "--rm", "--name", name}, p.InNetwork()...), p.Image,
 		"bench", "pay", "--addr", "a1:7070,b1:7070,c1:7070", "--clients", strconv.Itoa(benchClients),
 		"--time", "8s", "--accounts", strconv.Itoa(benchAccounts))
+	out, stderr, err := p.Run(ctx, "docker", args...)
 	t.Logf("bench pay:\n%s%s", stderr, out)
 	if err != nil {
 		t.Fatalf("bench pay: %v", err)
@@ -173,4 +185,37 @@ func parseBench(out string) (ops, failed int, err error) {
 		return ops, failed, nil
 	}
 	return 0, 0, fmt.Errorf("no result table in the bench output:\n%s", out)
+}
+
+// secure copies the CA, the nodes' certificate and the admin token out of
+// the project's certs volume.
+func secure(ctx context.Context, t *testing.T, p *compose.Project) (*cluster.Security, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := p.CopyCerts(ctx, dir); err != nil {
+		return nil, err
+	}
+	return cluster.LoadSecurity(dir)
+}
+
+// refusesOpen checks that the published API speaks only TLS: a plaintext
+// request gets no API reply, and an HTTPS request without a token is 401.
+func refusesOpen(ctx context.Context, t *testing.T, api string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := hc.Get("http://" + api + "/v1/zones"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to %s answered %s", api, resp.Status)
+		}
+	}
+	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := insecure.Get("https://" + api + "/v1/zones")
+	if err != nil {
+		t.Fatalf("HTTPS to %s: %v", api, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("HTTPS without a token to %s answered %s, want 401", api, resp.Status)
+	}
 }

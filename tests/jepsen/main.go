@@ -229,6 +229,7 @@ func run() int {
 		binary    = flag.String("binary", "", "rzone binary to run instead of building ./cmd/rzone")
 		checkTO   = flag.Duration("check-timeout", 30*time.Second, "Porcupine's time limit per account")
 		verbose   = flag.Bool("v", false, "log progress to stderr")
+		insecure  = flag.Bool("insecure", false, "run the local cluster open (no TLS, no tokens); the default is a secure cluster")
 	)
 	flag.Parse()
 	if *seed == 0 {
@@ -270,6 +271,7 @@ func run() int {
 		FaultDuration:          *faultDur,
 		Inject:                 *inject,
 		Binary:                 *binary,
+		Insecure:               *insecure,
 		CheckTimeout:           *checkTO,
 		Stdout:                 os.Stdout,
 		Logf:                   logf,

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,19 +30,54 @@ var ErrTransport = errors.New("httpapi: transport error")
 // It is safe for concurrent use.
 type Client struct {
 	// Addr is the node's HTTP address, host:port.
-	Addr string
-	http *http.Client
+	Addr   string
+	http   *http.Client
+	scheme string // "http", or "https" with WithTLS
+	token  string // sent as a bearer token when set
+}
+
+// Option configures a Client made by New.
+type Option func(*Client, *http.Transport)
+
+// WithTLS makes the client speak HTTPS with cfg (a secure cluster).
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *Client, tr *http.Transport) {
+		if cfg != nil {
+			tr.TLSClientConfig = cfg.Clone()
+			c.scheme = "https"
+		}
+	}
+}
+
+// WithToken makes the client send token as "Authorization: Bearer".
+func WithToken(token string) Option {
+	return func(c *Client, _ *http.Transport) { c.token = token }
 }
 
 // New returns a client of the node at addr whose every request gives up after
 // timeout.
-func New(addr string, timeout time.Duration) *Client {
+func New(addr string, timeout time.Duration, opts ...Option) *Client {
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &Client{Addr: addr, http: &http.Client{Transport: tr, Timeout: timeout}}
+	c := &Client{Addr: addr, scheme: "http"}
+	for _, o := range opts {
+		o(c, tr)
+	}
+	c.http = &http.Client{Transport: tr, Timeout: timeout}
+	return c
+}
+
+// URL is the node's address for path, with the client's scheme.
+func (c *Client) URL(path string) string { return c.scheme + "://" + c.Addr + path }
+
+// Authorize sets req's Authorization header from the client's token, if any.
+func (c *Client) Authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // CloseIdle closes the client's idle connections.
@@ -51,7 +87,7 @@ func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }
 // status, an *api.Error for an API error reply, or an error wrapping
 // ErrTransport.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) (int, error) {
-	u := "http://" + c.Addr + path
+	u := c.URL(path)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -70,6 +106,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	c.Authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s %s: %w", ErrTransport, method, u, err)

@@ -2,12 +2,8 @@ package nemesis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/rzonedb/rzone/internal/api"
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/tests/cluster"
@@ -157,7 +153,7 @@ func (h harness) RestartDown(ctx context.Context) error { return h.c.RestartNode
 
 // admin returns a client of every node that retries for a few seconds.
 func (h harness) admin() (*client.Client, error) {
-	return client.New(h.c.HTTPAddrs(), client.WithMaxRetries(10), client.WithBackoff(50*time.Millisecond, time.Second),
+	return h.c.Client(client.WithMaxRetries(10), client.WithBackoff(50*time.Millisecond, time.Second),
 		client.WithTimeout(5*time.Second))
 }
 
@@ -210,22 +206,11 @@ func (h harness) CutZones(a, b string) error {
 }
 
 func (h harness) MetaLeaderZone(ctx context.Context) (string, error) {
-	hc := &http.Client{Timeout: 2 * time.Second}
 	for _, n := range h.c.Nodes {
 		if !n.Running() || n.Paused() {
 			continue
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/v1/internal/replicas", nil)
-		if err != nil {
-			return "", err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			continue
-		}
-		var rs []api.ReplicaState
-		err = json.NewDecoder(resp.Body).Decode(&rs)
-		resp.Body.Close()
+		rs, err := n.Replicas(ctx)
 		if err != nil {
 			continue
 		}

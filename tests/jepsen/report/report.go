@@ -29,7 +29,10 @@ type Run struct {
 	// Backend names the backend that ran the cluster when it is not the
 	// local processes ("docker": docker-compose.yml's containers).
 	Backend string `json:"backend,omitempty"`
-	Nodes   int    `json:"nodes"`
+	// Insecure is set when the cluster ran open (--insecure); a run is on
+	// a secure cluster (TLS, node certificates, tokens) otherwise.
+	Insecure bool `json:"insecure,omitempty"`
+	Nodes    int  `json:"nodes"`
 	// Zones is the number of zones, 0 for a single standalone zone.
 	Zones int `json:"zones,omitempty"`
 	// ClockZone is the zone run with --inject clock-rate=ClockRate.
@@ -172,6 +175,11 @@ func Summary(w io.Writer, r *Run) {
 		strings.Join(r.Workloads, ","), nemesesOrNone(r.Nemeses), r.Nodes, zones, r.Duration, r.Seed)
 	if r.Backend != "" {
 		fmt.Fprintf(w, ", on %s", r.Backend)
+	}
+	if r.Insecure {
+		fmt.Fprintf(w, ", open cluster (--insecure)")
+	} else {
+		fmt.Fprintf(w, ", secure cluster (TLS, node certificates, tokens)")
 	}
 	if r.Inject != "" {
 		fmt.Fprintf(w, ", injected fault %s", r.Inject)

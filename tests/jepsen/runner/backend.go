@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"github.com/rzonedb/rzone/client"
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
@@ -32,6 +33,12 @@ type target interface {
 	Routes(ctx context.Context) (*api.RouteTable, error)
 	// HTTPAddrs lists addresses the runner's admin client may use.
 	HTTPAddrs() []string
+	// Security is what a client needs to reach the cluster (CA, admin
+	// token), nil for an open cluster.
+	Security() *cluster.Security
+	// Client is a client library client of the cluster's nodes, secured
+	// as the cluster is, with opts after the security options.
+	Client(opts ...client.Option) (*client.Client, error)
 	// CanPartition says why partitions cannot be made, nil if they can.
 	CanPartition() error
 	// Nemesis is the cluster as the nemesis drives it.

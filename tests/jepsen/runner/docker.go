@@ -73,6 +73,9 @@ type dockerCluster struct {
 	// route table (its names do not resolve here) and retries for a few
 	// seconds.
 	admin *client.Client
+	// sec is the cluster's CA, node certificate and admin token, copied
+	// out of its certs volume once it is up.
+	sec *cluster.Security
 
 	closeOnce sync.Once
 }
@@ -80,6 +83,7 @@ type dockerCluster struct {
 type dockerNode struct {
 	compose.Node
 	container string
+	addr      string // the API's published loopback address
 	api       *httpapi.Client
 }
 
@@ -145,6 +149,9 @@ func startDocker(ctx context.Context, cfg Config) (_ *dockerCluster, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("runner: docker: %w", err)
 	}
+	if err := d.connect(ctx, cfg.RequestTimeout); err != nil {
+		return nil, err
+	}
 	for i := range d.nodes {
 		if d.nodes[i].container, err = d.p.ContainerID(ctx, d.nodes[i].ID); err != nil {
 			return nil, fmt.Errorf("runner: docker: %w", err)
@@ -182,20 +189,44 @@ func (d *dockerCluster) publish(timeout time.Duration) error {
 		} else {
 			fmt.Fprintf(&b, "  %s:\n    ports: [%q]\n", n.ID, addr+":7070")
 		}
-		d.nodes = append(d.nodes, dockerNode{Node: n, api: httpapi.New(addr, timeout)})
+		d.nodes = append(d.nodes, dockerNode{Node: n, addr: addr})
 	}
 	f := filepath.Join(d.dir, "ports.yml")
 	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}
 	d.p.Overrides = []string{f}
-	var err error
-	d.admin, err = client.New(d.HTTPAddrs(), client.WithRouting(false), client.WithMaxRetries(10),
+	return nil
+}
+
+// connect copies the cluster's CA, node certificate and admin token out of
+// its certs volume (written by the certs service before any node starts)
+// and makes the nodes' API clients and the admin client with them.
+func (d *dockerCluster) connect(ctx context.Context, timeout time.Duration) error {
+	dir := filepath.Join(d.dir, "certs")
+	if err := d.p.CopyCerts(ctx, dir); err != nil {
+		return fmt.Errorf("runner: docker: %w", err)
+	}
+	sec, err := cluster.LoadSecurity(dir)
+	if err != nil {
+		return fmt.Errorf("runner: docker: %w", err)
+	}
+	d.sec = sec
+	for i := range d.nodes {
+		d.nodes[i].api = httpapi.New(d.nodes[i].addr, timeout, sec.APIOptions()...)
+	}
+	d.admin, err = d.Client(client.WithRouting(false), client.WithMaxRetries(10),
 		client.WithBackoff(50*time.Millisecond, time.Second), client.WithTimeout(3*time.Second))
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}
 	return nil
+}
+
+func (d *dockerCluster) Security() *cluster.Security { return d.sec }
+
+func (d *dockerCluster) Client(opts ...client.Option) (*client.Client, error) {
+	return client.New(d.HTTPAddrs(), append(d.sec.ClientOptions(), opts...)...)
 }
 
 func (d *dockerCluster) Nodes() []workload.Node {
@@ -214,7 +245,7 @@ func (d *dockerCluster) Nemesis() nemesis.Cluster { return d }
 func (d *dockerCluster) HTTPAddrs() []string {
 	var out []string
 	for _, n := range d.nodes {
-		out = append(out, n.api.Addr)
+		out = append(out, n.addr)
 	}
 	return out
 }
@@ -541,7 +572,9 @@ func (d *dockerCluster) Close() error {
 					_ = os.WriteFile(filepath.Join(dir, "stderr.log"), []byte(stderr+out), 0o644)
 				}
 			}
-			n.api.CloseIdle()
+			if n.api != nil {
+				n.api.CloseIdle()
+			}
 		}
 		if err := d.p.Down(ctx); err != nil {
 			first = fmt.Errorf("runner: docker: %w", err)

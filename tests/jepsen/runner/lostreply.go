@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/tests/cluster"
 	"github.com/rzonedb/rzone/tests/internal/httpapi"
 	"github.com/rzonedb/rzone/tests/jepsen/workload"
 )
@@ -39,7 +41,7 @@ type replyProxies struct {
 // replyProxy is one node's proxy.
 type replyProxy struct {
 	id     string
-	target string
+	target string // the node's URL prefix, scheme://host:port
 	ln     net.Listener
 	srv    *http.Server
 	tr     *http.Transport
@@ -47,8 +49,10 @@ type replyProxy struct {
 }
 
 // startReplyProxies starts a proxy on a loopback port in front of each
-// node and returns them with the nodes as the clients should see them.
-func startReplyProxies(nodes []workload.Node, timeout time.Duration) (*replyProxies, []workload.Node, error) {
+// node and returns them with the nodes as the clients should see them. In
+// a secure cluster (sec not nil) a proxy speaks TLS on both sides, with the
+// harness's certificate to the clients, and passes their token on.
+func startReplyProxies(nodes []workload.Node, timeout time.Duration, sec *cluster.Security) (*replyProxies, []workload.Node, error) {
 	set := &replyProxies{byNode: map[string]*replyProxy{}, nodes: map[string]bool{}, zones: map[string]bool{}}
 	var out []workload.Node
 	for _, n := range nodes {
@@ -57,13 +61,17 @@ func startReplyProxies(nodes []workload.Node, timeout time.Duration) (*replyProx
 			set.Close()
 			return nil, nil, fmt.Errorf("runner: reply proxy for %s: %w", n.ID, err)
 		}
-		p := &replyProxy{id: n.ID, target: n.API.Addr, ln: ln, set: set,
+		p := &replyProxy{id: n.ID, target: sec.Scheme() + "://" + n.API.Addr, ln: ln, set: set,
 			tr: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, DisableCompression: true}}
+		if sec != nil {
+			p.tr.TLSClientConfig = sec.TLS.Clone()
+			ln = tls.NewListener(ln, sec.ServerTLS())
+		}
 		p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 		go p.srv.Serve(ln)
 		set.byNode[n.ID] = p
 		set.order = append(set.order, n.ID)
-		out = append(out, workload.Node{ID: n.ID, Zone: n.Zone, API: httpapi.New(ln.Addr().String(), timeout)})
+		out = append(out, workload.Node{ID: n.ID, Zone: n.Zone, API: httpapi.New(ln.Addr().String(), timeout, sec.APIOptions()...)})
 	}
 	return set, out, nil
 }
@@ -151,7 +159,7 @@ func (p *replyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.target+r.URL.RequestURI(), bytes.NewReader(body))
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}

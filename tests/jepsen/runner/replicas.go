@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rzonedb/rzone/tests/cluster"
 	"net/http"
 	"sync"
 	"time"
@@ -17,14 +18,15 @@ import (
 // store's replicas exist only then) and once more at the end of the run.
 type replicaSampler struct {
 	addrs []string
+	sec   *cluster.Security // the harness's node certificate reads /v1/internal/*
 	http  *http.Client
 
 	mu      sync.Mutex
 	samples []checker.ReplicaSample
 }
 
-func newReplicaSampler(addrs []string) *replicaSampler {
-	return &replicaSampler{addrs: addrs, http: &http.Client{Timeout: 10 * time.Second}}
+func newReplicaSampler(addrs []string, sec *cluster.Security) *replicaSampler {
+	return &replicaSampler{addrs: addrs, sec: sec, http: sec.HTTPClient(10 * time.Second)}
 }
 
 // sample reads every node once, under label, and returns what it read.
@@ -62,10 +64,11 @@ func (s *replicaSampler) sample(ctx context.Context, label string) []checker.Rep
 }
 
 func (s *replicaSampler) read(ctx context.Context, addr string) ([]api.ReplicaState, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/internal/replicas?digest=1", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.sec.Scheme()+"://"+addr+"/v1/internal/replicas?digest=1", nil)
 	if err != nil {
 		return nil, err
 	}
+	s.sec.Authorize(req)
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return nil, err

@@ -106,6 +106,10 @@ type Config struct {
 	// zone to converge and go quiet before the final reads; past it the
 	// reads go ahead and the report notes it. Zero means 60s.
 	SettleTimeout time.Duration
+	// Insecure runs the local cluster open (--insecure: plain HTTP, no
+	// tokens). The default is a secure cluster, as rzone runs in
+	// production; the docker backend is always secure.
+	Insecure bool
 	// Stdout receives the summary table; nil discards it.
 	Stdout io.Writer
 	// Logf receives progress lines; nil is silent.
@@ -139,6 +143,9 @@ func (c *Config) defaults() error {
 	case "", BackendLocal:
 		c.Backend = BackendLocal
 	case BackendDocker:
+		if c.Insecure {
+			return errors.New("runner: the docker backend runs docker-compose.yml, which is always secure; drop Insecure (--insecure)")
+		}
 		if err := c.checkDocker(); err != nil {
 			return err
 		}
@@ -212,6 +219,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	if cfg.Backend != BackendLocal {
 		rep.Backend = cfg.Backend
 	}
+	rep.Insecure = cfg.Insecure
 	zones := zoneNames(cfg.Zones)
 	if cfg.ClockRate > 0 {
 		rep.ClockZone = zones[int(uint64(cfg.Seed)%uint64(len(zones)))]
@@ -259,7 +267,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	defer hf.Close()
 	rec := history.NewRecorder(hf)
-	env := &workload.Env{Rec: rec, Seed: cfg.Seed, Logf: cfg.Logf}
+	env := &workload.Env{Rec: rec, Seed: cfg.Seed, Logf: cfg.Logf, ClientOptions: c.Security().ClientOptions()}
 	env.Nodes = c.Nodes()
 	if c.MultiZone() {
 		zoneOf, err := shardZones(ctx, c)
@@ -306,7 +314,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 		rep.Plan = append(rep.Plan, s.String())
 	}
 	cfg.Logf("runner: %d faults planned: %v", len(steps), rep.Plan)
-	sampler := newReplicaSampler(c.HTTPAddrs())
+	sampler := newReplicaSampler(c.HTTPAddrs(), c.Security())
 	counts := runPhase(ctx, cfg, c, env, wls, steps, rep.ClockZone, autoFailover, failoverRun, sampler)
 	if l, ok := c.(local); ok && l.replies != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("lost-reply: %d write replies lost after the write reached a node", l.replies.Dropped()))
@@ -394,7 +402,7 @@ func startTarget(ctx context.Context, cfg Config, zones []string, clockZone stri
 	}
 	l := local{Cluster: c}
 	if slices.Contains(cfg.Nemeses, nemesis.LostReply) {
-		if l.replies, l.proxied, err = startReplyProxies(l.Nodes(), cfg.RequestTimeout); err != nil {
+		if l.replies, l.proxied, err = startReplyProxies(l.Nodes(), cfg.RequestTimeout, l.Security()); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -411,6 +419,7 @@ func startCluster(ctx context.Context, cfg Config, zones []string, clockZone str
 		RequestTimeout: cfg.RequestTimeout,
 		ServerArgs:     serverArgs,
 		Logf:           cfg.Logf,
+		Insecure:       cfg.Insecure,
 	}
 	// The clock-skew nemesis restarts a node with an injected fault.
 	if cfg.Inject != "" || clockZone != "" || slices.Contains(cfg.Nemeses, nemesis.ClockSkew) {
@@ -568,7 +577,7 @@ func zoneLoader(ctx context.Context, env *workload.Env, wls []workload.Workload,
 // lost zone over once its lease has been expired for after; zero switches
 // automatic failover off.
 func setAutoFailover(ctx context.Context, c target, after time.Duration) error {
-	admin, err := client.New(c.HTTPAddrs(), client.WithMaxRetries(20), client.WithBackoff(50*time.Millisecond, time.Second))
+	admin, err := c.Client(client.WithMaxRetries(20), client.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}

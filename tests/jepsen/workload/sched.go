@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,8 +118,8 @@ func (s *Sched) Setup(ctx context.Context, env *Env) error {
 	for _, n := range env.Nodes {
 		addrs = append(addrs, n.API.Addr)
 	}
-	cl, err := client.New(addrs, client.WithTimeout(3*time.Second), client.WithMaxRetries(4),
-		client.WithBackoff(50*time.Millisecond, 500*time.Millisecond))
+	cl, err := client.New(addrs, append(slices.Clone(env.ClientOptions), client.WithTimeout(3*time.Second), client.WithMaxRetries(4),
+		client.WithBackoff(50*time.Millisecond, 500*time.Millisecond))...)
 	if err != nil {
 		return err
 	}

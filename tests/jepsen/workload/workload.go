@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rzonedb/rzone/client"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Env struct {
 	// only the nodes of its zone, whose applied index is that zone's.
 	ZoneOf func(user uint64) string
 	Logf   func(format string, args ...any)
+	// ClientOptions secure a client library client of the cluster (TLS
+	// and a token); none for an open cluster.
+	ClientOptions []client.Option
 }
 
 // zoneOf returns the zone of user, "" in a single zone.
