@@ -190,7 +190,11 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 		}
 		return out
 	}
-	time.Sleep(time.Second)
+	for wait := time.Now().Add(60 * time.Second); len(ackedBy(time.Now())) < 30; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("only %d payments acknowledged in 60s: no load", len(ackedBy(time.Now())))
+		}
+	}
 
 	backup := filepath.Join(t.TempDir(), "backup")
 	saveStart := time.Now()
@@ -206,7 +210,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 	before := ackedBy(saveStart)
 	during := len(ackedBy(saveEnd)) - len(before)
 	t.Logf("%d payments acknowledged before the save, %d during it", len(before), during)
-	if len(before) < 20 {
+	if len(before) < 30 {
 		t.Fatalf("only %d payments before the save: no load", len(before))
 	}
 	srcEpoch := func() uint64 {
