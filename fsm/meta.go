@@ -18,6 +18,10 @@ import (
 // JSON encoding.
 type MetaState struct {
 	Initialized bool `json:"initialized"`
+	// ClusterID names the cluster: set by its init (or a restore, which
+	// makes a new cluster), empty in clusters initialized before it
+	// existed. Backups carry it.
+	ClusterID string `json:"cluster_id,omitempty"`
 	// Epoch grows on every change of the route table.
 	Epoch  uint64       `json:"epoch"`
 	Zones  []ZoneInfo   `json:"zones"`  // by name
@@ -114,8 +118,9 @@ type MetaCmd struct {
 	Time int64 `json:"time"` // stamped by the proposing leader, Unix ms
 
 	// MetaInit
-	Zones []ZoneInfo `json:"zones,omitempty"`
-	Nodes []NodeInfo `json:"nodes,omitempty"`
+	Zones     []ZoneInfo `json:"zones,omitempty"`
+	Nodes     []NodeInfo `json:"nodes,omitempty"`
+	ClusterID string     `json:"cluster_id,omitempty"`
 	// MetaRenewLease
 	Zone       string `json:"zone,omitempty"`
 	Holder     string `json:"holder,omitempty"`
@@ -362,6 +367,7 @@ func (s *MetaState) init(c *MetaCmd) MetaResult {
 	nodes := slices.Clone(c.Nodes)
 	slices.SortFunc(nodes, func(a, b NodeInfo) int { return cmpString(a.ID, b.ID) })
 	s.Initialized = true
+	s.ClusterID = c.ClusterID
 	s.Epoch = 1
 	s.Zones = zones
 	s.Nodes = nodes

@@ -472,6 +472,9 @@ func (c *MetaCmd) invalid() string {
 				return fmt.Sprintf("node %s is in zone %q, which is no zone", nd.ID, nd.Zone)
 			}
 		}
+		if len(c.ClusterID) > maxNameLen {
+			return "cluster id too long"
+		}
 		return c.invalidToken()
 	case MetaRenewLease:
 		if msg := validName("zone", c.Zone); msg != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/rzonedb/rzone/internal/api"
 	bolt "go.etcd.io/bbolt"
@@ -193,25 +194,48 @@ func (f *FSM) ForEachAccount(fn func(a api.Account) error) error {
 // Digest is a SHA-256 over every bucket's keys and values in order: two
 // replicas at the same applied index must have the same digest.
 func (f *FSM) Digest() (applied uint64, sum [32]byte, err error) {
-	h := sha256.New()
 	err = f.view(func(tx *bolt.Tx) error {
 		applied = readApplied(tx)
-		for _, name := range allBuckets {
-			fmt.Fprintf(h, "bucket %s\n", name)
-			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				var n [8]byte
-				h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(k))))
-				h.Write(k)
-				h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(v))))
-				h.Write(v)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		sum, err = digestTx(tx)
+		return err
 	})
-	copy(sum[:], h.Sum(nil))
 	return applied, sum, err
+}
+
+func digestTx(tx *bolt.Tx) (sum [32]byte, err error) {
+	h := sha256.New()
+	for _, name := range allBuckets {
+		fmt.Fprintf(h, "bucket %s\n", name)
+		err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+			var n [8]byte
+			h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(k))))
+			h.Write(k)
+			h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(v))))
+			h.Write(v)
+			return nil
+		})
+		if err != nil {
+			return sum, err
+		}
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// WriteSnapshot writes the whole state file, as one read transaction sees
+// it, to w (the body of a backup, which Restore takes back), and returns
+// the applied index and the state digest (Digest) of that same view.
+func (f *FSM) WriteSnapshot(w io.Writer) (applied uint64, digest [32]byte, err error) {
+	err = f.view(func(tx *bolt.Tx) error {
+		applied = readApplied(tx)
+		if digest, err = digestTx(tx); err != nil {
+			return err
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return 0, digest, fmt.Errorf("fsm: write snapshot: %w", err)
+	}
+	return applied, digest, nil
 }

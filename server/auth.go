@@ -125,6 +125,9 @@ var routeAccess = map[string]access{
 	"POST /v1/internal/sched/report":           accessNode,
 	"GET /v1/internal/sched/due":               accessNode,
 	"POST /v1/internal/sched/effects":          accessNode,
+
+	// A backup holds every account and the tokens' hashes.
+	"GET /v1/snapshot/{group...}": accessAdmin,
 }
 
 // guardedMux registers routes on a ServeMux behind the access check of

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -570,6 +572,8 @@ type initPlan struct {
 	// token is the first admin token, created with the init (secure
 	// clusters).
 	token *fsm.Token
+	// clusterID is the new cluster's identity.
+	clusterID string
 }
 
 func (n *Node) planInit(req InitRequest) (initPlan, error) {
@@ -606,11 +610,19 @@ func (n *Node) planInit(req InitRequest) (initPlan, error) {
 		}
 		p.zones = append(p.zones, fsm.ZoneInfo{Name: z, Backup: backup})
 	}
-	// Meta voters: round robin over zones, three in all (fewer if fewer nodes).
+	p.nodes = pickMetaVoters(req.Zones, byZone)
+	p.clusterID = newClusterID()
+	return p, nil
+}
+
+// pickMetaVoters returns the nodes of byZone (each zone's sorted by id) in
+// the order of zones, with the meta voters marked: round robin over the
+// zones, three in all (fewer if fewer nodes).
+func pickMetaVoters(zones []string, byZone map[string][]fsm.NodeInfo) []fsm.NodeInfo {
 	picked := map[string]bool{}
 	for round := 0; len(picked) < 3; round++ {
 		added := false
-		for _, z := range req.Zones {
+		for _, z := range zones {
 			if round < len(byZone[z]) && len(picked) < 3 {
 				picked[byZone[z][round].ID] = true
 				added = true
@@ -620,13 +632,23 @@ func (n *Node) planInit(req InitRequest) (initPlan, error) {
 			break
 		}
 	}
-	for _, z := range req.Zones {
+	var nodes []fsm.NodeInfo
+	for _, z := range zones {
 		for _, nd := range byZone[z] {
 			nd.MetaVoter = picked[nd.ID]
-			p.nodes = append(p.nodes, nd)
+			nodes = append(nodes, nd)
 		}
 	}
-	return p, nil
+	return nodes
+}
+
+// newClusterID makes a cluster's identity: 16 random hex digits.
+func newClusterID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("server: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func (n *Node) runInit(ctx context.Context, p initPlan) error {
@@ -655,7 +677,7 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 		}
 	}
 	for {
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token, ClusterID: p.clusterID})
 		if err == nil {
 			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
 				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)

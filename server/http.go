@@ -126,6 +126,7 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("POST /v1/tokens", n.handleCreateToken)
 	mux.HandleFunc("GET /v1/tokens", n.handleListTokens)
 	mux.HandleFunc("DELETE /v1/tokens/{id}", n.handleRevokeToken)
+	mux.HandleFunc("GET /v1/snapshot/{group...}", n.handleSnapshot)
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
 	mux.HandleFunc("GET /v1/openapi.json", handleOpenAPI)

@@ -506,8 +506,8 @@ func TestAuthLimiter(t *testing.T) {
 
 // TestRolesAsDocumented checks the route table against the roles as the
 // README describes them, written out here independently of accessRoles:
-// metrics reads /metrics only; reader every GET but the token list and
-// the profiler (admin's) and nothing else; app
+// metrics reads /metrics only; reader every GET but the token list, the
+// profiler and snapshots (admin's) and nothing else; app
 // writes accounts, payments, repayments and batches and reads only its
 // users' data (and the routes and status its client library needs);
 // admin everything but /v1/internal/*, which takes node certificates.
@@ -519,7 +519,8 @@ func TestRolesAsDocumented(t *testing.T) {
 		case fsm.RoleAdmin:
 			return !internal
 		case fsm.RoleReader:
-			return method == http.MethodGet && !internal && path != "/v1/tokens" && !strings.HasPrefix(path, "/debug/")
+			return method == http.MethodGet && !internal && path != "/v1/tokens" && !strings.HasPrefix(path, "/debug/") &&
+				!strings.HasPrefix(path, "/v1/snapshot/")
 		case fsm.RoleMetrics:
 			return path == "/metrics"
 		case fsm.RoleApp:

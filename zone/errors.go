@@ -26,6 +26,9 @@ var (
 	ErrLeaseExpired = errors.New("zone: ownership lease expired")
 	// ErrNotHosted means this node holds no replica of the group.
 	ErrNotHosted = errors.New("zone: group not hosted on this node")
+	// ErrHasState means a folder to seed a new replica in already holds
+	// Raft state.
+	ErrHasState = errors.New("zone: folder already holds raft state")
 )
 
 // classifyApply maps a raft.Apply error to whether the write may have

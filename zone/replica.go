@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -239,6 +240,23 @@ func (r *Replica) lastFSMEntry(index uint64) uint64 {
 		}
 	}
 	return 0
+}
+
+// TermAt returns the term of the entry at index: from the log, else from
+// the newest snapshot if it ends there, else the current term (an upper
+// bound: the entry is older).
+func (r *Replica) TermAt(index uint64) uint64 {
+	var l raft.Log
+	if err := r.logs.GetLog(index, &l); err == nil {
+		return l.Term
+	}
+	st := r.raft.Stats()
+	if st["last_snapshot_index"] == strconv.FormatUint(index, 10) {
+		if t, err := strconv.ParseUint(st["last_snapshot_term"], 10, 64); err == nil {
+			return t
+		}
+	}
+	return r.raft.CurrentTerm()
 }
 
 // Members returns the group's configuration.
