@@ -98,8 +98,10 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.Backup == "" || z.Backup == z.Name:
 		return MetaResult{Err: fmt.Sprintf("zone %s has no backup zone to fail over to", c.Zone)}
-	case z.PhaseOf() == PhaseFailingOver || z.PhaseOf() == PhaseFailover:
-		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() == PhaseFailingOver:
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: PhaseFailingOver})}
+	case z.PhaseOf() == PhaseFailover:
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: OpDone})}
 	case z.PhaseOf() == PhaseReconciling:
 		return MetaResult{Err: fmt.Sprintf("zone %s is being reconciled; fail it over again once that ends", c.Zone)}
 	}
@@ -125,7 +127,12 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 	l, _ := s.Lease(c.Zone)
 	z.Phase = PhaseFailingOver
 	z.Failover = &FailoverState{Started: c.Time, LeaseUntil: l.Until, Auto: c.Auto}
-	return MetaResult{Epoch: s.Epoch, Lease: l}
+	detail := "by command"
+	if c.Auto {
+		detail = "automatic: the zone's lease expired"
+	}
+	op := s.startOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: PhaseFailingOver, Detail: detail})
+	return MetaResult{Epoch: s.Epoch, Lease: l, Op: op}
 }
 
 // promote routes the failing zone's shards to its failover store. Its
@@ -143,7 +150,7 @@ func (s *MetaState) promote(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseFailover && z.Failover != nil && z.Failover.Group == c.Group:
-		return MetaResult{Epoch: s.Epoch}
+		return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpFailover, c.Zone, "")}
 	case z.PhaseOf() != PhaseFailingOver:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failing over", c.Zone, z.PhaseOf())}
 	case c.Group == "" || c.Seed == "":
@@ -171,7 +178,8 @@ func (s *MetaState) promote(c *MetaCmd) MetaResult {
 	f.Blacklist = slices.Clone(c.Blacklist)
 	slices.Sort(f.Blacklist)
 	f.Blacklist = slices.Compact(f.Blacklist)
-	return MetaResult{Epoch: s.Epoch}
+	op := s.finishOp(c, OpFailover, c.Zone, fmt.Sprintf("shards routed to failover store %s (seed %s), %d accounts blacklisted", c.Group, c.Seed, len(f.Blacklist)))
+	return MetaResult{Epoch: s.Epoch, Op: op}
 }
 
 // recover begins reconciliation: the store's shards are marked as moving
@@ -182,7 +190,7 @@ func (s *MetaState) recover(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseReconciling:
-		return MetaResult{Epoch: s.Epoch}
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpRecover, Target: c.Zone, Phase: PhaseReconciling})}
 	case z.PhaseOf() != PhaseFailover:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failed over", c.Zone, z.PhaseOf())}
 	}
@@ -195,7 +203,8 @@ func (s *MetaState) recover(c *MetaCmd) MetaResult {
 	z.Phase = PhaseReconciling
 	z.Failover.Recovering = c.Time
 	z.Failover.Report = nil
-	return MetaResult{Epoch: s.Epoch}
+	op := s.startOp(c, Op{Kind: OpRecover, Target: c.Zone, Phase: PhaseReconciling, Detail: "merging failover store " + z.Failover.Group})
+	return MetaResult{Epoch: s.Epoch, Op: op}
 }
 
 // finishRecover routes the shards back to the zone and ends the failover.
@@ -205,7 +214,7 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Group == c.Group:
-		return MetaResult{Epoch: s.Epoch}
+		return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpRecover, c.Zone, "")}
 	case z.PhaseOf() != PhaseReconciling || z.Failover == nil || z.Failover.Group != c.Group:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not reconciling %s", c.Zone, z.PhaseOf(), c.Group)}
 	}
@@ -235,7 +244,11 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 		s.Leases[i].Term = 0
 		s.Leases[i].Until = max(s.Leases[i].Until, c.Time+RecoverGraceMs)
 	}
-	return MetaResult{Epoch: s.Epoch}
+	detail := "shards routed home"
+	if r := c.Report; r != nil {
+		detail = fmt.Sprintf("%d shards merged home: %d payments merged, %d duplicates voided", r.Shards, r.Merged, len(r.Voided))
+	}
+	return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpRecover, c.Zone, detail)}
 }
 
 // guardReady ends a zone's guard gap.
