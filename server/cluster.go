@@ -87,6 +87,7 @@ func (n *Node) startCluster() error {
 	n.goLoop(n.convergeLoop)
 	n.goLoop(n.guardLoop)
 	n.goLoop(n.failoverLoop)
+	n.goLoop(n.opsLoop)
 	n.goLoop(n.sched.run)
 	return nil
 }
@@ -532,11 +533,13 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if err := n.runInit(ctx, plan); err != nil {
+	op, err := n.runInit(ctx, plan)
+	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
 	rt := n.routeTable()
+	rt.Operation = op
 	if plan.token != nil {
 		if _, ok := n.metaFSM.Token(plan.token.ID); ok {
 			rt.AdminToken = secret
@@ -629,7 +632,9 @@ func (n *Node) planInit(req InitRequest) (initPlan, error) {
 	return p, nil
 }
 
-func (n *Node) runInit(ctx context.Context, p initPlan) error {
+// runInit bootstraps the groups and applies the init, which records the
+// cluster_init operation; it returns that operation.
+func (n *Node) runInit(ctx context.Context, p initPlan) (*api.Operation, error) {
 	var meta []fsm.NodeInfo
 	for _, nd := range p.nodes {
 		if nd.MetaVoter {
@@ -651,20 +656,21 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 			err = n.postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
 		}
 		if err != nil {
-			return fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
+			return nil, fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
 		}
 	}
+	opID := newOpID()
 	for {
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token, OpID: opID})
 		if err == nil {
 			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
-				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
+				return nil, api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
 			}
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("meta group did not accept the init: %w", err)
+			return nil, fmt.Errorf("meta group did not accept the init: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -672,11 +678,17 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 	for !n.metaFSM.State().Initialized {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return nil
+	for _, o := range n.metaFSM.State().Ops {
+		if o.Kind == fsm.OpClusterInit {
+			ao := apiOp(o)
+			return &ao, nil
+		}
+	}
+	return nil, nil
 }
 
 func servers(nodes []fsm.NodeInfo) []raft.Server {
