@@ -109,7 +109,11 @@ func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Dura
 	if err != nil {
 		return nil, err
 	}
-	op, err = c.WaitOp(ctx, op, wait, progress)
+	if wait > 0 {
+		op, err = c.WaitOp(ctx, op, wait, progress)
+	} else if progress != nil {
+		progress(op) // not followed: its first step only
+	}
 	if err != nil {
 		return nil, err
 	}
