@@ -86,6 +86,7 @@ func (z ZoneInfo) ShownPhase() string {
 func (s *MetaState) noteHome(c *MetaCmd) {
 	if z := s.zoneRef(c.Zone); z != nil && z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Recovered != 0 && z.Failover.Home == 0 {
 		z.Failover.Home = c.Time
+		s.finishOp(c, OpRecover, c.Zone, "the zone serves its shards again")
 	}
 }
 
@@ -191,6 +192,15 @@ func (s *MetaState) recover(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseReconciling:
 		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpRecover, Target: c.Zone, Phase: PhaseReconciling})}
+	case z.PhaseOf() == PhaseNormal && c.OpID != "":
+		// Home already (a recovery asked again, or never needed): the
+		// latest recovery answers, or a record of nothing to do (kept
+		// nowhere). Nothing changes.
+		if op, ok := s.LatestOp(OpRecover, c.Zone); ok {
+			return MetaResult{Epoch: s.Epoch, Op: &op}
+		}
+		return MetaResult{Epoch: s.Epoch, Op: &Op{Kind: OpRecover, Target: c.Zone, Phase: OpDone, Progress: 100,
+			Detail: "the zone is normal: nothing to recover", Started: c.Time, Updated: c.Time, Finished: c.Time, Index: c.index}}
 	case z.PhaseOf() != PhaseFailover:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failed over", c.Zone, z.PhaseOf())}
 	}
@@ -214,7 +224,11 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Group == c.Group:
-		return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpRecover, c.Zone, "")}
+		op, ok := s.LatestOp(OpRecover, c.Zone)
+		if !ok {
+			return MetaResult{Epoch: s.Epoch}
+		}
+		return MetaResult{Epoch: s.Epoch, Op: &op}
 	case z.PhaseOf() != PhaseReconciling || z.Failover == nil || z.Failover.Group != c.Group:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not reconciling %s", c.Zone, z.PhaseOf(), c.Group)}
 	}
@@ -248,7 +262,8 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 	if r := c.Report; r != nil {
 		detail = fmt.Sprintf("%d shards merged home: %d payments merged, %d duplicates voided", r.Shards, r.Merged, len(r.Voided))
 	}
-	return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpRecover, c.Zone, detail)}
+	// The operation ends when the zone serves again (noteHome).
+	return MetaResult{Epoch: s.Epoch, Op: s.stepOp(c, OpRecover, c.Zone, PhaseAwaitingLease, 98, detail+"; waiting for the zone's leader to renew its lease")}
 }
 
 // guardReady ends a zone's guard gap.

@@ -28,6 +28,10 @@ const (
 // OpDone is the phase of a finished operation.
 const OpDone = "done"
 
+// PhaseAwaitingLease is the last phase of a recovery: the shards are home,
+// the zone's leader has yet to renew its lease and serve them.
+const PhaseAwaitingLease = "awaiting_lease"
+
 // MetaOpUpdate records an operation's phase and progress (OpUpdate). Its
 // number is part of the log format.
 const MetaOpUpdate byte = 40
@@ -189,6 +193,21 @@ func (s *MetaState) finishOp(c *MetaCmd, kind, target, detail string) *Op {
 			o.Updated, o.Finished, o.Index = c.Time, c.Time, c.index
 			out := *o
 			s.trimOps()
+			return &out
+		}
+	}
+	return nil
+}
+
+// stepOp moves the unfinished operation of kind on target to phase, if
+// there is one.
+func (s *MetaState) stepOp(c *MetaCmd, kind, target, phase string, progress int, detail string) *Op {
+	for i := range s.Ops {
+		o := &s.Ops[i]
+		if o.Kind == kind && o.Target == target && !o.Done() {
+			o.Phase, o.Progress, o.Detail, o.Error = phase, progress, detail, ""
+			o.Updated, o.Index = c.Time, c.index
+			out := *o
 			return &out
 		}
 	}

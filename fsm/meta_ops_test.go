@@ -67,8 +67,21 @@ func TestOperationRecords(t *testing.T) {
 	if rc.Op == nil || rc.Op.Kind != OpRecover || rc.Op.Done() {
 		t.Fatalf("recover: %+v", rc.Op)
 	}
-	if fr := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f9", Time: 5000}); fr.Op == nil || !fr.Op.Done() || fr.Op.ID != "d1" {
+	if fr := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f9", Time: 5000}); fr.Op == nil || fr.Op.Done() || fr.Op.ID != "d1" || fr.Op.Phase != PhaseAwaitingLease {
 		t.Fatalf("finish recover: %+v", fr.Op)
+	}
+	// It ends when the zone's leader renews its lease: the zone serves.
+	metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 2, DurationMs: 1000, Time: 5100})
+	if o, _ := m.State().Op("d1"); !o.Done() || o.Finished != 5100 {
+		t.Fatalf("recover after the zone's renewal: %+v", o)
+	}
+
+	// Recovering a zone that is home answers with its latest recovery.
+	if again := metaApply(t, m, &idx, MetaCmd{Type: MetaRecover, Zone: "A", OpID: "d2", Time: 5200}); again.Err != "" || again.Op == nil || again.Op.ID != "d1" {
+		t.Fatalf("recover of a zone at home: %+v", again)
+	}
+	if none := metaApply(t, m, &idx, MetaCmd{Type: MetaRecover, Zone: "B", OpID: "d3", Time: 5300}); none.Err != "" || none.Op == nil || !none.Op.Done() || none.Op.ID != "" {
+		t.Fatalf("recover of a zone never failed over: %+v", none)
 	}
 
 	st := m.State()
