@@ -507,7 +507,9 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
 			return
 		}
-		writeJSON(w, http.StatusOK, n.routeTable())
+		rt := n.routeTable()
+		rt.Operation = initOp(st)
+		writeJSON(w, http.StatusOK, rt)
 		return
 	}
 	plan, err := n.planInit(req)
@@ -682,13 +684,18 @@ func (n *Node) runInit(ctx context.Context, p initPlan) (*api.Operation, error) 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	for _, o := range n.metaFSM.State().Ops {
+	return initOp(n.metaFSM.State()), nil
+}
+
+// initOp is the cluster_init operation the init recorded, nil if none.
+func initOp(st fsm.MetaState) *api.Operation {
+	for _, o := range st.Ops {
 		if o.Kind == fsm.OpClusterInit {
 			ao := apiOp(o)
-			return &ao, nil
+			return &ao
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 func servers(nodes []fsm.NodeInfo) []raft.Server {

@@ -209,6 +209,19 @@ func TestFailoverReplyIsTheOperation(t *testing.T) {
 		return true
 	})
 
+	// The init recorded its operation; asked again with the same zones it
+	// answers with it.
+	resp, err := mc.hc.Post(mc.url(1, "/v1/cluster/init"), "application/json", bytes.NewReader([]byte(`{"zones":["A","B","C"]}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rt api.RouteTable
+	json.NewDecoder(resp.Body).Decode(&rt)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || rt.Operation == nil || rt.Operation.Kind != fsm.OpClusterInit || !rt.Operation.Done || rt.Operation.Target != "A,B,C" {
+		t.Fatalf("cluster init again: %s %+v", resp.Status, rt.Operation)
+	}
+
 	// The record survives a change of meta leader.
 	old := mc.metaLeader()
 	if err := mc.nodes[old].meta.Raft().LeadershipTransfer().Error(); err != nil {
