@@ -209,6 +209,22 @@ func TestFailoverReplyIsTheOperation(t *testing.T) {
 		return true
 	})
 
+	// A malformed operation update from the network is refused with a
+	// typed error and changes nothing.
+	for _, body := range []string{
+		`{"type":40,"op_update":{"id":"` + op.ID + `","phase":"done"}}`,
+		`{"type":40,"op_update":{"id":"NOT-HEX","phase":"x"}}`,
+		`{"type":40,"op_update":{"id":"` + op.ID + `","phase":"x","progress":500}}`,
+		`{"type":40}`,
+	} {
+		if st, code := mc.call(mc.hc, asker, http.MethodPost, "/v1/internal/meta", "", body); st != http.StatusBadRequest || code != api.CodeInvalidArgument {
+			t.Fatalf("internal meta %s: %d %s, want 400 %s", body, st, code, api.CodeInvalidArgument)
+		}
+	}
+	if o, _ := mc.nodes[asker].metaFSM.State().Op(op.ID); o.Phase == "x" || o.Progress == 500 {
+		t.Fatalf("a malformed update changed operation %s: %+v", op.ID, o)
+	}
+
 	// The init recorded its operation; asked again with the same zones it
 	// answers with it.
 	resp, err := mc.hc.Post(mc.url(1, "/v1/cluster/init"), "application/json", bytes.NewReader([]byte(`{"zones":["A","B","C"]}`)))
