@@ -244,11 +244,11 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		if zi.PhaseOf() != fsm.PhaseFailingOver {
 			return nil
 		}
-		opID, _ := st.ActiveOp(fsm.OpFailover, z)
+		op, _ := st.ActiveOp(fsm.OpFailover, z)
 		l, _ := st.Lease(z)
 		wait := n.leaseWait(l, leaseMargin)
 		if wait > 0 {
-			n.noteOp(ctx, opID.ID, "waiting_lease", 20, "waiting for the zone's last lease to end (it cannot commit after that)", nil)
+			n.noteOp(ctx, op.ID, "waiting_lease", 20, "waiting for the zone's last lease to end (it cannot commit after that)", nil)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -256,7 +256,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			}
 			continue
 		}
-		n.noteOp(ctx, opID.ID, "reading_guard", 40, "reading the zone's guard marks in "+zi.Backup, nil)
+		n.noteOp(ctx, op.ID, "reading_guard", 40, "reading the zone's guard marks in "+zi.Backup, nil)
 		var gi guardInfo
 		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
 			return n.getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
@@ -273,7 +273,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		}
 		if seed == "" {
 			n.log.Warn("no replica of the zone in its backup has applied as far as its guard clears; waiting", "zone", z, "backup", zi.Backup, "watermark", gi.Watermark)
-			n.noteOp(ctx, opID.ID, "waiting_replica", 50, fmt.Sprintf("waiting for a replica of %s in %s to apply up to index %d", z, zi.Backup, gi.Watermark), nil)
+			n.noteOp(ctx, op.ID, "waiting_replica", 50, fmt.Sprintf("waiting for a replica of %s in %s to apply up to index %d", z, zi.Backup, gi.Watermark), nil)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -282,7 +282,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			continue
 		}
 		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
-		n.noteOp(ctx, opID.ID, "promoting", 70, fmt.Sprintf("routing the shards to failover store %s seeded by %s (%d accounts blacklisted)", group, seed, len(gi.Marks)), nil)
+		n.noteOp(ctx, op.ID, "promoting", 70, fmt.Sprintf("routing the shards to failover store %s seeded by %s (%d accounts blacklisted)", group, seed, len(gi.Marks)), nil)
 		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks, LeaseGrants: &l.Grants})
 		if err != nil {
 			return err
