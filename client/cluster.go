@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,9 +53,11 @@ func (c *Client) Zone(ctx context.Context, zone string) (*ZoneStatus, error) {
 	return &out, nil
 }
 
-// FailoverZone fails zone over to its backup zone (docs/DESIGN.md, Failover) and
-// waits up to wait for its shards to be routed to the failover store; the
-// reply is the zone's status then (its phase says how far it got).
+// FailoverZone fails zone over to its backup zone (docs/DESIGN.md,
+// Failover): it begins the failover operation and follows it (WaitOp) up
+// to wait for the zone's shards to be routed to the failover store; the
+// reply is the zone's status then, read from a state that includes the
+// operation's latest step (its phase says how far it got).
 //
 // A zone that still holds a valid ownership lease looks healthy: the node
 // refuses its failover with ErrLeaseValid unless opts include Forced().
@@ -67,35 +70,58 @@ func (c *Client) FailoverZone(ctx context.Context, zone string, wait time.Durati
 	if o.force {
 		q.Set("force", "true")
 	}
-	return c.zoneStep(ctx, zone, "failover", wait, q)
+	return c.zoneStep(ctx, zone, "failover", wait, q, o.progress)
 }
 
 // FailoverOption is an option of FailoverZone.
 type FailoverOption func(*failoverOptions)
 
-type failoverOptions struct{ force bool }
+type failoverOptions struct {
+	force    bool
+	progress func(*Operation)
+}
 
 // Forced lets FailoverZone fail over a zone that still holds a valid
 // lease (a live zone, or one lost too recently for its lease to have
 // ended).
 func Forced() FailoverOption { return func(o *failoverOptions) { o.force = true } }
 
-// RecoverZone reconciles a failed-over zone once its own nodes are back:
-// the failover store's payments are merged into it and its shards routed
-// home. It waits up to wait for the zone to be normal again.
-func (c *Client) RecoverZone(ctx context.Context, zone string, wait time.Duration) (*ZoneStatus, error) {
-	return c.zoneStep(ctx, zone, "recover", wait, url.Values{})
+// OnProgress makes FailoverZone or RecoverZone call fn with each new step
+// of the operation it follows.
+func OnProgress(fn func(*Operation)) FailoverOption {
+	return func(o *failoverOptions) { o.progress = fn }
 }
 
-func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Duration, query url.Values) (*ZoneStatus, error) {
-	var out ZoneStatus
-	query.Set("wait", wait.String())
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/zones/" + url.PathEscape(zone) + "/" + step,
-		query: query, out: &out, write: true, admin: true, timeout: wait + 10*time.Second})
+// RecoverZone reconciles a failed-over zone once its own nodes are back:
+// the failover store's payments are merged into it and its shards routed
+// home. It follows the recover operation up to wait for the zone to be
+// normal again (opts: OnProgress).
+func (c *Client) RecoverZone(ctx context.Context, zone string, wait time.Duration, opts ...FailoverOption) (*ZoneStatus, error) {
+	var o failoverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return c.zoneStep(ctx, zone, "recover", wait, url.Values{}, o.progress)
+}
+
+func (c *Client) zoneStep(ctx context.Context, zone, step string, wait time.Duration, query url.Values, progress func(*Operation)) (*ZoneStatus, error) {
+	op, err := c.startOp(ctx, "/v1/zones/"+url.PathEscape(zone)+"/"+step, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		op, err = c.WaitOp(ctx, op, wait, progress)
+	} else if progress != nil {
+		progress(op) // not followed: its first step only
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.forgetRoutes()
+	var out ZoneStatus
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/zones/" + url.PathEscape(zone), query: afterQuery(op.Index), out: &out, admin: true}); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -108,16 +134,40 @@ func (c *Client) Members(ctx context.Context) (*MemberList, error) {
 	return &out, nil
 }
 
-// MoveShard moves a shard to another zone and waits until the move is done.
-func (c *Client) MoveShard(ctx context.Context, shard int, zone string) (*RouteTable, error) {
-	var out RouteTable
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/shards/" + strconv.Itoa(shard) + "/move",
-		body: map[string]string{"zone": zone}, out: &out, write: true, admin: true})
+// MoveShard moves a shard to another zone: it begins the shard_move
+// operation, follows it until it is done (WaitOp; opts: MoveProgress) and
+// returns the route table from a state that includes the move.
+func (c *Client) MoveShard(ctx context.Context, shard int, zone string, opts ...MoveOption) (*RouteTable, error) {
+	var o moveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	op, err := c.startOp(ctx, "/v1/shards/"+strconv.Itoa(shard)+"/move", url.Values{}, map[string]string{"zone": zone})
 	if err != nil {
 		return nil, err
 	}
+	if op, err = c.WaitOp(ctx, op, 0, o.progress); err != nil {
+		return nil, err
+	}
+	if !op.Done {
+		return nil, fmt.Errorf("rzone client: shard move %s is still %s (%d%%) after %v: %w", op.ID, op.Phase, op.Progress, ctx.Err(), ErrUnknownOutcome)
+	}
 	c.forgetRoutes()
+	var out RouteTable
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/routes", query: afterQuery(op.Index), out: &out, admin: true}); err != nil {
+		return nil, err
+	}
 	return &out, nil
+}
+
+// MoveOption is an option of MoveShard.
+type MoveOption func(*moveOptions)
+
+type moveOptions struct{ progress func(*Operation) }
+
+// MoveProgress makes MoveShard call fn with each new step of the move.
+func MoveProgress(fn func(*Operation)) MoveOption {
+	return func(o *moveOptions) { o.progress = fn }
 }
 
 // ConfigItem is one key of the cluster's versioned config store.

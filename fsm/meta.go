@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -33,6 +34,9 @@ type MetaState struct {
 	Tokens []Token `json:"tokens,omitempty"`
 	// Sched holds the scheduler's runs (meta_sched.go); copy-on-write.
 	Sched *SchedState `json:"sched,omitempty"`
+	// Ops are the long admin operations, in the order they began
+	// (meta_ops.go).
+	Ops []Op `json:"ops,omitempty"`
 }
 
 // ZoneInfo is one zone and the zone that hosts its async followers and takes
@@ -149,6 +153,14 @@ type MetaCmd struct {
 	// MetaTokenCreate, MetaTokenRevoke (meta_tokens.go)
 	Token   *Token `json:"token,omitempty"`
 	TokenID string `json:"token_id,omitempty"`
+	// OpID (MetaInit, MetaMoveShard, MetaFailover, MetaRecover) names the
+	// operation the command begins; OpUpdate is MetaOpUpdate's payload
+	// (meta_ops.go).
+	OpID     string    `json:"op_id,omitempty"`
+	OpUpdate *OpUpdate `json:"op_update,omitempty"`
+
+	// index is the command's log index, set by apply (not encoded).
+	index uint64
 }
 
 // MetaResult is the outcome of one meta command. Err is empty on success.
@@ -162,6 +174,10 @@ type MetaResult struct {
 	Lease Lease
 	Item  ConfigItem
 	Sched *SchedResult `json:",omitempty"`
+	// Op is the operation the command began, changed or finished.
+	Op *Op `json:",omitempty"`
+	// Index is the command's log index: a read after it sees its effect.
+	Index uint64 `json:",omitempty"`
 }
 
 // EncodeMeta encodes a meta command as a log entry.
@@ -256,6 +272,7 @@ func (s MetaState) clone() MetaState {
 	s.Leases = slices.Clone(s.Leases)
 	s.Config = slices.Clone(s.Config)
 	s.Tokens = slices.Clone(s.Tokens)
+	s.Ops = slices.Clone(s.Ops)
 	return s
 }
 
@@ -284,7 +301,10 @@ func (m *Meta) ApplyBatch(logs []*raft.Log) []any {
 			c, err := DecodeMeta(l.Data)
 			switch {
 			case err == nil:
-				out[i] = m.st.apply(&c)
+				c.index = l.Index
+				res := m.st.apply(&c)
+				res.Index = l.Index
+				out[i] = res
 			case isMalformed(err):
 				out[i] = MetaResult{Err: err.Error()}
 			default:
@@ -339,6 +359,8 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.schedApply(c)
 	case MetaTokenCreate, MetaTokenRevoke:
 		return s.tokenApply(c)
+	case MetaOpUpdate:
+		return s.updateOp(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}
@@ -381,7 +403,13 @@ func (s *MetaState) init(c *MetaCmd) MetaResult {
 		// Even spread: shard i to zone i mod len(zones).
 		s.Shards[i] = ShardRoute{Zone: zones[i%len(zones)].Name, Epoch: 1}
 	}
-	return MetaResult{Epoch: s.Epoch}
+	names := make([]string, len(zones))
+	for i, z := range zones {
+		names[i] = z.Name
+	}
+	op := s.startOp(c, Op{Kind: OpClusterInit, Target: strings.Join(names, ","), Phase: OpDone,
+		Detail: fmt.Sprintf("%d zones, %d nodes", len(zones), len(nodes))})
+	return MetaResult{Epoch: s.Epoch, Op: op}
 }
 
 func (s MetaState) zone(name string) (ZoneInfo, bool) {
@@ -445,9 +473,10 @@ func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Target)}
 	}
 	r := &s.Shards[c.Shard]
+	move := Op{Kind: OpShardMove, Target: ShardTarget(c.Shard), Shard: c.Shard, From: r.Zone, To: c.Target, Phase: "releasing", Progress: 5}
 	switch {
 	case r.Target == c.Target:
-		return MetaResult{Epoch: s.Epoch} // already moving there
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, move)} // already moving there
 	case r.Target != "":
 		return MetaResult{Err: fmt.Sprintf("shard %d is already moving to %s", c.Shard, r.Target)}
 	case r.Zone == c.Target:
@@ -461,7 +490,7 @@ func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
 	}
 	s.Epoch++
 	r.Target, r.Epoch = c.Target, s.Epoch
-	return MetaResult{Epoch: s.Epoch}
+	return MetaResult{Epoch: s.Epoch, Op: s.startOp(c, move)}
 }
 
 func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
@@ -471,7 +500,9 @@ func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
 	r := &s.Shards[c.Shard]
 	if r.Target == "" {
 		if r.Zone == c.Target {
-			return MetaResult{Epoch: s.Epoch} // finished before
+			// Finished before: an operation left unfinished (its
+			// driver routed the shard and died) ends here.
+			return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpShardMove, ShardTarget(c.Shard), "")}
 		}
 		return MetaResult{Err: fmt.Sprintf("shard %d is not moving", c.Shard)}
 	}
@@ -480,7 +511,7 @@ func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
 	}
 	s.Epoch++
 	*r = ShardRoute{Zone: c.Target, Epoch: s.Epoch}
-	return MetaResult{Epoch: s.Epoch}
+	return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpShardMove, ShardTarget(c.Shard), "routed to "+c.Target)}
 }
 
 func cmpString(a, b string) int {

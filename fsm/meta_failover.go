@@ -86,6 +86,7 @@ func (z ZoneInfo) ShownPhase() string {
 func (s *MetaState) noteHome(c *MetaCmd) {
 	if z := s.zoneRef(c.Zone); z != nil && z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Recovered != 0 && z.Failover.Home == 0 {
 		z.Failover.Home = c.Time
+		s.finishOp(c, OpRecover, c.Zone, "the zone serves its shards again")
 	}
 }
 
@@ -98,8 +99,10 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.Backup == "" || z.Backup == z.Name:
 		return MetaResult{Err: fmt.Sprintf("zone %s has no backup zone to fail over to", c.Zone)}
-	case z.PhaseOf() == PhaseFailingOver || z.PhaseOf() == PhaseFailover:
-		return MetaResult{Epoch: s.Epoch}
+	case z.PhaseOf() == PhaseFailingOver:
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: PhaseFailingOver})}
+	case z.PhaseOf() == PhaseFailover:
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: OpDone})}
 	case z.PhaseOf() == PhaseReconciling:
 		return MetaResult{Err: fmt.Sprintf("zone %s is being reconciled; fail it over again once that ends", c.Zone)}
 	}
@@ -125,7 +128,12 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 	l, _ := s.Lease(c.Zone)
 	z.Phase = PhaseFailingOver
 	z.Failover = &FailoverState{Started: c.Time, LeaseUntil: l.Until, Auto: c.Auto}
-	return MetaResult{Epoch: s.Epoch, Lease: l}
+	detail := "by command"
+	if c.Auto {
+		detail = "automatic: the zone's lease expired"
+	}
+	op := s.startOp(c, Op{Kind: OpFailover, Target: c.Zone, Phase: PhaseFailingOver, Detail: detail})
+	return MetaResult{Epoch: s.Epoch, Lease: l, Op: op}
 }
 
 // promote routes the failing zone's shards to its failover store. Its
@@ -143,7 +151,7 @@ func (s *MetaState) promote(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseFailover && z.Failover != nil && z.Failover.Group == c.Group:
-		return MetaResult{Epoch: s.Epoch}
+		return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpFailover, c.Zone, "")}
 	case z.PhaseOf() != PhaseFailingOver:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failing over", c.Zone, z.PhaseOf())}
 	case c.Group == "" || c.Seed == "":
@@ -171,7 +179,8 @@ func (s *MetaState) promote(c *MetaCmd) MetaResult {
 	f.Blacklist = slices.Clone(c.Blacklist)
 	slices.Sort(f.Blacklist)
 	f.Blacklist = slices.Compact(f.Blacklist)
-	return MetaResult{Epoch: s.Epoch}
+	op := s.finishOp(c, OpFailover, c.Zone, fmt.Sprintf("shards routed to failover store %s (seed %s), %d accounts blacklisted", c.Group, c.Seed, len(f.Blacklist)))
+	return MetaResult{Epoch: s.Epoch, Op: op}
 }
 
 // recover begins reconciliation: the store's shards are marked as moving
@@ -182,7 +191,16 @@ func (s *MetaState) recover(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseReconciling:
-		return MetaResult{Epoch: s.Epoch}
+		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, Op{Kind: OpRecover, Target: c.Zone, Phase: PhaseReconciling})}
+	case z.PhaseOf() == PhaseNormal && c.OpID != "":
+		// Home already (a recovery asked again, or never needed): the
+		// latest recovery answers, or a record of nothing to do (kept
+		// nowhere). Nothing changes.
+		if op, ok := s.LatestOp(OpRecover, c.Zone); ok {
+			return MetaResult{Epoch: s.Epoch, Op: &op}
+		}
+		return MetaResult{Epoch: s.Epoch, Op: &Op{Kind: OpRecover, Target: c.Zone, Phase: OpDone, Progress: 100,
+			Detail: "the zone is normal: nothing to recover", Started: c.Time, Updated: c.Time, Finished: c.Time, Index: c.index}}
 	case z.PhaseOf() != PhaseFailover:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not failed over", c.Zone, z.PhaseOf())}
 	}
@@ -195,7 +213,8 @@ func (s *MetaState) recover(c *MetaCmd) MetaResult {
 	z.Phase = PhaseReconciling
 	z.Failover.Recovering = c.Time
 	z.Failover.Report = nil
-	return MetaResult{Epoch: s.Epoch}
+	op := s.startOp(c, Op{Kind: OpRecover, Target: c.Zone, Phase: PhaseReconciling, Detail: "merging failover store " + z.Failover.Group})
+	return MetaResult{Epoch: s.Epoch, Op: op}
 }
 
 // finishRecover routes the shards back to the zone and ends the failover.
@@ -205,7 +224,11 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 	case z == nil:
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Zone)}
 	case z.PhaseOf() == PhaseNormal && z.Failover != nil && z.Failover.Group == c.Group:
-		return MetaResult{Epoch: s.Epoch}
+		op, ok := s.LatestOp(OpRecover, c.Zone)
+		if !ok {
+			return MetaResult{Epoch: s.Epoch}
+		}
+		return MetaResult{Epoch: s.Epoch, Op: &op}
 	case z.PhaseOf() != PhaseReconciling || z.Failover == nil || z.Failover.Group != c.Group:
 		return MetaResult{Err: fmt.Sprintf("zone %s is %s, not reconciling %s", c.Zone, z.PhaseOf(), c.Group)}
 	}
@@ -235,7 +258,12 @@ func (s *MetaState) finishRecover(c *MetaCmd) MetaResult {
 		s.Leases[i].Term = 0
 		s.Leases[i].Until = max(s.Leases[i].Until, c.Time+RecoverGraceMs)
 	}
-	return MetaResult{Epoch: s.Epoch}
+	detail := "shards routed home"
+	if r := c.Report; r != nil {
+		detail = fmt.Sprintf("%d shards merged home: %d payments merged, %d duplicates voided", r.Shards, r.Merged, len(r.Voided))
+	}
+	// The operation ends when the zone serves again (noteHome).
+	return MetaResult{Epoch: s.Epoch, Op: s.stepOp(c, OpRecover, c.Zone, PhaseAwaitingLease, 98, detail+"; waiting for the zone's leader to renew its lease")}
 }
 
 // guardReady ends a zone's guard gap.

@@ -437,7 +437,11 @@ const maxLeaseMs = 10 * 60 * 1000
 // type, the payload its type needs, names and values in range. Its error
 // wraps ErrInvalidCommand.
 func (c *MetaCmd) Validate() error {
-	if msg := c.invalid(); msg != "" {
+	msg := c.invalid()
+	if msg == "" {
+		msg = c.invalidOp()
+	}
+	if msg != "" {
 		return fmt.Errorf("%w: meta command %d: %s", ErrInvalidCommand, c.Type, msg)
 	}
 	return nil
@@ -526,6 +530,8 @@ func (c *MetaCmd) invalid() string {
 		return c.Sched.invalid(c.Type)
 	case MetaTokenCreate, MetaTokenRevoke:
 		return c.invalidToken()
+	case MetaOpUpdate:
+		return "" // invalidOp
 	default:
 		return "unknown meta command type"
 	}

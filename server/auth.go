@@ -97,6 +97,8 @@ var routeAccess = map[string]access{
 	"GET /v1/config/{key...}":                  accessReader,
 	"GET /v1/runs":                             accessReader,
 	"GET /v1/runs/{id}":                        accessReader,
+	"GET /v1/ops":                              accessReader,
+	"GET /v1/ops/{id}":                         accessReader,
 	"POST /v1/cluster/init":                    accessInit,
 	"POST /v1/cluster/join":                    accessAdmin,
 	"POST /v1/zones/{zone}/failover":           accessAdmin,

@@ -89,6 +89,7 @@ func (n *Node) startCluster() error {
 	n.goLoop(n.convergeLoop)
 	n.goLoop(n.guardLoop)
 	n.goLoop(n.failoverLoop)
+	n.goLoop(n.opsLoop)
 	n.goLoop(n.sched.run)
 	return nil
 }
@@ -508,7 +509,9 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
 			return
 		}
-		writeJSON(w, http.StatusOK, n.routeTable())
+		rt := n.routeTable()
+		rt.Operation = initOp(st)
+		writeJSON(w, http.StatusOK, rt)
 		return
 	}
 	plan, err := n.planInit(req)
@@ -534,11 +537,13 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if err := n.runInit(ctx, plan); err != nil {
+	op, err := n.runInit(ctx, plan)
+	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
 	rt := n.routeTable()
+	rt.Operation = op
 	if plan.token != nil {
 		if _, ok := n.metaFSM.Token(plan.token.ID); ok {
 			rt.AdminToken = secret
@@ -651,7 +656,9 @@ func newClusterID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (n *Node) runInit(ctx context.Context, p initPlan) error {
+// runInit bootstraps the groups and applies the init, which records the
+// cluster_init operation; it returns that operation.
+func (n *Node) runInit(ctx context.Context, p initPlan) (*api.Operation, error) {
 	var meta []fsm.NodeInfo
 	for _, nd := range p.nodes {
 		if nd.MetaVoter {
@@ -673,20 +680,21 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 			err = n.postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
 		}
 		if err != nil {
-			return fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
+			return nil, fmt.Errorf("bootstrap node %s: %w", nd.ID, err)
 		}
 	}
+	opID := newOpID()
 	for {
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token, ClusterID: p.clusterID})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: p.zones, Nodes: p.nodes, Token: p.token, ClusterID: p.clusterID, OpID: opID})
 		if err == nil {
 			if res.Err != "" && !strings.Contains(res.Err, "already initialized") {
-				return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
+				return nil, api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
 			}
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("meta group did not accept the init: %w", err)
+			return nil, fmt.Errorf("meta group did not accept the init: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -694,8 +702,19 @@ func (n *Node) runInit(ctx context.Context, p initPlan) error {
 	for !n.metaFSM.State().Initialized {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return initOp(n.metaFSM.State()), nil
+}
+
+// initOp is the cluster_init operation the init recorded, nil if none.
+func initOp(st fsm.MetaState) *api.Operation {
+	for _, o := range st.Ops {
+		if o.Kind == fsm.OpClusterInit {
+			ao := apiOp(o)
+			return &ao
 		}
 	}
 	return nil

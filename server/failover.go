@@ -118,11 +118,12 @@ func (n *Node) failoverTick() {
 	n.autoFailover(st)
 	for _, z := range st.Zones {
 		var step func(context.Context, string) error
+		kind := fsm.OpFailover
 		switch z.PhaseOf() {
 		case fsm.PhaseFailingOver:
 			step = n.promoteStep
 		case fsm.PhaseReconciling:
-			step = n.reconcileStep
+			step, kind = n.reconcileStep, fsm.OpRecover
 		default:
 			continue
 		}
@@ -144,6 +145,10 @@ func (n *Node) failoverTick() {
 			}()
 			if err := step(ctx, name); err != nil {
 				n.log.Warn("failover step", "zone", name, "err", err)
+				// Shown on the operation; the next round retries.
+				if o, ok := n.metaFSM.State().ActiveOp(kind, name); ok && ctx.Err() == nil {
+					n.noteOp(ctx, o.ID, o.Phase, o.Progress, o.Detail, err)
+				}
 			}
 		}(z.Name)
 	}
@@ -193,7 +198,7 @@ func (n *Node) autoFailover(st fsm.MetaState) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFailover, Zone: z.Name, Auto: true})
+		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFailover, Zone: z.Name, Auto: true, OpID: newOpID()})
 		cancel()
 		if err == nil && res.Err == "" {
 			n.log.Warn("zone lease expired: automatic failover", "zone", z.Name, "lease_until", l.Until, "after", after)
@@ -239,9 +244,11 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		if zi.PhaseOf() != fsm.PhaseFailingOver {
 			return nil
 		}
+		op, _ := st.ActiveOp(fsm.OpFailover, z)
 		l, _ := st.Lease(z)
 		wait := n.leaseWait(l, leaseMargin)
 		if wait > 0 {
+			n.noteOp(ctx, op.ID, "waiting_lease", 20, "waiting for the zone's last lease to end (it cannot commit after that)", nil)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -249,6 +256,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			}
 			continue
 		}
+		n.noteOp(ctx, op.ID, "reading_guard", 40, "reading the zone's guard marks in "+zi.Backup, nil)
 		var gi guardInfo
 		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
 			return n.getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
@@ -265,6 +273,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		}
 		if seed == "" {
 			n.log.Warn("no replica of the zone in its backup has applied as far as its guard clears; waiting", "zone", z, "backup", zi.Backup, "watermark", gi.Watermark)
+			n.noteOp(ctx, op.ID, "waiting_replica", 50, fmt.Sprintf("waiting for a replica of %s in %s to apply up to index %d", z, zi.Backup, gi.Watermark), nil)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -273,6 +282,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			continue
 		}
 		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
+		n.noteOp(ctx, op.ID, "promoting", 70, fmt.Sprintf("routing the shards to failover store %s seeded by %s (%d accounts blacklisted)", group, seed, len(gi.Marks)), nil)
 		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks, LeaseGrants: &l.Grants})
 		if err != nil {
 			return err
@@ -311,6 +321,11 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 	reports := make([]fsm.MergeReport, len(shards))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	op, _ := st.ActiveOp(fsm.OpRecover, z)
+	progress := func(merged int) {
+		n.noteOp(ctx, op.ID, "merging", 5+90*merged/max(len(shards), 1), fmt.Sprintf("%d of %d shards of %s merged into %s", merged, len(shards), group, z), nil)
+	}
+	progress(0)
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -318,6 +333,22 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		merged atomic.Int64
 		next   atomic.Int64
 	)
+	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	progressWG.Add(1)
+	go func() {
+		defer progressWG.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-t.C:
+				progress(int(merged.Load()))
+			}
+		}
+	}()
 	for w := 0; w < reconcileWorkers; w++ {
 		wg.Add(1)
 		go func() {
@@ -325,7 +356,8 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 			for i := int(next.Add(1) - 1); i < len(shards) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
 				err := n.mergeShard(ctx, z, group, shards[i], st.Shards[shards[i]].Epoch, &reports[i])
 				if err == nil {
-					if stop := testReconcileStop.Load(); stop != nil && (*stop)(int(merged.Add(1))) {
+					m := int(merged.Add(1))
+					if stop := testReconcileStop.Load(); stop != nil && (*stop)(m) {
 						err = errors.New("reconciliation stopped by the test")
 					}
 				}
@@ -342,6 +374,8 @@ func (n *Node) reconcileStep(ctx context.Context, z string) error {
 		}()
 	}
 	wg.Wait()
+	close(progressDone)
+	progressWG.Wait()
 	if first != nil {
 		return first
 	}
@@ -602,35 +636,32 @@ func (n *Node) retireStore(h *hosted) error {
 	return os.RemoveAll(groupDir(n.cfg.DataDir, "zone/"+h.zone))
 }
 
-// handleFailover starts the failover of a zone and waits (up to ?wait=,
-// default 30s) for its shards to be routed to the failover store.
+// handleFailover starts the failover of a zone: it answers 202 with the
+// operation (ops.go), done once the zone's shards are routed to the
+// failover store (?wait=D waits up to D for that).
 func (n *Node) handleFailover(w http.ResponseWriter, r *http.Request) {
-	n.zoneCommand(w, r, fsm.MetaFailover, fsm.PhaseFailover)
+	n.zoneCommand(w, r, fsm.MetaFailover)
 }
 
-// handleRecover starts the reconciliation of a failed-over zone and waits
-// (up to ?wait=, default 60s) for the shards to be back home.
+// handleRecover starts the reconciliation of a failed-over zone: it answers
+// 202 with the operation, done once the shards are back home.
 func (n *Node) handleRecover(w http.ResponseWriter, r *http.Request) {
-	n.zoneCommand(w, r, fsm.MetaRecover, fsm.PhaseNormal)
+	n.zoneCommand(w, r, fsm.MetaRecover)
 }
 
-func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, want string) {
+// zoneCommand applies a failover or a recovery and answers with the
+// operation record the meta group applied it into: the reply reflects the
+// command whether or not this node's meta replica has applied it yet.
+func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
 		return
 	}
 	name := r.PathValue("zone")
-	wait := 30 * time.Second
-	if typ == fsm.MetaRecover {
-		wait = 60 * time.Second
-	}
-	if v := r.URL.Query().Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			writeError(w, api.Errorf(api.CodeInvalidArgument, "wait %q: want a duration such as 30s", v))
-			return
-		}
-		wait = d
+	wait, aerr := waitParam(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
 	st := n.metaFSM.State()
 	zi, ok := st.ZoneOf(name)
@@ -652,42 +683,22 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte, wan
 			return
 		}
 	}
-	// A recover asked for once the zone is home again answers with it.
-	if !(typ == fsm.MetaRecover && zi.PhaseOf() == fsm.PhaseNormal) {
-		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
-		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: typ, Zone: name})
-		cancel()
-		if err != nil {
-			writeError(w, apiError(err))
-			return
-		}
-		if res.Err != "" {
-			writeError(w, api.Errorf(api.CodeFailover, "%s", res.Err))
-			return
-		}
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
+	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: typ, Zone: name, OpID: newOpID()})
+	cancel()
+	if err != nil {
+		writeError(w, apiError(err))
+		return
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		zi, _ = n.metaFSM.State().ZoneOf(name)
-		if zi.ShownPhase() == want || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
+	if res.Err != "" {
+		writeError(w, api.Errorf(api.CodeFailover, "%s", res.Err))
+		return
 	}
-	status := http.StatusOK
-	if zi.ShownPhase() != want {
-		status = http.StatusAccepted
+	if res.Op == nil {
+		writeError(w, api.Errorf(api.CodeInternal, "the meta group took the command on zone %s without an operation record", name))
+		return
 	}
-	for _, zs := range n.zoneStatuses(r.Context()).Zones {
-		if zs.Zone == name {
-			writeJSON(w, status, zs)
-			return
-		}
-	}
+	n.writeOp(w, r, *res.Op, wait)
 }
 
 // handleMergeShard merges a failover store's shard into this node's zone,

@@ -109,6 +109,8 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("POST /v1/internal/bootstrap", n.handleInternalBootstrap)
 	mux.HandleFunc("GET /v1/internal/replicas", n.handleInternalReplicas)
 	mux.HandleFunc("POST /v1/shards/{shard}/move", n.handleMoveShard)
+	mux.HandleFunc("GET /v1/ops", n.handleListOps)
+	mux.HandleFunc("GET /v1/ops/{id}", n.handleGetOp)
 	mux.HandleFunc("GET /v1/config", n.handleListConfig)
 	mux.HandleFunc("GET /v1/config/{key...}", n.handleGetConfig)
 	mux.HandleFunc("PUT /v1/config/{key...}", n.handleSetConfig)

@@ -59,6 +59,8 @@ type Node struct {
 	gossip     *gossip.Gossip
 	// failover: the meta leader's drivers of failovers and reconciliations.
 	drivers driverSet
+	// opDrivers: the meta leader's drivers of shard moves, by operation.
+	opDrivers driverSet
 
 	// certs is the node's certs folder; nil when the node runs --insecure.
 	certs *certs.Node

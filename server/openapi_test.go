@@ -199,6 +199,7 @@ var schemaTypes = map[string]reflect.Type{
 	"AccountBatchRequest": reflect.TypeFor[api.AccountBatchRequest](), "BatchResult": reflect.TypeFor[api.BatchResult](),
 	"BatchResponse": reflect.TypeFor[api.BatchResponse](), "ShardRoute": reflect.TypeFor[api.ShardRoute](),
 	"ZoneRoute": reflect.TypeFor[api.ZoneRoute](), "RouteTable": reflect.TypeFor[api.RouteTable](),
+	"Operation": reflect.TypeFor[api.Operation](), "OperationList": reflect.TypeFor[api.OperationList](),
 	"ReplicaState": reflect.TypeFor[api.ReplicaState](), "Decision": reflect.TypeFor[api.Decision](),
 	"VoidedPayment": reflect.TypeFor[api.VoidedPayment](), "ContradictedKey": reflect.TypeFor[api.ContradictedKey](),
 	"ReconcileReport": reflect.TypeFor[api.ReconcileReport](), "ZoneFailover": reflect.TypeFor[api.ZoneFailover](),

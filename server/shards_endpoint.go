@@ -17,25 +17,28 @@ import (
 // ingestBatchBytes bounds the records of one ingest entry.
 const ingestBatchBytes = 512 << 10
 
-// handleMoveShard moves a shard to another zone, safely under load:
+// handleMoveShard moves a shard to another zone, safely under load. The
+// move is an operation (ops.go): the command records it and answers 202
+// with it, and the meta leader drives it (driveMove), from the phase its
+// record shows when a driver died with its meta leader:
 //
-//  1. the meta group marks the shard as moving (a new epoch); the source
-//     zone's leader then releases it in its own log, after which the source
-//     refuses every write to the shard;
-//  2. the shard's records are read from the source after the release (so
-//     every write it acknowledged is among them) and written into the
-//     target's log: the users' data, their outbox with its delivery state
-//     and their effect records, so that a run of the same job and cycle in
-//     the target is a replay;
-//  3. the source drops the shard's outbox and effect records
+//  1. releasing: the meta group marks the shard as moving (a new epoch);
+//     the source zone's leader then releases it in its own log, after
+//     which the source refuses every write to the shard; the shard's
+//     records are read from the source after the release (so every write
+//     it acknowledged is among them);
+//  2. importing: they are written into the target's log: the users' data,
+//     their outbox with its delivery state and their effect records, so
+//     that a run of the same job and cycle in the target is a replay;
+//  3. dropping: the source drops the shard's outbox and effect records
 //     (fsm.CmdDropShard), so that it delivers none of its notifications
 //     again (from the release on, it already delivers none: fsm.Undelivered
 //     lists owned shards only);
-//  4. the meta group routes the shard to the target (another epoch), whose
-//     leader then takes ownership and delivers what is undelivered.
+//  4. routing: the meta group routes the shard to the target (another
+//     epoch), whose leader then takes ownership and delivers what is
+//     undelivered; the same command finishes the operation.
 //
-// Every step is idempotent, so a move cut short is finished by running the
-// command again.
+// Every step is idempotent, so a step cut short is run again.
 func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
@@ -44,6 +47,11 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	shard, err := strconv.Atoi(r.PathValue("shard"))
 	if err != nil || shard < 0 || shard >= fsm.NumShards {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "shard %q: want 0 to %d", r.PathValue("shard"), fsm.NumShards-1))
+		return
+	}
+	wait, aerr := waitParam(r)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	var req moveShardRequest
@@ -57,69 +65,128 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cur := st.Shards[shard]; cur.Zone == req.Zone && cur.Target == "" {
-		writeJSON(w, http.StatusOK, n.routeTable())
+		// There already: the move that brought it, or a record saying so.
+		o, ok := st.LatestOp(fsm.OpShardMove, fsm.ShardTarget(shard))
+		if !ok || o.To != req.Zone || !o.Done() {
+			o = fsm.Op{Kind: fsm.OpShardMove, Target: fsm.ShardTarget(shard), Shard: shard, To: req.Zone, Phase: fsm.OpDone,
+				Progress: 100, Detail: "the shard is in " + req.Zone + " already", Index: n.metaFSM.AppliedIndex()}
+		}
+		n.writeOp(w, r, o, 0)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
-	start := time.Now()
-	if err := n.moveShard(ctx, shard, req.Zone); err != nil {
+	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: req.Zone, OpID: newOpID()})
+	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	n.log.Info("shard moved", "shard", shard, "to", req.Zone, "took", time.Since(start))
-	writeJSON(w, http.StatusOK, n.routeTable())
+	if res.Err != "" {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+		return
+	}
+	if res.Op == nil {
+		writeError(w, api.Errorf(api.CodeInternal, "the meta group began the move of shard %d without an operation record", shard))
+		return
+	}
+	n.log.Info("shard move begun", "shard", shard, "to", req.Zone, "op", res.Op.ID)
+	n.writeOp(w, r, *res.Op, wait)
 }
 
-func (n *Node) moveShard(ctx context.Context, shard int, target string) error {
-	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: target})
-	if err != nil {
-		return err
-	}
-	if res.Err != "" {
-		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
-	}
-	if err := n.waitMeta(ctx, res.Epoch); err != nil {
-		return err
-	}
+// Shard move phases (handleMoveShard).
+const (
+	movePhaseReleasing = "releasing"
+	movePhaseImporting = "importing"
+	movePhaseDropping  = "dropping"
+	movePhaseRouting   = "routing"
+)
+
+// driveMove takes a shard move on from the phase its record shows.
+func (n *Node) driveMove(ctx context.Context, o fsm.Op) error {
+	shard, target := o.Shard, o.To
 	route := n.metaFSM.State().Shards[shard]
+	if route.Target == "" {
+		// Routed already: the record is closed by the command that
+		// routes it (asked again, it changes nothing else).
+		return n.finishMove(ctx, shard, target)
+	}
+	if route.Target != target {
+		return fmt.Errorf("shard %d moves to %s, not %s", shard, route.Target, target)
+	}
 	source := route.Zone
-	// Export from the source once it has released the shard.
-	var recs []fsm.Record
-	path := fmt.Sprintf("/v1/internal/shards/%d/export?epoch=%d", shard, route.Epoch)
-	if err := n.retryZone(ctx, source, func(addr string) error {
-		recs = nil
-		return n.getJSONFrom(ctx, addr, path, &recs)
-	}); err != nil {
-		return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
-	}
-	// Ingest into the target in batches of whole users: the target checks
-	// each user's records add up, and replaces its copy of the user.
-	slices.SortStableFunc(recs, func(a, b fsm.Record) int { return cmp.Compare(recUser(a), recUser(b)) })
-	for len(recs) > 0 {
-		size, i := 0, 0
-		for ; i < len(recs) && (i == 0 || recUser(recs[i]) == recUser(recs[i-1]) ||
-			size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
-			size += len(recs[i].Value) + len(recs[i].Key)
+	start := time.Now()
+	if o.Phase != movePhaseDropping && o.Phase != movePhaseRouting {
+		if err := n.holdMove(ctx, movePhaseReleasing); err != nil {
+			return err
 		}
-		batch := recs[:i]
-		if err := n.retryZone(ctx, target, func(addr string) error {
-			return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
+		// Export from the source once it has released the shard.
+		var recs []fsm.Record
+		path := fmt.Sprintf("/v1/internal/shards/%d/export?epoch=%d", shard, route.Epoch)
+		if err := n.retryZone(ctx, source, func(addr string) error {
+			recs = nil
+			return n.getJSONFrom(ctx, addr, path, &recs)
 		}); err != nil {
-			return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
+			return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
 		}
-		recs = recs[i:]
+		// Ingest into the target in batches of whole users: the target
+		// checks each user's records add up, and replaces its copy of
+		// the user.
+		slices.SortStableFunc(recs, func(a, b fsm.Record) int { return cmp.Compare(recUser(a), recUser(b)) })
+		total, done := len(recs), 0
+		n.noteOp(ctx, o.ID, movePhaseImporting, 20, fmt.Sprintf("0 of %d records imported into %s", total, target), nil)
+		if err := n.holdMove(ctx, movePhaseImporting); err != nil {
+			return err
+		}
+		for len(recs) > 0 {
+			size, i := 0, 0
+			for ; i < len(recs) && (i == 0 || recUser(recs[i]) == recUser(recs[i-1]) ||
+				size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
+				size += len(recs[i].Value) + len(recs[i].Key)
+			}
+			batch := recs[:i]
+			if err := n.retryZone(ctx, target, func(addr string) error {
+				return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
+			}); err != nil {
+				return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
+			}
+			recs = recs[i:]
+			done += i
+			if len(recs) > 0 {
+				n.noteOp(ctx, o.ID, movePhaseImporting, 20+60*done/total, fmt.Sprintf("%d of %d records imported into %s", done, total, target), nil)
+			}
+		}
+		n.noteOp(ctx, o.ID, movePhaseDropping, 85, fmt.Sprintf("%d records imported into %s; dropping the shard's outbox in %s", total, target, source), nil)
 	}
-	// Drop before the route flips: while the shard is moving no other move
-	// of it can start, so a drop (or a retry of one that went on to commit
-	// late) never meets records a later move brought back.
-	drop := fmt.Sprintf("/v1/internal/shards/%d/drop?group=%s&epoch=%d", shard, source, route.Epoch)
-	if err := n.retryZone(ctx, source, func(addr string) error {
-		return n.postJSON(ctx, addr, drop, nil, nil)
-	}); err != nil {
-		return fmt.Errorf("drop shard %d from %s: %w", shard, source, err)
+	if o.Phase != movePhaseRouting {
+		if err := n.holdMove(ctx, movePhaseDropping); err != nil {
+			return err
+		}
+		// Drop before the route flips: while the shard is moving no
+		// other move of it can start, so a drop (or a retry of one that
+		// went on to commit late) never meets records a later move
+		// brought back.
+		drop := fmt.Sprintf("/v1/internal/shards/%d/drop?group=%s&epoch=%d", shard, source, route.Epoch)
+		if err := n.retryZone(ctx, source, func(addr string) error {
+			return n.postJSON(ctx, addr, drop, nil, nil)
+		}); err != nil {
+			return fmt.Errorf("drop shard %d from %s: %w", shard, source, err)
+		}
+		n.noteOp(ctx, o.ID, movePhaseRouting, 95, "routing the shard to "+target, nil)
 	}
-	res, err = n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
+	if err := n.holdMove(ctx, movePhaseRouting); err != nil {
+		return err
+	}
+	if err := n.finishMove(ctx, shard, target); err != nil {
+		return err
+	}
+	n.log.Info("shard moved", "shard", shard, "from", source, "to", target, "op", o.ID, "resumed_at", o.Phase, "took", time.Since(start))
+	return nil
+}
+
+// finishMove routes a moved shard to its target, which finishes its
+// operation.
+func (n *Node) finishMove(ctx context.Context, shard int, target string) error {
+	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,10 @@ func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.standaloneRoutes())
 		return
 	}
+	if e := n.waitAfter(r); e != nil {
+		writeError(w, e)
+		return
+	}
 	if !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
 		return
@@ -320,6 +324,10 @@ func failoverStatus(f *fsm.FailoverState, reps map[string][]api.ReplicaState) *a
 }
 
 func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
+	if e := n.waitAfter(r); e != nil {
+		writeError(w, e)
+		return
+	}
 	if !n.clustered || !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
 		return
@@ -328,6 +336,10 @@ func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) handleZone(w http.ResponseWriter, r *http.Request) {
+	if e := n.waitAfter(r); e != nil {
+		writeError(w, e)
+		return
+	}
 	if !n.clustered || !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
 		return

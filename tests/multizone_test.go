@@ -443,8 +443,18 @@ func TestShardMoveWithRealProcesses(t *testing.T) {
 	d0, o0 := cl.RouteStats()
 	moving.Store(true)
 	moveStart := time.Now()
+	// The move is an operation: the client follows it until it is done
+	// and reads the route table after it.
 	var moved api.RouteTable
-	err = mover.PostJSON(ctx, fmt.Sprintf("/v1/shards/%d/move", shard), map[string]string{"zone": to}, &moved)
+	moverCl, err := client.New([]string{mover.HTTPAddr}, client.WithTimeout(10*time.Second), client.WithMaxRetries(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt, merr := moverCl.MoveShard(ctx, shard, to); merr == nil {
+		moved = *rt
+	} else {
+		err = merr
+	}
 	moveTook := time.Since(moveStart)
 	moving.Store(false)
 	if err != nil {

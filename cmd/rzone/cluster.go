@@ -146,7 +146,12 @@ nothing and prints the routes.`,
 			}
 			defer cancel()
 			start := time.Now()
-			rt, err := c.MoveShard(ctx, s, args[1])
+			var opts []client.MoveOption
+			if f.output != "json" {
+				// Each step of the move as it goes.
+				opts = append(opts, client.MoveProgress(func(o *client.Operation) { fmt.Fprintln(cmd.ErrOrStderr(), opLine(o)) }))
+			}
+			rt, err := c.MoveShard(ctx, s, args[1], opts...)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 // reconcile it when it is back, and show a zone's failover state.
 func zoneVerbs(f *clientFlags) *cobra.Command {
 	zone := &cobra.Command{Use: "zone", Short: "Fail a zone over to its backup zone and reconcile it back"}
-	step := func(use, short, example string, defWait time.Duration, run func(*client.Client, context.Context, string, time.Duration) (*client.ZoneStatus, error)) *cobra.Command {
+	step := func(use, short, example string, defWait time.Duration, run func(*client.Client, context.Context, string, time.Duration, ...client.FailoverOption) (*client.ZoneStatus, error)) *cobra.Command {
 		var wait time.Duration
 		cmd := &cobra.Command{
 			Use: use, Short: short, Example: example, Args: cobra.ExactArgs(1),
@@ -27,7 +27,12 @@ func zoneVerbs(f *clientFlags) *cobra.Command {
 				ctx, cancel := context.WithTimeout(cmd.Context(), wait+15*time.Second)
 				defer cancel()
 				start := time.Now()
-				zs, err := run(c, ctx, args[0], wait)
+				var opts []client.FailoverOption
+				if f.output != "json" {
+					// Each step of the operation as it goes.
+					opts = append(opts, client.OnProgress(func(o *client.Operation) { fmt.Fprintln(cmd.ErrOrStderr(), opLine(o)) }))
+				}
+				zs, err := run(c, ctx, args[0], wait, opts...)
 				if err != nil {
 					return err
 				}
@@ -41,11 +46,11 @@ func zoneVerbs(f *clientFlags) *cobra.Command {
 	var force bool
 	failover := step("failover ZONE", "Route a zone's users to a failover store in its backup zone (after the zone's lease has ended; --force for a zone that still holds it)",
 		"  rzone zone failover A\n  rzone zone failover A --force   # the zone still holds its lease: it looks healthy",
-		30*time.Second, func(c *client.Client, ctx context.Context, z string, wait time.Duration) (*client.ZoneStatus, error) {
+		30*time.Second, func(c *client.Client, ctx context.Context, z string, wait time.Duration, opts ...client.FailoverOption) (*client.ZoneStatus, error) {
 			if force {
-				return c.FailoverZone(ctx, z, wait, client.Forced())
+				opts = append(opts, client.Forced())
 			}
-			return c.FailoverZone(ctx, z, wait)
+			return c.FailoverZone(ctx, z, wait, opts...)
 		})
 	failover.Flags().BoolVar(&force, "force", false, "fail the zone over even though it holds a valid lease (it looks healthy; its writes move to the failover store)")
 	zone.AddCommand(

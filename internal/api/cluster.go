@@ -9,6 +9,9 @@ type RouteTable struct {
 	// AdminToken is set only in the reply of the `cluster init` that
 	// created a secure cluster: its first admin token, shown once.
 	AdminToken string `json:"admin_token,omitempty"`
+	// Operation is set only in the reply of `cluster init`: the
+	// cluster_init operation the init recorded.
+	Operation *Operation `json:"operation,omitempty"`
 }
 
 // ShardRoute is one shard's owner. Target is set while it moves.
@@ -214,4 +217,41 @@ func (r *SetConfigRequest) Validate() error {
 		return Errorf(CodeInvalidArgument, "value must be at most %d bytes", MaxConfigValue)
 	}
 	return nil
+}
+
+// Operation is a long admin operation (a zone's failover or recovery, a
+// shard move, the cluster's init) as the meta group records it: the body
+// of GET /v1/ops/{id}, and the reply (202) of the command that began it.
+type Operation struct {
+	ID string `json:"id"`
+	// Kind is failover, recover, shard_move or cluster_init; Target the
+	// zone, "shard N", or the cluster's zones.
+	Kind   string `json:"kind"`
+	Target string `json:"target"`
+	// From and To: a shard move's zones.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Phase is the step under way, "done" once it has finished; Progress
+	// is in percent and Detail says what the step has done so far.
+	Phase    string `json:"phase"`
+	Progress int    `json:"progress"`
+	Detail   string `json:"detail,omitempty"`
+	Done     bool   `json:"done"`
+	// Times (RFC 3339).
+	Started  string `json:"started"`
+	Updated  string `json:"updated"`
+	Finished string `json:"finished,omitempty"`
+	// Error is the last error its driver met; the driver goes on
+	// retrying (an operation is never left half done).
+	Error string `json:"error"`
+	// Index is the meta log index of its latest change: GET /v1/ops/{id},
+	// /v1/zones/{zone} and /v1/routes with ?after=Index answer from a
+	// state that includes it.
+	Index uint64 `json:"index"`
+}
+
+// OperationList is the body of GET /v1/ops: the operations under way and
+// the latest finished ones, oldest first.
+type OperationList struct {
+	Operations []Operation `json:"operations"`
 }
