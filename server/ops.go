@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -204,26 +205,31 @@ func (n *Node) opsTick() {
 		go func(o fsm.Op) {
 			defer n.wg.Done()
 			defer n.opDrivers.done(o.ID)
+			// The watcher reads n.meta, which the node's close clears:
+			// it ends before this driver does (cancel, then Wait).
+			var watch sync.WaitGroup
+			defer watch.Wait()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			// Only while this node runs and leads the meta group: a
+			// deposed leader's driver stops, the new leader's takes over.
+			watch.Add(1)
 			go func() {
-				select {
-				case <-n.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			// Only while this node leads the meta group: a deposed
-			// leader's driver stops, the new leader's takes over.
-			go func() {
-				for ctx.Err() == nil {
-					if !n.meta.IsLeader() {
+				defer watch.Done()
+				t := time.NewTicker(50 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-n.stop:
 						cancel()
 						return
-					}
-					select {
 					case <-ctx.Done():
-					case <-time.After(50 * time.Millisecond):
+						return
+					case <-t.C:
+						if !n.meta.IsLeader() {
+							cancel()
+							return
+						}
 					}
 				}
 			}()
