@@ -34,6 +34,17 @@ func TestOperationRecords(t *testing.T) {
 	if up.Err != "" || up.Op.Phase != "importing" || up.Op.Progress != 40 || up.Op.Updated != 1100 {
 		t.Fatalf("update: %+v %+v", up, up.Op)
 	}
+	if drop := metaApply(t, m, &idx, MetaCmd{Type: MetaOpUpdate, OpUpdate: &OpUpdate{ID: "b1", Phase: "dropping", Progress: 85}, Time: 1110}); drop.Err != "" {
+		t.Fatalf("update to dropping: %s", drop.Err)
+	}
+	// A late update from a deposed driver would send the next driver
+	// back to importing from a source that has dropped the shard.
+	if late := metaApply(t, m, &idx, MetaCmd{Type: MetaOpUpdate, OpUpdate: &OpUpdate{ID: "b1", Phase: "importing", Progress: 60}, Time: 1120}); late.Err == "" {
+		t.Fatalf("a shard move went back from dropping to importing: %+v", late.Op)
+	}
+	if o, _ := m.State().Op("b1"); o.Phase != "dropping" || o.Progress != 85 {
+		t.Fatalf("after a refused late update: %+v", o)
+	}
 	fin := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishMove, Shard: shard, Target: to, Time: 1200})
 	if fin.Op == nil || !fin.Op.Done() || fin.Op.Progress != 100 || fin.Op.Finished != 1200 || fin.Op.ID != "b1" {
 		t.Fatalf("finish: %+v", fin.Op)
