@@ -77,7 +77,10 @@ type Node struct {
 	sched    *sched // the batch scheduler's leader and worker parts (cluster mode)
 	outbox   *outbox
 	stopping atomic.Bool
-	stop     chan struct{}
+	// snapshotting is set while GET /v1/snapshot writes a copy of a
+	// group: one at a time, as each spools a whole group to disk.
+	snapshotting atomic.Bool
+	stop         chan struct{}
 	wg       sync.WaitGroup
 
 	// seen holds the replica states other nodes last reported (zone status).
@@ -150,6 +153,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
 		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
+	n.removeSnapshotSpools()
 	if err := n.loadCerts(); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
@@ -33,6 +35,28 @@ const (
 // header (with that index, its term and the SHA-256) and the body. Another
 // node passes the request on to the leader and streams its reply back.
 // The body holds the tokens' hashes and every account: admin only.
+// snapshotSpool names the files a snapshot is spooled to before it is
+// sent; the node removes them when it is done, and at start those a crash
+// left behind.
+const snapshotSpool = "snapshot-*.part"
+
+// testSnapshotHold, when set (tests), runs once a snapshot has taken the
+// node's slot, before it is written.
+var testSnapshotHold atomic.Pointer[func()]
+
+// removeSnapshotSpools deletes the spool files a node stopped while
+// writing a snapshot left in its data folder.
+func (n *Node) removeSnapshotSpools() {
+	left, _ := filepath.Glob(filepath.Join(n.cfg.DataDir, snapshotSpool))
+	for _, f := range left {
+		if err := os.Remove(f); err != nil {
+			n.log.Warn("remove a snapshot spool left by an earlier run", "file", f, "err", err)
+			continue
+		}
+		n.log.Info("removed a snapshot spool left by an earlier run", "file", f)
+	}
+}
+
 func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	group := r.PathValue("group")
 	var rep *zone.Replica
@@ -73,8 +97,16 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
+	if !n.snapshotting.CompareAndSwap(false, true) {
+		writeError(w, api.Errorf(api.CodeUnavailable, "this node is writing another snapshot; retry once it ends"))
+		return
+	}
+	defer n.snapshotting.Store(false)
+	if hold := testSnapshotHold.Load(); hold != nil {
+		(*hold)()
+	}
 	start := time.Now()
-	spool, err := os.CreateTemp(n.cfg.DataDir, "snapshot-*.part")
+	spool, err := os.CreateTemp(n.cfg.DataDir, snapshotSpool)
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "spool snapshot: %v", err))
 		return
