@@ -387,6 +387,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 	// The removed id, started again from scratch, stays out.
 	back := mc.cfgs[dead]
 	back.DataDir = filepath.Join(t.TempDir(), "a1-again")
+	back.GossipSeeds = []string{mc.cfgs[b].GossipAddr}
 	a1, err := Start(back)
 	if err != nil {
 		t.Fatal(err)
