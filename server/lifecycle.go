@@ -22,6 +22,10 @@ import (
 // group elects a leader the usual way.
 const handoffTimeout = 10 * time.Second
 
+// errNoTransferTarget: the group has no other live voter to hand its
+// leadership to.
+var errNoTransferTarget = errors.New("no other live voter to take the leadership")
+
 // ledGroup is one group this node leads.
 type ledGroup struct {
 	name string // "meta" or "zone/NAME"
@@ -61,10 +65,16 @@ func (n *Node) handOffLocked(ctx context.Context) []api.LeaderMove {
 			defer wg.Done()
 			to, err := n.transfer(ctx, g.rep)
 			moves[i] = api.LeaderMove{Group: g.name, To: to}
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoTransferTarget):
+				// The group's other voters are down (a whole zone
+				// stopping): nothing to hand off to.
+				moves[i].Error = err.Error()
+				n.log.Debug("no leadership transfer", "group", g.name, "err", err)
+			case err != nil:
 				moves[i].Error = err.Error()
 				n.log.Warn("leadership transfer failed", "group", g.name, "err", err)
-			} else if to != "" {
+			case to != "":
 				n.log.Info("leadership transferred", "group", g.name, "to", to)
 			}
 		}()
@@ -154,7 +164,7 @@ func (n *Node) transfer(ctx context.Context, rep *zone.Replica) (string, error) 
 		return string(id), nil
 	}
 	if len(errs) == 0 {
-		return "", errors.New("no other voter to take the leadership")
+		return "", errNoTransferTarget
 	}
 	return "", errors.Join(errs...)
 }
