@@ -398,7 +398,9 @@ func (n *Node) handleNodeDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	moves := n.handOffLocked(r.Context())
 	for _, m := range moves {
-		if m.Error != "" {
+		// A group with no other live voter keeps its leader: the reply
+		// says so. Any other failure is worth a retry.
+		if m.Error != "" && m.Error != errNoTransferTarget.Error() {
 			writeError(w, api.Errorf(api.CodeUnavailable, "node %s is drained, but the leadership of %s did not move (%s); retry", id, m.Group, m.Error))
 			return
 		}
