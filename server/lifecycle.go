@@ -151,8 +151,15 @@ func (n *Node) transfer(ctx context.Context, rep *zone.Replica) (string, error) 
 		go func() { done <- f.Error() }()
 		select {
 		case err := <-done:
-			if err == nil {
+			if err == nil && steppedDown(ctx, rep) {
+				if _, id := rep.Raft().LeaderWithID(); id != "" {
+					return string(id), nil
+				}
 				return string(s.ID), nil
+			}
+			if err == nil {
+				// Raft ends a transfer that timed out without an error.
+				err = errors.New("still the leader after the transfer")
 			}
 			errs = append(errs, fmt.Errorf("to %s: %w", s.ID, err))
 		case <-ctx.Done():
@@ -167,6 +174,20 @@ func (n *Node) transfer(ctx context.Context, rep *zone.Replica) (string, error) 
 		return "", errNoTransferTarget
 	}
 	return "", errors.Join(errs...)
+}
+
+// steppedDown waits up to a second (or until ctx ends) for rep to stop
+// leading: the old leader steps down once the target's election reaches
+// it, a moment after the transfer's future reports success.
+func steppedDown(ctx context.Context, rep *zone.Replica) bool {
+	deadline := time.Now().Add(time.Second)
+	for rep.IsLeader() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // convergeLifecycle is the node-lifecycle part of converge: joins, the
