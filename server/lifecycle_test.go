@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,10 +55,13 @@ func countElections(count *sync.Map, tune func(*Config)) func(*Config) {
 	}
 }
 
-func elections(count *sync.Map) int64 {
+// elections is how many election timeouts the nodes but skip counted.
+func elections(count *sync.Map, skip ...string) int64 {
 	var total int64
-	count.Range(func(_, v any) bool {
-		total += v.(*atomic.Int64).Load()
+	count.Range(func(k, v any) bool {
+		if !slices.Contains(skip, k.(string)) {
+			total += v.(*atomic.Int64).Load()
+		}
 		return true
 	})
 	return total
@@ -418,4 +422,38 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 func inGroup(rep *zone.Replica, id string) bool {
 	s, _ := rep.Members()
 	return hasServer(s, id)
+}
+
+// TestRemoveLiveNodeHandsOffAndLeaves removes a running node that leads
+// its zone: it hands the leadership off (no election timeout), leaves its
+// zone's group and the async followers, and its zone goes on serving.
+func TestRemoveLiveNodeHandsOffAndLeaves(t *testing.T) {
+	var count sync.Map
+	mc := setupZonesWith(t, []string{"A", "B"}, 3, countElections(&count, slowElections))
+	ctx := context.Background()
+	c := mc.adminClient(t)
+	i := mc.zoneLeader("B")
+	id := mc.cfgs[i].NodeID
+	// The removed node itself may time out: it is told of its removal
+	// or not, and its elections are refused (pre-vote) either way.
+	before := elections(&count, id)
+	if _, err := c.RemoveNode(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	other := 0 // a1, in zone A: zone B backs up zone A, so the removed node followed A
+	waitFor(t, 10*time.Second, id+" out of zone B's group and of zone A's followers", func() bool {
+		j := mc.zoneLeader("B")
+		return j >= 0 && j != i && !inGroup(mc.nodes[j].ownZone().rep, id) && !inGroup(mc.nodes[other].ownZone().rep, id)
+	})
+	time.Sleep(1500 * time.Millisecond) // past the election timeout
+	if n := elections(&count, id) - before; n != 0 {
+		t.Fatalf("%d election timeouts: the removed leader did not hand off", n)
+	}
+	u := mc.userIn(t, "B")
+	if _, err := c.PutAccount(ctx, u, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pay(ctx, u, client.PayRequest{Key: "after-remove", Amount: 10, Merchant: "m"}); err != nil {
+		t.Fatal(err)
+	}
 }
