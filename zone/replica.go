@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"github.com/rzonedb/rzone/internal/logging"
 )
 
 // StateMachine is what a Replica drives: a batching FSM that can say how far
@@ -96,7 +95,7 @@ func (r *Replica) open() error {
 	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
 		return fmt.Errorf("open raft log of %s: %w", cfg.Group, err)
 	}
-	hlog := logging.HCLog(r.log, "raft")
+	hlog := raftLogger(r.log)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshots of %s: %w", cfg.Group, err)
