@@ -153,11 +153,11 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.loadCerts(); err != nil {
 		return nil, err
 	}
+	n.metrics = newMetrics(n) // before open: the replicas report into it
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.metrics = newMetrics(n)
 	n.sched = newSched(n)
 	n.outbox = newOutbox(n)
 	if err := n.startHTTP(); err != nil {
@@ -218,7 +218,7 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 		Group: group, NodeID: c.NodeID, Dir: dir, Stream: stream,
 		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, LeaderLeaseTimeout: c.LeaderLeaseTimeout,
 		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval, TrailingLogs: c.TrailingLogs,
-		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log,
+		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log, Metrics: n.metrics.zone,
 	}
 }
 
@@ -273,6 +273,8 @@ func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
 		layer.Close()
 		return nil, err
 	}
+	commits := n.metrics.stateCommit.WithLabelValues(group)
+	f.ObserveCommits(func(d time.Duration) { commits.Observe(d.Seconds()) })
 	rc := n.replicaConfig(group, dir, layer)
 	rc.SelfRestoring = true
 	if voter && zoneName != n.cfg.Zone {
@@ -512,7 +514,6 @@ func (n *Node) leaderLoop() {
 		case <-n.stop:
 			return
 		case isLeader := <-h.rep.Raft().LeaderCh():
-			n.metrics.leaderChanges.Inc()
 			if !isLeader {
 				continue
 			}

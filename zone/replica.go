@@ -51,6 +51,8 @@ type ReplicaConfig struct {
 	TrailingLogs       uint64
 	MaxAppendEntries   int
 	Logger             *slog.Logger
+	// Metrics, if not nil, times the group's log writes and snapshots.
+	Metrics *Metrics
 }
 
 // Replica is this node's member of one Raft group: raft over raft-boltdb,
@@ -66,6 +68,8 @@ type Replica struct {
 	log   *slog.Logger
 
 	hasState bool
+	// leaders counts the leaders this replica has learned of (observer.go).
+	leaders leaderCounter
 	// barrierTerm is the term in which this replica, as leader, last
 	// finished a barrier; reads in that term need no new one.
 	barrierTerm atomic.Uint64
@@ -96,9 +100,15 @@ func (r *Replica) open() error {
 		return fmt.Errorf("open raft log of %s: %w", cfg.Group, err)
 	}
 	hlog := raftLogger(r.log)
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshots of %s: %w", cfg.Group, err)
+	}
+	var snaps raft.SnapshotStore = fileSnaps
+	var logStore raft.LogStore = r.store
+	if cfg.Metrics != nil {
+		snaps = timedSnapshots{SnapshotStore: fileSnaps, m: cfg.Metrics, group: cfg.Group}
+		logStore = timedLogStore{LogStore: r.store, obs: cfg.Metrics.logStore.WithLabelValues(cfg.Group)}
 	}
 	if cfg.SelfRestoring {
 		if err := r.catchUpFromSnapshot(snaps); err != nil {
@@ -119,7 +129,7 @@ func (r *Replica) open() error {
 	rc.MaxAppendEntries = cfg.MaxAppendEntries
 	rc.NoSnapshotRestoreOnStart = cfg.SelfRestoring
 
-	if r.logs, err = raft.NewLogCache(1024, r.store); err != nil {
+	if r.logs, err = raft.NewLogCache(1024, logStore); err != nil {
 		return err
 	}
 	if r.hasState, err = raft.HasExistingState(r.logs, r.store, snaps); err != nil {
@@ -128,6 +138,7 @@ func (r *Replica) open() error {
 	if r.raft, err = raft.NewRaft(rc, r.sm, r.logs, r.store, snaps, r.trans); err != nil {
 		return fmt.Errorf("start raft of %s: %w", cfg.Group, err)
 	}
+	r.leaders.start(r.raft)
 	return nil
 }
 
@@ -302,6 +313,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 // Shutdown stops raft and closes the stores.
 func (r *Replica) Shutdown() error {
 	err := r.raft.Shutdown().Error()
+	r.leaders.stop(r.raft)
 	r.closeStores()
 	return err
 }
