@@ -71,7 +71,7 @@ func newRaftCollector(n *Node) *raftCollector {
 		lag:           d("rzone_fsm_apply_lag_entries", "Commit index minus the index Raft has applied: committed entries waiting to be applied."),
 		contact:       d("rzone_raft_last_contact_seconds", "Seconds since the replica last heard from its leader; followers that have heard from one only."),
 		leaderChanges: d("rzone_raft_leader_changes_total", "Times the replica learned of a new leader of its group since it opened."),
-		lease:         d("rzone_lease_remaining_seconds", "Seconds left on the ownership lease by this node's clock (0 once expired); cluster-mode groups this node leads and holds a lease for."),
+		lease:         d("rzone_lease_remaining_seconds", "Seconds left on the ownership lease by this node's clock, negative once it has expired; cluster-mode groups this node leads and has held a lease for."),
 	}
 }
 
@@ -112,7 +112,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.leaderChanges, prometheus.CounterValue, float64(r.rep.LeaderChanges()), lv...)
 		if h := r.h; h != nil && c.n.clustered && h.voter && st == raft.Leader {
 			if until := h.leaseUntil.Load(); until != 0 {
-				gauge(c.lease, float64(max(until-now, 0))/1e9)
+				gauge(c.lease, float64(until-now)/1e9)
 			}
 		}
 	}
