@@ -77,7 +77,7 @@ func (n *Node) startCluster() error {
 		gc.Key = n.certs.GossipKey
 	}
 	// gossip adds the node's id itself; n.log has it already.
-	gc.Logger = n.cfg.Logger.With("zone", n.cfg.Zone, "part", "gossip")
+	gc.Logger = n.cfg.Logger.With("node_zone", n.cfg.Zone, "part", "gossip")
 	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
 		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
 	g, err := gossip.Start(gc)

@@ -144,7 +144,8 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With("node", cfg.NodeID, "zone", cfg.Zone)
+	// node_zone, not zone: many lines name the zone they are about.
+	log := cfg.Logger.With("node", cfg.NodeID, "node_zone", cfg.Zone)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}

@@ -47,6 +47,14 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.logStore, m.snapshots, m.snapshotSeconds, m.snapshotBytes}
 }
 
+// open makes group's snapshot counts exist at 0, so that an alert on their
+// rate sees a series before the first snapshot.
+func (m *Metrics) open(group string) {
+	for _, o := range []string{"ok", "failed", "canceled"} {
+		m.snapshots.WithLabelValues(group, o)
+	}
+}
+
 // timedLogStore measures StoreLogs, the Raft log's write path.
 type timedLogStore struct {
 	raft.LogStore

@@ -107,6 +107,7 @@ func (r *Replica) open() error {
 	var snaps raft.SnapshotStore = fileSnaps
 	var logStore raft.LogStore = r.store
 	if cfg.Metrics != nil {
+		cfg.Metrics.open(cfg.Group)
 		snaps = timedSnapshots{SnapshotStore: fileSnaps, m: cfg.Metrics, group: cfg.Group}
 		logStore = timedLogStore{LogStore: r.store, obs: cfg.Metrics.logStore.WithLabelValues(cfg.Group)}
 	}

@@ -27,9 +27,9 @@ type Rule func(level hclog.Level, msg string, args []any) hclog.Level
 // hclog.Format is formatted, a fmt.Stringer (that is not an error or a
 // marshaler) is written as its String, hclog's Hex, Octal, Binary and Quote
 // as hclog writes them, and a value that would marshal to an empty object
-// or not at all is written with %+v. A library key that rzone's own loggers
-// set (node, zone, group, lib, part, sub) gets name and "_" in front, so a
-// line never has a key twice.
+// or not at all is written with %+v. A library key that slog or rzone's own
+// loggers set (time, level, msg, node, zone, group, ...) gets name and "_"
+// in front ("raft_time"), so a line never has a key twice.
 func HCLog(l *slog.Logger, name string) hclog.Logger {
 	return HCLogRules(l, name, nil)
 }
@@ -122,7 +122,9 @@ func (a *hcAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 }
 
 // ownKeys are the keys rzone's loggers set on the lines a library writes.
-var ownKeys = map[string]bool{"node": true, "zone": true, "group": true, "lib": true, "part": true, "sub": true}
+// slog's own (time, level, msg, source) included.
+var ownKeys = map[string]bool{"node": true, "node_zone": true, "zone": true, "group": true, "lib": true, "part": true,
+	"sub": true, "time": true, "level": true, "msg": true, "source": true}
 
 // attrs turns hclog's key, value pairs into slog attributes, as HCLog says.
 func (a *hcAdapter) attrs(args []any) []any {
