@@ -123,3 +123,25 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 		t.Errorf("hashicorp/raft's or memberlist's go-metrics missing from /metrics (seen %v)", lib)
 	}
 }
+
+// TestReplicaRoles: each hosted group gets the role it is hosted in.
+func TestReplicaRoles(t *testing.T) {
+	n := &Node{cfg: Config{Zone: "A"}, zones: map[string]*hosted{
+		"A":    {zone: "A", voter: true},
+		"C":    {zone: "C"},
+		"B-f1": {zone: "B-f1", voter: true, store: true},
+	}}
+	got := map[string]string{}
+	for _, r := range n.replicas() {
+		got[r.group] = r.role
+	}
+	want := map[string]string{"zone/A": roleZone, "zone/C": roleAsyncFollower, "zone/B-f1": roleFailoverStore}
+	if len(got) != len(want) {
+		t.Fatalf("roles %v, want %v", got, want)
+	}
+	for g, r := range want {
+		if got[g] != r {
+			t.Errorf("%s: role %q, want %q", g, got[g], r)
+		}
+	}
+}
