@@ -473,6 +473,11 @@ func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no zone %q", c.Target)}
 	}
 	r := &s.Shards[c.Shard]
+	if z, ok := s.recovering(r.Zone); ok {
+		// The shard's Target is the recovery's, not a move's: a move
+		// "already there" would route the store's shard home unmerged.
+		return MetaResult{Err: fmt.Sprintf("shard %d is in failover store %s, which the recovery of zone %s is merging; moves wait for reconciliation", c.Shard, r.Zone, z)}
+	}
 	move := Op{Kind: OpShardMove, Target: ShardTarget(c.Shard), Shard: c.Shard, From: r.Zone, To: c.Target, Phase: "releasing", Progress: 5}
 	switch {
 	case r.Target == c.Target:
@@ -498,6 +503,11 @@ func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("no shard %d", c.Shard)}
 	}
 	r := &s.Shards[c.Shard]
+	if z, ok := s.recovering(r.Zone); ok {
+		// Only the recovery routes a failover store's shards home, once
+		// they are merged (finishRecover).
+		return MetaResult{Err: fmt.Sprintf("shard %d is in failover store %s, which the recovery of zone %s is merging; it is routed home when that ends", c.Shard, r.Zone, z)}
+	}
 	if r.Target == "" {
 		if r.Zone == c.Target {
 			// Finished before: an operation left unfinished (its
@@ -512,6 +522,17 @@ func (s *MetaState) finishMove(c *MetaCmd) MetaResult {
 	s.Epoch++
 	*r = ShardRoute{Zone: c.Target, Epoch: s.Epoch}
 	return MetaResult{Epoch: s.Epoch, Op: s.finishOp(c, OpShardMove, ShardTarget(c.Shard), "routed to "+c.Target)}
+}
+
+// recovering names the zone whose recovery is merging failover store
+// group, if one is.
+func (s *MetaState) recovering(group string) (string, bool) {
+	for _, z := range s.Zones {
+		if z.PhaseOf() == PhaseReconciling && z.Failover != nil && z.Failover.Group == group {
+			return z.Name, true
+		}
+	}
+	return "", false
 }
 
 func cmpString(a, b string) int {

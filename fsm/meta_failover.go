@@ -126,6 +126,9 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 		}
 	}
 	l, _ := s.Lease(c.Zone)
+	// A recovery waiting for the zone to serve again ends here: the zone
+	// did not come back, and its record must not stay open for good.
+	s.finishOp(c, OpRecover, c.Zone, "ended without the zone serving again: it was failed over anew")
 	z.Phase = PhaseFailingOver
 	z.Failover = &FailoverState{Started: c.Time, LeaseUntil: l.Until, Auto: c.Auto}
 	detail := "by command"

@@ -52,6 +52,29 @@ func TestMetaFailoverPhases(t *testing.T) {
 			t.Fatalf("store shard not moving back: %+v", r)
 		}
 	}
+	// While the recovery merges the store, the store's shards have the
+	// home zone as Target: neither a move there nor a move's finishing
+	// command may route one home before the merge.
+	storeShard := -1
+	for i, r := range m.State().Shards {
+		if r.Zone == "A-f2" {
+			storeShard = i
+			break
+		}
+	}
+	before := m.State().Shards[storeShard]
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaMoveShard, Shard: storeShard, Target: "A", OpID: "a1b2c3", Time: 9100}); r.Err == "" {
+		t.Fatalf("a move home of store shard %d during its recovery was accepted: %+v", storeShard, r.Op)
+	}
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishMove, Shard: storeShard, Target: "A", Time: 9200}); r.Err == "" {
+		t.Fatalf("a move's finish routed store shard %d home during its recovery", storeShard)
+	}
+	if got := m.State().Shards[storeShard]; got != before {
+		t.Fatalf("store shard %d changed during recovery: %+v, was %+v", storeShard, got, before)
+	}
+	if _, ok := m.State().ActiveOp(OpShardMove, ShardTarget(storeShard)); ok {
+		t.Fatal("a shard move operation was begun on a store shard under recovery")
+	}
 	rep := &FailoverReport{Shards: moved, Voided: []VoidedPayment{{User: 3, Key: "k", Amount: 5}}}
 	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f2", Report: rep, Time: 9500}); r.Err != "" {
 		t.Fatal(r.Err)

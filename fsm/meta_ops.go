@@ -217,6 +217,9 @@ func (s *MetaState) stepOp(c *MetaCmd, kind, target, phase string, progress int,
 // updateOp applies MetaOpUpdate.
 func (s *MetaState) updateOp(c *MetaCmd) MetaResult {
 	u := c.OpUpdate
+	if u == nil { // Validate refuses it; never dereferenced unchecked
+		return MetaResult{Err: "operation update without its payload", Invalid: true}
+	}
 	for i := range s.Ops {
 		o := &s.Ops[i]
 		if o.ID != u.ID {
@@ -225,12 +228,33 @@ func (s *MetaState) updateOp(c *MetaCmd) MetaResult {
 		if o.Done() {
 			return MetaResult{Err: fmt.Sprintf("operation %s has finished", u.ID), Epoch: s.Epoch}
 		}
+		if o.Kind == OpShardMove && movePhaseRank(u.Phase) < movePhaseRank(o.Phase) {
+			// A shard move's record is where its next driver resumes:
+			// a late update from a deposed driver must not send it back.
+			return MetaResult{Err: fmt.Sprintf("operation %s is at phase %s; %s is behind it", u.ID, o.Phase, u.Phase), Epoch: s.Epoch}
+		}
 		o.Phase, o.Progress, o.Detail, o.Error = u.Phase, u.Progress, u.Detail, u.Error
 		o.Updated, o.Index = c.Time, c.index
 		out := *o
 		return MetaResult{Epoch: s.Epoch, Op: &out}
 	}
 	return MetaResult{Err: fmt.Sprintf("no operation %s", u.ID), Epoch: s.Epoch}
+}
+
+// movePhaseRank orders a shard move's phases (server/shards_endpoint.go);
+// a phase it does not know ranks first.
+func movePhaseRank(phase string) int {
+	switch phase {
+	case "releasing":
+		return 1
+	case "importing":
+		return 2
+	case "dropping":
+		return 3
+	case "routing":
+		return 4
+	}
+	return 0
 }
 
 // trimOps drops the oldest finished operations beyond maxOpsKept.

@@ -34,6 +34,17 @@ func TestOperationRecords(t *testing.T) {
 	if up.Err != "" || up.Op.Phase != "importing" || up.Op.Progress != 40 || up.Op.Updated != 1100 {
 		t.Fatalf("update: %+v %+v", up, up.Op)
 	}
+	if drop := metaApply(t, m, &idx, MetaCmd{Type: MetaOpUpdate, OpUpdate: &OpUpdate{ID: "b1", Phase: "dropping", Progress: 85}, Time: 1110}); drop.Err != "" {
+		t.Fatalf("update to dropping: %s", drop.Err)
+	}
+	// A late update from a deposed driver would send the next driver
+	// back to importing from a source that has dropped the shard.
+	if late := metaApply(t, m, &idx, MetaCmd{Type: MetaOpUpdate, OpUpdate: &OpUpdate{ID: "b1", Phase: "importing", Progress: 60}, Time: 1120}); late.Err == "" {
+		t.Fatalf("a shard move went back from dropping to importing: %+v", late.Op)
+	}
+	if o, _ := m.State().Op("b1"); o.Phase != "dropping" || o.Progress != 85 {
+		t.Fatalf("after a refused late update: %+v", o)
+	}
 	fin := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishMove, Shard: shard, Target: to, Time: 1200})
 	if fin.Op == nil || !fin.Op.Done() || fin.Op.Progress != 100 || fin.Op.Finished != 1200 || fin.Op.ID != "b1" {
 		t.Fatalf("finish: %+v", fin.Op)
@@ -113,6 +124,33 @@ func TestOperationRecords(t *testing.T) {
 
 // TestMalformedOperationCommandsChangeNothing applies malformed operation
 // commands: each is answered Invalid and leaves the state as it was.
+// TestRecoveryRecordEndsWhenTheZoneFailsOverAgain: a recovery waits for
+// the zone's leader to renew its lease; a zone that fails over again
+// before that closes the recovery's record rather than leaving it open.
+func TestRecoveryRecordEndsWhenTheZoneFailsOverAgain(t *testing.T) {
+	m := NewMeta(nil)
+	var idx uint64
+	metaApply(t, m, &idx, MetaCmd{Type: MetaInit, Zones: []ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "A"}}, OpID: "a0"})
+	metaApply(t, m, &idx, MetaCmd{Type: MetaRenewLease, Zone: "A", Holder: "a1", Term: 1, DurationMs: 1000, Time: 1500})
+	metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "A", OpID: "c1", Time: 2000})
+	grants := m.State().Leases[0].Grants
+	metaApply(t, m, &idx, MetaCmd{Type: MetaPromote, Zone: "A", Group: "A-f9", Seed: "b1", LeaseGrants: &grants, Time: 3000})
+	metaApply(t, m, &idx, MetaCmd{Type: MetaRecover, Zone: "A", OpID: "d1", Time: 4000})
+	if fr := metaApply(t, m, &idx, MetaCmd{Type: MetaFinishRecover, Zone: "A", Group: "A-f9", Time: 5000}); fr.Op == nil || fr.Op.ID != "d1" || fr.Op.Done() {
+		t.Fatalf("finish recover: %+v %+v", fr, fr.Op)
+	}
+	fo := metaApply(t, m, &idx, MetaCmd{Type: MetaFailover, Zone: "A", OpID: "c2", Time: 6000})
+	if fo.Err != "" || fo.Op == nil || fo.Op.ID != "c2" {
+		t.Fatalf("the second failover: %+v %+v", fo, fo.Op)
+	}
+	if o, _ := m.State().Op("d1"); !o.Done() || o.Finished != 6000 {
+		t.Fatalf("the recovery's record after a new failover: %+v", o)
+	}
+	if o, ok := m.State().ActiveOp(OpRecover, "A"); ok {
+		t.Fatalf("a recovery is still open: %+v", o)
+	}
+}
+
 func TestMalformedOperationCommandsChangeNothing(t *testing.T) {
 	m := NewMeta(nil)
 	var idx uint64
