@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/rzonedb/rzone/internal/logging"
 )
 
 // Promote makes the files of a stopped replica in srcDir the first member
@@ -54,7 +55,7 @@ func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM fun
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	hlog := raftLogger(log.With("group", cfg.Group))
+	hlog := logging.HCLog(log.With("group", cfg.Group), "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("promote: open snapshots: %w", err)
