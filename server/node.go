@@ -81,7 +81,7 @@ type Node struct {
 	// group: one at a time, as each spools a whole group to disk.
 	snapshotting atomic.Bool
 	stop         chan struct{}
-	wg       sync.WaitGroup
+	wg           sync.WaitGroup
 
 	// seen holds the replica states other nodes last reported (zone status).
 	seenMu sync.Mutex
