@@ -64,7 +64,7 @@ func TestZoneLossFailover(t *testing.T) {
 		}
 	}
 
-	h := newFailoverHistory()
+	h := newFailoverHistory(c)
 	load, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := 0; w < 6; w++ {
@@ -281,6 +281,8 @@ type ack struct {
 }
 
 type failoverHistory struct {
+	// opts secure the load's clients as the cluster is (TLS, token).
+	opts     []client.Option
 	start    time.Time
 	mu       sync.Mutex
 	pays     []ack
@@ -288,7 +290,9 @@ type failoverHistory struct {
 	isolated int
 }
 
-func newFailoverHistory() *failoverHistory { return &failoverHistory{start: time.Now()} }
+func newFailoverHistory(c *cluster.Cluster) *failoverHistory {
+	return &failoverHistory{opts: c.Security().ClientOptions(), start: time.Now()}
+}
 
 func (h *failoverHistory) summary() ([]ack, []ack, int) {
 	h.mu.Lock()
@@ -301,7 +305,7 @@ func (h *failoverHistory) summary() ([]ack, []ack, int) {
 // acknowledged set.
 func (h *failoverHistory) payer(ctx context.Context, addrs []string, users []uint64, seed int64, w int) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	cl, _ := client.New(addrs, client.WithMaxRetries(0), client.WithTimeout(2*time.Second))
+	cl, _ := client.New(addrs, append(slices.Clone(h.opts), client.WithMaxRetries(0), client.WithTimeout(2*time.Second))...)
 	for i := 0; ctx.Err() == nil; i++ {
 		u := users[rng.IntN(len(users))]
 		key := fmt.Sprintf("p%d-%d", w, i)
@@ -329,7 +333,7 @@ func (h *failoverHistory) payer(ctx context.Context, addrs []string, users []uin
 // retryable), recording acknowledgements and account_isolated refusals.
 func (h *failoverHistory) repayer(ctx context.Context, addrs []string, users []uint64, seed int64, w int) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 9))
-	cl, _ := client.New(addrs, client.WithMaxRetries(0), client.WithTimeout(2*time.Second))
+	cl, _ := client.New(addrs, append(slices.Clone(h.opts), client.WithMaxRetries(0), client.WithTimeout(2*time.Second))...)
 	for i := 0; ctx.Err() == nil; i++ {
 		u := users[rng.IntN(len(users))]
 		key := fmt.Sprintf("r%d-%d", w, i)

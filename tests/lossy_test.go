@@ -35,7 +35,7 @@ func TestLossyNetwork(t *testing.T) {
 		}
 		users = append(users, u)
 	}
-	h := newFailoverHistory()
+	h := newFailoverHistory(c)
 	load, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {

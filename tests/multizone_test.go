@@ -276,8 +276,8 @@ func TestMultiZoneDirectRouting(t *testing.T) {
 		entry.ID, len(users), took.Round(time.Millisecond), fwdEntry, diffCounts(afterPer, beforePer))
 
 	// 3. The Go client given only the entry node, with routing off.
-	fixed, err := client.New([]string{entry.HTTPAddr}, client.WithRouting(false), client.WithTimeout(3*time.Second),
-		client.WithMaxRetries(10), client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))
+	fixed, err := client.New([]string{entry.HTTPAddr}, append(c.Security().ClientOptions(), client.WithRouting(false), client.WithTimeout(3*time.Second),
+		client.WithMaxRetries(10), client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestShardMoveWithRealProcesses(t *testing.T) {
 	// The move is an operation: the client follows it until it is done
 	// and reads the route table after it.
 	var moved api.RouteTable
-	moverCl, err := client.New([]string{mover.HTTPAddr}, client.WithTimeout(10*time.Second), client.WithMaxRetries(10))
+	moverCl, err := client.New([]string{mover.HTTPAddr}, append(c.Security().ClientOptions(), client.WithTimeout(10*time.Second), client.WithMaxRetries(10))...)
 	if err != nil {
 		t.Fatal(err)
 	}
