@@ -478,7 +478,7 @@ func (s *MetaState) moveShard(c *MetaCmd) MetaResult {
 		// "already there" would route the store's shard home unmerged.
 		return MetaResult{Err: fmt.Sprintf("shard %d is in failover store %s, which the recovery of zone %s is merging; moves wait for reconciliation", c.Shard, r.Zone, z)}
 	}
-	move := Op{Kind: OpShardMove, Target: ShardTarget(c.Shard), Shard: c.Shard, From: r.Zone, To: c.Target, Phase: "releasing", Progress: 5}
+	move := Op{Kind: OpShardMove, Target: ShardTarget(c.Shard), Shard: c.Shard, From: r.Zone, To: c.Target, Phase: MovePhaseReleasing, Progress: 5}
 	switch {
 	case r.Target == c.Target:
 		return MetaResult{Epoch: s.Epoch, Op: s.existingOp(c, move)} // already moving there

@@ -241,17 +241,25 @@ func (s *MetaState) updateOp(c *MetaCmd) MetaResult {
 	return MetaResult{Err: fmt.Sprintf("no operation %s", u.ID), Epoch: s.Epoch}
 }
 
-// movePhaseRank orders a shard move's phases (server/shards_endpoint.go);
-// a phase it does not know ranks first.
+// A shard move's phases, in order (server/shards_endpoint.go drives them).
+const (
+	MovePhaseReleasing = "releasing"
+	MovePhaseImporting = "importing"
+	MovePhaseDropping  = "dropping"
+	MovePhaseRouting   = "routing"
+)
+
+// movePhaseRank orders a shard move's phases; a phase it does not know
+// ranks first.
 func movePhaseRank(phase string) int {
 	switch phase {
-	case "releasing":
+	case MovePhaseReleasing:
 		return 1
-	case "importing":
+	case MovePhaseImporting:
 		return 2
-	case "dropping":
+	case MovePhaseDropping:
 		return 3
-	case "routing":
+	case MovePhaseRouting:
 		return 4
 	}
 	return 0

@@ -95,10 +95,10 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 
 // Shard move phases (handleMoveShard).
 const (
-	movePhaseReleasing = "releasing"
-	movePhaseImporting = "importing"
-	movePhaseDropping  = "dropping"
-	movePhaseRouting   = "routing"
+	movePhaseReleasing = fsm.MovePhaseReleasing
+	movePhaseImporting = fsm.MovePhaseImporting
+	movePhaseDropping  = fsm.MovePhaseDropping
+	movePhaseRouting   = fsm.MovePhaseRouting
 )
 
 // driveMove takes a shard move on from the phase its record shows.
