@@ -239,3 +239,44 @@ func (c *Client) ListConfig(ctx context.Context) ([]ConfigItem, error) {
 	}
 	return out.Items, nil
 }
+
+// Node lifecycle types.
+type (
+	NodeDrain   = api.NodeDrain
+	NodeRemoval = api.NodeRemoval
+	LeaderMove  = api.LeaderMove
+)
+
+// RemoveNode removes node id from the cluster for good, whether it runs or
+// not: it leaves its zone's group, the meta group and every async-follower
+// role, and a spare node takes its meta vote. The id can never join again;
+// a replacement node joins under a new id. Removing a removed node again
+// succeeds.
+func (c *Client) RemoveNode(ctx context.Context, id string) (*NodeRemoval, error) {
+	var out NodeRemoval
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/remove", out: &out, write: true, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DrainNode moves the leadership of every group node id leads to other
+// nodes, and from then on the node leads no group and takes no scheduler
+// task, until UndrainNode. The reply lists what moved. Draining a drained
+// node again moves whatever it leads now.
+func (c *Client) DrainNode(ctx context.Context, id string) (*NodeDrain, error) {
+	var out NodeDrain
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/drain", out: &out, write: true, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UndrainNode lets a drained node lead groups and take tasks again.
+func (c *Client) UndrainNode(ctx context.Context, id string) (*NodeDrain, error) {
+	var out NodeDrain
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/undrain", out: &out, write: true, admin: true}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

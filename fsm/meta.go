@@ -37,6 +37,9 @@ type MetaState struct {
 	// Ops are the long admin operations, in the order they began
 	// (meta_ops.go).
 	Ops []Op `json:"ops,omitempty"`
+	// RemovedNodes are the ids of the nodes removed from the cluster,
+	// sorted (meta_nodes.go): none may join again under its id.
+	RemovedNodes []string `json:"removed_nodes,omitempty"`
 }
 
 // ZoneInfo is one zone and the zone that hosts its async followers and takes
@@ -63,6 +66,9 @@ type NodeInfo struct {
 	RaftAddr string `json:"raft_addr"`
 	// MetaVoter is set for the nodes that vote in the meta group.
 	MetaVoter bool `json:"meta_voter"`
+	// Drained is set for a drained node: it leads no group (it hands
+	// off any leadership it gets) and takes no scheduler task.
+	Drained bool `json:"drained,omitempty"`
 }
 
 // ShardRoute says which zone owns a shard, and since which epoch.
@@ -137,8 +143,11 @@ type MetaCmd struct {
 	// MetaMoveShard, MetaFinishMove
 	Shard  int    `json:"shard,omitempty"`
 	Target string `json:"target,omitempty"`
-	// MetaSetNodeAddr
+	// MetaSetNodeAddr, MetaAddNode
 	Node *NodeInfo `json:"node,omitempty"`
+	// MetaRemoveNode, MetaDrainNode (meta_nodes.go)
+	NodeID  string `json:"node_id,omitempty"`
+	Undrain bool   `json:"undrain,omitempty"`
 	// MetaFailover, MetaPromote, MetaRecover, MetaFinishRecover (Zone too)
 	Auto      bool            `json:"auto,omitempty"`
 	Group     string          `json:"group,omitempty"`
@@ -273,6 +282,7 @@ func (s MetaState) clone() MetaState {
 	s.Config = slices.Clone(s.Config)
 	s.Tokens = slices.Clone(s.Tokens)
 	s.Ops = slices.Clone(s.Ops)
+	s.RemovedNodes = slices.Clone(s.RemovedNodes)
 	return s
 }
 
@@ -361,6 +371,12 @@ func (s *MetaState) apply(c *MetaCmd) MetaResult {
 		return s.tokenApply(c)
 	case MetaOpUpdate:
 		return s.updateOp(c)
+	case MetaAddNode:
+		return s.addNode(c)
+	case MetaRemoveNode:
+		return s.removeNode(c)
+	case MetaDrainNode:
+		return s.drainNode(c)
 	case MetaSetNodeAddr:
 		if c.Node == nil {
 			return MetaResult{Err: "node missing"}

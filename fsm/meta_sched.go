@@ -415,6 +415,8 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 		return MetaResult{Err: fmt.Sprintf("lease asked in scheduler term %d, current term is %d", c.Term, ss.Term)}
 	case c.Worker == "" || c.Zone == "" || c.TTLMs <= 0:
 		return MetaResult{Err: "lease needs a worker, a zone and a positive ttl"}
+	case ms.Drained(c.Worker) || ms.Removed(c.Worker):
+		return MetaResult{Err: fmt.Sprintf("worker %s is drained or removed: it takes no task", c.Worker)}
 	}
 	res := &SchedResult{}
 	for i := 0; i < len(ss.Runs) && len(res.Grants) < c.Max; i++ {

@@ -532,6 +532,13 @@ func (c *MetaCmd) invalid() string {
 		return c.invalidToken()
 	case MetaOpUpdate:
 		return "" // invalidOp
+	case MetaAddNode:
+		if c.Node == nil {
+			return "node missing"
+		}
+		return validNode(*c.Node)
+	case MetaRemoveNode, MetaDrainNode:
+		return validName("node id", c.NodeID)
 	default:
 		return "unknown meta command type"
 	}

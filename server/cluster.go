@@ -387,6 +387,7 @@ func (n *Node) converge() error {
 		}
 	}
 	errs = append(errs, n.convergeStores(st))
+	errs = append(errs, n.convergeLifecycle(st))
 	h := n.ownZone()
 	if h == nil || !h.rep.IsLeader() {
 		return errors.Join(errs...)

@@ -70,18 +70,26 @@ type Node struct {
 	// authFails counts failed authentications per source (auth.go).
 	authFails authLimiter
 	// peer carries every HTTP call to another node (internal/peer).
-	peer     *peer.Client
-	http     *http.Server
-	httpLn   net.Listener
-	metrics  *metrics
-	sched    *sched // the batch scheduler's leader and worker parts (cluster mode)
-	outbox   *outbox
+	peer    *peer.Client
+	http    *http.Server
+	httpLn  net.Listener
+	metrics *metrics
+	sched   *sched // the batch scheduler's leader and worker parts (cluster mode)
+	outbox  *outbox
+	// closing is set once Shutdown begins; stopping once it has handed
+	// off the node's leaderships (from then on, no new proposals).
+	closing  atomic.Bool
 	stopping atomic.Bool
 	// snapshotting is set while GET /v1/snapshot writes a copy of a
 	// group: one at a time, as each spools a whole group to disk.
 	snapshotting atomic.Bool
 	stop         chan struct{}
-	wg           sync.WaitGroup
+	// handoff serializes the hand-offs of this node's leaderships: a
+	// drain's, the drain reconciliation's, a shutdown's (lifecycle.go).
+	handoff sync.Mutex
+	// removedOnce logs once that this node was removed.
+	removedOnce sync.Once
+	wg          sync.WaitGroup
 
 	// seen holds the replica states other nodes last reported (zone status).
 	seenMu sync.Mutex
@@ -336,13 +344,19 @@ func (n *Node) closeAll() {
 	}
 }
 
-// Shutdown stops the API (letting requests in flight finish until ctx
-// ends), the loops, gossip (leaving the cluster) and Raft, and closes the
-// stores.
+// Shutdown first hands off the leadership of every group the node leads
+// (each transfer bounded by handoffTimeout and ctx), so that no group
+// waits an election timeout for a new leader; then it stops the API
+// (letting requests in flight finish until ctx ends), the loops, gossip
+// (leaving the cluster) and Raft, and closes the stores.
 func (n *Node) Shutdown(ctx context.Context) error {
-	if !n.stopping.CompareAndSwap(false, true) {
+	if !n.closing.CompareAndSwap(false, true) {
 		return nil
 	}
+	if moves := n.handOff(ctx); len(moves) > 0 {
+		n.log.Info("leadership handed off before stopping", "groups", len(moves))
+	}
+	n.stopping.Store(true)
 	close(n.stop)
 	var errs []error
 	if n.http != nil {

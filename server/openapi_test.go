@@ -200,6 +200,7 @@ var schemaTypes = map[string]reflect.Type{
 	"BatchResponse": reflect.TypeFor[api.BatchResponse](), "ShardRoute": reflect.TypeFor[api.ShardRoute](),
 	"ZoneRoute": reflect.TypeFor[api.ZoneRoute](), "RouteTable": reflect.TypeFor[api.RouteTable](),
 	"Operation": reflect.TypeFor[api.Operation](), "OperationList": reflect.TypeFor[api.OperationList](),
+	"NodeDrain": reflect.TypeFor[api.NodeDrain](), "NodeRemoval": reflect.TypeFor[api.NodeRemoval](), "LeaderMove": reflect.TypeFor[api.LeaderMove](),
 	"ReplicaState": reflect.TypeFor[api.ReplicaState](), "Decision": reflect.TypeFor[api.Decision](),
 	"VoidedPayment": reflect.TypeFor[api.VoidedPayment](), "ContradictedKey": reflect.TypeFor[api.ContradictedKey](),
 	"ReconcileReport": reflect.TypeFor[api.ReconcileReport](), "ZoneFailover": reflect.TypeFor[api.ZoneFailover](),

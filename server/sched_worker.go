@@ -18,8 +18,9 @@ import (
 // and runs each in a goroutine.
 func (s *sched) work() {
 	free := s.freeSlots()
-	if free <= 0 || !pendingFor(s.n.metaFSM.State(), s.n.cfg.Zone) {
-		return
+	st := s.n.metaFSM.State()
+	if free <= 0 || st.Drained(s.n.cfg.NodeID) || st.Removed(s.n.cfg.NodeID) || !pendingFor(st, s.n.cfg.Zone) {
+		return // a drained node takes no task (the meta group refuses it one too)
 	}
 	addr, err := s.n.metaLeaderAddr()
 	if err != nil {

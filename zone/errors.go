@@ -41,7 +41,8 @@ func classifyApply(err error) error {
 		return nil
 	case errors.Is(err, raft.ErrNotLeader):
 		return errors.Join(ErrNotLeader, err)
-	case errors.Is(err, raft.ErrEnqueueTimeout):
+	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Refused before the entry reached the log.
 		return errors.Join(ErrNotApplied, err)
 	default: // ErrLeadershipLost, ErrRaftShutdown, ErrAbortedByRestore, timeouts
 		return errors.Join(ErrUnknownOutcome, err)

@@ -22,7 +22,7 @@ func newRoot() (*cobra.Command, *clientFlags) {
 	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd(), newVersionCmd())
 
 	cf := new(clientFlags)
-	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf), tokenVerbs(cf), snapshotVerbs(cf), opVerbs(cf)) {
+	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf), tokenVerbs(cf), snapshotVerbs(cf), opVerbs(cf), nodeVerbs(cf)) {
 		cf.register(verb)
 		root.AddCommand(verb)
 	}

@@ -78,7 +78,9 @@ has data restarts from it and ignores both flags.`,
 				}
 			}
 			log.Info("stopping")
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// Up to 10 s for the leadership hand-off (the groups at once), then
+			// the rest for requests in flight.
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			return node.Shutdown(sctx)
 		},

@@ -255,3 +255,40 @@ type Operation struct {
 type OperationList struct {
 	Operations []Operation `json:"operations"`
 }
+
+// LeaderMove is one group's leadership that a drain moved off a node.
+type LeaderMove struct {
+	// Group is "meta" or "zone/NAME" (a zone's group or a failover store).
+	Group string `json:"group"`
+	// To is the node that leads the group now; empty if the transfer
+	// failed (Error says why).
+	To    string `json:"to,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// NodeDrain is the reply of POST /v1/nodes/{id}/drain and
+// /v1/nodes/{id}/undrain.
+type NodeDrain struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+	// Moved lists the groups the node led and the node each moved to
+	// (drain); empty for an undrain, or a node that led nothing.
+	Moved []LeaderMove `json:"moved"`
+	// Index is the meta log index of the drain record.
+	Index uint64 `json:"index"`
+}
+
+// NodeRemoval is the reply of POST /v1/nodes/{id}/remove.
+type NodeRemoval struct {
+	Node string `json:"node"`
+	Zone string `json:"zone"`
+	// Groups are the groups the node leaves: its zone's ("zone/NAME"),
+	// "meta", and the zones it followed asynchronously. The leaders of
+	// those groups take it out of their configurations.
+	Groups []string `json:"groups"`
+	// MetaVoter is the spare node that takes the removed node's vote in
+	// the meta group; empty if it had none or no spare was left.
+	MetaVoter string `json:"meta_voter,omitempty"`
+	// Index is the meta log index of the removal.
+	Index uint64 `json:"index"`
+}
