@@ -1,23 +1,40 @@
-# rzone in a scratch image: the static binary and nothing else.
+# rzone in a scratch image, built from the source: `docker build .` in a
+# clone is all it takes (a network to pull the Go image and the modules).
 #
-# No base image is pulled, so the binary is built on the host first, into
-# out/docker/ (the only path .dockerignore lets into the context):
+#   docker build -t rzone .
+#   docker build --build-arg VERSION=$(git describe --tags) -t rzone .
+#   docker build --build-arg GO_IMAGE=registry.example.com/golang:1.26 -t rzone .
 #
-#   mkdir -p out/docker/data
-#   CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/docker/rzone ./cmd/rzone
-#   docker build -t rzone:dev .
-#
-# scripts/docker-up.sh does all of this and starts docker-compose.yml's
-# 3-zone cluster. There is no shell in the image: every command is an rzone
-# subcommand, in exec form (docker run rzone:dev status --addr a1:7070).
-FROM scratch
+# The build stage is the official Go image (GO_IMAGE, a Go at least as new
+# as go.mod's); the final image is the static binary and nothing else, as
+# Dockerfile.local makes it from a binary built on the host (what
+# scripts/docker-up.sh and tests/docker use: no image is pulled there).
+# There is no shell in the image: every command is an rzone subcommand, in
+# exec form (docker run rzone status --addr a1:7070), and the health check
+# is one too (rzone healthcheck: GET /readyz; docker-compose.yml sets it
+# with the CA of its certs volume).
+ARG GO_IMAGE=golang:1.26-alpine
 
+FROM ${GO_IMAGE} AS build
+WORKDIR /src
+ENV CGO_ENABLED=0
+# The modules first, so that a change of the source reuses their layer.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+# VERSION is what rzone version prints (default: the module's "(devel)").
+ARG VERSION=""
+RUN go build -trimpath -ldflags="-s -w -X github.com/rzonedb/rzone/internal/buildinfo.Version=${VERSION}" \
+      -o /out/rzone ./cmd/rzone \
+ && mkdir -p /out/data
+
+FROM scratch
 # /data is created from an empty folder so that it belongs to the unprivileged
 # user; a new named volume mounted there takes that ownership.
-COPY --chown=65532:65532 out/docker/data /data
+COPY --from=build --chown=65532:65532 /out/data /data
 # /certs likewise: the compose file's certs volume (rzone cert bootstrap).
-COPY --chown=65532:65532 out/docker/data /certs
-COPY out/docker/rzone /rzone
+COPY --from=build --chown=65532:65532 /out/data /certs
+COPY --from=build /out/rzone /rzone
 
 USER 65532:65532
 VOLUME ["/data"]

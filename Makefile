@@ -1,5 +1,5 @@
 # Each target is one line over the Go tool; README.md explains them.
-.PHONY: build test test-race fuzz jepsen bench dev ci docker docker-down
+.PHONY: build test test-race fuzz jepsen bench dev ci image docker docker-down
 
 build:
 	go build -o bin/rzone ./cmd/rzone
@@ -17,6 +17,8 @@ dev:
 	go run ./cmd/rzone dev
 ci:
 	bash .ci/run
+image:
+	docker build -t rzone .
 docker:
 	scripts/docker-up.sh
 docker-down:

@@ -5,11 +5,16 @@ go 1.26.8
 // hashicorp/raft v1.7.3 and memberlist v0.6.0 are not the newest on purpose:
 // raft v1.8 and memberlist v0.7 pull in go-metrics v0.7, which dropped the
 // compat package that raft-boltdb/v2 v2.3.1 imports.
+// go-metrics v0.6.0 is pinned with them: without the hashicorpmetrics build
+// tag its compat package forwards to armon/go-metrics v0.4.1, the global
+// sink all three libraries emit to, and server/gometrics.go bridges it
+// (compat/prometheus) into each node's Prometheus registry.
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/chromedp/chromedp v0.24.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/hashicorp/go-hclog v1.6.3
+	github.com/hashicorp/go-metrics v0.6.0
 	github.com/hashicorp/memberlist v0.6.0
 	github.com/hashicorp/raft v1.7.3
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
@@ -41,7 +46,6 @@ require (
 	github.com/google/btree v1.1.3 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-immutable-radix v1.3.1 // indirect
-	github.com/hashicorp/go-metrics v0.6.0 // indirect
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
 	github.com/hashicorp/go-sockaddr v1.0.7 // indirect

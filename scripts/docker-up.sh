@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the static rzone binary and the rzone:dev image (FROM scratch, see
-# Dockerfile), starts docker-compose.yml's 3-zone × 3-node cluster and waits
-# until every zone has a leader. Stop it with scripts/docker-down.sh.
+# Dockerfile.local: no image is pulled), starts docker-compose.yml's 3-zone
+# × 3-node cluster and waits until every zone has a leader. Stop it with scripts/docker-down.sh.
 # Settings: see scripts/docker-env.sh (RZONE_PROJECT, RZONE_IMAGE,
 # RZONE_HTTP_BIND, RZONE_IP_PREFIX); RZONE_UP_TIMEOUT bounds the wait in seconds (default 180).
 set -euo pipefail
@@ -15,7 +15,7 @@ mkdir -p out/docker/data
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/docker/rzone ./cmd/rzone
 
 step "build the image $RZONE_IMAGE"
-docker build -q -t "$RZONE_IMAGE" . >/dev/null
+docker build -q -f Dockerfile.local -t "$RZONE_IMAGE" . >/dev/null
 
 step "start the cluster (compose project $RZONE_PROJECT)"
 compose up -d

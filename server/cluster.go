@@ -76,7 +76,8 @@ func (n *Node) startCluster() error {
 	if len(gc.Key) == 0 && n.certs != nil {
 		gc.Key = n.certs.GossipKey
 	}
-	gc.Logger = n.log.With("part", "gossip")
+	// gossip adds the node's id itself; n.log has it already.
+	gc.Logger = n.cfg.Logger.With("node_zone", n.cfg.Zone, "part", "gossip")
 	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
 		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
 	g, err := gossip.Start(gc)

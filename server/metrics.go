@@ -4,11 +4,11 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/buildinfo"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // metrics are one node's Prometheus series, in a registry of its own so
@@ -22,8 +22,11 @@ type metrics struct {
 	applyLatency  *prometheus.HistogramVec
 	results       *prometheus.CounterVec
 	posted        prometheus.Counter
-	leaderChanges prometheus.Counter
 	leaseRenewals *prometheus.CounterVec
+	// zone times the replicas' log writes and snapshots; stateCommit the
+	// state files' commits.
+	zone        *zone.Metrics
+	stateCommit *prometheus.HistogramVec
 
 	guardMarks       prometheus.Counter
 	guardClears      prometheus.Counter
@@ -63,9 +66,11 @@ func newMetrics(n *Node) *metrics {
 		posted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rzone_posted_payments_total", Help: "Payments booked into bills by this node as leader.",
 		}),
-		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "rzone_raft_leadership_changes_total", Help: "Times this node gained or lost leadership.",
-		}),
+		zone: zone.NewMetrics(),
+		stateCommit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit an apply batch to a zone's state file (bbolt write and fsync), by group.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"group"}),
 		leaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rzone_lease_renewals_total", Help: "Ownership lease renewals by this node as zone leader, by outcome.",
 		}, []string{"outcome"}),
@@ -109,45 +114,13 @@ func newMetrics(n *Node) *metrics {
 		Name: "rzone_build_info", Help: "Always 1; the labels name the build this node runs.",
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go": build.Go},
 	}, func() float64 { return 1 }))
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
-	}
-	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaderChanges, m.leaseRenewals,
+	m.reg.MustRegister(newRaftCollector(n), m.stateCommit, goMetricsSink())
+	m.reg.MustRegister(m.zone.Collectors()...)
+	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaseRenewals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		gauge("rzone_raft_is_leader", "1 if this node leads its zone's group.", func() float64 {
-			if st, _, _, _, _, _ := n.raftState(); st == raft.Leader {
-				return 1
-			}
-			return 0
-		}),
-		gauge("rzone_raft_term", "Current Raft term of the zone group.", func() float64 { _, t, _, _, _, _ := n.raftState(); return float64(t) }),
-		gauge("rzone_raft_commit_index", "Commit index known to this node.", func() float64 { _, _, c, _, _, _ := n.raftState(); return float64(c) }),
-		gauge("rzone_raft_last_index", "Last index in this node's log.", func() float64 { _, _, _, l, _, _ := n.raftState(); return float64(l) }),
-		gauge("rzone_fsm_applied_index", "Last index applied to the state file.", func() float64 { return float64(n.applied()) }),
-		gauge("rzone_fsm_apply_lag_entries", "Commit index minus applied index.", func() float64 {
-			_, _, c, _, _, _ := n.raftState()
-			return float64(c) - float64(n.applied())
-		}),
-		gauge("rzone_raft_last_contact_seconds", "Seconds since a follower last heard from its leader (0 on the leader, -1 never).", func() float64 {
-			st, _, _, _, lc, ok := n.raftState()
-			switch {
-			case st == raft.Leader:
-				return 0
-			case !ok || lc.IsZero():
-				return -1
-			}
-			return time.Since(lc).Seconds()
-		}),
-		gauge("rzone_lease_remaining_seconds", "Seconds left on the zone's ownership lease by this node's clock (cluster mode).", func() float64 {
-			h := n.ownZone()
-			if h == nil {
-				return 0
-			}
-			return float64(h.leaseUntil.Load()-monoNow()) / 1e9
-		}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches (one bbolt transaction each)."},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches of the own zone's state machine (one bbolt transaction each)."},
 			func() float64 { b, _ := n.applyStats(); return float64(b) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_entries_total", Help: "Log entries applied."},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_entries_total", Help: "Log entries the own zone's state machine applied."},
 			func() float64 { _, e := n.applyStats(); return float64(e) }),
 	)
 	return m

@@ -155,7 +155,8 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With("node", cfg.NodeID, "zone", cfg.Zone)
+	// node_zone, not zone: many lines name the zone they are about.
+	log := cfg.Logger.With("node", cfg.NodeID, "node_zone", cfg.Zone)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -165,11 +166,11 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.loadCerts(); err != nil {
 		return nil, err
 	}
+	n.metrics = newMetrics(n) // before open: the replicas report into it
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.metrics = newMetrics(n)
 	n.sched = newSched(n)
 	n.outbox = newOutbox(n)
 	if err := n.startHTTP(); err != nil {
@@ -230,7 +231,7 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 		Group: group, NodeID: c.NodeID, Dir: dir, Stream: stream,
 		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, LeaderLeaseTimeout: c.LeaderLeaseTimeout,
 		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval, TrailingLogs: c.TrailingLogs,
-		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log,
+		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log, Metrics: n.metrics.zone,
 	}
 }
 
@@ -285,6 +286,8 @@ func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
 		layer.Close()
 		return nil, err
 	}
+	commits := n.metrics.stateCommit.WithLabelValues(group)
+	f.ObserveCommits(func(d time.Duration) { commits.Observe(d.Seconds()) })
 	rc := n.replicaConfig(group, dir, layer)
 	rc.SelfRestoring = true
 	if voter && zoneName != n.cfg.Zone {
@@ -530,7 +533,6 @@ func (n *Node) leaderLoop() {
 		case <-n.stop:
 			return
 		case isLeader := <-h.rep.Raft().LeaderCh():
-			n.metrics.leaderChanges.Inc()
 			if !isLeader {
 				continue
 			}

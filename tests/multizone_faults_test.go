@@ -181,7 +181,7 @@ func TestCutOffZoneStopsWriting(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			if rem, ok := m.Value("rzone_lease_remaining_seconds"); ok {
+			if rem, ok := m.Find("rzone_lease_remaining_seconds", "role=zone"); ok {
 				d := time.Duration(rem * float64(time.Second))
 				mu.Lock()
 				nodeLease = append(nodeLease, leaseSample{at: at, lo: sent.Add(d), hi: at.Add(d), valid: rem > 0})

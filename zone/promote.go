@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"github.com/rzonedb/rzone/internal/logging"
 )
 
 // Promote makes the files of a stopped replica in srcDir the first member
@@ -55,7 +54,7 @@ func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM fun
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	hlog := logging.HCLog(log.With("group", cfg.Group), "raft")
+	hlog := raftLogger(log.With("group", cfg.Group))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("promote: open snapshots: %w", err)

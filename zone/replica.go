@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"github.com/rzonedb/rzone/internal/logging"
 )
 
 // StateMachine is what a Replica drives: a batching FSM that can say how far
@@ -52,6 +51,8 @@ type ReplicaConfig struct {
 	TrailingLogs       uint64
 	MaxAppendEntries   int
 	Logger             *slog.Logger
+	// Metrics, if not nil, times the group's log writes and snapshots.
+	Metrics *Metrics
 }
 
 // Replica is this node's member of one Raft group: raft over raft-boltdb,
@@ -67,6 +68,8 @@ type Replica struct {
 	log   *slog.Logger
 
 	hasState bool
+	// leaders counts the leaders this replica has learned of (observer.go).
+	leaders leaderCounter
 	// barrierTerm is the term in which this replica, as leader, last
 	// finished a barrier; reads in that term need no new one.
 	barrierTerm atomic.Uint64
@@ -96,10 +99,17 @@ func (r *Replica) open() error {
 	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
 		return fmt.Errorf("open raft log of %s: %w", cfg.Group, err)
 	}
-	hlog := logging.HCLog(r.log, "raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	hlog := raftLogger(r.log)
+	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshots of %s: %w", cfg.Group, err)
+	}
+	var snaps raft.SnapshotStore = fileSnaps
+	var logStore raft.LogStore = r.store
+	if cfg.Metrics != nil {
+		cfg.Metrics.open(cfg.Group)
+		snaps = timedSnapshots{SnapshotStore: fileSnaps, m: cfg.Metrics, group: cfg.Group}
+		logStore = timedLogStore{LogStore: r.store, obs: cfg.Metrics.logStore.WithLabelValues(cfg.Group)}
 	}
 	if cfg.SelfRestoring {
 		if err := r.catchUpFromSnapshot(snaps); err != nil {
@@ -120,7 +130,7 @@ func (r *Replica) open() error {
 	rc.MaxAppendEntries = cfg.MaxAppendEntries
 	rc.NoSnapshotRestoreOnStart = cfg.SelfRestoring
 
-	if r.logs, err = raft.NewLogCache(1024, r.store); err != nil {
+	if r.logs, err = raft.NewLogCache(1024, logStore); err != nil {
 		return err
 	}
 	if r.hasState, err = raft.HasExistingState(r.logs, r.store, snaps); err != nil {
@@ -129,6 +139,7 @@ func (r *Replica) open() error {
 	if r.raft, err = raft.NewRaft(rc, r.sm, r.logs, r.store, snaps, r.trans); err != nil {
 		return fmt.Errorf("start raft of %s: %w", cfg.Group, err)
 	}
+	r.leaders.start(r.raft)
 	return nil
 }
 
@@ -303,6 +314,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 // Shutdown stops raft and closes the stores.
 func (r *Replica) Shutdown() error {
 	err := r.raft.Shutdown().Error()
+	r.leaders.stop(r.raft)
 	r.closeStores()
 	return err
 }

@@ -22,7 +22,8 @@ import (
 type devOpts struct {
 	zones, perZone                 int
 	httpAddr, raftAddr, gossipAddr string
-	dataDir, logLevel, notifier    string
+	dataDir, logLevel, logFormat   string
+	notifier                       string
 	insecure                       bool
 }
 
@@ -51,6 +52,7 @@ RZONE_TOKEN and RZONE_CA for the CLI and curl. --insecure runs it open.`,
 	f.StringVar(&o.gossipAddr, "gossip-addr", "127.0.0.1:7200", "gossip address of the first node; the others take the next ports")
 	f.StringVar(&o.dataDir, "data-dir", "", "keep data here (default: a temporary folder, removed on exit)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level of the nodes")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format of the nodes: text or json")
 	f.BoolVar(&o.insecure, "insecure", false, "run open: no TLS, no tokens")
 	return cmd
 }
@@ -88,7 +90,7 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		defer os.RemoveAll(tmp)
 		o.dataDir = tmp
 	}
-	log, err := newLogger(o.logLevel, "text")
+	log, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func newRoot() (*cobra.Command, *clientFlags) {
 		Version:       versionLine(),
 	}
 	root.SetVersionTemplate("{{.Version}}")
-	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(), newServerCmd(), newCertCmd(), newVersionCmd(), newHealthcheckCmd())
 
 	cf := new(clientFlags)
 	for _, verb := range append(append(append(clientVerbs(cf), clusterVerbs(cf)...), jobVerbs(cf)...), zoneVerbs(cf), tokenVerbs(cf), snapshotVerbs(cf), opVerbs(cf), nodeVerbs(cf)) {

@@ -26,6 +26,10 @@ func (levelHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (l levelHandler) Handle(ctx context.Context, r slog.Record) error {
 	level, msg := parseLevel(r.Message)
+	if level == slog.LevelError && strings.Contains(msg, "use of closed network connection") {
+		// memberlist's own sockets closed under it: this node is leaving.
+		level = slog.LevelDebug
+	}
 	if !l.h.Enabled(ctx, level) {
 		return nil
 	}

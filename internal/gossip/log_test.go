@@ -15,6 +15,7 @@ func TestMemberlistLogLevels(t *testing.T) {
 	l.Printf("[WARN] memberlist: Refuting a suspect message (from: c1)")
 	l.Printf("[ERR] memberlist: Failed fallback TCP ping")
 	l.Printf("no prefix")
+	l.Printf("[ERR] memberlist: Failed to send indirect UDP ping: write udp 127.0.0.1:1->127.0.0.1:2: use of closed network connection")
 
 	got := buf.String()
 	for _, want := range []string{
@@ -26,6 +27,9 @@ func TestMemberlistLogLevels(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("log lacks %s\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "indirect UDP ping") {
+		t.Errorf("the node's own closed socket while leaving logged above debug:\n%s", got)
 	}
 	if strings.Contains(got, "Stream connection") {
 		t.Errorf("a [DEBUG] line passed an info-level handler:\n%s", got)

@@ -94,11 +94,31 @@ func (m Metrics) Sum(name string, labels ...string) float64 {
 	return sum
 }
 
-// Value returns the value of the series of name without labels (a gauge
-// such as rzone_lease_remaining_seconds) and whether the node reported it.
+// Value returns the value of the series of name without labels and
+// whether the node reported it.
 func (m Metrics) Value(name string) (float64, bool) {
 	v, ok := m[name]
 	return v, ok
+}
+
+// Find returns the value of the first series of name that carries every
+// "key=value" of labels (a gauge such as rzone_lease_remaining_seconds
+// with role=zone), and whether the node reported one.
+func (m Metrics) Find(name string, labels ...string) (float64, bool) {
+	for series, v := range m {
+		if seriesName(series) != name {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			k, val, _ := strings.Cut(l, "=")
+			ok = ok && strings.Contains(series, k+`="`+val+`"`)
+		}
+		if ok {
+			return v, true
+		}
+	}
+	return 0, false
 }
 
 // ByLabel returns, for the metric name, each value of the label key and

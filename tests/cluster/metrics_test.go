@@ -10,7 +10,8 @@ rzone_forwarded_requests_total{outcome="unknown_outcome"} 3
 rzone_http_requests_total{code="201",route="POST /v1/accounts/{user}/payments"} 7
 rzone_http_requests_total{code="503",route="POST /v1/accounts/{user}/payments"} 2
 rzone_http_requests_total{code="200",route="GET /v1/zones"} 5
-rzone_lease_remaining_seconds -0.25
+rzone_lease_remaining_seconds{group="zone/B",role="failover_store"} 2
+rzone_lease_remaining_seconds{group="zone/A",role="zone"} -0.25
 go_gc_duration_seconds{quantile="0.5"} 1.5e-05 1700000000000
 `)
 	m, err := ParseMetrics(in)
@@ -26,8 +27,11 @@ go_gc_duration_seconds{quantile="0.5"} 1.5e-05 1700000000000
 	if got := m.Sum("rzone_http_requests_total", "route=POST /v1/accounts/{user}/payments", "code=503"); got != 2 {
 		t.Errorf("refused payment requests %v, want 2", got)
 	}
-	if v, ok := m.Value("rzone_lease_remaining_seconds"); !ok || v != -0.25 {
+	if v, ok := m.Find("rzone_lease_remaining_seconds", "role=zone"); !ok || v != -0.25 {
 		t.Errorf("lease remaining %v %v, want -0.25", v, ok)
+	}
+	if _, ok := m.Find("rzone_lease_remaining_seconds", "role=meta"); ok {
+		t.Error("found a series no label matches")
 	}
 	if by := m.ByLabel("rzone_forwarded_requests_total", "outcome"); by["ok"] != 12 || by["unknown_outcome"] != 3 || len(by) != 2 {
 		t.Errorf("by outcome %v", by)

@@ -29,7 +29,8 @@ const (
 
 // TestComposeCluster builds the image, starts docker-compose.yml's 3-zone
 // cluster under a project of its own (a1's API on a free loopback port),
-// waits until every zone has a leader, runs "rzone bench pay" from inside
+// waits until every zone has a leader and every node's health check
+// (rzone healthcheck, GET /readyz) passes, runs "rzone bench pay" from inside
 // the cluster's network, and checks that no payment failed, that every
 // acknowledged payment is in its account, and that every zone has 3 voters
 // and caught-up async followers on its backup zone's nodes. It always
@@ -52,7 +53,7 @@ func TestComposeCluster(t *testing.T) {
 
 	phase("build binary and image", func() { buildImage(ctx, t, p) })
 	var api string
-	phase("compose up (nodes healthy)", func() {
+	phase("compose up", func() {
 		up(ctx, t, p)
 		var err error
 		if api, err = p.Port(ctx, "a1", 7070); err != nil {
@@ -86,6 +87,12 @@ func TestComposeCluster(t *testing.T) {
 				t.Logf("init exited 0 after %d restarts", restarts)
 			}
 			return err
+		})
+	})
+
+	phase("nodes healthy (rzone healthcheck: /readyz)", func() {
+		waitFor(ctx, t, time.Minute, "every node's health check to pass", func(ctx context.Context) error {
+			return p.Healthy(ctx, "a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2", "c3")
 		})
 	})
 

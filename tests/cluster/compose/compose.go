@@ -20,7 +20,7 @@ import (
 // and a network of its own. Its methods may be called concurrently; each
 // runs docker or compose commands.
 type Project struct {
-	// Root is the module root, where Dockerfile and docker-compose.yml are.
+	// Root is the module root, where Dockerfile.local and docker-compose.yml are.
 	Root string
 	// Compose is the compose command: "docker compose" or "docker-compose".
 	Compose []string
@@ -113,14 +113,15 @@ func (p *Project) ComposeRun(ctx context.Context, args ...string) (string, error
 }
 
 // BuildImage builds the static binary into dir, a build context laid out
-// as the Dockerfile expects (out/docker/rzone, out/docker/data) with the
-// repository's Dockerfile and .dockerignore, and builds p.Image from it.
+// as Dockerfile.local expects (out/docker/rzone, out/docker/data) with the
+// repository's Dockerfile.local and .dockerignore, and builds p.Image from
+// it (no image is pulled).
 // RemoveImage removes it.
 func (p *Project) BuildImage(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "out", "docker", "data"), 0o755); err != nil {
 		return fmt.Errorf("compose: %w", err)
 	}
-	for _, f := range []string{"Dockerfile", ".dockerignore"} {
+	for _, f := range []string{"Dockerfile.local", ".dockerignore"} {
 		b, err := os.ReadFile(filepath.Join(p.Root, f))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, f), b, 0o644)
@@ -136,7 +137,7 @@ func (p *Project) BuildImage(ctx context.Context, dir string) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("compose: go build: %w\n%s", err, out)
 	}
-	if _, _, err := p.Run(ctx, "docker", "build", "-q", "-t", p.Image, dir); err != nil {
+	if _, _, err := p.Run(ctx, "docker", "build", "-q", "-f", filepath.Join(dir, "Dockerfile.local"), "-t", p.Image, dir); err != nil {
 		return fmt.Errorf("compose: %w", err)
 	}
 	return nil
@@ -149,7 +150,8 @@ func (p *Project) RemoveImage(ctx context.Context) error {
 }
 
 // Up starts the cluster and returns once compose has started every
-// service (the nodes healthy, init created).
+// service (the nodes and init; the nodes turn healthy once the cluster is
+// initialized, see Healthy).
 func (p *Project) Up(ctx context.Context) error {
 	_, err := p.ComposeRun(ctx, "up", "-d")
 	return err
@@ -255,6 +257,26 @@ func (p *Project) InitExited(ctx context.Context) (restarts int, err error) {
 		return restarts, fmt.Errorf("init is %s with exit code %d after %d restarts", status, code, restarts)
 	}
 	return restarts, nil
+}
+
+// Healthy reports nil once the containers of services are healthy by
+// their health check (rzone healthcheck: the node's /readyz), and
+// otherwise the first that is not and what docker says of it.
+func (p *Project) Healthy(ctx context.Context, services ...string) error {
+	for _, svc := range services {
+		id, err := p.ContainerID(ctx, svc)
+		if err != nil {
+			return err
+		}
+		out, _, err := p.Run(ctx, "docker", "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", id)
+		if err != nil {
+			return err
+		}
+		if st := strings.TrimSpace(out); st != "healthy" {
+			return fmt.Errorf("%s is %s", svc, st)
+		}
+	}
+	return nil
 }
 
 // Poll calls cond every second until it returns nil, and returns cond's
