@@ -37,6 +37,11 @@ func raftLevel(level hclog.Level, msg string, args []any) hclog.Level {
 	if level != hclog.Error {
 		return level
 	}
+	if msg == "peer has newer term, stopping replication" {
+		// A deposed leader learning of its successor: what every
+		// leadership transfer (a drain, a shutdown's hand-off) ends with.
+		return hclog.Warn
+	}
 	err := argError(args)
 	if err == nil {
 		return level

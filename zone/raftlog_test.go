@@ -27,6 +27,7 @@ func TestRaftLevel(t *testing.T) {
 		{"a disk error stays an error", hclog.Error, "failed to append to logs", errors.New("input/output error"), hclog.Error},
 		{"a peer's refusal that is no network error stays", hclog.Error, "failed to appendEntries to", errors.New("unknown rpc type 9"), hclog.Error},
 		{"info is left alone", hclog.Info, "failed to heartbeat to", refused, hclog.Info},
+		{"a deposed leader learning of its successor", hclog.Error, "peer has newer term, stopping replication", nil, hclog.Warn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
