@@ -263,16 +263,34 @@ func (p *Project) InitExited(ctx context.Context) (restarts int, err error) {
 // their health check (rzone healthcheck: the node's /readyz), and
 // otherwise the first that is not and what docker says of it.
 func (p *Project) Healthy(ctx context.Context, services ...string) error {
+	// Two commands in all, whatever the number of services: one call per
+	// service (a compose ps and a docker inspect each) did not fit the
+	// poll's 10 s per try on a loaded 2-core machine.
+	out, err := p.ComposeRun(ctx, "ps", "-a", "-q")
+	if err != nil {
+		return err
+	}
+	ids := strings.Fields(out)
+	if len(ids) == 0 {
+		return fmt.Errorf("compose: the project has no containers")
+	}
+	args := append([]string{"inspect", "-f", `{{index .Config.Labels "com.docker.compose.service"}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}`}, ids...)
+	out, _, err = p.Run(ctx, "docker", args...)
+	if err != nil {
+		return err
+	}
+	status := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if svc, st, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			status[svc] = st
+		}
+	}
 	for _, svc := range services {
-		id, err := p.ContainerID(ctx, svc)
-		if err != nil {
-			return err
+		st, ok := status[svc]
+		if !ok {
+			return fmt.Errorf("compose: service %s has no container", svc)
 		}
-		out, _, err := p.Run(ctx, "docker", "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", id)
-		if err != nil {
-			return err
-		}
-		if st := strings.TrimSpace(out); st != "healthy" {
+		if st != "healthy" {
 			return fmt.Errorf("%s is %s", svc, st)
 		}
 	}
