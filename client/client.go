@@ -292,13 +292,24 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		cl.query.Set("stale", "true")
 	}
 	var lastErr error
+	// unknown is set once an attempt of a write may have been applied: no
+	// later refusal can tell that it was not (the first attempt may have
+	// charged while a retry met an unavailable node), so the call ends
+	// unknown unless a later attempt gets the key's own answer.
+	unknown := false
+	fail := func(status int, err error) (int, error) {
+		if unknown && !answered(err) {
+			return status, unknownAfter(err)
+		}
+		return status, err
+	}
 	delay := c.backoff
 	for attempt := 0; attempt <= c.maxRetries; attempt++ {
 		if attempt > 0 {
 			sleep := delay/2 + rand.N(delay/2+1)
 			select {
 			case <-ctx.Done():
-				return 0, lastErr
+				return fail(0, lastErr)
 			case <-time.After(sleep):
 			}
 			delay = min(2*delay, c.maxBackoff)
@@ -315,8 +326,11 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 			return status, nil
 		}
 		lastErr = err
+		if cl.write && errors.Is(err, ErrUnknownOutcome) {
+			unknown = true
+		}
 		if !IsRetryable(err) || ctx.Err() != nil || (cl.noKey && errors.Is(err, ErrUnknownOutcome)) {
-			return status, err
+			return fail(status, err)
 		}
 		if errors.Is(err, ErrWrongZone) || errors.Is(err, ErrLeaseExpired) {
 			c.forgetRoutes()
@@ -328,7 +342,36 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		}
 		c.setLeader(&cl, "")
 	}
-	return 0, lastErr
+	return fail(0, lastErr)
+}
+
+// answered reports whether err is an answer about the request itself, which
+// a node gives the same way to every attempt with its idempotency key (the
+// key's original result, or a refusal of its parameters): it settles an
+// earlier unknown outcome. Every other error (unavailable, a lease, a token,
+// a timeout) says only that this attempt was not applied.
+func answered(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case api.CodeInsufficientCredit, api.CodeOverpayment, api.CodeIdempotencyConflict,
+		api.CodeInvalidArgument, api.CodeNotFound, api.CodePayloadTooLarge:
+		return true
+	}
+	return false
+}
+
+// unknownAfter is the error of a write whose earlier attempt's outcome is
+// unknown and whose last attempt failed with last.
+func unknownAfter(last error) error {
+	e := &Error{Code: api.CodeUnknownOutcome, Message: "an earlier attempt may have been applied; the last attempt: " + last.Error()}
+	var le *Error
+	if errors.As(last, &le) {
+		e.Node = le.Node
+	}
+	return e
 }
 
 func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (int, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/internal/money"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -172,8 +173,8 @@ func (a *applier) standinRoom(user uint64, amount int64, acc *accountRec) string
 	}
 	limit := acc.Limit * fr.StandinPct / 100
 	if taken+amount > limit {
-		return fmt.Sprintf("amount %d exceeds the failover stand-in limit: %d%% of the credit line (%d) less %d already taken in failover",
-			amount, fr.StandinPct, limit, taken)
+		return fmt.Sprintf("amount %s exceeds the failover stand-in limit: %d%% of the credit line (%s) less %s already taken in failover",
+			money.Format(amount), fr.StandinPct, money.Format(limit), money.Format(taken))
 	}
 	return ""
 }
@@ -193,7 +194,7 @@ func (a *applier) refuseUndecidable(c *Command, acc *accountRec, avail int64) *R
 	}
 	why := ""
 	if c.Amount > avail {
-		why = fmt.Sprintf("amount %d exceeds the available credit %d the failover store knows of", c.Amount, avail)
+		why = fmt.Sprintf("amount %s exceeds the available credit %s the failover store knows of", money.Format(c.Amount), money.Format(avail))
 	} else if msg := a.standinRoom(c.User, c.Amount, acc); msg != "" {
 		why = msg
 	}
@@ -560,7 +561,7 @@ func (a *applier) settleTwice(user uint64, key string, acc *accountRec, zp, sp p
 	})
 	if zoneCharged {
 		if short := a.uncharge(user, key, acc, zp); short > 0 {
-			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %d of it had been repaid and is owed back to the user", user, key, short))
+			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %s of it had been repaid and is owed back to the user", user, key, money.Format(short)))
 		}
 	}
 	payments := a.tx.Bucket(bucketPayments)

@@ -122,11 +122,17 @@ func TestDeclinedKeyStaysDeclined(t *testing.T) {
 	h.one(putAcc(1, 1000))
 	if r := h.one(pay(1, "big", 1500)); r.Code != InsufficientCredit || r.Payment.Status != api.PaymentDeclined {
 		t.Fatalf("over-limit payment: %+v", r)
+	} else if want := "amount 15.00 exceeds available credit 10.00"; r.Msg != want {
+		// Messages show amounts as decimals in major units, the unit the
+		// CLI's user typed (the fields stay in minor units).
+		t.Fatalf("decline message %q, want %q", r.Msg, want)
 	}
 	h.one(putAcc(1, 5000)) // now it would fit
 	r := h.one(pay(1, "big", 1500))
 	if r.Code != InsufficientCredit || !r.Replay {
 		t.Fatalf("replayed declined key after limit raise: code %v replay %v", r.Code, r.Replay)
+	} else if want := `payment "big" was declined: amount 15.00 exceeded available credit`; r.Msg != want {
+		t.Fatalf("replayed decline message %q, want %q", r.Msg, want)
 	}
 	if a := h.account(1); a.Pending != 0 || a.Used != 0 {
 		t.Fatalf("declined payment reserved credit: %+v", a)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/internal/money"
 )
 
 // pay inserts a payment under its key. The key's first decision (accepted or
@@ -28,7 +29,7 @@ func (a *applier) pay(c *Command) Result {
 		r := Result{Code: OK, Replay: true, Payment: p.view(c.User, c.Key)}
 		if p.Status == api.PaymentDeclined {
 			r.Code = InsufficientCredit
-			r.Msg = fmt.Sprintf("payment %q was declined: amount %d exceeded available credit", c.Key, p.Amount)
+			r.Msg = fmt.Sprintf("payment %q was declined: amount %s exceeded available credit", c.Key, money.Format(p.Amount))
 		}
 		return r
 	}
@@ -48,7 +49,7 @@ func (a *applier) pay(c *Command) Result {
 		put(payments, pk, p)
 		a.storeDecided(c.User, c.Key)
 		return Result{Code: InsufficientCredit, Payment: p.view(c.User, c.Key),
-			Msg: fmt.Sprintf("amount %d exceeds available credit %d", c.Amount, avail)}
+			Msg: fmt.Sprintf("amount %s exceeds available credit %s", money.Format(c.Amount), money.Format(avail))}
 	}
 	if msg := a.standin(c.User, c.Key, c.Amount, &acc); msg != "" {
 		p.Status = api.PaymentDeclined

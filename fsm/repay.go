@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/money"
 )
 
 // repay pays down bills under a key: one cycle's bill if Cycle is set, else
@@ -31,7 +32,7 @@ func (a *applier) repay(c *Command) Result {
 		res := Result{Code: OK, Replay: true, Repayment: r.view(c.User, c.Key)}
 		if r.Status == api.RepaymentRefused {
 			res.Code = Overpayment
-			res.Msg = fmt.Sprintf("repayment %q was refused: amount %d exceeded the %d owed", c.Key, r.Amount, r.Owed)
+			res.Msg = fmt.Sprintf("repayment %q was refused: amount %s exceeded the %s owed", c.Key, money.Format(r.Amount), money.Format(r.Owed))
 		}
 		return res
 	}
@@ -74,7 +75,7 @@ func (a *applier) repay(c *Command) Result {
 		r.Status = api.RepaymentRefused
 		put(repayments, rk, r)
 		return Result{Code: Overpayment, Repayment: r.view(c.User, c.Key),
-			Msg: fmt.Sprintf("amount %d exceeds the %d owed%s", c.Amount, owed, cycleSuffix(c.Cycle))}
+			Msg: fmt.Sprintf("amount %s exceeds the %s owed%s", money.Format(c.Amount), money.Format(owed), cycleSuffix(c.Cycle))}
 	}
 	left := c.Amount
 	for _, d := range dues {

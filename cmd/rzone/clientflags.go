@@ -37,7 +37,9 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	p.StringVar(&f.addrs, "addr", def, "API address(es) of any node(s), comma separated (env RZONE_ADDR)")
 	p.StringVarP(&f.output, "output", "o", "table", "output: table or json")
 	p.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this long")
-	p.StringVar(&f.token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN; default: the file $RZONE_TOKEN_FILE, else the token file `rzone cluster init` wrote)")
+	// Secrets are read from the environment when used, not as a flag's
+	// default: a default is printed by --help.
+	p.StringVar(&f.token, "token", "", "API token (default: env RZONE_TOKEN, else the file $RZONE_TOKEN_FILE, else the token file that rzone cluster init wrote)")
 	p.StringVar(&f.ca, "ca", os.Getenv("RZONE_CA"), "cluster CA certificate file; turns on HTTPS (env RZONE_CA)")
 }
 
@@ -49,7 +51,7 @@ func addrFlags(f *pflag.FlagSet, addrs, token, ca *string) {
 		def = "127.0.0.1:7070"
 	}
 	f.StringVar(addrs, "addr", def, "API address(es), comma separated (env RZONE_ADDR)")
-	f.StringVar(token, "token", os.Getenv("RZONE_TOKEN"), "API token (env RZONE_TOKEN)")
+	f.StringVar(token, "token", "", "API token (default: env RZONE_TOKEN, else the token files as for the client verbs)")
 	f.StringVar(ca, "ca", os.Getenv("RZONE_CA"), "cluster CA certificate file; turns on HTTPS (env RZONE_CA)")
 }
 
@@ -72,6 +74,9 @@ func tokenFile() string {
 // token, else the token file's; HTTPS trusting ca if set.
 func clientOptions(token, ca string) ([]client.Option, error) {
 	var opts []client.Option
+	if token == "" {
+		token = os.Getenv("RZONE_TOKEN")
+	}
 	if token == "" {
 		if data, err := os.ReadFile(tokenFile()); err == nil {
 			token = strings.TrimSpace(string(data))

@@ -17,7 +17,7 @@ const (
 	exitOK          = 0
 	exitError       = 1 // anything not below: an internal error, a bug
 	exitUsage       = 2 // bad arguments or flags: nothing was sent
-	exitRefused     = 3 // refused by the business rules: declined, key conflict, overpayment, not found, invalid, isolated
+	exitRefused     = 3 // refused by the business rules: declined, key conflict, overpayment, not found, invalid, isolated, lease still valid, cluster exists
 	exitUnknown     = 4 // a write's outcome is unknown: retry it with the same key
 	exitUnavailable = 5 // not applied: no node could take it now (unavailable, lease expired, wrong zone); safe to retry
 	exitUnauth      = 6 // not authenticated or not allowed
@@ -53,7 +53,8 @@ func exitCode(err error, ran bool) int {
 		errors.Is(err, client.ErrOverpayment), errors.Is(err, client.ErrNotFound),
 		errors.Is(err, client.ErrInvalidArgument), errors.Is(err, client.ErrAccountIsolated),
 		errors.Is(err, client.ErrVersionConflict), errors.Is(err, client.ErrFailoverRefused),
-		errors.Is(err, client.ErrPayloadTooLarge):
+		errors.Is(err, client.ErrPayloadTooLarge), errors.Is(err, client.ErrLeaseValid),
+		errors.Is(err, client.ErrClusterExists):
 		return exitRefused
 	case errors.Is(err, client.ErrUnavailable), errors.Is(err, client.ErrLeaseExpired), errors.Is(err, client.ErrWrongZone):
 		return exitUnavailable

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -30,7 +33,7 @@ func apiError(status int, code string) func(http.ResponseWriter, *http.Request) 
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		w.Write([]byte(`{"error":{"code":"` + code + `","message":"amount 1999 exceeds available credit 50"}}`))
+		w.Write([]byte(`{"error":{"code":"` + code + `","message":"amount 19.99 exceeds available credit 0.50"}}`))
 	}
 }
 
@@ -40,6 +43,19 @@ func lostReply(w http.ResponseWriter, _ *http.Request) {
 	conn, _, err := w.(http.Hijacker).Hijack()
 	if err == nil {
 		conn.Close()
+	}
+}
+
+// lostThen loses the first request's reply and answers every later one
+// with then.
+func lostThen(then func(http.ResponseWriter, *http.Request)) func(http.ResponseWriter, *http.Request) {
+	var calls atomic.Int32
+	return func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			lostReply(w, r)
+			return
+		}
+		then(w, r)
 	}
 }
 
@@ -57,6 +73,11 @@ func TestExitCodes(t *testing.T) {
 		{"key conflict", apiError(409, "idempotency_conflict"), []string{"pay", "42", "19.99", "--key", "k1"}, exitRefused},
 		{"unknown outcome", lostReply, []string{"pay", "42", "19.99", "--merchant", "books"}, exitUnknown},
 		{"unavailable", apiError(503, "unavailable"), []string{"repay", "42", "1"}, exitUnavailable},
+		{"lost, then unavailable", nil, []string{"pay", "42", "19.99"}, exitUnknown},
+		{"unauthenticated", apiError(401, "unauthenticated"), []string{"pay", "42", "19.99"}, exitUnauth},
+		{"permission denied", apiError(403, "permission_denied"), []string{"repay", "42", "1"}, exitUnauth},
+		{"lease still valid", apiError(409, "lease_valid"), []string{"pay", "42", "19.99"}, exitRefused},
+		{"cluster exists", apiError(409, "cluster_exists"), []string{"pay", "42", "19.99"}, exitRefused},
 		{"not a user", nil, []string{"pay", "x", "1"}, exitUsage},
 		{"not an amount", nil, []string{"pay", "42", "1.234"}, exitUsage},
 		{"missing argument", nil, []string{"pay", "42"}, exitUsage},
@@ -72,6 +93,9 @@ func TestExitCodes(t *testing.T) {
 				addr := "127.0.0.1:1"
 				if tt.reply != nil {
 					addr = fakeNode(t, tt.reply)
+				}
+				if tt.name == "lost, then unavailable" { // a fresh count of requests for each run
+					addr = fakeNode(t, lostThen(apiError(503, "unavailable")))
 				}
 				args := append([]string{}, tt.args...)
 				args = append(args, "--addr", addr, "--timeout", "3s")
@@ -94,22 +118,74 @@ func TestExitCodes(t *testing.T) {
 }
 
 // TestPayKeyPrintedAndRetryHint: without --key the CLI makes a random key
-// and prints it before sending; when the outcome is unknown it prints the
-// command that settles it, with that same key.
+// and prints it before sending (the node sees a request whose key is
+// already on the user's screen); when the outcome is unknown it prints the
+// command that settles it, with that same key, the connection flags given,
+// and every word quoted for the shell.
 func TestPayKeyPrintedAndRetryHint(t *testing.T) {
-	addr := fakeNode(t, lostReply)
-	var out, errOut bytes.Buffer
-	if code := run([]string{"pay", "42", "19.99", "--merchant", "books", "--addr", addr, "--timeout", "3s"}, &out, &errOut); code != exitUnknown {
+	var out bytes.Buffer
+	var errOut syncBuffer
+	var mu sync.Mutex
+	var sent []string // each request's key, and whether it was printed by then
+	addr := fakeNode(t, func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Key string }
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		sent = append(sent, req.Key, fmt.Sprint(strings.Contains(errOut.String(), "key: "+req.Key+"\n")))
+		mu.Unlock()
+		lostReply(w, r)
+	})
+	if code := run([]string{"pay", "42", "19.99", "--merchant", "Bob's books", "--addr", addr, "--timeout", "3s"}, &out, &errOut); code != exitUnknown {
 		t.Fatalf("exit %d, want %d: %s", code, exitUnknown, errOut.String())
 	}
 	m := regexp.MustCompile(`key: (pay-[0-9a-f]{32})\n`).FindStringSubmatch(errOut.String())
 	if m == nil {
 		t.Fatalf("no random key printed before the request:\n%s", errOut.String())
 	}
-	if want := "rzone pay 42 19.99 --key " + m[1] + ` --merchant "books"`; !strings.Contains(errOut.String(), want) {
+	mu.Lock()
+	if len(sent) == 0 || sent[0] != m[1] || sent[1] != "true" {
+		t.Fatalf("the node got keys %v (each with: printed by then?); printed %s", sent, m[1])
+	}
+	mu.Unlock()
+	want := "rzone pay 42 19.99 --key " + m[1] + ` --merchant 'Bob'\''s books' --addr ` + addr + " --timeout 3s"
+	if !strings.Contains(errOut.String(), want) {
 		t.Fatalf("no retry command with the same key (want %q):\n%s", want, errOut.String())
 	}
 	if a, b := newKey("pay"), newKey("pay"); a == b {
 		t.Fatalf("two keys alike: %s", a)
+	}
+}
+
+// TestShellQuote: what a retry command prints survives a POSIX shell as
+// one word each.
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"pay-0a1b":       "pay-0a1b",
+		"127.0.0.1:7070": "127.0.0.1:7070",
+		"Bob's books":    `'Bob'\''s books'`,
+		"":               "''",
+		"$HOME;rm":       `'$HOME;rm'`,
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestHelpShowsNoSecret: a token or gossip key in the environment is not
+// printed by --help (a flag's default is).
+func TestHelpShowsNoSecret(t *testing.T) {
+	const secret = "s3cr3t-token-value"
+	t.Setenv("RZONE_TOKEN", secret)
+	t.Setenv("RZONE_GOSSIP_KEY", secret)
+	for _, args := range [][]string{{"pay", "--help"}, {"server", "--help"}, {"bench", "pay", "--help"}, {"healthcheck", "--help"}, {"status", "--help"}} {
+		var out, errOut bytes.Buffer
+		run(args, &out, &errOut)
+		if strings.Contains(out.String()+errOut.String(), secret) {
+			t.Errorf("rzone %s prints the secret from the environment", strings.Join(args, " "))
+		}
+		if strings.Contains(out.String(), "--token rzone") {
+			t.Errorf("rzone %s: garbled --token help: %s", strings.Join(args, " "), out.String())
+		}
 	}
 }

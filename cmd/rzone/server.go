@@ -50,6 +50,9 @@ has data restarts from it and ignores both flags.`,
 			if gossipSeeds != "" {
 				cfg.GossipSeeds = strings.Split(gossipSeeds, ",")
 			}
+			if gossipKey == "" {
+				gossipKey = os.Getenv("RZONE_GOSSIP_KEY")
+			}
 			if gossipKey != "" {
 				key, err := base64.StdEncoding.DecodeString(gossipKey)
 				if err != nil {
@@ -101,7 +104,7 @@ has data restarts from it and ignores both flags.`,
 	f.StringVar(&cfg.CertsDir, "certs-dir", os.Getenv("RZONE_CERTS_DIR"), "folder with the cluster CA, this node's certificate and the gossip key (see rzone cert); turns on TLS, node certificates and tokens (env RZONE_CERTS_DIR)")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "run open: no TLS, no tokens (a node without --certs-dir refuses to start without it)")
 	f.StringVar(&cfg.BootstrapTokenFile, "bootstrap-token-file", "", "file with an admin token (as rzone token create prints it) this node accepts: the first admin token")
-	f.StringVar(&gossipKey, "gossip-key", os.Getenv("RZONE_GOSSIP_KEY"), "base64 key (16, 24 or 32 bytes) that encrypts gossip (env RZONE_GOSSIP_KEY)")
+	f.StringVar(&gossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip (default: env RZONE_GOSSIP_KEY)")
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", cfg.LeaseDuration, "zone ownership lease length")
 	f.DurationVar(&cfg.LeaseRenew, "lease-renew", cfg.LeaseRenew, "how often a zone leader renews its lease")
 	f.DurationVar(&cfg.ApplyTimeout, "apply-timeout", cfg.ApplyTimeout, "how long a write waits to commit before its outcome is unknown")

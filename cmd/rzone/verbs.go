@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/money"
@@ -223,16 +224,37 @@ func newKey(prefix string) string {
 // retryHint tells the user, when a write's outcome is unknown, the exact
 // command that settles it: the same one with the same key, which never
 // applies twice. flag and value are the verb's optional flag, left out when
-// empty.
+// empty. The connection flags the user gave (--addr, --ca, --timeout) come
+// along; a --token does not (a secret is not printed): the command reads
+// RZONE_TOKEN or the token file as this one did. Every word is quoted for
+// a POSIX shell.
 func retryHint(cmd *cobra.Command, err error, verb string, args []string, key, flag, value string) {
 	if !errors.Is(err, client.ErrUnknownOutcome) && !errors.Is(err, client.ErrInternal) && !errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
-	line := fmt.Sprintf("rzone %s %s %s --key %s", verb, args[0], args[1], key)
+	words := []string{"rzone", verb, args[0], args[1], "--key", key}
 	if value != "" {
-		line += fmt.Sprintf(" %s %q", flag, value)
+		words = append(words, flag, value)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "the outcome is unknown: it may have been applied. Run the same command with the same key to settle it; it never applies twice:\n  %s\n", line)
+	for _, name := range []string{"addr", "ca", "timeout"} {
+		if f := cmd.Flag(name); f != nil && f.Changed {
+			words = append(words, "--"+name, f.Value.String())
+		}
+	}
+	line := make([]string, len(words))
+	for i, w := range words {
+		line[i] = shellQuote(w)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "the outcome is unknown: it may have been applied. Run the same command with the same key to settle it; it never applies twice:\n  %s\n", strings.Join(line, " "))
+}
+
+// shellQuote quotes s for a POSIX shell: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func printAccount(cmd *cobra.Command, f *clientFlags, a *client.Account) error {

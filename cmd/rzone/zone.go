@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/money"
 	"github.com/spf13/cobra"
 )
 
@@ -96,13 +97,13 @@ func printFailover(w io.Writer, zs *client.ZoneStatus) {
 	}
 	fmt.Fprintf(w, "  failover %s at %s: store %s (seed %s), blacklist %d accounts\n", how, fo.Started, fo.Store, fo.Seed, fo.Blacklist)
 	if fo.Payments > 0 || zs.Phase == "failover" {
-		fmt.Fprintf(w, "  payments taken in failover: %d (amount %d)\n", fo.Payments, fo.Amount)
+		fmt.Fprintf(w, "  payments taken in failover: %d (amount %s)\n", fo.Payments, money.Format(fo.Amount))
 	}
 	if r := fo.Report; r != nil {
 		fmt.Fprintf(w, "  reconciled at %s in %s: %d shards, %d accounts took the store's state, %d kept the zone's, %d payments merged, %d duplicates voided\n",
 			fo.Recovered, time.Duration(r.DurationMs)*time.Millisecond, r.Shards, r.Taken, r.Kept, r.Merged, len(r.Voided))
 		for _, v := range r.Voided {
-			fmt.Fprintf(w, "    voided: user %d key %s amount %d (the zone's copy of %d stands)\n", v.User, v.Key, v.Amount, v.ZoneAmount)
+			fmt.Fprintf(w, "    voided: user %d key %s amount %s (the zone's copy of %s stands)\n", v.User, v.Key, money.Format(v.Amount), money.Format(v.ZoneAmount))
 		}
 		if len(r.Violations) > 0 {
 			fmt.Fprintf(w, "  GUARD INVARIANT VIOLATED for accounts %s (merged as if blacklisted)\n", strings.Trim(fmt.Sprint(r.Violations), "[]"))
