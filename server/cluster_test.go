@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -431,6 +432,20 @@ func TestMultiZoneRoutingAndFollowers(t *testing.T) {
 		}
 		return true
 	})
+	// Last contact with the leader: 0 on the leader, a count of
+	// milliseconds on a replica that heard from one, never a sentinel.
+	var zl api.ZoneList
+	getJSON(t, mc.apis[0], "/v1/zones", &zl)
+	for _, z := range zl.Zones {
+		for _, r := range append(slices.Clone(z.Voters), z.Followers...) {
+			switch c := r.LastContactMs; {
+			case c == nil:
+				t.Errorf("zone %s: %s (%s) reports no contact with its caught-up leader", z.Zone, r.Node, r.State)
+			case *c < 0, r.Node == z.Leader && *c != 0:
+				t.Errorf("zone %s: %s (%s) reports last contact %d ms", z.Zone, r.Node, r.State, *c)
+			}
+		}
+	}
 	// A user of zone A read stale from a node of B (A's backup) is served
 	// by B's local follower replica.
 	var userA uint64

@@ -191,15 +191,12 @@ func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
 	hd.Set(HeaderStale, "true")
 	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.fsm.AppliedIndex(), 10))
 	hd.Set(HeaderCommitIndex, strconv.FormatUint(rf.CommitIndex(), 10))
-	contact := int64(0)
-	if !h.rep.IsLeader() {
-		if lc := rf.LastContact(); lc.IsZero() {
-			contact = -1
-		} else {
-			contact = time.Since(lc).Milliseconds()
-		}
+	// Absent when this replica never heard from a leader.
+	if h.rep.IsLeader() {
+		hd.Set(HeaderLastContact, "0")
+	} else if lc := rf.LastContact(); !lc.IsZero() {
+		hd.Set(HeaderLastContact, strconv.FormatInt(time.Since(lc).Milliseconds(), 10))
 	}
-	hd.Set(HeaderLastContact, strconv.FormatInt(contact, 10))
 }
 
 // zoneLeaderHTTP returns the API address of zone's leader ("" when it is

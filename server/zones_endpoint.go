@@ -120,12 +120,13 @@ func (n *Node) localReplicas() []api.ReplicaState {
 	var out []api.ReplicaState
 	add := func(group string, rf *raft.Raft, applied uint64, voter, ready bool) {
 		rs := api.ReplicaState{Node: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Group: group, State: rf.State().String(),
-			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(), LastContactMs: -1,
+			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(),
 			Term: rf.CurrentTerm(), Ready: ready}
 		if rf.State() == raft.Leader {
-			rs.LastContactMs = 0
+			rs.LastContactMs = new(int64)
 		} else if lc := rf.LastContact(); !lc.IsZero() {
-			rs.LastContactMs = time.Since(lc).Milliseconds()
+			ms := time.Since(lc).Milliseconds()
+			rs.LastContactMs = &ms
 		}
 		out = append(out, rs)
 	}
@@ -266,7 +267,7 @@ func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
 			}
 			if !found && (nd.Zone == z.Name || nd.Zone == z.Backup) {
 				// Report what was last heard from it, so its lag keeps growing.
-				rs := api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, Voter: nd.Zone == z.Name, LastContactMs: -1}
+				rs := api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, Voter: nd.Zone == z.Name}
 				if last, ok := n.lastSeen(nd.ID, group); ok {
 					rs = last
 				}

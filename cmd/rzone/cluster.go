@@ -210,14 +210,14 @@ nothing and prints the routes.`,
 	return []*cobra.Command{cluster, status, members, routes, shard, config}
 }
 
-func contact(ms int64) string {
+func contact(ms *int64) string {
 	switch {
-	case ms < 0:
+	case ms == nil:
 		return "never"
-	case ms == 0:
+	case *ms == 0:
 		return "-"
 	}
-	return (time.Duration(ms) * time.Millisecond).String()
+	return (time.Duration(*ms) * time.Millisecond).String()
 }
 
 func printRoutes(cmd *cobra.Command, f *clientFlags, rt *client.RouteTable) error {

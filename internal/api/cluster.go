@@ -145,7 +145,7 @@ type ReplicaState struct {
 	AppliedIndex  uint64 `json:"applied_index"`
 	CommitIndex   uint64 `json:"commit_index"`
 	LastIndex     uint64 `json:"last_index"`
-	LastContactMs int64  `json:"last_contact_ms"` // -1: never heard from a leader
+	LastContactMs *int64 `json:"last_contact_ms,omitempty"` // since the leader was last heard from: 0 on the leader, absent if never
 	Term          uint64 `json:"term"`
 	// Ready is set once the zone's shard ownership is in its state.
 	Ready bool `json:"ready"`

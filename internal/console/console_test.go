@@ -28,7 +28,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/zones", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, api.ZoneList{Zones: []api.ZoneStatus{
-			{Zone: "A", Followers: []api.ReplicaState{{Node: "b1", LagEntries: 7, LastContactMs: 40}, {Node: "c1", LagEntries: 2, LastContactMs: 90}}},
+			{Zone: "A", Followers: []api.ReplicaState{{Node: "b1", LagEntries: 7, LastContactMs: ms(40)}, {Node: "c1", LagEntries: 2, LastContactMs: ms(90)}}},
 			{Zone: "B"},
 		}})
 	})
@@ -167,3 +167,5 @@ func TestServesEmbeddedPagesAndSeries(t *testing.T) {
 		t.Fatalf("/v1/ui/series: %d %s", resp.StatusCode, body)
 	}
 }
+
+func ms(v int64) *int64 { return &v }

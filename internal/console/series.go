@@ -190,7 +190,9 @@ func (s *sampler) sample() error {
 		var lag ZoneLag
 		for _, f := range z.Followers {
 			lag.Entries = max(lag.Entries, f.LagEntries)
-			lag.Ms = max(lag.Ms, f.LastContactMs)
+			if f.LastContactMs != nil {
+				lag.Ms = max(lag.Ms, *f.LastContactMs)
+			}
 		}
 		p.Lag[z.Zone] = lag
 	}

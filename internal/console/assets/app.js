@@ -225,14 +225,14 @@ function zoneCard(z, withLink) {
       { label: "state", get: r => r.state },
       { label: "applied", num: true, get: r => r.applied_index },
       { label: "lag", num: true, get: r => r.lag_entries },
-      { label: "contact ms", num: true, get: r => r.last_contact_ms },
+      { label: "contact ms", num: true, get: r => r.last_contact_ms ?? "never" },
     ], z.voters || []),
     h("h3", {}, "Async followers"),
     table([
       { label: "node", get: r => r.node },
       { label: "group", get: r => r.group },
       { label: "lag entries", num: true, get: r => r.lag_entries },
-      { label: "lag ms", num: true, get: r => r.last_contact_ms },
+      { label: "lag ms", num: true, get: r => r.last_contact_ms ?? "never" },
       { label: "ready", get: r => r.ready ? "yes" : "no" },
     ], z.followers || [], { class: "followers" }));
 }

@@ -114,10 +114,18 @@ func CaughtUp(zl *api.ZoneList) error {
 		}
 		for _, r := range append(slices.Clone(z.Voters), z.Followers...) {
 			if r.AppliedIndex != leader {
-				return fmt.Errorf("zone %s: %s applied %d, its leader %s %d (reported lag %d entries, last contact %dms)",
-					z.Zone, r.Node, r.AppliedIndex, z.Leader, leader, r.LagEntries, r.LastContactMs)
+				return fmt.Errorf("zone %s: %s applied %d, its leader %s %d (reported lag %d entries, last contact %s)",
+					z.Zone, r.Node, r.AppliedIndex, z.Leader, leader, r.LagEntries, lastContact(r.LastContactMs))
 			}
 		}
 	}
 	return nil
+}
+
+// lastContact shows a replica's last contact with its leader.
+func lastContact(ms *int64) string {
+	if ms == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%dms", *ms)
 }
