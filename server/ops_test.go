@@ -251,4 +251,20 @@ func TestFailoverReplyIsTheOperation(t *testing.T) {
 	if !ok || apiOp(o) != *fin {
 		t.Fatalf("after the leader change operation %s is %+v, want %+v", op.ID, apiOp(o), *fin)
 	}
+
+	// The recovery is an operation too: 202 and its record, which the
+	// client follows until the zone serves again.
+	asker = (mc.metaLeader() + 1) % len(mc.nodes)
+	status, rop := mc.postOp(t, asker, "/v1/zones/A/recover", "")
+	if status != http.StatusAccepted || rop.ID == "" || rop.ID == op.ID || rop.Kind != fsm.OpRecover || rop.Target != "A" || rop.Done || rop.Index == 0 {
+		t.Fatalf("recover answered %d %+v", status, rop)
+	}
+	zst, err = admin.RecoverZone(context.Background(), "A", 60*time.Second*slow)
+	if err != nil || zst.Phase != fsm.PhaseNormal {
+		t.Fatalf("RecoverZone: %+v %v", zst, err)
+	}
+	waitFor(t, 10*time.Second*slow, "the recovery's record done", func() bool {
+		o, err := admin.Op(context.Background(), rop.ID, 0)
+		return err == nil && o.Done && o.Progress == 100
+	})
 }
