@@ -2,8 +2,12 @@
 # clone is all it takes (a network to pull the Go image and the modules).
 #
 #   docker build -t rzone .
-#   docker build --build-arg VERSION=$(git describe --tags) -t rzone .
-#   docker build --build-arg GO_IMAGE=registry.example.com/golang:1.26 -t rzone .
+#   docker build --build-arg VERSION=$(git describe --tags) --build-arg REVISION=$(git rev-parse HEAD) -t rzone .
+#   docker build --build-arg GO_IMAGE=registry.example.com/golang:1.26 --build-arg GOPROXY=https://proxy.example.com -t rzone .
+#
+# tests/docker (TestDockerfileBuildsFromAClone) builds this file as it is,
+# with a Go image made from the host's toolchain and the host's module
+# cache served as GOPROXY, since no registry is reachable there.
 #
 # The build stage is the official Go image (GO_IMAGE, a Go at least as new
 # as go.mod's); the final image is the static binary and nothing else, as
@@ -20,11 +24,15 @@ WORKDIR /src
 ENV CGO_ENABLED=0
 # The modules first, so that a change of the source reuses their layer.
 COPY go.mod go.sum ./
+# GOPROXY: the module proxy to download from (default: the Go image's).
+ARG GOPROXY
 RUN go mod download
 COPY . .
-# VERSION is what rzone version prints (default: the module's "(devel)").
+# VERSION and REVISION are what rzone version prints (defaults: the
+# module's "(devel)", and "unknown": the context holds no .git).
 ARG VERSION=""
-RUN go build -trimpath -ldflags="-s -w -X github.com/rzonedb/rzone/internal/buildinfo.Version=${VERSION}" \
+ARG REVISION=""
+RUN go build -trimpath -ldflags="-s -w -X github.com/rzonedb/rzone/internal/buildinfo.Version=${VERSION} -X github.com/rzonedb/rzone/internal/buildinfo.Revision=${REVISION}" \
       -o /out/rzone ./cmd/rzone \
  && mkdir -p /out/data
 

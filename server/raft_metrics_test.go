@@ -122,6 +122,18 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 	if !lib["raft_"] || !lib["memberlist_"] {
 		t.Errorf("hashicorp/raft's or memberlist's go-metrics missing from /metrics (seen %v)", lib)
 	}
+
+	// Failed over, zone A's failover store (hosted by b1, in A's backup
+	// zone) has its series too, with the failover_store role.
+	if _, err := cl.FailoverZone(ctx, "A", 30*time.Second, client.Forced()); err != nil {
+		t.Fatalf("failover of zone A: %v", err)
+	}
+	waitFor(t, 15*time.Second, "b1's failover store of zone A in its /metrics", func() bool {
+		lines := mc.scrape(t, 1)
+		v, ok := sample(lines, "rzone_raft_has_leader", `role="failover_store"`)
+		_, applied := sample(lines, "rzone_fsm_applied_index", `role="failover_store"`)
+		return ok && v == 1 && applied
+	})
 }
 
 // TestReplicaRoles: each hosted group gets the role it is hosted in.

@@ -13,6 +13,11 @@ import (
 // the main module's version from the build information is used.
 var Version string
 
+// Revision may be set at link time the same way, for a build without the
+// VCS data (an image built from a context without .git); when empty the
+// revision the Go toolchain stamped from the VCS is used.
+var Revision string
+
 // Info is the build of the running binary.
 type Info struct {
 	Version  string `json:"version"`
@@ -42,6 +47,9 @@ func Get() Info {
 		if dirty && info.Revision != "unknown" {
 			info.Revision += "-dirty"
 		}
+	}
+	if Revision != "" {
+		info.Revision = Revision
 	}
 	if info.Version == "" {
 		info.Version = "unknown"
