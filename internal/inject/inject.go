@@ -40,7 +40,12 @@ const (
 	// fence refused every such write: the writes its lease still lets it
 	// acknowledge are then missing from the blacklist.
 	UnmarkedFailingOver = "unmarked-failing-over"
+	// RouteStoreHome makes the meta group let a shard move (or a move's
+	// finish) route a failover store's shard to its home zone while the
+	// zone's recovery is still merging the store: the shard goes home
+	// unmerged, and the payments the store took are missing there.
+	RouteStoreHome = "route-store-home"
 )
 
 // Known lists every fault name.
-var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge, UnmarkedFailingOver}
+var Known = []string{SkipIdempotency, StaleRead, NoLeaseFence, ClockSkew, ClockRate, DropGuardMark, FlakyDue, DoubleNotify, ZoneWinsMerge, UnmarkedFailingOver, RouteStoreHome}
