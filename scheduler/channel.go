@@ -12,7 +12,7 @@ import (
 // debit twice. An error means nothing was debited under the key, or that the outcome
 // is unknown and the same key must be retried; ErrChannelBusy marks overload, which
 // the caller feeds to its concurrency limit. Implementations are safe for concurrent
-// use. The cluster runs a simulated channel (server.SimBank); the benchmark simulates
+// use. The cluster runs a simulated channel (run.SimBank); the benchmark simulates
 // one on a virtual clock (scheduler/sim).
 type Channel interface {
 	Debit(ctx context.Context, key string, user uint64, amount int64) (debited int64, err error)

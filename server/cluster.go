@@ -91,7 +91,7 @@ func (n *Node) startCluster() error {
 	n.goLoop(n.guardLoop)
 	n.goLoop(n.failoverLoop)
 	n.goLoop(n.opsLoop)
-	n.goLoop(n.sched.run)
+	n.goLoop(n.sched.Run)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/scheduler/run"
 )
 
 // Config is one node's configuration. Start from DefaultConfig and set the
@@ -94,12 +95,12 @@ type Config struct {
 	// batch. Default 1024.
 	MaxAppendEntries int
 
-	// Sched tunes the batch scheduler (cluster mode); zero fields take
-	// their defaults.
-	Sched SchedConfig
+	// Sched tunes the batch scheduler (cluster mode; scheduler/run); zero
+	// fields take their defaults.
+	Sched run.Config
 	// Notify tunes the delivery of the outbox's notifications on zone
-	// leaders (outbox.go); zero fields take their defaults.
-	Notify NotifyConfig
+	// leaders (scheduler/run's Outbox); zero fields take their defaults.
+	Notify run.NotifyConfig
 
 	// CertsDir holds the cluster CA, this node's certificate and the
 	// gossip key (internal/certs). It turns on TLS 1.3 on the API, mutual

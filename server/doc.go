@@ -1,8 +1,9 @@
 // Package server is an rzone node: the Raft group of its zone over
 // raft-boltdb and a TCP transport, the state machine of package fsm, the
 // HTTP API, forwarding to the leader, linearizable reads, the poster that
-// books payments into bills, the delivery of the outbox through a Notifier,
-// and metrics.
+// books payments into bills, the internal endpoints of the batch scheduler
+// whose runtime (and the outbox's delivery) is package scheduler/run, and
+// metrics.
 //
 // Any node serves any request. Writes go through Raft on the leader; a
 // follower forwards them. A write whose fate is unknown (leadership lost

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -168,7 +169,20 @@ func (n *Node) runView(r fsm.Run) api.Run {
 		}
 	}
 	if r.State == fsm.RunRunning {
-		v.Limit = n.sched.currentLimit(r.Job)
+		v.Limit = n.sched.CurrentLimit(r.Job)
 	}
 	return v
+}
+
+// rate returns users per second over the run's life so far.
+func rate(r *fsm.Run, now int64) float64 {
+	end := now
+	if r.Finished != 0 {
+		end = r.Finished
+	}
+	secs := float64(end-r.Created) / 1000
+	if secs <= 0 {
+		return 0
+	}
+	return math.Round(float64(r.UsersDone)/secs*10) / 10
 }

@@ -295,11 +295,23 @@ func TestDrainedNodeTakesNoSchedulerTask(t *testing.T) {
 		t.Fatalf("run: %+v", r)
 	}
 	worked := func(i int) float64 {
-		var m dto.Metric
-		if err := mc.nodes[i].sched.m.users.WithLabelValues(fsm.JobStatement).Write(&m); err != nil {
+		mfs, err := mc.nodes[i].metrics.reg.Gather()
+		if err != nil {
 			t.Fatal(err)
 		}
-		return m.GetCounter().GetValue()
+		for _, mf := range mfs {
+			if mf.GetName() != "rzone_sched_worker_users_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+					return l.GetName() == "job" && l.GetValue() == fsm.JobStatement
+				}) {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
 	}
 	t.Logf("users worked: a1 %v, a2 (drained) %v, b1 %v, b2 %v", worked(0), worked(1), worked(2), worked(3))
 	if worked(drained) != 0 {

@@ -26,6 +26,7 @@ import (
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/scheduler/run"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -74,8 +75,8 @@ type Node struct {
 	http    *http.Server
 	httpLn  net.Listener
 	metrics *metrics
-	sched   *sched // the batch scheduler's leader and worker parts (cluster mode)
-	outbox  *outbox
+	sched   *run.Scheduler // the batch scheduler's leader and worker parts (cluster mode)
+	outbox  *run.Outbox
 	// closing is set once Shutdown begins; stopping once it has handed
 	// off the node's leaderships (from then on, no new proposals).
 	closing  atomic.Bool
@@ -171,8 +172,8 @@ func Start(cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.sched = newSched(n)
-	n.outbox = newOutbox(n)
+	n.sched = run.New(schedHost{n}, n.cfg.Sched)
+	n.outbox = run.NewOutbox(schedHost{n}, n.cfg.Notify)
 	if err := n.startHTTP(); err != nil {
 		n.closeAll()
 		return nil, err
@@ -183,8 +184,8 @@ func Start(cfg Config) (*Node, error) {
 	} else {
 		n.goLoop(n.certLoop)
 	}
-	if !n.outbox.cfg.Off {
-		n.goLoop(n.outbox.loop)
+	if !n.cfg.Notify.Off {
+		n.goLoop(n.outbox.Run)
 	}
 	if n.clustered {
 		if err := n.startCluster(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/scheduler/run"
 )
 
 // TestOutboxDeliveredAtLeastOnceAcrossLeaderStop runs a statement job over
@@ -24,10 +25,10 @@ import (
 // API; a key given twice (the stopped leader delivered it but had not
 // recorded it) is allowed, and counted.
 func TestOutboxDeliveredAtLeastOnceAcrossLeaderStop(t *testing.T) {
-	gw := NewSimGateway(SimConfig{Slots: 4, Latency: 30 * time.Millisecond, BaseFailure: 0.2})
+	gw := run.NewSimGateway(run.SimConfig{Slots: 4, Latency: 30 * time.Millisecond, BaseFailure: 0.2})
 	mc := setupZonesWith(t, []string{"A", "B", "C"}, 3, func(c *Config) {
 		schedTune(c)
-		c.Notify = NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 8, Concurrency: 2}
+		c.Notify = run.NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 8, Concurrency: 2}
 	})
 	ctx := context.Background()
 	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(60))
@@ -125,9 +126,9 @@ func TestOutboxDeliveredAtLeastOnceAcrossLeaderStop(t *testing.T) {
 func TestOutboxStandalone(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		t.Run(fmt.Sprintf("off=%v", off), func(t *testing.T) {
-			gw := NewSimGateway(SimConfig{Slots: 2, Latency: time.Millisecond})
+			gw := run.NewSimGateway(run.SimConfig{Slots: 2, Latency: time.Millisecond})
 			tc := setupWith(t, 1, func(c *Config) {
-				c.Notify = NotifyConfig{Notifier: gw, Off: off, Interval: 20 * time.Millisecond, Batch: 3, Concurrency: 2}
+				c.Notify = run.NotifyConfig{Notifier: gw, Off: off, Interval: 20 * time.Millisecond, Batch: 3, Concurrency: 2}
 			})
 			ctx := context.Background()
 			nd := tc.nodes[0]

@@ -11,13 +11,14 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/scheduler"
+	schedrun "github.com/rzonedb/rzone/scheduler/run"
 )
 
 // schedTune makes the scheduler quick for tests: short leases and ticks,
 // tiny batches and tasks so that a run of a few hundred users has many.
 func schedTune(c *Config) {
-	c.Sched = SchedConfig{Slots: 2, LeaseTTL: 2 * time.Second, Interval: 50 * time.Millisecond, BatchUsers: 2,
-		Slicing: SchedConfig{}.withDefaults().Slicing}
+	c.Sched = schedrun.Config{Slots: 2, LeaseTTL: 2 * time.Second, Interval: 50 * time.Millisecond, BatchUsers: 2,
+		Slicing: scheduler.DefaultSmartConfig()}
 	c.Sched.Slicing.MinUsers = 2
 }
 
@@ -164,7 +165,7 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	waitFor(t, 20*time.Second, "every payment posted into a bill", func() bool { return len(mc.tryDueUsers(t, cycle)) == 300 })
 
 	// At most two tasks at a time, from the config store's window table.
-	if _, err := c.SetConfig(ctx, ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
+	if _, err := c.SetConfig(ctx, schedrun.ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
 		t.Fatal(err)
 	}
 	run, created, err := c.StartRun(ctx, "statement", cycleText)
@@ -227,50 +228,13 @@ func TestSchedStatementRunSurvivesMetaLeaderAndWorkerLoss(t *testing.T) {
 	}
 }
 
-func TestParseSchedule(t *testing.T) {
-	at := func(hhmm string) time.Time {
-		tm, _ := time.Parse("15:04", hhmm)
-		return tm
-	}
-	tests := []struct {
-		name  string
-		value string
-		want  map[string]int // time of day -> limit
-		bad   bool
-	}{
-		{name: "short form with ramp and default", value: "00:30-06:00=800, 06:00-08:00=800..250, default=250",
-			want: map[string]int{"01:00": 800, "07:00": 525, "12:00": 250, "00:10": 250}},
-		{name: "wraps midnight, no default is unlimited", value: "23:30-00:30=50",
-			want: map[string]int{"23:45": 50, "00:15": 50, "12:00": scheduler.Unlimited.Default}},
-		{name: "whole day", value: "00:00-24:00=3", want: map[string]int{"00:00": 3, "23:59": 3}},
-		{name: "json", value: `{"windows":[{"from":"01:00","to":"02:00","limit":7}],"default":2}`,
-			want: map[string]int{"01:30": 7, "03:00": 2}},
-		{name: "no limit", value: "01:00-02:00", bad: true},
-		{name: "bad time", value: "25:00-02:00=5", bad: true},
-		{name: "zero limit", value: "01:00-02:00=0", bad: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sc, err := parseSchedule(tc.value)
-			if (err != nil) != tc.bad {
-				t.Fatalf("parse %q: %v", tc.value, err)
-			}
-			for tod, want := range tc.want {
-				if got := sc.At(at(tod)); got != want {
-					t.Errorf("%s: limit %d, want %d", tod, got, want)
-				}
-			}
-		})
-	}
-}
-
 // TestSchedGrayReleaseThenAutodebit: a statement run whose gray window is
 // open processes only the whitelist until the window closes, then everyone;
 // an auto-debit run then debits each due user's outstanding amount once
 // through the bank channel (at most three calls at a time, from the window
 // table) and repays it under the key derived from job, cycle and user.
 func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
-	bank := NewSimBank(SimConfig{Slots: 3, Latency: 2 * time.Millisecond})
+	bank := schedrun.NewSimBank(schedrun.SimConfig{Slots: 3, Latency: 2 * time.Millisecond})
 	mc := setupZonesWith(t, []string{"A", "B", "C"}, 1, func(c *Config) {
 		schedTune(c)
 		c.Sched.Bank = bank
@@ -302,9 +266,9 @@ func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
 	windowEnd := now.Add(5 * time.Second)
 	whitelist := []uint64{3, 4, 5, 55} // 55 has no bill
 	for k, v := range map[string]string{
-		ConfigGrayWhitelist:        "3,4,5,55",
-		ConfigGrayWindow:           now.Add(-time.Minute).Format("15:04:05") + "-" + windowEnd.Format("15:04:05"),
-		ConfigLimitPrefix + "bank": "00:00-24:00=3",
+		fsm.ConfigGrayWhitelist:             "3,4,5,55",
+		fsm.ConfigGrayWindow:                now.Add(-time.Minute).Format("15:04:05") + "-" + windowEnd.Format("15:04:05"),
+		schedrun.ConfigLimitPrefix + "bank": "00:00-24:00=3",
 	} {
 		if _, err := c.SetConfig(ctx, k, v, 0); err != nil {
 			t.Fatal(err)
@@ -346,7 +310,7 @@ func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
 		t.Fatalf("autodebit run (user 9 had paid): %+v", r)
 	}
 	for u := uint64(0); u < users; u++ {
-		key := debitKey(cycle, u)
+		key := schedrun.DebitKey(cycle, u)
 		debited, ok := bank.Debited(key)
 		b, _ := mc.zoneFSM(t, u).Bill(u, cycle)
 		switch {
@@ -364,7 +328,7 @@ func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
 		t.Fatalf("second autodebit run: %+v", r)
 	}
 	for u := uint64(0); u < due; u++ {
-		if rp, err := mc.zoneFSM(t, u).Repayment(u, debitKey(cycle, u)); u != 9 && (err != nil || rp.Amount != 200+int64(u)) {
+		if rp, err := mc.zoneFSM(t, u).Repayment(u, schedrun.DebitKey(cycle, u)); u != 9 && (err != nil || rp.Amount != 200+int64(u)) {
 			t.Fatalf("user %d's auto-debit repayment: %+v %v", u, rp, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/scheduler/run"
 )
 
 // zoneFSMs returns the state machine of each zone's caught-up leader, by
@@ -66,7 +67,7 @@ func (mc *multiCluster) checkOnceAcrossZones(t *testing.T, zones []string, users
 // waitDelivered waits until the gateway has every due user's notification
 // of job and every live replica has recorded its outbox delivered, then
 // checks that no other key reached the gateway.
-func (mc *multiCluster) waitDelivered(t *testing.T, gw *SimGateway, due map[uint64]bool, job string, cycle uint32) {
+func (mc *multiCluster) waitDelivered(t *testing.T, gw *run.SimGateway, due map[uint64]bool, job string, cycle uint32) {
 	t.Helper()
 	waitFor(t, 60*time.Second*slow, "every "+job+" delivered and recorded", func() bool {
 		for u := range due {
@@ -94,11 +95,11 @@ func (mc *multiCluster) waitDelivered(t *testing.T, gw *SimGateway, due map[uint
 // is recorded delivered, and a second run of the same job and cycle adds
 // no statement anywhere and gives the gateway no new key.
 func TestShardMovesUnderAStatementRun(t *testing.T) {
-	gw := NewSimGateway(SimConfig{Slots: 4, Latency: 5 * time.Millisecond})
+	gw := run.NewSimGateway(run.SimConfig{Slots: 4, Latency: 5 * time.Millisecond})
 	zones := []string{"A", "B", "C"}
 	mc := setupZonesWith(t, zones, 3, func(c *Config) {
 		schedTune(c)
-		c.Notify = NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 16, Concurrency: 4}
+		c.Notify = run.NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 16, Concurrency: 4}
 	})
 	ctx := context.Background()
 	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(80))
@@ -120,7 +121,7 @@ func TestShardMovesUnderAStatementRun(t *testing.T) {
 	waitFor(t, 20*time.Second*slow, "every payment posted into a bill", func() bool { return len(mc.tryDueUsers(t, cycle)) == paying })
 	due := mc.dueUsers(t, cycle)
 	// Two tasks at a time keep the run going while the shards move.
-	if _, err := c.SetConfig(ctx, ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
+	if _, err := c.SetConfig(ctx, run.ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
 		t.Fatal(err)
 	}
 	run, _, err := c.StartRun(ctx, "statement", cycleText)
@@ -199,11 +200,11 @@ func TestShardMovesUnderAStatementRun(t *testing.T) {
 // and cycle adds none: reconciliation carried the store's outbox and effect
 // records home.
 func TestStatementRunWhileZoneFailedOver(t *testing.T) {
-	gw := NewSimGateway(SimConfig{Slots: 4, Latency: 5 * time.Millisecond})
+	gw := run.NewSimGateway(run.SimConfig{Slots: 4, Latency: 5 * time.Millisecond})
 	zones := []string{"A", "B", "C"}
 	mc := setupZonesWith(t, zones, 3, func(c *Config) {
 		schedTune(c)
-		c.Notify = NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 16, Concurrency: 4}
+		c.Notify = run.NotifyConfig{Notifier: gw, Interval: 50 * time.Millisecond, Batch: 16, Concurrency: 4}
 	})
 	ctx := context.Background()
 	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(80))
@@ -237,7 +238,7 @@ func TestStatementRunWhileZoneFailedOver(t *testing.T) {
 	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second); err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)
 	}
-	if _, err := admin.SetConfig(ctx, ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
+	if _, err := admin.SetConfig(ctx, run.ConfigLimitPrefix+"notify", `{"default": 2}`, 0); err != nil {
 		t.Fatal(err)
 	}
 	run, _, err := admin.StartRun(ctx, "statement", cycleText)

@@ -130,7 +130,7 @@ const notifierUsage = "how zone leaders deliver the outbox's notifications: log 
 // setNotifier applies --notifier to cfg.
 func setNotifier(cfg *server.Config, name string) error {
 	switch name {
-	case "log": // the default: server.LogNotifier on the node's logger
+	case "log": // the default: run.LogNotifier on the node's logger
 	case "none":
 		cfg.Notify.Off = true
 	default:

@@ -1,18 +1,15 @@
-package server
+package run
 
 import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/scheduler"
 )
 
@@ -20,7 +17,7 @@ import (
 // at most Generators at once, each in a goroutine of its own so that
 // generation overlaps the execution of tasks already generated. A range
 // whose last attempt failed waits a backoff that grows with its attempts.
-func (s *sched) generate(st fsm.MetaState) {
+func (s *Scheduler) generate(st fsm.MetaState) {
 	now := time.Now()
 	for _, r := range st.Sched.Runs {
 		if r.State != fsm.RunRunning {
@@ -31,19 +28,17 @@ func (s *sched) generate(st fsm.MetaState) {
 				continue
 			}
 			run, shard := r, rg.Shard
-			s.n.wg.Add(1)
-			go func() {
-				defer s.n.wg.Done()
+			s.goTracked(func() {
 				defer s.releaseGen(genKey{run.ID, shard})
 				s.generateRange(st, run, shard)
-			}()
+			})
 		}
 	}
 }
 
 // claimGen marks a range as being generated, if a generator is free and its
 // backoff has passed.
-func (s *sched) claimGen(k genKey, attempts int, now time.Time) bool {
+func (s *Scheduler) claimGen(k genKey, attempts int, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.genBusy[k] || len(s.genBusy) >= s.cfg.Generators || now.Before(s.genNext[k]) {
@@ -56,7 +51,7 @@ func (s *sched) claimGen(k genKey, attempts int, now time.Time) bool {
 	return true
 }
 
-func (s *sched) releaseGen(k genKey) {
+func (s *Scheduler) releaseGen(k genKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.genBusy, k)
@@ -66,21 +61,21 @@ func (s *sched) releaseGen(k genKey) {
 // list against the zone's own count, cuts it into tasks and commits them. A
 // list that does not check out is recorded as a failed attempt, and the
 // range is tried again.
-func (s *sched) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
+func (s *Scheduler) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 	rt := st.Shards[shard]
 	if rt.Target != "" {
 		return // moving: generate once it has landed
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	users, err := s.n.loadDue(ctx, rt.Zone, shard, run.Cycle, 0, math.MaxUint64, s.cfg.PageUsers)
+	users, err := s.loadDue(ctx, rt.Zone, shard, run.Cycle, 0, math.MaxUint64, s.cfg.PageUsers)
 	if err != nil {
 		outcome := "error"
 		if isMismatch(err) {
 			outcome = "mismatch"
 		}
 		s.m.gen.WithLabelValues(outcome).Inc()
-		s.n.log.Debug("generation attempt failed", "run", run.ID, "shard", shard, "err", err)
+		s.h.Logger().Debug("generation attempt failed", "run", run.ID, "shard", shard, "err", err)
 		s.apply(fsm.MetaSchedGenFailed, fsm.SchedCmd{Run: run.ID, Shard: shard, Error: err.Error()})
 		return
 	}
@@ -88,7 +83,7 @@ func (s *sched) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 	res, err := s.apply(fsm.MetaSchedGenerated, fsm.SchedCmd{Run: run.ID, Shard: shard, Count: int64(len(users)), Tasks: tasks})
 	if err != nil || res.Err != "" {
 		s.m.gen.WithLabelValues("error").Inc()
-		s.n.log.Debug("generation commit failed", "run", run.ID, "shard", shard, "err", err, "refused", res.Err)
+		s.h.Logger().Debug("generation commit failed", "run", run.ID, "shard", shard, "err", err, "refused", res.Err)
 		return
 	}
 	s.m.gen.WithLabelValues("ok").Inc()
@@ -97,7 +92,7 @@ func (s *sched) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 // pendingEstimate is the run's users not done yet, this range's included,
 // and the ranges not generated yet estimated at this range's size: what
 // the slicer divides among the slots.
-func (s *sched) pendingEstimate(run fsm.Run, rangeUsers int) int64 {
+func (s *Scheduler) pendingEstimate(run fsm.Run, rangeUsers int) int64 {
 	left := 0
 	for _, rg := range run.Ranges {
 		if !rg.Generated {
@@ -110,10 +105,10 @@ func (s *sched) pendingEstimate(run fsm.Run, rangeUsers int) int64 {
 // slice cuts a range's due users into tasks of the size the smart slicer
 // gives for the cluster's online slots and the pending work. With a gray
 // release, the whitelisted users and the others go into separate tasks.
-func (s *sched) slice(run fsm.Run, users []uint64, pending int64) []fsm.TaskSpec {
+func (s *Scheduler) slice(run fsm.Run, users []uint64, pending int64) []fsm.TaskSpec {
 	sl, err := scheduler.NewSmartSlicer(s.cfg.Slicing)
 	if err != nil {
-		panic(fmt.Sprintf("server: slicer config: %v", err))
+		panic(fmt.Sprintf("run: slicer config: %v", err))
 	}
 	slots := s.onlineSlots()
 	size := max(1, sl.Size(scheduler.View{Pending: max(pending, int64(len(users))), OnlineSlots: slots, FreeSlots: slots}))
@@ -152,11 +147,11 @@ func isMismatch(err error) bool { _, ok := err.(errMismatch); return ok }
 // zone's leader and checks what it got: ids in order and in the shard, every
 // page answered against the same count and, for the whole shard, as many
 // users as that count.
-func (n *Node) loadDue(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, page int) ([]uint64, error) {
+func (s *Scheduler) loadDue(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, page int) ([]uint64, error) {
 	var users []uint64
 	count := int64(-1)
 	for {
-		p, err := n.duePage(ctx, zone, shard, cycle, from, hi, page)
+		p, err := s.duePage(ctx, zone, shard, cycle, from, hi, page)
 		if err != nil {
 			return nil, err
 		}
@@ -181,83 +176,15 @@ func (n *Node) loadDue(ctx context.Context, zone string, shard int, cycle uint32
 	return users, nil
 }
 
-// duePageReply is the body of GET /v1/internal/sched/due.
-type duePageReply struct {
-	Users []uint64 `json:"users"`
-	Count int64    `json:"count"`
-}
-
 // duePage reads one page of due users from zone's leader.
-func (n *Node) duePage(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, limit int) (duePageReply, error) {
-	addr, err := n.zoneLeaderHTTP(ctx, zone)
+func (s *Scheduler) duePage(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, limit int) (DuePage, error) {
+	addr, err := s.h.ZoneLeaderAddr(ctx, zone)
 	if err != nil {
-		return duePageReply{}, err
-	}
-	if addr == "" {
-		addr = n.cfg.httpAdvertise()
+		return DuePage{}, err
 	}
 	q := url.Values{"group": {zone}, "shard": {strconv.Itoa(shard)}, "cycle": {api.FormatCycle(cycle)},
 		"from": {strconv.FormatUint(from, 10)}, "hi": {strconv.FormatUint(hi, 10)}, "limit": {strconv.Itoa(limit)}}
-	var out duePageReply
-	err = n.getJSONFrom(ctx, addr, "/v1/internal/sched/due?"+q.Encode(), &out)
+	var out DuePage
+	err = s.h.GetJSON(ctx, addr, PathDue+"?"+q.Encode(), &out)
 	return out, err
-}
-
-// handleInternalDue serves a page of a shard's due users from this node,
-// which must lead the group that owns the shard (?group=, default its own
-// zone), after the linearizable read protocol: the list and the count come
-// from one read transaction. A group that does not serve the shard now
-// answers unavailable, never an empty list: generation would take that for
-// a shard without due users and leave them out.
-func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	shard, err1 := strconv.Atoi(q.Get("shard"))
-	cycle, err2 := api.ParseCycle(q.Get("cycle"))
-	from, err3 := strconv.ParseUint(q.Get("from"), 10, 64)
-	hi, err4 := strconv.ParseUint(q.Get("hi"), 10, 64)
-	limit, err5 := strconv.Atoi(q.Get("limit"))
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || shard < 0 || shard >= fsm.NumShards || limit <= 0 {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit"))
-		return
-	}
-	h, aerr := n.leadGroup(r.Context(), q.Get("group"))
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if owned, epoch := h.fsm.Owns(uint64(shard)); !owned {
-		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.zone, shard, epoch))
-		return
-	}
-	users, count, err := h.fsm.DuePage(shard, cycle, from, hi, limit)
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if inject.On(inject.FlakyDue) && len(users) > 0 && rand.IntN(3) == 0 {
-		users = users[:len(users)-1] // a page cut short: generation must notice
-	}
-	writeJSON(w, http.StatusOK, duePageReply{Users: users, Count: count})
-}
-
-// leadGroup returns this node's replica of group (a failover store it
-// hosts; "": its own zone) if this node leads it, holds its lease, and has
-// caught up (a linearizable read barrier).
-func (n *Node) leadGroup(ctx context.Context, group string) (*hosted, *api.Error) {
-	h := n.ownZone()
-	if group != "" {
-		h = n.hostedZone(group)
-	}
-	if h == nil || !h.voter || !h.rep.IsLeader() || !h.isReady() {
-		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", n.cfg.NodeID, group)
-	}
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.zone)
-	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
-	defer cancel()
-	if err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout); err != nil {
-		return nil, apiError(err)
-	}
-	return h, nil
 }

@@ -1,17 +1,15 @@
-package server
+package run
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/rzonedb/rzone/scheduler"
 )
-
-// Bank is the downstream of the autodebit job.
-type Bank = scheduler.Channel
 
 // SimConfig shapes a simulated downstream (SimBank, SimGateway). Zero
 // fields take the defaults.
@@ -114,4 +112,73 @@ func (b *SimBank) Debited(key string) (int64, bool) {
 	defer b.mu.Unlock()
 	d, ok := b.debits[key]
 	return d, ok
+}
+
+// slots). It records every notification it accepted and how often, by key,
+// which makes it the recording notifier of tests. Like a real gateway it
+// reports, not hides, a second delivery of a key (Sent counts it). It is
+// safe for concurrent use.
+type SimGateway struct {
+	load *simLoad
+
+	mu    sync.Mutex
+	sent  map[string]int
+	calls int
+}
+
+var _ Notifier = (*SimGateway)(nil)
+
+// NewSimGateway returns a simulated gateway.
+func NewSimGateway(cfg SimConfig) *SimGateway {
+	return &SimGateway{load: newSimLoad(cfg), sent: map[string]int{}}
+}
+
+// Deliver accepts n after the call's latency, or fails under load (an
+// error wrapping scheduler.ErrChannelBusy) or when ctx ends.
+func (g *SimGateway) Deliver(ctx context.Context, n Notification) error {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	failed, err := g.load.call(ctx)
+	if err != nil {
+		return err
+	}
+	if failed {
+		return fmt.Errorf("notify %s: %w", n.Key, scheduler.ErrChannelBusy)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sent[n.Key]++
+	return nil
+}
+
+// Sent returns how many times key was accepted (0: never).
+func (g *SimGateway) Sent(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sent[key]
+}
+
+// Keys returns the keys accepted at least once, sorted.
+func (g *SimGateway) Keys() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]string, 0, len(g.sent))
+	for k := range g.sent {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Stats returns the calls made (failed ones included), the distinct keys
+// accepted, and the accepted calls beyond the first of their key.
+func (g *SimGateway) Stats() (calls, keys, duplicates int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, n := range g.sent {
+		keys++
+		duplicates += n - 1
+	}
+	return g.calls, keys, duplicates
 }

@@ -1,0 +1,14 @@
+// Package run is the runtime of rzone's batch scheduler on a cluster node:
+// the scheduler leader's loops (resume, lease expiry, generation of tasks,
+// leasing under the concurrency limits), the worker that runs leased tasks
+// of its own zone, the effects a zone leader applies for them (statements,
+// reminders, auto-debits through the bank), and the delivery of the outbox
+// through a Notifier. The pure logic it drives (limiter, slicer, retry
+// policy) is package scheduler; the replicated state is fsm/meta_sched.go
+// and fsm/delivered.go.
+//
+// The runtime reaches the node through Host, declared here: the meta
+// group's state and log, the node's calls to other nodes, the zone groups
+// it leads, its logger, metrics registry and clock. It imports no server,
+// zone or client package (TestRunImportsNoNodePackage).
+package run

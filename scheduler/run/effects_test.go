@@ -1,0 +1,84 @@
+package run
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// fakeHost is a Host with only a logger and a registry; any other method
+// panics (the embedded interface is nil).
+type fakeHost struct {
+	Host
+	reg *prometheus.Registry
+}
+
+func (h fakeHost) Logger() *slog.Logger              { return slog.Default() }
+func (h fakeHost) Registerer() prometheus.Registerer { return h.reg }
+
+// fakeGroup is a zone group of bills (outstanding amounts by user) that
+// records repayments by key.
+type fakeGroup struct {
+	Group
+	bills  map[uint64]int64
+	repaid map[string]int64
+}
+
+func (g *fakeGroup) Bill(user uint64, _ uint32) (*api.Bill, error) {
+	if o, ok := g.bills[user]; ok {
+		return &api.Bill{User: user, Outstanding: o}, nil
+	}
+	return nil, fsm.ErrNotFound
+}
+
+func (g *fakeGroup) Repayment(_ uint64, key string) (*api.Repayment, error) {
+	if _, ok := g.repaid[key]; ok {
+		return &api.Repayment{}, nil
+	}
+	return nil, fsm.ErrNotFound
+}
+
+func (g *fakeGroup) ApplyGated(_ context.Context, cmds ...fsm.Command) ([]fsm.Result, error) {
+	out := make([]fsm.Result, len(cmds))
+	for i, c := range cmds {
+		if c.Type != fsm.CmdRepay {
+			out[i] = fsm.Result{Code: fsm.NotFound}
+			continue
+		}
+		g.repaid[c.Key] = c.Amount
+		g.bills[c.User] -= c.Amount
+		out[i] = fsm.Result{Code: fsm.OK}
+	}
+	return out, nil
+}
+
+// TestEffectsDebitOncePerKey: an auto-debit batch debits each user with an
+// outstanding amount once through the bank under DebitKey, skips the
+// others, and a second delivery of the batch is a replay without a call.
+func TestEffectsDebitOncePerKey(t *testing.T) {
+	bank := NewSimBank(SimConfig{Slots: 4, Latency: time.Millisecond})
+	s := New(fakeHost{reg: prometheus.NewRegistry()}, Config{Bank: bank})
+	g := &fakeGroup{bills: map[uint64]int64{1: 500, 2: 0}, repaid: map[string]int64{}}
+	const cycle = 202611
+	req := EffectsRequest{Job: fsm.JobAutodebit, Cycle: cycle, Users: []uint64{1, 2, 3}}
+	rep, err := s.Effects(context.Background(), g, req)
+	if err != nil || !slices.Equal(rep.Results, []string{"ok", "not_due", "not_due"}) || rep.Applied != 3 || rep.Calls != 1 {
+		t.Fatalf("first batch: %+v %v", rep, err)
+	}
+	if d, ok := bank.Debited(DebitKey(cycle, 1)); !ok || d != 500 || g.repaid["autodebit-202611-1"] != 500 {
+		t.Fatalf("bank debited %d %v, repaid %v", d, ok, g.repaid)
+	}
+	rep, err = s.Effects(context.Background(), g, req)
+	if err != nil || !slices.Equal(rep.Results, []string{"replay", "not_due", "not_due"}) || rep.Calls != 0 {
+		t.Fatalf("second batch: %+v %v", rep, err)
+	}
+	if _, err := s.Effects(context.Background(), g, EffectsRequest{Job: "payroll", Cycle: cycle, Users: []uint64{1}}); err == nil {
+		t.Fatal("an unknown job was accepted")
+	}
+}

@@ -1,0 +1,142 @@
+package run
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+)
+
+// Host is what the runtime needs from the node it runs on. Its methods are
+// safe for concurrent use.
+type Host interface {
+	// NodeID and Zone name this node and its own zone.
+	NodeID() string
+	Zone() string
+
+	// MetaState is this node's replica of the meta group's state.
+	MetaState() fsm.MetaState
+	// MetaApply commits a command in the meta group, which this node leads.
+	MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error)
+	// IsMetaLeader reports whether this node leads the meta group now, and
+	// MetaTerm is the meta group's current term on this node.
+	IsMetaLeader() bool
+	MetaTerm() uint64
+	// ApplyTimeout bounds one of the runtime's meta applies and calls.
+	ApplyTimeout() time.Duration
+
+	// AliveNodes is the cluster members alive now, at least 1: times a
+	// worker's slots, the worker slots online.
+	AliveNodes() int
+
+	// MetaLeaderAddr is the API address of the meta group's leader, and
+	// ZoneLeaderAddr that of zone's leader (this node's own address when
+	// it leads it).
+	MetaLeaderAddr() (string, error)
+	ZoneLeaderAddr(ctx context.Context, zone string) (string, error)
+	// PostJSON and GetJSON call another node's internal API (the paths
+	// below) and decode its reply into reply; an error reply is an
+	// *api.Error.
+	PostJSON(ctx context.Context, addr, path string, req, reply any) error
+	GetJSON(ctx context.Context, addr, path string, reply any) error
+
+	// LedGroups are the zone groups (the own zone, failover stores) this
+	// node leads now with their shard ownership set up and their ownership
+	// lease valid: those whose outbox it delivers.
+	LedGroups() []Group
+	// OwnUndelivered is the count of the own zone's outbox notifications
+	// not recorded as delivered (0 before the zone exists).
+	OwnUndelivered() uint64
+
+	// Done is closed when the node stops.
+	Done() <-chan struct{}
+	Logger() *slog.Logger
+	Registerer() prometheus.Registerer
+	// Now is the node's wall clock.
+	Now() time.Time
+}
+
+// Group is a zone group this node leads, as the outbox's delivery and the
+// effects of tasks use it.
+type Group interface {
+	// Name is the group's name: a zone, or a failover store.
+	Name() string
+	// Term is the group's current Raft term on this node.
+	Term() uint64
+	// LeaseValid reports whether the group holds its ownership lease now.
+	LeaseValid() bool
+	// Undelivered is up to max of the oldest notifications of the outbox
+	// not recorded as delivered.
+	Undelivered(max int) ([]api.Notification, error)
+	// Bill and Repayment read the group's state machine.
+	Bill(user uint64, cycle uint32) (*api.Bill, error)
+	Repayment(user uint64, key string) (*api.Repayment, error)
+	// Apply commits cmds as one log entry; ApplyGated does so behind the
+	// write gate (shard ownership set up, the ownership lease held before
+	// and after the commit).
+	Apply(cmds ...fsm.Command) ([]fsm.Result, error)
+	ApplyGated(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error)
+}
+
+// The internal API of the scheduler: a worker asks the meta leader for
+// leases and reports on them, the scheduler leader and workers read due
+// users from zone leaders, and workers send effects to zone leaders.
+const (
+	PathLease   = "/v1/internal/sched/lease"
+	PathReport  = "/v1/internal/sched/report"
+	PathDue     = "/v1/internal/sched/due"
+	PathEffects = "/v1/internal/sched/effects"
+)
+
+// LeaseRequest is a worker's ask for tasks of its zone (POST PathLease).
+type LeaseRequest struct {
+	Worker string `json:"worker"`
+	Zone   string `json:"zone"`
+	Max    int    `json:"max"`
+}
+
+// ReportRequest is a worker's checkpoint or completion of a lease, with
+// what its calls to the downstream saw, for the adaptive limit (POST
+// PathReport).
+type ReportRequest struct {
+	Complete bool         `json:"complete"`
+	Job      string       `json:"job"`
+	Cmd      fsm.SchedCmd `json:"cmd"`
+	Calls    int          `json:"calls"`    // calls since the last report
+	Failed   int          `json:"failed"`   // of which failed
+	RTTUs    int64        `json:"rtt_us"`   // mean latency of those calls, microseconds
+	SentMs   int64        `json:"sent_ms"`  // when the first of them was sent (Unix ms)
+	InFlight int          `json:"inflight"` // tasks the worker ran meanwhile
+}
+
+// DuePage is the body of the reply to GET PathDue.
+type DuePage struct {
+	Users []uint64 `json:"users"`
+	Count int64    `json:"count"`
+}
+
+// EffectsRequest is the body of POST PathEffects.
+type EffectsRequest struct {
+	// Group is the group the task's shard is routed to: a zone, or a
+	// failover store hosted by the serving node's zone ("": its own zone).
+	Group string   `json:"group,omitempty"`
+	Job   string   `json:"job"`
+	Cycle uint32   `json:"cycle"`
+	Users []uint64 `json:"users"`
+}
+
+// EffectsReply says, per user in order, how the effect went: "ok",
+// "replay" (done before), "not_due" (no bill, or nothing to debit), or
+// "failed"; Applied is how many users from the start are settled (every
+// reply up to the first failure). RTTUs and Calls are the downstream calls
+// made (the bank, for autodebit).
+type EffectsReply struct {
+	Results []string `json:"results"`
+	Applied int      `json:"applied"`
+	Calls   int      `json:"calls"`
+	Failed  int      `json:"failed"`
+	RTTUs   int64    `json:"rtt_us"` // mean latency of the calls, microseconds
+}

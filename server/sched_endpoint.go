@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/scheduler/run"
+)
+
+// The internal API of the batch scheduler (scheduler/run): leases and
+// reports on the meta leader, due users and effects on zone leaders.
+
+func (n *Node) handleInternalLease(w http.ResponseWriter, r *http.Request) {
+	var req run.LeaseRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	grants, err := n.sched.Lease(r.Context(), req)
+	if err != nil && len(grants) == 0 {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grants": grants})
+}
+
+func (n *Node) handleInternalReport(w http.ResponseWriter, r *http.Request) {
+	var req run.ReportRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	res, err := n.sched.Report(r.Context(), req)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// metaLeaderAddr is the API address of the meta group's leader.
+func (n *Node) metaLeaderAddr() (string, error) {
+	_, id := n.meta.Raft().LeaderWithID()
+	if id == "" {
+		return "", fmt.Errorf("%w: meta group has no leader", ErrNoLeader)
+	}
+	if string(id) == n.cfg.NodeID {
+		return n.cfg.httpAdvertise(), nil
+	}
+	addr := n.httpAddrOf(string(id))
+	if addr == "" {
+		addr = n.gossipHTTPAddr(string(id))
+	}
+	if addr == "" {
+		return "", fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
+	}
+	return addr, nil
+}
+
+// handleInternalEffects applies a batch of scheduler effects on this node,
+// the leader of its zone: statements and reminders as one log entry of
+// CmdNotify commands, auto-debits one user at a time through the bank
+// (run.Scheduler.Effects). Requests a worker would not send are refused
+// (run.Scheduler.CheckEffects).
+func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
+	var req run.EffectsRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if len(req.Users) == 0 || len(req.Users) > 10_000 {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "want 1 to 10000 users"))
+		return
+	}
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone runs no scheduler"))
+		return
+	}
+	if aerr := n.sched.CheckEffects(r.Context(), req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	h, aerr := n.leadGroup(r.Context(), req.Group)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	rep, err := n.sched.Effects(r.Context(), schedGroup{n, h}, req)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// handleInternalDue serves a page of a shard's due users from this node,
+// which must lead the group that owns the shard (?group=, default its own
+// zone), after the linearizable read protocol: the list and the count come
+// from one read transaction. A group that does not serve the shard now
+// answers unavailable, never an empty list: generation would take that for
+// a shard without due users and leave them out.
+func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	shard, err1 := strconv.Atoi(q.Get("shard"))
+	cycle, err2 := api.ParseCycle(q.Get("cycle"))
+	from, err3 := strconv.ParseUint(q.Get("from"), 10, 64)
+	hi, err4 := strconv.ParseUint(q.Get("hi"), 10, 64)
+	limit, err5 := strconv.Atoi(q.Get("limit"))
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || shard < 0 || shard >= fsm.NumShards || limit <= 0 {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit"))
+		return
+	}
+	h, aerr := n.leadGroup(r.Context(), q.Get("group"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if owned, epoch := h.fsm.Owns(uint64(shard)); !owned {
+		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.zone, shard, epoch))
+		return
+	}
+	users, count, err := h.fsm.DuePage(shard, cycle, from, hi, limit)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	if inject.On(inject.FlakyDue) && len(users) > 0 && rand.IntN(3) == 0 {
+		users = users[:len(users)-1] // a page cut short: generation must notice
+	}
+	writeJSON(w, http.StatusOK, run.DuePage{Users: users, Count: count})
+}
+
+// leadGroup returns this node's replica of group (a failover store it
+// hosts; "": its own zone) if this node leads it, holds its lease, and has
+// caught up (a linearizable read barrier).
+func (n *Node) leadGroup(ctx context.Context, group string) (*hosted, *api.Error) {
+	h := n.ownZone()
+	if group != "" {
+		h = n.hostedZone(group)
+	}
+	if h == nil || !h.voter || !h.rep.IsLeader() || !h.isReady() {
+		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", n.cfg.NodeID, group)
+	}
+	if !n.leaseValid(h) {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.zone)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
+	defer cancel()
+	if err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout); err != nil {
+		return nil, apiError(err)
+	}
+	return h, nil
+}
