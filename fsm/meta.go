@@ -188,6 +188,12 @@ type MetaResult struct {
 	Op *Op `json:",omitempty"`
 	// Index is the command's log index: a read after it sees its effect.
 	Index uint64 `json:",omitempty"`
+	// Created is a new token's creation time (MetaTokenCreate), and
+	// MetaVoter the node that took a removed meta voter's place
+	// (MetaRemoveNode): the reply to the write shows them whatever the
+	// answering node's replica has applied.
+	Created   int64  `json:",omitempty"`
+	MetaVoter string `json:",omitempty"`
 }
 
 // EncodeMeta encodes a meta command as a log entry.

@@ -108,12 +108,14 @@ func (s *MetaState) removeNode(c *MetaCmd) MetaResult {
 	s.Nodes = slices.Delete(s.Nodes, i, i+1)
 	j, _ := slices.BinarySearch(s.RemovedNodes, gone.ID)
 	s.RemovedNodes = slices.Insert(s.RemovedNodes, j, gone.ID)
+	res := MetaResult{Epoch: s.Epoch}
 	if gone.MetaVoter {
 		if k := s.spareVoter(gone.Zone); k >= 0 {
 			s.Nodes[k].MetaVoter = true
+			res.MetaVoter = s.Nodes[k].ID
 		}
 	}
-	return MetaResult{Epoch: s.Epoch}
+	return res
 }
 
 // spareVoter picks the node to take a removed meta voter's place (see

@@ -20,8 +20,10 @@ func TestNodeLifecycleCommands(t *testing.T) {
 	}
 	metaApply(t, m, &idx, MetaCmd{Type: MetaInit, Zones: []ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "C"}, {Name: "C", Backup: "A"}}, Nodes: nodes, Time: 1})
 
-	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRemoveNode, NodeID: "a1", Time: 2}); r.Err != "" {
-		t.Fatalf("remove a1: %s", r.Err)
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaRemoveNode, NodeID: "a1", Time: 2}); r.Err != "" || r.MetaVoter != "a2" {
+		// The result names the new voter: the reply to the removal shows
+		// it whatever the answering node's replica has applied.
+		t.Fatalf("remove a1: %q, new meta voter %q, want a2", r.Err, r.MetaVoter)
 	}
 	st := m.State()
 	if _, ok := st.Node("a1"); ok || !st.Removed("a1") {

@@ -87,6 +87,7 @@ func (s *MetaState) tokenApply(c *MetaCmd) MetaResult {
 		t.Hash = slices.Clone(t.Hash)
 		t.Created = c.Time
 		s.Tokens = slices.Insert(s.Tokens, i, t)
+		return MetaResult{Epoch: s.Epoch, Created: t.Created}
 	case MetaTokenRevoke:
 		i, ok := slices.BinarySearchFunc(s.Tokens, c.TokenID, func(t Token, id string) int { return cmpString(t.ID, id) })
 		if !ok {

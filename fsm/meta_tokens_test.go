@@ -14,8 +14,9 @@ func TestMetaTokens(t *testing.T) {
 	var idx uint64
 	h := sha256.Sum256([]byte("secret"))
 	tok := Token{ID: "t1", Role: RoleApp, Name: "checkout", Hash: h[:]}
-	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaTokenCreate, Token: &tok, Time: 1234}); r.Err != "" {
-		t.Fatal(r.Err)
+	if r := metaApply(t, m, &idx, MetaCmd{Type: MetaTokenCreate, Token: &tok, Time: 1234}); r.Err != "" || r.Created != 1234 {
+		// The result carries the creation time for the reply.
+		t.Fatalf("create: %q, created %d", r.Err, r.Created)
 	}
 	got, ok := m.Token("t1")
 	if !ok || got.Role != RoleApp || got.Created != 1234 || !bytes.Equal(got.Hash, h[:]) {

@@ -361,17 +361,9 @@ func (n *Node) handleNodeRemove(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
 		return
 	}
-	out := api.NodeRemoval{Node: id, Zone: nd.Zone, Groups: []string{}, Index: res.Index}
+	out := api.NodeRemoval{Node: id, Zone: nd.Zone, Groups: []string{}, Index: res.Index, MetaVoter: res.MetaVoter}
 	if ok {
 		out.Groups = nodeGroups(before, nd)
-	}
-	if n.metaFSM.WaitApplied(ctx.Done(), res.Index) {
-		after := n.metaFSM.State()
-		for _, o := range after.Nodes {
-			if was, _ := before.Node(o.ID); o.MetaVoter && !was.MetaVoter {
-				out.MetaVoter = o.ID
-			}
-		}
 	}
 	n.log.Info("node removed", "removed", id, "groups", out.Groups, "meta_voter", out.MetaVoter)
 	writeJSON(w, http.StatusOK, out)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -41,15 +42,15 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
 		return
 	}
-	// Answer once this node's replica holds the token: it works here
-	// from the reply on, and the reply shows the log's creation time.
-	got, ok := n.metaFSM.Token(id)
-	for deadline := time.Now().Add(2 * time.Second); !ok && time.Now().Before(deadline) && r.Context().Err() == nil; {
-		time.Sleep(10 * time.Millisecond)
-		got, ok = n.metaFSM.Token(id)
-	}
+	// The reply shows the token as the log created it (res.Created), and
+	// comes once this node's replica holds it, so that it works here from
+	// the reply on; a replica too slow for that does not withhold the
+	// secret, which is shown only here.
+	wait, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	n.metaFSM.WaitApplied(wait.Done(), res.Index)
 	out := apiToken(t)
-	out.CreatedMs = got.Created
+	out.CreatedMs = res.Created
 	out.Token = secret
 	writeJSON(w, http.StatusOK, out)
 }
