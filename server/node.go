@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/scheduler/run"
@@ -600,6 +600,8 @@ func (n *Node) leaseValid(h *hosted) bool {
 	return monoNow() < h.leaseUntil.Load()
 }
 
+// groupDir is the folder of a group's replica in the data folder
+// (internal/layout, which an offline restore writes by too).
 func groupDir(dataDir, group string) string {
-	return filepath.Join(dataDir, "groups", strings.ReplaceAll(group, "/", "-"))
+	return layout.GroupDir(dataDir, group)
 }
