@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
@@ -69,7 +70,7 @@ type Node struct {
 	// Config.BootstrapTokenFile; nil if none.
 	bootstrapToken []byte
 	// authFails counts failed authentications per source (auth.go).
-	authFails authLimiter
+	authFails auth.Limiter
 	// peer carries every HTTP call to another node (internal/peer).
 	peer    *peer.Client
 	http    *http.Server
