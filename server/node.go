@@ -601,8 +601,7 @@ func (n *Node) leaseValid(h *hosted) bool {
 	return monoNow() < h.leaseUntil.Load()
 }
 
-// groupDir is the folder of a group's replica in the data folder
-// (internal/layout, which an offline restore writes by too).
+// groupDir is internal/layout's, which an offline restore writes by too.
 func groupDir(dataDir, group string) string {
 	return layout.GroupDir(dataDir, group)
 }

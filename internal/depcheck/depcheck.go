@@ -1,5 +1,3 @@
-// Package depcheck is a test helper: it fails a test when a package's
-// dependencies include one of rzone's packages it must not import.
 package depcheck
 
 import (
