@@ -14,6 +14,8 @@
 // A node runs secure (Config.CertsDir: TLS on the API, mutual TLS to other
 // nodes through internal/peer and internal/mux, encrypted gossip) or, only
 // when told so (Config.Insecure), open. auth.go lists every route with the
-// role it requires and checks bearer tokens, whose hashes live in the meta
-// group (tokens_endpoint.go); /v1/internal/* takes only node certificates.
+// access it requires and checks bearer tokens (their format, the roles each
+// access allows and the failure limiter are internal/auth), whose hashes
+// live in the meta group (tokens_endpoint.go); /v1/internal/* takes only
+// node certificates. An offline restore is package backup.
 package server

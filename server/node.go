@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,10 +19,12 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/scheduler/run"
@@ -69,7 +70,7 @@ type Node struct {
 	// Config.BootstrapTokenFile; nil if none.
 	bootstrapToken []byte
 	// authFails counts failed authentications per source (auth.go).
-	authFails authLimiter
+	authFails auth.Limiter
 	// peer carries every HTTP call to another node (internal/peer).
 	peer    *peer.Client
 	http    *http.Server
@@ -600,6 +601,7 @@ func (n *Node) leaseValid(h *hosted) bool {
 	return monoNow() < h.leaseUntil.Load()
 }
 
+// groupDir is internal/layout's, which an offline restore writes by too.
 func groupDir(dataDir, group string) string {
-	return filepath.Join(dataDir, "groups", strings.ReplaceAll(group, "/", "-"))
+	return layout.GroupDir(dataDir, group)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/console"
 )
 
@@ -77,21 +78,21 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 }
 
 // roleName is how the document's x-rzone-role names an access level.
-var roleName = map[access]string{
-	accessOpen: "open", accessMetrics: "metrics", accessUser: "app or reader", accessReader: "reader", accessApp: "app",
-	accessAdmin: "admin", accessInit: "init", accessNode: "node",
+var roleName = map[auth.Access]string{
+	auth.AccessOpen: "open", auth.AccessMetrics: "metrics", auth.AccessUser: "app or reader", auth.AccessReader: "reader", auth.AccessApp: "app",
+	auth.AccessAdmin: "admin", auth.AccessInit: "init", auth.AccessNode: "node",
 }
 
 // routerRoutes lists "METHOD /path" for every route the router registers
 // (with --pprof), in OpenAPI's path syntax ({key...} is {key}), with the
 // access each requires. The catch-all "/" (404 and 405 replies) is no
 // route of the API.
-func routerRoutes(t *testing.T) map[string]access {
+func routerRoutes(t *testing.T) map[string]auth.Access {
 	t.Helper()
 	n := &Node{cfg: Config{Pprof: true}}
 	n.metrics = newMetrics(n)
 	g := n.routes(http.NewServeMux())
-	out := map[string]access{}
+	out := map[string]auth.Access{}
 	for _, p := range g.patterns {
 		if p == "/" {
 			continue
@@ -102,7 +103,7 @@ func routerRoutes(t *testing.T) map[string]access {
 		}
 		need, ok := routeAccess[p]
 		if !ok {
-			need = accessNode
+			need = auth.AccessNode
 		}
 		out[method+" "+strings.ReplaceAll(path, "...}", "}")] = need
 	}
@@ -131,10 +132,10 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if got := op.Extensions["x-rzone-role"]; got != roleName[need] {
 			t.Errorf("%s: x-rzone-role %v, the router requires %s", r, got, roleName[need])
 		}
-		if need == accessOpen && (op.Security == nil || len(*op.Security) != 0) {
+		if need == auth.AccessOpen && (op.Security == nil || len(*op.Security) != 0) {
 			t.Errorf("%s is open: its security must be []", r)
 		}
-		if need == accessNode && (op.Security == nil || len(*op.Security) != 1 || (*op.Security)[0]["nodeCertificate"] == nil) {
+		if need == auth.AccessNode && (op.Security == nil || len(*op.Security) != 1 || (*op.Security)[0]["nodeCertificate"] == nil) {
 			t.Errorf("%s takes a node certificate: its security must be nodeCertificate", r)
 		}
 	}

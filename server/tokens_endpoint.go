@@ -10,6 +10,7 @@ import (
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/auth"
 )
 
 // handleCreateToken makes a token and answers it once, secret included;
@@ -28,7 +29,7 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err.(*api.Error))
 		return
 	}
-	id, hash, secret := newToken()
+	id, hash, secret := auth.New()
 	t := fsm.Token{ID: id, Role: req.Role, Name: req.Name, Hash: hash}
 	if req.ExpiresInSec > 0 {
 		t.Expires = time.Now().Add(time.Duration(req.ExpiresInSec) * time.Second).UnixMilli()
@@ -100,11 +101,11 @@ func (n *Node) loadBootstrapToken() error {
 	if err != nil {
 		return fmt.Errorf("bootstrap token: %w", err)
 	}
-	_, secret, ok := parseToken(strings.TrimSpace(string(data)))
+	_, secret, ok := auth.Parse(strings.TrimSpace(string(data)))
 	if !ok {
 		return fmt.Errorf("bootstrap token file %s: not an rzone token", n.cfg.BootstrapTokenFile)
 	}
-	sum := sha256Sum(secret)
+	sum := auth.Hash(secret)
 	n.bootstrapToken = sum
 	return nil
 }

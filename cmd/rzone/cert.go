@@ -8,8 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
-	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
 )
 
@@ -150,5 +150,5 @@ func bootstrapCerts(dir, tokenPath string, hosts []string) (bool, error) {
 	if err := os.Remove(filepath.Join(dir, certs.CAKeyFile)); err != nil {
 		return false, err
 	}
-	return true, os.WriteFile(tokenPath, []byte(server.NewToken()+"\n"), 0o600)
+	return true, os.WriteFile(tokenPath, []byte(auth.NewToken()+"\n"), 0o600)
 }

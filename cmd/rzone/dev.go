@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
@@ -300,6 +301,6 @@ func devCerts(dir, tokenFile string, o devOpts) (string, error) {
 	if err := certs.CreateNode(dir, "dev", hosts); err != nil {
 		return "", err
 	}
-	token := server.NewToken()
+	token := auth.NewToken()
 	return token, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 }

@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rzonedb/rzone/backup"
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/snapfile"
-	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
 )
 
@@ -136,15 +136,15 @@ are the backup's.`,
 			if from == "" || dataDir == "" || len(nodeSpecs) == 0 {
 				return usage(errors.New("--from, --data-dir and at least one --node are required"))
 			}
-			var nodes []server.RestoreNode
+			var nodes []backup.RestoreNode
 			for _, s := range nodeSpecs {
 				p := strings.Split(s, ",")
 				if len(p) != 4 {
 					return usage(fmt.Errorf("--node %q: want ID,ZONE,RAFT_ADDR,HTTP_ADDR", s))
 				}
-				nodes = append(nodes, server.RestoreNode{ID: p[0], Zone: p[1], RaftAddr: p[2], HTTPAddr: p[3]})
+				nodes = append(nodes, backup.RestoreNode{ID: p[0], Zone: p[1], RaftAddr: p[2], HTTPAddr: p[3]})
 			}
-			res, err := server.Restore(server.RestoreConfig{From: from, DataDir: dataDir, Nodes: nodes, Progress: cmd.ErrOrStderr()})
+			res, err := backup.Restore(backup.RestoreConfig{From: from, DataDir: dataDir, Nodes: nodes, Progress: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rzonedb/rzone/backup"
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -196,10 +197,10 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 		}
 	}
 
-	backup := filepath.Join(t.TempDir(), "backup")
+	backupDir := filepath.Join(t.TempDir(), "backup")
 	saveStart := time.Now()
 	var out, errOut bytes.Buffer
-	if code := run([]string{"snapshot", "save", "--all", backup, "--addr", src[0].cfg.HTTPAddr, "-o", "json"}, &out, &errOut); code != 0 {
+	if code := run([]string{"snapshot", "save", "--all", backupDir, "--addr", src[0].cfg.HTTPAddr, "-o", "json"}, &out, &errOut); code != 0 {
 		t.Fatalf("snapshot save --all: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 	saveEnd := time.Now()
@@ -221,7 +222,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 		return rt.Epoch
 	}()
 
-	data, err := os.ReadFile(filepath.Join(backup, snapfile.ManifestFile))
+	data, err := os.ReadFile(filepath.Join(backupDir, snapfile.ManifestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 	saved := map[string]snapfile.ManifestEntry{}
 	for _, g := range m.Groups {
 		saved[g.Group] = g
-		if _, err := snapfile.Verify(filepath.Join(backup, g.File)); err != nil {
+		if _, err := snapfile.Verify(filepath.Join(backupDir, g.File)); err != nil {
 			t.Fatalf("%s: %v", g.File, err)
 		}
 	}
@@ -262,7 +263,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 	// Restore into the folders of four new nodes.
 	restored := t.TempDir()
 	dst := clusterConfigs(t, restored, []string{"ra1", "ra2", "rb1", "rb2"}, []string{"A", "A", "B", "B"})
-	args := []string{"snapshot", "restore", "--from", backup, "--data-dir", restored, "-o", "json"}
+	args := []string{"snapshot", "restore", "--from", backupDir, "--data-dir", restored, "-o", "json"}
 	for _, tn := range dst {
 		args = append(args, "--node", strings.Join([]string{tn.cfg.NodeID, tn.cfg.Zone, tn.cfg.RaftAddr, tn.cfg.HTTPAddr}, ","))
 	}
@@ -271,7 +272,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 	if code := run(args, &out, &errOut); code != 0 {
 		t.Fatalf("snapshot restore: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	var res server.RestoreResult
+	var res backup.RestoreResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.ClusterID == "" || res.ClusterID == m.ClusterID || res.From != m.ClusterID {
 		t.Fatalf("restore result: %v %s", err, out.String())
 	}

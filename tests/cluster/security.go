@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
-	"github.com/rzonedb/rzone/server"
 	"github.com/rzonedb/rzone/tests/internal/httpapi"
 )
 
@@ -49,7 +49,7 @@ func newSecurity(dir string) (*Security, error) {
 	if err := certs.CreateNode(dir, "harness", []string{"127.0.0.1", "localhost"}); err != nil {
 		return nil, fmt.Errorf("harness certificate: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, TokenFile), []byte(server.NewToken()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, TokenFile), []byte(auth.NewToken()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	return LoadSecurity(dir)

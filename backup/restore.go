@@ -1,4 +1,4 @@
-package server
+package backup
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/internal/snapfile"
 	"github.com/rzonedb/rzone/zone"
 )
@@ -102,7 +103,7 @@ func Restore(cfg RestoreConfig) (RestoreResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res = RestoreResult{ClusterID: newClusterID(), From: m.ClusterID, Dirs: map[string]string{}}
+	res = RestoreResult{ClusterID: layout.NewClusterID(), From: m.ClusterID, Dirs: map[string]string{}}
 	st.ClusterID = res.ClusterID
 	st.Nodes = nodes
 	st.Leases = nil
@@ -136,13 +137,13 @@ func Restore(cfg RestoreConfig) (RestoreResult, error) {
 		os.RemoveAll(tmp)
 		written = append(written, tmp)
 		fmt.Fprintf(progress, "writing %s (zone %s)\n", final, nd.Zone)
-		if err := zone.SeedReplica(groupDir(tmp, "meta"), metaFile.h.Index, metaFile.h.Term, servers(metaVoters),
+		if err := zone.SeedReplica(layout.GroupDir(tmp, "meta"), metaFile.h.Index, metaFile.h.Term, layout.Voters(metaVoters),
 			int64(len(metaBody)), bytes.NewReader(metaBody)); err != nil {
 			cleanup()
 			return res, err
 		}
 		zf := files["zone/"+nd.Zone]
-		if err := seedFromFile(groupDir(tmp, "zone/"+nd.Zone), zf, servers(zoneNodes(nodes, nd.Zone))); err != nil {
+		if err := seedFromFile(layout.GroupDir(tmp, "zone/"+nd.Zone), zf, layout.Voters(zoneNodes(nodes, nd.Zone))); err != nil {
 			cleanup()
 			return res, err
 		}
@@ -276,7 +277,7 @@ func planRestore(st fsm.MetaState, cfg RestoreConfig) ([]fsm.NodeInfo, error) {
 		sort.Slice(byZone[z.Name], func(a, b int) bool { return byZone[z.Name][a].ID < byZone[z.Name][b].ID })
 		zones = append(zones, z.Name)
 	}
-	nodes := pickMetaVoters(zones, byZone)
+	nodes := layout.MetaVoters(zones, byZone)
 	// The meta state lists nodes by id (fsm's init sorts them).
 	slices.SortFunc(nodes, func(a, b fsm.NodeInfo) int { return strings.Compare(a.ID, b.ID) })
 	return nodes, nil

@@ -1,4 +1,4 @@
-package server
+package backup
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/internal/snapfile"
 )
 
@@ -174,7 +175,7 @@ func TestRestoreSeedsEveryNode(t *testing.T) {
 		t.Fatalf("cluster ids: new %q from %q", res.ClusterID, res.From)
 	}
 	for _, nd := range restoreNodes {
-		snaps, err := raft.NewFileSnapshotStoreWithLogger(groupDir(filepath.Join(out, nd.ID), "meta"), 2, hclog.NewNullLogger())
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(layout.GroupDir(filepath.Join(out, nd.ID), "meta"), 2, hclog.NewNullLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +199,7 @@ func TestRestoreSeedsEveryNode(t *testing.T) {
 			t.Fatalf("%s: meta voters %+v, want all three nodes", nd.ID, list[0].Configuration.Servers)
 		}
 
-		zdir := groupDir(filepath.Join(out, nd.ID), "zone/"+nd.Zone)
+		zdir := layout.GroupDir(filepath.Join(out, nd.ID), "zone/"+nd.Zone)
 		zs, _ := raft.NewFileSnapshotStoreWithLogger(zdir, 2, hclog.NewNullLogger())
 		zl, _ := zs.List()
 		if len(zl) != 1 || len(zl[0].Configuration.Servers) != len(zoneNodes(mustNodes(res, nd.Zone), nd.Zone)) {
