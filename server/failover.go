@@ -55,8 +55,9 @@ const (
 
 // leaseMargin is how much longer than a zone's last lease grant lasts the
 // driver waits, from when its node saw the grant by its own monotonic
-// clock, before moving the zone's shards (leaseWait). The holder already
-// counts 5% short, which covers clock rates apart by that much.
+// clock, before moving the zone's shards (zone.LeaseKeeper.Wait). The
+// holder already counts 5% short, which covers clock rates apart by that
+// much.
 const leaseMargin = 100 * time.Millisecond
 
 // storeFirstElection and storeElection bound the heartbeat and election
@@ -246,7 +247,7 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 		}
 		op, _ := st.ActiveOp(fsm.OpFailover, z)
 		l, _ := st.Lease(z)
-		wait := n.leaseWait(l, leaseMargin)
+		wait := n.leases.Wait(l, leaseMargin)
 		if wait > 0 {
 			n.noteOp(ctx, op.ID, "waiting_lease", 20, "waiting for the zone's last lease to end (it cannot commit after that)", nil)
 			select {
@@ -257,14 +258,14 @@ func (n *Node) promoteStep(ctx context.Context, z string) error {
 			continue
 		}
 		n.noteOp(ctx, op.ID, "reading_guard", 40, "reading the zone's guard marks in "+zi.Backup, nil)
-		var gi guardInfo
+		var gi zone.GuardInfo
 		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
 			return n.getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
 		}); err != nil {
 			return fmt.Errorf("read the guard marks of %s in %s: %w", z, zi.Backup, err)
 		}
 		seed, applied := "", uint64(0)
-		for node, reps := range n.gatherReplicasOf(ctx, zi.Backup) {
+		for node, reps := range zone.ReplicasOf(ctx, zoneHost{n}, zi.Backup) {
 			for _, rs := range reps {
 				if rs.Group == "zone/"+z && rs.AppliedIndex >= gi.Watermark && (seed == "" || rs.AppliedIndex > applied || (rs.AppliedIndex == applied && node < seed)) {
 					seed, applied = node, rs.AppliedIndex
@@ -604,7 +605,7 @@ func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
 	}
 	errs = append(errs, n.syncShards(h, st))
 	if z.PhaseOf() == fsm.PhaseFailover && !n.leaseValid(h) {
-		n.renewLease(h) // serve at once, not at the next renewal round
+		n.leases.Renew(h) // serve at once, not at the next renewal round
 	}
 	return errors.Join(errs...)
 }
