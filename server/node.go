@@ -59,10 +59,11 @@ type Node struct {
 	guards *zone.GuardKeeper
 	leases *zone.LeaseKeeper
 	gossip *gossip.Gossip
-	// failover: the meta leader's drivers of failovers and reconciliations.
-	drivers driverSet
+	// failover drives, on the meta leader, failovers and reconciliations
+	// (zone/failover.go).
+	failover *zone.FailoverDriver
 	// opDrivers: the meta leader's drivers of shard moves, by operation.
-	opDrivers driverSet
+	opDrivers zone.DriverSet
 
 	// certs is the node's certs folder; nil when the node runs --insecure.
 	certs *certs.Node

@@ -2,15 +2,16 @@ package server
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// zoneHost is the node as the zone's drivers see it (zone.Host): the guard
-// keeper and the lease keeper run in zone/ and reach the node only through
-// it.
+// zoneHost is the node as the zone's drivers see it (zone.Host,
+// zone.FailoverHost): the guard keeper, the lease keeper and the failover
+// driver run in zone/ and reach the node only through it.
 type zoneHost struct{ n *Node }
 
 var _ zone.Host = zoneHost{}
@@ -51,6 +52,37 @@ func (z zoneHost) AskReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[str
 	return z.n.askReplicas(ctx, nodes)
 }
 
+var _ zone.FailoverHost = zoneHost{}
+
+func (z zoneHost) MetaLeader() bool { return z.n.meta.IsLeader() }
+
+func (z zoneHost) MetaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	return z.n.metaApplyIdempotent(ctx, c)
+}
+
+func (z zoneHost) NoteOp(ctx context.Context, id, phase string, progress int, detail string, err error) {
+	z.n.noteOp(ctx, id, phase, progress, detail, err)
+}
+
+func (z zoneHost) NewOpID() string { return newOpID() }
+
+func (z zoneHost) GetJSON(ctx context.Context, addr, path string, out any) error {
+	return z.n.getJSONFrom(ctx, addr, path, out)
+}
+
+func (z zoneHost) Answers(ctx context.Context, addr string) bool {
+	req, _ := z.n.peer.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
+	resp, err := z.n.peer.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err == nil
+}
+
+func (z zoneHost) Go(fn func()) { z.n.goLoop(fn) }
+
+func (z zoneHost) Stopping() <-chan struct{} { return z.n.stop }
+
 // A hosted replica is a zone.Group.
 var _ zone.Group = (*hosted)(nil)
 
@@ -70,4 +102,6 @@ func (n *Node) startDrivers() {
 	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.guardMarks, Clears: n.metrics.guardClears,
 		Live: n.metrics.guardLive, MarkSeconds: n.metrics.guardMarkSeconds})
 	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
+	n.failover = zone.NewFailoverDriver(host, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
+		ReconcileSeconds: n.metrics.reconcileSeconds})
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Host is the node a zone's drivers run on (the guard keeper,
-// guardkeeper.go; the lease keeper, lease.go): what they read of the meta
+// guardkeeper.go; the lease keeper, lease.go; the failover driver,
+// failover.go, through FailoverHost): what they read of the meta
 // group and of the node's replicas, and how they reach other nodes. The
 // server implements it on its Node; the drivers never see the node's HTTP
 // handlers, which stay in the server.
@@ -39,6 +40,33 @@ type Host interface {
 	// AskReplicas returns the replica states nodes report, by node id; a
 	// node that does not answer in time is missing.
 	AskReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState
+}
+
+// FailoverHost is the Host of the failover driver (failover.go), which
+// also drives operations of the meta group and runs goroutines of its own.
+type FailoverHost interface {
+	Host
+	// MetaLeader reports whether this node leads the meta group now.
+	MetaLeader() bool
+	// MetaApplyIdempotent is MetaApply for a command that may be applied
+	// twice with one effect: it retries while the outcome is unknown or
+	// the meta group has no leader, until ctx ends.
+	MetaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error)
+	// NoteOp records an operation's phase and progress, best effort.
+	NoteOp(ctx context.Context, id, phase string, progress int, detail string, err error)
+	// NewOpID makes an operation id.
+	NewOpID() string
+	// GetJSON GETs addr+path into out; an error reply becomes an
+	// *api.Error.
+	GetJSON(ctx context.Context, addr, path string, out any) error
+	// Answers reports whether the node at API address addr answers now
+	// (any reply counts; a refused or timed-out connection does not).
+	Answers(ctx context.Context, addr string) bool
+	// Go runs fn as one of the node's goroutines: the node's shutdown
+	// waits for it.
+	Go(fn func())
+	// Stopping is closed once the node stops.
+	Stopping() <-chan struct{}
 }
 
 // Group is one of the node's hosted replicas of a zone group (a zone, or a
