@@ -94,7 +94,7 @@ type Lease struct {
 	// Grants counts the renewals granted. A node that sees a new count
 	// knows a grant was applied no later than that moment, by its own
 	// monotonic clock; the holder's lease, counted from before it asked,
-	// ends within DurationMs of that moment (server/cluster.go).
+	// ends within DurationMs of that moment (zone/lease.go).
 	Grants uint64 `json:"grants,omitempty"`
 	// DurationMs is the longest duration granted, in milliseconds.
 	DurationMs int64 `json:"duration_ms,omitempty"`

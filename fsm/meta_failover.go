@@ -141,7 +141,7 @@ func (s *MetaState) failover(c *MetaCmd) MetaResult {
 
 // promote routes the failing zone's shards to its failover store. Its
 // proposer has waited out the zone's last lease grant on its own monotonic
-// clock (server/failover.go promoteStep) and names that grant's count: the
+// clock (zone/failover.go promoteStep) and names that grant's count: the
 // state machine refuses a promotion whose count is not the lease's latest,
 // as a renewal granted after the wait began would still let the zone
 // commit. It compares no wall-clock times: those of two meta leaders need

@@ -53,7 +53,7 @@ func TestPromotionWaitsOutLeaseUnderClockSkew(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	left := time.Duration(hA.leaseUntil.Load() - monoNow())
+	left := time.Duration(hA.lease.Until() - monoNow())
 	t.Logf("zone A failed over %v after the clock was set right; A's leader's lease then had %v left", time.Since(skewed), left)
 	if left > 0 {
 		t.Fatalf("zone A's shards moved to its failover store while A's leader still held its lease for %v more: both could accept writes", left)

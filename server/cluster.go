@@ -16,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -243,97 +242,8 @@ func notSent(err error) bool {
 }
 
 // leaseLoop renews the ownership lease of every group this node leads and
-// serves writes for: its own zone, and a failover store it hosts. A lease
-// counts from before the request was sent, 5% short.
-func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.renewLeases) }
-
-func (n *Node) renewLeases() {
-	st := n.metaFSM.State()
-	if !st.Initialized {
-		return
-	}
-	for _, l := range st.Leases {
-		n.grantsSeen.seen(l)
-	}
-	for _, h := range n.hostedZones() {
-		// A failover store gets no lease before its CmdFailover.
-		if h.voter && h.rep.IsLeader() && (!h.store || h.isReady()) {
-			n.renewLease(h)
-		}
-	}
-}
-
-func (n *Node) renewLease(h *hosted) {
-	start := monoNow()
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseDuration/2)
-	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaRenewLease, Zone: h.zone, Holder: n.cfg.NodeID,
-		Term: h.rep.Raft().CurrentTerm(), DurationMs: n.cfg.LeaseDuration.Milliseconds()})
-	cancel()
-	if err != nil || res.Err != "" {
-		n.metrics.leaseRenewals.WithLabelValues("failed").Inc()
-		n.log.Debug("lease renewal failed", "group", h.zone, "err", err, "refused", res.Err)
-		return
-	}
-	n.metrics.leaseRenewals.WithLabelValues("ok").Inc()
-	until := start + int64(n.cfg.LeaseDuration-n.cfg.LeaseDuration/20)
-	for {
-		cur := h.leaseUntil.Load()
-		if until <= cur || h.leaseUntil.CompareAndSwap(cur, until) {
-			break
-		}
-	}
-}
-
-// grantWatch remembers, per zone, the latest lease grant count this node
-// has seen in its meta replica and when it first saw it, by its monotonic
-// clock. A grant is applied before any node can see it, and its holder
-// counts the lease from before it asked; so the holder's lease has ended
-// once a grant's full duration has passed since this node saw it, whatever
-// any wall clock says. Every node watches (on each lease tick, and when it
-// is about to decide), so a new meta leader waits from its own sighting.
-// Safe for concurrent use.
-type grantWatch struct {
-	mu    sync.Mutex
-	zones map[string]grantSeen
-}
-
-type grantSeen struct {
-	grants uint64
-	at     int64 // monoNow() when first seen
-}
-
-// seen records l's grant count if it is new and returns when this node
-// first saw it.
-func (g *grantWatch) seen(l fsm.Lease) int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s, ok := g.zones[l.Zone]; ok && s.grants == l.Grants {
-		return s.at
-	}
-	if g.zones == nil {
-		g.zones = map[string]grantSeen{}
-	}
-	s := grantSeen{grants: l.Grants, at: monoNow()}
-	g.zones[l.Zone] = s
-	return s.at
-}
-
-// leaseWait is how long until zone l.Zone's lease, as l shows it, has
-// certainly ended, by this node's monotonic clock: the grant's full
-// duration (the holder counts 5% less) plus margin from when this node saw
-// the grant. A zone that was never granted a lease has none to wait for.
-// A restarted node has seen nothing yet: it waits the whole duration from
-// its first look.
-func (n *Node) leaseWait(l fsm.Lease, margin time.Duration) time.Duration {
-	if l.Grants == 0 && l.Until == 0 {
-		return 0
-	}
-	d := time.Duration(l.DurationMs) * time.Millisecond
-	if d <= 0 { // granted before leases carried their duration
-		d = n.cfg.LeaseDuration
-	}
-	return time.Duration(n.grantsSeen.seen(l) + int64(d+margin) - monoNow())
-}
+// serves writes for (zone.LeaseKeeper.RenewAll).
+func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.leases.RenewAll) }
 
 // convergeLoop converges this node's replicas on the meta group's state:
 // follower replicas of the zones its zone backs up, non-voter members of

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,43 +20,18 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// Zone failover and reconciliation (docs/DESIGN.md, Failover).
-//
-// Every step is a state of the meta group, so whichever node leads it
-// drives the steps, and a driver that dies is replaced by the next meta
-// leader, which picks up where the meta state stands:
-//
-//   - failing_over: once the zone's last lease has ended, the driver reads
-//     the zone's guard marks from its backup zone's leader (the blacklist)
-//     and picks the backup node whose async follower has applied the most
-//     (at least as far as any mark clear rested on), then MetaPromote
-//     routes the zone's shards to a new failover group under a new epoch.
-//   - failover: the seed node promotes its follower into the group
-//     (zone.Promote), its leader writes the blacklist and stand-in limit
-//     (CmdFailover), adds the other backup nodes as voters, takes the shards
-//     and serves the zone's users. The zone's own nodes get no lease.
-//   - reconciling: the store releases the shards; the driver merges them
-//     into the zone shard by shard (CmdMerge, idempotent per shard), then
-//     MetaFinishRecover routes them back; the backup nodes retire the store.
+// Failover stores and the failover endpoints (docs/DESIGN.md, Failover).
+// The meta leader's driver of failovers and reconciliations is
+// zone.FailoverDriver (zone/failover.go, zone/reconcile.go); here the node
+// hosts, promotes, sets up and retires its failover stores as the meta
+// state says, and serves the failover and merge endpoints.
 
-// Config keys of failover.
+// Config keys of failover (zone.ConfigAutoFailover,
+// zone.ConfigStandinPercent).
 const (
-	// ConfigAutoFailover, a duration ("500ms"), makes the meta leader fail
-	// a zone over once its lease has been expired that long and none of
-	// its nodes answers the meta leader (a zone cut off from the meta
-	// group's quorum but alive only stops writing). Unset or "0": only by
-	// command.
-	ConfigAutoFailover = "failover.auto_after"
-	// ConfigStandinPercent is the stand-in limit of failover stores, in
-	// percent of a user's credit line (default fsm.DefaultStandinPercent).
-	ConfigStandinPercent = "failover.standin_pct"
+	ConfigAutoFailover   = zone.ConfigAutoFailover
+	ConfigStandinPercent = zone.ConfigStandinPercent
 )
-
-// leaseMargin is how much longer than a zone's last lease grant lasts the
-// driver waits, from when its node saw the grant by its own monotonic
-// clock, before moving the zone's shards (leaseWait). The holder already
-// counts 5% short, which covers clock rates apart by that much.
-const leaseMargin = 100 * time.Millisecond
 
 // storeFirstElection and storeElection bound the heartbeat and election
 // timeouts of failover store groups: at first (every moment until the
@@ -72,33 +46,9 @@ const (
 // restarted node reopens the group as a voter.
 const storeMarker = "failover-store"
 
-// driverSet runs at most one driver per zone at a time.
-type driverSet struct {
-	mu      sync.Mutex
-	running map[string]bool
-}
-
-func (d *driverSet) start(z string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.running == nil {
-		d.running = map[string]bool{}
-	}
-	if d.running[z] {
-		return false
-	}
-	d.running[z] = true
-	return true
-}
-
-func (d *driverSet) done(z string) {
-	d.mu.Lock()
-	delete(d.running, z)
-	d.mu.Unlock()
-}
-
 // failoverLoop drives, on the meta leader, automatic failovers and the
-// steps of failovers and reconciliations under way.
+// steps of failovers and reconciliations under way (zone.FailoverDriver),
+// and on every node the upkeep of its failover stores.
 func (n *Node) failoverLoop() { n.every(n.cfg.FailoverTick, n.failoverTick) }
 
 func (n *Node) failoverTick() {
@@ -106,325 +56,13 @@ func (n *Node) failoverTick() {
 	if !st.Initialized {
 		return
 	}
-	n.exportPhases(st)
+	n.failover.ExportPhases(st)
 	if n.storeWork(st) {
 		if err := n.convergeStores(st); err != nil {
 			n.log.Debug("failover store", "err", err)
 		}
 	}
-	if !n.meta.IsLeader() {
-		return
-	}
-	n.autoFailover(st)
-	for _, z := range st.Zones {
-		var step func(context.Context, string) error
-		kind := fsm.OpFailover
-		switch z.PhaseOf() {
-		case fsm.PhaseFailingOver:
-			step = n.promoteStep
-		case fsm.PhaseReconciling:
-			step, kind = n.reconcileStep, fsm.OpRecover
-		default:
-			continue
-		}
-		if !n.drivers.start(z.Name) {
-			continue
-		}
-		n.wg.Add(1)
-		go func(name string) {
-			defer n.wg.Done()
-			defer n.drivers.done(name)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			go func() {
-				select {
-				case <-n.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			if err := step(ctx, name); err != nil {
-				n.log.Warn("failover step", "zone", name, "err", err)
-				// Shown on the operation; the next round retries.
-				if o, ok := n.metaFSM.State().ActiveOp(kind, name); ok && ctx.Err() == nil {
-					n.noteOp(ctx, o.ID, o.Phase, o.Progress, o.Detail, err)
-				}
-			}
-		}(z.Name)
-	}
-}
-
-func (n *Node) exportPhases(st fsm.MetaState) {
-	for _, z := range st.Zones {
-		for _, p := range []string{fsm.PhaseNormal, fsm.PhaseFailingOver, fsm.PhaseFailover, fsm.PhaseReconciling} {
-			v := 0.0
-			if z.ShownPhase() == p {
-				v = 1
-			}
-			n.metrics.failoverPhase.WithLabelValues(z.Name, p).Set(v)
-		}
-	}
-}
-
-// autoFailover starts the failover of every zone whose lease has been
-// expired for the configured time.
-func (n *Node) autoFailover(st fsm.MetaState) {
-	it, ok := st.ConfigValue(ConfigAutoFailover)
-	if !ok || it.Value == "" {
-		return
-	}
-	after, err := time.ParseDuration(it.Value)
-	if err != nil || after <= 0 {
-		return
-	}
-	now := clock.Now().UnixMilli()
-	for _, z := range st.Zones {
-		if z.PhaseOf() != fsm.PhaseNormal || z.Backup == "" || z.Backup == z.Name {
-			continue
-		}
-		l, ok := st.Lease(z.Name)
-		if !ok || l.Until == 0 || now <= l.Until+after.Milliseconds() {
-			continue
-		}
-		if b, _ := st.ZoneOf(z.Backup); b.PhaseOf() != fsm.PhaseNormal {
-			continue
-		}
-		if n.zoneAlive(st, z.Name) {
-			// Its lease lapsed but a node of it answers: cut off from
-			// the meta group's quorum, or its renewals failed while the
-			// meta group changed leader, rather than lost. It stops
-			// writing on its own (the lease fence) until it renews;
-			// failing it over is the operator's call.
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaFailover, Zone: z.Name, Auto: true, OpID: newOpID()})
-		cancel()
-		if err == nil && res.Err == "" {
-			n.log.Warn("zone lease expired: automatic failover", "zone", z.Name, "lease_until", l.Until, "after", after)
-		}
-	}
-}
-
-// zoneAlive reports whether any node of zone z answers on its API now
-// (any reply counts; a refused or timed-out connection does not).
-func (n *Node) zoneAlive(st fsm.MetaState, z string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	answered := make(chan bool, len(st.Nodes))
-	asked := 0
-	for _, nd := range st.Nodes {
-		if nd.Zone != z {
-			continue
-		}
-		asked++
-		go func(addr string) {
-			req, _ := n.peer.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
-			resp, err := n.peer.Do(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			answered <- err == nil
-		}(nd.HTTPAddr)
-	}
-	for i := 0; i < asked; i++ {
-		if <-answered {
-			return true
-		}
-	}
-	return false
-}
-
-// promoteStep routes a failing zone's shards to a failover store once the
-// zone's lease has ended.
-func (n *Node) promoteStep(ctx context.Context, z string) error {
-	for {
-		st := n.metaFSM.State()
-		zi, _ := st.ZoneOf(z)
-		if zi.PhaseOf() != fsm.PhaseFailingOver {
-			return nil
-		}
-		op, _ := st.ActiveOp(fsm.OpFailover, z)
-		l, _ := st.Lease(z)
-		wait := n.leaseWait(l, leaseMargin)
-		if wait > 0 {
-			n.noteOp(ctx, op.ID, "waiting_lease", 20, "waiting for the zone's last lease to end (it cannot commit after that)", nil)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(min(wait, time.Second)):
-			}
-			continue
-		}
-		n.noteOp(ctx, op.ID, "reading_guard", 40, "reading the zone's guard marks in "+zi.Backup, nil)
-		var gi guardInfo
-		if err := n.retryZone(ctx, zi.Backup, func(addr string) error {
-			return n.getJSONFrom(ctx, addr, "/v1/internal/guard?zone="+z, &gi)
-		}); err != nil {
-			return fmt.Errorf("read the guard marks of %s in %s: %w", z, zi.Backup, err)
-		}
-		seed, applied := "", uint64(0)
-		for node, reps := range n.gatherReplicasOf(ctx, zi.Backup) {
-			for _, rs := range reps {
-				if rs.Group == "zone/"+z && rs.AppliedIndex >= gi.Watermark && (seed == "" || rs.AppliedIndex > applied || (rs.AppliedIndex == applied && node < seed)) {
-					seed, applied = node, rs.AppliedIndex
-				}
-			}
-		}
-		if seed == "" {
-			n.log.Warn("no replica of the zone in its backup has applied as far as its guard clears; waiting", "zone", z, "backup", zi.Backup, "watermark", gi.Watermark)
-			n.noteOp(ctx, op.ID, "waiting_replica", 50, fmt.Sprintf("waiting for a replica of %s in %s to apply up to index %d", z, zi.Backup, gi.Watermark), nil)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
-		n.noteOp(ctx, op.ID, "promoting", 70, fmt.Sprintf("routing the shards to failover store %s seeded by %s (%d accounts blacklisted)", group, seed, len(gi.Marks)), nil)
-		res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks, LeaseGrants: &l.Grants})
-		if err != nil {
-			return err
-		}
-		if res.Err != "" {
-			return errors.New(res.Err)
-		}
-		n.log.Warn("zone failed over", "zone", z, "store", group, "seed", seed, "seed_applied", applied,
-			"blacklist", len(gi.Marks), "watermark", gi.Watermark)
-		return nil
-	}
-}
-
-// testReconcileStop, when set (tests), is asked after each merged shard
-// whether to stop the reconciliation there, as if its driver had crashed.
-var testReconcileStop atomic.Pointer[func(merged int) bool]
-
-// reconcileStep merges a failover store back into its zone and routes the
-// shards home. Each shard's merge is idempotent, so a run cut short is
-// finished by the next.
-func (n *Node) reconcileStep(ctx context.Context, z string) error {
-	st := n.metaFSM.State()
-	zi, _ := st.ZoneOf(z)
-	if zi.PhaseOf() != fsm.PhaseReconciling || zi.Failover == nil {
-		return nil
-	}
-	group := zi.Failover.Group
-	var shards []int
-	for s, r := range st.Shards {
-		if r.Zone == group {
-			shards = append(shards, s)
-		}
-	}
-	// Shards merge in parallel (their entries share the zone's appends);
-	// the report sums them in shard order.
-	reports := make([]fsm.MergeReport, len(shards))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	op, _ := st.ActiveOp(fsm.OpRecover, z)
-	progress := func(merged int) {
-		n.noteOp(ctx, op.ID, "merging", 5+90*merged/max(len(shards), 1), fmt.Sprintf("%d of %d shards of %s merged into %s", merged, len(shards), group, z), nil)
-	}
-	progress(0)
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		first  error
-		merged atomic.Int64
-		next   atomic.Int64
-	)
-	progressDone := make(chan struct{})
-	var progressWG sync.WaitGroup
-	progressWG.Add(1)
-	go func() {
-		defer progressWG.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-progressDone:
-				return
-			case <-t.C:
-				progress(int(merged.Load()))
-			}
-		}
-	}()
-	for w := 0; w < reconcileWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(shards) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
-				err := n.mergeShard(ctx, z, group, shards[i], st.Shards[shards[i]].Epoch, &reports[i])
-				if err == nil {
-					m := int(merged.Add(1))
-					if stop := testReconcileStop.Load(); stop != nil && (*stop)(m) {
-						err = errors.New("reconciliation stopped by the test")
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(progressDone)
-	progressWG.Wait()
-	if first != nil {
-		return first
-	}
-	rep := &fsm.FailoverReport{}
-	for _, mr := range reports {
-		rep.Shards++
-		rep.Taken += mr.Taken
-		rep.Kept += mr.Kept
-		rep.Merged += mr.Merged
-		rep.Voided = append(rep.Voided, mr.Voided...)
-		rep.Contradicted = append(rep.Contradicted, mr.Contradicted...)
-		rep.Violations = append(rep.Violations, mr.Violations...)
-		rep.Unmerged += len(mr.Unmerged)
-	}
-	took := time.Since(time.UnixMilli(zi.Failover.Recovering))
-	rep.DurationMs = took.Milliseconds()
-	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishRecover, Zone: z, Group: group, Report: rep})
-	if err != nil {
-		return err
-	}
-	if res.Err != "" {
-		return errors.New(res.Err)
-	}
-	n.metrics.reconcileSeconds.WithLabelValues(z).Set(took.Seconds())
-	n.log.Warn("zone reconciled", "zone", z, "store", group, "shards", rep.Shards, "taken", rep.Taken, "kept", rep.Kept,
-		"merged", rep.Merged, "voided", len(rep.Voided), "contradicted", len(rep.Contradicted), "violations", len(rep.Violations), "took", took)
-	return nil
-}
-
-// reconcileWorkers is how many shards a reconciliation merges at once.
-const reconcileWorkers = 4
-
-// mergeShard exports one released shard from the failover store and merges
-// it into the zone (idempotent: a shard merged before returns its report).
-func (n *Node) mergeShard(ctx context.Context, z, group string, shard int, epoch uint64, out *fsm.MergeReport) error {
-	var recs []fsm.Record
-	path := fmt.Sprintf("/v1/internal/shards/%d/export?group=%s&epoch=%d", shard, group, epoch)
-	if err := n.retryZone(ctx, group, func(addr string) error {
-		recs = nil
-		return n.getJSONFrom(ctx, addr, path, &recs)
-	}); err != nil {
-		return fmt.Errorf("export shard %d from %s: %w", shard, group, err)
-	}
-	if err := n.retryZone(ctx, z, func(addr string) error {
-		return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/merge?group=%s", shard, group), recs, out)
-	}); err != nil {
-		return fmt.Errorf("merge shard %d into %s: %w", shard, z, err)
-	}
-	return nil
+	n.failover.Drive(st)
 }
 
 // storeWork reports whether a failover store of this node's zone is still
@@ -604,7 +242,7 @@ func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
 	}
 	errs = append(errs, n.syncShards(h, st))
 	if z.PhaseOf() == fsm.PhaseFailover && !n.leaseValid(h) {
-		n.renewLease(h) // serve at once, not at the next renewal round
+		n.leases.Renew(h) // serve at once, not at the next renewal round
 	}
 	return errors.Join(errs...)
 }

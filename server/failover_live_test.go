@@ -10,6 +10,7 @@ import (
 
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // ackedWrite is a write a client was told succeeded, and how to find it
@@ -215,8 +216,8 @@ func TestWriteMarkedAfterLeaseEndIsRefused(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second*slow, "A's marks in B cleared", func() bool { return len(mc.marksIn("B", "A")) == 0 })
 	delay := 2 * mc.cfgs[0].LeaseDuration
-	testMarkDelay.Store(&delay)
-	t.Cleanup(func() { testMarkDelay.Store(nil) })
+	zone.TestMarkDelay.Store(&delay)
+	t.Cleanup(func() { zone.TestMarkDelay.Store(nil) })
 	resp, err := http.Post("http://"+mc.apis[2]+"/v1/zones/A/failover?wait=0s&force=true", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // TestFailoverHardCaseAndReconcile plays the talk's hard case on a 3×3
@@ -65,7 +66,7 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	// it), so what follows measures the failover itself.
 	waitFor(t, 10*time.Second*slow, "zone A's lease ended", func() bool {
 		l, _ := mc.nodes[3].metaFSM.State().Lease("A")
-		return time.Now().After(time.UnixMilli(l.Until + leaseMargin.Milliseconds()))
+		return time.Now().After(time.UnixMilli(l.Until + zone.LeaseMargin.Milliseconds()))
 	})
 	start := time.Now()
 	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second)
@@ -137,8 +138,8 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	// by the meta leader's next attempt.
 	var stops atomic.Int32
 	stop := func(merged int) bool { return merged == 5 && stops.Add(1) == 1 }
-	testReconcileStop.Store(&stop)
-	t.Cleanup(func() { testReconcileStop.Store(nil) })
+	zone.TestReconcileStop.Store(&stop)
+	t.Cleanup(func() { zone.TestReconcileStop.Store(nil) })
 	start = time.Now()
 	zs, err = admin.RecoverZone(ctx, "A", 60*time.Second)
 	if err != nil || zs.Phase != fsm.PhaseNormal {

@@ -55,14 +55,17 @@ type Node struct {
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
-	// grantsSeen is when this node first saw each zone's latest lease
-	// grant (cluster.go): the promotion wait counts from it.
-	grantsSeen grantWatch
-	gossip     *gossip.Gossip
-	// failover: the meta leader's drivers of failovers and reconciliations.
-	drivers driverSet
+	// guards keeps the own zone's guard marks in its backup zone, leases
+	// renews the ownership leases of the groups this node leads and
+	// watches every zone's grants (zone/guardkeeper.go, zone/lease.go).
+	guards *zone.GuardKeeper
+	leases *zone.LeaseKeeper
+	gossip *gossip.Gossip
+	// failover drives, on the meta leader, failovers and reconciliations
+	// (zone/failover.go).
+	failover *zone.FailoverDriver
 	// opDrivers: the meta leader's drivers of shard moves, by operation.
-	opDrivers driverSet
+	opDrivers zone.DriverSet
 
 	// certs is the node's certs folder; nil when the node runs --insecure.
 	certs *certs.Node
@@ -115,11 +118,11 @@ type hosted struct {
 	// store is set for a failover store: a group made from this zone's
 	// async follower of a failed zone (cluster mode).
 	store bool
-	// leaseUntil is when the group's ownership lease ends by this node's
-	// monotonic clock (clock.Mono), in nanoseconds (cluster mode).
-	leaseUntil atomic.Int64
+	// lease is the group's ownership lease as this node holds it
+	// (cluster mode).
+	lease zone.Lease
 	// guard keeps the guard marks of the own zone in its backup zone.
-	guard guardHolder
+	guard zone.GuardHolder
 	// firstPaid is set once a failover store has accepted a payment.
 	firstPaid atomic.Bool
 }
@@ -169,6 +172,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.metrics = newMetrics(n) // before open: the replicas report into it
+	n.startDrivers()
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
@@ -442,7 +446,7 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-	end, err := n.guardBegin(ctx, h, cmds)
+	end, err := n.guards.Begin(ctx, h, cmds)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -595,10 +599,7 @@ func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
 // standalone; in cluster mode while its ownership lease lasts by this
 // node's clock.
 func (n *Node) leaseValid(h *hosted) bool {
-	if !n.clustered || inject.On(inject.NoLeaseFence) {
-		return true
-	}
-	return monoNow() < h.leaseUntil.Load()
+	return !n.clustered || h.lease.Valid()
 }
 
 // groupDir is internal/layout's, which an offline restore writes by too.

@@ -198,13 +198,13 @@ func (n *Node) opsTick() {
 		return
 	}
 	for _, o := range st.Ops {
-		if o.Done() || o.Kind != fsm.OpShardMove || !n.opDrivers.start(o.ID) {
+		if o.Done() || o.Kind != fsm.OpShardMove || !n.opDrivers.Start(o.ID) {
 			continue
 		}
 		n.wg.Add(1)
 		go func(o fsm.Op) {
 			defer n.wg.Done()
-			defer n.opDrivers.done(o.ID)
+			defer n.opDrivers.Done(o.ID)
 			// The watcher reads n.meta, which the node's close clears:
 			// it ends before this driver does (cancel, then Wait).
 			var watch sync.WaitGroup

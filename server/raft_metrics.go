@@ -111,7 +111,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.leaderChanges, prometheus.CounterValue, float64(r.rep.LeaderChanges()), lv...)
 		if h := r.h; h != nil && c.n.clustered && h.voter && st == raft.Leader {
-			if until := h.leaseUntil.Load(); until != 0 {
+			if until := h.lease.Until(); until != 0 {
 				gauge(c.lease, float64(until-now)/1e9)
 			}
 		}

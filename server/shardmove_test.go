@@ -9,6 +9,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/scheduler/run"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // zoneFSMs returns the state machine of each zone's caught-up leader, by
@@ -233,7 +234,7 @@ func TestStatementRunWhileZoneFailedOver(t *testing.T) {
 	admin, _ := client.New(mc.apis[3:], client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(80))
 	waitFor(t, 10*time.Second*slow, "zone A's lease ended", func() bool {
 		l, _ := mc.nodes[3].metaFSM.State().Lease("A")
-		return time.Now().After(time.UnixMilli(l.Until + leaseMargin.Milliseconds()))
+		return time.Now().After(time.UnixMilli(l.Until + zone.LeaseMargin.Milliseconds()))
 	})
 	if zs, err := admin.FailoverZone(ctx, "A", 30*time.Second); err != nil || zs.Phase != fsm.PhaseFailover {
 		t.Fatalf("failover: %+v %v", zs, err)

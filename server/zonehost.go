@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
+)
+
+// zoneHost is the node as the zone's drivers see it (zone.Host,
+// zone.FailoverHost): the guard keeper, the lease keeper and the failover
+// driver run in zone/ and reach the node only through it.
+type zoneHost struct{ n *Node }
+
+var _ zone.Host = zoneHost{}
+
+func (z zoneHost) Clustered() bool { return z.n.clustered }
+
+func (z zoneHost) Meta() *fsm.Meta { return z.n.metaFSM }
+
+func (z zoneHost) MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	return z.n.metaApply(ctx, c)
+}
+
+func (z zoneHost) OwnZone() zone.Group {
+	if h := z.n.ownZone(); h != nil {
+		return h
+	}
+	return nil // not a nil *hosted in a non-nil interface
+}
+
+func (z zoneHost) Groups() []zone.Group {
+	hs := z.n.hostedZones()
+	out := make([]zone.Group, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
+}
+
+func (z zoneHost) RetryZone(ctx context.Context, name string, fn func(addr string) error) error {
+	return z.n.retryZone(ctx, name, fn)
+}
+
+func (z zoneHost) PostJSON(ctx context.Context, addr, path string, in, out any) error {
+	return z.n.postJSON(ctx, addr, path, in, out)
+}
+
+func (z zoneHost) AskReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState {
+	return z.n.askReplicas(ctx, nodes)
+}
+
+var _ zone.FailoverHost = zoneHost{}
+
+func (z zoneHost) MetaLeader() bool { return z.n.meta.IsLeader() }
+
+func (z zoneHost) MetaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	return z.n.metaApplyIdempotent(ctx, c)
+}
+
+func (z zoneHost) NoteOp(ctx context.Context, id, phase string, progress int, detail string, err error) {
+	z.n.noteOp(ctx, id, phase, progress, detail, err)
+}
+
+func (z zoneHost) NewOpID() string { return newOpID() }
+
+func (z zoneHost) GetJSON(ctx context.Context, addr, path string, out any) error {
+	return z.n.getJSONFrom(ctx, addr, path, out)
+}
+
+func (z zoneHost) Answers(ctx context.Context, addr string) bool {
+	req, _ := z.n.peer.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
+	resp, err := z.n.peer.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err == nil
+}
+
+func (z zoneHost) Go(fn func()) { z.n.goLoop(fn) }
+
+func (z zoneHost) Stopping() <-chan struct{} { return z.n.stop }
+
+// A hosted replica is a zone.Group.
+var _ zone.Group = (*hosted)(nil)
+
+func (h *hosted) Name() string             { return h.zone }
+func (h *hosted) Replica() *zone.Replica   { return h.rep }
+func (h *hosted) Voter() bool              { return h.voter }
+func (h *hosted) Store() bool              { return h.store }
+func (h *hosted) Ready() bool              { return h.isReady() }
+func (h *hosted) Lease() *zone.Lease       { return &h.lease }
+func (h *hosted) Guard() *zone.GuardHolder { return &h.guard }
+
+// startDrivers makes the node's zone drivers (before its replicas open:
+// every write goes through the guard keeper).
+func (n *Node) startDrivers() {
+	host := zoneHost{n}
+	cfg := zone.DriverConfig{NodeID: n.cfg.NodeID, ApplyTimeout: n.cfg.ApplyTimeout, LeaseDuration: n.cfg.LeaseDuration, Logger: n.log}
+	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.guardMarks, Clears: n.metrics.guardClears,
+		Live: n.metrics.guardLive, MarkSeconds: n.metrics.guardMarkSeconds})
+	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
+	n.failover = zone.NewFailoverDriver(host, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
+		ReconcileSeconds: n.metrics.reconcileSeconds})
+}
