@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -163,4 +164,82 @@ func checkCommandLine(words []string, named bool) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// TestReadmeAndCommentReferencesResolve: every link of the README and every
+// repository path it names in backquotes (a folder/ or a file with an
+// extension) exists in the repository, and every DESIGN.md a Go comment
+// or doc cites is one of the repository's.
+func TestReadmeAndCommentReferencesResolve(t *testing.T) {
+	const root = "../.."
+	data, err := os.ReadFile(root + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`\]\(([^)#\s]+)`)
+	path := regexp.MustCompile("`((?:[a-z0-9_.-]+/)+(?:[A-Za-z0-9_.-]+\\.(?:go|md|yml|json|sh|png))?)`")
+	seen := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		var refs []string
+		for _, m := range link.FindAllStringSubmatch(line, -1) {
+			if !strings.Contains(m[1], "://") {
+				refs = append(refs, m[1])
+			}
+		}
+		for _, m := range path.FindAllStringSubmatch(line, -1) {
+			p := m[1]
+			if strings.HasPrefix(p, "out/") || strings.HasPrefix(p, "data/") || strings.HasPrefix(p, "backup/") && p != "backup/" {
+				continue // made by the commands the README shows
+			}
+			refs = append(refs, p)
+		}
+		for _, r := range refs {
+			seen++
+			if strings.HasPrefix(r, "../") {
+				t.Errorf("README.md:%d points outside the repository: %s", i+1, r)
+				continue
+			}
+			if _, err := os.Stat(root + "/" + r); err != nil {
+				t.Errorf("README.md:%d names %s, which is not in the repository", i+1, r)
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d references found in README.md; the scan is broken", seen)
+	}
+	// Comments and docs that cite a DESIGN.md cite one that exists.
+	design := regexp.MustCompile(`([A-Za-z0-9_./-]*DESIGN\.md)`)
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "out" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".md")) {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range design.FindAllString(string(src), -1) {
+			if m == "DESIGN.md" {
+				continue // "the DESIGN.md of this folder" reads with a path nearby
+			}
+			ok := false
+			for _, base := range []string{root, filepath.Dir(p)} {
+				if _, err := os.Stat(filepath.Join(base, m)); err == nil {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s cites %s, which is not in the repository", strings.TrimPrefix(p, root+"/"), m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
