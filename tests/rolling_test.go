@@ -100,7 +100,7 @@ func TestRollingRestartWithoutElections(t *testing.T) {
 	for _, n := range c.Nodes {
 		before := acked.Load()
 		t0 := time.Now()
-		if err := n.Stop(15 * time.Second); err != nil {
+		if err := n.StopGracefully(15 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 		stopped := time.Since(t0)

@@ -167,13 +167,32 @@ func (n *Node) Kill() error {
 	return nil
 }
 
+// ErrNotGraceful is StopGracefully's error when the node had to be killed.
+var ErrNotGraceful = errors.New("cluster: the node did not exit on SIGTERM in time and was killed")
+
+// StopGracefully is Stop that fails when the node did not exit on its own
+// within grace (it is killed then all the same): a test of the graceful
+// shutdown itself.
+func (n *Node) StopGracefully(grace time.Duration) error {
+	killed, err := n.stop(grace)
+	if err == nil && killed {
+		err = fmt.Errorf("%w (%s, after %s)", ErrNotGraceful, n.ID, grace)
+	}
+	return err
+}
+
 // Stop asks the node to shut down with SIGTERM and kills it if it has not
 // exited within grace.
 func (n *Node) Stop(grace time.Duration) error {
+	_, err := n.stop(grace)
+	return err
+}
+
+func (n *Node) stop(grace time.Duration) (killed bool, err error) {
 	n.mu.Lock()
 	if !n.runningLocked() {
 		n.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	cmd, exited, paused := n.cmd, n.exited, n.paused
 	n.mu.Unlock()
@@ -184,9 +203,10 @@ func (n *Node) Stop(grace time.Duration) error {
 	select {
 	case <-exited:
 		n.logf("cluster: stopped %s (pid %d)", n.ID, cmd.Process.Pid)
-		return nil
+		return false, nil
 	case <-time.After(grace):
-		return n.Kill()
+		n.logf("cluster: %s (pid %d) did not exit within %s of SIGTERM; killing it", n.ID, cmd.Process.Pid, grace)
+		return true, n.Kill()
 	}
 }
 
