@@ -252,7 +252,8 @@ type MemberInfo struct {
 	ID string `json:"id"`
 	// Zone is the node's zone.
 	Zone string `json:"zone"`
-	// Roles are the node's roles.
+	// Roles are what the node hosts, e.g. "voter:zone-A",
+	// "follower:zone-C", "worker".
 	Roles []string `json:"roles"`
 	// HTTPAddr is its API address.
 	HTTPAddr string `json:"http_addr"`
@@ -260,7 +261,7 @@ type MemberInfo struct {
 	RaftAddr string `json:"raft_addr"`
 	// Gossip is its gossip address.
 	Gossip string `json:"gossip_addr"`
-	// Capacity is the node's declared capacity weight.
+	// Capacity is the number of scheduler worker slots the node offers.
 	Capacity int `json:"capacity"`
 	// State is alive, suspect, dead or left.
 	State string `json:"state"`
