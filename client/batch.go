@@ -12,12 +12,60 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Batch types.
-type (
-	BatchPayment = api.BatchPayment
-	BatchAccount = api.BatchAccount
-	BatchResult  = api.BatchResult
-)
+// BatchPayment is one payment of a batch (PayBatch): a PayRequest with its
+// user.
+type BatchPayment struct {
+	// User is the paying user's id.
+	User uint64 `json:"user"`
+	// Key is the payment's idempotency key, unique per user.
+	Key string `json:"key"`
+	// Amount is the payment's amount in minor units, 1 to MaxAmount.
+	Amount int64 `json:"amount"`
+	// Merchant names who is paid; free text.
+	Merchant string `json:"merchant"`
+}
+
+// BatchAccount is one account of a batch (PutAccounts): a credit limit
+// with its user.
+type BatchAccount struct {
+	// User is the account's user id.
+	User uint64 `json:"user"`
+	// CreditLimit is the limit to set, in minor units.
+	CreditLimit int64 `json:"credit_limit"`
+}
+
+// BatchResult is the outcome of one item of a batch, at the item's
+// position.
+type BatchResult struct {
+	// Status is the HTTP status the single request would have got: 201 a
+	// new payment, 200 a replayed payment or an account written, or the
+	// error's status.
+	Status int `json:"status"`
+	// Payment is the payment, for a payment item that was accepted (or
+	// replayed); nil otherwise.
+	Payment *Payment `json:"payment,omitempty"`
+	// Account is the account, for an account item that was written; nil
+	// otherwise.
+	Account *Account `json:"account,omitempty"`
+	// Error is the item's error; nil when it succeeded.
+	Error *ResultError `json:"error,omitempty"`
+}
+
+// ResultError is an error as the API sends it in a reply's body: the error
+// of one item of a batch.
+type ResultError struct {
+	// Code is the error's code, one of the Code constants.
+	Code Code `json:"code"`
+	// Message says more, for people.
+	Message string `json:"message"`
+	// Epoch is the current route epoch, with CodeWrongZone; 0 otherwise.
+	Epoch uint64 `json:"epoch,omitempty"`
+}
+
+func (e *ResultError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Is matches the sentinel of e's code, as *Error does.
+func (e *ResultError) Is(target error) bool { return sentinels[e.Code] == target }
 
 // MaxBatch is the most payments PayBatch sends in one request.
 const MaxBatch = api.MaxBatch
@@ -33,7 +81,11 @@ const MaxBatch = api.MaxBatch
 // per-payment refusals are in the results.
 func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult, error) {
 	return sendBatch(c, ctx, "/v1/payments/batch", ps, func(p BatchPayment) uint64 { return p.User },
-		func(share []BatchPayment) any { return api.BatchRequest{Payments: share} })
+		func(share []BatchPayment) any {
+			return struct {
+				Payments []BatchPayment `json:"payments"`
+			}{share}
+		})
 }
 
 // PutAccounts creates many accounts (or sets their credit limits) at once,
@@ -42,7 +94,11 @@ func (c *Client) PayBatch(ctx context.Context, ps []BatchPayment) ([]BatchResult
 // one log entry. Setting a limit is idempotent, so retries are safe.
 func (c *Client) PutAccounts(ctx context.Context, as []BatchAccount) ([]BatchResult, error) {
 	return sendBatch(c, ctx, "/v1/accounts/batch", as, func(a BatchAccount) uint64 { return a.User },
-		func(share []BatchAccount) any { return api.AccountBatchRequest{Accounts: share} })
+		func(share []BatchAccount) any {
+			return struct {
+				Accounts []BatchAccount `json:"accounts"`
+			}{share}
+		})
 }
 
 // sendBatch sends items to path, each zone's share to its leader, and
@@ -79,7 +135,9 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 				for j, i := range g {
 					share[j] = items[i]
 				}
-				var out api.BatchResponse
+				var out struct {
+					Results []BatchResult `json:"results"`
+				}
 				u := users[g[0]]
 				_, err := c.do(ctx, call{method: http.MethodPost, path: path, body: wrap(share), out: &out, write: true, user: &u})
 				mu.Lock()
@@ -88,7 +146,7 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 					// The node took the share but its answer does not
 					// say which item got what: each one's outcome is
 					// unknown, and retrying with the same keys settles it.
-					err = &Error{Code: api.CodeUnknownOutcome, Status: http.StatusBadGateway,
+					err = &Error{Code: CodeUnknownOutcome, Status: http.StatusBadGateway,
 						Message: fmt.Sprintf("%s answered %d results for %d items", path, len(out.Results), len(g))}
 				}
 				if err == nil {
@@ -101,14 +159,14 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 				// status, so that no result is left empty.
 				var e *Error
 				if !errors.As(err, &e) {
-					e = &Error{Code: api.CodeInternal, Message: err.Error()}
+					e = &Error{Code: CodeInternal, Message: err.Error()}
 				}
 				status := e.Status
 				if status == 0 {
 					status = e.Code.HTTPStatus()
 				}
 				for _, i := range g {
-					results[i] = BatchResult{Status: status, Error: &api.Error{Code: e.Code, Message: e.Message}}
+					results[i] = BatchResult{Status: status, Error: &ResultError{Code: e.Code, Message: e.Message}}
 				}
 				if !e.Code.Retryable() && firstErr == nil {
 					firstErr = fmt.Errorf("rzone: %d of %d items of %s refused as a whole: %w", len(g), len(items), path, err)
@@ -122,7 +180,7 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 		var next []int
 		for _, i := range pending {
 			if e := results[i].Error; e != nil && e.Code.Retryable() {
-				if e.Code == api.CodeWrongZone {
+				if e.Code == CodeWrongZone {
 					c.forgetRoutes()
 				}
 				next = append(next, i)
@@ -163,4 +221,9 @@ func (c *Client) groupByZone(ctx context.Context, users []uint64, idx []int) [][
 		out = append(out, byZone[z])
 	}
 	return out
+}
+
+// errorBody is the JSON envelope of every error reply.
+type errorBody struct {
+	Error *ResultError `json:"error"`
 }

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/rzonedb/rzone/internal/api"
 )
 
 // Client talks to one rzone cluster. It is safe for concurrent use; create
@@ -44,7 +42,7 @@ type Client struct {
 	next   int    // round-robin position among addrs
 	// routes is the cached route table; nil until fetched. routesAt is when
 	// a fetch was last tried, so a cluster without one is not asked often.
-	routes   *api.RouteTable
+	routes   *RouteTable
 	routesAt time.Time
 	// direct counts requests sent straight to the owner's known leader.
 	direct, routed atomic.Int64
@@ -178,7 +176,7 @@ func (c *Client) target(cl *call, attempt int) string {
 	return a
 }
 
-func zoneOf(rt *api.RouteTable, user uint64) *api.ZoneRoute {
+func zoneOf(rt *RouteTable, user uint64) *ZoneRoute {
 	if len(rt.Shards) == 0 {
 		return nil
 	}
@@ -239,7 +237,7 @@ func (c *Client) ensureRoutes(ctx context.Context) {
 	c.routesAt = time.Now()
 	c.mu.Unlock()
 	for _, a := range c.addrs {
-		var rt api.RouteTable
+		var rt RouteTable
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := c.once(cctx, a, call{method: http.MethodGet, path: "/v1/routes", out: &rt, admin: true}, nil)
 		cancel()
@@ -356,8 +354,8 @@ func answered(err error) bool {
 		return false
 	}
 	switch e.Code {
-	case api.CodeInsufficientCredit, api.CodeOverpayment, api.CodeIdempotencyConflict,
-		api.CodeInvalidArgument, api.CodeNotFound, api.CodePayloadTooLarge:
+	case CodeInsufficientCredit, CodeOverpayment, CodeIdempotencyConflict,
+		CodeInvalidArgument, CodeNotFound, CodePayloadTooLarge:
 		return true
 	}
 	return false
@@ -366,7 +364,7 @@ func answered(err error) bool {
 // unknownAfter is the error of a write whose earlier attempt's outcome is
 // unknown and whose last attempt failed with last.
 func unknownAfter(last error) error {
-	e := &Error{Code: api.CodeUnknownOutcome, Message: "an earlier attempt may have been applied; the last attempt: " + last.Error()}
+	e := &Error{Code: CodeUnknownOutcome, Message: "an earlier attempt may have been applied; the last attempt: " + last.Error()}
 	var le *Error
 	if errors.As(last, &le) {
 		e.Node = le.Node
@@ -413,9 +411,9 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 		return 0, transportError(node, err, cl.write)
 	}
 	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
+		var eb errorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
-			return resp.StatusCode, &Error{Code: api.CodeInternal, Status: resp.StatusCode, Node: node,
+			return resp.StatusCode, &Error{Code: CodeInternal, Status: resp.StatusCode, Node: node,
 				Message: fmt.Sprintf("unexpected reply %s: %.200s", resp.Status, data)}
 		}
 		return resp.StatusCode, &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: resp.StatusCode, Node: node}
@@ -427,7 +425,7 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	}
 	if cl.out != nil {
 		if err := json.Unmarshal(data, cl.out); err != nil {
-			return resp.StatusCode, &Error{Code: api.CodeInternal, Status: resp.StatusCode, Node: node,
+			return resp.StatusCode, &Error{Code: CodeInternal, Status: resp.StatusCode, Node: node,
 				Message: fmt.Sprintf("decode reply: %v", err)}
 		}
 	}
@@ -437,10 +435,10 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 // transportError classifies a failure to get a reply. A write that could not
 // even connect was not applied; any later failure leaves it unknown.
 func transportError(node string, err error, write bool) error {
-	code := api.CodeUnavailable
+	code := CodeUnavailable
 	var op *net.OpError
 	if write && !(errors.As(err, &op) && op.Op == "dial") {
-		code = api.CodeUnknownOutcome
+		code = CodeUnknownOutcome
 	}
 	return &Error{Code: code, Message: err.Error(), Node: node}
 }

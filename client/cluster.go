@@ -170,9 +170,6 @@ func MoveProgress(fn func(*Operation)) MoveOption {
 	return func(o *moveOptions) { o.progress = fn }
 }
 
-// ConfigItem is one key of the cluster's versioned config store.
-type ConfigItem = api.ConfigItem
-
 // SetConfig writes a config key; expectedVersion > 0 makes it a
 // compare-and-set that fails with ErrVersionConflict on another version.
 //
@@ -233,19 +230,14 @@ func (c *Client) GetConfig(ctx context.Context, key string) (*ConfigItem, error)
 
 // ListConfig reads every config key.
 func (c *Client) ListConfig(ctx context.Context) ([]ConfigItem, error) {
-	var out api.ConfigList
+	var out struct {
+		Items []ConfigItem `json:"items"`
+	}
 	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/config", out: &out, admin: true}); err != nil {
 		return nil, err
 	}
 	return out.Items, nil
 }
-
-// Node lifecycle types.
-type (
-	NodeDrain   = api.NodeDrain
-	NodeRemoval = api.NodeRemoval
-	LeaderMove  = api.LeaderMove
-)
 
 // RemoveNode removes node id from the cluster for good, whether it runs or
 // not: it leaves its zone's group, the meta group and every async-follower

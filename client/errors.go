@@ -7,8 +7,75 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Code is an API error code; see README.md for the list.
-type Code = api.Code
+// Code is an API error code, the code of an *Error or a ResultError. The
+// constants below are the codes the API sends; README.md lists them with
+// their HTTP statuses. Every code a caller may act on has a sentinel error
+// (ErrInsufficientCredit for CodeInsufficientCredit, ...) that matches it
+// with errors.Is.
+type Code string
+
+// The API's error codes.
+const (
+	// CodeInvalidArgument (400): the request is malformed; nothing changed.
+	CodeInvalidArgument Code = "invalid_argument"
+	// CodeNotFound (404): no such account, payment or bill.
+	CodeNotFound Code = "not_found"
+	// CodeIdempotencyConflict (409): the key was used with other
+	// parameters.
+	CodeIdempotencyConflict Code = "idempotency_conflict"
+	// CodeInsufficientCredit (422): the payment exceeds available credit.
+	CodeInsufficientCredit Code = "insufficient_credit"
+	// CodeOverpayment (422): the repayment exceeds what is owed.
+	CodeOverpayment Code = "overpayment"
+	// CodePayloadTooLarge (413): the body is too large.
+	CodePayloadTooLarge Code = "payload_too_large"
+	// CodeUnavailable (503): not applied; retry with the same key.
+	CodeUnavailable Code = "unavailable"
+	// CodeUnknownOutcome (503): may have been applied; retry with the same
+	// key to settle it.
+	CodeUnknownOutcome Code = "unknown_outcome"
+	// CodeLeaseExpired (503): the zone holds no ownership lease; not
+	// applied; retry.
+	CodeLeaseExpired Code = "lease_expired"
+	// CodeWrongZone (421): the user's shard is owned by another zone; the
+	// client refreshes its routes and retries.
+	CodeWrongZone Code = "wrong_zone"
+	// CodeVersionConflict (409): a config compare-and-set found another
+	// version.
+	CodeVersionConflict Code = "version_conflict"
+	// CodeAccountIsolated (423): the zone is failed over and the
+	// account's latest state may be missing; state-type writes wait for
+	// reconciliation.
+	CodeAccountIsolated Code = "account_isolated"
+	// CodeFailover (409): a failover or recovery step is not possible in
+	// the zone's phase.
+	CodeFailover Code = "failover_refused"
+	// CodeInternal (500): a bug; the message says more.
+	CodeInternal Code = "internal"
+	// CodeUnauthenticated (401): no token, or not a token this cluster
+	// knows.
+	CodeUnauthenticated Code = "unauthenticated"
+	// CodePermissionDenied (403): the token's role does not allow the
+	// request.
+	CodePermissionDenied Code = "permission_denied"
+	// CodeMethodNotAllowed (405): the path exists, not with this method.
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodeClusterExists (409): the cluster is already initialized with
+	// another zone set.
+	CodeClusterExists Code = "cluster_exists"
+	// CodeLeaseValid (409): the zone still holds a valid ownership lease;
+	// a failover needs Forced().
+	CodeLeaseValid Code = "lease_valid"
+)
+
+// Retryable reports whether a request that got c may be sent again with
+// the same idempotency key.
+func (c Code) Retryable() bool {
+	return c == CodeUnavailable || c == CodeUnknownOutcome || c == CodeLeaseExpired || c == CodeWrongZone
+}
+
+// HTTPStatus is the HTTP status the API sends with c.
+func (c Code) HTTPStatus() int { return api.Code(c).HTTPStatus() }
 
 // Sentinel errors, one per API error code; an *Error matches its code's
 // sentinel with errors.Is.
@@ -56,25 +123,25 @@ var (
 	ErrClusterExists = errors.New("rzone: cluster already initialized with other zones")
 )
 
-var sentinels = map[api.Code]error{
-	api.CodeInvalidArgument:     ErrInvalidArgument,
-	api.CodeNotFound:            ErrNotFound,
-	api.CodeIdempotencyConflict: ErrIdempotencyConflict,
-	api.CodeInsufficientCredit:  ErrInsufficientCredit,
-	api.CodeOverpayment:         ErrOverpayment,
-	api.CodePayloadTooLarge:     ErrPayloadTooLarge,
-	api.CodeUnavailable:         ErrUnavailable,
-	api.CodeUnknownOutcome:      ErrUnknownOutcome,
-	api.CodeInternal:            ErrInternal,
-	api.CodeLeaseExpired:        ErrLeaseExpired,
-	api.CodeWrongZone:           ErrWrongZone,
-	api.CodeVersionConflict:     ErrVersionConflict,
-	api.CodeAccountIsolated:     ErrAccountIsolated,
-	api.CodeFailover:            ErrFailoverRefused,
-	api.CodeUnauthenticated:     ErrUnauthenticated,
-	api.CodePermissionDenied:    ErrPermissionDenied,
-	api.CodeLeaseValid:          ErrLeaseValid,
-	api.CodeClusterExists:       ErrClusterExists,
+var sentinels = map[Code]error{
+	CodeInvalidArgument:     ErrInvalidArgument,
+	CodeNotFound:            ErrNotFound,
+	CodeIdempotencyConflict: ErrIdempotencyConflict,
+	CodeInsufficientCredit:  ErrInsufficientCredit,
+	CodeOverpayment:         ErrOverpayment,
+	CodePayloadTooLarge:     ErrPayloadTooLarge,
+	CodeUnavailable:         ErrUnavailable,
+	CodeUnknownOutcome:      ErrUnknownOutcome,
+	CodeInternal:            ErrInternal,
+	CodeLeaseExpired:        ErrLeaseExpired,
+	CodeWrongZone:           ErrWrongZone,
+	CodeVersionConflict:     ErrVersionConflict,
+	CodeAccountIsolated:     ErrAccountIsolated,
+	CodeFailover:            ErrFailoverRefused,
+	CodeUnauthenticated:     ErrUnauthenticated,
+	CodePermissionDenied:    ErrPermissionDenied,
+	CodeLeaseValid:          ErrLeaseValid,
+	CodeClusterExists:       ErrClusterExists,
 }
 
 // Error is an error reply from a node, or a transport failure classified as

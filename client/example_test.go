@@ -153,11 +153,12 @@ func ExampleClient_Pay() {
 	fmt.Println(again.Index == p.Index, replayed, err)
 
 	_, err = c.Pay(ctx, 42, client.PayRequest{Key: "order-1002", Amount: 40_00, Merchant: "shoes"})
-	fmt.Println(errors.Is(err, client.ErrInsufficientCredit))
+	var e *client.Error
+	fmt.Println(errors.Is(err, client.ErrInsufficientCredit), errors.As(err, &e) && e.Code == client.CodeInsufficientCredit)
 	// Output:
 	// order-1001 1999 accepted <nil>
 	// true true <nil>
-	// true
+	// true true
 }
 
 // A payment whose reply is lost has an unknown outcome: it may have been

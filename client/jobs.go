@@ -9,12 +9,6 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Batch-run types.
-type (
-	Run     = api.Run
-	RunList = api.RunList
-)
-
 // StartRun starts a run of job ("statement", "reminder" or "autodebit") for
 // cycle ("YYYYMM") and returns it; while a run of the same job and cycle is
 // going on, that run is returned instead (created false). Safe to retry: a

@@ -7,16 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/rzonedb/rzone/internal/api"
-)
-
-type (
-	// Operation is a long admin operation (failover, recover,
-	// shard_move, cluster_init) as the meta group records it.
-	Operation = api.Operation
-	// OperationList is the reply of Ops.
-	OperationList = api.OperationList
 )
 
 // Ops lists the operations under way and the latest finished ones, oldest

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/rzonedb/rzone/internal/api"
 )
 
 // SnapshotInfo describes a snapshot SaveSnapshot received.
@@ -72,9 +70,9 @@ func (c *Client) snapshotOnce(ctx context.Context, node, group string, w io.Writ
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var eb api.ErrorBody
+		var eb errorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
-			return info, false, &Error{Code: api.CodeInternal, Status: resp.StatusCode, Node: node,
+			return info, false, &Error{Code: CodeInternal, Status: resp.StatusCode, Node: node,
 				Message: fmt.Sprintf("unexpected reply %s: %.200s", resp.Status, data)}
 		}
 		return info, false, &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: resp.StatusCode, Node: node}
@@ -84,7 +82,7 @@ func (c *Client) snapshotOnce(ctx context.Context, node, group string, w io.Writ
 	info.Node = resp.Header.Get("X-Rzone-Node")
 	info.Bytes, err = io.Copy(w, resp.Body)
 	if err != nil {
-		return info, true, &Error{Code: api.CodeUnavailable, Node: node, Message: fmt.Sprintf("snapshot cut short after %d bytes: %v", info.Bytes, err)}
+		return info, true, &Error{Code: CodeUnavailable, Node: node, Message: fmt.Sprintf("snapshot cut short after %d bytes: %v", info.Bytes, err)}
 	}
 	return info, true, nil
 }

@@ -8,10 +8,6 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Token describes an API token; Token (the secret) is set only in
-// CreateToken's answer.
-type Token = api.Token
-
 // CreateToken makes a token of role (metrics, reader, app or admin) named
 // name, ending expiresInSec seconds from now (0: never). The answer holds
 // the secret, shown this once; the cluster keeps only its hash. Needs an

@@ -161,7 +161,7 @@ func TestClusterPaymentsThroughEveryNode(t *testing.T) {
 	for i, nd := range tc.nodes {
 		c, _ := client.New([]string{nd.HTTPAddr()}, client.WithMaxRetries(0))
 		p, err := c.Pay(ctx, 7, client.PayRequest{Key: fmt.Sprintf("via-%d", i), Amount: 100, Merchant: "m"})
-		if err != nil || p.Status != api.PaymentAccepted {
+		if err != nil || p.Status != client.PaymentAccepted {
 			t.Fatalf("pay through node %d: %+v %v", i, p, err)
 		}
 		a, err := c.GetAccount(ctx, 7)
@@ -192,7 +192,7 @@ func TestClusterPaymentsThroughEveryNode(t *testing.T) {
 	if _, err := tc.client.Repay(ctx, 7, client.RepayRequest{Key: "r1", Amount: 301}); !errors.Is(err, client.ErrOverpayment) {
 		t.Fatalf("overpayment: %v", err)
 	}
-	if r, err := tc.client.Repay(ctx, 7, client.RepayRequest{Key: "r2", Amount: 300}); err != nil || r.Status != api.RepaymentApplied {
+	if r, err := tc.client.Repay(ctx, 7, client.RepayRequest{Key: "r2", Amount: 300}); err != nil || r.Status != client.RepaymentApplied {
 		t.Fatalf("repay: %+v %v", r, err)
 	}
 	// Stale reads on each node converge and say they are stale.

@@ -150,7 +150,7 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	}
 	rep := zs.Failover.Report
 	t.Logf("reconciliation took %v: %+v", time.Since(start), rep)
-	if rep == nil || len(rep.Voided) != 1 || rep.Voided[0] != (api.VoidedPayment{User: hot, Key: "k2", Amount: 50, ZoneAmount: 50}) {
+	if rep == nil || len(rep.Voided) != 1 || rep.Voided[0] != (client.VoidedPayment{User: hot, Key: "k2", Amount: 50, ZoneAmount: 50}) {
 		t.Fatalf("report: %+v, want k2 of user %d voided once", rep, hot)
 	}
 	if len(rep.Violations) != 0 || rep.Kept != 1 || rep.Merged != 1 {

@@ -248,7 +248,7 @@ func TestFailoverReplyIsTheOperation(t *testing.T) {
 		return i >= 0 && i != old
 	})
 	o, ok := mc.nodes[mc.metaLeader()].metaFSM.State().Op(op.ID)
-	if !ok || apiOp(o) != *fin {
+	if !ok || apiOp(o) != api.Operation(*fin) {
 		t.Fatalf("after the leader change operation %s is %+v, want %+v", op.ID, apiOp(o), *fin)
 	}
 

@@ -155,7 +155,7 @@ func payAll(ctx context.Context, t *testing.T, users []uint64, rng *rand.Rand, k
 // payVia returns a payFunc of the Go client cl.
 func payVia(cl *client.Client) payFunc {
 	return func(ctx context.Context, user uint64, req api.PayRequest) error {
-		_, err := cl.Pay(ctx, user, req)
+		_, err := cl.Pay(ctx, user, client.PayRequest(req))
 		return err
 	}
 }
@@ -445,7 +445,7 @@ func TestShardMoveWithRealProcesses(t *testing.T) {
 	moveStart := time.Now()
 	// The move is an operation: the client follows it until it is done
 	// and reads the route table after it.
-	var moved api.RouteTable
+	var moved client.RouteTable
 	moverCl, err := client.New([]string{mover.HTTPAddr}, append(c.Security().ClientOptions(), client.WithTimeout(10*time.Second), client.WithMaxRetries(10))...)
 	if err != nil {
 		t.Fatal(err)

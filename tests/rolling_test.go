@@ -44,7 +44,7 @@ func TestRollingRestartWithoutElections(t *testing.T) {
 		t.Fatal(err)
 	}
 	var users []uint64
-	for _, zu := range shardUsers(rt, 800_000, 1) {
+	for _, zu := range shardUsers(cluster.APIRoutes(rt), 800_000, 1) {
 		users = append(users, zu[:3]...) // three users of each zone
 	}
 	for _, u := range users {

@@ -326,7 +326,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		if got.Amount != p.amount || got.Status == api.PaymentDeclined {
+		if got.Amount != p.amount || got.Status == client.PaymentDeclined {
 			t.Fatalf("payment %s restored as %+v, acknowledged with amount %d", p.key, got, p.amount)
 		}
 	}
@@ -341,7 +341,7 @@ func TestSnapshotSaveUnderLoadAndRestore(t *testing.T) {
 		}
 		var sum int64
 		for _, p := range ps {
-			if p.Status != api.PaymentDeclined {
+			if p.Status != client.PaymentDeclined {
 				sum += p.Amount
 			}
 		}

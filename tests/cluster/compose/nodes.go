@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/client"
 )
 
 // Ring is the zones of docker-compose.yml in ring order: each backs up the
@@ -44,7 +44,7 @@ func InZone(node, zone string) bool {
 // cluster: zones A, B and C in ring order, each ready with a leader, a
 // valid lease, 3 voters of its own zone, and at least one async follower,
 // all on its backup zone's nodes; 100 shards spread over the zones.
-func CheckZones(zl *api.ZoneList) error {
+func CheckZones(zl *client.ZoneList) error {
 	if len(zl.Zones) != len(Ring) {
 		return fmt.Errorf("%d zones, want %d", len(zl.Zones), len(Ring))
 	}
@@ -104,7 +104,7 @@ func CheckZones(zl *api.ZoneList) error {
 // rather than the reported lag_entries, which counts from the leader's last
 // log index and so includes entries that never reach a state machine
 // (configuration changes, no-ops, barriers).
-func CaughtUp(zl *api.ZoneList) error {
+func CaughtUp(zl *client.ZoneList) error {
 	for _, z := range zl.Zones {
 		var leader uint64
 		for _, r := range z.Voters {

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -193,10 +194,24 @@ func reconcileOf(zs *client.ZoneStatus) *history.Reconcile {
 	}
 	out.Store, out.Blacklist, out.Payments = f.Store, f.Blacklist, f.Payments
 	if r := f.Report; r != nil && f.Recovered != "" {
-		rep := *r
-		out.Report = &rep
+		out.Report = reportOf(r)
 	}
 	return out
+}
+
+// reportOf converts the client's reconciliation report to the history's
+// (the server's wire type): both have the same JSON form, which the
+// client's TestWireTypesMatch holds them to.
+func reportOf(r *client.ReconcileReport) *history.ReconcileReport {
+	var out history.ReconcileReport
+	data, err := json.Marshal(r)
+	if err == nil {
+		err = json.Unmarshal(data, &out)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("nemesis: reconcile report: %v", err))
+	}
+	return &out
 }
 
 func (h harness) Backup(z string) string { return h.c.Backup(z) }

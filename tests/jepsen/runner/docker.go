@@ -251,7 +251,8 @@ func (d *dockerCluster) HTTPAddrs() []string {
 }
 
 func (d *dockerCluster) Routes(ctx context.Context) (*api.RouteTable, error) {
-	return d.admin.Routes(ctx)
+	rt, err := d.admin.Routes(ctx)
+	return cluster.APIRoutes(rt), err
 }
 
 func (d *dockerCluster) node(id string) (*dockerNode, error) {

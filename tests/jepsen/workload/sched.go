@@ -343,7 +343,7 @@ func (s *Sched) readUser(ctx context.Context, u uint64, op *history.Op) error {
 	if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
-	op.Account = accountOf(a)
+	op.Account = &history.Account{CreditLimit: a.CreditLimit, Used: a.Used, Pending: a.Pending, Accepted: a.Accepted, Repaid: a.Repaid}
 	b, err := s.cl.GetBill(ctx, u, s.cycle)
 	switch {
 	case err == nil:
