@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -74,4 +75,19 @@ func resultError(r fsm.Result) *api.Error {
 		return api.Errorf(api.CodeAccountIsolated, "%s", r.Msg)
 	}
 	return api.Errorf(api.CodeInternal, "unknown result code %d", r.Code)
+}
+
+// metaRefused answers a request whose meta command did not apply (err) or
+// that the meta state machine refused (res.Err, answered with code), and
+// reports whether it answered; on false the handler goes on with res.
+func metaRefused(w http.ResponseWriter, res fsm.MetaResult, err error, code api.Code) bool {
+	if err != nil {
+		writeError(w, apiError(err))
+		return true
+	}
+	if res.Err != "" {
+		writeError(w, api.Errorf(code, "%s", res.Err))
+		return true
+	}
+	return false
 }

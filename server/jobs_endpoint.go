@@ -38,12 +38,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 	}
 	cycle, _ := api.ParseCycle(req.Cycle)
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCreateRun, Sched: &fsm.SchedCmd{Job: job, Cycle: cycle}})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	status := http.StatusCreated
@@ -93,12 +88,7 @@ func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCancel, Sched: &fsm.SchedCmd{Run: id}})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeNotFound) {
 		return
 	}
 	writeJSON(w, http.StatusOK, n.runView(*res.Sched.Run))

@@ -353,12 +353,7 @@ func (n *Node) handleNodeRemove(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaRemoveNode, NodeID: id})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	out := api.NodeRemoval{Node: id, Zone: nd.Zone, Groups: []string{}, Index: res.Index, MetaVoter: res.MetaVoter}
@@ -401,12 +396,7 @@ func (n *Node) handleNodeDrain(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("%w: the drain is recorded (meta index %d) but this node's replica has not applied it", ErrNotApplied, res.Index)
 	}
 	cancel()
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	moves := n.handOffLocked(r.Context())
@@ -436,12 +426,7 @@ func (n *Node) handleNodeUndrain(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaDrainNode, NodeID: id, Undrain: true})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.NodeDrain{Node: id, Drained: false, Moved: []api.LeaderMove{}, Index: res.Index})

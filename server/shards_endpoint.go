@@ -77,12 +77,7 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: req.Zone, OpID: newOpID()})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	if res.Op == nil {

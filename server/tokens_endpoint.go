@@ -35,12 +35,7 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		t.Expires = time.Now().Add(time.Duration(req.ExpiresInSec) * time.Second).UnixMilli()
 	}
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenCreate, Token: &t})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
 	// The reply shows the token as the log created it (res.Created), and
@@ -77,12 +72,7 @@ func (n *Node) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenRevoke, TokenID: r.PathValue("id")})
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s", res.Err))
+	if metaRefused(w, res, err, api.CodeNotFound) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": r.PathValue("id")})
