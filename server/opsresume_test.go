@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -27,7 +28,7 @@ func (l ledger) pay(t *testing.T, cl *client.Client, users []uint64, key string,
 	t.Helper()
 	for _, u := range users {
 		p, err := cl.Pay(context.Background(), u, client.PayRequest{Key: key, Amount: amount, Merchant: "m"})
-		if err != nil || p.Status != api.PaymentAccepted {
+		if err != nil || p.Status == api.PaymentDeclined {
 			t.Fatalf("payment %s of user %d: %+v %v", key, u, p, err)
 		}
 		if l[u] == nil {
@@ -61,19 +62,18 @@ func (l ledger) check(t *testing.T, cl *client.Client) {
 }
 
 // resumeSetup starts three zones of three nodes and picks the zone to fail
-// over: neither the meta leader's zone nor one it backs up, so stopping
-// the meta leader touches neither the zone nor its failover store. It
+// over: neither the meta leader's zone x nor one x backs up, so stopping
+// the meta leader touches neither the zone nor its failover store
+// (metaLeaderIn keeps the meta leadership in x). It
 // opens accounts in every zone, pays twice from each and waits until the
 // zone's backup has applied the zone's writes (its guard marks cleared),
 // so the failover store starts with every acknowledged payment.
-func resumeSetup(t *testing.T) (mc *multiCluster, cl *client.Client, z, backup string, usersZ []uint64, paid ledger) {
+func resumeSetup(t *testing.T) (mc *multiCluster, cl *client.Client, x, z, backup string, usersZ []uint64, paid ledger) {
 	mc = setupZones(t, []string{"A", "B", "C"}, 3)
+	waitFor(t, 10*time.Second, "a meta leader", func() bool { return mc.metaLeader() >= 0 })
 	lead := mc.metaLeader()
-	if lead < 0 {
-		t.Fatal("no meta leader")
-	}
 	st := mc.nodes[lead].metaFSM.State()
-	x := mc.cfgs[lead].Zone
+	x = mc.cfgs[lead].Zone
 	for _, zi := range st.Zones {
 		if zi.Name != x && zi.Backup != x {
 			z, backup = zi.Name, zi.Backup
@@ -104,7 +104,25 @@ func resumeSetup(t *testing.T) (mc *multiCluster, cl *client.Client, z, backup s
 	paid.pay(t, cl, users, "k2", 25)
 	waitFor(t, 10*time.Second, "the guard marks of "+z+" cleared in "+backup, func() bool { return len(mc.marksIn(backup, z)) == 0 })
 	t.Logf("zone %s (backup %s) fails over; the meta leader is %s in %s", z, backup, mc.cfgs[lead].NodeID, x)
-	return mc, cl, z, backup, usersZ, paid
+	return mc, cl, x, z, backup, usersZ, paid
+}
+
+// metaLeaderIn moves the meta leadership to zone x's meta voter unless a
+// node of x leads the meta group already.
+func (mc *multiCluster) metaLeaderIn(t *testing.T, x string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the meta leader in zone "+x, func() bool {
+		i := mc.metaLeader()
+		if i < 0 || mc.cfgs[i].Zone == x {
+			return i >= 0
+		}
+		for j, nd := range mc.nodes {
+			if mc.cfgs[j].Zone == x && isMetaVoter(nd) {
+				mc.nodes[i].meta.Raft().LeadershipTransferToServer(raft.ServerID(mc.cfgs[j].NodeID), raft.ServerAddress(mc.cfgs[j].raftAdvertise())).Error()
+			}
+		}
+		return false
+	})
 }
 
 // holdFirstDriver holds the first node to reach step of zone z there, from
@@ -195,8 +213,9 @@ func (mc *multiCluster) liveMetaLeader(dead int) int {
 // same operation: the store serves the zone's shards with every
 // acknowledged payment.
 func TestFailoverFinishedByTheNextMetaLeader(t *testing.T) {
-	mc, cl, z, _, usersZ, paid := resumeSetup(t)
+	mc, cl, x, z, _, usersZ, paid := resumeSetup(t)
 	driver := holdFirstDriver(t, z, zone.HoldPromote, 0)
+	mc.metaLeaderIn(t, x)
 
 	asker := (mc.metaLeader() + 1) % len(mc.nodes)
 	status, op := mc.postOp(t, asker, "/v1/zones/"+z+"/failover?force=true", "")
@@ -278,7 +297,7 @@ func TestFailoverFinishedByTheNextMetaLeader(t *testing.T) {
 // zone serves them, and every payment acknowledged before, during and
 // after the failover is there once.
 func TestRecoveryFinishedByTheNextMetaLeader(t *testing.T) {
-	mc, cl, z, _, usersZ, paid := resumeSetup(t)
+	mc, cl, x, z, _, usersZ, paid := resumeSetup(t)
 
 	status, fop := mc.postOp(t, (mc.metaLeader()+1)%len(mc.nodes), "/v1/zones/"+z+"/failover?force=true", "")
 	if status != http.StatusAccepted || fop.Kind != fsm.OpFailover {
@@ -301,6 +320,7 @@ func TestRecoveryFinishedByTheNextMetaLeader(t *testing.T) {
 	paid.pay(t, cl, usersZ, "in-store", 10)
 
 	driver := holdFirstDriver(t, z, zone.HoldMerged, 2)
+	mc.metaLeaderIn(t, x)
 	asker := (mc.metaLeader() + 1) % len(mc.nodes)
 	status, op := mc.postOp(t, asker, "/v1/zones/"+z+"/recover", "")
 	if status != http.StatusAccepted || op.ID == "" || op.ID == fop.ID || op.Kind != fsm.OpRecover || op.Target != z || op.Done {
