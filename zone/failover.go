@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,36 @@ func (d *DriverSet) Done(z string) {
 	d.mu.Lock()
 	delete(d.running, z)
 	d.mu.Unlock()
+}
+
+// Steps of a driver that TestHoldDriver can hold it at.
+const (
+	// HoldPromote is a promotion's last step, before its MetaPromote.
+	HoldPromote = "promote"
+	// HoldMerged follows each shard a reconciliation merges.
+	HoldMerged = "merged"
+)
+
+// TestHoldDriver, when set (tests only), keeps the failover driver on node
+// from going past step of zone z while it returns true, as if it hung
+// there: before a promotion's MetaPromote (HoldPromote, merged 0), and
+// after each shard a reconciliation merges (HoldMerged, merged counting
+// this run's merged shards). The driver ends when its node stops.
+var TestHoldDriver atomic.Pointer[func(node, z, step string, merged int) bool]
+
+// hold waits while TestHoldDriver holds step of zone z on this node.
+func (d *FailoverDriver) hold(ctx context.Context, z, step string, merged int) error {
+	for {
+		h := TestHoldDriver.Load()
+		if h == nil || !(*h)(d.cfg.NodeID, z, step, merged) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // FailoverMetrics are the failover driver's series (the node registers
@@ -275,6 +306,9 @@ func (d *FailoverDriver) promoteStep(ctx context.Context, z string) error {
 		}
 		group := fmt.Sprintf("%s-f%d", z, st.Epoch+1)
 		d.host.NoteOp(ctx, op.ID, "promoting", 70, fmt.Sprintf("routing the shards to failover store %s seeded by %s (%d accounts blacklisted)", group, seed, len(gi.Marks)), nil)
+		if err := d.hold(ctx, z, HoldPromote, 0); err != nil {
+			return err
+		}
 		res, err := d.host.MetaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaPromote, Zone: z, Group: group, Seed: seed, Blacklist: gi.Marks, LeaseGrants: &l.Grants})
 		if err != nil {
 			return err

@@ -76,6 +76,9 @@ func (d *FailoverDriver) reconcileStep(ctx context.Context, z string) error {
 					if stop := TestReconcileStop.Load(); stop != nil && (*stop)(m) {
 						err = errors.New("reconciliation stopped by the test")
 					}
+					if err == nil {
+						err = d.hold(ctx, z, HoldMerged, m)
+					}
 				}
 				if err != nil {
 					mu.Lock()
