@@ -24,7 +24,6 @@ import (
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
-	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/scheduler/run"
@@ -90,7 +89,7 @@ type Node struct {
 	snapshotting atomic.Bool
 	stop         chan struct{}
 	// handoff serializes the hand-offs of this node's leaderships: a
-	// drain's, the drain reconciliation's, a shutdown's (lifecycle.go).
+	// drain's, converge's for a drained node, a shutdown's (lifecycle.go).
 	handoff sync.Mutex
 	// removedOnce logs once that this node was removed.
 	removedOnce sync.Once
@@ -600,9 +599,4 @@ func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
 // node's clock.
 func (n *Node) leaseValid(h *hosted) bool {
 	return !n.clustered || h.lease.Valid()
-}
-
-// groupDir is internal/layout's, which an offline restore writes by too.
-func groupDir(dataDir, group string) string {
-	return layout.GroupDir(dataDir, group)
 }
