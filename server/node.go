@@ -61,8 +61,8 @@ type Node struct {
 	// failover drives, on the meta leader, failovers and reconciliations
 	// (zone/failover.go).
 	failover *zone.FailoverDriver
-	// opDrivers: the meta leader's drivers of shard moves, by operation.
-	opDrivers zone.DriverSet
+	// moves drives, on the meta leader, shard moves (zone/shardmove.go).
+	moves *zone.ShardMoveDriver
 
 	// certs is the node's certs folder; nil when the node runs --insecure.
 	certs *certs.Node
