@@ -9,7 +9,7 @@ import (
 // shard move, the cluster's init) as records of the meta group, so that
 // whoever asks can follow them (GET /v1/ops/{id}) and a meta leader that
 // takes over finds every unfinished one where its driver left it
-// (server/ops.go).
+// (server/ops.go; a shard move's driver is zone/shardmove.go).
 //
 // An operation is created by the command that starts it (MetaMoveShard,
 // MetaFailover, MetaRecover, MetaInit carrying OpID) and finished by the
@@ -241,7 +241,7 @@ func (s *MetaState) updateOp(c *MetaCmd) MetaResult {
 	return MetaResult{Err: fmt.Sprintf("no operation %s", u.ID), Epoch: s.Epoch}
 }
 
-// A shard move's phases, in order (server/shards_endpoint.go drives them).
+// A shard move's phases, in order (zone/shardmove.go drives them).
 const (
 	MovePhaseReleasing = "releasing"
 	MovePhaseImporting = "importing"

@@ -17,6 +17,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -129,12 +130,12 @@ func (n *Node) hostStore(z fsm.ZoneInfo) (*hosted, error) {
 	if h := n.hostedZone(group); h != nil {
 		return h, nil
 	}
-	dir := groupDir(n.cfg.DataDir, "zone/"+group)
+	dir := layout.GroupDir(n.cfg.DataDir, "zone/"+group)
 	if _, err := os.Stat(filepath.Join(dir, storeMarker)); err != nil {
 		// The group's directory is made whole in a staging directory and
 		// renamed into place, so a crash never leaves a half-made store
 		// that a restart would open.
-		staging := groupDir(n.cfg.DataDir, "staging/"+group)
+		staging := layout.GroupDir(n.cfg.DataDir, "staging/"+group)
 		if err := os.RemoveAll(staging); err != nil {
 			return nil, err
 		}
@@ -172,7 +173,7 @@ func (n *Node) promoteFollower(z, group, dir string) error {
 	if f == nil || f.voter {
 		return fmt.Errorf("promote %s: this node hosts no async follower of it", z)
 	}
-	src := groupDir(n.cfg.DataDir, "zone/"+z)
+	src := layout.GroupDir(n.cfg.DataDir, "zone/"+z)
 	n.closeZone(f)
 	var sm *fsm.FSM
 	err := zone.Promote(n.replicaConfig("zone/"+group, dir, nil), src,
@@ -271,7 +272,7 @@ func (n *Node) retireStore(h *hosted) error {
 	n.closeZone(h)
 	n.log.Info("failover store retired", "store", h.zone)
 	n.updateGossip()
-	return os.RemoveAll(groupDir(n.cfg.DataDir, "zone/"+h.zone))
+	return os.RemoveAll(layout.GroupDir(n.cfg.DataDir, "zone/"+h.zone))
 }
 
 // handleFailover starts the failover of a zone: it answers 202 with the

@@ -14,6 +14,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/gossip"
+	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -215,7 +216,7 @@ func (n *Node) convergeLifecycle(st fsm.MetaState) error {
 	if _, listed := st.Node(me); listed && n.ownZone() == nil {
 		n.openMu.Lock()
 		if n.ownZone() == nil {
-			if _, err := n.openZone(n.cfg.Zone, groupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
+			if _, err := n.openZone(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
 				errs = append(errs, err)
 			} else {
 				n.log.Info("joined the cluster: hosting a replica of the zone", "zone", n.cfg.Zone)
@@ -335,7 +336,7 @@ func nodeGroups(st fsm.MetaState, nd fsm.NodeInfo) []string {
 }
 
 // handleNodeRemove removes a node, dead or live, for good: the meta group
-// records it (so no reconcile loop adds it back), and the leaders of its
+// records it (so no converge round adds it back), and the leaders of its
 // groups take it out of their configurations; a spare node takes its meta
 // vote. Its id can never join again.
 func (n *Node) handleNodeRemove(w http.ResponseWriter, r *http.Request) {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 // the cluster's init are records of the meta group. The command that begins
 // one answers 202 with its record; GET /v1/ops/{id} follows it. The meta
 // leader drives every unfinished one from the phase its record shows
-// (opsLoop): a shard move whose driver died with its meta leader is
+// (opsLoop, zone.ShardMoveDriver): a shard move whose driver died with its meta leader is
 // finished by the next, and never stays half done. Failovers and
 // recoveries are driven by the failover loop from the zone's phase, which
 // their records follow.
@@ -186,72 +184,8 @@ func (n *Node) activeOpID(kind, target string) string {
 }
 
 // opsLoop drives, on the meta leader, every unfinished shard move from the
-// phase its record shows.
-func (n *Node) opsLoop() { n.every(n.cfg.FailoverTick, n.opsTick) }
-
-func (n *Node) opsTick() {
-	if !n.meta.IsLeader() {
-		return
-	}
-	st := n.metaFSM.State()
-	if !st.Initialized {
-		return
-	}
-	for _, o := range st.Ops {
-		if o.Done() || o.Kind != fsm.OpShardMove || !n.opDrivers.Start(o.ID) {
-			continue
-		}
-		n.wg.Add(1)
-		go func(o fsm.Op) {
-			defer n.wg.Done()
-			defer n.opDrivers.Done(o.ID)
-			// The watcher reads n.meta, which the node's close clears:
-			// it ends before this driver does (cancel, then Wait).
-			var watch sync.WaitGroup
-			defer watch.Wait()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			// Only while this node runs and leads the meta group: a
-			// deposed leader's driver stops, the new leader's takes over.
-			watch.Add(1)
-			go func() {
-				defer watch.Done()
-				t := time.NewTicker(50 * time.Millisecond)
-				defer t.Stop()
-				for {
-					select {
-					case <-n.stop:
-						cancel()
-						return
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						if !n.meta.IsLeader() {
-							cancel()
-							return
-						}
-					}
-				}
-			}()
-			if err := n.driveMove(ctx, o); err != nil {
-				n.log.Warn("shard move", "op", o.ID, "shard", o.Shard, "to", o.To, "phase", o.Phase, "err", err)
-				if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
-					n.noteOp(context.Background(), o.ID, n.opPhase(o.ID), n.opProgress(o.ID), "", err)
-				}
-			}
-		}(o)
-	}
-}
-
-func (n *Node) opPhase(id string) string {
-	o, _ := n.metaFSM.State().Op(id)
-	return o.Phase
-}
-
-func (n *Node) opProgress(id string) int {
-	o, _ := n.metaFSM.State().Op(id)
-	return o.Progress
-}
+// phase its record shows (zone.ShardMoveDriver).
+func (n *Node) opsLoop() { n.every(n.cfg.FailoverTick, n.moves.Tick) }
 
 // testMoveHold, when set (tests), keeps a shard move's driver on node from
 // starting phase while it returns true, as if it hung there; the driver

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -14,31 +12,12 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// ingestBatchBytes bounds the records of one ingest entry.
-const ingestBatchBytes = 512 << 10
-
 // handleMoveShard moves a shard to another zone, safely under load. The
 // move is an operation (ops.go): the command records it and answers 202
-// with it, and the meta leader drives it (driveMove), from the phase its
-// record shows when a driver died with its meta leader:
-//
-//  1. releasing: the meta group marks the shard as moving (a new epoch);
-//     the source zone's leader then releases it in its own log, after
-//     which the source refuses every write to the shard; the shard's
-//     records are read from the source after the release (so every write
-//     it acknowledged is among them);
-//  2. importing: they are written into the target's log: the users' data,
-//     their outbox with its delivery state and their effect records, so
-//     that a run of the same job and cycle in the target is a replay;
-//  3. dropping: the source drops the shard's outbox and effect records
-//     (fsm.CmdDropShard), so that it delivers none of its notifications
-//     again (from the release on, it already delivers none: fsm.Undelivered
-//     lists owned shards only);
-//  4. routing: the meta group routes the shard to the target (another
-//     epoch), whose leader then takes ownership and delivers what is
-//     undelivered; the same command finishes the operation.
-//
-// Every step is idempotent, so a step cut short is run again.
+// with it, and the meta leader drives it (zone.ShardMoveDriver;
+// zone/shardmove.go lists its phases: releasing, importing, dropping,
+// routing), from the phase its record shows when a driver died with its
+// meta leader.
 func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
 		writeError(w, apiError(errNotInitialized))
@@ -96,108 +75,6 @@ const (
 	movePhaseRouting   = fsm.MovePhaseRouting
 )
 
-// driveMove takes a shard move on from the phase its record shows.
-func (n *Node) driveMove(ctx context.Context, o fsm.Op) error {
-	shard, target := o.Shard, o.To
-	route := n.metaFSM.State().Shards[shard]
-	if route.Target == "" {
-		// Routed already: the record is closed by the command that
-		// routes it (asked again, it changes nothing else).
-		return n.finishMove(ctx, shard, target)
-	}
-	if route.Target != target {
-		return fmt.Errorf("shard %d moves to %s, not %s", shard, route.Target, target)
-	}
-	source := route.Zone
-	start := time.Now()
-	if o.Phase != movePhaseDropping && o.Phase != movePhaseRouting {
-		if err := n.holdMove(ctx, movePhaseReleasing); err != nil {
-			return err
-		}
-		// Export from the source once it has released the shard.
-		var recs []fsm.Record
-		path := fmt.Sprintf("/v1/internal/shards/%d/export?epoch=%d", shard, route.Epoch)
-		if err := n.retryZone(ctx, source, func(addr string) error {
-			recs = nil
-			return n.getJSONFrom(ctx, addr, path, &recs)
-		}); err != nil {
-			return fmt.Errorf("export shard %d from %s: %w", shard, source, err)
-		}
-		// Ingest into the target in batches of whole users: the target
-		// checks each user's records add up, and replaces its copy of
-		// the user.
-		slices.SortStableFunc(recs, func(a, b fsm.Record) int { return cmp.Compare(recUser(a), recUser(b)) })
-		total, done := len(recs), 0
-		n.noteOp(ctx, o.ID, movePhaseImporting, 20, fmt.Sprintf("0 of %d records imported into %s", total, target), nil)
-		if err := n.holdMove(ctx, movePhaseImporting); err != nil {
-			return err
-		}
-		for len(recs) > 0 {
-			size, i := 0, 0
-			for ; i < len(recs) && (i == 0 || recUser(recs[i]) == recUser(recs[i-1]) ||
-				size+len(recs[i].Value)+len(recs[i].Key) < ingestBatchBytes); i++ {
-				size += len(recs[i].Value) + len(recs[i].Key)
-			}
-			batch := recs[:i]
-			if err := n.retryZone(ctx, target, func(addr string) error {
-				return n.postJSON(ctx, addr, fmt.Sprintf("/v1/internal/shards/%d/import", shard), batch, nil)
-			}); err != nil {
-				return fmt.Errorf("import shard %d into %s: %w", shard, target, err)
-			}
-			recs = recs[i:]
-			done += i
-			if len(recs) > 0 {
-				n.noteOp(ctx, o.ID, movePhaseImporting, 20+60*done/total, fmt.Sprintf("%d of %d records imported into %s", done, total, target), nil)
-			}
-		}
-		n.noteOp(ctx, o.ID, movePhaseDropping, 85, fmt.Sprintf("%d records imported into %s; dropping the shard's outbox in %s", total, target, source), nil)
-	}
-	if o.Phase != movePhaseRouting {
-		if err := n.holdMove(ctx, movePhaseDropping); err != nil {
-			return err
-		}
-		// Drop before the route flips: while the shard is moving no
-		// other move of it can start, so a drop (or a retry of one that
-		// went on to commit late) never meets records a later move
-		// brought back.
-		drop := fmt.Sprintf("/v1/internal/shards/%d/drop?group=%s&epoch=%d", shard, source, route.Epoch)
-		if err := n.retryZone(ctx, source, func(addr string) error {
-			return n.postJSON(ctx, addr, drop, nil, nil)
-		}); err != nil {
-			return fmt.Errorf("drop shard %d from %s: %w", shard, source, err)
-		}
-		n.noteOp(ctx, o.ID, movePhaseRouting, 95, "routing the shard to "+target, nil)
-	}
-	if err := n.holdMove(ctx, movePhaseRouting); err != nil {
-		return err
-	}
-	if err := n.finishMove(ctx, shard, target); err != nil {
-		return err
-	}
-	n.log.Info("shard moved", "shard", shard, "from", source, "to", target, "op", o.ID, "resumed_at", o.Phase, "took", time.Since(start))
-	return nil
-}
-
-// finishMove routes a moved shard to its target, which finishes its
-// operation.
-func (n *Node) finishMove(ctx context.Context, shard int, target string) error {
-	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: fsm.MetaFinishMove, Shard: shard, Target: target})
-	if err != nil {
-		return err
-	}
-	if res.Err != "" {
-		return api.Errorf(api.CodeInvalidArgument, "%s", res.Err)
-	}
-	return n.waitMeta(ctx, res.Epoch)
-}
-
-// recUser is the user a shard record belongs to (fsm.RecordUser: effect
-// records end with it, the others begin with it).
-func recUser(r fsm.Record) uint64 {
-	u, _ := fsm.RecordUser(r.Bucket, r.Key)
-	return u
-}
-
 // metaApplyIdempotent is metaApply for a command that may be applied twice
 // with one effect: it retries while the outcome is unknown or the meta
 // group has no leader, until ctx ends.
@@ -213,18 +90,6 @@ func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.Meta
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// waitMeta waits until this node's meta replica reaches epoch.
-func (n *Node) waitMeta(ctx context.Context, epoch uint64) error {
-	for n.metaFSM.State().Epoch < epoch {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // retryZone calls fn with the zone leader's address until it succeeds with
@@ -335,7 +200,7 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	if u := recUser(recs[0]); int(u%fsm.NumShards) != shard { // Validate: every record is in one shard
+	if u, _ := fsm.RecordUser(recs[0].Bucket, recs[0].Key); int(u%fsm.NumShards) != shard { // Validate: every record is in one shard
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "records of shard %d posted to shard %d", u%fsm.NumShards, shard))
 		return
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // zoneHost is the node as the zone's drivers see it (zone.Host,
-// zone.FailoverHost): the guard keeper, the lease keeper and the failover
-// driver run in zone/ and reach the node only through it.
+// zone.FailoverHost, zone.ShardMoveHost): the guard keeper, the lease
+// keeper, the failover driver and the shard move driver run in zone/ and
+// reach the node only through it.
 type zoneHost struct{ n *Node }
 
 var _ zone.Host = zoneHost{}
@@ -83,6 +84,8 @@ func (z zoneHost) Go(fn func()) { z.n.goLoop(fn) }
 
 func (z zoneHost) Stopping() <-chan struct{} { return z.n.stop }
 
+var _ zone.ShardMoveHost = zoneHost{}
+
 // A hosted replica is a zone.Group.
 var _ zone.Group = (*hosted)(nil)
 
@@ -104,4 +107,5 @@ func (n *Node) startDrivers() {
 	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
 	n.failover = zone.NewFailoverDriver(host, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
 		ReconcileSeconds: n.metrics.reconcileSeconds})
+	n.moves = zone.NewShardMoveDriver(host, cfg, n.holdMove)
 }

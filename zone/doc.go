@@ -3,8 +3,8 @@
 // failover (promote.go), the guard marks a zone leader keeps in its backup
 // zone (guard.go, carried there by guardkeeper.go and marker.go), the
 // ownership leases a zone leader renews (lease.go), the meta leader's
-// driver of failovers and reconciliations (failover.go, reconcile.go), and
-// the Router of a one-zone deployment. The drivers reach the node they run
+// driver of failovers and reconciliations (failover.go, reconcile.go) and
+// of shard moves (shardmove.go), and the Router of a one-zone deployment. The drivers reach the node they run
 // on only through Host (host.go): the server implements it and keeps the
 // HTTP handlers. A user's shard is user % fsm.NumShards; in cluster mode
 // the meta group's route table (fsm.MetaState) says which zone owns each

@@ -11,7 +11,8 @@ import (
 
 // Host is the node a zone's drivers run on (the guard keeper,
 // guardkeeper.go; the lease keeper, lease.go; the failover driver,
-// failover.go, through FailoverHost): what they read of the meta
+// failover.go, through FailoverHost; the shard move driver, shardmove.go,
+// through ShardMoveHost): what they read of the meta
 // group and of the node's replicas, and how they reach other nodes. The
 // server implements it on its Node; the drivers never see the node's HTTP
 // handlers, which stay in the server.
