@@ -4,9 +4,15 @@
 // slots under leases. Nothing here reads a clock, draws a random number, starts a
 // goroutine or talks to a network: time comes in as arguments, and the interfaces the
 // package needs (Limit, Slicer) are small and declared here, where they are consumed.
-// That is what lets the cluster scheduler (run by the meta group's leader) and the
-// virtual-clock simulation in scheduler/sim (`rzone-bench sched`) drive the very same
-// code.
+// The cluster scheduler (scheduler/run, on the meta group's leader) and the
+// virtual-clock simulation in scheduler/sim (`rzone-bench sched`) share the limit
+// (Limiter, Adaptive, Schedule), the retry policy and the SmartSlicer's sizing. They do
+// not share the leasing of tasks: the cluster leases, renews, expires and takes back
+// tasks in the meta state machine (fsm/meta_sched.go, replicated, so a new scheduler
+// leader resumes from it), while the simulation uses the Dispatcher below. The two
+// engines follow the same rules (a lease per task, expiry by a deadline, take-back of
+// expired tasks, fencing of a stale holder), but the simulation's figures on leasing
+// are those of the Dispatcher, not of fsm's engine; making them one engine is open.
 //
 // The concurrency limit towards a downstream such as a bank channel is the minimum of a
 // time-window Schedule that operations configure and an Adaptive limit that backs off
