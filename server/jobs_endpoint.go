@@ -27,6 +27,12 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "unknown job %q: want statement, reminder or autodebit", job))
 		return
 	}
+	if job == fsm.JobAutodebit && n.cfg.Sched.Bank == nil {
+		// A repayment is recorded for every debit the bank makes: with no
+		// bank there is nothing to record.
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "no bank is configured on this node: an auto-debit run needs one (rzone server --bank; rzone dev uses a simulated bank)"))
+		return
+	}
 	var req api.RunRequest
 	if err := api.Decode(r.Body, &req); err != nil {
 		writeError(w, err.(*api.Error))

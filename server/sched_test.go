@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,6 +332,32 @@ func TestSchedGrayReleaseThenAutodebit(t *testing.T) {
 	for u := uint64(0); u < due; u++ {
 		if rp, err := mc.zoneFSM(t, u).Repayment(u, schedrun.DebitKey(cycle, u)); u != 9 && (err != nil || rp.Amount != 200+int64(u)) {
 			t.Fatalf("user %d's auto-debit repayment: %+v %v", u, rp, err)
+		}
+	}
+}
+
+// TestAutodebitNeedsABank: a node with no bank configured refuses to create
+// an auto-debit run (invalid_argument, saying why) and still takes the
+// other jobs; no run is recorded for the refused one.
+func TestAutodebitNeedsABank(t *testing.T) {
+	mc := setupZonesWith(t, []string{"A", "B"}, 1, schedTune)
+	ctx := context.Background()
+	c, _ := client.New(mc.apis, client.WithBackoff(20*time.Millisecond, 500*time.Millisecond), client.WithMaxRetries(20))
+	_, _, err := c.StartRun(ctx, "autodebit", "202611")
+	var ce *client.Error
+	if !errors.Is(err, client.ErrInvalidArgument) || !errors.As(err, &ce) || !strings.Contains(ce.Message, "no bank") {
+		t.Fatalf("auto-debit run without a bank: %v, want invalid_argument saying no bank is configured", err)
+	}
+	if _, _, err := c.StartRun(ctx, "statement", "202611"); err != nil {
+		t.Fatalf("a statement run without a bank: %v", err)
+	}
+	runs, err := c.Runs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Job == "autodebit" {
+			t.Fatalf("a refused auto-debit run was recorded: %+v", r)
 		}
 	}
 }

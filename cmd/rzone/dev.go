@@ -16,6 +16,7 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
+	schedrun "github.com/rzonedb/rzone/scheduler/run"
 	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
 )
@@ -132,6 +133,9 @@ func runDev(cmd *cobra.Command, o devOpts) error {
 		if err := setNotifier(&cfg, o.notifier); err != nil {
 			return err
 		}
+		// rzone dev is a local trial: its auto-debits go to a simulated
+		// bank (rzone server has none unless --bank says so).
+		cfg.Sched.Bank = schedrun.NewSimBank(schedrun.SimConfig{})
 		if cfg.HTTPAddr, err = nextPort(o.httpAddr, i); err != nil {
 			return err
 		}

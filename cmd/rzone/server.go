@@ -11,13 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	schedrun "github.com/rzonedb/rzone/scheduler/run"
 	"github.com/rzonedb/rzone/server"
 	"github.com/spf13/cobra"
 )
 
 func newServerCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var logLevel, logFormat, gossipSeeds, gossipKey, notifier string
+	var logLevel, logFormat, gossipSeeds, gossipKey, notifier, bank string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run one node of an rzone zone",
@@ -46,6 +47,9 @@ has data restarts from it and ignores both flags.`,
 			cfg.Logger = log
 			if err := setNotifier(&cfg, notifier); err != nil {
 				return err
+			}
+			if err := setBank(&cfg, bank); err != nil {
+				return usage(err)
 			}
 			if gossipSeeds != "" {
 				cfg.GossipSeeds = strings.Split(gossipSeeds, ",")
@@ -116,6 +120,7 @@ has data restarts from it and ignores both flags.`,
 	f.IntVar(&cfg.Sched.Slots, "sched-slots", 4, "batch tasks this node's scheduler worker runs at once")
 	f.DurationVar(&cfg.Sched.LeaseTTL, "sched-lease-ttl", 10*time.Second, "how long a batch task's lease lives without a checkpoint")
 	f.StringVar(&notifier, "notifier", "log", notifierUsage)
+	f.StringVar(&bank, "bank", "", bankUsage)
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	f.StringVar(&cfg.Inject, "inject", "", "deliberate faults for fault tests (needs a -tags faultinject build)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -123,6 +128,20 @@ has data restarts from it and ignores both flags.`,
 	cmd.MarkFlagRequired("node-id")
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
+}
+
+const bankUsage = "the bank the auto-debit job debits: sim (a simulated bank, for tests and demos); empty: none, and auto-debit runs are refused"
+
+// setBank applies --bank to cfg.
+func setBank(cfg *server.Config, name string) error {
+	switch name {
+	case "":
+	case "sim":
+		cfg.Sched.Bank = schedrun.NewSimBank(schedrun.SimConfig{})
+	default:
+		return fmt.Errorf("--bank %q: want sim, or nothing for no bank", name)
+	}
+	return nil
 }
 
 const notifierUsage = "how zone leaders deliver the outbox's notifications: log (to the node's log, at info level) or none (leave them in the outbox)"

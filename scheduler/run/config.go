@@ -30,8 +30,11 @@ type Config struct {
 	// Slicing sizes tasks (scheduler.SmartSlicer). Default
 	// scheduler.DefaultSmartConfig().
 	Slicing scheduler.SmartConfig
-	// Bank is the downstream of the autodebit job; nil means a simulated
-	// bank channel of 200 slots (NewSimBank).
+	// Bank is the downstream of the autodebit job. Nil means none: the
+	// node refuses to create an auto-debit run and fails the auto-debit
+	// tasks it is given, since a repayment must not be recorded for a
+	// debit no bank made. rzone dev (and rzone server --bank sim) set a
+	// simulated one (NewSimBank).
 	Bank Bank
 }
 
@@ -53,9 +56,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Slicing == (scheduler.SmartConfig{}) {
 		c.Slicing = scheduler.DefaultSmartConfig()
-	}
-	if c.Bank == nil {
-		c.Bank = NewSimBank(SimConfig{})
 	}
 	return c
 }

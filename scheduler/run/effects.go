@@ -166,6 +166,14 @@ func (s *Scheduler) debitEffects(ctx context.Context, g Group, req EffectsReques
 			rep.Results = append(rep.Results, "failed")
 			return rep
 		}
+		if s.cfg.Bank == nil {
+			s.noBank.Do(func() {
+				s.h.Logger().Error("an auto-debit task reached a node with no bank configured (rzone server --bank); its users are not debited and the task fails", "cycle", req.Cycle)
+			})
+			rep.Failed++
+			rep.Results = append(rep.Results, "failed")
+			return rep
+		}
 		start := time.Now()
 		amount, err := s.cfg.Bank.Debit(ctx, key, u, b.Outstanding)
 		rtt += time.Since(start)

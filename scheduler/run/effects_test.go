@@ -82,3 +82,15 @@ func TestEffectsDebitOncePerKey(t *testing.T) {
 		t.Fatal("an unknown job was accepted")
 	}
 }
+
+// TestEffectsWithoutABankRecordNoRepayment: on a node with no bank, an
+// auto-debit batch fails at its first due user and records no repayment
+// (a repayment with no debit behind it would be money that never moved).
+func TestEffectsWithoutABankRecordNoRepayment(t *testing.T) {
+	s := New(fakeHost{reg: prometheus.NewRegistry()}, Config{})
+	g := &fakeGroup{bills: map[uint64]int64{1: 500}, repaid: map[string]int64{}}
+	rep, err := s.Effects(context.Background(), g, EffectsRequest{Job: fsm.JobAutodebit, Cycle: 202611, Users: []uint64{1}})
+	if err != nil || rep.Failed != 1 || rep.Applied != 0 || len(g.repaid) != 0 || g.bills[1] != 500 {
+		t.Fatalf("no bank: %+v %v, repaid %v, bill %d", rep, err, g.repaid, g.bills[1])
+	}
+}

@@ -37,6 +37,8 @@ type Scheduler struct {
 	wg sync.WaitGroup
 
 	m schedMetrics
+	// noBank logs once that an auto-debit task met no bank.
+	noBank sync.Once
 }
 
 type genKey struct {

@@ -240,6 +240,8 @@ func (c *Cluster) layout() error {
 			n.GossipAddr = net.JoinHostPort(ip, strconv.Itoa(gossipPort))
 			n.args = append(n.args, "--zone", zone, "--gossip-addr", n.GossipAddr)
 		}
+		// Test clusters debit a simulated bank in auto-debit runs.
+		n.args = append(n.args, "--bank", "sim")
 		n.args = append(n.args, c.cfg.ServerArgs...)
 		n.args = append(n.args, c.cfg.ZoneArgs[zone]...)
 		n.api = httpapi.New(n.HTTPAddr, c.cfg.RequestTimeout, c.sec.APIOptions()...)
