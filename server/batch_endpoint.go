@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // batchKind is what one batch endpoint adds to serveBatch: its path (to
@@ -187,23 +186,8 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 
 // postBatch forwards a batch of count items to another node.
 func (n *Node) postBatch(ctx context.Context, addr, path string, req any, count, hops int) (*api.BatchResponse, error) {
-	body, _ := json.Marshal(req)
-	hr, err := n.peer.NewRequest(ctx, http.MethodPost, addr, path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set(HeaderForwarded, strconv.Itoa(hops))
-	resp, err := n.peer.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var out api.BatchResponse
-	if resp.StatusCode != http.StatusOK {
-		return nil, errors.New(resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := n.peer.PostJSON(ctx, addr, path, req, &out, peer.Hops(hops), peer.Timeout(0)); err != nil {
 		return nil, err
 	}
 	if len(out.Results) != count {

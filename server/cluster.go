@@ -1,18 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -134,7 +129,7 @@ func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, er
 		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
 	}
 	var res fsm.MetaResult
-	if err := n.postJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
+	if err := n.peer.PostJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
 		return fsm.MetaResult{}, err
 	}
 	return res, nil
@@ -187,82 +182,9 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// postJSON posts v to addr+path and decodes the reply into out; an error
-// reply becomes an *api.Error. A request that never left this node (the
-// dial failed) is ErrNotApplied; any failure after it was sent (no reply, a
-// reply cut short or unreadable, the context ending meanwhile) is
-// ErrUnknownOutcome: the receiver may have applied it.
-func (n *Node) postJSON(ctx context.Context, addr, path string, v, out any) error {
-	body, _ := json.Marshal(v)
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := n.peer.NewRequest(ctx, http.MethodPost, addr, path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.peer.Do(req)
-	if err != nil {
-		if notSent(err) {
-			return errors.Join(ErrNotApplied, err)
-		}
-		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: %w", addr, path, err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: reply cut short: %w", addr, path, err))
-	}
-	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
-			return eb.Error
-		}
-		return fmt.Errorf("%s%s: %s", addr, path, resp.Status)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return errors.Join(ErrUnknownOutcome, fmt.Errorf("%s%s: decode reply: %w", addr, path, err))
-	}
-	return nil
-}
-
-// notSent reports whether a failed HTTP request provably never reached its
-// receiver: the connection could not be made.
-func notSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
 // leaseLoop renews the ownership lease of every group this node leads and
 // serves writes for (zone.LeaseKeeper.RenewAll).
 func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.leases.RenewAll) }
-
-// getJSONFrom GETs addr+path into out; an error reply becomes an *api.Error.
-func (n *Node) getJSONFrom(ctx context.Context, addr, path string, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := n.peer.NewRequest(ctx, http.MethodGet, addr, path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := n.peer.Do(req)
-	if err != nil {
-		return api.Errorf(api.CodeUnavailable, "%v", err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
-			return eb.Error
-		}
-		return api.Errorf(api.CodeUnavailable, "%s%s: %s", addr, path, resp.Status)
-	}
-	return json.Unmarshal(data, out)
-}
 
 // decodeLarge decodes an internal request body of up to 16 MiB, refusing
 // unknown fields and trailing data as api.Decode does for smaller bodies.

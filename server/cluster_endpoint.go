@@ -147,7 +147,7 @@ func (n *Node) clusterReady(ctx context.Context) error {
 			err = n.servesGroup(ctx, g)
 		default:
 			var out map[string]string
-			err = n.getJSONFrom(ctx, addr, "/readyz?group="+url.QueryEscape(g), &out)
+			err = n.peer.GetJSON(ctx, addr, "/readyz?group="+url.QueryEscape(g), &out)
 		}
 		if err != nil {
 			return api.Errorf(api.CodeUnavailable, "%s does not serve now: %v", g, err)

@@ -185,7 +185,7 @@ func (n *Node) runInit(ctx context.Context, p initPlan) (*api.Operation, error) 
 		if nd.ID == n.cfg.NodeID {
 			err = n.bootstrap(req)
 		} else {
-			err = n.postJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
+			err = n.peer.PostJSON(ctx, nd.HTTPAddr, "/v1/internal/bootstrap", req, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("bootstrap node %s: %w", nd.ID, err)

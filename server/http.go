@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/console"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // Response and request headers of the API.
@@ -29,7 +30,7 @@ const (
 	// HeaderForwarded counts the hops of a forwarded request; a node that
 	// gets one at maxHops and cannot serve it answers unavailable instead of
 	// forwarding again.
-	HeaderForwarded = "X-Rzone-Forwarded"
+	HeaderForwarded = peer.HeaderHops
 	// HeaderIsolated is set on reads of an account on a failover store's
 	// blacklist: the zone's latest writes to it may be missing, so the
 	// reply may be stale until reconciliation.

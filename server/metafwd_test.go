@@ -121,12 +121,12 @@ func TestForwardedMetaWriteWithLostReplyIsUnknown(t *testing.T) {
 
 	// The same call straight through postJSON, and one to an address that
 	// refuses connections.
-	err := follower.postJSON(ctx, drop.addr(), "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "two", ExpectedVersion: 1}, nil)
+	err := follower.peer.PostJSON(ctx, drop.addr(), "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "two", ExpectedVersion: 1}, nil)
 	if !errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotApplied) || apiError(err).Code != api.CodeUnknownOutcome {
 		t.Fatalf("postJSON with a lost reply: %v, want unknown outcome only", err)
 	}
 	refused := freeAddrs(t, 1)[0]
-	err = follower.postJSON(ctx, refused, "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "three"}, nil)
+	err = follower.peer.PostJSON(ctx, refused, "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "three"}, nil)
 	if !errors.Is(err, ErrNotApplied) || apiError(err).Code != api.CodeUnavailable {
 		t.Fatalf("postJSON to a refused address: %v, want not applied", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
+	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -360,7 +361,7 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	if err != nil {
 		// A write that never reached the leader (the dial failed) was not
 		// applied; any other failure leaves it in doubt.
-		unsent := notSent(err)
+		unsent := peer.NotSent(err)
 		if !write || unsent {
 			n.forgetAddrs()
 		}

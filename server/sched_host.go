@@ -50,11 +50,11 @@ func (s schedHost) ZoneLeaderAddr(ctx context.Context, zone string) (string, err
 }
 
 func (s schedHost) PostJSON(ctx context.Context, addr, path string, req, reply any) error {
-	return s.n.postJSON(ctx, addr, path, req, reply)
+	return s.n.peer.PostJSON(ctx, addr, path, req, reply)
 }
 
 func (s schedHost) GetJSON(ctx context.Context, addr, path string, reply any) error {
-	return s.n.getJSONFrom(ctx, addr, path, reply)
+	return s.n.peer.GetJSON(ctx, addr, path, reply)
 }
 
 func (s schedHost) LedGroups() []run.Group {

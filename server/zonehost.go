@@ -46,7 +46,7 @@ func (z zoneHost) RetryZone(ctx context.Context, name string, fn func(addr strin
 }
 
 func (z zoneHost) PostJSON(ctx context.Context, addr, path string, in, out any) error {
-	return z.n.postJSON(ctx, addr, path, in, out)
+	return z.n.peer.PostJSON(ctx, addr, path, in, out)
 }
 
 func (z zoneHost) AskReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState {
@@ -68,7 +68,7 @@ func (z zoneHost) NoteOp(ctx context.Context, id, phase string, progress int, de
 func (z zoneHost) NewOpID() string { return newOpID() }
 
 func (z zoneHost) GetJSON(ctx context.Context, addr, path string, out any) error {
-	return z.n.getJSONFrom(ctx, addr, path, out)
+	return z.n.peer.GetJSON(ctx, addr, path, out)
 }
 
 func (z zoneHost) Answers(ctx context.Context, addr string) bool {

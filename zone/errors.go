@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // Errors of a replica, kept apart from business outcomes all the way to the
@@ -14,11 +15,12 @@ var (
 	ErrNotLeader = errors.New("zone: not the leader")
 	// ErrNoLeader means no leader was known in time.
 	ErrNoLeader = errors.New("zone: no leader")
-	// ErrNotApplied means the write was refused before it reached the log.
-	ErrNotApplied = errors.New("zone: write not applied")
+	// ErrNotApplied means the write was refused before it reached the log
+	// (or a call carrying it never reached the other node).
+	ErrNotApplied = peer.ErrNotApplied
 	// ErrUnknownOutcome means the write reached the log and may or may not
-	// commit.
-	ErrUnknownOutcome = errors.New("zone: write outcome unknown")
+	// commit (or a call carrying it got no answer).
+	ErrUnknownOutcome = peer.ErrUnknownOutcome
 	// ErrShutdown means the replica is stopping.
 	ErrShutdown = errors.New("zone: shutting down")
 	// ErrLeaseExpired means the zone's leader holds no valid ownership lease
