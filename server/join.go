@@ -1,15 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // joinLoop asks the member at Config.Join to add this node, until it
@@ -35,21 +32,5 @@ func (n *Node) joinLoop() {
 }
 
 func (n *Node) joinOnce(body []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, err := n.peer.NewRequest(ctx, http.MethodPost, n.cfg.Join, "/v1/cluster/join", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.peer.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("join: %s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	return nil
+	return n.peer.PostJSON(context.Background(), n.cfg.Join, "/v1/cluster/join", json.RawMessage(body), nil, peer.Timeout(15*time.Second))
 }

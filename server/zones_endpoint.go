@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
 )
 
 // routeTable is the route table with each zone's leader, from this node's
@@ -206,16 +206,8 @@ func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string
 		wg.Add(1)
 		go func(id, addr string) {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
-			defer cancel()
-			req, _ := n.peer.NewRequest(cctx, http.MethodGet, addr, "/v1/internal/replicas", nil)
-			resp, err := n.peer.Do(req)
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
 			var rs []api.ReplicaState
-			if json.NewDecoder(resp.Body).Decode(&rs) == nil {
+			if n.peer.GetJSON(ctx, addr, "/v1/internal/replicas", &rs, peer.Timeout(700*time.Millisecond)) == nil {
 				mu.Lock()
 				out[id] = rs
 				mu.Unlock()

@@ -134,3 +134,81 @@ func httpClientUses(t *testing.T, path string) []httpUse {
 	})
 	return out
 }
+
+// rawCallHomes are the files that may send a peer request themselves
+// (Client.Do) instead of PostJSON or GetJSON, each for a reason the JSON
+// calls cannot serve.
+var rawCallHomes = map[string]string{
+	"server/route.go":             "the write proxy relays a request and its reply as they are",
+	"server/snapshot_endpoint.go": "a snapshot is streamed, not JSON",
+	"server/zonehost.go":          "a liveness probe: any reply counts",
+	"internal/console/series.go":  "the console's reads carry the user's own credentials and Accept header",
+}
+
+// TestNodeToNodeCallsAreJSONCalls fails on a call of a peer client's Do
+// (a receiver named peer or peers) outside internal/peer and rawCallHomes:
+// a new node-to-node call goes through PostJSON or GetJSON, which decide its
+// outcome (not applied, unknown, the node's error) one way for all.
+func TestNodeToNodeCallsAreJSONCalls(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if name := d.Name(); rel != "." && (strings.HasPrefix(name, ".") || name == "testdata" || rel == "internal/peer" || rel == "tests" || rel == "client") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Do" {
+				return true
+			}
+			var recv string
+			switch x := sel.X.(type) {
+			case *ast.SelectorExpr:
+				recv = x.Sel.Name
+			case *ast.Ident:
+				recv = x.Name
+			}
+			if recv != "peer" && recv != "peers" {
+				return true
+			}
+			seen[rel] = true
+			if _, ok := rawCallHomes[rel]; !ok {
+				t.Errorf("%s:%d: a peer request sent with Do: use peer.Client.PostJSON or GetJSON (or add the file to rawCallHomes with the reason)", rel, fset.Position(call.Pos()).Line)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scan finds the calls it allows: it is not blind.
+	for home := range rawCallHomes {
+		if !seen[home] {
+			t.Errorf("%s makes no raw peer call any more: take it out of rawCallHomes", home)
+		}
+	}
+}
