@@ -1,9 +1,14 @@
-// Package server is an rzone node: the Raft group of its zone over
-// raft-boltdb and a TCP transport, the state machine of package fsm, the
-// HTTP API, forwarding to the leader, linearizable reads, the poster that
-// books payments into bills, the internal endpoints of the batch scheduler
-// whose runtime (and the outbox's delivery) is package scheduler/run, and
-// metrics.
+// Package server is an rzone node: it opens and closes the replicas it
+// hosts (zone.Replica over the state machines of package fsm: its zone, the
+// meta group, async followers, failover stores), serves the HTTP API,
+// forwards to leaders, serves linearizable reads, runs the poster that
+// books payments into bills, hosts the zone drivers (package zone, through
+// zonehost.go) and the batch scheduler's runtime (package scheduler/run,
+// through sched_host.go), and serves metrics. Calls to other nodes go
+// through internal/peer.
+//
+// server is the top of the node: nothing in fsm, zone, scheduler, backup or
+// internal may import it; only cmd/ and tests do.
 //
 // Any node serves any request. Writes go through Raft on the leader; a
 // follower forwards them. A write whose fate is unknown (leadership lost

@@ -14,7 +14,7 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 )
 
-// Shard moves (docs/DESIGN.md; the command is the server's
+X
 // handleMoveShard). A move is an operation of the meta group: the meta
 // leader drives every unfinished one from the phase its record shows, so a
 // move whose driver died with its meta leader is finished by the next and
