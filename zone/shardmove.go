@@ -15,9 +15,10 @@ import (
 )
 
 // Shard moves (this comment is their design; zone/DESIGN.md places the
-// driver among the others; the command is the server's handleMoveShard). A move is an operation of the meta group: the meta
-// leader drives every unfinished one from the phase its record shows, so a
-// move whose driver died with its meta leader is finished by the next and
+// driver among the others; the command is the server's handleMoveShard).
+// A move is an operation of the meta group: the meta leader drives every
+// unfinished one from the phase its record shows, so a move whose driver
+// died with its meta leader is finished by the next and
 // never stays half done:
 //
 //  1. releasing: the meta group marks the shard as moving (a new epoch);
