@@ -31,6 +31,7 @@ func startFakeNode(dropFirstPay bool) (addr string, stop func()) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v1/accounts/{user}", f.putAccount)
 	mux.HandleFunc("POST /v1/accounts/{user}/payments", f.pay)
+	mux.HandleFunc("POST /v1/payments/batch", f.payBatch)
 	mux.HandleFunc("GET /v1/accounts/{user}/bills/{cycle}", f.bill)
 	hs := httptest.NewServer(mux) // no /v1/routes: served as a one-zone node
 	return strings.TrimPrefix(hs.URL, "http://"), hs.Close
@@ -72,18 +73,31 @@ func (f *fakeNode) pay(w http.ResponseWriter, r *http.Request) {
 	fmt.Sscan(r.PathValue("user"), &user)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if p, ok := f.payments[req.Key]; ok {
-		reply(w, http.StatusOK, p) // the original result of the key
+	res := f.payLocked(user, req)
+	if res.Error != nil {
+		refuse(w, res.Status, string(res.Error.Code), res.Error.Message)
 		return
+	}
+	if res.Status == http.StatusCreated && f.dropFirstPay {
+		f.dropFirstPay = false
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // committed, but the client never hears of it
+		return
+	}
+	reply(w, res.Status, res.Payment)
+}
+
+// payLocked decides one payment as a node does.
+func (f *fakeNode) payLocked(user uint64, req client.PayRequest) client.BatchResult {
+	if p, ok := f.payments[req.Key]; ok {
+		return client.BatchResult{Status: http.StatusOK, Payment: &p} // the original result of the key
 	}
 	a := f.accounts[user]
 	if a == nil {
-		refuse(w, http.StatusNotFound, "not_found", "no account")
-		return
+		return client.BatchResult{Status: http.StatusNotFound, Error: &client.ResultError{Code: client.CodeNotFound, Message: "no account"}}
 	}
 	if req.Amount > a.Available {
-		refuse(w, http.StatusUnprocessableEntity, "insufficient_credit", "not enough credit")
-		return
+		return client.BatchResult{Status: http.StatusUnprocessableEntity, Error: &client.ResultError{Code: client.CodeInsufficientCredit, Message: "not enough credit"}}
 	}
 	a.Pending += req.Amount
 	a.Accepted += req.Amount
@@ -91,13 +105,24 @@ func (f *fakeNode) pay(w http.ResponseWriter, r *http.Request) {
 	p := client.Payment{Key: req.Key, User: user, Amount: req.Amount, Merchant: req.Merchant,
 		Status: "accepted", Cycle: "202612", Index: uint64(len(f.payments) + 1)}
 	f.payments[req.Key] = p
-	if f.dropFirstPay {
-		f.dropFirstPay = false
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close() // committed, but the client never hears of it
-		return
+	return client.BatchResult{Status: http.StatusCreated, Payment: &p}
+}
+
+// payBatch decides each payment of a batch, one result per item.
+func (f *fakeNode) payBatch(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Payments []client.BatchPayment `json:"payments"`
 	}
-	reply(w, http.StatusCreated, p)
+	json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out struct {
+		Results []client.BatchResult `json:"results"`
+	}
+	for _, p := range req.Payments {
+		out.Results = append(out.Results, f.payLocked(p.User, client.PayRequest{Key: p.Key, Amount: p.Amount, Merchant: p.Merchant}))
+	}
+	reply(w, http.StatusOK, out)
 }
 
 func (f *fakeNode) bill(w http.ResponseWriter, r *http.Request) {
@@ -181,6 +206,40 @@ func ExampleClient_Pay_retry() {
 	// Output:
 	// true true
 	// order-1001 1999 true <nil>
+}
+
+// Many payments go in one request: each item gets its own result, in the
+// order given (201 new, 200 the original of a key seen before, or its
+// error). An item whose result is an unknown outcome or unavailable is
+// retried with the same key, as a single payment would be.
+func ExampleClient_PayBatch() {
+	addr, stop := startFakeNode(false)
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New([]string{addr})
+	c.PutAccount(ctx, 42, 50_00)
+	c.Pay(ctx, 42, client.PayRequest{Key: "order-1", Amount: 10_00, Merchant: "books"})
+
+	results, err := c.PayBatch(ctx, []client.BatchPayment{
+		{User: 42, Key: "order-2", Amount: 5_00, Merchant: "books"},
+		{User: 42, Key: "order-1", Amount: 10_00, Merchant: "books"}, // seen before
+		{User: 42, Key: "order-3", Amount: 90_00, Merchant: "cars"},  // over the limit
+		{User: 7, Key: "order-4", Amount: 1_00, Merchant: "books"},   // no account
+	})
+	fmt.Println(len(results), err)
+	for _, r := range results {
+		if r.Error != nil {
+			fmt.Println(r.Status, r.Error.Code)
+			continue
+		}
+		fmt.Println(r.Status, r.Payment.Key, r.Payment.Amount)
+	}
+	// Output:
+	// 4 <nil>
+	// 201 order-2 500
+	// 200 order-1 1000
+	// 422 insufficient_credit
+	// 404 not_found
 }
 
 // A bill is read by its cycle ("YYYYMM"); Outstanding is what is still owed.

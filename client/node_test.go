@@ -1,0 +1,111 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/testlog"
+	"github.com/rzonedb/rzone/server"
+)
+
+// startNode starts a one-node standalone zone in this process (open, on
+// loopback) and returns its API address.
+func startNode(t *testing.T) string {
+	t.Helper()
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	cfg := server.DefaultConfig()
+	cfg.NodeID, cfg.DataDir = "n1", filepath.Join(t.TempDir(), "n1")
+	cfg.RaftAddr, cfg.HTTPAddr = free(), free()
+	cfg.Bootstrap, cfg.Insecure = true, true
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
+	cfg.PostInterval = 50 * time.Millisecond
+	cfg.Logger = testlog.New(t, slog.LevelWarn)
+	n, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n.Shutdown(ctx)
+	})
+	return n.HTTPAddr()
+}
+
+// TestClientAgainstANode runs the client's calls against a real node in
+// this process: an account, a payment and its replay with the same key, a
+// key reused with another amount, a decline with its code, a batch with
+// one result per item, the bill the payments are posted into, and a
+// repayment of it.
+func TestClientAgainstANode(t *testing.T) {
+	addr := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.New([]string{addr}, client.WithRouting(false), client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutAccount(ctx, 42, 100_00); err != nil {
+		t.Fatalf("put account: %v", err)
+	}
+	p, replayed, err := c.PayReplayed(ctx, 42, client.PayRequest{Key: "order-1", Amount: 19_99, Merchant: "books"})
+	if err != nil || replayed || p.Status != client.PaymentAccepted || p.Amount != 19_99 {
+		t.Fatalf("pay: %+v replayed=%v %v", p, replayed, err)
+	}
+	again, replayed, err := c.PayReplayed(ctx, 42, client.PayRequest{Key: "order-1", Amount: 19_99, Merchant: "books"})
+	if err != nil || !replayed || again.Index != p.Index {
+		t.Fatalf("the same key again: %+v replayed=%v %v, want the original payment", again, replayed, err)
+	}
+	if _, err := c.Pay(ctx, 42, client.PayRequest{Key: "order-1", Amount: 5_00, Merchant: "books"}); !errors.Is(err, client.ErrIdempotencyConflict) {
+		t.Fatalf("the key with another amount: %v, want an idempotency conflict", err)
+	}
+	_, err = c.Pay(ctx, 42, client.PayRequest{Key: "order-2", Amount: 1_000_00, Merchant: "cars"})
+	var ce *client.Error
+	if !errors.Is(err, client.ErrInsufficientCredit) || !errors.As(err, &ce) || ce.Code != client.CodeInsufficientCredit {
+		t.Fatalf("over the limit: %v, want insufficient_credit", err)
+	}
+	res, err := c.PayBatch(ctx, []client.BatchPayment{
+		{User: 42, Key: "b-1", Amount: 1_00, Merchant: "m"},
+		{User: 42, Key: "order-1", Amount: 19_99, Merchant: "books"}, // a replay
+		{User: 7, Key: "b-2", Amount: 1_00, Merchant: "m"},           // no account
+	})
+	if err != nil || len(res) != 3 || res[0].Status != 201 || res[1].Status != 200 || res[2].Error == nil {
+		t.Fatalf("batch: %+v %v", res, err)
+	}
+	var bill *client.Bill
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a, err := c.GetAccount(ctx, 42)
+		if err == nil && a.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payments never posted: %+v %v", a, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	bill, err = c.GetBill(ctx, 42, p.Cycle)
+	if err != nil || bill.Principal != 20_99 || bill.Outstanding != 20_99 {
+		t.Fatalf("bill %s: %+v %v, want principal 20.99", p.Cycle, bill, err)
+	}
+	r, err := c.Repay(ctx, 42, client.RepayRequest{Key: "repay-1", Amount: 20_99})
+	if err != nil || r.Amount != 20_99 {
+		t.Fatalf("repay: %+v %v", r, err)
+	}
+	if bill, err = c.GetBill(ctx, 42, p.Cycle); err != nil || bill.Outstanding != 0 || bill.Status != client.BillPaid {
+		t.Fatalf("bill after the repayment: %+v %v", bill, err)
+	}
+}
