@@ -61,7 +61,7 @@ func TestShardMoveFinishedByTheNextMetaLeader(t *testing.T) {
 	var mu sync.Mutex
 	driver := ""
 	hold := func(node, phase string) bool {
-		if phase != movePhaseDropping {
+		if phase != fsm.MovePhaseDropping {
 			return false
 		}
 		mu.Lock()
@@ -89,7 +89,7 @@ func TestShardMoveFinishedByTheNextMetaLeader(t *testing.T) {
 		rec, _ = mc.nodes[i].metaFSM.State().Op(op.ID)
 		mu.Lock()
 		defer mu.Unlock()
-		return rec.Phase == movePhaseDropping && driver != ""
+		return rec.Phase == fsm.MovePhaseDropping && driver != ""
 	})
 	// Half done: the source has released the shard, the target does not
 	// own it; its users' writes are refused.

@@ -67,14 +67,6 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	n.writeOp(w, r, *res.Op, wait)
 }
 
-// Shard move phases (handleMoveShard).
-const (
-	movePhaseReleasing = fsm.MovePhaseReleasing
-	movePhaseImporting = fsm.MovePhaseImporting
-	movePhaseDropping  = fsm.MovePhaseDropping
-	movePhaseRouting   = fsm.MovePhaseRouting
-)
-
 // metaApplyIdempotent is metaApply for a command that may be applied twice
 // with one effect: it retries while the outcome is unknown or the meta
 // group has no leader, until ctx ends.
