@@ -24,7 +24,30 @@
 //
 // fsm sits at the bottom of rzone: it imports only internal helpers
 // (internal/api, internal/inject, internal/timeofday), never scheduler,
-// server, zone, client or cmd; deps_test.go fails if it does. The meta
-// group's state machine (meta*.go: routes, leases, failover phases, config,
-// batch runs) lives here too. Design: docs/DESIGN.md.
+// server, zone, client or cmd; deps_test.go fails if it does. Design:
+// docs/DESIGN.md.
+//
+// # The meta state machine
+//
+// The meta group's state machine (Meta, MetaState, MetaCmd) lives in the
+// meta*.go files, apart from the zone's: it is held in memory and
+// snapshotted as JSON, not kept in bbolt. Each file owns one concern:
+//
+//   - meta.go: the commands and their decoding, init, shard routes and
+//     epochs, zone leases, config, shard moves (MetaMoveShard,
+//     MetaFinishMove), apply and snapshots;
+//   - meta_failover.go: a zone's failover phases (MetaFailover,
+//     MetaPromote, MetaRecover, MetaFinishRecover, MetaGuardReady) and the
+//     failover stores;
+//   - meta_ops.go: persisted operations (failover, recover, shard move,
+//     cluster init) with id, phase and progress, and MetaOpUpdate;
+//   - meta_nodes.go: node removal, joining and draining;
+//   - meta_tokens.go: API tokens (hashes only);
+//   - meta_sched.go: batch runs, their ranges and task leases;
+//   - meta_digest.go: the digest that compares replicas.
+//
+// Its rules about routes (a refused command changes nothing; epochs never
+// go back; a failover store's shard goes home only when its recovery ends)
+// are checked after every command of seeded random walks
+// (meta_routing_test.go).
 package fsm
