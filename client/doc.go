@@ -23,4 +23,8 @@
 //
 // Reads are linearizable unless client.Stale() is passed, which lets any node
 // answer from its replica. Amounts are int64 minor units (cents).
+//
+// client imports only internal/api (constants of the wire format), never
+// server, zone, fsm or scheduler: a program that embeds the client links no
+// node.
 package client

@@ -21,4 +21,7 @@
 // size tasks from the online slots, their observed rates and the pending work
 // (SmartSlicer), cutting the tail off running tasks at their renewals so that a run ends
 // on small tasks instead of waiting on a large one; FixedSlicer is the baseline.
+//
+// scheduler imports only internal/timeofday: never fsm, scheduler/run,
+// server, zone or client.
 package scheduler

@@ -9,4 +9,7 @@
 // HTTP handlers. A user's shard is user % fsm.NumShards; in cluster mode
 // the meta group's route table (fsm.MetaState) says which zone owns each
 // shard. See zone/DESIGN.md.
+//
+// zone imports fsm and internal packages only, never server, scheduler,
+// backup or client; TestZoneLinksNoNodePackages checks it.
 package zone

@@ -1,6 +1,8 @@
 // Package buildinfo says which build of rzone is running: its version, the
 // VCS revision it was built from and the Go version, read from the build
 // information the Go toolchain embeds in every binary.
+//
+// buildinfo imports no other rzone package.
 package buildinfo
 
 import (

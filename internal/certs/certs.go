@@ -9,6 +9,8 @@
 //
 // Keys are written 0600. A node tells a node certificate from a client
 // certificate by its organizational unit (NodeOU).
+//
+// certs imports no other rzone package.
 package certs
 
 import (

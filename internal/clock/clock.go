@@ -4,6 +4,8 @@
 // passing of monotonic time by a rate, so fault tests can give one node a
 // clock that is off or that runs fast or slow (Go reads the clock without
 // libc, so libfaketime cannot do this from outside).
+//
+// clock imports no other rzone package.
 package clock
 
 import "time"

@@ -4,6 +4,8 @@
 // GET /v1/ui/series, answers the last ten minutes of cluster-wide figures
 // (payments/s, apply latency, follower lag per zone) sampled by the node
 // once a second while a console is open.
+//
+// console imports only internal/api and internal/peer, never server.
 package console
 
 import (

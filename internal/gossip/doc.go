@@ -82,4 +82,6 @@
 // can join and learn every node's addresses. With a key, every packet and
 // stream is AES-GCM encrypted and authenticated, and members without the
 // key are refused.
+//
+// gossip imports no other rzone package.
 package gossip

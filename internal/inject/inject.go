@@ -2,6 +2,8 @@
 // switch on to prove that the fault-test checkers catch real anomalies.
 // Production builds (without the faultinject build tag) compile every
 // injection point to a constant false.
+//
+// inject imports no other rzone package: every package may import it.
 package inject
 
 // Fault names accepted by Set.

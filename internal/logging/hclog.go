@@ -1,5 +1,7 @@
 // Package logging bridges the hashicorp libraries' loggers into log/slog, so
 // a node writes one structured log.
+//
+// logging imports no other rzone package.
 package logging
 
 import (

@@ -1,5 +1,7 @@
 // Package money converts between decimal amount strings ("19.99") and
 // int64 minor units (1999), exactly, with two decimal places.
+//
+// money imports no other rzone package.
 package money
 
 import (

@@ -5,6 +5,8 @@
 // runs an ordinary raft.NetworkTransport. With TLS configs (ListenTLS)
 // every connection is mutual TLS before the header is sent: both sides
 // present a node certificate, and a plaintext dialer is refused.
+//
+// mux imports no other rzone package.
 package mux
 
 import (

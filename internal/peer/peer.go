@@ -2,6 +2,9 @@
 // /v1/internal/*, guard marks, leases and the scheduler's reports all go
 // through one Client, with one timeout policy and one place for TLS. The
 // Raft stream multiplexer (internal/mux) takes the same TLS configs.
+//
+// peer imports only internal/api, never a package of the node (server,
+// zone, fsm, scheduler).
 package peer
 
 import (

@@ -2,6 +2,8 @@
 // of rzone's configuration. It sits below every other rzone package (it
 // imports only the standard library), so the state machine and the scheduler
 // read windows with the same code.
+//
+// timeofday imports no other rzone package.
 package timeofday
 
 import (

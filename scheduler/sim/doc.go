@@ -12,4 +12,7 @@
 // same instant with the same outcome travel as one cohort (each call's failure is still
 // drawn on its own), and a pool slice costs events per slice and per renewal, not per
 // user, its progress between pauses being a closed form.
+//
+// scheduler/sim imports only scheduler: never scheduler/run, fsm, server,
+// zone or client.
 package sim
