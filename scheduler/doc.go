@@ -13,6 +13,8 @@
 // engines follow the same rules (a lease per task, expiry by a deadline, take-back of
 // expired tasks, fencing of a stale holder), but the simulation's figures on leasing
 // are those of the Dispatcher, not of fsm's engine; making them one engine is open.
+// scheduler/run's TestLeaseEnginesAgree runs one lease, checkpoint, expiry, take-back,
+// fencing and completion sequence through both and requires the same answers.
 //
 // The concurrency limit towards a downstream such as a bank channel is the minimum of a
 // time-window Schedule that operations configure and an Adaptive limit that backs off
