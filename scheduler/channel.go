@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Channel is a downstream that moves money for the autodebit job, such as a bank's
@@ -21,3 +22,12 @@ type Channel interface {
 // ErrChannelBusy is returned by a Channel that refused or timed out a call because it
 // is overloaded.
 var ErrChannelBusy = errors.New("scheduler: downstream channel busy")
+
+// Overload is the load model of a simulated downstream (scheduler/sim's
+// channels in virtual time, scheduler/run's SimBank and SimGateway in real
+// time): with load = calls in flight ÷ slots, a call takes latency ×
+// max(1, load) and fails with probability base + max(0, load − 1), capped
+// at maxFailure.
+func Overload(latency time.Duration, base, maxFailure, load float64) (time.Duration, float64) {
+	return time.Duration(float64(latency) * max(1, load)), min(maxFailure, base+max(0, load-1))
+}

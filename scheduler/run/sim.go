@@ -57,12 +57,13 @@ func (s *simLoad) call(ctx context.Context) (failed bool, err error) {
 		s.inFlight--
 		s.mu.Unlock()
 	}()
+	lat, p := scheduler.Overload(s.cfg.Latency, s.cfg.BaseFailure, 0.95, load)
 	select {
-	case <-time.After(time.Duration(float64(s.cfg.Latency) * max(1, load))):
+	case <-time.After(lat):
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	return rand.Float64() < min(0.95, s.cfg.BaseFailure+max(0, load-1)), nil
+	return rand.Float64() < p, nil
 }
 
 // SimBank is a simulated bank channel in real time (simLoad's model).

@@ -264,8 +264,7 @@ func (r *channelRun) dispatch() {
 		}
 	}
 	load := float64(r.inFlight) / r.k
-	p := math.Min(r.m.MaxFailure, r.pBase+math.Max(0, load-1))
-	lat := time.Duration(float64(r.m.Latency) * math.Max(1, load))
+	lat, p := scheduler.Overload(r.m.Latency, r.pBase, r.m.MaxFailure, load)
 	if g := r.m.Resolution; g > 0 {
 		lat = max(g, lat.Round(g))
 	}
