@@ -80,12 +80,12 @@ func (n *Node) startCluster() error {
 	}
 	n.gossip = g
 	n.metrics.reg.MustRegister(g.Collectors()...)
-	n.goLoop(n.leaseLoop)
-	n.goLoop(n.convergeLoop)
-	n.goLoop(n.guardLoop)
-	n.goLoop(n.failoverLoop)
-	n.goLoop(n.opsLoop)
-	n.goLoop(n.sched.Run)
+	n.startService("lease", n.leaseLoop)
+	n.startService("converge", n.convergeLoop)
+	n.startService("guard", n.guardLoop)
+	n.startService("failover", n.failoverLoop)
+	n.startService("shard-moves", n.opsLoop)
+	n.startService("scheduler", func(<-chan struct{}) { n.sched.Run() }) // stops on n.stop
 	return nil
 }
 
@@ -238,7 +238,7 @@ func notSent(err error) bool {
 
 // leaseLoop renews the ownership lease of every group this node leads and
 // serves writes for (zone.LeaseKeeper.RenewAll).
-func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.leases.RenewAll) }
+func (n *Node) leaseLoop(stop <-chan struct{}) { n.every(stop, n.cfg.LeaseRenew, n.leases.RenewAll) }
 
 // getJSONFrom GETs addr+path into out; an error reply becomes an *api.Error.
 func (n *Node) getJSONFrom(ctx context.Context, addr, path string, out any) error {
