@@ -73,6 +73,7 @@ func checkServices(t *testing.T, c Config, want []string, ready func(*Node) bool
 		}
 	})
 	waitFor(t, 15*time.Second, "node ready", func() bool { return ready(nd) })
+	time.Sleep(300 * time.Millisecond) // the loops tick (converge's every 250 ms)
 	var names []string
 	for _, s := range nd.services {
 		names = append(names, s.Name())
