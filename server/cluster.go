@@ -75,12 +75,12 @@ func (n *Node) startCluster() error {
 	}
 	n.gossip = g
 	n.metrics.reg.MustRegister(g.Collectors()...)
-	n.goLoop(n.leaseLoop)
-	n.goLoop(n.convergeLoop)
-	n.goLoop(n.guardLoop)
-	n.goLoop(n.failoverLoop)
-	n.goLoop(n.opsLoop)
-	n.goLoop(n.sched.Run)
+	n.startService("lease", n.leaseLoop)
+	n.startService("converge", n.convergeLoop)
+	n.startService("guard", n.guardLoop)
+	n.startService("failover", n.failoverLoop)
+	n.startService("shard-moves", n.opsLoop)
+	n.startService("scheduler", func(<-chan struct{}) { n.sched.Run() }) // stops on n.stop
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 
 // leaseLoop renews the ownership lease of every group this node leads and
 // serves writes for (zone.LeaseKeeper.RenewAll).
-func (n *Node) leaseLoop() { n.every(n.cfg.LeaseRenew, n.leases.RenewAll) }
+func (n *Node) leaseLoop(stop <-chan struct{}) { n.every(stop, n.cfg.LeaseRenew, n.leases.RenewAll) }
 
 // decodeLarge decodes an internal request body of up to 16 MiB, refusing
 // unknown fields and trailing data as api.Decode does for smaller bodies.

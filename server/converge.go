@@ -18,7 +18,9 @@ import (
 // follower replicas of the zones its zone backs up, non-voter members of
 // the meta group and of its zone's followers (on the leaders), and the
 // zone's shard ownership (on the zone leader).
-func (n *Node) convergeLoop() { n.every(250*time.Millisecond, n.convergeOnce) }
+func (n *Node) convergeLoop(stop <-chan struct{}) {
+	n.every(stop, 250*time.Millisecond, n.convergeOnce)
+}
 
 func (n *Node) convergeOnce() {
 	if err := n.converge(); err != nil {

@@ -49,8 +49,12 @@ const storeMarker = "failover-store"
 
 // failoverLoop drives, on the meta leader, automatic failovers and the
 // steps of failovers and reconciliations under way (zone.FailoverDriver),
-// and on every node the upkeep of its failover stores.
-func (n *Node) failoverLoop() { n.every(n.cfg.FailoverTick, n.failoverTick) }
+// and on every node the upkeep of its failover stores. It returns once the
+// driver's steps under way have ended.
+func (n *Node) failoverLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.FailoverTick, n.failoverTick)
+	n.failoverTasks.Wait()
+}
 
 func (n *Node) failoverTick() {
 	st := n.metaFSM.State()

@@ -116,4 +116,6 @@ func (n *Node) handleInternalGuard(w http.ResponseWriter, r *http.Request) {
 
 // guardLoop clears, on the own zone's leader, the marks the backup zone's
 // replicas have applied past (zone.GuardKeeper.Tick).
-func (n *Node) guardLoop() { n.every(n.cfg.GuardClearInterval, n.guards.Tick) }
+func (n *Node) guardLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.GuardClearInterval, n.guards.Tick)
+}

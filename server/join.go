@@ -12,7 +12,7 @@ import (
 // joinLoop asks the member at Config.Join to add this node, until it
 // succeeds or the node stops. A node that is already a member is simply
 // re-registered.
-func (n *Node) joinLoop() {
+func (n *Node) joinLoop(stop <-chan struct{}) {
 	body, _ := json.Marshal(api.JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.raftAdvertise(), HTTPAddr: n.cfg.httpAdvertise()})
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -23,6 +23,8 @@ func (n *Node) joinLoop() {
 		}
 		n.log.Info("join not done yet; retrying", "via", n.cfg.Join, "attempt", attempt, "err", err)
 		select {
+		case <-stop:
+			return
 		case <-n.stop:
 			return
 		case <-time.After(backoff):

@@ -91,7 +91,13 @@ type Node struct {
 	handoff sync.Mutex
 	// removedOnce logs once that this node was removed.
 	removedOnce sync.Once
-	wg          sync.WaitGroup
+	// services are the node's background components in their start order
+	// (service.go); Shutdown stops them in the reverse order.
+	services []*service
+	// failoverTasks and moveTasks hold the goroutines the failover and
+	// shard move drivers start (zoneHost.Go): their services wait for them.
+	// tasks holds any other driver's.
+	failoverTasks, moveTasks, tasks sync.WaitGroup
 
 	// seen holds the replica states other nodes last reported (zone status).
 	seenMu sync.Mutex
@@ -139,14 +145,16 @@ func Start(cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.goLoop(n.postLoop)
+	// The background services, in start order; Shutdown stops them in
+	// the reverse order.
+	n.startService("post", n.postLoop)
 	if n.certs == nil {
-		n.goLoop(n.warnInsecure)
+		n.startService("insecure-warning", n.warnInsecure)
 	} else {
-		n.goLoop(n.certLoop)
+		n.startService("cert-reload", n.certLoop)
 	}
 	if !n.cfg.Notify.Off {
-		n.goLoop(n.outbox.Run)
+		n.startService("outbox", func(<-chan struct{}) { n.outbox.Run() }) // stops on n.stop
 	}
 	if n.clustered {
 		if err := n.startCluster(); err != nil {
@@ -154,35 +162,13 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	} else {
-		n.goLoop(n.leaderLoop)
+		n.startService("register-leader", n.leaderLoop)
 		if n.cfg.Join != "" {
-			n.goLoop(n.joinLoop)
+			n.startService("join", n.joinLoop)
 		}
 	}
 	log.Info("node started", "raft", cfg.raftAdvertise(), "http", cfg.httpAdvertise(), "clustered", n.clustered)
 	return n, nil
-}
-
-// every runs fn every d until the node stops.
-func (n *Node) every(d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		fn()
-	}
-}
-
-func (n *Node) goLoop(fn func()) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		fn()
-	}()
 }
 
 func (n *Node) open() error {
@@ -222,8 +208,11 @@ func (n *Node) open() error {
 // Shutdown first hands off the leadership of every group the node leads
 // (each transfer bounded by handoffTimeout and ctx), so that no group
 // waits an election timeout for a new leader; then it stops the API
-// (letting requests in flight finish until ctx ends), the loops, gossip
-// (leaving the cluster) and Raft, and closes the stores.
+// (letting requests in flight finish until ctx ends), the background
+// services in the reverse of their start order (each logged with how long
+// it took to stop), gossip (leaving the cluster) and Raft, and closes the
+// stores. Closing n.stop tells every service and long wait to end; each
+// service is then stopped and waited for in turn.
 func (n *Node) Shutdown(ctx context.Context) error {
 	if !n.closing.CompareAndSwap(false, true) {
 		return nil
@@ -239,7 +228,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
 	}
-	n.wg.Wait()
+	n.stopServices()
+	n.tasks.Wait()
 	if n.gossip != nil {
 		n.gossip.Leave(time.Second)
 	}
@@ -373,10 +363,12 @@ func (n *Node) forgetAddrs() {
 
 // leaderLoop (standalone) registers this node's API address whenever it
 // becomes leader and it is not yet recorded.
-func (n *Node) leaderLoop() {
+func (n *Node) leaderLoop(stop <-chan struct{}) {
 	h := n.ownZone()
 	for {
 		select {
+		case <-stop:
+			return
 		case <-n.stop:
 			return
 		case isLeader := <-h.rep.Raft().LeaderCh():
@@ -400,7 +392,7 @@ func (n *Node) leaderLoop() {
 // postLoop books accepted payments into bills, on the own zone's leader,
 // every PostInterval. Posting is idempotent, so a post proposed by a leader
 // that then lost its term does no harm.
-func (n *Node) postLoop() { n.every(n.cfg.PostInterval, n.postTick) }
+func (n *Node) postLoop(stop <-chan struct{}) { n.every(stop, n.cfg.PostInterval, n.postTick) }
 
 func (n *Node) postTick() {
 	for _, h := range n.hostedZones() {

@@ -185,7 +185,10 @@ func (n *Node) activeOpID(kind, target string) string {
 
 // opsLoop drives, on the meta leader, every unfinished shard move from the
 // phase its record shows (zone.ShardMoveDriver).
-func (n *Node) opsLoop() { n.every(n.cfg.FailoverTick, n.moves.Tick) }
+func (n *Node) opsLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.FailoverTick, n.moves.Tick)
+	n.moveTasks.Wait()
+}
 
 // testMoveHold, when set (tests), keeps a shard move's driver on node from
 // starting phase while it returns true, as if it hung there; the driver

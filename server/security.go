@@ -45,8 +45,8 @@ func (n *Node) ReloadCerts() error {
 }
 
 // certLoop reloads the certificate when its file changes.
-func (n *Node) certLoop() {
-	n.every(certPoll, func() {
+func (n *Node) certLoop(stop <-chan struct{}) {
+	n.every(stop, certPoll, func() {
 		if err := n.ReloadCerts(); err != nil {
 			n.log.Warn("reload certificates", "err", err)
 		}
@@ -57,10 +57,10 @@ func (n *Node) certLoop() {
 const insecureWarning = time.Minute
 
 // warnInsecure logs, at start and every minute, that the node runs open.
-func (n *Node) warnInsecure() {
+func (n *Node) warnInsecure(stop <-chan struct{}) {
 	warn := func() {
 		n.log.Warn("running --insecure: no TLS, no tokens; anyone who reaches a port can read and change everything")
 	}
 	warn()
-	n.every(insecureWarning, warn)
+	n.every(stop, insecureWarning, warn)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -12,8 +13,12 @@ import (
 // zoneHost is the node as the zone's drivers see it (zone.Host,
 // zone.FailoverHost, zone.ShardMoveHost): the guard keeper, the lease
 // keeper, the failover driver and the shard move driver run in zone/ and
-// reach the node only through it.
-type zoneHost struct{ n *Node }
+// reach the node only through it. tasks holds the goroutines the driver
+// starts (Go); nil: the node's tasks.
+type zoneHost struct {
+	n     *Node
+	tasks *sync.WaitGroup
+}
 
 var _ zone.Host = zoneHost{}
 
@@ -80,7 +85,19 @@ func (z zoneHost) Answers(ctx context.Context, addr string) bool {
 	return err == nil
 }
 
-func (z zoneHost) Go(fn func()) { z.n.goLoop(fn) }
+// Go runs fn in a goroutine that the service which started it (or, for a
+// host without tasks, Shutdown) waits for.
+func (z zoneHost) Go(fn func()) {
+	wg := z.tasks
+	if wg == nil {
+		wg = &z.n.tasks
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fn()
+	}()
+}
 
 func (z zoneHost) Stopping() <-chan struct{} { return z.n.stop }
 
@@ -100,12 +117,12 @@ func (h *hosted) Guard() *zone.GuardHolder { return &h.guard }
 // startDrivers makes the node's zone drivers (before its replicas open:
 // every write goes through the guard keeper).
 func (n *Node) startDrivers() {
-	host := zoneHost{n}
+	host := zoneHost{n: n}
 	cfg := zone.DriverConfig{NodeID: n.cfg.NodeID, ApplyTimeout: n.cfg.ApplyTimeout, LeaseDuration: n.cfg.LeaseDuration, Logger: n.log}
 	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.guardMarks, Clears: n.metrics.guardClears,
 		Live: n.metrics.guardLive, MarkSeconds: n.metrics.guardMarkSeconds})
 	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
-	n.failover = zone.NewFailoverDriver(host, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
+	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
 		ReconcileSeconds: n.metrics.reconcileSeconds})
-	n.moves = zone.NewShardMoveDriver(host, cfg, n.holdMove)
+	n.moves = zone.NewShardMoveDriver(zoneHost{n, &n.moveTasks}, cfg, n.holdMove)
 }
