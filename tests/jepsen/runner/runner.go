@@ -483,7 +483,7 @@ func shardZones(ctx context.Context, c target) (func(uint64) string, error) {
 			for _, sr := range rt.Shards {
 				owner[uint64(sr.Shard)] = sr.Zone
 			}
-			return func(u uint64) string { return owner[u%100] }, nil
+			return func(u uint64) string { return owner[u%uint64(len(rt.Shards))] }, nil
 		}
 		last = err
 		time.Sleep(250 * time.Millisecond)
