@@ -109,12 +109,27 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 	for i := range items {
 		pending[i] = i
 	}
+	// unknown[i] is set once a round left item i's outcome unknown: a later
+	// round's refusal that says only "not applied this time" cannot settle
+	// it (the earlier round may have charged), so the item ends unknown
+	// unless a later round gets the key's own answer (as do() does for one
+	// call).
+	unknown := make([]bool, len(items))
+	settle := func() []BatchResult {
+		for i, r := range results {
+			if unknown[i] && r.Error != nil && !answeredCode(r.Error.Code) {
+				results[i] = BatchResult{Status: CodeUnknownOutcome.HTTPStatus(), Error: &ResultError{Code: CodeUnknownOutcome,
+					Message: "an earlier attempt may have been applied; the last attempt: " + string(r.Error.Code) + ": " + r.Error.Message}}
+			}
+		}
+		return results
+	}
 	delay := c.backoff
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return results, ctx.Err()
+				return settle(), ctx.Err()
 			case <-time.After(delay/2 + rand.N(delay/2+1)):
 			}
 			delay = min(2*delay, c.maxBackoff)
@@ -174,8 +189,13 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 			}(g)
 		}
 		wg.Wait()
+		for _, i := range pending {
+			if e := results[i].Error; e != nil && e.Code == CodeUnknownOutcome {
+				unknown[i] = true
+			}
+		}
 		if firstErr != nil {
-			return results, firstErr
+			return settle(), firstErr
 		}
 		var next []int
 		for _, i := range pending {
@@ -191,7 +211,7 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 		}
 		pending = next
 	}
-	return results, nil
+	return settle(), nil
 }
 
 // groupByZone splits the items at idx by the zone of their user (users is

@@ -350,12 +350,17 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 // a timeout) says only that this attempt was not applied.
 func answered(err error) bool {
 	var e *Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	switch e.Code {
-	case CodeInsufficientCredit, CodeOverpayment, CodeIdempotencyConflict,
-		CodeInvalidArgument, CodeNotFound, CodePayloadTooLarge:
+	return errors.As(err, &e) && answeredCode(e.Code)
+}
+
+// answeredCode reports whether an error code is such an answer. Not
+// invalid_argument or not_found: a node may give those for what it lacks
+// rather than for the request (a failover store without the account, a
+// node without a bank, a body it failed to read), while another node may
+// have applied the write.
+func answeredCode(c Code) bool {
+	switch c {
+	case CodeInsufficientCredit, CodeOverpayment, CodeIdempotencyConflict, CodePayloadTooLarge:
 		return true
 	}
 	return false
@@ -413,7 +418,13 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	if resp.StatusCode >= 300 {
 		var eb errorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
-			return resp.StatusCode, &Error{Code: CodeInternal, Status: resp.StatusCode, Node: node,
+			// Not a node's error (a proxy's 502 or 504, say): a write
+			// behind it may have been applied.
+			code := CodeInternal
+			if cl.write && resp.StatusCode >= 500 {
+				code = CodeUnknownOutcome
+			}
+			return resp.StatusCode, &Error{Code: code, Status: resp.StatusCode, Node: node,
 				Message: fmt.Sprintf("unexpected reply %s: %.200s", resp.Status, data)}
 		}
 		return resp.StatusCode, &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: resp.StatusCode, Node: node}
@@ -425,7 +436,13 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	}
 	if cl.out != nil {
 		if err := json.Unmarshal(data, cl.out); err != nil {
-			return resp.StatusCode, &Error{Code: CodeInternal, Status: resp.StatusCode, Node: node,
+			// The node answered success with a reply that cannot be
+			// read: a write was applied, or may have been.
+			code := CodeInternal
+			if cl.write {
+				code = CodeUnknownOutcome
+			}
+			return resp.StatusCode, &Error{Code: code, Status: resp.StatusCode, Node: node,
 				Message: fmt.Sprintf("decode reply: %v", err)}
 		}
 	}

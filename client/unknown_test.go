@@ -30,6 +30,8 @@ func TestUnknownOutcomeIsNotMaskedByALaterRefusal(t *testing.T) {
 		{"cut then unavailable", true, api.CodeUnavailable, ErrUnknownOutcome},
 		{"cut then lease expired", true, api.CodeLeaseExpired, ErrUnknownOutcome},
 		{"cut then unauthenticated", true, api.CodeUnauthenticated, ErrUnknownOutcome},
+		{"cut then not found", true, api.CodeNotFound, ErrUnknownOutcome},
+		{"cut then invalid", true, api.CodeInvalidArgument, ErrUnknownOutcome},
 		{"cut then declined", true, api.CodeInsufficientCredit, ErrInsufficientCredit},
 		{"cut then conflict", true, api.CodeIdempotencyConflict, ErrIdempotencyConflict},
 		{"cut then applied", true, "", nil},
@@ -77,5 +79,64 @@ func TestUnknownOutcomeIsNotMaskedByALaterRefusal(t *testing.T) {
 				t.Fatalf("%d attempts, want the call retried", n)
 			}
 		})
+	}
+}
+
+// TestProxyErrorOnAWriteIsUnknown: a reply that is not a node's error (a
+// proxy's 502 with an HTML body) to a write may hide an applied write: the
+// outcome is unknown, and the client retries it with the same key.
+func TestProxyErrorOnAWriteIsUnknown(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte("<html>bad gateway</html>"))
+	}))
+	defer hs.Close()
+	c, _ := New([]string{strings.TrimPrefix(hs.URL, "http://")}, WithRouting(false), WithMaxRetries(1), WithBackoff(time.Millisecond, time.Millisecond))
+	if _, err := c.Pay(context.Background(), 7, PayRequest{Key: "k", Amount: 1, Merchant: "m"}); !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("pay behind a 502: %v, want unknown outcome", err)
+	}
+	if _, err := c.GetAccount(context.Background(), 7); errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("a read behind a 502 is not a write: %v", err)
+	}
+}
+
+// TestBatchItemUnknownStaysUnknown: an item of a batch whose outcome was
+// unknown in one round and that a later round gets only "unavailable" for
+// ends unknown, not "not applied"; an item the later round answers with
+// the key's own result (here: a decline) takes that answer.
+func TestBatchItemUnknownStaysUnknown(t *testing.T) {
+	var round atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req api.BatchRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		var out api.BatchResponse
+		first := round.Add(1) == 1
+		for _, p := range req.Payments {
+			switch {
+			case first:
+				out.Results = append(out.Results, api.BatchResult{Status: 500, Error: api.Errorf(api.CodeUnknownOutcome, "commit not confirmed")})
+			case p.Key == "a":
+				out.Results = append(out.Results, api.BatchResult{Status: 503, Error: api.Errorf(api.CodeUnavailable, "no leader")})
+			default:
+				out.Results = append(out.Results, api.BatchResult{Status: 422, Error: api.Errorf(api.CodeInsufficientCredit, "declined")})
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
+	}))
+	defer hs.Close()
+	c, _ := New([]string{strings.TrimPrefix(hs.URL, "http://")}, WithRouting(false), WithMaxRetries(3), WithBackoff(time.Millisecond, time.Millisecond))
+	res, err := c.PayBatch(context.Background(), []BatchPayment{{User: 1, Key: "a", Amount: 1, Merchant: "m"}, {User: 1, Key: "b", Amount: 1, Merchant: "m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res[0].Error; e == nil || e.Code != CodeUnknownOutcome {
+		t.Fatalf("item a (unknown, then unavailable): %+v, want unknown_outcome", res[0])
+	}
+	if e := res[1].Error; e == nil || e.Code != CodeInsufficientCredit {
+		t.Fatalf("item b (unknown, then declined): %+v, want the decline", res[1])
+	}
+	if n := round.Load(); n < 2 {
+		t.Fatalf("%d rounds, want the unknown items retried", n)
 	}
 }

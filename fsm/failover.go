@@ -561,7 +561,10 @@ func (a *applier) settleTwice(user uint64, key string, acc *accountRec, zp, sp p
 	})
 	if zoneCharged {
 		if short := a.uncharge(user, key, acc, zp); short > 0 {
-			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %s of it had been repaid and is owed back to the user", user, key, money.Format(short)))
+			// Stored in the merge record (replicated state): its text
+			// stays as earlier versions wrote it, in minor units, so that
+			// replicas on two versions during an upgrade store alike.
+			rep.Unmerged = append(rep.Unmerged, fmt.Sprintf("payment %d/%s undone: %d of it had been repaid and is owed back to the user", user, key, short))
 		}
 	}
 	payments := a.tx.Bucket(bucketPayments)

@@ -366,3 +366,24 @@ func TestMergeComparesAccountsAndBills(t *testing.T) {
 		t.Fatalf("account 2 after merge: %+v (want the store's limit)", a)
 	}
 }
+
+// TestStoreWithoutTheAccountDoesNotSayNotFound: the lost zone created an
+// account (so it is marked, hence blacklisted) and took a payment for it,
+// neither replicated; a retry of that payment in the failover store must
+// not be answered "not found", which would contradict the charge the zone
+// acknowledged: it waits for reconciliation (account_isolated), stores
+// nothing. An account no zone ever marked is still not found.
+func TestStoreWithoutTheAccountDoesNotSayNotFound(t *testing.T) {
+	zoneCmds := []Command{putAcc(1, 1000), putAcc(9, 1000), pay(9, "k1", 100)}
+	_, store := failoverPair(t, zoneCmds, 1, []uint64{9})
+	res := store.one(pay(9, "k1", 100))
+	if res.Code != Isolated {
+		t.Fatalf("retry of a payment of an account the store lacks: %v %q, want account_isolated", res.Code, res.Msg)
+	}
+	if _, err := store.f.Payment(9, "k1"); err == nil {
+		t.Fatal("the undecided payment was stored")
+	}
+	if res := store.one(pay(5, "x", 1)); res.Code != NotFound {
+		t.Fatalf("a payment for an account nobody made: %v, want not found", res.Code)
+	}
+}

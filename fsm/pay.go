@@ -37,6 +37,16 @@ func (a *applier) pay(c *Command) Result {
 	ak := be64(c.User)
 	var acc accountRec
 	if !get(accounts, ak, &acc) {
+		if isolated(a.tx, c.User) {
+			// A failover store without the account of a blacklisted
+			// user: the lost zone made it (and may have taken this very
+			// key) after the store's seed. "Not found" would contradict
+			// what the zone acknowledged; the payment waits.
+			fr, _ := failoverMode(a.tx)
+			return Result{Code: Isolated, Msg: fmt.Sprintf(
+				"payment %q for account %d is not decided while zone %s is failed over: the account is not in the failover store, and its latest state is in zone %s; retry it after reconciliation (nothing was charged)",
+				c.Key, c.User, fr.Zone, fr.Zone)}
+		}
 		return Result{Code: NotFound, Msg: fmt.Sprintf("account %d not found", c.User)}
 	}
 	p = paymentRec{Amount: c.Amount, Merchant: c.Merchant, Created: c.Time, Index: a.index}
