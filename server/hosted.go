@@ -130,13 +130,15 @@ func (n *Node) closeAll() {
 		}
 		h.fsm.Close()
 	}
+	// n.meta and n.gossip stay set, shut down: a request the API's
+	// shutdown did not wait out (its context ended first) reads them
+	// without the node's lock, and gets a closed group's error rather than
+	// a nil pointer (and no data race on the fields).
 	if n.meta != nil {
 		n.meta.Shutdown()
-		n.meta = nil
 	}
 	if n.gossip != nil {
 		n.gossip.Shutdown()
-		n.gossip = nil
 	}
 	if n.mux != nil {
 		n.mux.Close()

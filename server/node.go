@@ -225,6 +225,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
 	if n.http != nil {
 		if err := n.http.Shutdown(ctx); err != nil {
+			// Requests still running when ctx ended: close their
+			// connections; they end on the closed groups' errors.
+			n.http.Close()
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
 	}
