@@ -249,20 +249,7 @@ func TestFailoverFinishedByTheNextMetaLeader(t *testing.T) {
 	node, _ := driver()
 	dead := mc.stopDriver(t, node, rec)
 
-	var done fsm.Op
-	var zi fsm.ZoneInfo
-	var last int
-	waitFor(t, 30*time.Second, "the next meta leader finishes the failover", func() bool {
-		last = mc.liveMetaLeader(dead)
-		if last < 0 {
-			return false
-		}
-		st = mc.nodes[last].metaFSM.State()
-		done, _ = st.Op(op.ID)
-		zi, _ = st.ZoneOf(z)
-		return done.Done() && zi.PhaseOf() == fsm.PhaseFailover
-	})
-	mc.checkSameOp(t, st, last, rec, done)
+	st, done, zi := mc.awaitResumed(t, dead, rec, op.ID, z, fsm.PhaseFailover, "failover", 30*time.Second)
 	group := zi.Failover.Group
 	if group == "" || zi.Failover.Seed == "" || zi.Failover.Seed == node {
 		t.Fatalf("zone %s failed over: %+v", z, zi.Failover)
@@ -354,20 +341,7 @@ func TestRecoveryFinishedByTheNextMetaLeader(t *testing.T) {
 	node, _ := driver()
 	dead := mc.stopDriver(t, node, rec)
 
-	var done fsm.Op
-	var zi fsm.ZoneInfo
-	var last int
-	waitFor(t, 60*time.Second, "the next meta leader finishes the recovery", func() bool {
-		last = mc.liveMetaLeader(dead)
-		if last < 0 {
-			return false
-		}
-		st = mc.nodes[last].metaFSM.State()
-		done, _ = st.Op(op.ID)
-		zi, _ = st.ZoneOf(z)
-		return done.Done() && zi.PhaseOf() == fsm.PhaseNormal
-	})
-	mc.checkSameOp(t, st, last, rec, done)
+	st, done, zi := mc.awaitResumed(t, dead, rec, op.ID, z, fsm.PhaseNormal, "recovery", 60*time.Second)
 	if f := zi.Failover; f == nil || f.Group != group || f.Recovered == 0 || f.Home == 0 || f.Report == nil {
 		t.Fatalf("zone %s recovered: %+v", z, zi.Failover)
 	}
@@ -391,4 +365,27 @@ func TestRecoveryFinishedByTheNextMetaLeader(t *testing.T) {
 	})
 	paid.pay(t, cl, usersZ, "home", 5)
 	paid.check(t, cl)
+}
+
+// awaitResumed waits until a meta leader other than dead shows operation
+// id done and zone z in phase, checks it is the same operation record as
+// rec, and returns that leader's state, the record and the zone.
+func (mc *multiCluster) awaitResumed(t *testing.T, dead int, rec fsm.Op, id, z, phase, what string, d time.Duration) (fsm.MetaState, fsm.Op, fsm.ZoneInfo) {
+	t.Helper()
+	var st fsm.MetaState
+	var done fsm.Op
+	var zi fsm.ZoneInfo
+	var last int
+	waitFor(t, d, "the next meta leader finishes the "+what, func() bool {
+		last = mc.liveMetaLeader(dead)
+		if last < 0 {
+			return false
+		}
+		st = mc.nodes[last].metaFSM.State()
+		done, _ = st.Op(id)
+		zi, _ = st.ZoneOf(z)
+		return done.Done() && zi.PhaseOf() == phase
+	})
+	mc.checkSameOp(t, st, last, rec, done)
+	return st, done, zi
 }

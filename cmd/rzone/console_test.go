@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,34 @@ func startDevInProcess(t *testing.T) devAccess {
 // devAccess is how to reach a secure `rzone dev`: its console's URL, the
 // admin token and the cluster CA's certificate file it printed.
 type devAccess struct{ ui, token, ca string }
+
+// cli runs the rzone CLI in this process against d's first node, with its
+// token and CA, and returns what it printed (logged as a shell session).
+func (d devAccess) cli(t *testing.T, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	u, err := url.Parse(d.ui)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	shown := strings.Join(args, " ")
+	args = append(args, "--addr", u.Host)
+	if d.token != "" {
+		args = append(args, "--token", d.token)
+	}
+	if d.ca != "" {
+		args = append(args, "--ca", d.ca)
+	}
+	root.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err = root.ExecuteContext(ctx)
+	t.Logf("$ rzone %s\n%s", shown, out.String())
+	return out.String(), err
+}
 
 // caller returns a call function that sends requests with the CA trusted
 // and the token as its bearer.

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -66,30 +63,9 @@ func TestNodeDrainAndUndrain(t *testing.T) {
 		t.Skip("runs rzone dev")
 	}
 	d := startDevInProcess(t)
-	u, err := url.Parse(d.ui)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cli := func(args ...string) (string, error) {
 		t.Helper()
-		var out bytes.Buffer
-		root := newRootCmd()
-		root.SetOut(&out)
-		root.SetErr(&out)
-		shown := strings.Join(args, " ")
-		args = append(args, "--addr", u.Host)
-		if d.token != "" {
-			args = append(args, "--token", d.token)
-		}
-		if d.ca != "" {
-			args = append(args, "--ca", d.ca)
-		}
-		root.SetArgs(args)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		err := root.ExecuteContext(ctx)
-		t.Logf("$ rzone %s\n%s", shown, out.String())
-		return out.String(), err
+		return d.cli(t, 60*time.Second, args...)
 	}
 	out, err := cli("node", "drain", "a1", "-o", "json")
 	if err != nil {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,33 +17,13 @@ func TestOpShowWatchPrintsProgress(t *testing.T) {
 		t.Skip("runs rzone dev")
 	}
 	d := startDevInProcess(t)
-	u, err := url.Parse(d.ui)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cli := func(args ...string) string {
 		t.Helper()
-		var out bytes.Buffer
-		root := newRootCmd()
-		root.SetOut(&out)
-		root.SetErr(&out)
-		shown := strings.Join(args, " ")
-		args = append(args, "--addr", u.Host)
-		if d.token != "" {
-			args = append(args, "--token", d.token)
-		}
-		if d.ca != "" {
-			args = append(args, "--ca", d.ca)
-		}
-		root.SetArgs(args)
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		err := root.ExecuteContext(ctx)
-		t.Logf("$ rzone %s\n%s", shown, out.String())
+		out, err := d.cli(t, 90*time.Second, args...)
 		if err != nil {
 			t.Fatalf("rzone %s: %v", args[0], err)
 		}
-		return out.String()
+		return out
 	}
 
 	started := cli("zone", "failover", "A", "--force", "--wait", "0s")
