@@ -2,34 +2,47 @@ package fsm
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/raft"
 )
 
 // BenchmarkApplyBatch measures applying batches of 64 one-payment entries,
-// one bbolt transaction (and fsync) per batch.
+// under the default commit policy (a state file commit every 10,000
+// commands or 100 ms) and committing every batch (an fsync per batch).
 func BenchmarkApplyBatch(b *testing.B) {
-	h := setup(b)
-	var idx uint64 = 1
-	if r := h.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 1_000_000_000_000_000))}).([]Result); r[0].Code != OK {
-		b.Fatalf("put account: %+v", r[0])
-	}
-	const batch = 64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		logs := make([]*raft.Log, batch)
-		for j := range logs {
-			idx++
-			logs[j] = &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, pay(1, fmt.Sprintf("k%d", idx), 1))}
-		}
-		for _, r := range h.f.ApplyBatch(logs) {
-			if r.([]Result)[0].Code != OK {
-				b.Fatalf("pay: %+v", r)
+	for _, c := range []struct {
+		name   string
+		policy CommitPolicy
+	}{{"default", DefaultCommitPolicy}, {"every-batch", CommitEveryBatch}} {
+		b.Run(c.name, func(b *testing.B) {
+			f, err := OpenWith(filepath.Join(b.TempDir(), "state.db"), nil, c.policy)
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
+			defer f.Close()
+			var idx uint64 = 1
+			if r := f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 1_000_000_000_000_000))}).([]Result); r[0].Code != OK {
+				b.Fatalf("put account: %+v", r[0])
+			}
+			const batch = 64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				logs := make([]*raft.Log, batch)
+				for j := range logs {
+					idx++
+					logs[j] = &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, pay(1, fmt.Sprintf("k%d", idx), 1))}
+				}
+				for _, r := range f.ApplyBatch(logs) {
+					if r.([]Result)[0].Code != OK {
+						b.Fatalf("pay: %+v", r)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "payments/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "payments/s")
 }
 
 // BenchmarkPost measures posting batches of 2000 payments over 500

@@ -113,6 +113,9 @@ func (f *FSM) MarkPromoted() error {
 	if f.db == nil {
 		return ErrClosed
 	}
+	if err := f.pend.flush(); err != nil {
+		return err
+	}
 	return f.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyPromoted, []byte{1})
 	})

@@ -37,13 +37,17 @@ type FSM struct {
 	// batches and entries count apply work for metrics.
 	batches atomic.Uint64
 	entries atomic.Uint64
-	// onCommit, if set, is told how long each apply batch's commit took.
+	// onCommit, if set, is told how long each commit of the state file took.
 	onCommit func(time.Duration)
+
+	// pend is the write transaction that holds applied entries not yet
+	// committed to the state file (pending.go).
+	pend pending
 }
 
-// ObserveCommits makes fn be told how long the commit (write and fsync) of
-// each apply batch's transaction took. Call it before the FSM is handed to
-// Raft; fn is then called from Raft's apply goroutine.
+// ObserveCommits makes fn be told how long each commit (write and fsync)
+// of the state file took. Call it before the FSM is handed to Raft; fn is
+// then called from Raft's apply goroutine or the FSM's committer.
 func (f *FSM) ObserveCommits(fn func(time.Duration)) { f.onCommit = fn }
 
 // boltOptions: a large initial mmap so that a snapshot's long read
@@ -57,8 +61,15 @@ func boltOptions() *bolt.Options {
 	}
 }
 
-// Open opens (or creates) the state file at path. log may be nil.
+// Open opens (or creates) the state file at path, with the default commit
+// policy (DefaultCommitPolicy). log may be nil.
 func Open(path string, log *slog.Logger) (*FSM, error) {
+	return OpenWith(path, log, DefaultCommitPolicy)
+}
+
+// OpenWith opens (or creates) the state file at path, committing applied
+// entries to it as policy says. log may be nil.
+func OpenWith(path string, log *slog.Logger, policy CommitPolicy) (*FSM, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -66,6 +77,7 @@ func Open(path string, log *slog.Logger) (*FSM, error) {
 	if err := f.open(); err != nil {
 		return nil, err
 	}
+	f.pend.start(f, policy)
 	return f, nil
 }
 
@@ -91,8 +103,10 @@ func (f *FSM) open() error {
 	return nil
 }
 
-// Close closes the state file. Reads after Close return ErrClosed.
+// Close commits what is applied and closes the state file. Reads after
+// Close return ErrClosed.
 func (f *FSM) Close() error {
+	f.pend.stop()
 	f.snapMu.Lock()
 	open := make([]*snapshot, 0, len(f.snaps))
 	for s := range f.snaps {
@@ -107,9 +121,12 @@ func (f *FSM) Close() error {
 	if f.db == nil {
 		return nil
 	}
+	f.pend.mu.Lock()
+	cerr := f.pend.commitLocked()
+	f.pend.mu.Unlock()
 	err := f.db.Close()
 	f.db = nil
-	return err
+	return errors.Join(cerr, err)
 }
 
 // AppliedIndex is the last log index whose effects are in the state file.
@@ -133,9 +150,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch applies committed entries in one bbolt transaction, skipping
-// those at or below the stored applied index (already applied before a
-// restart). The result of a command entry is a []Result, one per command.
+// ApplyBatch applies committed entries in the open bbolt write transaction
+// (pending.go), skipping those at or below the applied index stored in it
+// (already applied before a restart). The result of a command entry is a
+// []Result, one per command.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	results := make([]any, len(logs))
 	if len(logs) == 0 {
@@ -154,38 +172,62 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	return results
 }
 
-// applyBatch is ApplyBatch's transaction: it answers the applied index it
-// stored. The commit is timed for metrics only; nothing in the state
-// depends on the clock.
+// applyBatch applies logs in the open write transaction and answers the
+// applied index it stored there. The transaction is committed when the
+// commit policy says (pending.go); until then the entries are durable in
+// the log, which a restart replays from the committed applied index.
 func (f *FSM) applyBatch(logs []*raft.Log, results []any) (uint64, error) {
-	tx, err := f.db.Begin(true)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return 0, ErrClosed
+	}
+	p := &f.pend
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tx, err := p.txLocked()
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback() // after a panic in applyEntry; a no-op after Commit
+	ok := false
+	defer func() {
+		if !ok {
+			// A panic mid-batch (a disk or bbolt failure): what the
+			// transaction holds is part of a batch; drop all of it, the log
+			// has it.
+			p.rollbackLocked()
+		}
+	}()
 	applied := readApplied(tx)
 	last := applied
+	cmds := 0
 	for i, l := range logs {
 		if l.Index <= applied {
 			continue
 		}
 		if l.Type == raft.LogCommand {
-			results[i] = f.applyEntry(tx, l)
+			rs := f.applyEntry(tx, l)
+			results[i] = rs
+			cmds += len(rs)
+		} else {
+			cmds++
 		}
 		last = l.Index
 	}
 	if last == applied {
+		ok = true
 		return last, nil
 	}
 	if err := tx.Bucket(bucketMeta).Put(keyApplied, be64(last)); err != nil {
 		return 0, err
 	}
-	start := time.Now()
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	if f.onCommit != nil {
-		f.onCommit(time.Since(start))
+	ok = true
+	p.dirty = true
+	p.held += cmds
+	if p.held >= p.policy.Entries {
+		if err := p.commitLocked(); err != nil {
+			return 0, err
+		}
 	}
 	return last, nil
 }
@@ -264,21 +306,31 @@ func (a *applier) apply(c *Command) Result {
 	panic(fmt.Sprintf("fsm: apply of unknown command type %d passed Validate (a bug in rzone)", c.Type))
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction of the committed state, after
+// committing what is applied (so fn sees every applied entry).
 func (f *FSM) view(fn func(tx *bolt.Tx) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.db == nil {
 		return ErrClosed
 	}
+	if err := f.pend.flush(); err != nil {
+		return err
+	}
 	return f.db.View(fn)
 }
 
-// Snapshot captures the state in a bbolt read transaction; Persist streams
-// it while apply goes on.
+// Snapshot captures the state in a bbolt read transaction, after
+// committing what is applied; Persist streams it while apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.db == nil {
+		return nil, ErrClosed
+	}
+	if err := f.pend.flush(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	tx, err := f.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: begin read: %w", err)
@@ -302,6 +354,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The snapshot replaces every entry the open transaction holds.
+	f.pend.mu.Lock()
+	f.pend.rollbackLocked()
+	f.pend.mu.Unlock()
 	if err := f.db.Close(); err != nil {
 		return fmt.Errorf("restore: close state: %w", err)
 	}

@@ -1,0 +1,185 @@
+package fsm
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Committing the state file once per apply batch would put a second
+// fdatasync, after the log's own, on every write's path. Instead the state
+// machine keeps one bbolt write transaction open across apply batches and
+// commits it when it holds CommitPolicy.Entries commands, at least every
+// CommitPolicy.Interval, and before anything reads the committed state: a
+// read, a snapshot, MarkPromoted, Close.
+//
+// Nothing is lost by the wait. Raft hands the state machine only entries
+// that are in this replica's log, fsynced; the applied index is stored in
+// the same transaction as the entries' effects; so the state file lags the
+// log and never leads it, and after a crash (kill -9, power loss) the
+// replica replays its log from the committed applied index to the same
+// state (ApplyBatch skips what the file already holds). Raft's log is
+// compacted only up to a snapshot, and Snapshot commits first, so the
+// entries a replay needs are always in the log.
+//
+// Commits happen on Raft's apply goroutine (when the open transaction is
+// full) or on the committer goroutine (on its interval, and for readers
+// who ask for one); a commit that fails panics there and stops the node:
+// the state file cannot be written, and the log replays on restart.
+
+// CommitPolicy says when the state machine commits what it has applied.
+type CommitPolicy struct {
+	// Entries: commit once the open transaction holds this many commands
+	// (and configuration entries). 1 commits after every apply batch.
+	Entries int
+	// Interval: commit what is applied at least this often. Zero: only
+	// when Entries is reached, or something reads the committed state.
+	Interval time.Duration
+}
+
+// DefaultCommitPolicy commits every 10,000 commands or 100 ms, as etcd's
+// backend does.
+var DefaultCommitPolicy = CommitPolicy{Entries: 10_000, Interval: 100 * time.Millisecond}
+
+// CommitEveryBatch commits after every apply batch: two fsyncs per write
+// path (the log's and the state file's). For comparison and tests.
+var CommitEveryBatch = CommitPolicy{Entries: 1}
+
+// pending is the FSM's open write transaction and its committer.
+type pending struct {
+	f      *FSM
+	policy CommitPolicy
+
+	// mu guards tx, held and dirty. Lock order: FSM.mu, then mu; the
+	// committer takes only mu.
+	mu    sync.Mutex
+	tx    *bolt.Tx
+	held  int  // commands applied in tx
+	dirty bool // tx has writes
+
+	reqs chan chan struct{} // readers asking for a commit
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (p *pending) start(f *FSM, policy CommitPolicy) {
+	if policy.Entries < 1 {
+		policy.Entries = 1
+	}
+	p.f, p.policy = f, policy
+	p.reqs = make(chan chan struct{})
+	p.quit = make(chan struct{})
+	p.done = make(chan struct{})
+	go p.run()
+}
+
+// run is the committer goroutine.
+func (p *pending) run() {
+	defer close(p.done)
+	var tick <-chan time.Time
+	if p.policy.Interval > 0 {
+		t := time.NewTicker(p.policy.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-p.quit:
+			return
+		case reply := <-p.reqs:
+			p.mustCommit()
+			close(reply)
+		case <-tick:
+			p.mustCommit()
+		}
+	}
+}
+
+func (p *pending) mustCommit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.commitLocked(); err != nil {
+		// The entries are applied in memory and in the log, not in the
+		// file: carrying on would serve and snapshot a state the file
+		// does not hold. Stop; the restart replays the log.
+		panic(fmt.Sprintf("fsm: commit state file %s: %v", p.f.path, err))
+	}
+}
+
+// stop ends the committer. Close then commits what is left itself.
+func (p *pending) stop() {
+	if p.quit == nil {
+		return
+	}
+	p.once.Do(func() { close(p.quit) })
+	<-p.done
+}
+
+// flush commits what is applied, on the committer goroutine, and returns
+// when it is in the state file. The caller holds FSM.mu shared.
+func (p *pending) flush() error {
+	if p.reqs == nil {
+		return nil
+	}
+	p.mu.Lock()
+	idle := p.tx == nil
+	p.mu.Unlock()
+	if idle {
+		return nil
+	}
+	reply := make(chan struct{})
+	select {
+	case p.reqs <- reply:
+	case <-p.quit:
+		return ErrClosed
+	}
+	<-reply
+	return nil
+}
+
+// txLocked returns the open write transaction, beginning one if none is.
+// The caller holds FSM.mu shared (so FSM.db is open) and mu.
+func (p *pending) txLocked() (*bolt.Tx, error) {
+	if p.tx != nil {
+		return p.tx, nil
+	}
+	tx, err := p.f.db.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	p.tx = tx
+	return tx, nil
+}
+
+// commitLocked commits the open transaction, if it has writes, and times
+// the commit for metrics (nothing in the state depends on the clock).
+func (p *pending) commitLocked() error {
+	tx := p.tx
+	if tx == nil {
+		return nil
+	}
+	p.tx, p.held = nil, 0
+	if !p.dirty {
+		return tx.Rollback()
+	}
+	p.dirty = false
+	start := time.Now()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if p.f.onCommit != nil {
+		p.f.onCommit(time.Since(start))
+	}
+	return nil
+}
+
+// rollbackLocked drops the open transaction: its entries are in the log.
+func (p *pending) rollbackLocked() {
+	if p.tx != nil {
+		_ = p.tx.Rollback()
+	}
+	p.tx, p.held, p.dirty = nil, 0, false
+}
