@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# bench/compare.sh: rzone's single payment and etcd's idempotent insert, side
+# by side in one run on this machine, and the ratio table.
+#
+# etcd v3.6.5, 3 members on loopback, fsync on, answers
+# Txn If(CreateRevision(key)==0) Then(Put) Else(Get) from bench/etcdtxn;
+# rzone, 3 nodes of one standalone zone on loopback, answers
+# `rzone bench pay` (one payment per request, then --batch 100). Both are
+# built here: etcd from the Go module proxy, rzone from this repository.
+#
+#   bash bench/compare.sh                      # 15 s per step, clients 1 64 1000
+#   DUR=30s CLIENTS="64 1000" bash bench/compare.sh
+#
+# Environment: DUR (per step), CLIENTS, BATCH_CLIENTS (the --batch 100 step;
+# empty skips it), ACCOUNTS (rzone accounts paid on), BENCH_DIR (scratch
+# folder; default a new one under /tmp, removed at the end unless KEEP=1).
+# Progress goes to stderr; the table (markdown) to stdout.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="/usr/local/go/bin:$PATH"
+DUR=${DUR:-15s}
+CLIENTS=${CLIENTS:-"1 64 1000"}
+BATCH_CLIENTS=${BATCH_CLIENTS-64}
+ACCOUNTS=${ACCOUNTS:-10000}
+ETCD_VERSION=v3.6.5
+W=${BENCH_DIR:-$(mktemp -d /tmp/rzone-compare.XXXXXX)}
+mkdir -p "$W/bin"
+say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+pids=()
+stop_all() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_all
+  if [ "${KEEP:-0}" != 1 ] && [ -z "${BENCH_DIR:-}" ]; then rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+say "building rzone and the etcd load client"
+(cd "$ROOT" && go build -o "$W/bin/rzone" ./cmd/rzone)
+(cd "$ROOT/bench/etcdtxn" && go build -o "$W/bin/etcdtxn" .)
+if [ ! -x "$W/bin/etcd" ]; then
+  say "building etcd $ETCD_VERSION from the module proxy"
+  mkdir -p "$W/etcdbuild"
+  cat > "$W/etcdbuild/tools.go" <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+EOF
+  (cd "$W/etcdbuild" && { [ -f go.mod ] || go mod init etcdbuild >/dev/null 2>&1; } &&
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1 &&
+    go build -o "$W/bin/etcd" go.etcd.io/etcd/server/v3)
+fi
+
+# rss PID: resident memory in MiB.
+rss() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+# --- etcd -------------------------------------------------------------------
+say "starting 3 etcd members"
+CL="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+for i in 1 2 3; do
+  rm -rf "$W/etcd$i"
+  "$W/bin/etcd" --name "e$i" --data-dir "$W/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
+    --listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+    --initial-cluster "$CL" --initial-cluster-state new --initial-cluster-token perf \
+    --log-level warn --quota-backend-bytes 8589934592 > "$W/etcd$i.log" 2>&1 &
+  pids+=($!)
+done
+etcd_pids=("${pids[@]}")
+sleep 3
+declare -A E_OPS E_P50 E_P99 R_OPS R_P50 R_P99
+for c in $CLIENTS; do
+  conns=$(( c < 100 ? c : 100 ))
+  say "etcd: $c clients for $DUR"
+  line=$("$W/bin/etcdtxn" --endpoints 127.0.0.1:23791 --conns "$conns" --workers "$c" -d "$DUR")
+  say "  $line"
+  E_OPS[$c]=$(sed -E 's/.* ops\/s=([0-9]+).*/\1/' <<<"$line")
+  E_P50[$c]=$(sed -E 's/.* p50=([^ ]+).*/\1/' <<<"$line")
+  E_P99[$c]=$(sed -E 's/.* p99=([^ ]+).*/\1/' <<<"$line")
+done
+E_RSS=""
+for p in "${etcd_pids[@]}"; do E_RSS="$E_RSS $(rss "$p")"; done
+stop_all
+
+# --- rzone ------------------------------------------------------------------
+say "starting 3 rzone nodes (one standalone zone)"
+for i in 1 2 3; do
+  rm -rf "$W/rzone$i"
+  extra=(--bootstrap)
+  [ "$i" != 1 ] && extra=(--join 127.0.0.1:27071)
+  "$W/bin/rzone" server --insecure --node-id "n$i" --data-dir "$W/rzone$i" \
+    --raft-addr "127.0.0.1:2700$i" --http-addr "127.0.0.1:2707$i" --log-level warn "${extra[@]}" \
+    > "$W/rzone$i.log" 2>&1 &
+  pids+=($!)
+  if [ "$i" = 1 ]; then
+    for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr 127.0.0.1:27071 >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+done
+rzone_pids=("${pids[@]}")
+ADDRS=127.0.0.1:27071,127.0.0.1:27072,127.0.0.1:27073
+for i in 1 2 3; do
+  for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr "127.0.0.1:2707$i" >/dev/null 2>&1 && break; sleep 0.2; done
+done
+bench() { "$W/bin/rzone" bench pay --addr "$ADDRS" --accounts "$ACCOUNTS" --time "$DUR" "$@"; }
+for c in $CLIENTS; do
+  say "rzone: $c clients for $DUR"
+  out=$(bench --clients "$c" 2>>"$W/progress.log")
+  row=$(grep -A1 '^clients' <<<"$out" | tail -1)
+  say "  $row"
+  read -r _ _ _ ops p50 p99 _ <<<"$row"
+  R_OPS[$c]=${ops%.*}; R_P50[$c]=$p50; R_P99[$c]=$p99
+done
+BROW=""
+if [ -n "$BATCH_CLIENTS" ]; then
+  say "rzone: $BATCH_CLIENTS clients x batch 100 for $DUR"
+  out=$(bench --clients "$BATCH_CLIENTS" --batch 100 2>>"$W/progress.log")
+  BROW=$(grep -A1 '^clients' <<<"$out" | tail -1)
+  say "  $BROW"
+fi
+R_RSS=""
+for p in "${rzone_pids[@]}"; do R_RSS="$R_RSS $(rss "$p")"; done
+stop_all
+
+# --- table ------------------------------------------------------------------
+echo "| clients | etcd idempotent insert | rzone bench pay | ratio | p50 etcd / rzone | p99 etcd / rzone |"
+echo "|---|---|---|---|---|---|"
+for c in $CLIENTS; do
+  ratio=$(awk -v r="${R_OPS[$c]}" -v e="${E_OPS[$c]}" 'BEGIN { if (e > 0) printf "%.2f×", r / e; else print "-" }')
+  echo "| $c | ${E_OPS[$c]}/s | ${R_OPS[$c]}/s | $ratio | ${E_P50[$c]} / ${R_P50[$c]} | ${E_P99[$c]} / ${R_P99[$c]} |"
+done
+if [ -n "$BROW" ]; then
+  read -r bc _ _ bops bp50 bp99 _ <<<"$BROW"
+  echo "| $bc × batch 100 | – | ${bops%.*} payments/s | – | – / $bp50 | – / $bp99 |"
+fi
+echo
+echo "resident memory (MiB) after the run: etcd members${E_RSS}; rzone nodes${R_RSS}"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(go version | awk '{print $3}'), $(uname -sr); step length $DUR"
