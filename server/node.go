@@ -285,7 +285,7 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, index, err := h.rep.ApplyIndex(fsm.Encode(nil, cmds...), n.cfg.ApplyTimeout)
+	res, index, err := h.rep.ApplyCommands(cmds, n.cfg.ApplyTimeout)
 	switch {
 	case err == nil:
 		end(index)
@@ -297,10 +297,6 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
 	if err != nil {
 		return nil, err
-	}
-	res, ok := out.([]fsm.Result)
-	if !ok || len(res) != len(cmds) {
-		return nil, fmt.Errorf("apply returned %T for %d commands", out, len(cmds))
 	}
 	for i := range res {
 		n.metrics.results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()

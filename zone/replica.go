@@ -73,6 +73,8 @@ type Replica struct {
 	// barrierTerm is the term in which this replica, as leader, last
 	// finished a barrier; reads in that term need no new one.
 	barrierTerm atomic.Uint64
+	// prop gathers ApplyCommands calls into entries (propose.go).
+	prop proposer
 }
 
 // OpenReplica starts raft for the group. The group has no members until
@@ -313,6 +315,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 
 // Shutdown stops raft and closes the stores.
 func (r *Replica) Shutdown() error {
+	r.prop.close()
 	err := r.raft.Shutdown().Error()
 	r.leaders.stop(r.raft)
 	r.closeStores()
