@@ -2,9 +2,12 @@
 // payments, bills and repayments over a bbolt file.
 //
 // A Raft log entry carries a versioned batch of commands (command.go). The
-// FSM applies whole batches of entries in one bbolt transaction and stores
-// the last applied log index in the same transaction (schema.go), so a node
-// that restarts skips what its file already holds. Apply uses only what the
+// FSM applies batches of entries into one open bbolt write transaction and
+// stores the last applied log index in the same transaction (schema.go); it
+// commits that transaction every so many commands or milliseconds and before
+// anything reads the committed state (pending.go). The state file lags the
+// fsynced log and never leads it, so a node that restarts after a crash
+// replays its log and skips what its file already holds. Apply uses only what the
 // entry carries: the leader stamps the time into each command, bbolt keys are
 // walked in byte order, and nothing reads the wall clock, a map's order or a
 // random source.

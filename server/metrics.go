@@ -68,7 +68,7 @@ func newMetrics(n *Node) *metrics {
 		}),
 		zone: zone.NewMetrics(),
 		stateCommit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit an apply batch to a zone's state file (bbolt write and fsync), by group.",
+			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit applied entries to a zone's state file (bbolt write and fsync; every 10,000 commands or 100 ms, and before reads and snapshots), by group.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"group"}),
 		leaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
