@@ -248,7 +248,7 @@ func (f *FSM) Failover() (*FailoverInfo, error) {
 // Isolated reports whether user is on a failover store's blacklist.
 func (f *FSM) Isolated(user uint64) bool {
 	var ok bool
-	_ = f.view(func(tx *bolt.Tx) error {
+	_ = f.viewLatest(func(tx *bolt.Tx) error {
 		ok = isolated(tx, user)
 		return nil
 	})

@@ -140,6 +140,31 @@ func (p *pending) flush() error {
 	return nil
 }
 
+// viewLatest runs fn on every applied entry without waiting for a commit:
+// in the open write transaction if there is one (holding it from the
+// apply goroutine for fn's duration), else in a read transaction. Only for
+// short reads of records that are never stored empty (accounts, payments,
+// repayments, bills, shard records) and of key presence through has: inside
+// the transaction that wrote it bbolt's Get answers nil for an empty value,
+// where a committed read answers an empty slice.
+func (f *FSM) viewLatest(fn func(tx *bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return ErrClosed
+	}
+	p := &f.pend
+	p.mu.Lock()
+	if p.tx != nil {
+		defer p.mu.Unlock()
+		return fn(p.tx)
+	}
+	p.mu.Unlock()
+	// Nothing open: every applied entry is committed (a transaction opened
+	// after this point holds only later entries).
+	return f.db.View(fn)
+}
+
 // txLocked returns the open write transaction, beginning one if none is.
 // The caller holds FSM.mu shared (so FSM.db is open) and mu.
 func (p *pending) txLocked() (*bolt.Tx, error) {

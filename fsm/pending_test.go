@@ -132,12 +132,26 @@ func TestReadsAndSnapshotsSeeEveryAppliedEntry(t *testing.T) {
 	if got := committedIndex(t, path); got != 0 {
 		t.Fatalf("file committed at %d before any read; the policy says never", got)
 	}
+	// A point read sees the open transaction and commits nothing.
 	a, err := f.Account(1)
 	if err != nil || a.Used+a.Pending != 100 {
 		t.Fatalf("read after apply: %+v, %v", a, err)
 	}
+	if p, err := f.Payment(1, "a"); err != nil || p.Amount != 100 {
+		t.Fatalf("payment read after apply: %+v, %v", p, err)
+	}
+	if ok, _ := f.Owns(1); !ok {
+		t.Fatal("a standalone zone owns every user")
+	}
+	if got := committedIndex(t, path); got != 0 {
+		t.Fatalf("file at %d after point reads, want 0: they need no commit", got)
+	}
+	// A read of the committed state (a scan, a digest) commits first.
+	if idx, _, err := f.Digest(); err != nil || idx != 2 {
+		t.Fatalf("digest at %d, %v; want 2", idx, err)
+	}
 	if got := committedIndex(t, path); got != 2 {
-		t.Fatalf("file at %d after a read, want 2", got)
+		t.Fatalf("file at %d after a digest, want 2", got)
 	}
 
 	f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: Encode(nil, pay(1, "b", 5))})

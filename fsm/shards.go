@@ -91,7 +91,7 @@ func (f *FSM) Sharded() bool {
 func (f *FSM) Owns(user uint64) (bool, uint64) {
 	var ok bool
 	var epoch uint64
-	_ = f.view(func(tx *bolt.Tx) error {
+	_ = f.viewLatest(func(tx *bolt.Tx) error {
 		ok, epoch = owns(tx, user)
 		return nil
 	})

@@ -22,7 +22,7 @@ func decode(data []byte, v any) {
 // Account reads a user's account; ErrNotFound if there is none.
 func (f *FSM) Account(user uint64) (*api.Account, error) {
 	var out *api.Account
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		var r accountRec
 		if !get(tx.Bucket(bucketAccounts), be64(user), &r) {
 			return fmt.Errorf("%w: account %d", ErrNotFound, user)
@@ -37,7 +37,7 @@ func (f *FSM) Account(user uint64) (*api.Account, error) {
 // Payment reads one payment by its key.
 func (f *FSM) Payment(user uint64, key string) (*api.Payment, error) {
 	var out *api.Payment
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		var r paymentRec
 		if !get(tx.Bucket(bucketPayments), userKey(user, key), &r) {
 			return fmt.Errorf("%w: payment %q of user %d", ErrNotFound, key, user)
@@ -53,7 +53,7 @@ func (f *FSM) Payment(user uint64, key string) (*api.Payment, error) {
 func (f *FSM) Payments(user uint64, after string, limit int) ([]api.Payment, string, error) {
 	out := []api.Payment{}
 	var next string
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		prefix := be64(user)
 		cur := tx.Bucket(bucketPayments).Cursor()
 		k, v := cur.Seek(userKey(user, after))
@@ -77,7 +77,7 @@ func (f *FSM) Payments(user uint64, after string, limit int) ([]api.Payment, str
 // Repayment reads one repayment by its key.
 func (f *FSM) Repayment(user uint64, key string) (*api.Repayment, error) {
 	var out *api.Repayment
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		var r repaymentRec
 		if !get(tx.Bucket(bucketRepayments), userKey(user, key), &r) {
 			return fmt.Errorf("%w: repayment %q of user %d", ErrNotFound, key, user)
@@ -91,7 +91,7 @@ func (f *FSM) Repayment(user uint64, key string) (*api.Repayment, error) {
 // Bills lists every bill of a user, oldest cycle first.
 func (f *FSM) Bills(user uint64) ([]api.Bill, error) {
 	out := []api.Bill{}
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		prefix := be64(user)
 		cur := tx.Bucket(bucketBills).Cursor()
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
@@ -107,7 +107,7 @@ func (f *FSM) Bills(user uint64) ([]api.Bill, error) {
 // Bill reads one bill.
 func (f *FSM) Bill(user uint64, cycle uint32) (*api.Bill, error) {
 	var out *api.Bill
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		var b billRec
 		if !get(tx.Bucket(bucketBills), billKey(user, cycle), &b) {
 			return fmt.Errorf("%w: bill %s of user %d", ErrNotFound, api.FormatCycle(cycle), user)
