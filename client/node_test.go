@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,12 @@ func TestClientAgainstANode(t *testing.T) {
 	}
 	if _, err := c.PutAccount(ctx, 42, 100_00); err != nil {
 		t.Fatalf("put account: %v", err)
+	}
+	if m, err := c.Metrics(ctx, addr); err != nil || !strings.Contains(m, "\nprocess_resident_memory_bytes ") || !strings.Contains(m, "rzone_") {
+		t.Fatalf("metrics: %v, %.300q", err, m)
+	}
+	if _, err := c.Metrics(ctx, "127.0.0.1:1"); err == nil {
+		t.Fatal("metrics of an address nothing listens on: no error")
 	}
 	p, replayed, err := c.PayReplayed(ctx, 42, client.PayRequest{Key: "order-1", Amount: 19_99, Merchant: "books"})
 	if err != nil || replayed || p.Status != client.PaymentAccepted || p.Amount != 19_99 {

@@ -48,6 +48,7 @@ Prints progress every second and then ops/s and latency percentiles.`,
 				return err
 			}
 			res.print(cmd.OutOrStdout())
+			printMemory(cmd.Context(), cmd.OutOrStdout(), c, strings.Split(addrs, ","))
 			return nil
 		},
 	}
@@ -188,4 +189,41 @@ func payOnce(ctx context.Context, c *client.Client, o benchPayOpts, run int64, w
 		}
 	}
 	return ok, bad
+}
+
+// printMemory prints each node's resident memory, as its /metrics says
+// (process_resident_memory_bytes), or why it could not be read.
+func printMemory(ctx context.Context, out io.Writer, c *client.Client, addrs []string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fmt.Fprint(out, "resident memory:")
+	for _, a := range addrs {
+		text, err := c.Metrics(ctx, a)
+		if err != nil {
+			fmt.Fprintf(out, " %s ? (%v)", a, err)
+			continue
+		}
+		rss, ok := metricValue(text, "process_resident_memory_bytes")
+		if !ok {
+			fmt.Fprintf(out, " %s ?", a)
+			continue
+		}
+		fmt.Fprintf(out, " %s %.0f MiB", a, rss/(1<<20))
+	}
+	fmt.Fprintln(out)
+}
+
+// metricValue finds an unlabelled sample of name in a Prometheus text page.
+func metricValue(text, name string) (float64, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, name+" ")
+		if !ok {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); err == nil {
+			return v, true
+		}
+	}
+	return 0, false
 }

@@ -41,3 +41,16 @@ func TestBenchSecurity(t *testing.T) {
 		t.Fatalf("want a secure row, an open row and the ratio; got rows %v, ratio %v", rows, ratio)
 	}
 }
+
+func TestMetricValue(t *testing.T) {
+	page := "# HELP process_resident_memory_bytes Resident memory size in bytes.\n" +
+		"# TYPE process_resident_memory_bytes gauge\n" +
+		"process_resident_memory_bytes_other 1\n" +
+		"process_resident_memory_bytes 3.3554432e+07\n"
+	if v, ok := metricValue(page, "process_resident_memory_bytes"); !ok || v != 32<<20 {
+		t.Fatalf("got %v %v, want 32 MiB", v, ok)
+	}
+	if _, ok := metricValue(page, "go_goroutines"); ok {
+		t.Fatal("found a metric the page lacks")
+	}
+}
