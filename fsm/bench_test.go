@@ -2,8 +2,10 @@ package fsm
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -112,4 +114,60 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(cmds))/b.Elapsed().Seconds(), "payments/s")
+}
+
+// BenchmarkPayAndPost measures the zone's write path as a node applies it:
+// entries of 16 single payments on random accounts of 10,000, a posting
+// entry after every 64 payment entries, under commit policies of several
+// intervals (the default is 100 ms). The figure to read is payments/s:
+// apply, posting and the state file's commits together.
+func BenchmarkPayAndPost(b *testing.B) {
+	for _, iv := range []time.Duration{0, 100 * time.Millisecond, time.Second} {
+		policy := CommitPolicy{Entries: 10_000, Interval: iv}
+		name := "every-batch"
+		if iv > 0 {
+			name = iv.String()
+		} else {
+			policy = CommitEveryBatch
+		}
+		b.Run(name, func(b *testing.B) {
+			f, err := OpenWith(filepath.Join(b.TempDir(), "state.db"), nil, policy)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			const accounts = 10_000
+			var idx uint64
+			for u := uint64(0); u < accounts; u += 1000 {
+				var cmds []Command
+				for i := u; i < u+1000; i++ {
+					cmds = append(cmds, putAcc(i, 1_000_000_000_000))
+				}
+				idx++
+				f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			var posts []PostRef
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				logs := make([]*raft.Log, 0, 65)
+				for j := 0; j < 64; j++ {
+					cmds := make([]Command, 16)
+					for k := range cmds {
+						u := rng.Uint64N(accounts)
+						key := fmt.Sprintf("k%d-%d-%d", i, j, k)
+						cmds[k] = Command{Type: CmdPay, User: u, Time: t0, Key: key, Amount: 1, Merchant: "m"}
+						posts = append(posts, PostRef{User: u, Key: key})
+					}
+					idx++
+					logs = append(logs, &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
+				}
+				idx++
+				logs = append(logs, &raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, Command{Type: CmdPost, Time: t0, Posts: posts})})
+				posts = posts[:0]
+				f.ApplyBatch(logs)
+			}
+			b.ReportMetric(float64(b.N*64*16)/b.Elapsed().Seconds(), "payments/s")
+		})
+	}
 }

@@ -3,7 +3,6 @@ package fsm
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -119,7 +118,7 @@ func get(b *bolt.Bucket, k []byte, v any) bool {
 	if data == nil {
 		return false
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := decodeRecord(data, v); err != nil {
 		// Records are written by put, or by ingest and merge after Validate decoded them strictly: a bug in rzone (or a damaged file).
 		panic(fmt.Sprintf("fsm: corrupt record in %s at %x: %v", "bucket", k, err))
 	}
@@ -139,7 +138,7 @@ func has(b *bolt.Bucket, k []byte) bool {
 // put stores v at k. A failure inside apply cannot be undone on the other
 // replicas, so it panics and the transaction is rolled back.
 func put(b *bolt.Bucket, k []byte, v any) {
-	data, err := json.Marshal(v)
+	data, err := encodeRecord(v)
 	if err != nil {
 		// Records are plain structs of numbers and strings: marshalling cannot fail but by a bug in rzone.
 		panic(fmt.Sprintf("fsm: encode record: %v", err))

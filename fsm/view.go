@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -13,7 +12,7 @@ import (
 )
 
 func decode(data []byte, v any) {
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := decodeRecord(data, v); err != nil {
 		// Records are written by put, or by ingest and merge after Validate decoded them strictly: a bug in rzone (or a damaged file).
 		panic(fmt.Sprintf("fsm: corrupt record: %v", err))
 	}
