@@ -28,6 +28,9 @@ type FSM struct {
 	db *bolt.DB
 
 	applied appliedIndex
+	// durable is the applied index the state file holds: it lags applied
+	// by what the open transaction holds (pending.go).
+	durable atomic.Uint64
 
 	// snaps are the snapshots whose read transactions are open; Close ends
 	// them (raft.RecoverCluster persists a snapshot and never releases it).
@@ -100,6 +103,7 @@ func (f *FSM) open() error {
 	}
 	f.db = db
 	f.applied.set(applied)
+	f.durable.Store(applied)
 	return nil
 }
 
@@ -129,8 +133,18 @@ func (f *FSM) Close() error {
 	return errors.Join(cerr, err)
 }
 
-// AppliedIndex is the last log index whose effects are in the state file.
+// AppliedIndex is the last log index this state machine has applied: its
+// reads see it. The state file may hold less (DurableIndex) until the next
+// commit; a crash loses that part from the file, not from the log, and the
+// replay after the restart applies it again.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.load() }
+
+// DurableIndex is the last log index whose effects are in the state file:
+// what this replica's applied index is after a crash and restart, before
+// the log replays. Report it where a number must not go back when the
+// replica restarts (how far a replica has applied, for guard clears and for
+// choosing a failover seed).
+func (f *FSM) DurableIndex() uint64 { return f.durable.Load() }
 
 // ApplyStats returns how many batches and entries have been applied since
 // Open.
@@ -223,6 +237,7 @@ func (f *FSM) applyBatch(logs []*raft.Log, results []any) (uint64, error) {
 	}
 	ok = true
 	p.dirty = true
+	p.applied = last
 	p.held += cmds
 	if p.held >= p.policy.Entries {
 		if err := p.commitLocked(); err != nil {

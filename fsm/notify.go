@@ -111,7 +111,7 @@ func (n *notificationRec) view(user, index uint64) api.Notification {
 // Notifications lists a user's outbox, oldest first.
 func (f *FSM) Notifications(user uint64) ([]api.Notification, error) {
 	out := []api.Notification{}
-	err := f.view(func(tx *bolt.Tx) error {
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		prefix := be64(user)
 		cur := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {

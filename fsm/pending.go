@@ -54,10 +54,11 @@ type pending struct {
 
 	// mu guards tx, held and dirty. Lock order: FSM.mu, then mu; the
 	// committer takes only mu.
-	mu    sync.Mutex
-	tx    *bolt.Tx
-	held  int  // commands applied in tx
-	dirty bool // tx has writes
+	mu      sync.Mutex
+	tx      *bolt.Tx
+	held    int    // commands applied in tx
+	dirty   bool   // tx has writes
+	applied uint64 // the applied index tx stores
 
 	reqs chan chan struct{} // readers asking for a commit
 	quit chan struct{}
@@ -144,7 +145,8 @@ func (p *pending) flush() error {
 // in the open write transaction if there is one (holding it from the
 // apply goroutine for fn's duration), else in a read transaction. Only for
 // short reads of records that are never stored empty (accounts, payments,
-// repayments, bills, shard records) and of key presence through has: inside
+// repayments, bills, notifications, shard records) and of key presence
+// through has: inside
 // the transaction that wrote it bbolt's Get answers nil for an empty value,
 // where a committed read answers an empty slice.
 func (f *FSM) viewLatest(fn func(tx *bolt.Tx) error) error {
@@ -195,6 +197,7 @@ func (p *pending) commitLocked() error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	p.f.durable.Store(p.applied)
 	if p.f.onCommit != nil {
 		p.f.onCommit(time.Since(start))
 	}

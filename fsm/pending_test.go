@@ -78,6 +78,9 @@ func TestCrashReplaysFromTheCommittedIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			durable := f.AppliedIndex()
+			if durable != live.DurableIndex() {
+				t.Fatalf("policy %+v: the crashed file holds index %d, the live replica said %d was durable", policy, durable, live.DurableIndex())
+			}
 			if durable > live.AppliedIndex() {
 				t.Fatalf("policy %+v: state file at %d leads the applied index %d", policy, durable, live.AppliedIndex())
 			}
@@ -146,12 +149,15 @@ func TestReadsAndSnapshotsSeeEveryAppliedEntry(t *testing.T) {
 	if got := committedIndex(t, path); got != 0 {
 		t.Fatalf("file at %d after point reads, want 0: they need no commit", got)
 	}
+	if f.AppliedIndex() != 2 || f.DurableIndex() != 0 {
+		t.Fatalf("applied %d, durable %d; want 2 and 0 (nothing committed)", f.AppliedIndex(), f.DurableIndex())
+	}
 	// A read of the committed state (a scan, a digest) commits first.
 	if idx, _, err := f.Digest(); err != nil || idx != 2 {
 		t.Fatalf("digest at %d, %v; want 2", idx, err)
 	}
-	if got := committedIndex(t, path); got != 2 {
-		t.Fatalf("file at %d after a digest, want 2", got)
+	if got := committedIndex(t, path); got != 2 || f.DurableIndex() != 2 {
+		t.Fatalf("file at %d after a digest, durable index %d; want 2", got, f.DurableIndex())
 	}
 
 	f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: Encode(nil, pay(1, "b", 5))})
