@@ -31,7 +31,12 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	seed := testSeed(t)
-	c := cluster.Require(t, cluster.Config{RequestTimeout: 3 * time.Second})
+	// Snapshots every few hundred entries, checked every second, with a short
+	// log behind them: the kill finds the log compacted past earlier
+	// snapshots, and the replay after the restart starts from a snapshot's
+	// index with the state file ahead of it.
+	c := cluster.Require(t, cluster.Config{RequestTimeout: 3 * time.Second,
+		ServerArgs: []string{"--snapshot-threshold", "256", "--snapshot-interval", "1s", "--trailing-logs", "64"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
@@ -85,6 +90,17 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 	}
 
 	time.Sleep(killAt)
+	snaps := 0.0
+	for _, n := range c.Nodes {
+		m, err := n.Metrics(ctx)
+		if err != nil {
+			t.Fatalf("metrics of %s: %v", n.ID, err)
+		}
+		snaps += m.Sum("rzone_raft_snapshots_total", "outcome=ok")
+	}
+	if snaps == 0 {
+		t.Fatal("no replica took a snapshot before the kill: the replay from a snapshot's index was not tried")
+	}
 	at := acked.Load()
 	for _, n := range c.Nodes {
 		if err := n.Kill(); err != nil {
@@ -92,7 +108,7 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 		}
 	}
 	killed.Store(true)
-	t.Logf("injected: kill -9 of all %d nodes at once, with %d payments acknowledged, %d payers running", len(c.Nodes), at, payers)
+	t.Logf("injected: kill -9 of all %d nodes at once, with %d payments acknowledged, %d payers running, %.0f snapshots taken", len(c.Nodes), at, payers, snaps)
 	time.Sleep(downFor)
 	for _, n := range c.Nodes {
 		if err := n.Restart(ctx); err != nil {

@@ -117,6 +117,8 @@ has data restarts from it and ignores both flags.`,
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
 	f.DurationVar(&cfg.LeaderLeaseTimeout, "leader-lease-timeout", cfg.LeaderLeaseTimeout, "Raft leader lease timeout")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "log entries between snapshots")
+	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often Raft checks whether a snapshot is due")
+	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "log entries a snapshot leaves in the log, for followers that lag")
 	f.IntVar(&cfg.Sched.Slots, "sched-slots", 4, "batch tasks this node's scheduler worker runs at once")
 	f.DurationVar(&cfg.Sched.LeaseTTL, "sched-lease-ttl", 10*time.Second, "how long a batch task's lease lives without a checkpoint")
 	f.StringVar(&notifier, "notifier", "log", notifierUsage)
