@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
@@ -43,71 +41,12 @@ func (n *Node) convergeLifecycle(st fsm.MetaState) error {
 	}
 	errs = append(errs, n.zones.ConvergeJoined(st))
 	if n.meta.IsLeader() {
-		errs = append(errs, n.convergeMetaMembers(st))
-		errs = append(errs, n.admitJoiners(st))
+		errs = append(errs, zone.ConvergeMetaMembers(n.meta, st, n.cfg.ApplyTimeout, n.log))
+		if n.gossip != nil {
+			errs = append(errs, zone.AdmitJoiners(zoneHost{n: n}, n.gossip.Alive(), st, n.cfg.ApplyTimeout, n.log))
+		}
 	}
 	errs = append(errs, n.zones.ConvergeVoters(st))
-	return errors.Join(errs...)
-}
-
-// convergeMetaMembers (meta leader) takes removed nodes out of the meta
-// group and makes every node the meta state marks as a meta voter one.
-func (n *Node) convergeMetaMembers(st fsm.MetaState) error {
-	members, err := n.meta.Members()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, s := range members {
-		if st.Removed(string(s.ID)) {
-			errs = append(errs, zone.RemoveServer(n.meta, s.ID, n.cfg.ApplyTimeout))
-		}
-	}
-	for _, nd := range st.Nodes {
-		if !nd.MetaVoter {
-			continue
-		}
-		i := slices.IndexFunc(members, func(s raft.Server) bool { return string(s.ID) == nd.ID })
-		if i >= 0 && members[i].Suffrage == raft.Voter {
-			continue
-		}
-		if err := n.meta.Raft().AddVoter(raft.ServerID(nd.ID), raft.ServerAddress(nd.RaftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
-			errs = append(errs, fmt.Errorf("meta voter %s: %w", nd.ID, err))
-		} else {
-			n.log.Info("meta voter added", "node", nd.ID)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// admitJoiners (meta leader) records the live gossip members that are not
-// yet nodes of the cluster: a node started with --gossip-join after the
-// init (a replacement) joins so. A removed id stays out.
-func (n *Node) admitJoiners(st fsm.MetaState) error {
-	if n.gossip == nil {
-		return nil
-	}
-	var errs []error
-	for _, m := range n.gossip.Alive() {
-		if _, ok := st.Node(m.NodeID); ok || st.Removed(m.NodeID) {
-			continue
-		}
-		if _, ok := st.ZoneOf(m.Zone); !ok {
-			continue
-		}
-		nd := fsm.NodeInfo{ID: m.NodeID, Zone: m.Zone, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr}
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-		res, err := n.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaAddNode, Node: &nd})
-		cancel()
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case res.Err != "":
-			errs = append(errs, fmt.Errorf("add node %s: %s", nd.ID, res.Err))
-		default:
-			n.log.Info("node joined the cluster", "joined", nd.ID, "joined_zone", nd.Zone)
-		}
-	}
 	return errors.Join(errs...)
 }
 

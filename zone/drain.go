@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/layout"
 )
 
@@ -252,6 +253,65 @@ func (s *ReplicaSet) ConvergeVoters(st fsm.MetaState) error {
 			if nd.Zone == h.Name() && !HasServer(members, nd.ID) {
 				errs = append(errs, h.Replica().AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), true, s.cfg.ApplyTimeout))
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ConvergeMetaMembers (meta leader) takes removed nodes out of the meta
+// group (meta is this node's replica of it) and makes every node the meta
+// state marks as a meta voter one.
+func ConvergeMetaMembers(meta *Replica, st fsm.MetaState, timeout time.Duration, log *slog.Logger) error {
+	members, err := meta.Members()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range members {
+		if st.Removed(string(s.ID)) {
+			errs = append(errs, RemoveServer(meta, s.ID, timeout))
+		}
+	}
+	for _, nd := range st.Nodes {
+		if !nd.MetaVoter {
+			continue
+		}
+		i := slices.IndexFunc(members, func(s raft.Server) bool { return string(s.ID) == nd.ID })
+		if i >= 0 && members[i].Suffrage == raft.Voter {
+			continue
+		}
+		if err := meta.Raft().AddVoter(raft.ServerID(nd.ID), raft.ServerAddress(nd.RaftAddr), 0, timeout).Error(); err != nil {
+			errs = append(errs, fmt.Errorf("meta voter %s: %w", nd.ID, err))
+		} else {
+			log.Info("meta voter added", "node", nd.ID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AdmitJoiners (meta leader) records the live gossip members (alive) that
+// are not yet nodes of the cluster: a node started with --gossip-join
+// after the init (a replacement) joins so. A removed id stays out.
+func AdmitJoiners(host Host, alive []gossip.Meta, st fsm.MetaState, timeout time.Duration, log *slog.Logger) error {
+	var errs []error
+	for _, m := range alive {
+		if _, ok := st.Node(m.NodeID); ok || st.Removed(m.NodeID) {
+			continue
+		}
+		if _, ok := st.ZoneOf(m.Zone); !ok {
+			continue
+		}
+		nd := fsm.NodeInfo{ID: m.NodeID, Zone: m.Zone, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		res, err := host.MetaApply(ctx, fsm.MetaCmd{Type: fsm.MetaAddNode, Node: &nd})
+		cancel()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case res.Err != "":
+			errs = append(errs, fmt.Errorf("add node %s: %s", nd.ID, res.Err))
+		default:
+			log.Info("node joined the cluster", "joined", nd.ID, "joined_zone", nd.Zone)
 		}
 	}
 	return errors.Join(errs...)
