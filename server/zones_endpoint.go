@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -134,30 +133,13 @@ func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
 }
 
 // addDigests fills in the state digest of each of this node's replicas in
-// rs, and sets its applied index to the one the digest was read at.
+// rs (zone.ReplicaSet.AddDigests).
 func (n *Node) addDigests(rs []api.ReplicaState) {
-	hosted := map[string]*hosted{}
-	for _, h := range n.hostedZones() {
-		hosted["zone/"+h.zone] = h
+	var meta func() (uint64, [32]byte, error)
+	if n.metaFSM != nil {
+		meta = n.metaFSM.Digest
 	}
-	for i := range rs {
-		var applied uint64
-		var sum [32]byte
-		var err error
-		switch h := hosted[rs[i].Group]; {
-		case h != nil:
-			applied, sum, err = h.fsm.Digest()
-		case rs[i].Group == "meta" && n.metaFSM != nil:
-			applied, sum, err = n.metaFSM.Digest()
-		default:
-			continue
-		}
-		if err != nil {
-			n.log.Warn("state digest", "group", rs[i].Group, "err", err)
-			continue
-		}
-		rs[i].AppliedIndex, rs[i].Digest = applied, hex.EncodeToString(sum[:])
-	}
+	n.zones.AddDigests(rs, meta)
 }
 
 // newStatus makes the node's gatherer of the zone status (zone.Status).

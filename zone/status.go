@@ -2,6 +2,7 @@ package zone
 
 import (
 	"context"
+	"encoding/hex"
 	"sort"
 	"sync"
 	"time"
@@ -45,6 +46,34 @@ func (s *ReplicaSet) States(httpAddr string) []api.ReplicaState {
 		out = append(out, rs)
 	}
 	return out
+}
+
+// AddDigests fills in the state digest of each replica in rs that the set
+// holds (or, by meta, the meta group's; nil: none), and sets its applied
+// index to the one the digest was read at.
+func (s *ReplicaSet) AddDigests(rs []api.ReplicaState, meta func() (uint64, [32]byte, error)) {
+	hosted := map[string]Member{}
+	for _, h := range s.List() {
+		hosted["zone/"+h.Name()] = h
+	}
+	for i := range rs {
+		var applied uint64
+		var sum [32]byte
+		var err error
+		switch h := hosted[rs[i].Group]; {
+		case h != nil:
+			applied, sum, err = h.FSM().Digest()
+		case rs[i].Group == "meta" && meta != nil:
+			applied, sum, err = meta()
+		default:
+			continue
+		}
+		if err != nil {
+			s.log.Warn("state digest", "group", rs[i].Group, "err", err)
+			continue
+		}
+		rs[i].AppliedIndex, rs[i].Digest = applied, hex.EncodeToString(sum[:])
+	}
 }
 
 // Status gathers the replica states of the cluster's nodes, and keeps the
