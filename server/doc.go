@@ -1,6 +1,6 @@
-// Package server is an rzone node: it opens and closes the replicas it
-// hosts (zone.Replica over the state machines of package fsm: its zone, the
-// meta group, async followers, failover stores), serves the HTTP API,
+// Package server is an rzone node: it hosts replicas (zone.Replica over the
+// state machines of package fsm: the meta group, and in a zone.ReplicaSet
+// its zone, async followers, failover stores), serves the HTTP API,
 // forwards to leaders, serves linearizable reads, runs the poster that
 // books payments into bills, hosts the zone drivers (package zone, through
 // zonehost.go) and the batch scheduler's runtime (package scheduler/run,

@@ -3,29 +3,22 @@ package server
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
-	"github.com/rzonedb/rzone/internal/layout"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// Failover stores and the failover endpoints (docs/DESIGN.md, Failover).
-// The meta leader's driver of failovers and reconciliations is
-// zone.FailoverDriver (zone/failover.go, zone/reconcile.go); here the node
-// hosts, promotes, sets up and retires its failover stores as the meta
-// state says, and serves the failover and merge endpoints.
+// The failover endpoints (docs/DESIGN.md, Failover). The meta leader's
+// driver of failovers and reconciliations is zone.FailoverDriver
+// (zone/failover.go, zone/reconcile.go); the node's replica set hosts,
+// promotes, sets up and retires its failover stores as the meta state says
+// (zone/store.go); here the node runs them and serves the failover and
+// merge endpoints.
 
 // Config keys of failover (zone.ConfigAutoFailover,
 // zone.ConfigStandinPercent).
@@ -34,18 +27,9 @@ const (
 	ConfigStandinPercent = zone.ConfigStandinPercent
 )
 
-// storeFirstElection and storeElection bound the heartbeat and election
-// timeouts of failover store groups: at first (every moment until the
-// store's first leader serves is a moment without payments for the zone's
-// users), and once the store serves.
-const (
-	storeFirstElection = 150 * time.Millisecond
-	storeElection      = 400 * time.Millisecond
-)
-
 // storeMarker is a file in a failover store's group directory, so that a
-// restarted node reopens the group as a voter.
-const storeMarker = "failover-store"
+// restarted node reopens the group as a voter (zone.StoreMarker).
+const storeMarker = zone.StoreMarker
 
 // failoverLoop drives, on the meta leader, automatic failovers and the
 // steps of failovers and reconciliations under way (zone.FailoverDriver),
@@ -62,222 +46,17 @@ func (n *Node) failoverTick() {
 		return
 	}
 	n.failover.ExportPhases(st)
-	if n.storeWork(st) {
-		if err := n.convergeStores(st); err != nil {
+	if n.zones.StoreWork(st) {
+		if err := n.zones.ConvergeStores(st); err != nil {
 			n.log.Debug("failover store", "err", err)
 		}
 	}
 	n.failover.Drive(st)
 }
 
-// storeWork reports whether a failover store of this node's zone is still
-// to be opened or set up: then the failover loop does it at once rather
-// than at the next reconcile round.
-func (n *Node) storeWork(st fsm.MetaState) bool {
-	for _, z := range st.Zones {
-		if z.Backup != n.cfg.Zone || z.PhaseOf() != fsm.PhaseFailover || z.Failover == nil {
-			continue
-		}
-		h := n.hostedZone(z.Failover.Group)
-		if h == nil || (h.rep.IsLeader() && (!h.isReady() || !n.leaseValid(h))) {
-			return true
-		}
-	}
-	return false
-}
-
 // testHoldStoreSetUp, when set (tests), keeps a store's leader from setting
-// the store up (CmdFailover) while it returns true for the store's group.
-var testHoldStoreSetUp atomic.Pointer[func(group string) bool]
-
-// convergeStores hosts, promotes, sets up and retires this node's failover
-// stores as the meta state says (called from converge on every node).
-func (n *Node) convergeStores(st fsm.MetaState) error {
-	n.storeMu.Lock()
-	defer n.storeMu.Unlock()
-	var errs []error
-	for _, z := range st.Zones {
-		if z.Backup != n.cfg.Zone || z.Failover == nil || z.Failover.Group == "" {
-			continue
-		}
-		if p := z.PhaseOf(); p != fsm.PhaseFailover && p != fsm.PhaseReconciling {
-			continue
-		}
-		h := n.hostedZone(z.Failover.Group)
-		if h == nil {
-			var err error
-			if h, err = n.hostStore(z); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if hold := testHoldStoreSetUp.Load(); h.rep.IsLeader() && (hold == nil || !(*hold)(h.zone)) {
-			errs = append(errs, n.setUpStore(h, z, st))
-		}
-		errs = append(errs, n.settleStore(h))
-	}
-	for _, h := range n.hostedZones() {
-		if _, live := st.StoreOf(h.zone); h.store && !live {
-			errs = append(errs, n.retireStore(h))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// hostStore opens this node's member of z's failover store: on the seed,
-// its async follower of z promoted into the new group; elsewhere an empty
-// member that the store's leader adds as a voter.
-func (n *Node) hostStore(z fsm.ZoneInfo) (*hosted, error) {
-	n.openMu.Lock()
-	defer n.openMu.Unlock()
-	group := z.Failover.Group
-	if h := n.hostedZone(group); h != nil {
-		return h, nil
-	}
-	dir := layout.GroupDir(n.cfg.DataDir, "zone/"+group)
-	if _, err := os.Stat(filepath.Join(dir, storeMarker)); err != nil {
-		// The group's directory is made whole in a staging directory and
-		// renamed into place, so a crash never leaves a half-made store
-		// that a restart would open.
-		staging := layout.GroupDir(n.cfg.DataDir, "staging/"+group)
-		if err := os.RemoveAll(staging); err != nil {
-			return nil, err
-		}
-		if z.Failover.Seed == n.cfg.NodeID {
-			if err := n.promoteFollower(z.Name, group, staging); err != nil {
-				return nil, err
-			}
-		} else if err := os.MkdirAll(staging, 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(staging, storeMarker), []byte(z.Name+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(staging, dir); err != nil {
-			return nil, err
-		}
-	}
-	h, err := n.openZone(group, dir, true)
-	if err != nil {
-		return nil, err
-	}
-	n.log.Warn("hosting a failover store", "zone", z.Name, "store", group, "seed", z.Failover.Seed == n.cfg.NodeID)
-	n.updateGossip()
-	return h, nil
-}
-
-// promoteFollower stops this node's async follower of z, promotes a copy of
-// it into group's directory as the group's sole voter, and reopens the
-// follower (it goes on following z when z returns).
-func (n *Node) promoteFollower(z, group, dir string) error {
-	f := n.hostedZone(z)
-	if f == nil || f.voter {
-		return fmt.Errorf("promote %s: this node hosts no async follower of it", z)
-	}
-	src := layout.GroupDir(n.cfg.DataDir, "zone/"+z)
-	n.closeZone(f)
-	var sm *fsm.FSM
-	err := zone.Promote(n.replicaConfig("zone/"+group, dir, nil), src,
-		[]raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.raftAdvertise()), Suffrage: raft.Voter}},
-		func(path string) (zone.StateMachine, io.Closer, error) {
-			var err error
-			sm, err = fsm.Open(path, n.log.With("group", "zone/"+group))
-			return sm, sm, err
-		},
-		// Marked after the recovery has replayed the copied log (as the
-		// zone, owning its shards) and before its snapshot, which every
-		// member of the store starts from: until its CmdFailover, no
-		// member serves a shard.
-		func() error { return sm.MarkPromoted() })
-	if _, oerr := n.openZone(z, src, false); oerr != nil {
-		err = errors.Join(err, oerr)
-	}
-	if err != nil {
-		return fmt.Errorf("promote %s into %s: %w", z, group, err)
-	}
-	return nil
-}
-
-// closeZone stops and forgets a hosted replica.
-func (n *Node) closeZone(h *hosted) {
-	n.mu.Lock()
-	if n.zones[h.zone] == h {
-		delete(n.zones, h.zone)
-	}
-	n.mu.Unlock()
-	if err := h.rep.Shutdown(); err != nil {
-		n.log.Warn("shutdown replica", "group", h.zone, "err", err)
-	}
-	h.fsm.Close()
-}
-
-// setUpStore, on a store's leader, makes it a failover store (blacklist,
-// stand-in limit), adds the backup zone's other nodes as voters, and takes
-// the shards the route table gives it.
-func (n *Node) setUpStore(h *hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
-	fi, err := h.fsm.Failover()
-	if err != nil {
-		return err
-	}
-	if fi == nil {
-		var marks []fsm.Mark
-		for _, u := range z.Failover.Blacklist {
-			marks = append(marks, fsm.Mark{User: u})
-		}
-		pct := int64(fsm.DefaultStandinPercent)
-		if it, ok := st.ConfigValue(ConfigStandinPercent); ok {
-			if v, err := strconv.ParseInt(it.Value, 10, 64); err == nil && v >= 0 && v <= 100 {
-				pct = v
-			}
-		}
-		if _, err := n.apply(h, fsm.Command{Type: fsm.CmdFailover, NodeID: z.Name, Epoch: st.Epoch, Amount: pct, Marks: marks}); err != nil {
-			return fmt.Errorf("set up failover store %s: %w", h.zone, err)
-		}
-	}
-	var errs []error
-	if members, err := h.rep.Members(); err == nil {
-		for _, nd := range st.Nodes {
-			if nd.Zone == z.Backup && !hasServer(members, nd.ID) {
-				errs = append(errs, h.rep.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), true, n.cfg.ApplyTimeout))
-			}
-		}
-	}
-	errs = append(errs, n.syncShards(h, st))
-	if z.PhaseOf() == fsm.PhaseFailover && !n.leaseValid(h) {
-		n.leases.Renew(h) // serve at once, not at the next renewal round
-	}
-	return errors.Join(errs...)
-}
-
-// settleStore slows a store member's election timeouts down from the
-// quick first election once the store has a leader that serves.
-func (n *Node) settleStore(h *hosted) error {
-	rf := h.rep.Raft()
-	rc := rf.ReloadableConfig()
-	if rc.HeartbeatTimeout >= storeElection || rc.HeartbeatTimeout >= n.cfg.HeartbeatTimeout {
-		return nil
-	}
-	if _, id := rf.LeaderWithID(); id == "" || (rf.State() == raft.Leader && !n.leaseValid(h)) {
-		return nil
-	}
-	rc.HeartbeatTimeout = min(n.cfg.HeartbeatTimeout, storeElection)
-	rc.ElectionTimeout = min(n.cfg.ElectionTimeout, storeElection)
-	return rf.ReloadConfig(rc)
-}
-
-// retireStore closes a failover store whose zone has been reconciled and
-// removes its files.
-func (n *Node) retireStore(h *hosted) error {
-	n.openMu.Lock()
-	defer n.openMu.Unlock()
-	n.closeZone(h)
-	n.log.Info("failover store retired", "store", h.zone)
-	n.updateGossip()
-	return os.RemoveAll(layout.GroupDir(n.cfg.DataDir, "zone/"+h.zone))
-}
+// the store up (zone.TestHoldStoreSetUp).
+var testHoldStoreSetUp = &zone.TestHoldStoreSetUp
 
 // handleFailover starts the failover of a zone: it answers 202 with the
 // operation (ops.go), done once the zone's shards are routed to the

@@ -1,18 +1,15 @@
 package server
 
 import (
-	"os"
-	"path/filepath"
-	"sort"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// hosted is one replica of a zone group on this node.
+// hosted is one replica of a zone group on this node, as the node's
+// replica set (zone.ReplicaSet, zone/replicaset.go) keeps it.
 type hosted struct {
 	zone  string
 	rep   *zone.Replica
@@ -65,71 +62,26 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 	}
 }
 
+// newReplicaSet makes the node's (empty) replica set.
+func (n *Node) newReplicaSet() *zone.ReplicaSet {
+	c := &n.cfg
+	return zone.NewReplicaSet(zoneHost{n: n}, zone.SetConfig{Clustered: n.clustered, NodeID: c.NodeID, Zone: c.Zone,
+		DataDir: c.DataDir, RaftAddr: c.raftAdvertise(), ApplyTimeout: c.ApplyTimeout,
+		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, Logger: n.log})
+}
+
 // openZone opens this node's replica of zone's group in dir and registers
-// it. voter marks the node's own zone.
+// it (zone.ReplicaSet.Open). voter marks the node's own zone.
 func (n *Node) openZone(zoneName, dir string, voter bool) (*hosted, error) {
-	group := "zone/" + zoneName
-	layer, err := n.mux.Layer(group)
+	h, err := n.zones.Open(zoneName, dir, voter)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		layer.Close()
-		return nil, err
-	}
-	f, err := fsm.Open(filepath.Join(dir, "state.db"), n.log.With("group", group))
-	if err != nil {
-		layer.Close()
-		return nil, err
-	}
-	commits := n.metrics.stateCommit.WithLabelValues(group)
-	f.ObserveCommits(func(d time.Duration) { commits.Observe(d.Seconds()) })
-	rc := n.replicaConfig(group, dir, layer)
-	rc.SelfRestoring = true
-	if voter && zoneName != n.cfg.Zone {
-		// A failover store: its nodes sit in one zone, and every
-		// second of its first election is a second of the zone's users
-		// without payments.
-		// It starts with a quick first election (setUpStore slows it
-		// down to storeElection once the store serves).
-		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, storeFirstElection)
-		rc.ElectionTimeout = min(rc.ElectionTimeout, storeFirstElection)
-		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, storeFirstElection*2/3)
-	}
-	rep, err := zone.OpenReplica(rc, f)
-	if err != nil {
-		layer.Close()
-		f.Close()
-		return nil, err
-	}
-	h := &hosted{zone: zoneName, rep: rep, fsm: f, voter: voter, store: voter && zoneName != n.cfg.Zone}
-	n.mu.Lock()
-	n.zones[zoneName] = h
-	if zoneName == n.cfg.Zone {
-		n.own = h
-	}
-	n.mu.Unlock()
-	return h, nil
+	return h.(*hosted), nil
 }
 
 func (n *Node) closeAll() {
-	n.mu.Lock()
-	zones := n.zones
-	n.zones = map[string]*hosted{}
-	n.own = nil
-	n.mu.Unlock()
-	names := make([]string, 0, len(zones))
-	for z := range zones {
-		names = append(names, z)
-	}
-	sort.Strings(names)
-	for _, z := range names {
-		h := zones[z]
-		if err := h.rep.Shutdown(); err != nil {
-			n.log.Warn("shutdown replica", "zone", z, "err", err)
-		}
-		h.fsm.Close()
-	}
+	n.zones.CloseAll()
 	// n.meta and n.gossip stay set, shut down: a request the API's
 	// shutdown did not wait out (its context ended first) reads them
 	// without the node's lock, and gets a closed group's error rather than
@@ -147,32 +99,30 @@ func (n *Node) closeAll() {
 
 // ownZone returns the node's own zone replica, or nil before it exists.
 func (n *Node) ownZone() *hosted {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.own
+	h, _ := n.zones.Own().(*hosted)
+	return h
 }
 
 // hostedZone returns this node's replica of zone, or nil.
 func (n *Node) hostedZone(z string) *hosted {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.zones[z]
+	h, _ := n.zones.Get(z).(*hosted)
+	return h
 }
 
+// hostedZones lists this node's zone replicas, in name order.
 func (n *Node) hostedZones() []*hosted {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	out := make([]*hosted, 0, len(n.zones))
-	for _, h := range n.zones {
-		out = append(out, h)
+	ms := n.zones.List()
+	out := make([]*hosted, len(ms))
+	for i, m := range ms {
+		out[i] = m.(*hosted)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].zone < out[j].zone })
 	return out
 }
+
+// closeZone stops and forgets a hosted replica.
+func (n *Node) closeZone(h *hosted) { n.zones.Close(h) }
 
 // leaseValid reports whether group h may accept writes now: always when
 // standalone; in cluster mode while its ownership lease lasts by this
 // node's clock.
-func (n *Node) leaseValid(h *hosted) bool {
-	return !n.clustered || h.lease.Valid()
-}
+func (n *Node) leaseValid(h *hosted) bool { return n.zones.LeaseValid(h) }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
-	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
 	"github.com/rzonedb/rzone/internal/clock"
@@ -42,13 +41,11 @@ type Node struct {
 	mux       *mux.Mux
 	clustered bool
 
-	mu  sync.RWMutex
-	own *hosted // this node's voter replica of its zone; nil until bootstrapped
-	// openMu serializes opening zone replicas (init and converge race).
-	openMu sync.Mutex
-	// storeMu serializes the upkeep of failover stores.
-	storeMu sync.Mutex
-	zones   map[string]*hosted // every hosted zone replica, own included, by zone name
+	// zones are the zone replicas the node hosts: its own zone's,
+	// async followers, failover stores (zone/replicaset.go).
+	zones *zone.ReplicaSet
+	// openMu serializes opening zone replicas (zones.OpenLock).
+	openMu *sync.Mutex
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
@@ -86,9 +83,9 @@ type Node struct {
 	// group: one at a time, as each spools a whole group to disk.
 	snapshotting atomic.Bool
 	stop         chan struct{}
-	// handoff serializes the hand-offs of this node's leaderships: a
-	// drain's, converge's for a drained node, a shutdown's (lifecycle.go).
-	handoff sync.Mutex
+	// handoff hands off this node's leaderships, one hand-off at a time: a
+	// drain's, converge's for a drained node, a shutdown's (zone/drain.go).
+	handoff *zone.Handoff
 	// removedOnce logs once that this node was removed.
 	removedOnce sync.Once
 	// services are the node's background components in their start order
@@ -99,9 +96,9 @@ type Node struct {
 	// tasks holds any other driver's.
 	failoverTasks, moveTasks, tasks sync.WaitGroup
 
-	// seen holds the replica states other nodes last reported (zone status).
-	seenMu sync.Mutex
-	seen   map[string]api.ReplicaState
+	// status gathers the zone status, and holds the replica states other
+	// nodes last reported (zone/status.go).
+	status *zone.Status
 
 	// addrs caches node id -> HTTP address (standalone: from the zone's
 	// state machine).
@@ -127,8 +124,12 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), zones: map[string]*hosted{},
+	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}),
 		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
+	n.zones = n.newReplicaSet()
+	n.openMu = n.zones.OpenLock()
+	n.status = n.newStatus()
+	n.handoff = zone.NewHandoff(zoneHost{n: n}, cfg.NodeID, log)
 	n.removeSnapshotSpools()
 	if err := n.loadCerts(); err != nil {
 		return nil, err
@@ -206,7 +207,7 @@ func (n *Node) open() error {
 }
 
 // Shutdown first hands off the leadership of every group the node leads
-// (each transfer bounded by handoffTimeout and ctx), so that no group
+// (each transfer bounded by zone.HandoffTimeout and ctx), so that no group
 // waits an election timeout for a new leader; then it stops the API
 // (letting requests in flight finish until ctx ends), the background
 // services in the reverse of their start order (each logged with how long
@@ -342,7 +343,7 @@ func (n *Node) httpAddrOf(id string) string {
 	if a, ok := n.addrs[id]; ok {
 		return a
 	}
-	h := n.own
+	h := n.ownZone()
 	if h == nil {
 		return ""
 	}

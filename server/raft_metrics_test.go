@@ -138,11 +138,11 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 
 // TestReplicaRoles: each hosted group gets the role it is hosted in.
 func TestReplicaRoles(t *testing.T) {
-	n := &Node{cfg: Config{Zone: "A"}, zones: map[string]*hosted{
-		"A":    {zone: "A", voter: true},
-		"C":    {zone: "C"},
-		"B-f1": {zone: "B-f1", voter: true, store: true},
-	}}
+	n := &Node{cfg: Config{Zone: "A"}}
+	n.zones = n.newReplicaSet()
+	for _, h := range []*hosted{{zone: "A", voter: true}, {zone: "C"}, {zone: "B-f1", voter: true, store: true}} {
+		n.zones.Add(h)
+	}
 	got := map[string]string{}
 	for _, r := range n.replicas() {
 		got[r.group] = r.role

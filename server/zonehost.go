@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -55,7 +58,7 @@ func (z zoneHost) PostJSON(ctx context.Context, addr, path string, in, out any) 
 }
 
 func (z zoneHost) AskReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState {
-	return z.n.askReplicas(ctx, nodes)
+	return z.n.status.Ask(ctx, nodes)
 }
 
 var _ zone.FailoverHost = zoneHost{}
@@ -113,6 +116,55 @@ func (h *hosted) Store() bool              { return h.store }
 func (h *hosted) Ready() bool              { return h.isReady() }
 func (h *hosted) Lease() *zone.Lease       { return &h.lease }
 func (h *hosted) Guard() *zone.GuardHolder { return &h.guard }
+func (h *hosted) FSM() *fsm.FSM            { return h.fsm }
+func (h *hosted) SetReady()                { h.ready.Store(true) }
+
+var _ zone.ReplicaHost = zoneHost{}
+
+func (z zoneHost) Layer(group string) (raft.StreamLayer, error) { return z.n.mux.Layer(group) }
+
+func (z zoneHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) zone.ReplicaConfig {
+	return z.n.replicaConfig(group, dir, stream)
+}
+
+func (z zoneHost) CommitObserver(group string) func(time.Duration) {
+	commits := z.n.metrics.stateCommit.WithLabelValues(group)
+	return func(d time.Duration) { commits.Observe(d.Seconds()) }
+}
+
+func (z zoneHost) NewMember(name string, rep *zone.Replica, f *fsm.FSM, voter, store bool) zone.Member {
+	return &hosted{zone: name, rep: rep, fsm: f, voter: voter, store: store}
+}
+
+func (z zoneHost) Apply(h zone.Member, cmds ...fsm.Command) ([]fsm.Result, error) {
+	return z.n.apply(h.(*hosted), cmds...)
+}
+
+func (z zoneHost) RenewLease(h zone.Group) { z.n.leases.Renew(h) }
+
+func (z zoneHost) RolesChanged() { z.n.updateGossip() }
+
+var _ zone.HandoffHost = zoneHost{}
+
+func (z zoneHost) LedGroups() []zone.LedGroup { return z.n.ledGroups() }
+
+func (z zoneHost) MetaState() fsm.MetaState {
+	if z.n.metaFSM == nil {
+		return fsm.MetaState{}
+	}
+	return z.n.metaFSM.State()
+}
+
+func (z zoneHost) Alive() (map[string]bool, bool) {
+	if z.n.gossip == nil {
+		return nil, false
+	}
+	alive := map[string]bool{}
+	for _, m := range z.n.gossip.Members() {
+		alive[m.NodeID] = m.State == gossip.StateAlive
+	}
+	return alive, true
+}
 
 // startDrivers makes the node's zone drivers (before its replicas open:
 // every write goes through the guard keeper).

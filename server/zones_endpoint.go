@@ -2,16 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
-	"sort"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
-	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // routeTable is the route table with each zone's leader, from this node's
@@ -117,29 +113,9 @@ func (n *Node) standaloneRoutes() api.RouteTable {
 
 // localReplicas reports every replica this node hosts.
 func (n *Node) localReplicas() []api.ReplicaState {
-	var out []api.ReplicaState
-	add := func(group string, rf *raft.Raft, applied uint64, voter, ready bool) {
-		rs := api.ReplicaState{Node: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Group: group, State: rf.State().String(),
-			Voter: voter, AppliedIndex: applied, CommitIndex: rf.CommitIndex(), LastIndex: rf.LastIndex(),
-			Term: rf.CurrentTerm(), Ready: ready}
-		if rf.State() == raft.Leader {
-			rs.LastContactMs = new(int64)
-		} else if lc := rf.LastContact(); !lc.IsZero() {
-			ms := time.Since(lc).Milliseconds()
-			rs.LastContactMs = &ms
-		}
-		out = append(out, rs)
-	}
-	for _, h := range n.hostedZones() {
-		add("zone/"+h.zone, h.rep.Raft(), h.fsm.AppliedIndex(), h.voter, h.isReady())
-		if h.store {
-			if fi, err := h.fsm.Failover(); err == nil && fi != nil {
-				out[len(out)-1].FailoverPayments, out[len(out)-1].FailoverAmount = fi.Payments, fi.Amount
-			}
-		}
-	}
+	out := n.zones.States(n.cfg.httpAdvertise())
 	if n.meta != nil {
-		add("meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false, true)
+		out = append(out, zone.ReplicaStateOf(n.cfg.NodeID, n.cfg.httpAdvertise(), "meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false, true))
 	}
 	return out
 }
@@ -157,163 +133,27 @@ func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
 }
 
 // addDigests fills in the state digest of each of this node's replicas in
-// rs, and sets its applied index to the one the digest was read at.
+// rs (zone.ReplicaSet.AddDigests).
 func (n *Node) addDigests(rs []api.ReplicaState) {
-	hosted := map[string]*hosted{}
-	for _, h := range n.hostedZones() {
-		hosted["zone/"+h.zone] = h
+	var meta func() (uint64, [32]byte, error)
+	if n.metaFSM != nil {
+		meta = n.metaFSM.Digest
 	}
-	for i := range rs {
-		var applied uint64
-		var sum [32]byte
-		var err error
-		switch h := hosted[rs[i].Group]; {
-		case h != nil:
-			applied, sum, err = h.fsm.Digest()
-		case rs[i].Group == "meta" && n.metaFSM != nil:
-			applied, sum, err = n.metaFSM.Digest()
-		default:
-			continue
-		}
-		if err != nil {
-			n.log.Warn("state digest", "group", rs[i].Group, "err", err)
-			continue
-		}
-		rs[i].AppliedIndex, rs[i].Digest = applied, hex.EncodeToString(sum[:])
-	}
+	n.zones.AddDigests(rs, meta)
 }
 
-// gatherReplicas asks every node of the cluster for its replicas, in
-// parallel, with a short timeout; a node that does not answer is absent.
-func (n *Node) gatherReplicas(ctx context.Context) map[string][]api.ReplicaState {
-	return n.askReplicas(ctx, n.metaFSM.State().Nodes)
-}
-
-// askReplicas asks nodes for their replicas, in parallel, with a short
-// timeout; a node that does not answer is absent.
-func (n *Node) askReplicas(ctx context.Context, nodes []fsm.NodeInfo) map[string][]api.ReplicaState {
-	out := map[string][]api.ReplicaState{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, nd := range nodes {
-		if nd.ID == n.cfg.NodeID {
-			local := n.localReplicas()
-			mu.Lock() // the answers of nodes asked before are being written
-			out[nd.ID] = local
-			mu.Unlock()
-			continue
-		}
-		wg.Add(1)
-		go func(id, addr string) {
-			defer wg.Done()
-			var rs []api.ReplicaState
-			if n.peer.GetJSON(ctx, addr, "/v1/internal/replicas", &rs, peer.Timeout(700*time.Millisecond)) == nil {
-				mu.Lock()
-				out[id] = rs
-				mu.Unlock()
-				n.remember(id, rs)
-			}
-		}(nd.ID, nd.HTTPAddr)
-	}
-	wg.Wait()
-	return out
+// newStatus makes the node's gatherer of the zone status (zone.Status).
+func (n *Node) newStatus() *zone.Status {
+	return &zone.Status{NodeID: n.cfg.NodeID, Local: n.localReplicas,
+		Get: func(ctx context.Context, addr string, out *[]api.ReplicaState) error {
+			return n.peer.GetJSON(ctx, addr, "/v1/internal/replicas", out, peer.Timeout(700*time.Millisecond))
+		}}
 }
 
 // zoneStatuses builds the status of every zone from the meta state and the
 // replicas the nodes report.
 func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
-	st := n.metaFSM.State()
-	reps := n.gatherReplicas(ctx)
-	list := api.ZoneList{Epoch: st.Epoch}
-	for _, z := range st.Zones {
-		zs := api.ZoneStatus{Zone: z.Name, Backup: z.Backup, Epoch: st.Epoch, Phase: z.ShownPhase(), Shards: []int{}, GuardGap: z.GuardGap}
-		if f := z.Failover; f != nil {
-			zs.Failover = failoverStatus(f, reps)
-			for i, s := range st.Shards {
-				if s.Zone == f.Group && z.PhaseOf() != fsm.PhaseNormal {
-					zs.Shards = append(zs.Shards, i)
-				}
-			}
-		}
-		for i, s := range st.Shards {
-			if s.Zone == z.Name {
-				zs.Shards = append(zs.Shards, i)
-			}
-		}
-		if l, ok := st.Lease(z.Name); ok {
-			until := time.UnixMilli(l.Until)
-			zs.LeaseUntil = until.UTC().Format(time.RFC3339Nano)
-			zs.LeaseValid = time.Now().Before(until)
-			zs.Leader = l.Holder
-		}
-		group := "zone/" + z.Name
-		var all []api.ReplicaState
-		var leaderApplied uint64
-		for _, nd := range st.Nodes {
-			found := false
-			for _, rs := range reps[nd.ID] {
-				if rs.Group == group {
-					all = append(all, rs)
-					found = true
-				}
-			}
-			if !found && (nd.Zone == z.Name || nd.Zone == z.Backup) {
-				// Report what was last heard from it, so its lag keeps growing.
-				rs := api.ReplicaState{Node: nd.ID, HTTPAddr: nd.HTTPAddr, Group: group, Voter: nd.Zone == z.Name}
-				if last, ok := n.lastSeen(nd.ID, group); ok {
-					rs = last
-				}
-				rs.State = "unreachable"
-				all = append(all, rs)
-			}
-		}
-		for _, rs := range all {
-			if rs.State == raft.Leader.String() {
-				zs.Leader, zs.LastIndex, zs.Term, zs.Ready = rs.Node, rs.LastIndex, rs.Term, rs.Ready
-				leaderApplied = rs.AppliedIndex
-			}
-		}
-		for _, rs := range all {
-			// Lag counts state-machine entries: no-ops and configuration
-			// changes never reach a state machine, so the leader's applied
-			// index, not its last index, is the mark.
-			if leaderApplied > rs.AppliedIndex {
-				rs.LagEntries = leaderApplied - rs.AppliedIndex
-			}
-			if rs.Voter {
-				zs.Voters = append(zs.Voters, rs)
-			} else {
-				zs.Followers = append(zs.Followers, rs)
-			}
-		}
-		sort.Slice(zs.Voters, func(i, j int) bool { return zs.Voters[i].Node < zs.Voters[j].Node })
-		sort.Slice(zs.Followers, func(i, j int) bool { return zs.Followers[i].Node < zs.Followers[j].Node })
-		list.Zones = append(list.Zones, zs)
-	}
-	return list
-}
-
-func failoverStatus(f *fsm.FailoverState, reps map[string][]api.ReplicaState) *api.ZoneFailover {
-	at := func(ms int64) string {
-		if ms == 0 {
-			return ""
-		}
-		return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
-	}
-	out := &api.ZoneFailover{Store: f.Group, Seed: f.Seed, Auto: f.Auto, Started: at(f.Started), LeaseUntil: at(f.LeaseUntil),
-		Promoted: at(f.Promoted), Recovering: at(f.Recovering), Recovered: at(f.Recovered), Blacklist: len(f.Blacklist), Report: f.Report,
-		Isolated: f.Blacklist[:min(len(f.Blacklist), 1000)]}
-	if f.Report != nil {
-		out.Voided = len(f.Report.Voided)
-	}
-	for _, rs := range reps {
-		for _, r := range rs {
-			if r.Group == "zone/"+f.Group && r.State == raft.Leader.String() {
-				out.Payments, out.Amount = r.FailoverPayments, r.FailoverAmount
-			}
-		}
-	}
-	return out
+	return n.status.Zones(ctx, n.metaFSM.State())
 }
 
 func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
@@ -358,24 +198,4 @@ func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
 			RaftAddr: m.RaftAddr, Gossip: m.Addr, Capacity: m.Capacity, State: string(m.State), Since: m.Since.UTC().Format(time.RFC3339)})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// remember keeps the last replica states each node reported, so a node
-// that stops answering is shown with its last known applied index.
-func (n *Node) remember(node string, rs []api.ReplicaState) {
-	n.seenMu.Lock()
-	defer n.seenMu.Unlock()
-	if n.seen == nil {
-		n.seen = map[string]api.ReplicaState{}
-	}
-	for _, r := range rs {
-		n.seen[node+"/"+r.Group] = r
-	}
-}
-
-func (n *Node) lastSeen(node, group string) (api.ReplicaState, bool) {
-	n.seenMu.Lock()
-	defer n.seenMu.Unlock()
-	r, ok := n.seen[node+"/"+group]
-	return r, ok
 }

@@ -1,11 +1,17 @@
 // Package zone holds what makes a zone: a replica of a Raft group
-// (replica.go), the promotion of a stopped replica into a new group on
-// failover (promote.go), the guard marks a zone leader keeps in its backup
-// zone (guard.go, carried there by guardkeeper.go and marker.go), the
-// ownership leases a zone leader renews (lease.go), the meta leader's
-// driver of failovers and reconciliations (failover.go, reconcile.go) and
-// of shard moves (shardmove.go), and the Router of a one-zone deployment. The drivers reach the node they run
-// on only through Host (host.go): the server implements it and keeps the
+// (replica.go), the zone replicas a node hosts (replicaset.go: its own
+// zone's, the async followers and the own zone's shard ownership,
+// converge.go; failover stores, store.go; their states and the zone
+// status, status.go; the hand-off of the node's leaderships and the
+// groups' voters as nodes join and leave, drain.go), the promotion of a
+// stopped replica into a new group on failover (promote.go), the guard
+// marks a zone leader keeps in its backup zone (guard.go, carried there by
+// guardkeeper.go and marker.go), the ownership leases a zone leader renews
+// (lease.go), the meta leader's driver of failovers and reconciliations
+// (failover.go, reconcile.go) and of shard moves (shardmove.go), and the
+// Router of a one-zone deployment. The drivers reach the node they run on
+// only through Host (host.go), the replica set through ReplicaHost, a
+// hand-off through HandoffHost: the server implements them and keeps the
 // HTTP handlers. A user's shard is user % fsm.NumShards; in cluster mode
 // the meta group's route table (fsm.MetaState) says which zone owns each
 // shard. See zone/DESIGN.md.

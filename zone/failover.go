@@ -29,7 +29,7 @@ import (
 //     (Promote), its leader writes the blacklist and stand-in limit
 //     (CmdFailover), adds the other backup nodes as voters, takes the shards
 //     and serves the zone's users. The zone's own nodes get no lease. (The
-//     node hosts its stores itself: server/failover.go.)
+//     node hosts its stores itself: store.go.)
 //   - reconciling: the store releases the shards; the driver merges them
 //     into the zone shard by shard (CmdMerge, idempotent per shard), then
 //     MetaFinishRecover routes them back; the backup nodes retire the store.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -102,4 +103,42 @@ type DriverConfig struct {
 	LeaseDuration time.Duration
 	// Logger is the node's logger.
 	Logger *slog.Logger
+}
+
+// ReplicaHost is the node as its replica set (replicaset.go) sees it: how
+// a replica is made and reaches its peers, and what the set's upkeep of
+// async followers and failover stores (converge.go, store.go) asks of the
+// node. The server implements it (server/zonehost.go).
+type ReplicaHost interface {
+	// Layer is the stream layer of group on the node's raft port.
+	Layer(group string) (raft.StreamLayer, error)
+	// ReplicaConfig is the ReplicaConfig of group under dir, with the
+	// node's Raft tunables; stream may be nil (a promotion).
+	ReplicaConfig(group, dir string, stream raft.StreamLayer) ReplicaConfig
+	// CommitObserver is what group's state machine reports each commit's
+	// duration to.
+	CommitObserver(group string) func(time.Duration)
+	// NewMember wraps a newly opened replica of zone z as the node keeps
+	// it.
+	NewMember(z string, rep *Replica, f *fsm.FSM, voter, store bool) Member
+	// Apply proposes cmds as one log entry in h's group and waits for
+	// their results (through the node's guard keeper).
+	Apply(h Member, cmds ...fsm.Command) ([]fsm.Result, error)
+	// RenewLease renews h's ownership lease now.
+	RenewLease(h Group)
+	// RolesChanged tells the node that the replicas it hosts changed (it
+	// re-broadcasts its roles).
+	RolesChanged()
+}
+
+// HandoffHost is the node as its hand-offs (drain.go) see it.
+type HandoffHost interface {
+	// LedGroups lists the groups this node leads now: the meta group and
+	// the zone groups it votes in.
+	LedGroups() []LedGroup
+	// MetaState is the node's meta state (zero when it has none).
+	MetaState() fsm.MetaState
+	// Alive returns the nodes gossip shows alive, by id; gossip is false
+	// when the node runs no gossip (standalone).
+	Alive() (alive map[string]bool, gossip bool)
 }

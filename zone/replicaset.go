@@ -1,0 +1,201 @@
+package zone
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
+)
+
+// Member is one of the node's hosted replicas of a zone group as the
+// replica set keeps it: a Group with its state machine. The node makes it
+// (ReplicaHost.NewMember).
+type Member interface {
+	Group
+	// FSM is the replica's state machine.
+	FSM() *fsm.FSM
+	// SetReady records that the group's shard ownership is set up.
+	SetReady()
+}
+
+// SetConfig is what the replica set takes of the node's configuration.
+type SetConfig struct {
+	// Clustered: the node runs in cluster mode (a group may write only
+	// while its ownership lease lasts).
+	Clustered bool
+	// NodeID, Zone and DataDir are the node's id, zone and data folder;
+	// RaftAddr is its advertised raft address.
+	NodeID, Zone, DataDir, RaftAddr string
+	// ApplyTimeout bounds a configuration change.
+	ApplyTimeout time.Duration
+	// HeartbeatTimeout and ElectionTimeout are the node's Raft timeouts
+	// (a failover store's are lower at first, store.go).
+	HeartbeatTimeout, ElectionTimeout time.Duration
+	// Logger is the node's logger.
+	Logger *slog.Logger
+}
+
+// ReplicaSet is the zone replicas a node hosts: the voter replica of its
+// own zone, the async followers of the zones its zone backs up
+// (converge.go) and the failover stores it hosts (store.go), by zone
+// name. Its methods are safe for concurrent use; Own, Get and List of a
+// nil set (a node not started) find nothing.
+type ReplicaSet struct {
+	cfg  SetConfig
+	host ReplicaHost
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	own   Member            // the node's voter replica of its zone; nil until bootstrapped
+	zones map[string]Member // every hosted zone replica, own included, by zone name
+	// openMu serializes opening zone replicas (init and converge race).
+	openMu sync.Mutex
+	// storeMu serializes the upkeep of failover stores.
+	storeMu sync.Mutex
+}
+
+// NewReplicaSet makes the (empty) replica set of host.
+func NewReplicaSet(host ReplicaHost, cfg SetConfig) *ReplicaSet {
+	return &ReplicaSet{cfg: cfg, host: host, log: cfg.Logger, zones: map[string]Member{}}
+}
+
+// OpenLock is the lock that serializes opening zone replicas: whoever
+// opens one holds it, and checks under it that no other did first.
+func (s *ReplicaSet) OpenLock() *sync.Mutex { return &s.openMu }
+
+// Open opens this node's replica of zone's group in dir and registers it.
+// voter marks the node's own zone (or a failover store it hosts).
+func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
+	group := "zone/" + zoneName
+	layer, err := s.host.Layer(group)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		layer.Close()
+		return nil, err
+	}
+	f, err := fsm.Open(filepath.Join(dir, "state.db"), s.log.With("group", group))
+	if err != nil {
+		layer.Close()
+		return nil, err
+	}
+	f.ObserveCommits(s.host.CommitObserver(group))
+	rc := s.host.ReplicaConfig(group, dir, layer)
+	rc.SelfRestoring = true
+	if voter && zoneName != s.cfg.Zone {
+		// A failover store: its nodes sit in one zone, and every
+		// second of its first election is a second of the zone's users
+		// without payments.
+		// It starts with a quick first election (setUpStore slows it
+		// down to storeElection once the store serves).
+		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, storeFirstElection)
+		rc.ElectionTimeout = min(rc.ElectionTimeout, storeFirstElection)
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, storeFirstElection*2/3)
+	}
+	rep, err := OpenReplica(rc, f)
+	if err != nil {
+		layer.Close()
+		f.Close()
+		return nil, err
+	}
+	h := s.host.NewMember(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
+	s.Add(h)
+	return h, nil
+}
+
+// Add registers an open replica h (Open does; tests add their own).
+func (s *ReplicaSet) Add(h Member) {
+	s.mu.Lock()
+	s.zones[h.Name()] = h
+	if h.Name() == s.cfg.Zone {
+		s.own = h
+	}
+	s.mu.Unlock()
+}
+
+// Close stops and forgets a hosted replica.
+func (s *ReplicaSet) Close(h Member) {
+	s.mu.Lock()
+	if s.zones[h.Name()] == h {
+		delete(s.zones, h.Name())
+	}
+	s.mu.Unlock()
+	if err := h.Replica().Shutdown(); err != nil {
+		s.log.Warn("shutdown replica", "group", h.Name(), "err", err)
+	}
+	h.FSM().Close()
+}
+
+// CloseAll stops and forgets every hosted replica, in name order.
+func (s *ReplicaSet) CloseAll() {
+	s.mu.Lock()
+	zones := s.zones
+	s.zones = map[string]Member{}
+	s.own = nil
+	s.mu.Unlock()
+	names := make([]string, 0, len(zones))
+	for z := range zones {
+		names = append(names, z)
+	}
+	sort.Strings(names)
+	for _, z := range names {
+		h := zones[z]
+		if err := h.Replica().Shutdown(); err != nil {
+			s.log.Warn("shutdown replica", "zone", z, "err", err)
+		}
+		h.FSM().Close()
+	}
+}
+
+// Own returns the node's own zone replica, or nil before it exists.
+func (s *ReplicaSet) Own() Member {
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.own
+}
+
+// Get returns this node's replica of zone z, or nil.
+func (s *ReplicaSet) Get(z string) Member {
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.zones[z]
+}
+
+// List returns every hosted replica, in name order.
+func (s *ReplicaSet) List() []Member {
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Member, 0, len(s.zones))
+	for _, h := range s.zones {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// LeaseValid reports whether group h may accept writes now: always when
+// standalone; in cluster mode while its ownership lease lasts by this
+// node's clock.
+func (s *ReplicaSet) LeaseValid(h Group) bool {
+	return !s.cfg.Clustered || h.Lease().Valid()
+}
+
+// raftServer is this node as a voter of a group.
+func (s *ReplicaSet) raftServer() raft.Server {
+	return raft.Server{ID: raft.ServerID(s.cfg.NodeID), Address: raft.ServerAddress(s.cfg.RaftAddr), Suffrage: raft.Voter}
+}
