@@ -37,7 +37,10 @@ func ReplicaStateOf(node, httpAddr, group string, rf *raft.Raft, applied uint64,
 func (s *ReplicaSet) States(httpAddr string) []api.ReplicaState {
 	var out []api.ReplicaState
 	for _, h := range s.List() {
-		rs := ReplicaStateOf(s.cfg.NodeID, httpAddr, "zone/"+h.Name(), h.Replica().Raft(), h.FSM().AppliedIndex(), h.Voter(), h.Ready())
+		// The durable index, not the in-memory one: guard clears rest on
+		// it and a failover seed is chosen by it, so it must not go back
+		// when the replica restarts (fsm.FSM.DurableIndex).
+		rs := ReplicaStateOf(s.cfg.NodeID, httpAddr, "zone/"+h.Name(), h.Replica().Raft(), h.FSM().DurableIndex(), h.Voter(), h.Ready())
 		if h.Store() {
 			if fi, err := h.FSM().Failover(); err == nil && fi != nil {
 				rs.FailoverPayments, rs.FailoverAmount = fi.Payments, fi.Amount

@@ -142,7 +142,7 @@ type ReplicaState struct {
 	Group         string `json:"group"`
 	State         string `json:"state"` // Leader, Follower, Candidate; "unreachable" if the node did not answer
 	Voter         bool   `json:"voter"`
-	AppliedIndex  uint64 `json:"applied_index"`
+	AppliedIndex  uint64 `json:"applied_index"` // a zone replica's: what its state file holds (it does not go back on a restart)
 	CommitIndex   uint64 `json:"commit_index"`
 	LastIndex     uint64 `json:"last_index"`
 	LastContactMs *int64 `json:"last_contact_ms,omitempty"` // since the leader was last heard from: 0 on the leader, absent if never
