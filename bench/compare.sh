@@ -12,7 +12,8 @@
 #   DUR=30s CLIENTS="64 1000" bash bench/compare.sh
 #
 # Environment: DUR (per step), CLIENTS, BATCH_CLIENTS (the --batch 100 step;
-# empty skips it), ACCOUNTS (rzone accounts paid on), BENCH_DIR (scratch
+# empty skips it), ACCOUNTS (rzone accounts paid on), BEFORE (a git revision
+# of rzone measured too, for a before/after table), BENCH_DIR (scratch
 # folder; default a new one under /tmp, removed at the end unless KEEP=1).
 # Progress goes to stderr; the table (markdown) to stdout.
 set -euo pipefail
@@ -89,55 +90,82 @@ for p in "${etcd_pids[@]}"; do E_RSS="$E_RSS $(rss "$p")"; done
 stop_all
 
 # --- rzone ------------------------------------------------------------------
-say "starting 3 rzone nodes (one standalone zone)"
-for i in 1 2 3; do
-  rm -rf "$W/rzone$i"
-  extra=(--bootstrap)
-  [ "$i" != 1 ] && extra=(--join 127.0.0.1:27071)
-  "$W/bin/rzone" server --insecure --node-id "n$i" --data-dir "$W/rzone$i" \
-    --raft-addr "127.0.0.1:2700$i" --http-addr "127.0.0.1:2707$i" --log-level warn "${extra[@]}" \
-    > "$W/rzone$i.log" 2>&1 &
-  pids+=($!)
-  if [ "$i" = 1 ]; then
-    for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr 127.0.0.1:27071 >/dev/null 2>&1 && break; sleep 0.2; done
-  fi
-done
-rzone_pids=("${pids[@]}")
 ADDRS=127.0.0.1:27071,127.0.0.1:27072,127.0.0.1:27073
-for i in 1 2 3; do
-  for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr "127.0.0.1:2707$i" >/dev/null 2>&1 && break; sleep 0.2; done
-done
 bench() { "$W/bin/rzone" bench pay --addr "$ADDRS" --accounts "$ACCOUNTS" --time "$DUR" "$@"; }
-for c in $CLIENTS; do
-  say "rzone: $c clients for $DUR"
-  out=$(bench --clients "$c" 2>>"$W/progress.log")
-  row=$(grep -A1 '^clients' <<<"$out" | tail -1)
-  say "  $row"
-  read -r _ _ _ ops p50 p99 _ <<<"$row"
-  R_OPS[$c]=${ops%.*}; R_P50[$c]=$p50; R_P99[$c]=$p99
-done
-BROW=""
-if [ -n "$BATCH_CLIENTS" ]; then
-  say "rzone: $BATCH_CLIENTS clients x batch 100 for $DUR"
-  out=$(bench --clients "$BATCH_CLIENTS" --batch 100 2>>"$W/progress.log")
-  BROW=$(grep -A1 '^clients' <<<"$out" | tail -1)
-  say "  $BROW"
+declare -A R_OPS R_P50 R_P99 B_OPS B_P50 B_P99
+
+# run_rzone BIN PREFIX: start 3 nodes of one standalone zone from server
+# binary BIN, run the steps with this tree's bench client, record the
+# figures under PREFIX (R: this tree, B: the BEFORE revision).
+run_rzone() {
+  local bin=$1 pre=$2 label=$3
+  say "$label: starting 3 nodes (one standalone zone)"
+  for i in 1 2 3; do
+    rm -rf "$W/rzone$i"
+    local extra=(--bootstrap)
+    [ "$i" != 1 ] && extra=(--join 127.0.0.1:27071)
+    "$bin" server --insecure --node-id "n$i" --data-dir "$W/rzone$i" \
+      --raft-addr "127.0.0.1:2700$i" --http-addr "127.0.0.1:2707$i" --log-level warn "${extra[@]}" \
+      > "$W/rzone$i.$pre.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr "127.0.0.1:2707$i" >/dev/null 2>&1 && break; sleep 0.2; done
+  done
+  local c out row ops p50 p99
+  for c in $CLIENTS; do
+    say "$label: $c clients for $DUR"
+    out=$(bench --clients "$c" 2>>"$W/progress.log")
+    row=$(grep -A1 '^clients' <<<"$out" | tail -1)
+    say "  $row"
+    say "  $(grep '^resident memory' <<<"$out")"
+    read -r _ _ _ ops p50 p99 _ <<<"$row"
+    eval "${pre}_OPS[$c]=${ops%.*}; ${pre}_P50[$c]=$p50; ${pre}_P99[$c]=$p99"
+  done
+  if [ -n "$BATCH_CLIENTS" ]; then
+    say "$label: $BATCH_CLIENTS clients x batch 100 for $DUR"
+    out=$(bench --clients "$BATCH_CLIENTS" --batch 100 2>>"$W/progress.log")
+    row=$(grep -A1 '^clients' <<<"$out" | tail -1)
+    say "  $row"
+    eval "${pre}_BROW=\"\$row\""
+    MEM="$(grep '^resident memory' <<<"$out")"
+  fi
+  stop_all
+}
+
+run_rzone "$W/bin/rzone" R "rzone"
+R_MEM=${MEM:-}
+if [ -n "${BEFORE:-}" ]; then
+  say "building rzone at $BEFORE"
+  rm -rf "$W/before"
+  git -C "$ROOT" worktree add -q --detach "$W/before" "$BEFORE"
+  (cd "$W/before" && go build -o "$W/bin/rzone-before" ./cmd/rzone)
+  git -C "$ROOT" worktree remove --force "$W/before"
+  run_rzone "$W/bin/rzone-before" B "rzone $BEFORE"
 fi
-R_RSS=""
-for p in "${rzone_pids[@]}"; do R_RSS="$R_RSS $(rss "$p")"; done
-stop_all
 
 # --- table ------------------------------------------------------------------
-echo "| clients | etcd idempotent insert | rzone bench pay | ratio | p50 etcd / rzone | p99 etcd / rzone |"
-echo "|---|---|---|---|---|---|"
-for c in $CLIENTS; do
-  ratio=$(awk -v r="${R_OPS[$c]}" -v e="${E_OPS[$c]}" 'BEGIN { if (e > 0) printf "%.2f×", r / e; else print "-" }')
-  echo "| $c | ${E_OPS[$c]}/s | ${R_OPS[$c]}/s | $ratio | ${E_P50[$c]} / ${R_P50[$c]} | ${E_P99[$c]} / ${R_P99[$c]} |"
-done
-if [ -n "$BROW" ]; then
-  read -r bc _ _ bops bp50 bp99 _ <<<"$BROW"
-  echo "| $bc × batch 100 | – | ${bops%.*} payments/s | – | – / $bp50 | – / $bp99 |"
+ratio() { awk -v r="$1" -v e="$2" 'BEGIN { if (e > 0 && r > 0) printf "%.2f×", r / e; else print "-" }'; }
+if [ -n "${BEFORE:-}" ]; then
+  echo "| clients | etcd idempotent insert | rzone $BEFORE | rzone | ratio to etcd (before → now) | p50 etcd / before / now | p99 etcd / before / now |"
+  echo "|---|---|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    echo "| $c | ${E_OPS[$c]}/s | ${B_OPS[$c]}/s | ${R_OPS[$c]}/s | $(ratio "${B_OPS[$c]}" "${E_OPS[$c]}") → $(ratio "${R_OPS[$c]}" "${E_OPS[$c]}") | ${E_P50[$c]} / ${B_P50[$c]} / ${R_P50[$c]} | ${E_P99[$c]} / ${B_P99[$c]} / ${R_P99[$c]} |"
+  done
+  if [ -n "${R_BROW:-}" ]; then
+    read -r bc _ _ bops bp50 bp99 _ <<<"$B_BROW"
+    read -r _ _ _ rops rp50 rp99 _ <<<"$R_BROW"
+    echo "| $bc × batch 100 | – | ${bops%.*} payments/s | ${rops%.*} payments/s | – | – / $bp50 / $rp50 | – / $bp99 / $rp99 |"
+  fi
+else
+  echo "| clients | etcd idempotent insert | rzone bench pay | ratio | p50 etcd / rzone | p99 etcd / rzone |"
+  echo "|---|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    echo "| $c | ${E_OPS[$c]}/s | ${R_OPS[$c]}/s | $(ratio "${R_OPS[$c]}" "${E_OPS[$c]}") | ${E_P50[$c]} / ${R_P50[$c]} | ${E_P99[$c]} / ${R_P99[$c]} |"
+  done
+  if [ -n "${R_BROW:-}" ]; then
+    read -r bc _ _ bops bp50 bp99 _ <<<"$R_BROW"
+    echo "| $bc × batch 100 | – | ${bops%.*} payments/s | – | – / $bp50 | – / $bp99 |"
+  fi
 fi
 echo
-echo "resident memory (MiB) after the run: etcd members${E_RSS}; rzone nodes${R_RSS}"
+echo "resident memory after the run: etcd members (MiB)${E_RSS}; rzone ${R_MEM#resident memory: }"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(go version | awk '{print $3}'), $(uname -sr); step length $DUR"
