@@ -4,11 +4,13 @@
 // forwards to leaders, serves linearizable reads, runs the poster that
 // books payments into bills, hosts the zone drivers (package zone, through
 // zonehost.go) and the batch scheduler's runtime (package scheduler/run,
-// through sched_host.go), and serves metrics. Calls to other nodes go
-// through internal/peer.
+// through sched_host.go), and serves metrics. Its membership of the cluster
+// (meta commands, the init, operations, the standalone join) is package
+// cluster, through cluster.go. Calls to other nodes go through
+// internal/peer.
 //
-// server is the top of the node: nothing in fsm, zone, scheduler, backup or
-// internal may import it; only cmd/ and tests do.
+// server is the top of the node: nothing in fsm, zone, cluster, scheduler,
+// backup or internal may import it; only cmd/ and tests do.
 //
 // Any node serves any request. Writes go through Raft on the leader; a
 // follower forwards them. A write whose fate is unknown (leadership lost

@@ -13,7 +13,7 @@ import (
 )
 
 // handleMoveShard moves a shard to another zone, safely under load. The
-// move is an operation (ops.go): the command records it and answers 202
+// move is an operation (cluster/ops.go): the command records it and answers 202
 // with it, and the meta leader drives it (zone.ShardMoveDriver;
 // zone/shardmove.go lists its phases: releasing, importing, dropping,
 // routing), from the phase its record shows when a driver died with its
@@ -65,23 +65,6 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	}
 	n.log.Info("shard move begun", "shard", shard, "to", req.Zone, "op", res.Op.ID)
 	n.writeOp(w, r, *res.Op, wait)
-}
-
-// metaApplyIdempotent is metaApply for a command that may be applied twice
-// with one effect: it retries while the outcome is unknown or the meta
-// group has no leader, until ctx ends.
-func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	for {
-		res, err := n.metaApply(ctx, c)
-		if err == nil || !apiError(err).Code.Retryable() {
-			return res, err
-		}
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // retryZone calls fn with the zone leader's address until it succeeds with
