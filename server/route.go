@@ -1,14 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
@@ -317,100 +313,14 @@ func (n *Node) watchLeader(parent context.Context, z, addr string) (context.Cont
 	return ctx, cancel
 }
 
-// proxy sends r (with body) to addr and copies the reply. It returns false,
-// having written nothing, when moved closes before a reply arrives (the
-// leader changed) and the parent request still stands. Once a reply has
-// arrived, moved no longer matters: the reply is copied whole.
+// proxy sends r (with body) to addr and copies the reply
+// (peer.Client.Relay). It returns false, having written nothing, when moved
+// closes before a reply arrives (the leader changed) and the parent request
+// still stands.
 func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}) bool {
-	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout+n.cfg.LeaderWait)
-	defer cancel()
-	var mu sync.Mutex
-	replied, abandoned := false, false
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-moved:
-			mu.Lock()
-			if !replied {
-				abandoned = true
-				cancel()
-			}
-			mu.Unlock()
-		case <-stop:
-		}
-	}()
-	req, err := n.peer.NewRequest(ctx, r.Method, addr, r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
-		return true
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
-	resp, err := n.peer.Do(req)
-	mu.Lock()
-	replied = true
-	gaveUp := abandoned
-	mu.Unlock()
-	if gaveUp && r.Context().Err() == nil {
-		if err == nil {
-			resp.Body.Close()
-		}
-		return false
-	}
-	if err != nil {
-		// A write that never reached the leader (the dial failed) was not
-		// applied; any other failure leaves it in doubt.
-		unsent := peer.NotSent(err)
-		if !write || unsent {
-			n.forgetAddrs()
-		}
-		n.forwardFailed(w, addr, write && !unsent, fmt.Errorf("forward: %w", err))
-		return true
-	}
-	defer resp.Body.Close()
-	// The reply is read whole before anything is written, so that a reply
-	// cut short reaches the client as an error it knows how to retry, not
-	// as a success with a broken body.
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardReply+1))
-	if err == nil && len(reply) > maxForwardReply {
-		err = fmt.Errorf("reply over %d bytes", maxForwardReply)
-	}
-	if err != nil {
-		n.forwardFailed(w, addr, write, fmt.Errorf("reply cut short: %w", err))
-		return true
-	}
-	n.metrics.forwarded.WithLabelValues("ok").Inc()
-	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	if v := resp.Header.Get(HeaderLeader); v != "" {
-		w.Header().Set(HeaderLeader, v)
-	} else {
-		w.Header().Set(HeaderLeader, addr)
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(reply)
-	return true
-}
-
-// maxForwardReply bounds a forwarded reply: a page of 1,000 payments or a
-// batch's 1,000 results is well below it.
-const maxForwardReply = 16 << 20
-
-// forwardFailed answers a forwarded request that got no whole reply from
-// addr: unknown_outcome when the write may have been applied (inDoubt),
-// unavailable otherwise; both are retried with the same key.
-func (n *Node) forwardFailed(w http.ResponseWriter, addr string, inDoubt bool, err error) {
-	if inDoubt {
-		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
-		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
-		return
-	}
-	n.metrics.forwarded.WithLabelValues("unavailable").Inc()
-	writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
+	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
+		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
+		LeaderHeader: HeaderLeader, Forget: n.forgetAddrs, Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }})
 }
 
 // waitReady waits up to LeaderWait for h's shard ownership to be set up.
