@@ -74,13 +74,13 @@ func (m *Member) Apply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, erro
 		res, _ := out.(fsm.MetaResult)
 		return res, nil
 	}
-	_, id := meta.Raft().LeaderWithID()
-	if id == "" {
-		return fsm.MetaResult{}, fmt.Errorf("%w: meta group has no leader", zone.ErrNoLeader)
+	id, err := m.LeaderID()
+	if err != nil {
+		return fsm.MetaResult{}, err
 	}
-	addr := m.host.NodeAddr(string(id))
-	if addr == "" {
-		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", zone.ErrNoLeader, id)
+	addr, err := m.LeaderAddr(id)
+	if err != nil {
+		return fsm.MetaResult{}, err
 	}
 	var res fsm.MetaResult
 	if err := m.cfg.Peer.PostJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
@@ -104,4 +104,24 @@ func (m *Member) ApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaRe
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// LeaderID is the id of the meta group's leader, as this node's replica
+// knows it; an error wrapping zone.ErrNoLeader if it knows none.
+func (m *Member) LeaderID() (string, error) {
+	_, id := m.host.MetaReplica().Raft().LeaderWithID()
+	if id == "" {
+		return "", fmt.Errorf("%w: meta group has no leader", zone.ErrNoLeader)
+	}
+	return string(id), nil
+}
+
+// LeaderAddr is the API address of id, the meta group's leader (Host's
+// NodeAddr); an error wrapping zone.ErrNoLeader if it is unknown.
+func (m *Member) LeaderAddr(id string) (string, error) {
+	addr := m.host.NodeAddr(id)
+	if addr == "" {
+		return "", fmt.Errorf("%w: meta leader %s has no known address", zone.ErrNoLeader, id)
+	}
+	return addr, nil
 }

@@ -141,3 +141,30 @@ func writeError(w http.ResponseWriter, e *api.Error) {
 	w.WriteHeader(e.Code.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: e})
 }
+
+// Stream passes a GET on to addr, with the hop count hops, and streams the
+// reply back as it comes: a backup can be far larger than a relayed reply
+// may be held in memory. It copies the reply's headers named in headers
+// and sets leaderHeader to addr.
+func (c *Client) Stream(w http.ResponseWriter, r *http.Request, addr string, hops int, headers []string, leaderHeader string) {
+	req, err := c.NewRequest(r.Context(), http.MethodGet, addr, r.URL.RequestURI(), nil)
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
+		return
+	}
+	req.Header.Set(HeaderHops, strconv.Itoa(hops))
+	resp, err := c.Do(req)
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
+		return
+	}
+	defer resp.Body.Close()
+	for _, k := range headers {
+		if v := resp.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.Header().Set(leaderHeader, addr)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
