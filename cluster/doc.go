@@ -4,8 +4,10 @@
 // lead), creates a cluster (init.go: the plan of zones and meta voters, the
 // bootstrap of every node's groups, the init command), keeps the records of
 // operations (ops.go: their ids, their API form, their progress, waiting
-// for one to finish or for the meta replica to catch up) and joins a
-// standalone node to its zone (join.go). It reaches the node only through
+// for one to finish or for the meta replica to catch up), knows which node
+// answers for a zone and forwards a request there, following its leader
+// (route.go; the relay itself is internal/peer's), and joins a standalone
+// node to its zone (join.go). It reaches the node only through
 // Host, which server implements; server keeps the HTTP handlers.
 //
 // cluster imports fsm, zone and internal packages only, never server,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
@@ -21,9 +22,14 @@ type Host interface {
 	// MetaFSM is the meta group's state machine of that replica, nil on a
 	// standalone node.
 	MetaFSM() *fsm.Meta
-	// NodeAddr is node id's API address, as the meta group's node list or
-	// else gossip knows it; "" if neither does.
-	NodeAddr(id string) string
+	// ZoneReplica is the node's replica of zone z, nil if it has none.
+	ZoneReplica(z string) *zone.Replica
+	// HTTPAddrOf is node id's API address as the meta group's node list
+	// (standalone: the zone's registrations) knows it, "" if unknown.
+	HTTPAddrOf(id string) string
+	// GossipHTTPAddr is node id's API address as gossip knows it, "" if
+	// unknown.
+	GossipHTTPAddr(id string) string
 	// BootstrapZone forms the group of the node's own zone with voters,
 	// opening its replica first if it has none; a group that already has
 	// state is left as it is.
@@ -38,9 +44,18 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// Peer carries the calls to other nodes.
 	Peer *peer.Client
-	// Retryable reports whether an error of Apply may go away if the
-	// command is sent again (ApplyIdempotent retries those).
-	Retryable func(error) bool
+	// Clustered is set on a cluster node (a meta group routes the zones);
+	// a standalone zone has no meta group.
+	Clustered bool
+	// LeaderWait bounds the wait for a zone's leader to be known.
+	LeaderWait time.Duration
+	// Stop closes when the node stops.
+	Stop <-chan struct{}
+	// APIError is the API's error for a node error (ApplyIdempotent
+	// retries those whose code is retryable).
+	APIError func(error) *api.Error
+	// Count counts the outcomes of Forward: no_leader, redirected.
+	Count func(outcome string)
 	// Logger logs the membership's events.
 	Logger *slog.Logger
 }
@@ -95,7 +110,7 @@ func (m *Member) Apply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, erro
 func (m *Member) ApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
 	for {
 		res, err := m.Apply(ctx, c)
-		if err == nil || !m.cfg.Retryable(err) {
+		if err == nil || !m.cfg.APIError(err).Code.Retryable() {
 			return res, err
 		}
 		select {
@@ -116,10 +131,14 @@ func (m *Member) LeaderID() (string, error) {
 	return string(id), nil
 }
 
-// LeaderAddr is the API address of id, the meta group's leader (Host's
-// NodeAddr); an error wrapping zone.ErrNoLeader if it is unknown.
+// LeaderAddr is the API address of id, the meta group's leader, as the
+// meta group's node list or else gossip knows it; an error wrapping
+// zone.ErrNoLeader if neither does.
 func (m *Member) LeaderAddr(id string) (string, error) {
-	addr := m.host.NodeAddr(id)
+	addr := m.host.HTTPAddrOf(id)
+	if addr == "" {
+		addr = m.host.GossipHTTPAddr(id)
+	}
 	if addr == "" {
 		return "", fmt.Errorf("%w: meta leader %s has no known address", zone.ErrNoLeader, id)
 	}

@@ -180,12 +180,16 @@ func (c clusterHost) MetaReplica() *zone.Replica { return c.n.meta }
 
 func (c clusterHost) MetaFSM() *fsm.Meta { return c.n.metaFSM }
 
-func (c clusterHost) NodeAddr(id string) string {
-	if addr := c.n.httpAddrOf(id); addr != "" {
-		return addr
+func (c clusterHost) ZoneReplica(z string) *zone.Replica {
+	if h := c.n.hostedZone(z); h != nil {
+		return h.rep
 	}
-	return c.n.gossipHTTPAddr(id)
+	return nil
 }
+
+func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
+
+func (c clusterHost) GossipHTTPAddr(id string) string { return c.n.gossipHTTPAddr(id) }
 
 // BootstrapZone opens the own zone's replica if it has none and forms its
 // group.
@@ -210,7 +214,8 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
 	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
-		Retryable: func(err error) bool { return apiError(err).Code.Retryable() }, Logger: n.log})
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, Stop: n.stop, APIError: apiError,
+		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 
 // metaApply runs a meta command on the meta leader (cluster.Member.Apply).

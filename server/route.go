@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
@@ -14,9 +15,8 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// maxHops bounds forwarding: client → any node → the zone's leader, plus one
-// hop for a leader that changed on the way.
-const maxHops = 2
+// maxHops bounds forwarding (cluster.MaxHops).
+const maxHops = cluster.MaxHops
 
 // errNotInitialized is returned in cluster mode before `cluster init`.
 var errNotInitialized = errors.New("server: cluster not initialized; run `rzone cluster init`")
@@ -197,120 +197,23 @@ func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
 }
 
 // zoneLeaderHTTP returns the API address of zone's leader ("" when it is
-// this node), waiting up to LeaderWait: from the local replica of the zone
-// if there is one, else from the zone's lease holder, else any node of the
-// zone (which forwards once more).
+// this node), waiting up to LeaderWait (cluster.Member.ZoneLeader).
 func (n *Node) zoneLeaderHTTP(ctx context.Context, z string) (string, error) {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for {
-		if addr, ok := n.zoneLeaderNow(z); ok {
-			return addr, nil
-		}
-		if time.Now().After(deadline) {
-			return "", errors.Join(ErrNoLeader, errors.New("zone "+z+" has no known leader"))
-		}
-		select {
-		case <-ctx.Done():
-			return "", errors.Join(ErrNoLeader, ctx.Err())
-		case <-n.stop:
-			return "", ErrShutdown
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
+	return n.cluster.ZoneLeader(ctx, z)
 }
 
-func (n *Node) zoneLeaderNow(z string) (string, bool) {
-	if h := n.hostedZone(z); h != nil {
-		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
-			if string(id) == n.cfg.NodeID {
-				return "", true
-			}
-			if addr := n.httpAddrOf(string(id)); addr != "" {
-				return addr, true
-			}
-		}
-		if !n.clustered {
-			return "", false
-		}
-	}
-	if !n.clustered {
-		return "", false
-	}
-	st := n.metaFSM.State()
-	if l, ok := st.Lease(z); ok && l.Holder != "" && l.Holder != n.cfg.NodeID {
-		if nd, ok := st.Node(l.Holder); ok {
-			return nd.HTTPAddr, true
-		}
-	}
-	host := st.HostZone(z)
-	for _, nd := range st.Nodes {
-		if nd.Zone == host && nd.ID != n.cfg.NodeID {
-			return nd.HTTPAddr, true
-		}
-	}
-	return "", false
-}
+// zoneLeaderNow is the API address of zone's leader as this node knows it
+// now (cluster.Member.ZoneLeaderNow).
+func (n *Node) zoneLeaderNow(z string) (string, bool) { return n.cluster.ZoneLeaderNow(z) }
 
 // forwardToZone sends the request to zone's leader and copies its reply
-// back. For a write, a failure after the request may have reached the
-// leader is an unknown outcome; a failure to connect is not.
+// back (cluster.Member.Forward). For a write, a failure after the request
+// may have reached the leader is an unknown outcome; a failure to connect
+// is not.
 func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte, z string, write bool) {
-	hops, _ := strconv.Atoi(r.Header.Get(HeaderForwarded))
-	if hops >= maxHops {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s cannot serve zone %s and the request was forwarded %d times; retry", n.cfg.NodeID, z, hops))
-		return
-	}
-	addr, err := n.zoneLeaderHTTP(r.Context(), z)
-	if err != nil {
-		n.metrics.forwarded.WithLabelValues("no_leader").Inc()
-		writeError(w, apiError(err))
-		return
-	}
-	if addr == "" { // this node became the leader meanwhile
-		writeError(w, api.Errorf(api.CodeUnavailable, "leadership of zone %s changed; retry", z))
-		return
-	}
-	// If the zone's leader changes while the request waits on the old one
-	// (paused, cut off), send it again to the new leader: every write
-	// carries an idempotency key or is idempotent, so a second delivery
-	// returns the first one's result.
-	for try := 0; ; try++ {
-		moved, done := n.watchLeader(r.Context(), z, addr)
-		ok := n.proxy(w, r, body, addr, hops+1, write, moved.Done())
-		done()
-		if ok || try == 2 {
-			return
-		}
-		next, found := n.zoneLeaderNow(z)
-		if !found || next == "" || next == addr {
-			writeError(w, api.Errorf(api.CodeUnknownOutcome, "leader of zone %s changed while the request waited; retry with the same key", z))
-			return
-		}
-		n.metrics.forwarded.WithLabelValues("redirected").Inc()
-		addr = next
-	}
-}
-
-// watchLeader returns a context that is cancelled when zone's known leader
-// stops being addr, and a func to stop watching.
-func (n *Node) watchLeader(parent context.Context, z, addr string) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if cur, ok := n.zoneLeaderNow(z); ok && cur != addr {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	return ctx, cancel
+	n.cluster.Forward(w, r, z, func(addr string, hops int, moved <-chan struct{}) bool {
+		return n.proxy(w, r, body, addr, hops, write, moved)
+	})
 }
 
 // proxy sends r (with body) to addr and copies the reply

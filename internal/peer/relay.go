@@ -3,7 +3,6 @@ package peer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,7 +67,7 @@ func (c *Client) Relay(w http.ResponseWriter, r *http.Request, body []byte, addr
 	}()
 	req, err := c.NewRequest(ctx, r.Method, addr, r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
 		return true
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -128,18 +127,11 @@ func (c *Client) Relay(w http.ResponseWriter, r *http.Request, body []byte, addr
 func (rl Relay) failed(w http.ResponseWriter, addr string, inDoubt bool, err error) {
 	if inDoubt {
 		rl.Count("unknown_outcome")
-		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
+		api.WriteError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
 		return
 	}
 	rl.Count("unavailable")
-	writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
-}
-
-// writeError answers with e as the API does.
-func writeError(w http.ResponseWriter, e *api.Error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Code.HTTPStatus())
-	_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: e})
+	api.WriteError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
 }
 
 // Stream passes a GET on to addr, with the hop count hops, and streams the
@@ -149,13 +141,13 @@ func writeError(w http.ResponseWriter, e *api.Error) {
 func (c *Client) Stream(w http.ResponseWriter, r *http.Request, addr string, hops int, headers []string, leaderHeader string) {
 	req, err := c.NewRequest(r.Context(), http.MethodGet, addr, r.URL.RequestURI(), nil)
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
 		return
 	}
 	req.Header.Set(HeaderHops, strconv.Itoa(hops))
 	resp, err := c.Do(req)
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
+		api.WriteError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
 		return
 	}
 	defer resp.Body.Close()
