@@ -38,8 +38,8 @@ type Host interface {
 
 // Config is what a Member needs to know of its node.
 type Config struct {
-	// NodeID is the node's id.
-	NodeID string
+	// NodeID is the node's id; HTTPAddr the API address it advertises.
+	NodeID, HTTPAddr string
 	// ApplyTimeout bounds one proposal to the meta group.
 	ApplyTimeout time.Duration
 	// Peer carries the calls to other nodes.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -139,4 +140,50 @@ func (m *Member) watchLeader(parent context.Context, z, addr string) (context.Co
 		}
 	}()
 	return ctx, cancel
+}
+
+// RetryZone calls fn with the zone leader's address until it succeeds with
+// anything but a retryable error, or ctx ends. When the leader it knows of
+// keeps failing (a lease holder that no longer leads, say), it tries the
+// nodes hosting the group in turn: their replies say whether they lead.
+func (m *Member) RetryZone(ctx context.Context, z string, fn func(addr string) error) error {
+	for try := 0; ; try++ {
+		addr, err := m.ZoneLeader(ctx, z)
+		if err == nil {
+			if addr == "" {
+				addr = m.cfg.HTTPAddr
+			}
+			if try > 0 && try%2 == 1 {
+				if hosts := m.groupHosts(z); len(hosts) > 0 {
+					addr = hosts[(try/2)%len(hosts)]
+				}
+			}
+			err = fn(addr)
+			var ae *api.Error
+			if err == nil || (errors.As(err, &ae) && !ae.Code.Retryable()) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// groupHosts lists the API addresses of the nodes that host group z.
+func (m *Member) groupHosts(z string) []string {
+	if !m.cfg.Clustered {
+		return nil
+	}
+	st := m.host.MetaFSM().State()
+	host := st.HostZone(z)
+	var out []string
+	for _, nd := range st.Nodes {
+		if nd.Zone == host {
+			out = append(out, nd.HTTPAddr)
+		}
+	}
+	return out
 }
