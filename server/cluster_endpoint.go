@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -171,16 +170,6 @@ func (n *Node) servesGroup(ctx context.Context, g string) error {
 		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
 	}
 	return h.rep.Linearizable(ctx, time.Second)
-}
-
-// raftState is the own zone replica's state, for metrics.
-func (n *Node) raftState() (state raft.RaftState, term, commit, last uint64, contact time.Time, ok bool) {
-	h := n.ownZone()
-	if h == nil {
-		return raft.Shutdown, 0, 0, 0, time.Time{}, false
-	}
-	rf := h.rep.Raft()
-	return rf.State(), rf.CurrentTerm(), rf.CommitIndex(), rf.LastIndex(), rf.LastContact(), true
 }
 
 // handleClusterInit creates the cluster: it picks the meta voters (one node

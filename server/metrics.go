@@ -139,13 +139,6 @@ func (m *metrics) observeApply(cmd fsm.CmdType, err error, d time.Duration) {
 	m.applyLatency.WithLabelValues(cmd.String()).Observe(d.Seconds())
 }
 
-func (n *Node) applied() uint64 {
-	if f := n.FSM(); f != nil {
-		return f.AppliedIndex()
-	}
-	return 0
-}
-
 func (n *Node) applyStats() (uint64, uint64) {
 	if f := n.FSM(); f != nil {
 		return f.ApplyStats()
