@@ -53,8 +53,9 @@ type Node struct {
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
-	// cluster is the node's membership: meta commands, init, operations,
-	// the standalone join (cluster/).
+	// cluster is the node's membership (cluster/): meta commands, the
+	// init, operations, which node answers for a zone and the forwarding
+	// there, the standalone join.
 	cluster *cluster.Member
 	// guards keeps the own zone's guard marks in its backup zone, leases
 	// renews the ownership leases of the groups this node leads and
