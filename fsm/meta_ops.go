@@ -9,7 +9,7 @@ import (
 // shard move, the cluster's init) as records of the meta group, so that
 // whoever asks can follow them (GET /v1/ops/{id}) and a meta leader that
 // takes over finds every unfinished one where its driver left it
-// (server/ops.go; a shard move's driver is zone/shardmove.go).
+// (cluster/ops.go; a shard move's driver is zone/shardmove.go).
 //
 // An operation is created by the command that starts it (MetaMoveShard,
 // MetaFailover, MetaRecover, MetaInit carrying OpID) and finished by the
@@ -80,7 +80,7 @@ type OpUpdate struct {
 }
 
 // validOpID reports whether id is an operation id: 1 to 32 lowercase hex
-// digits (server.newOpID makes 16).
+// digits (cluster.NewOpID makes 16).
 func validOpID(id string) bool {
 	if id == "" || len(id) > 32 {
 		return false

@@ -8,7 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
@@ -102,39 +106,6 @@ func (n *Node) roles() []string {
 	return roles
 }
 
-// metaApply runs a meta command on the meta leader: here if this replica
-// leads, else through the leader's internal endpoint.
-func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	if err := c.Validate(); err != nil {
-		return fsm.MetaResult{}, err
-	}
-	if n.meta.IsLeader() {
-		c.Time = clock.Now().UnixMilli()
-		out, err := n.meta.Apply(fsm.EncodeMeta(c), n.cfg.ApplyTimeout)
-		if err != nil {
-			return fsm.MetaResult{}, err
-		}
-		res, _ := out.(fsm.MetaResult)
-		return res, nil
-	}
-	_, id := n.meta.Raft().LeaderWithID()
-	if id == "" {
-		return fsm.MetaResult{}, fmt.Errorf("%w: meta group has no leader", ErrNoLeader)
-	}
-	addr := n.httpAddrOf(string(id))
-	if addr == "" {
-		addr = n.gossipHTTPAddr(string(id))
-	}
-	if addr == "" {
-		return fsm.MetaResult{}, fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
-	}
-	var res fsm.MetaResult
-	if err := n.peer.PostJSON(ctx, addr, "/v1/internal/meta", c, &res); err != nil {
-		return fsm.MetaResult{}, err
-	}
-	return res, nil
-}
-
 // gossipHTTPAddr is a node's API address as gossip knows it.
 func (n *Node) gossipHTTPAddr(id string) string {
 	if n.gossip == nil {
@@ -197,4 +168,104 @@ func decodeLarge(r *http.Request, v any) *api.Error {
 		return err.(*api.Error)
 	}
 	return nil
+}
+
+// clusterHost is the node as its cluster membership sees it
+// (cluster.Host).
+type clusterHost struct{ n *Node }
+
+var _ cluster.Host = clusterHost{}
+
+func (c clusterHost) MetaReplica() *zone.Replica { return c.n.meta }
+
+func (c clusterHost) MetaFSM() *fsm.Meta { return c.n.metaFSM }
+
+func (c clusterHost) ZoneReplica(z string) *zone.Replica {
+	if h := c.n.hostedZone(z); h != nil {
+		return h.rep
+	}
+	return nil
+}
+
+func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
+
+func (c clusterHost) GossipHTTPAddr(id string) string { return c.n.gossipHTTPAddr(id) }
+
+// BootstrapZone opens the own zone's replica if it has none and forms its
+// group.
+func (c clusterHost) BootstrapZone(voters []raft.Server) error {
+	n := c.n
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
+	h := n.ownZone()
+	if h == nil {
+		var err error
+		if h, err = n.openZone(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
+			return err
+		}
+	}
+	if err := h.rep.Bootstrap(voters); err != nil {
+		return err
+	}
+	n.updateGossip()
+	return nil
+}
+
+// newMember makes the node's cluster membership.
+func (n *Node) newMember() *cluster.Member {
+	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, Stop: n.stop, APIError: apiError,
+		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
+}
+
+// metaApply runs a meta command on the meta leader (cluster.Member.Apply).
+func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	return n.cluster.Apply(ctx, c)
+}
+
+// metaApplyIdempotent is metaApply for a command that may be applied twice
+// with one effect (cluster.Member.ApplyIdempotent).
+func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	return n.cluster.ApplyIdempotent(ctx, c)
+}
+
+// noteOp records an operation's phase and progress (cluster.Member.NoteOp).
+func (n *Node) noteOp(ctx context.Context, id, phase string, progress int, detail string, err error) {
+	n.cluster.NoteOp(ctx, id, phase, progress, detail, err)
+}
+
+// newOpID makes an operation id (cluster.NewOpID).
+func newOpID() string { return cluster.NewOpID() }
+
+// joinLoop (standalone) asks the member at Config.Join to add this node,
+// until it succeeds or the node stops (cluster.Member.JoinLoop).
+func (n *Node) joinLoop(stop <-chan struct{}) {
+	n.cluster.JoinLoop(stop, n.stop, n.cfg.Join, api.JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.raftAdvertise(), HTTPAddr: n.cfg.httpAdvertise()})
+}
+
+// opsLoop drives, on the meta leader, every unfinished shard move from the
+// phase its record shows (zone.ShardMoveDriver).
+func (n *Node) opsLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.FailoverTick, n.moves.Tick)
+	n.moveTasks.Wait()
+}
+
+// testMoveHold, when set (tests), keeps a shard move's driver on node from
+// starting phase while it returns true, as if it hung there; the driver
+// stops when it loses the meta leadership or its node stops.
+var testMoveHold atomic.Pointer[func(node, phase string) bool]
+
+// holdMove waits while testMoveHold holds phase on this node.
+func (n *Node) holdMove(ctx context.Context, phase string) error {
+	for {
+		hold := testMoveHold.Load()
+		if hold == nil || !(*hold)(n.cfg.NodeID, phase) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

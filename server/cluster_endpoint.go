@@ -2,13 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/cluster"
+	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
 
@@ -170,12 +172,81 @@ func (n *Node) servesGroup(ctx context.Context, g string) error {
 	return h.rep.Linearizable(ctx, time.Second)
 }
 
-// raftState is the own zone replica's state, for metrics.
-func (n *Node) raftState() (state raft.RaftState, term, commit, last uint64, contact time.Time, ok bool) {
-	h := n.ownZone()
-	if h == nil {
-		return raft.Shutdown, 0, 0, 0, time.Time{}, false
+// handleClusterInit creates the cluster: it picks the meta voters (one node
+// per zone, round robin, three in all), asks every node to bootstrap its
+// groups, then writes the zones, nodes and route table into the meta group.
+// It is idempotent: once the meta group is initialized it returns it.
+func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "this node runs a standalone zone (started with --bootstrap/--join)"))
+		return
 	}
-	rf := h.rep.Raft()
-	return rf.State(), rf.CurrentTerm(), rf.CommitIndex(), rf.LastIndex(), rf.LastContact(), true
+	var req cluster.InitRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if st := n.metaFSM.State(); st.Initialized {
+		if have := cluster.ZoneNames(st.Zones); !cluster.SameSet(have, req.Zones) {
+			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
+			return
+		}
+		rt := n.routeTable()
+		rt.Operation = cluster.InitOp(st)
+		writeJSON(w, http.StatusOK, rt)
+		return
+	}
+	plan, err := cluster.PlanInit(req, n.gossip.Members)
+	if errors.Is(err, cluster.ErrTooFewNodes) {
+		writeError(w, api.Errorf(api.CodeUnavailable, "%v", err))
+		return
+	}
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
+		return
+	}
+	// Check the meta command the init ends with before any node
+	// bootstraps a group for it.
+	var secret string
+	if n.certs != nil {
+		id, hash, tok := newToken()
+		plan.Token, secret = &fsm.Token{ID: id, Role: fsm.RoleAdmin, Name: "init", Hash: hash}, tok
+	}
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.Zones, Nodes: plan.Nodes, Token: plan.Token}
+	if err := init.Validate(); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	op, err := n.cluster.RunInit(ctx, plan)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	rt := n.routeTable()
+	rt.Operation = op
+	if plan.Token != nil {
+		if _, ok := n.metaFSM.Token(plan.Token.ID); ok {
+			rt.AdminToken = secret
+		}
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
+	if !n.clustered {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
+		return
+	}
+	var req cluster.BootstrapRequest
+	if err := api.Decode(r.Body, &req); err != nil {
+		writeError(w, err.(*api.Error))
+		return
+	}
+	if err := n.cluster.Bootstrap(req); err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"bootstrapped": n.cfg.NodeID})
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/testlog"
 )
@@ -353,7 +354,7 @@ func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config
 		initHook(mc)
 	}
 	mc.hc = testHTTPClient(t, mc.cfgs[0].CertsDir)
-	body, _ := json.Marshal(InitRequest{Zones: zones})
+	body, _ := json.Marshal(cluster.InitRequest{Zones: zones})
 	resp, err := mc.hc.Post(mc.url(0, "/v1/cluster/init"), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

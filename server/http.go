@@ -210,9 +210,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, e *api.Error) {
-	writeJSON(w, e.Code.HTTPStatus(), api.ErrorBody{Error: e})
-}
+func writeError(w http.ResponseWriter, e *api.Error) { api.WriteError(w, e) }
 
 // readBody reads and bounds the request body.
 func readBody(r *http.Request) ([]byte, *api.Error) {

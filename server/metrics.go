@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/buildinfo"
+	imetrics "github.com/rzonedb/rzone/internal/metrics"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -114,7 +115,7 @@ func newMetrics(n *Node) *metrics {
 		Name: "rzone_build_info", Help: "Always 1; the labels name the build this node runs.",
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go": build.Go},
 	}, func() float64 { return 1 }))
-	m.reg.MustRegister(newRaftCollector(n), m.stateCommit, goMetricsSink())
+	m.reg.MustRegister(imetrics.NewRaftCollector(n.replicas), m.stateCommit, imetrics.LibSink())
 	m.reg.MustRegister(m.zone.Collectors()...)
 	m.reg.MustRegister(m.requests, m.latency, m.forwarded, m.applies, m.applyLatency, m.results, m.posted, m.leaseRenewals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -136,13 +137,6 @@ func (m *metrics) observeApply(cmd fsm.CmdType, err error, d time.Duration) {
 	}
 	m.applies.WithLabelValues(cmd.String(), outcome).Inc()
 	m.applyLatency.WithLabelValues(cmd.String()).Observe(d.Seconds())
-}
-
-func (n *Node) applied() uint64 {
-	if f := n.FSM(); f != nil {
-		return f.AppliedIndex()
-	}
-	return 0
 }
 
 func (n *Node) applyStats() (uint64, uint64) {

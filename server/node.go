@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
@@ -49,6 +50,10 @@ type Node struct {
 
 	meta    *zone.Replica // cluster mode: this node's meta replica
 	metaFSM *fsm.Meta
+	// cluster is the node's membership (cluster/): meta commands, the
+	// init, operations, which node answers for a zone and the forwarding
+	// there, the standalone join.
+	cluster *cluster.Member
 	// guards keeps the own zone's guard marks in its backup zone, leases
 	// renews the ownership leases of the groups this node leads and
 	// watches every zone's grants (zone/guardkeeper.go, zone/lease.go).
@@ -134,6 +139,7 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.loadCerts(); err != nil {
 		return nil, err
 	}
+	n.cluster = n.newMember()
 	n.metrics = newMetrics(n) // before open: the replicas report into it
 	n.startDrivers()
 	if err := n.open(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/auth"
@@ -211,7 +212,7 @@ var schemaTypes = map[string]reflect.Type{
 	"SetConfigRequest": reflect.TypeFor[api.SetConfigRequest](), "CreateTokenRequest": reflect.TypeFor[api.CreateTokenRequest](),
 	"Token": reflect.TypeFor[api.Token](), "RunRequest": reflect.TypeFor[api.RunRequest](),
 	"Run": reflect.TypeFor[api.Run](), "RunList": reflect.TypeFor[api.RunList](),
-	"NodeInfo": reflect.TypeFor[fsm.NodeInfo](), "InitRequest": reflect.TypeFor[InitRequest](),
+	"NodeInfo": reflect.TypeFor[fsm.NodeInfo](), "InitRequest": reflect.TypeFor[cluster.InitRequest](),
 	"MoveShardRequest": reflect.TypeFor[moveShardRequest](),
 	"ZoneLag":          reflect.TypeFor[console.ZoneLag](), "Point": reflect.TypeFor[console.Point](),
 	"Series": reflect.TypeFor[console.Series](),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -248,8 +249,8 @@ func TestFailoverReplyIsTheOperation(t *testing.T) {
 		return i >= 0 && i != old
 	})
 	o, ok := mc.nodes[mc.metaLeader()].metaFSM.State().Op(op.ID)
-	if !ok || apiOp(o) != api.Operation(*fin) {
-		t.Fatalf("after the leader change operation %s is %+v, want %+v", op.ID, apiOp(o), *fin)
+	if !ok || cluster.APIOp(o) != api.Operation(*fin) {
+		t.Fatalf("after the leader change operation %s is %+v, want %+v", op.ID, cluster.APIOp(o), *fin)
 	}
 
 	// The recovery is an operation too: 202 and its record, which the

@@ -145,7 +145,7 @@ func TestReplicaRoles(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, r := range n.replicas() {
-		got[r.group] = r.role
+		got[r.Group] = r.Role
 	}
 	want := map[string]string{"zone/A": roleZone, "zone/C": roleAsyncFollower, "zone/B-f1": roleFailoverStore}
 	if len(got) != len(want) {

@@ -1,16 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
@@ -18,9 +15,8 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// maxHops bounds forwarding: client → any node → the zone's leader, plus one
-// hop for a leader that changed on the way.
-const maxHops = 2
+// maxHops bounds forwarding (cluster.MaxHops).
+const maxHops = cluster.MaxHops
 
 // errNotInitialized is returned in cluster mode before `cluster init`.
 var errNotInitialized = errors.New("server: cluster not initialized; run `rzone cluster init`")
@@ -201,216 +197,33 @@ func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
 }
 
 // zoneLeaderHTTP returns the API address of zone's leader ("" when it is
-// this node), waiting up to LeaderWait: from the local replica of the zone
-// if there is one, else from the zone's lease holder, else any node of the
-// zone (which forwards once more).
+// this node), waiting up to LeaderWait (cluster.Member.ZoneLeader).
 func (n *Node) zoneLeaderHTTP(ctx context.Context, z string) (string, error) {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for {
-		if addr, ok := n.zoneLeaderNow(z); ok {
-			return addr, nil
-		}
-		if time.Now().After(deadline) {
-			return "", errors.Join(ErrNoLeader, errors.New("zone "+z+" has no known leader"))
-		}
-		select {
-		case <-ctx.Done():
-			return "", errors.Join(ErrNoLeader, ctx.Err())
-		case <-n.stop:
-			return "", ErrShutdown
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
+	return n.cluster.ZoneLeader(ctx, z)
 }
 
-func (n *Node) zoneLeaderNow(z string) (string, bool) {
-	if h := n.hostedZone(z); h != nil {
-		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
-			if string(id) == n.cfg.NodeID {
-				return "", true
-			}
-			if addr := n.httpAddrOf(string(id)); addr != "" {
-				return addr, true
-			}
-		}
-		if !n.clustered {
-			return "", false
-		}
-	}
-	if !n.clustered {
-		return "", false
-	}
-	st := n.metaFSM.State()
-	if l, ok := st.Lease(z); ok && l.Holder != "" && l.Holder != n.cfg.NodeID {
-		if nd, ok := st.Node(l.Holder); ok {
-			return nd.HTTPAddr, true
-		}
-	}
-	host := st.HostZone(z)
-	for _, nd := range st.Nodes {
-		if nd.Zone == host && nd.ID != n.cfg.NodeID {
-			return nd.HTTPAddr, true
-		}
-	}
-	return "", false
-}
+// zoneLeaderNow is the API address of zone's leader as this node knows it
+// now (cluster.Member.ZoneLeaderNow).
+func (n *Node) zoneLeaderNow(z string) (string, bool) { return n.cluster.ZoneLeaderNow(z) }
 
 // forwardToZone sends the request to zone's leader and copies its reply
-// back. For a write, a failure after the request may have reached the
-// leader is an unknown outcome; a failure to connect is not.
+// back (cluster.Member.Forward). For a write, a failure after the request
+// may have reached the leader is an unknown outcome; a failure to connect
+// is not.
 func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte, z string, write bool) {
-	hops, _ := strconv.Atoi(r.Header.Get(HeaderForwarded))
-	if hops >= maxHops {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s cannot serve zone %s and the request was forwarded %d times; retry", n.cfg.NodeID, z, hops))
-		return
-	}
-	addr, err := n.zoneLeaderHTTP(r.Context(), z)
-	if err != nil {
-		n.metrics.forwarded.WithLabelValues("no_leader").Inc()
-		writeError(w, apiError(err))
-		return
-	}
-	if addr == "" { // this node became the leader meanwhile
-		writeError(w, api.Errorf(api.CodeUnavailable, "leadership of zone %s changed; retry", z))
-		return
-	}
-	// If the zone's leader changes while the request waits on the old one
-	// (paused, cut off), send it again to the new leader: every write
-	// carries an idempotency key or is idempotent, so a second delivery
-	// returns the first one's result.
-	for try := 0; ; try++ {
-		moved, done := n.watchLeader(r.Context(), z, addr)
-		ok := n.proxy(w, r, body, addr, hops+1, write, moved.Done())
-		done()
-		if ok || try == 2 {
-			return
-		}
-		next, found := n.zoneLeaderNow(z)
-		if !found || next == "" || next == addr {
-			writeError(w, api.Errorf(api.CodeUnknownOutcome, "leader of zone %s changed while the request waited; retry with the same key", z))
-			return
-		}
-		n.metrics.forwarded.WithLabelValues("redirected").Inc()
-		addr = next
-	}
+	n.cluster.Forward(w, r, z, func(addr string, hops int, moved <-chan struct{}) bool {
+		return n.proxy(w, r, body, addr, hops, write, moved)
+	})
 }
 
-// watchLeader returns a context that is cancelled when zone's known leader
-// stops being addr, and a func to stop watching.
-func (n *Node) watchLeader(parent context.Context, z, addr string) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if cur, ok := n.zoneLeaderNow(z); ok && cur != addr {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	return ctx, cancel
-}
-
-// proxy sends r (with body) to addr and copies the reply. It returns false,
-// having written nothing, when moved closes before a reply arrives (the
-// leader changed) and the parent request still stands. Once a reply has
-// arrived, moved no longer matters: the reply is copied whole.
+// proxy sends r (with body) to addr and copies the reply
+// (peer.Client.Relay). It returns false, having written nothing, when moved
+// closes before a reply arrives (the leader changed) and the parent request
+// still stands.
 func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}) bool {
-	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout+n.cfg.LeaderWait)
-	defer cancel()
-	var mu sync.Mutex
-	replied, abandoned := false, false
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-moved:
-			mu.Lock()
-			if !replied {
-				abandoned = true
-				cancel()
-			}
-			mu.Unlock()
-		case <-stop:
-		}
-	}()
-	req, err := n.peer.NewRequest(ctx, r.Method, addr, r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
-		return true
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderForwarded, strconv.Itoa(hops))
-	resp, err := n.peer.Do(req)
-	mu.Lock()
-	replied = true
-	gaveUp := abandoned
-	mu.Unlock()
-	if gaveUp && r.Context().Err() == nil {
-		if err == nil {
-			resp.Body.Close()
-		}
-		return false
-	}
-	if err != nil {
-		// A write that never reached the leader (the dial failed) was not
-		// applied; any other failure leaves it in doubt.
-		unsent := peer.NotSent(err)
-		if !write || unsent {
-			n.forgetAddrs()
-		}
-		n.forwardFailed(w, addr, write && !unsent, fmt.Errorf("forward: %w", err))
-		return true
-	}
-	defer resp.Body.Close()
-	// The reply is read whole before anything is written, so that a reply
-	// cut short reaches the client as an error it knows how to retry, not
-	// as a success with a broken body.
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardReply+1))
-	if err == nil && len(reply) > maxForwardReply {
-		err = fmt.Errorf("reply over %d bytes", maxForwardReply)
-	}
-	if err != nil {
-		n.forwardFailed(w, addr, write, fmt.Errorf("reply cut short: %w", err))
-		return true
-	}
-	n.metrics.forwarded.WithLabelValues("ok").Inc()
-	for _, h := range []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	if v := resp.Header.Get(HeaderLeader); v != "" {
-		w.Header().Set(HeaderLeader, v)
-	} else {
-		w.Header().Set(HeaderLeader, addr)
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(reply)
-	return true
-}
-
-// maxForwardReply bounds a forwarded reply: a page of 1,000 payments or a
-// batch's 1,000 results is well below it.
-const maxForwardReply = 16 << 20
-
-// forwardFailed answers a forwarded request that got no whole reply from
-// addr: unknown_outcome when the write may have been applied (inDoubt),
-// unavailable otherwise; both are retried with the same key.
-func (n *Node) forwardFailed(w http.ResponseWriter, addr string, inDoubt bool, err error) {
-	if inDoubt {
-		n.metrics.forwarded.WithLabelValues("unknown_outcome").Inc()
-		writeError(w, api.Errorf(api.CodeUnknownOutcome, "forwarded write to %s may or may not have been applied (%v); retry with the same key", addr, err))
-		return
-	}
-	n.metrics.forwarded.WithLabelValues("unavailable").Inc()
-	writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
+	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
+		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
+		LeaderHeader: HeaderLeader, Forget: n.forgetAddrs, Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }})
 }
 
 // waitReady waits up to LeaderWait for h's shard ownership to be set up.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -46,21 +45,14 @@ func (n *Node) handleInternalReport(w http.ResponseWriter, r *http.Request) {
 
 // metaLeaderAddr is the API address of the meta group's leader.
 func (n *Node) metaLeaderAddr() (string, error) {
-	_, id := n.meta.Raft().LeaderWithID()
-	if id == "" {
-		return "", fmt.Errorf("%w: meta group has no leader", ErrNoLeader)
+	id, err := n.cluster.LeaderID()
+	if err != nil {
+		return "", err
 	}
-	if string(id) == n.cfg.NodeID {
+	if id == n.cfg.NodeID {
 		return n.cfg.httpAdvertise(), nil
 	}
-	addr := n.httpAddrOf(string(id))
-	if addr == "" {
-		addr = n.gossipHTTPAddr(string(id))
-	}
-	if addr == "" {
-		return "", fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
-	}
-	return addr, nil
+	return n.cluster.LeaderAddr(id)
 }
 
 // handleInternalEffects applies a batch of scheduler effects on this node,

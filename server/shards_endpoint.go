@@ -2,18 +2,15 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
 
 // handleMoveShard moves a shard to another zone, safely under load. The
-// move is an operation (ops.go): the command records it and answers 202
+// move is an operation (cluster/ops.go): the command records it and answers 202
 // with it, and the meta leader drives it (zone.ShardMoveDriver;
 // zone/shardmove.go lists its phases: releasing, importing, dropping,
 // routing), from the phase its record shows when a driver died with its
@@ -67,67 +64,10 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	n.writeOp(w, r, *res.Op, wait)
 }
 
-// metaApplyIdempotent is metaApply for a command that may be applied twice
-// with one effect: it retries while the outcome is unknown or the meta
-// group has no leader, until ctx ends.
-func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	for {
-		res, err := n.metaApply(ctx, c)
-		if err == nil || !apiError(err).Code.Retryable() {
-			return res, err
-		}
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // retryZone calls fn with the zone leader's address until it succeeds with
-// anything but a retryable error, or ctx ends. When the leader it knows of
-// keeps failing (a lease holder that no longer leads, say), it tries the
-// nodes hosting the group in turn: their replies say whether they lead.
+// anything but a retryable error, or ctx ends (cluster.Member.RetryZone).
 func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) error) error {
-	for try := 0; ; try++ {
-		addr, err := n.zoneLeaderHTTP(ctx, z)
-		if err == nil {
-			if addr == "" {
-				addr = n.cfg.httpAdvertise()
-			}
-			if try > 0 && try%2 == 1 {
-				if hosts := n.groupHosts(z); len(hosts) > 0 {
-					addr = hosts[(try/2)%len(hosts)]
-				}
-			}
-			err = fn(addr)
-			var ae *api.Error
-			if err == nil || (errors.As(err, &ae) && !ae.Code.Retryable()) {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// groupHosts lists the API addresses of the nodes that host group z.
-func (n *Node) groupHosts(z string) []string {
-	if !n.clustered {
-		return nil
-	}
-	st := n.metaFSM.State()
-	host := st.HostZone(z)
-	var out []string
-	for _, nd := range st.Nodes {
-		if nd.Zone == host {
-			out = append(out, nd.HTTPAddr)
-		}
-	}
-	return out
+	return n.cluster.RetryZone(ctx, z, fn)
 }
 
 // handleExportShard returns a released shard's records, read on the zone

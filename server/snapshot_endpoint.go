@@ -1,20 +1,17 @@
 package server
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/rzonedb/rzone/backup"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/snapfile"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -27,6 +24,14 @@ const (
 	HeaderStateDigest   = "X-Rzone-State-Digest"
 )
 
+// testSnapshotHold, when set (tests), runs once a snapshot has taken the
+// node's slot, before it is written.
+var testSnapshotHold atomic.Pointer[func()]
+
+// removeSnapshotSpools deletes the spool files a node stopped while
+// writing a snapshot left in its data folder (backup.RemoveSpools).
+func (n *Node) removeSnapshotSpools() { backup.RemoveSpools(n.cfg.DataDir, n.log) }
+
 // handleSnapshot streams one group's state as a backup file (snapfile):
 // "meta" or "zone/NAME". The group's leader serves it: it runs a barrier
 // (so its state machine has applied everything committed before the
@@ -35,28 +40,6 @@ const (
 // header (with that index, its term and the SHA-256) and the body. Another
 // node passes the request on to the leader and streams its reply back.
 // The body holds the tokens' hashes and every account: admin only.
-// snapshotSpool names the files a snapshot is spooled to before it is
-// sent; the node removes them when it is done, and at start those a crash
-// left behind.
-const snapshotSpool = "snapshot-*.part"
-
-// testSnapshotHold, when set (tests), runs once a snapshot has taken the
-// node's slot, before it is written.
-var testSnapshotHold atomic.Pointer[func()]
-
-// removeSnapshotSpools deletes the spool files a node stopped while
-// writing a snapshot left in its data folder.
-func (n *Node) removeSnapshotSpools() {
-	left, _ := filepath.Glob(filepath.Join(n.cfg.DataDir, snapshotSpool))
-	for _, f := range left {
-		if err := os.Remove(f); err != nil {
-			n.log.Warn("remove a snapshot spool left by an earlier run", "file", f, "err", err)
-			continue
-		}
-		n.log.Info("removed a snapshot spool left by an earlier run", "file", f)
-	}
-}
-
 func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	group := r.PathValue("group")
 	var rep *zone.Replica
@@ -106,41 +89,27 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		(*hold)()
 	}
 	start := time.Now()
-	spool, err := os.CreateTemp(n.cfg.DataDir, snapshotSpool)
+	spool, err := backup.CreateSpool(n.cfg.DataDir)
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "spool snapshot: %v", err))
 		return
 	}
-	defer func() {
-		spool.Close()
-		os.Remove(spool.Name())
-	}()
-	sum := sha256.New()
-	applied, digest, err := write(io.MultiWriter(spool, sum))
-	if err == nil {
-		_, err = spool.Seek(0, io.SeekStart)
-	}
-	var size int64
-	if err == nil {
-		size, err = spool.Seek(0, io.SeekEnd)
-	}
-	if err == nil {
-		_, err = spool.Seek(0, io.SeekStart)
-	}
-	if err != nil {
+	defer spool.Close()
+	if err := spool.Fill(write); err != nil {
 		writeError(w, apiError(fmt.Errorf("snapshot of %s: %w", group, err)))
 		return
 	}
-	h := snapfile.Header{Group: group, Index: applied, Term: rep.TermAt(applied), Created: time.Now().UTC(),
-		Size: size, SHA256: hex.EncodeToString(sum.Sum(nil))}
+	applied, digest, size := spool.Applied, spool.Digest, spool.Size
+	clusterID := ""
 	if n.clustered {
-		h.ClusterID = n.metaFSM.State().ClusterID
+		clusterID = n.metaFSM.State().ClusterID
 	}
+	h := spool.Header(group, rep.TermAt(applied), clusterID)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(HeaderSnapshotIndex, strconv.FormatUint(applied, 10))
 	w.Header().Set(HeaderStateDigest, hex.EncodeToString(digest[:]))
 	w.WriteHeader(http.StatusOK)
-	if err := snapfile.Write(w, h, spool); err != nil {
+	if err := spool.Send(w, h); err != nil {
 		// The header is sent: the client sees a short body, which it
 		// refuses by the header's size and hash.
 		n.log.Warn("snapshot cut short", "group", group, "err", err)
@@ -152,21 +121,11 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 // metaLeaderHTTP is the API address of the meta group's leader, "" when it
 // is this node.
 func (n *Node) metaLeaderHTTP() (string, error) {
-	_, id := n.meta.Raft().LeaderWithID()
-	if id == "" {
-		return "", fmt.Errorf("%w: meta group has no leader", ErrNoLeader)
+	id, err := n.cluster.LeaderID()
+	if err != nil || id == n.cfg.NodeID {
+		return "", err
 	}
-	if string(id) == n.cfg.NodeID {
-		return "", nil
-	}
-	addr := n.httpAddrOf(string(id))
-	if addr == "" {
-		addr = n.gossipHTTPAddr(string(id))
-	}
-	if addr == "" {
-		return "", fmt.Errorf("%w: meta leader %s has no known address", ErrNoLeader, id)
-	}
-	return addr, nil
+	return n.cluster.LeaderAddr(id)
 }
 
 // forwardSnapshot passes a snapshot request on to the group's leader at
@@ -187,24 +146,5 @@ func (n *Node) forwardSnapshot(w http.ResponseWriter, r *http.Request, leader fu
 		writeError(w, api.Errorf(api.CodeUnavailable, "leadership changed; retry"))
 		return
 	}
-	req, err := n.peer.NewRequest(r.Context(), http.MethodGet, addr, r.URL.RequestURI(), nil)
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "build forward: %v", err))
-		return
-	}
-	req.Header.Set(HeaderForwarded, strconv.Itoa(hops+1))
-	resp, err := n.peer.Do(req)
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeUnavailable, "forward to %s: %v; retry", addr, err))
-		return
-	}
-	defer resp.Body.Close()
-	for _, k := range []string{"Content-Type", HeaderNode, HeaderSnapshotIndex, HeaderStateDigest} {
-		if v := resp.Header.Get(k); v != "" {
-			w.Header().Set(k, v)
-		}
-	}
-	w.Header().Set(HeaderLeader, addr)
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	n.peer.Stream(w, r, addr, hops+1, []string{"Content-Type", HeaderNode, HeaderSnapshotIndex, HeaderStateDigest}, HeaderLeader)
 }

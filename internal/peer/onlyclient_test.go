@@ -139,10 +139,8 @@ func httpClientUses(t *testing.T, path string) []httpUse {
 // (Client.Do) instead of PostJSON or GetJSON, each for a reason the JSON
 // calls cannot serve.
 var rawCallHomes = map[string]string{
-	"server/route.go":             "the write proxy relays a request and its reply as they are",
-	"server/snapshot_endpoint.go": "a snapshot is streamed, not JSON",
-	"server/zonehost.go":          "a liveness probe: any reply counts",
-	"internal/console/series.go":  "the console's reads carry the user's own credentials and Accept header",
+	"server/zonehost.go":         "a liveness probe: any reply counts",
+	"internal/console/series.go": "the console's reads carry the user's own credentials and Accept header",
 }
 
 // TestNodeToNodeCallsAreJSONCalls fails on a call of a peer client's Do

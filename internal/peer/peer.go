@@ -1,7 +1,9 @@
 // Package peer carries rzone's node-to-node HTTP calls: forwarding,
 // /v1/internal/*, guard marks, leases and the scheduler's reports all go
 // through one Client, with one timeout policy and one place for TLS. The
-// Raft stream multiplexer (internal/mux) takes the same TLS configs.
+// write proxy (relay.go: Client.Relay) passes a request and its reply on as
+// they are. The Raft stream multiplexer (internal/mux) takes the same TLS
+// configs.
 //
 // peer imports only internal/api, never a package of the node (server,
 // zone, fsm, scheduler).

@@ -1,4 +1,4 @@
-package server
+package metrics
 
 import (
 	"sync"
@@ -18,11 +18,11 @@ var libMetrics struct {
 	sink prometheus.Collector
 }
 
-// goMetricsSink sets up the go-metrics global sink on first use and returns
+// LibSink sets up the go-metrics global sink on first use and returns
 // it, to be registered in each node's registry. Library timers are
 // summaries in milliseconds, as go-metrics measures them; a series not
 // updated for a minute is dropped.
-func goMetricsSink() prometheus.Collector {
+func LibSink() prometheus.Collector {
 	libMetrics.once.Do(func() {
 		// The sink registers itself; into a registry of its own here, as the
 		// nodes' registries take it below.

@@ -1,0 +1,15 @@
+// Package cluster is a node's membership of an rzone cluster: it runs
+// commands on the meta group's leader from any node (member.go: Apply,
+// forwarded to the leader's internal endpoint when this node does not
+// lead), creates a cluster (init.go: the plan of zones and meta voters, the
+// bootstrap of every node's groups, the init command), keeps the records of
+// operations (ops.go: their ids, their API form, their progress, waiting
+// for one to finish or for the meta replica to catch up), knows which node
+// answers for a zone and forwards a request there, following its leader
+// (route.go; the relay itself is internal/peer's), and joins a standalone
+// node to its zone (join.go). It reaches the node only through
+// Host, which server implements; server keeps the HTTP handlers.
+//
+// cluster imports fsm, zone and internal packages only, never server,
+// scheduler, backup or client; TestClusterLinksNoNodePackages checks it.
+package cluster
