@@ -67,7 +67,8 @@ func (n *Node) newReplicaSet() *zone.ReplicaSet {
 	c := &n.cfg
 	return zone.NewReplicaSet(zoneHost{n: n}, zone.SetConfig{Clustered: n.clustered, NodeID: c.NodeID, Zone: c.Zone,
 		DataDir: c.DataDir, RaftAddr: c.raftAdvertise(), ApplyTimeout: c.ApplyTimeout,
-		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, Logger: n.log})
+		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, Logger: n.log,
+		Commit: fsm.CommitPolicy{Entries: fsm.DefaultCommitPolicy.Entries, Interval: c.StateCommitInterval}})
 }
 
 // openZone opens this node's replica of zone's group in dir and registers

@@ -38,6 +38,16 @@ type SetConfig struct {
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	// Logger is the node's logger.
 	Logger *slog.Logger
+	// Commit is when the zone replicas commit their state files; zero
+	// means fsm.DefaultCommitPolicy.
+	Commit fsm.CommitPolicy
+}
+
+func (c SetConfig) commitPolicy() fsm.CommitPolicy {
+	if c.Commit.Entries == 0 && c.Commit.Interval == 0 {
+		return fsm.DefaultCommitPolicy
+	}
+	return c.Commit
 }
 
 // ReplicaSet is the zone replicas a node hosts: the voter replica of its
@@ -80,7 +90,7 @@ func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
 		layer.Close()
 		return nil, err
 	}
-	f, err := fsm.Open(filepath.Join(dir, "state.db"), s.log.With("group", group))
+	f, err := fsm.OpenWith(filepath.Join(dir, "state.db"), s.log.With("group", group), s.cfg.commitPolicy())
 	if err != nil {
 		layer.Close()
 		return nil, err

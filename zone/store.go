@@ -148,7 +148,7 @@ func (s *ReplicaSet) promoteFollower(z, group, dir string) error {
 	err := Promote(s.host.ReplicaConfig("zone/"+group, dir, nil), src, []raft.Server{s.raftServer()},
 		func(path string) (StateMachine, io.Closer, error) {
 			var err error
-			sm, err = fsm.Open(path, s.log.With("group", "zone/"+group))
+			sm, err = fsm.OpenWith(path, s.log.With("group", "zone/"+group), s.cfg.commitPolicy())
 			return sm, sm, err
 		},
 		// Marked after the recovery has replayed the copied log (as the
