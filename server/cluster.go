@@ -48,7 +48,7 @@ func (n *Node) openClusterGroups() error {
 		}
 		dir := filepath.Join(n.cfg.DataDir, "groups", e.Name())
 		_, serr := os.Stat(filepath.Join(dir, storeMarker))
-		if _, err := n.openZone(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
+		if _, err := n.zones.Open(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
 			return err
 		}
 	}
@@ -91,11 +91,11 @@ func (n *Node) startCluster() error {
 // roles lists what this node hosts, for gossip.
 func (n *Node) roles() []string {
 	var roles []string
-	for _, h := range n.hostedZones() {
-		if h.voter {
-			roles = append(roles, "voter:zone-"+h.zone)
+	for _, h := range n.zones.List() {
+		if h.Voter() {
+			roles = append(roles, "voter:zone-"+h.Name())
 		} else {
-			roles = append(roles, "follower:zone-"+h.zone)
+			roles = append(roles, "follower:zone-"+h.Name())
 		}
 	}
 	if n.meta != nil && n.metaFSM != nil {
@@ -181,8 +181,8 @@ func (c clusterHost) MetaReplica() *zone.Replica { return c.n.meta }
 func (c clusterHost) MetaFSM() *fsm.Meta { return c.n.metaFSM }
 
 func (c clusterHost) ZoneReplica(z string) *zone.Replica {
-	if h := c.n.hostedZone(z); h != nil {
-		return h.rep
+	if h := c.n.zones.Get(z); h != nil {
+		return h.Replica()
 	}
 	return nil
 }
@@ -197,14 +197,14 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 	n := c.n
 	n.openMu.Lock()
 	defer n.openMu.Unlock()
-	h := n.ownZone()
+	h := n.zones.Own()
 	if h == nil {
 		var err error
-		if h, err = n.openZone(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
+		if h, err = n.zones.Open(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
 			return err
 		}
 	}
-	if err := h.rep.Bootstrap(voters); err != nil {
+	if err := h.Replica().Bootstrap(voters); err != nil {
 		return err
 	}
 	n.updateGossip()

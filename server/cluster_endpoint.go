@@ -49,24 +49,24 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 // Status is this node's view of its own zone's group.
 func (n *Node) Status() api.Status {
 	st := api.Status{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, State: "none"}
-	h := n.ownZone()
+	h := n.zones.Own()
 	if h == nil {
 		return st
 	}
-	rf := h.rep.Raft()
+	rf := h.Replica().Raft()
 	addr, id := rf.LeaderWithID()
 	st.State = rf.State().String()
 	st.Leader = string(id)
 	st.Term = rf.CurrentTerm()
 	st.CommitIndex = rf.CommitIndex()
-	st.AppliedIndex = h.fsm.AppliedIndex()
+	st.AppliedIndex = h.FSM().AppliedIndex()
 	if id != "" {
 		st.LeaderHTTP = n.httpAddrOf(string(id))
 	}
 	if lc := rf.LastContact(); !lc.IsZero() {
 		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
 	}
-	if servers, err := h.rep.Members(); err == nil {
+	if servers, err := h.Replica().Members(); err == nil {
 		for _, s := range servers {
 			st.Voters = append(st.Voters, api.Member{
 				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: n.httpAddrOf(string(s.ID)),
@@ -112,14 +112,14 @@ func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) standaloneReady(ctx context.Context) error {
-	h := n.ownZone()
+	h := n.zones.Own()
 	switch {
 	case h == nil:
 		return errNotInitialized
-	case h.rep.IsLeader():
-		return h.rep.Linearizable(ctx, time.Second)
+	case h.Replica().IsLeader():
+		return h.Replica().Linearizable(ctx, time.Second)
 	}
-	rf := h.rep.Raft()
+	rf := h.Replica().Raft()
 	if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
 		return ErrNoLeader
 	}
@@ -160,16 +160,16 @@ func (n *Node) clusterReady(ctx context.Context) error {
 
 // servesGroup reports, on g's leader, whether it serves g's shards now.
 func (n *Node) servesGroup(ctx context.Context, g string) error {
-	h := n.hostedZone(g)
+	h := n.zones.Get(g)
 	switch {
-	case h == nil || !h.voter || !h.rep.IsLeader():
+	case h == nil || !h.Voter() || !h.Replica().IsLeader():
 		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, n.cfg.NodeID, g)
-	case !h.isReady():
+	case !h.Ready():
 		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
-	case !n.leaseValid(h):
+	case !n.zones.LeaseValid(h):
 		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
 	}
-	return h.rep.Linearizable(ctx, time.Second)
+	return h.Replica().Linearizable(ctx, time.Second)
 }
 
 // handleClusterInit creates the cluster: it picks the meta voters (one node

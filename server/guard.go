@@ -30,8 +30,8 @@ func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
+	h := n.zones.Own()
+	if h == nil || !h.Replica().IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead its zone", n.cfg.NodeID))
 		return
 	}
@@ -54,21 +54,21 @@ func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 // only on a watermark the follower here has applied, and a bare watermark
 // raise may not pass the zone's log. Which (term, seq) a mark really has
 // cannot be checked here: only authentication of the caller closes that.
-func (n *Node) checkMarks(h *hosted, req zone.MarksRequest) *api.Error {
+func (n *Node) checkMarks(h *zone.Hosted, req zone.MarksRequest) *api.Error {
 	if !n.clustered {
 		return api.Errorf(api.CodeInvalidArgument, "a standalone zone backs up no zone")
 	}
-	if z, ok := n.metaFSM.State().ZoneOf(req.Zone); !ok || z.Backup != h.zone || z.Name == h.zone {
-		return api.Errorf(api.CodeInvalidArgument, "zone %s does not back up zone %q", h.zone, req.Zone)
+	if z, ok := n.metaFSM.State().ZoneOf(req.Zone); !ok || z.Backup != h.Name() || z.Name == h.Name() {
+		return api.Errorf(api.CodeInvalidArgument, "zone %s does not back up zone %q", h.Name(), req.Zone)
 	}
-	f := n.hostedZone(req.Zone)
-	if f == nil || f.voter {
+	f := n.zones.Get(req.Zone)
+	if f == nil || f.Voter() {
 		if !req.Clear {
 			return nil // a mark only makes a failover more careful: take it unchecked
 		}
 		return api.Errorf(api.CodeUnavailable, "node %s holds no replica of zone %s now; retry", n.cfg.NodeID, req.Zone)
 	}
-	term := f.rep.Raft().CurrentTerm()
+	term := f.Replica().Raft().CurrentTerm()
 	for _, m := range req.Marks {
 		if m.Term > term {
 			return api.Errorf(api.CodeInvalidArgument, "mark of user %d names term %d; zone %s is at term %d", m.User, m.Term, req.Zone, term)
@@ -81,10 +81,10 @@ func (n *Node) checkMarks(h *hosted, req zone.MarksRequest) *api.Error {
 		return api.Errorf(api.CodeInvalidArgument, "sweep below term %d; zone %s is at term %d", req.Sweep, req.Zone, term)
 	}
 	if len(req.Marks) > 0 || req.Sweep > 0 {
-		if applied := f.fsm.AppliedIndex(); req.Watermark > applied {
+		if applied := f.FSM().AppliedIndex(); req.Watermark > applied {
 			return api.Errorf(api.CodeInvalidArgument, "clear rests on index %d; this replica of zone %s has applied %d", req.Watermark, req.Zone, applied)
 		}
-	} else if last := f.rep.Raft().LastIndex(); req.Watermark > last {
+	} else if last := f.Replica().Raft().LastIndex(); req.Watermark > last {
 		return api.Errorf(api.CodeUnavailable, "watermark %d is past the end of zone %s's log here (%d); retry", req.Watermark, req.Zone, last)
 	}
 	return nil
@@ -94,16 +94,16 @@ func (n *Node) checkMarks(h *hosted, req zone.MarksRequest) *api.Error {
 // and the clear watermark, after a linearizable read on its leader.
 func (n *Node) handleInternalGuard(w http.ResponseWriter, r *http.Request) {
 	z := r.URL.Query().Get("zone")
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
+	h := n.zones.Own()
+	if h == nil || !h.Replica().IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead its zone", n.cfg.NodeID))
 		return
 	}
-	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
+	if err := h.Replica().Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	marks, err := h.fsm.Marks(z)
+	marks, err := h.FSM().Marks(z)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
@@ -111,7 +111,7 @@ func (n *Node) handleInternalGuard(w http.ResponseWriter, r *http.Request) {
 	if marks == nil {
 		marks = []uint64{}
 	}
-	writeJSON(w, http.StatusOK, zone.GuardInfo{Zone: z, Marks: marks, Watermark: h.fsm.GuardWatermark(z)})
+	writeJSON(w, http.StatusOK, zone.GuardInfo{Zone: z, Marks: marks, Watermark: h.FSM().GuardWatermark(z)})
 }
 
 // guardLoop clears, on the own zone's leader, the marks the backup zone's

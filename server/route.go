@@ -49,8 +49,8 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.hostedZone(z)
-	if h == nil || !h.voter || !h.rep.IsLeader() {
+	h := n.zones.Get(z)
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 		n.forwardToZone(w, r, body, z, true)
 		return
 	}
@@ -75,20 +75,20 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 // ownership lease before the entry is proposed, and still holds it when the
 // entry has committed (else the outcome is reported unknown: another zone
 // may own the shard by then). Errors are *api.Error or wrap ErrNotLeader.
-func (n *Node) applyGated(ctx context.Context, h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+func (n *Node) applyGated(ctx context.Context, h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if !n.waitReady(ctx, h) {
-		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.zone)
+		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.Name())
 	}
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.zone)
+	if !n.zones.LeaseValid(h) {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.Name())
 	}
 	res, err := n.apply(h, cmds...)
 	if err != nil {
 		return nil, err
 	}
 	n.notePayments(h, cmds, res)
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.zone)
+	if !n.zones.LeaseValid(h) {
+		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.Name())
 	}
 	return res, nil
 }
@@ -133,7 +133,7 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.hostedZone(z)
+	h := n.zones.Get(z)
 	if stale || inject.On(inject.StaleRead) {
 		if h == nil {
 			n.forwardToZone(w, r, nil, z, false)
@@ -141,16 +141,16 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		}
 		n.staleHeaders(w, h)
 	} else {
-		if h == nil || !h.voter || !h.rep.IsLeader() {
+		if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 			n.forwardToZone(w, r, nil, z, false)
 			return
 		}
-		if !n.leaseValid(h) {
+		if !n.zones.LeaseValid(h) {
 			writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; its state may be stale", z))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ReadTimeout)
-		err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout)
+		err := h.Replica().Linearizable(ctx, n.cfg.ReadTimeout)
 		cancel()
 		if errors.Is(err, ErrNotLeader) {
 			n.forwardToZone(w, r, nil, z, false)
@@ -163,33 +163,33 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		// A group that has given the shard up (a route this node has not
 		// seen change yet) must not answer for it: its state is no longer
 		// the account's.
-		if owned, epoch := h.fsm.Owns(user); !owned {
+		if owned, epoch := h.FSM().Owns(user); !owned {
 			e := api.Errorf(api.CodeWrongZone, "shard %d of user %d is not served by %s now (epoch %d); refresh routes and retry", user%fsm.NumShards, user, z, epoch)
 			e.Epoch = n.routeEpoch()
 			writeError(w, e)
 			return
 		}
 	}
-	v, rerr := read(h.fsm)
+	v, rerr := read(h.FSM())
 	if rerr != nil {
 		writeError(w, apiError(rerr))
 		return
 	}
-	if h.store && h.fsm.Isolated(user) {
+	if h.Store() && h.FSM().Isolated(user) {
 		// The zone's latest writes to this account may be missing here.
 		w.Header().Set(HeaderIsolated, "true")
 	}
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
+func (n *Node) staleHeaders(w http.ResponseWriter, h *zone.Hosted) {
 	hd := w.Header()
-	rf := h.rep.Raft()
+	rf := h.Replica().Raft()
 	hd.Set(HeaderStale, "true")
-	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.fsm.AppliedIndex(), 10))
+	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.FSM().AppliedIndex(), 10))
 	hd.Set(HeaderCommitIndex, strconv.FormatUint(rf.CommitIndex(), 10))
 	// Absent when this replica never heard from a leader.
-	if h.rep.IsLeader() {
+	if h.Replica().IsLeader() {
 		hd.Set(HeaderLastContact, "0")
 	} else if lc := rf.LastContact(); !lc.IsZero() {
 		hd.Set(HeaderLastContact, strconv.FormatInt(time.Since(lc).Milliseconds(), 10))
@@ -227,9 +227,9 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 }
 
 // waitReady waits up to LeaderWait for h's shard ownership to be set up.
-func (n *Node) waitReady(ctx context.Context, h *hosted) bool {
+func (n *Node) waitReady(ctx context.Context, h *zone.Hosted) bool {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for !h.isReady() {
+	for !h.Ready() {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false
 		}

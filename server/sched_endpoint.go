@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/rzonedb/rzone/zone"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -113,11 +114,11 @@ func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if owned, epoch := h.fsm.Owns(uint64(shard)); !owned {
-		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.zone, shard, epoch))
+	if owned, epoch := h.FSM().Owns(uint64(shard)); !owned {
+		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.Name(), shard, epoch))
 		return
 	}
-	users, count, err := h.fsm.DuePage(shard, cycle, from, hi, limit)
+	users, count, err := h.FSM().DuePage(shard, cycle, from, hi, limit)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
@@ -131,20 +132,20 @@ func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 // leadGroup returns this node's replica of group (a failover store it
 // hosts; "": its own zone) if this node leads it, holds its lease, and has
 // caught up (a linearizable read barrier).
-func (n *Node) leadGroup(ctx context.Context, group string) (*hosted, *api.Error) {
-	h := n.ownZone()
+func (n *Node) leadGroup(ctx context.Context, group string) (*zone.Hosted, *api.Error) {
+	h := n.zones.Own()
 	if group != "" {
-		h = n.hostedZone(group)
+		h = n.zones.Get(group)
 	}
-	if h == nil || !h.voter || !h.rep.IsLeader() || !h.isReady() {
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() || !h.Ready() {
 		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", n.cfg.NodeID, group)
 	}
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.zone)
+	if !n.zones.LeaseValid(h) {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.Name())
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
 	defer cancel()
-	if err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout); err != nil {
+	if err := h.Replica().Linearizable(ctx, n.cfg.ReadTimeout); err != nil {
 		return nil, apiError(err)
 	}
 	return h, nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/rzonedb/rzone/zone"
 	"net/http"
 	"strconv"
 
@@ -80,22 +81,22 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
+	if err := h.Replica().Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	owned, _, err := h.fsm.Shards()
+	owned, _, err := h.FSM().Shards()
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
 	if _, still := owned[shard]; still {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.zone, shard, epoch))
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.Name(), shard, epoch))
 		return
 	}
-	export := h.fsm.ExportShard
-	if h.store {
-		export = h.fsm.ExportFailoverShard
+	export := h.FSM().ExportShard
+	if h.Store() {
+		export = h.FSM().ExportFailoverShard
 	}
 	recs, err := export(shard)
 	if err != nil {
@@ -136,15 +137,15 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "records of shard %d posted to shard %d", u%fsm.NumShards, shard))
 		return
 	}
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
+	h := n.zones.Own()
+	if h == nil || !h.Replica().IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
 		return
 	}
-	if route := n.metaFSM.State().Shards; len(route) <= shard || route[shard].Target != h.zone {
+	if route := n.metaFSM.State().Shards; len(route) <= shard || route[shard].Target != h.Name() {
 		// This node's meta replica may not show the move yet: the mover
 		// retries.
-		writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is not moving to zone %s (as this node's meta replica knows); retry", shard, h.zone))
+		writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is not moving to zone %s (as this node's meta replica knows); retry", shard, h.Name()))
 		return
 	}
 	res, err := n.apply(h, c)
@@ -192,12 +193,12 @@ func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
 
 // groupLeaderOf returns the group a shard request names (?group=, this
 // node's own zone by default) when this node leads it.
-func (n *Node) groupLeaderOf(r *http.Request) (*hosted, *api.Error) {
-	h := n.ownZone()
+func (n *Node) groupLeaderOf(r *http.Request) (*zone.Hosted, *api.Error) {
+	h := n.zones.Own()
 	if g := r.URL.Query().Get("group"); g != "" {
-		h = n.hostedZone(g)
+		h = n.zones.Get(g)
 	}
-	if h == nil || !h.voter || !h.rep.IsLeader() {
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID)
 	}
 	return h, nil

@@ -29,8 +29,8 @@ func (n *Node) routeTable() api.RouteTable {
 		if l, ok := st.Lease(z.Name); ok {
 			zr.Leader = l.Holder
 		}
-		if h := n.hostedZone(z.Name); h != nil {
-			if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+		if h := n.zones.Get(z.Name); h != nil {
+			if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
 				zr.Leader = string(id)
 				zr.LeaderHTTP = n.httpAddrOf(string(id))
 			}
@@ -95,11 +95,11 @@ func (n *Node) standaloneRoutes() api.RouteTable {
 		rt.Shards = append(rt.Shards, api.ShardRoute{Shard: i, Zone: n.cfg.Zone, Epoch: 1})
 	}
 	zr := api.ZoneRoute{Zone: n.cfg.Zone}
-	if h := n.ownZone(); h != nil {
-		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+	if h := n.zones.Own(); h != nil {
+		if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
 			zr.Leader, zr.LeaderHTTP = string(id), n.httpAddrOf(string(id))
 		}
-		if servers, err := h.rep.Members(); err == nil {
+		if servers, err := h.Replica().Members(); err == nil {
 			for _, s := range servers {
 				if a := n.httpAddrOf(string(s.ID)); a != "" {
 					zr.Nodes = append(zr.Nodes, a)

@@ -1,8 +1,8 @@
 // Package zone holds what makes a zone: a replica of a Raft group
-// (replica.go), the zone replicas a node hosts (replicaset.go: its own
-// zone's, the async followers and the own zone's shard ownership,
-// converge.go; failover stores, store.go; their states and the zone
-// status, status.go; the hand-off of the node's leaderships and the
+// (replica.go), the zone replicas a node hosts (replicaset.go, each a
+// Hosted, hosted.go: its own zone's, the async followers and the own
+// zone's shard ownership, converge.go; failover stores, store.go; their
+// states and the zone status, status.go; the hand-off of the node's leaderships and the
 // groups' voters as nodes join and leave, drain.go), the promotion of a
 // stopped replica into a new group on failover (promote.go), the guard
 // marks a zone leader keeps in its backup zone (guard.go, carried there by

@@ -12,17 +12,6 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 )
 
-// Member is one of the node's hosted replicas of a zone group as the
-// replica set keeps it: a Group with its state machine. The node makes it
-// (ReplicaHost.NewMember).
-type Member interface {
-	Group
-	// FSM is the replica's state machine.
-	FSM() *fsm.FSM
-	// SetReady records that the group's shard ownership is set up.
-	SetReady()
-}
-
 // SetConfig is what the replica set takes of the node's configuration.
 type SetConfig struct {
 	// Clustered: the node runs in cluster mode (a group may write only
@@ -61,8 +50,8 @@ type ReplicaSet struct {
 	log  *slog.Logger
 
 	mu    sync.RWMutex
-	own   Member            // the node's voter replica of its zone; nil until bootstrapped
-	zones map[string]Member // every hosted zone replica, own included, by zone name
+	own   *Hosted            // the node's voter replica of its zone; nil until bootstrapped
+	zones map[string]*Hosted // every hosted zone replica, own included, by zone name
 	// openMu serializes opening zone replicas (init and converge race).
 	openMu sync.Mutex
 	// storeMu serializes the upkeep of failover stores.
@@ -71,7 +60,7 @@ type ReplicaSet struct {
 
 // NewReplicaSet makes the (empty) replica set of host.
 func NewReplicaSet(host ReplicaHost, cfg SetConfig) *ReplicaSet {
-	return &ReplicaSet{cfg: cfg, host: host, log: cfg.Logger, zones: map[string]Member{}}
+	return &ReplicaSet{cfg: cfg, host: host, log: cfg.Logger, zones: map[string]*Hosted{}}
 }
 
 // OpenLock is the lock that serializes opening zone replicas: whoever
@@ -80,7 +69,7 @@ func (s *ReplicaSet) OpenLock() *sync.Mutex { return &s.openMu }
 
 // Open opens this node's replica of zone's group in dir and registers it.
 // voter marks the node's own zone (or a failover store it hosts).
-func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
+func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (*Hosted, error) {
 	group := "zone/" + zoneName
 	layer, err := s.host.Layer(group)
 	if err != nil {
@@ -114,13 +103,13 @@ func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
 		f.Close()
 		return nil, err
 	}
-	h := s.host.NewMember(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
+	h := NewHosted(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
 	s.Add(h)
 	return h, nil
 }
 
 // Add registers an open replica h (Open does; tests add their own).
-func (s *ReplicaSet) Add(h Member) {
+func (s *ReplicaSet) Add(h *Hosted) {
 	s.mu.Lock()
 	s.zones[h.Name()] = h
 	if h.Name() == s.cfg.Zone {
@@ -130,7 +119,7 @@ func (s *ReplicaSet) Add(h Member) {
 }
 
 // Close stops and forgets a hosted replica.
-func (s *ReplicaSet) Close(h Member) {
+func (s *ReplicaSet) Close(h *Hosted) {
 	s.mu.Lock()
 	if s.zones[h.Name()] == h {
 		delete(s.zones, h.Name())
@@ -146,7 +135,7 @@ func (s *ReplicaSet) Close(h Member) {
 func (s *ReplicaSet) CloseAll() {
 	s.mu.Lock()
 	zones := s.zones
-	s.zones = map[string]Member{}
+	s.zones = map[string]*Hosted{}
 	s.own = nil
 	s.mu.Unlock()
 	names := make([]string, 0, len(zones))
@@ -164,7 +153,7 @@ func (s *ReplicaSet) CloseAll() {
 }
 
 // Own returns the node's own zone replica, or nil before it exists.
-func (s *ReplicaSet) Own() Member {
+func (s *ReplicaSet) Own() *Hosted {
 	if s == nil {
 		return nil
 	}
@@ -174,7 +163,7 @@ func (s *ReplicaSet) Own() Member {
 }
 
 // Get returns this node's replica of zone z, or nil.
-func (s *ReplicaSet) Get(z string) Member {
+func (s *ReplicaSet) Get(z string) *Hosted {
 	if s == nil {
 		return nil
 	}
@@ -184,13 +173,13 @@ func (s *ReplicaSet) Get(z string) Member {
 }
 
 // List returns every hosted replica, in name order.
-func (s *ReplicaSet) List() []Member {
+func (s *ReplicaSet) List() []*Hosted {
 	if s == nil {
 		return nil
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Member, 0, len(s.zones))
+	out := make([]*Hosted, 0, len(s.zones))
 	for _, h := range s.zones {
 		out = append(out, h)
 	}

@@ -55,7 +55,7 @@ func (s *ReplicaSet) States(httpAddr string) []api.ReplicaState {
 // holds (or, by meta, the meta group's; nil: none), and sets its applied
 // index to the one the digest was read at.
 func (s *ReplicaSet) AddDigests(rs []api.ReplicaState, meta func() (uint64, [32]byte, error)) {
-	hosted := map[string]Member{}
+	hosted := map[string]*Hosted{}
 	for _, h := range s.List() {
 		hosted["zone/"+h.Name()] = h
 	}
