@@ -1,6 +1,8 @@
 package zone
 
 import (
+	"context"
+	"github.com/rzonedb/rzone/internal/api"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -192,6 +194,30 @@ func (s *ReplicaSet) List() []*Hosted {
 // node's clock.
 func (s *ReplicaSet) LeaseValid(h Group) bool {
 	return !s.cfg.Clustered || h.Lease().Valid()
+}
+
+// Lead returns this node's replica of group (a failover store it hosts;
+// "": its own zone) if this node leads it, holds its lease, and has caught
+// up (a linearizable read barrier, bounded by timeout). The refusals are
+// *api.Error (unavailable, lease expired); a failed barrier is the
+// replica's error.
+func (s *ReplicaSet) Lead(ctx context.Context, group string, timeout time.Duration) (*Hosted, error) {
+	h := s.Own()
+	if group != "" {
+		h = s.Get(group)
+	}
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() || !h.Ready() {
+		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", s.cfg.NodeID, group)
+	}
+	if !s.LeaseValid(h) {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.Name())
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := h.Replica().Linearizable(ctx, timeout); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // raftServer is this node as a voter of a group.
