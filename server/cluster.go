@@ -187,6 +187,8 @@ func (c clusterHost) ZoneReplica(z string) *zone.Replica {
 	return nil
 }
 
+func (c clusterHost) Zones() *zone.ReplicaSet { return c.n.zones }
+
 func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
 
 func (c clusterHost) GossipHTTPAddr(id string) string { return c.n.gossipHTTPAddr(id) }
@@ -214,7 +216,7 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
 	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
-		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, Stop: n.stop, APIError: apiError,
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
 		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 

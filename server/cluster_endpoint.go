@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"time"
 
 	"github.com/rzonedb/rzone/cluster"
@@ -86,90 +83,16 @@ func (n *Node) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz answers 200 when this node can serve a user request of
-// every shard now. Standalone: as leader the read protocol passes, as
-// follower a leader is known and was heard from recently. In a cluster:
-// the cluster is initialized and every group that owns shards (a zone, or a
-// failover store) serves: its leader, here or asked with ?group=, leads it
-// with its shards set up, holds its lease and passes the read protocol.
-// With ?group=G it answers for G alone, from G's leader.
+// every shard now (cluster.Member.Ready); with ?group=G it answers for G
+// alone, from G's leader.
 func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	var err error
-	switch g := r.URL.Query().Get("group"); {
-	case !n.clustered:
-		err = n.standaloneReady(ctx)
-	case g != "":
-		err = n.servesGroup(ctx, g)
-	default:
-		err = n.clusterReady(ctx)
-	}
-	if err != nil {
+	if err := n.cluster.Ready(ctx, r.URL.Query().Get("group")); err != nil {
 		writeError(w, apiError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func (n *Node) standaloneReady(ctx context.Context) error {
-	h := n.zones.Own()
-	switch {
-	case h == nil:
-		return errNotInitialized
-	case h.Replica().IsLeader():
-		return h.Replica().Linearizable(ctx, time.Second)
-	}
-	rf := h.Replica().Raft()
-	if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
-		return ErrNoLeader
-	}
-	return nil
-}
-
-// clusterReady checks that every group owning shards serves.
-func (n *Node) clusterReady(ctx context.Context) error {
-	st := n.metaFSM.State()
-	if !st.Initialized {
-		return errNotInitialized
-	}
-	var groups []string
-	for _, s := range st.Shards {
-		if !slices.Contains(groups, s.Zone) {
-			groups = append(groups, s.Zone)
-		}
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		addr, ok := n.zoneLeaderNow(g)
-		var err error
-		switch {
-		case !ok:
-			err = fmt.Errorf("%w of %s known to node %s", ErrNoLeader, g, n.cfg.NodeID)
-		case addr == "":
-			err = n.servesGroup(ctx, g)
-		default:
-			var out map[string]string
-			err = n.peer.GetJSON(ctx, addr, "/readyz?group="+url.QueryEscape(g), &out)
-		}
-		if err != nil {
-			return api.Errorf(api.CodeUnavailable, "%s does not serve now: %v", g, err)
-		}
-	}
-	return nil
-}
-
-// servesGroup reports, on g's leader, whether it serves g's shards now.
-func (n *Node) servesGroup(ctx context.Context, g string) error {
-	h := n.zones.Get(g)
-	switch {
-	case h == nil || !h.Voter() || !h.Replica().IsLeader():
-		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, n.cfg.NodeID, g)
-	case !h.Ready():
-		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
-	case !n.zones.LeaseValid(h):
-		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
-	}
-	return h.Replica().Linearizable(ctx, time.Second)
 }
 
 // handleClusterInit creates the cluster: it picks the meta voters (one node

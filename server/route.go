@@ -19,7 +19,7 @@ import (
 const maxHops = cluster.MaxHops
 
 // errNotInitialized is returned in cluster mode before `cluster init`.
-var errNotInitialized = errors.New("server: cluster not initialized; run `rzone cluster init`")
+var errNotInitialized = cluster.ErrNotInitialized
 
 // routeUser returns the zone that owns user's shard and the route epoch.
 func (n *Node) routeUser(user uint64) (string, uint64, error) {

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"context"
+	"fmt"
 	"github.com/rzonedb/rzone/internal/api"
 	"log/slog"
 	"os"
@@ -218,6 +219,22 @@ func (s *ReplicaSet) Lead(ctx context.Context, group string, timeout time.Durati
 		return nil, err
 	}
 	return h, nil
+}
+
+// Serves reports, on g's leader, whether it serves g's shards now: this
+// node leads g with its shards set up, holds its lease, and passes the
+// read protocol.
+func (s *ReplicaSet) Serves(ctx context.Context, g string) error {
+	h := s.Get(g)
+	switch {
+	case h == nil || !h.Voter() || !h.Replica().IsLeader():
+		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, s.cfg.NodeID, g)
+	case !h.Ready():
+		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
+	case !s.LeaseValid(h):
+		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
+	}
+	return h.Replica().Linearizable(ctx, time.Second)
 }
 
 // raftServer is this node as a voter of a group.
