@@ -170,28 +170,3 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res[0].Merge)
 }
-
-// notePayments counts the payments a failover store accepted, and the time
-// from the failover's start to its first one.
-func (n *Node) notePayments(h *zone.Hosted, cmds []fsm.Command, res []fsm.Result) {
-	if !h.Store() {
-		return
-	}
-	for i := range cmds {
-		switch {
-		case cmds[i].Type == fsm.CmdPay && res[i].Code == fsm.OK && !res[i].Replay:
-			zi, ok := n.metaFSM.State().StoreOf(h.Name())
-			if !ok {
-				continue
-			}
-			n.metrics.failoverPayments.WithLabelValues(zi.Name).Inc()
-			if h.FirstPayment() && zi.Failover != nil {
-				d := time.Since(time.UnixMilli(zi.Failover.Started))
-				n.metrics.firstPayment.WithLabelValues(zi.Name).Set(d.Seconds())
-				n.log.Warn("first payment accepted by the failover store", "zone", zi.Name, "store", h.Name(), "since_failover_start", d)
-			}
-		case res[i].Code == fsm.Isolated:
-			n.metrics.isolatedRefused.Inc()
-		}
-	}
-}

@@ -86,7 +86,7 @@ func (n *Node) applyGated(ctx context.Context, h *zone.Hosted, cmds ...fsm.Comma
 	if err != nil {
 		return nil, err
 	}
-	n.notePayments(h, cmds, res)
+	n.metrics.stores.NotePayments(h, n.metaFSM, n.log, cmds, res)
 	if !n.zones.LeaseValid(h) {
 		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.Name())
 	}
