@@ -90,14 +90,7 @@ func (n *Node) startCluster() error {
 
 // roles lists what this node hosts, for gossip.
 func (n *Node) roles() []string {
-	var roles []string
-	for _, h := range n.zones.List() {
-		if h.Voter() {
-			roles = append(roles, "voter:zone-"+h.Name())
-		} else {
-			roles = append(roles, "follower:zone-"+h.Name())
-		}
-	}
+	roles := n.zones.Roles()
 	if n.meta != nil && n.metaFSM != nil {
 		if nd, ok := n.metaFSM.State().Node(n.cfg.NodeID); ok && nd.MetaVoter {
 			roles = append(roles, "meta")

@@ -395,31 +395,10 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 	}
 }
 
-// postLoop books accepted payments into bills, on the own zone's leader,
-// every PostInterval. Posting is idempotent, so a post proposed by a leader
-// that then lost its term does no harm.
-func (n *Node) postLoop(stop <-chan struct{}) { n.every(stop, n.cfg.PostInterval, n.postTick) }
-
-func (n *Node) postTick() {
-	for _, h := range n.zones.List() {
-		if h.Voter() && h.Replica().IsLeader() && h.Ready() && n.zones.LeaseValid(h) {
-			n.postSome(h)
-		}
-	}
-}
-
-// postSome books up to PostBatch of h's unposted payments.
-func (n *Node) postSome(h *zone.Hosted) {
-	refs, err := h.FSM().Unposted(n.cfg.PostBatch)
-	if err != nil || len(refs) == 0 {
-		return
-	}
-	res, err := n.apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
-	if err != nil {
-		n.log.Debug("post", "group", h.Name(), "payments", len(refs), "err", err)
-		return
-	}
-	n.metrics.posted.Add(float64(res[0].Posted))
+// postLoop books accepted payments into bills, on the leaders of the
+// groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
+func (n *Node) postLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.PostInterval, func() { n.metrics.posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
 }
 
 // addVoter (standalone) adds or re-adds a node as a voter of the zone and

@@ -197,6 +197,21 @@ func (s *ReplicaSet) LeaseValid(h Group) bool {
 	return !s.cfg.Clustered || h.Lease().Valid()
 }
 
+// Roles lists the replicas this node hosts, for gossip, in name order:
+// "voter:zone-Z" for a group it votes in, "follower:zone-Z" for an async
+// follower.
+func (s *ReplicaSet) Roles() []string {
+	var roles []string
+	for _, h := range s.List() {
+		if h.Voter() {
+			roles = append(roles, "voter:zone-"+h.Name())
+		} else {
+			roles = append(roles, "follower:zone-"+h.Name())
+		}
+	}
+	return roles
+}
+
 // Lead returns this node's replica of group (a failover store it hosts;
 // "": its own zone) if this node leads it, holds its lease, and has caught
 // up (a linearizable read barrier, bounded by timeout). The refusals are
