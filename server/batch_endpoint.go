@@ -170,7 +170,7 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 	for j, i := range idx {
 		cmds[j] = k.cmd(items[i])
 	}
-	res, err := n.applyGated(ctx, h, cmds...)
+	res, err := n.zones.ApplyGated(ctx, h, cmds...)
 	if err != nil {
 		fail(apiError(err))
 		return

@@ -54,7 +54,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		n.forwardToZone(w, r, body, z, true)
 		return
 	}
-	res, err := n.applyGated(r.Context(), h, cmd)
+	res, err := n.zones.ApplyGated(r.Context(), h, cmd)
 	if errors.Is(err, ErrNotLeader) {
 		n.forwardToZone(w, r, body, z, true)
 		return
@@ -68,29 +68,6 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		return
 	}
 	done(res[0])
-}
-
-// applyGated applies cmds as one entry in zone h, which this node leads,
-// behind the write gate: the zone's shard ownership is set up, it holds its
-// ownership lease before the entry is proposed, and still holds it when the
-// entry has committed (else the outcome is reported unknown: another zone
-// may own the shard by then). Errors are *api.Error or wrap ErrNotLeader.
-func (n *Node) applyGated(ctx context.Context, h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
-	if !n.waitReady(ctx, h) {
-		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.Name())
-	}
-	if !n.zones.LeaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.Name())
-	}
-	res, err := n.apply(h, cmds...)
-	if err != nil {
-		return nil, err
-	}
-	n.metrics.stores.NotePayments(h, n.metaFSM, n.log, cmds, res)
-	if !n.zones.LeaseValid(h) {
-		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.Name())
-	}
-	return res, nil
 }
 
 // commandError is the API error of one command's result on user, or nil:
@@ -224,16 +201,4 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
 		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
 		LeaderHeader: HeaderLeader, Forget: n.forgetAddrs, Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }})
-}
-
-// waitReady waits up to LeaderWait for h's shard ownership to be set up.
-func (n *Node) waitReady(ctx context.Context, h *zone.Hosted) bool {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for !h.Ready() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }

@@ -102,5 +102,5 @@ func (g schedGroup) Repayment(user uint64, key string) (*api.Repayment, error) {
 }
 func (g schedGroup) Apply(cmds ...fsm.Command) ([]fsm.Result, error) { return g.n.apply(g.h, cmds...) }
 func (g schedGroup) ApplyGated(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error) {
-	return g.n.applyGated(ctx, g.h, cmds...)
+	return g.n.zones.ApplyGated(ctx, g.h, cmds...)
 }

@@ -123,6 +123,10 @@ func (z zoneHost) Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, erro
 	return z.n.apply(h, cmds...)
 }
 
+func (z zoneHost) Accepted(h *zone.Hosted, cmds []fsm.Command, res []fsm.Result) {
+	z.n.metrics.stores.NotePayments(h, z.n.metaFSM, z.n.log, cmds, res)
+}
+
 func (z zoneHost) RenewLease(h zone.Group) { z.n.leases.Renew(h) }
 
 func (z zoneHost) RolesChanged() { z.n.updateGossip() }
@@ -178,7 +182,7 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 func (n *Node) newReplicaSet() *zone.ReplicaSet {
 	c := &n.cfg
 	return zone.NewReplicaSet(zoneHost{n: n}, zone.SetConfig{Clustered: n.clustered, NodeID: c.NodeID, Zone: c.Zone,
-		DataDir: c.DataDir, RaftAddr: c.raftAdvertise(), ApplyTimeout: c.ApplyTimeout,
+		DataDir: c.DataDir, RaftAddr: c.raftAdvertise(), ApplyTimeout: c.ApplyTimeout, ReadyWait: c.LeaderWait,
 		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, Logger: n.log,
 		Commit: fsm.CommitPolicy{Entries: fsm.DefaultCommitPolicy.Entries, Interval: c.StateCommitInterval}})
 }

@@ -5,7 +5,8 @@
 // series of the payments they accept, storemetrics.go; their states and
 // the zone status, status.go; the hand-off of the node's leaderships and
 // the groups' voters as nodes join and leave, drain.go; the booking of
-// accepted payments into bills on the groups' leaders, post.go), the
+// accepted payments into bills on the groups' leaders, post.go; the write
+// gate of shard ownership and lease, gate.go), the
 // promotion of a stopped replica into a new group on failover
 // (promote.go), the guard marks a zone leader keeps in its backup zone
 // (guard.go, carried there by guardkeeper.go and marker.go, checked there

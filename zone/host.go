@@ -121,6 +121,10 @@ type ReplicaHost interface {
 	// Apply proposes cmds as one log entry in h's group and waits for
 	// their results (through the node's guard keeper).
 	Apply(h *Hosted, cmds ...fsm.Command) ([]fsm.Result, error)
+	// Accepted is given the results of cmds that h's group applied behind
+	// the write gate (ReplicaSet.ApplyGated), before the gate's last lease
+	// check; the node counts a failover store's payments.
+	Accepted(h *Hosted, cmds []fsm.Command, res []fsm.Result)
 	// RenewLease renews h's ownership lease now.
 	RenewLease(h Group)
 	// RolesChanged tells the node that the replicas it hosts changed (it

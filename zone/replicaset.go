@@ -25,6 +25,9 @@ type SetConfig struct {
 	NodeID, Zone, DataDir, RaftAddr string
 	// ApplyTimeout bounds a configuration change.
 	ApplyTimeout time.Duration
+	// ReadyWait is how long a gated write waits for its group's shard
+	// ownership to be set up (ApplyGated); the node's LeaderWait.
+	ReadyWait time.Duration
 	// HeartbeatTimeout and ElectionTimeout are the node's Raft timeouts
 	// (a failover store's are lower at first, store.go).
 	HeartbeatTimeout, ElectionTimeout time.Duration
