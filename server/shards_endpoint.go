@@ -72,7 +72,7 @@ func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) err
 }
 
 // handleExportShard returns a released shard's records, read on the zone
-// leader after the release is applied.
+// leader after the release is applied (zone.Hosted.ExportReleased).
 func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 	shard, _ := strconv.Atoi(r.PathValue("shard"))
 	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
@@ -81,30 +81,10 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if err := h.Replica().Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	owned, _, err := h.FSM().Shards()
+	recs, err := h.ExportReleased(r.Context(), shard, epoch, n.cfg.ReadTimeout)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
-	}
-	if _, still := owned[shard]; still {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.Name(), shard, epoch))
-		return
-	}
-	export := h.FSM().ExportShard
-	if h.Store() {
-		export = h.FSM().ExportFailoverShard
-	}
-	recs, err := export(shard)
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if recs == nil {
-		recs = []fsm.Record{}
 	}
 	writeJSON(w, http.StatusOK, recs)
 }

@@ -1,7 +1,10 @@
 package zone
 
 import (
+	"context"
+	"github.com/rzonedb/rzone/internal/api"
 	"sync/atomic"
+	"time"
 
 	"github.com/rzonedb/rzone/fsm"
 )
@@ -76,3 +79,33 @@ func (h *Hosted) Ready() bool {
 // accepted by the group (a failover store's first payment); it is true
 // once per replica.
 func (h *Hosted) FirstPayment() bool { return h.firstPaid.CompareAndSwap(false, true) }
+
+// ExportReleased returns the records of shard, which h's group has
+// released (at epoch, for the error's text), after a linearizable read
+// (bounded by timeout) on h, which must lead its group; a failover store
+// exports its own and the lost zone's records (fsm.FSM.ExportFailoverShard).
+// A shard still owned is refused unavailable (an *api.Error).
+func (h *Hosted) ExportReleased(ctx context.Context, shard int, epoch uint64, timeout time.Duration) ([]fsm.Record, error) {
+	if err := h.Replica().Linearizable(ctx, timeout); err != nil {
+		return nil, err
+	}
+	owned, _, err := h.FSM().Shards()
+	if err != nil {
+		return nil, err
+	}
+	if _, still := owned[shard]; still {
+		return nil, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.Name(), shard, epoch)
+	}
+	export := h.FSM().ExportShard
+	if h.Store() {
+		export = h.FSM().ExportFailoverShard
+	}
+	recs, err := export(shard)
+	if err != nil {
+		return nil, err
+	}
+	if recs == nil {
+		recs = []fsm.Record{}
+	}
+	return recs, nil
+}
