@@ -42,6 +42,8 @@ type Host interface {
 type Config struct {
 	// NodeID is the node's id; HTTPAddr the API address it advertises.
 	NodeID, HTTPAddr string
+	// Zone is the node's zone.
+	Zone string
 	// ApplyTimeout bounds one proposal to the meta group.
 	ApplyTimeout time.Duration
 	// Peer carries the calls to other nodes.

@@ -114,7 +114,7 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
 			return
 		}
-		rt := n.routeTable()
+		rt := n.cluster.RouteTable()
 		rt.Operation = cluster.InitOp(st)
 		writeJSON(w, http.StatusOK, rt)
 		return
@@ -147,7 +147,7 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	rt := n.routeTable()
+	rt := n.cluster.RouteTable()
 	rt.Operation = op
 	if plan.Token != nil {
 		if _, ok := n.metaFSM.Token(plan.Token.ID); ok {
