@@ -9,6 +9,7 @@ import (
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // handleJoin (standalone) adds the calling node as a voter of this zone. A
@@ -43,35 +44,9 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"joined": req.NodeID})
 }
 
-// Status is this node's view of its own zone's group.
+// Status is this node's view of its own zone's group (zone.NodeStatus).
 func (n *Node) Status() api.Status {
-	st := api.Status{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, State: "none"}
-	h := n.zones.Own()
-	if h == nil {
-		return st
-	}
-	rf := h.Replica().Raft()
-	addr, id := rf.LeaderWithID()
-	st.State = rf.State().String()
-	st.Leader = string(id)
-	st.Term = rf.CurrentTerm()
-	st.CommitIndex = rf.CommitIndex()
-	st.AppliedIndex = h.FSM().AppliedIndex()
-	if id != "" {
-		st.LeaderHTTP = n.httpAddrOf(string(id))
-	}
-	if lc := rf.LastContact(); !lc.IsZero() {
-		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
-	}
-	if servers, err := h.Replica().Members(); err == nil {
-		for _, s := range servers {
-			st.Voters = append(st.Voters, api.Member{
-				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: n.httpAddrOf(string(s.ID)),
-				Suffrage: s.Suffrage.String(), Leader: s.Address == addr && addr != "",
-			})
-		}
-	}
-	return st
+	return zone.NodeStatus(n.zones.Own(), n.cfg.NodeID, n.cfg.Zone, n.httpAddrOf)
 }
 
 func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
