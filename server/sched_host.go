@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/rzonedb/rzone/zone"
 	"log/slog"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/scheduler/run"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // schedHost is the node as the batch scheduler's runtime (scheduler/run)

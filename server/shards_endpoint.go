@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"github.com/rzonedb/rzone/zone"
 	"net/http"
 	"strconv"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // handleMoveShard moves a shard to another zone, safely under load. The

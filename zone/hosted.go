@@ -2,11 +2,11 @@ package zone
 
 import (
 	"context"
-	"github.com/rzonedb/rzone/internal/api"
 	"sync/atomic"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 )
 
 // Hosted is one replica of a zone group on this node, as the node's

@@ -3,7 +3,6 @@ package zone
 import (
 	"context"
 	"fmt"
-	"github.com/rzonedb/rzone/internal/api"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 )
 
 // SetConfig is what the replica set takes of the node's configuration.
