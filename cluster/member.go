@@ -24,6 +24,8 @@ type Host interface {
 	MetaFSM() *fsm.Meta
 	// ZoneReplica is the node's replica of zone z, nil if it has none.
 	ZoneReplica(z string) *zone.Replica
+	// Zones is the node's zone replicas.
+	Zones() *zone.ReplicaSet
 	// HTTPAddrOf is node id's API address as the meta group's node list
 	// (standalone: the zone's registrations) knows it, "" if unknown.
 	HTTPAddrOf(id string) string
@@ -40,6 +42,8 @@ type Host interface {
 type Config struct {
 	// NodeID is the node's id; HTTPAddr the API address it advertises.
 	NodeID, HTTPAddr string
+	// Zone is the node's zone.
+	Zone string
 	// ApplyTimeout bounds one proposal to the meta group.
 	ApplyTimeout time.Duration
 	// Peer carries the calls to other nodes.
@@ -49,6 +53,10 @@ type Config struct {
 	Clustered bool
 	// LeaderWait bounds the wait for a zone's leader to be known.
 	LeaderWait time.Duration
+	// HeartbeatTimeout is the node's Raft heartbeat timeout: a standalone
+	// follower that has not heard from its leader for twice as long is
+	// not ready.
+	HeartbeatTimeout time.Duration
 	// Stop closes when the node stops.
 	Stop <-chan struct{}
 	// APIError is the API's error for a node error (ApplyIdempotent

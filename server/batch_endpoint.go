@@ -141,8 +141,8 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 			results[i] = failed(e)
 		}
 	}
-	h := n.hostedZone(z)
-	if h == nil || !h.voter || !h.rep.IsLeader() {
+	h := n.zones.Get(z)
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 		if hops >= maxHops {
 			fail(api.Errorf(api.CodeUnavailable, "node %s cannot serve zone %s; retry", n.cfg.NodeID, z))
 			return
@@ -170,7 +170,7 @@ func zoneBatch[T any](n *Node, ctx context.Context, k batchKind[T], z string, ho
 	for j, i := range idx {
 		cmds[j] = k.cmd(items[i])
 	}
-	res, err := n.applyGated(ctx, h, cmds...)
+	res, err := n.zones.ApplyGated(ctx, h, cmds...)
 	if err != nil {
 		fail(apiError(err))
 		return

@@ -32,8 +32,8 @@ func TestPromotionWaitsOutLeaseUnderClockSkew(t *testing.T) {
 		c.LeaseRenew = 250 * time.Millisecond
 	})
 	a := mc.nodes[0]
-	hA := a.ownZone()
-	waitFor(t, 10*time.Second, "zone A's leader holds a lease", func() bool { return hA.rep.IsLeader() && a.leaseValid(hA) })
+	hA := a.zones.Own()
+	waitFor(t, 10*time.Second, "zone A's leader holds a lease", func() bool { return hA.Replica().IsLeader() && a.zones.LeaseValid(hA) })
 
 	admin, _ := client.New(mc.apis[1:], client.WithMaxRetries(20))
 	failed := make(chan error, 1)
@@ -53,7 +53,7 @@ func TestPromotionWaitsOutLeaseUnderClockSkew(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	left := time.Duration(hA.lease.Until() - monoNow())
+	left := time.Duration(hA.Lease().Until() - monoNow())
 	t.Logf("zone A failed over %v after the clock was set right; A's leader's lease then had %v left", time.Since(skewed), left)
 	if left > 0 {
 		t.Fatalf("zone A's shards moved to its failover store while A's leader still held its lease for %v more: both could accept writes", left)

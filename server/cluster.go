@@ -48,7 +48,7 @@ func (n *Node) openClusterGroups() error {
 		}
 		dir := filepath.Join(n.cfg.DataDir, "groups", e.Name())
 		_, serr := os.Stat(filepath.Join(dir, storeMarker))
-		if _, err := n.openZone(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
+		if _, err := n.zones.Open(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
 			return err
 		}
 	}
@@ -90,14 +90,7 @@ func (n *Node) startCluster() error {
 
 // roles lists what this node hosts, for gossip.
 func (n *Node) roles() []string {
-	var roles []string
-	for _, h := range n.hostedZones() {
-		if h.voter {
-			roles = append(roles, "voter:zone-"+h.zone)
-		} else {
-			roles = append(roles, "follower:zone-"+h.zone)
-		}
-	}
+	roles := n.zones.Roles()
 	if n.meta != nil && n.metaFSM != nil {
 		if nd, ok := n.metaFSM.State().Node(n.cfg.NodeID); ok && nd.MetaVoter {
 			roles = append(roles, "meta")
@@ -181,11 +174,13 @@ func (c clusterHost) MetaReplica() *zone.Replica { return c.n.meta }
 func (c clusterHost) MetaFSM() *fsm.Meta { return c.n.metaFSM }
 
 func (c clusterHost) ZoneReplica(z string) *zone.Replica {
-	if h := c.n.hostedZone(z); h != nil {
-		return h.rep
+	if h := c.n.zones.Get(z); h != nil {
+		return h.Replica()
 	}
 	return nil
 }
+
+func (c clusterHost) Zones() *zone.ReplicaSet { return c.n.zones }
 
 func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
 
@@ -197,14 +192,14 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 	n := c.n
 	n.openMu.Lock()
 	defer n.openMu.Unlock()
-	h := n.ownZone()
+	h := n.zones.Own()
 	if h == nil {
 		var err error
-		if h, err = n.openZone(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
+		if h, err = n.zones.Open(n.cfg.Zone, layout.GroupDir(n.cfg.DataDir, "zone/"+n.cfg.Zone), true); err != nil {
 			return err
 		}
 	}
-	if err := h.rep.Bootstrap(voters); err != nil {
+	if err := h.Replica().Bootstrap(voters); err != nil {
 		return err
 	}
 	n.updateGossip()
@@ -213,8 +208,8 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
-	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
-		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, Stop: n.stop, APIError: apiError,
+	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
 		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 

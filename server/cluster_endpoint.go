@@ -3,15 +3,13 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"time"
 
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // handleJoin (standalone) adds the calling node as a voter of this zone. A
@@ -46,35 +44,9 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"joined": req.NodeID})
 }
 
-// Status is this node's view of its own zone's group.
+// Status is this node's view of its own zone's group (zone.NodeStatus).
 func (n *Node) Status() api.Status {
-	st := api.Status{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, State: "none"}
-	h := n.ownZone()
-	if h == nil {
-		return st
-	}
-	rf := h.rep.Raft()
-	addr, id := rf.LeaderWithID()
-	st.State = rf.State().String()
-	st.Leader = string(id)
-	st.Term = rf.CurrentTerm()
-	st.CommitIndex = rf.CommitIndex()
-	st.AppliedIndex = h.fsm.AppliedIndex()
-	if id != "" {
-		st.LeaderHTTP = n.httpAddrOf(string(id))
-	}
-	if lc := rf.LastContact(); !lc.IsZero() {
-		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
-	}
-	if servers, err := h.rep.Members(); err == nil {
-		for _, s := range servers {
-			st.Voters = append(st.Voters, api.Member{
-				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: n.httpAddrOf(string(s.ID)),
-				Suffrage: s.Suffrage.String(), Leader: s.Address == addr && addr != "",
-			})
-		}
-	}
-	return st
+	return zone.NodeStatus(n.zones.Own(), n.cfg.NodeID, n.cfg.Zone, n.httpAddrOf)
 }
 
 func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -86,90 +58,16 @@ func (n *Node) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz answers 200 when this node can serve a user request of
-// every shard now. Standalone: as leader the read protocol passes, as
-// follower a leader is known and was heard from recently. In a cluster:
-// the cluster is initialized and every group that owns shards (a zone, or a
-// failover store) serves: its leader, here or asked with ?group=, leads it
-// with its shards set up, holds its lease and passes the read protocol.
-// With ?group=G it answers for G alone, from G's leader.
+// every shard now (cluster.Member.Ready); with ?group=G it answers for G
+// alone, from G's leader.
 func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	var err error
-	switch g := r.URL.Query().Get("group"); {
-	case !n.clustered:
-		err = n.standaloneReady(ctx)
-	case g != "":
-		err = n.servesGroup(ctx, g)
-	default:
-		err = n.clusterReady(ctx)
-	}
-	if err != nil {
+	if err := n.cluster.Ready(ctx, r.URL.Query().Get("group")); err != nil {
 		writeError(w, apiError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func (n *Node) standaloneReady(ctx context.Context) error {
-	h := n.ownZone()
-	switch {
-	case h == nil:
-		return errNotInitialized
-	case h.rep.IsLeader():
-		return h.rep.Linearizable(ctx, time.Second)
-	}
-	rf := h.rep.Raft()
-	if _, id := rf.LeaderWithID(); id == "" || n.httpAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*n.cfg.HeartbeatTimeout {
-		return ErrNoLeader
-	}
-	return nil
-}
-
-// clusterReady checks that every group owning shards serves.
-func (n *Node) clusterReady(ctx context.Context) error {
-	st := n.metaFSM.State()
-	if !st.Initialized {
-		return errNotInitialized
-	}
-	var groups []string
-	for _, s := range st.Shards {
-		if !slices.Contains(groups, s.Zone) {
-			groups = append(groups, s.Zone)
-		}
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		addr, ok := n.zoneLeaderNow(g)
-		var err error
-		switch {
-		case !ok:
-			err = fmt.Errorf("%w of %s known to node %s", ErrNoLeader, g, n.cfg.NodeID)
-		case addr == "":
-			err = n.servesGroup(ctx, g)
-		default:
-			var out map[string]string
-			err = n.peer.GetJSON(ctx, addr, "/readyz?group="+url.QueryEscape(g), &out)
-		}
-		if err != nil {
-			return api.Errorf(api.CodeUnavailable, "%s does not serve now: %v", g, err)
-		}
-	}
-	return nil
-}
-
-// servesGroup reports, on g's leader, whether it serves g's shards now.
-func (n *Node) servesGroup(ctx context.Context, g string) error {
-	h := n.hostedZone(g)
-	switch {
-	case h == nil || !h.voter || !h.rep.IsLeader():
-		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, n.cfg.NodeID, g)
-	case !h.isReady():
-		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
-	case !n.leaseValid(h):
-		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
-	}
-	return h.rep.Linearizable(ctx, time.Second)
 }
 
 // handleClusterInit creates the cluster: it picks the meta voters (one node
@@ -191,7 +89,7 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
 			return
 		}
-		rt := n.routeTable()
+		rt := n.cluster.RouteTable()
 		rt.Operation = cluster.InitOp(st)
 		writeJSON(w, http.StatusOK, rt)
 		return
@@ -224,7 +122,7 @@ func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	rt := n.routeTable()
+	rt := n.cluster.RouteTable()
 	rt.Operation = op
 	if plan.Token != nil {
 		if _, ok := n.metaFSM.Token(plan.Token.ID); ok {

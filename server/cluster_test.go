@@ -371,7 +371,7 @@ func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config
 		for _, z := range zones {
 			ok := false
 			for _, nd := range mc.nodes {
-				if h := nd.ownZone(); h != nil && nd.cfg.Zone == z && h.rep.IsLeader() && nd.leaseValid(h) && h.ready.Load() {
+				if h := nd.zones.Own(); h != nil && nd.cfg.Zone == z && h.Replica().IsLeader() && nd.zones.LeaseValid(h) && h.Ready() {
 					ok = true
 				}
 			}
@@ -400,13 +400,13 @@ func TestMultiZoneRoutingAndFollowers(t *testing.T) {
 	// Each zone's state machine holds only its own users.
 	st := mc.nodes[0].metaFSM.State()
 	for _, nd := range mc.nodes {
-		h := nd.ownZone()
-		if h == nil || !h.rep.IsLeader() {
+		h := nd.zones.Own()
+		if h == nil || !h.Replica().IsLeader() {
 			continue
 		}
 		for u := uint64(0); u < 300; u++ {
 			z, _ := st.Route(u)
-			_, err := h.fsm.Account(u)
+			_, err := h.FSM().Account(u)
 			if (z == nd.cfg.Zone) != (err == nil) {
 				t.Fatalf("user %d (zone %s) in zone %s: %v", u, z, nd.cfg.Zone, err)
 			}
@@ -669,8 +669,8 @@ func TestShardMoveUnderLoad(t *testing.T) {
 		}
 	}
 	for _, nd := range mc.nodes {
-		if h := nd.ownZone(); h != nil && nd.cfg.Zone == from && h.rep.IsLeader() {
-			owned, _, _ := h.fsm.Shards()
+		if h := nd.zones.Own(); h != nil && nd.cfg.Zone == from && h.Replica().IsLeader() {
+			owned, _, _ := h.FSM().Shards()
 			if _, ok := owned[17]; ok {
 				t.Fatalf("old zone %s still owns shard 17", from)
 			}

@@ -41,13 +41,7 @@ func (n *Node) converge() error {
 	errs = append(errs, n.zones.ConvergeFollowers(st))
 	// The meta leader adds every other node as a non-voter.
 	if n.meta.IsLeader() {
-		if members, err := n.meta.Members(); err == nil {
-			for _, nd := range st.Nodes {
-				if !nd.MetaVoter && !hasServer(members, nd.ID) {
-					errs = append(errs, n.meta.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), false, n.cfg.ApplyTimeout))
-				}
-			}
-		}
+		errs = append(errs, zone.AddMetaNonVoters(n.meta, st, n.cfg.ApplyTimeout))
 	}
 	errs = append(errs, n.zones.ConvergeStores(st))
 	errs = append(errs, n.convergeLifecycle(st))

@@ -2,14 +2,14 @@
 // state machines of package fsm: the meta group, and in a zone.ReplicaSet
 // its zone, async followers, failover stores), serves the HTTP API,
 // forwards to leaders, serves linearizable reads, runs the poster that
-// books payments into bills, hosts the zone drivers (package zone, through
-// zonehost.go) and the batch scheduler's runtime (package scheduler/run,
-// through sched_host.go), and serves metrics (the raft replicas' collector
-// is internal/metrics). Its membership of the cluster (meta commands, the
-// init, operations, which node answers for a zone and the forwarding there,
-// the standalone join) is package cluster, through cluster.go. Calls to
-// other nodes go through internal/peer, which also relays a forwarded
-// request.
+// books payments into bills (zone.ReplicaSet.Post), hosts the zone drivers
+// (package zone, through zonehost.go) and the batch scheduler's runtime
+// (package scheduler/run, through sched_host.go), and serves metrics (the
+// raft replicas' collector is internal/metrics). Its membership of the
+// cluster (meta commands, the init, operations, which node answers for a
+// zone and the forwarding there, the route table, readiness, the
+// standalone join) is package cluster, through cluster.go. Calls to other
+// nodes go through internal/peer, which also relays a forwarded request.
 //
 // server is the top of the node: nothing in fsm, zone, cluster, scheduler,
 // backup or internal may import it; only cmd/ and tests do.

@@ -142,21 +142,21 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
+	h := n.zones.Own()
+	if h == nil || !h.Replica().IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
 		return
 	}
 	// Only a reconciliation of this zone merges, and only its own store.
-	if z, ok := n.metaFSM.State().StoreOf(group); !ok || z.Name != h.zone {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q is no failover store of zone %s", group, h.zone))
+	if z, ok := n.metaFSM.State().StoreOf(group); !ok || z.Name != h.Name() {
+		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q is no failover store of zone %s", group, h.Name()))
 		return
 	} else if z.PhaseOf() != fsm.PhaseReconciling {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is %s, not reconciling %s (as this node's meta replica knows); retry", h.zone, z.PhaseOf(), group))
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is %s, not reconciling %s (as this node's meta replica knows); retry", h.Name(), z.PhaseOf(), group))
 		return
 	}
-	if owned, _, err := h.fsm.Shards(); err != nil || owned[shard] != 0 {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.zone, shard))
+	if owned, _, err := h.FSM().Shards(); err != nil || owned[shard] != 0 {
+		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.Name(), shard))
 		return
 	}
 	res, err := n.apply(h, c)
@@ -169,29 +169,4 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res[0].Merge)
-}
-
-// notePayments counts the payments a failover store accepted, and the time
-// from the failover's start to its first one.
-func (n *Node) notePayments(h *hosted, cmds []fsm.Command, res []fsm.Result) {
-	if !h.store {
-		return
-	}
-	for i := range cmds {
-		switch {
-		case cmds[i].Type == fsm.CmdPay && res[i].Code == fsm.OK && !res[i].Replay:
-			zi, ok := n.metaFSM.State().StoreOf(h.zone)
-			if !ok {
-				continue
-			}
-			n.metrics.failoverPayments.WithLabelValues(zi.Name).Inc()
-			if h.firstPaid.CompareAndSwap(false, true) && zi.Failover != nil {
-				d := time.Since(time.UnixMilli(zi.Failover.Started))
-				n.metrics.firstPayment.WithLabelValues(zi.Name).Set(d.Seconds())
-				n.log.Warn("first payment accepted by the failover store", "zone", zi.Name, "store", h.zone, "since_failover_start", d)
-			}
-		case res[i].Code == fsm.Isolated:
-			n.metrics.isolatedRefused.Inc()
-		}
-	}
 }

@@ -73,7 +73,7 @@ func failoverLive(t *testing.T, plant func()) []string {
 	var leader *Node
 	waitFor(t, 5*time.Second*slow, "A's leader sees A failing over", func() bool {
 		for _, nd := range mc.nodes[:3] {
-			if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
+			if h := nd.zones.Own(); h != nil && h.Replica().IsLeader() {
 				if z, _ := nd.metaFSM.State().ZoneOf("A"); z.PhaseOf() == fsm.PhaseFailingOver {
 					leader = nd
 					return true
@@ -82,7 +82,7 @@ func failoverLive(t *testing.T, plant func()) []string {
 		}
 		return false
 	})
-	if h := leader.ownZone(); !leader.leaseValid(h) {
+	if h := leader.zones.Own(); !leader.zones.LeaseValid(h) {
 		t.Fatal("A's leader holds no lease right after the command: the test cannot show writes acknowledged while failing over")
 	}
 	// Writes acknowledged by A after the command.
@@ -231,11 +231,11 @@ func TestWriteMarkedAfterLeaseEndIsRefused(t *testing.T) {
 	if _, err := zcl.Pay(ctx, user, client.PayRequest{Key: "late", Amount: 10, Merchant: "m"}); !errors.Is(err, client.ErrLeaseExpired) {
 		t.Fatalf("a write marked after the lease's end: %v, want lease_expired", err)
 	}
-	h := mc.nodes[0].ownZone()
-	if err := h.rep.Raft().Barrier(5 * time.Second).Error(); err != nil {
+	h := mc.nodes[0].zones.Own()
+	if err := h.Replica().Raft().Barrier(5 * time.Second).Error(); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := h.fsm.Payment(user, "late"); p != nil {
+	if p, _ := h.FSM().Payment(user, "late"); p != nil {
 		t.Fatalf("the write reached zone A's log: %+v", p)
 	}
 }

@@ -129,7 +129,7 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	// Zone A returns: it gets no lease and takes no writes while failed over.
 	mc.restartZone(0, 3)
 	for _, nd := range mc.nodes[:3] {
-		if h := nd.ownZone(); h != nil && nd.leaseValid(h) {
+		if h := nd.zones.Own(); h != nil && nd.zones.LeaseValid(h) {
 			t.Fatalf("node %s of the failed-over zone holds a lease", nd.cfg.NodeID)
 		}
 	}
@@ -174,8 +174,8 @@ func TestFailoverHardCaseAndReconcile(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second*slow, "the failover store retired", func() bool {
 		for _, nd := range mc.nodes[3:6] {
-			for _, h := range nd.hostedZones() {
-				if h.store {
+			for _, h := range nd.zones.List() {
+				if h.Store() {
 					return false
 				}
 			}
@@ -226,8 +226,8 @@ func (mc *multiCluster) marksIn(b, z string) []uint64 {
 		if nd == nil || nd.cfg.Zone != b {
 			continue
 		}
-		if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
-			m, _ := h.fsm.Marks(z)
+		if h := nd.zones.Own(); h != nil && h.Replica().IsLeader() {
+			m, _ := h.FSM().Marks(z)
 			return m
 		}
 	}
@@ -241,8 +241,8 @@ func (mc *multiCluster) holdFollowers(z string, from, to int) {
 	testHoldFollower.Store(&hold)
 	mc.t.Cleanup(func() { testHoldFollower.Store(nil) })
 	for _, nd := range mc.nodes[from:to] {
-		if h := nd.hostedZone(z); h != nil {
-			nd.closeZone(h)
+		if h := nd.zones.Get(z); h != nil {
+			nd.zones.Close(h)
 		}
 	}
 }
@@ -252,7 +252,7 @@ func (mc *multiCluster) releaseFollowers(z string, from, to int) {
 	testHoldFollower.Store(nil)
 	waitFor(mc.t, 10*time.Second*slow, "followers of "+z+" reopened", func() bool {
 		for _, nd := range mc.nodes[from:to] {
-			if nd.hostedZone(z) == nil {
+			if nd.zones.Get(z) == nil {
 				return false
 			}
 		}
@@ -328,7 +328,7 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 	var leader *Node
 	waitFor(t, 10*time.Second*slow, "the store has a leader", func() bool {
 		for _, nd := range mc.nodes[3:6] {
-			if h := nd.hostedZone(group); h != nil && h.rep.IsLeader() {
+			if h := nd.zones.Get(group); h != nil && h.Replica().IsLeader() {
 				leader = nd
 				return true
 			}
@@ -336,12 +336,12 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 		return false
 	})
 	time.Sleep(4 * mc.cfgs[3].LeaseRenew) // renewal rounds that must not give it a lease
-	h := leader.hostedZone(group)
+	h := leader.zones.Get(group)
 	if l, ok := leader.metaFSM.State().Lease(group); ok && l.Until != 0 {
 		t.Fatalf("the store holds a lease before its CmdFailover: %+v", l)
 	}
-	if leader.leaseValid(h) || h.isReady() {
-		t.Fatalf("the store's leader is ready (%v) or holds a lease (%v) before its CmdFailover", h.isReady(), leader.leaseValid(h))
+	if leader.zones.LeaseValid(h) || h.Ready() {
+		t.Fatalf("the store's leader is ready (%v) or holds a lease (%v) before its CmdFailover", h.Ready(), leader.zones.LeaseValid(h))
 	}
 	early, _ := client.New([]string{leader.cfg.HTTPAddr}, client.WithMaxRetries(0), client.WithTimeout(2*time.Second))
 	if p, err := early.Pay(ctx, user, client.PayRequest{Key: "early", Amount: 10, Merchant: "m"}); err == nil {
@@ -359,11 +359,11 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 		var first [32]byte
 		var at uint64
 		for i, nd := range mc.nodes[3:6] {
-			sh := nd.hostedZone(group)
+			sh := nd.zones.Get(group)
 			if sh == nil {
 				return false
 			}
-			applied, sum, err := sh.fsm.Digest()
+			applied, sum, err := sh.FSM().Digest()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,8 +459,8 @@ func TestRecoveredZoneNormalOnlyOnceItServes(t *testing.T) {
 		var zs api.ZoneStatus
 		getJSON(t, mc.apis[1], "/v1/zones/A", &zs)
 		if zs.Phase == fsm.PhaseNormal {
-			h := mc.nodes[0].ownZone()
-			if h == nil || !h.rep.IsLeader() || !mc.nodes[0].leaseValid(h) {
+			h := mc.nodes[0].zones.Own()
+			if h == nil || !h.Replica().IsLeader() || !mc.nodes[0].zones.LeaseValid(h) {
 				t.Fatal("zone A is shown normal while its leader holds no lease")
 			}
 			break

@@ -1,14 +1,11 @@
 package server
 
 import (
-	"math"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/clock"
 )
 
 // handleCreateRun starts a run of a job for a cycle: POST
@@ -23,14 +20,8 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job := r.PathValue("job")
-	if job != fsm.JobStatement && job != fsm.JobReminder && job != fsm.JobAutodebit {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "unknown job %q: want statement, reminder or autodebit", job))
-		return
-	}
-	if job == fsm.JobAutodebit && n.cfg.Sched.Bank == nil {
-		// A repayment is recorded for every debit the bank makes: with no
-		// bank there is nothing to record.
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "no bank is configured on this node: an auto-debit run needs one (rzone server --bank; rzone dev uses a simulated bank)"))
+	if aerr := n.sched.CheckJob(job); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	var req api.RunRequest
@@ -51,7 +42,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 	if res.Sched.Exists {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, n.runView(*res.Sched.Run))
+	writeJSON(w, status, n.sched.RunView(*res.Sched.Run))
 }
 
 // handleListRuns lists the runs the meta group keeps, newest first.
@@ -59,13 +50,7 @@ func (n *Node) handleListRuns(w http.ResponseWriter, r *http.Request) {
 	if n.forwardSchedRead(w, r) {
 		return
 	}
-	out := api.RunList{Runs: []api.Run{}}
-	if st := n.metaFSM.State(); st.Sched != nil {
-		for i := len(st.Sched.Runs) - 1; i >= 0; i-- {
-			out.Runs = append(out.Runs, n.runView(st.Sched.Runs[i]))
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, n.sched.Runs())
 }
 
 // handleGetRun reports a run's progress.
@@ -74,12 +59,12 @@ func (n *Node) handleGetRun(w http.ResponseWriter, r *http.Request) {
 	if !ok || n.forwardSchedRead(w, r) {
 		return
 	}
-	run, found := n.findRun(id)
+	run, found := n.sched.FindRun(id)
 	if !found {
 		writeError(w, api.Errorf(api.CodeNotFound, "run %d not found", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.runView(run))
+	writeJSON(w, http.StatusOK, n.sched.RunView(run))
 }
 
 // handleCancelRun stops a run: no more tasks are leased, and reports of
@@ -97,7 +82,7 @@ func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	if metaRefused(w, res, err, api.CodeNotFound) {
 		return
 	}
-	writeJSON(w, http.StatusOK, n.runView(*res.Sched.Run))
+	writeJSON(w, http.StatusOK, n.sched.RunView(*res.Sched.Run))
 }
 
 func pathRunID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
@@ -126,59 +111,4 @@ func (n *Node) forwardSchedRead(w http.ResponseWriter, r *http.Request) bool {
 	}
 	n.proxy(w, r, nil, addr, 1, false, nil)
 	return true
-}
-
-func (n *Node) findRun(id uint64) (fsm.Run, bool) {
-	st := n.metaFSM.State()
-	if st.Sched == nil {
-		return fsm.Run{}, false
-	}
-	i := slices.IndexFunc(st.Sched.Runs, func(r fsm.Run) bool { return r.ID == id })
-	if i < 0 {
-		return fsm.Run{}, false
-	}
-	return st.Sched.Runs[i], true
-}
-
-// runView renders a run's progress.
-func (n *Node) runView(r fsm.Run) api.Run {
-	now := clock.Now().UnixMilli()
-	v := api.Run{ID: r.ID, Job: r.Job, Cycle: api.FormatCycle(r.Cycle), State: r.State, CreatedAt: api.FormatTime(r.Created),
-		Ranges: len(r.Ranges), TasksDone: r.TasksDone, TasksTotal: r.TasksTotal, UsersDone: r.UsersDone, UsersTotal: r.UsersTotal,
-		Skipped: r.Skipped, Failures: r.Failures, GenFailures: r.GenFailures, Expired: r.Expired, Fenced: r.Fenced,
-		UsersPerSecond: rate(&r, now), Gray: len(r.Gray.Users) > 0, GrayActive: r.State == fsm.RunRunning && r.Gray.Active(now)}
-	if r.Finished != 0 {
-		v.FinishedAt = api.FormatTime(r.Finished)
-	}
-	for _, rg := range r.Ranges {
-		if rg.Generated {
-			v.Generated++
-		}
-	}
-	// A summary carries no tasks; the state's run does.
-	if full, ok := n.findRun(r.ID); ok {
-		for _, t := range full.Tasks {
-			v.TasksOpen++
-			if t.Lease != 0 {
-				v.TasksLeased++
-			}
-		}
-	}
-	if r.State == fsm.RunRunning {
-		v.Limit = n.sched.CurrentLimit(r.Job)
-	}
-	return v
-}
-
-// rate returns users per second over the run's life so far.
-func rate(r *fsm.Run, now int64) float64 {
-	end := now
-	if r.Finished != 0 {
-		end = r.Finished
-	}
-	secs := float64(end-r.Created) / 1000
-	if secs <= 0 {
-		return 0
-	}
-	return math.Round(float64(r.UsersDone)/secs*10) / 10
 }

@@ -80,7 +80,7 @@ func (mc *multiCluster) zoneLeader(z string) int {
 		if nd == nil || nd.closing.Load() || mc.cfgs[i].Zone != z {
 			continue
 		}
-		if h := nd.ownZone(); h != nil && h.rep.IsLeader() {
+		if h := nd.zones.Own(); h != nil && h.Replica().IsLeader() {
 			return i
 		}
 	}
@@ -112,7 +112,7 @@ func TestShutdownHandsOffLeadership(t *testing.T) {
 	// The meta leader also leads its zone: both hand off.
 	i := mc.leadBoth(t)
 	z := mc.cfgs[i].Zone
-	term := mc.nodes[i].ownZone().rep.Raft().CurrentTerm()
+	term := mc.nodes[i].zones.Own().Replica().Raft().CurrentTerm()
 	before := elections(&count)
 
 	start := time.Now()
@@ -125,7 +125,7 @@ func TestShutdownHandsOffLeadership(t *testing.T) {
 				if j == i {
 					continue
 				}
-				if h := nd.ownZone(); h != nil && mc.cfgs[j].Zone == z && h.rep.IsLeader() {
+				if h := nd.zones.Own(); h != nil && mc.cfgs[j].Zone == z && h.Replica().IsLeader() {
 					zoneAt.CompareAndSwap(0, int64(time.Since(start)))
 				}
 				if nd.meta.IsLeader() {
@@ -146,7 +146,7 @@ func TestShutdownHandsOffLeadership(t *testing.T) {
 		t.Fatalf("new leaders after %s (zone) and %s (meta): not handed off, elected after the 1s timeout", zoneTook, metaTook)
 	}
 	j := mc.zoneLeader(z)
-	if got := mc.nodes[j].ownZone().rep.Raft().CurrentTerm(); got != term+1 {
+	if got := mc.nodes[j].zones.Own().Replica().Raft().CurrentTerm(); got != term+1 {
 		t.Fatalf("zone %s's term went from %d to %d: the transfer should take exactly one term", z, term, got)
 	}
 	time.Sleep(1500 * time.Millisecond) // past the election timeout
@@ -177,7 +177,7 @@ func (mc *multiCluster) leadBoth(t *testing.T) int {
 			return true
 		}
 		if j >= 0 {
-			mc.nodes[j].ownZone().rep.Raft().LeadershipTransferToServer(raft.ServerID(mc.cfgs[i].NodeID), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error()
+			mc.nodes[j].zones.Own().Replica().Raft().LeadershipTransferToServer(raft.ServerID(mc.cfgs[i].NodeID), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error()
 		}
 		return false
 	})
@@ -238,7 +238,7 @@ func TestDrainMovesEveryLeadershipAway(t *testing.T) {
 
 	// Given the zone's leadership back, it hands it off again.
 	j := mc.zoneLeader(z)
-	mc.nodes[j].ownZone().rep.Raft().LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error()
+	mc.nodes[j].zones.Own().Replica().Raft().LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error()
 	waitFor(t, 10*time.Second, "the drained node hands its zone off again", func() bool {
 		k := mc.zoneLeader(z)
 		return k >= 0 && k != i
@@ -249,11 +249,11 @@ func TestDrainMovesEveryLeadershipAway(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "undrained everywhere", func() bool { return !mc.nodes[i].metaFSM.State().Drained(id) })
 	j = mc.zoneLeader(z)
-	if err := mc.nodes[j].ownZone().rep.Raft().LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error(); err != nil {
+	if err := mc.nodes[j].zones.Own().Replica().Raft().LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	if !mc.nodes[i].ownZone().rep.IsLeader() {
+	if !mc.nodes[i].zones.Own().Replica().IsLeader() {
 		t.Fatal("the undrained node did not keep the leadership it was given")
 	}
 	if _, err := c.DrainNode(ctx, "nobody"); err == nil {
@@ -364,8 +364,8 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 		}
 		return !hasServer(s, id) && voters == 3
 	})
-	waitFor(t, 10*time.Second, "a1 out of zone A's group", func() bool { return !inGroup(mc.nodes[1].ownZone().rep, id) })
-	waitFor(t, 10*time.Second, "a1 out of zone B's group (its async followers)", func() bool { return !inGroup(mc.nodes[b].ownZone().rep, id) })
+	waitFor(t, 10*time.Second, "a1 out of zone A's group", func() bool { return !inGroup(mc.nodes[1].zones.Own().Replica(), id) })
+	waitFor(t, 10*time.Second, "a1 out of zone B's group (its async followers)", func() bool { return !inGroup(mc.nodes[b].zones.Own().Replica(), id) })
 
 	// A replacement with a new id joins by gossip.
 	addrs := freeAddrs(t, 3)
@@ -380,10 +380,10 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 	}
 	mc.cfgs, mc.nodes, mc.apis = append(mc.cfgs, cfg), append(mc.nodes, a4), append(mc.apis, cfg.HTTPAddr)
 	waitFor(t, 20*time.Second, "a4 a voter of zone A with the zone's state", func() bool {
-		s, _ := mc.nodes[1].ownZone().rep.Members()
+		s, _ := mc.nodes[1].zones.Own().Replica().Members()
 		for _, m := range s {
 			if m.ID == "a4" && m.Suffrage == raft.Voter {
-				return a4.ownZone() != nil && a4.ownZone().isReady()
+				return a4.zones.Own() != nil && a4.zones.Own().Ready()
 			}
 		}
 		return false
@@ -396,7 +396,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a4 has the payment", func() bool {
-		_, err := a4.ownZone().fsm.Payment(u, "after-replace")
+		_, err := a4.zones.Own().FSM().Payment(u, "after-replace")
 		return err == nil
 	})
 
@@ -422,7 +422,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 	if _, ok := st.Node(id); ok || !st.Removed(id) {
 		t.Fatalf("the removed id came back: %+v", st.Nodes)
 	}
-	if inGroup(mc.nodes[1].ownZone().rep, id) {
+	if inGroup(mc.nodes[1].zones.Own().Replica(), id) {
 		t.Fatal("the removed id is back in zone A")
 	}
 	if _, err := c.RemoveNode(ctx, "nobody"); err == nil {
@@ -455,7 +455,7 @@ func TestRemoveLiveNodeHandsOffAndLeaves(t *testing.T) {
 	other := 0 // a1, in zone A: zone B backs up zone A, so the removed node followed A
 	waitFor(t, 10*time.Second, id+" out of zone B's group and of zone A's followers", func() bool {
 		j := mc.zoneLeader("B")
-		return j >= 0 && j != i && !inGroup(mc.nodes[j].ownZone().rep, id) && !inGroup(mc.nodes[other].ownZone().rep, id)
+		return j >= 0 && j != i && !inGroup(mc.nodes[j].zones.Own().Replica(), id) && !inGroup(mc.nodes[other].zones.Own().Replica(), id)
 	})
 	time.Sleep(1500 * time.Millisecond) // past the election timeout
 	if n := elections(&count, id) - before; n != 0 {

@@ -34,11 +34,10 @@ type metrics struct {
 	guardLive        prometheus.Gauge
 	guardMarkSeconds prometheus.Histogram
 	failoverPhase    *prometheus.GaugeVec
-	firstPayment     *prometheus.GaugeVec
 	reconcileSeconds *prometheus.GaugeVec
-	failoverPayments *prometheus.CounterVec
-	isolatedRefused  prometheus.Counter
-	authFailures     *prometheus.CounterVec
+	// stores counts the payments of the failover stores this node leads.
+	stores       *zone.StoreMetrics
+	authFailures *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -92,24 +91,16 @@ func newMetrics(n *Node) *metrics {
 	m.failoverPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rzone_zone_phase", Help: "1 for each zone's current failover phase (normal, failing_over, failover, reconciling), as the meta state says.",
 	}, []string{"zone", "phase"})
-	m.firstPayment = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "rzone_failover_first_payment_seconds", Help: "Seconds from the start of a zone's failover to the first payment its failover store accepted (set by the store's leader).",
-	}, []string{"zone"})
 	m.reconcileSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rzone_reconcile_duration_seconds", Help: "Duration of a zone's last reconciliation (set by the meta leader that ran it).",
-	}, []string{"zone"})
-	m.failoverPayments = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "rzone_failover_payments_total", Help: "Payments accepted by a failover store this node leads.",
 	}, []string{"zone"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rzone_auth_failures_total", Help: "Requests refused for a missing, unknown or too small token, by code.",
 	}, []string{"code"})
 	m.reg.MustRegister(m.authFailures)
-	m.isolatedRefused = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "rzone_isolated_refusals_total", Help: "State-type writes refused with account_isolated by a failover store this node leads.",
-	})
-	m.reg.MustRegister(m.guardMarks, m.guardClears, m.guardLive, m.guardMarkSeconds, m.failoverPhase, m.firstPayment,
-		m.reconcileSeconds, m.failoverPayments, m.isolatedRefused)
+	m.stores = zone.NewStoreMetrics()
+	m.reg.MustRegister(m.guardMarks, m.guardClears, m.guardLive, m.guardMarkSeconds, m.failoverPhase, m.reconcileSeconds)
+	m.reg.MustRegister(m.stores.Collectors()...)
 	build := buildinfo.Get()
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rzone_build_info", Help: "Always 1; the labels name the build this node runs.",

@@ -195,17 +195,17 @@ func (n *Node) open() error {
 		return n.openClusterGroups()
 	}
 	// Standalone: the zone's files sit directly in the data dir.
-	h, err := n.openZone(cfg.Zone, cfg.DataDir, true)
+	h, err := n.zones.Open(cfg.Zone, cfg.DataDir, true)
 	if err != nil {
 		return err
 	}
-	h.ready.Store(true)
-	if cfg.Bootstrap && !h.rep.HasState() {
-		if err := h.rep.Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: h.rep.Addr()}}); err != nil {
+	h.SetReady()
+	if cfg.Bootstrap && !h.Replica().HasState() {
+		if err := h.Replica().Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: h.Replica().Addr()}}); err != nil {
 			return err
 		}
 		n.log.Info("bootstrapped a new group")
-	} else if h.rep.HasState() && cfg.Join != "" {
+	} else if h.Replica().HasState() && cfg.Join != "" {
 		n.log.Info("node has raft state; --join ignored")
 		n.cfg.Join = ""
 	}
@@ -256,15 +256,15 @@ func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
 // IsLeader reports whether this node leads its own zone's group now.
 func (n *Node) IsLeader() bool {
-	h := n.ownZone()
-	return h != nil && h.rep.IsLeader()
+	h := n.zones.Own()
+	return h != nil && h.Replica().IsLeader()
 }
 
 // FSM exposes the own zone's state machine for tests and tools (nil before
 // the zone exists).
 func (n *Node) FSM() *fsm.FSM {
-	if h := n.ownZone(); h != nil {
-		return h.fsm
+	if h := n.zones.Own(); h != nil {
+		return h.FSM()
 	}
 	return nil
 }
@@ -272,7 +272,7 @@ func (n *Node) FSM() *fsm.FSM {
 // apply proposes cmds as one log entry in h's group and waits for their
 // results. The leader stamps the time. Errors wrap ErrNotLeader,
 // ErrNotApplied or ErrUnknownOutcome.
-func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+func (n *Node) apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if n.stopping.Load() {
 		return nil, ErrShutdown
 	}
@@ -292,7 +292,7 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, index, err := h.rep.ApplyCommands(cmds, n.cfg.ApplyTimeout)
+	res, index, err := h.Replica().ApplyCommands(cmds, n.cfg.ApplyTimeout)
 	switch {
 	case err == nil:
 		end(index)
@@ -313,14 +313,14 @@ func (n *Node) apply(h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 
 // leaderOf returns the node id of the leader of h's group, waiting up to
 // LeaderWait for one.
-func (n *Node) leaderOf(ctx context.Context, h *hosted) (string, error) {
+func (n *Node) leaderOf(ctx context.Context, h *zone.Hosted) (string, error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
+		if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
 			return string(id), nil
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w in zone %s after %s", ErrNoLeader, h.zone, n.cfg.LeaderWait)
+			return "", fmt.Errorf("%w in zone %s after %s", ErrNoLeader, h.Name(), n.cfg.LeaderWait)
 		}
 		select {
 		case <-ctx.Done():
@@ -349,11 +349,11 @@ func (n *Node) httpAddrOf(id string) string {
 	if a, ok := n.addrs[id]; ok {
 		return a
 	}
-	h := n.ownZone()
+	h := n.zones.Own()
 	if h == nil {
 		return ""
 	}
-	addrs, err := h.fsm.NodeAddrs()
+	addrs, err := h.FSM().NodeAddrs()
 	if err != nil {
 		return ""
 	}
@@ -370,19 +370,19 @@ func (n *Node) forgetAddrs() {
 // leaderLoop (standalone) registers this node's API address whenever it
 // becomes leader and it is not yet recorded.
 func (n *Node) leaderLoop(stop <-chan struct{}) {
-	h := n.ownZone()
+	h := n.zones.Own()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-n.stop:
 			return
-		case isLeader := <-h.rep.Raft().LeaderCh():
+		case isLeader := <-h.Replica().Raft().LeaderCh():
 			if !isLeader {
 				continue
 			}
-			n.log.Info("became leader", "term", h.rep.Raft().CurrentTerm())
-			if addrs, err := h.fsm.NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
+			n.log.Info("became leader", "term", h.Replica().Raft().CurrentTerm())
+			if addrs, err := h.FSM().NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
 				continue
 			}
 			_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: n.cfg.NodeID,
@@ -395,38 +395,17 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 	}
 }
 
-// postLoop books accepted payments into bills, on the own zone's leader,
-// every PostInterval. Posting is idempotent, so a post proposed by a leader
-// that then lost its term does no harm.
-func (n *Node) postLoop(stop <-chan struct{}) { n.every(stop, n.cfg.PostInterval, n.postTick) }
-
-func (n *Node) postTick() {
-	for _, h := range n.hostedZones() {
-		if h.voter && h.rep.IsLeader() && h.isReady() && n.leaseValid(h) {
-			n.postSome(h)
-		}
-	}
-}
-
-// postSome books up to PostBatch of h's unposted payments.
-func (n *Node) postSome(h *hosted) {
-	refs, err := h.fsm.Unposted(n.cfg.PostBatch)
-	if err != nil || len(refs) == 0 {
-		return
-	}
-	res, err := n.apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
-	if err != nil {
-		n.log.Debug("post", "group", h.zone, "payments", len(refs), "err", err)
-		return
-	}
-	n.metrics.posted.Add(float64(res[0].Posted))
+// postLoop books accepted payments into bills, on the leaders of the
+// groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
+func (n *Node) postLoop(stop <-chan struct{}) {
+	n.every(stop, n.cfg.PostInterval, func() { n.metrics.posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
 }
 
 // addVoter (standalone) adds or re-adds a node as a voter of the zone and
 // records its API address. Only the leader may call it.
 func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
-	h := n.ownZone()
-	if err := h.rep.AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
+	h := n.zones.Own()
+	if err := h.Replica().AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
 		return err
 	}
 	_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})

@@ -95,9 +95,9 @@ func TestShardMoveFinishedByTheNextMetaLeader(t *testing.T) {
 	// Half done: the source has released the shard, the target does not
 	// own it; its users' writes are refused.
 	for _, nd := range mc.nodes {
-		if h := nd.ownZone(); h != nil && h.rep.IsLeader() && (h.zone == from || h.zone == to) {
-			if owned, _ := h.fsm.Owns(users[0]); owned {
-				t.Fatalf("zone %s owns shard %d in the middle of the move", h.zone, shard)
+		if h := nd.zones.Own(); h != nil && h.Replica().IsLeader() && (h.Name() == from || h.Name() == to) {
+			if owned, _ := h.FSM().Owns(users[0]); owned {
+				t.Fatalf("zone %s owns shard %d in the middle of the move", h.Name(), shard)
 			}
 		}
 	}

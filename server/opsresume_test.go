@@ -267,7 +267,7 @@ func TestFailoverFinishedByTheNextMetaLeader(t *testing.T) {
 			if i == dead {
 				continue
 			}
-			if h := nd.hostedZone(group); h != nil && h.rep.IsLeader() && h.isReady() && nd.leaseValid(h) {
+			if h := nd.zones.Get(group); h != nil && h.Replica().IsLeader() && h.Ready() && nd.zones.LeaseValid(h) {
 				return true
 			}
 		}
@@ -357,7 +357,7 @@ func TestRecoveryFinishedByTheNextMetaLeader(t *testing.T) {
 
 	waitFor(t, 20*time.Second, "the failover store "+group+" retired", func() bool {
 		for i, nd := range mc.nodes {
-			if i != dead && nd.hostedZone(group) != nil {
+			if i != dead && nd.zones.Get(group) != nil {
 				return false
 			}
 		}

@@ -150,7 +150,7 @@ func TestOutboxStandalone(t *testing.T) {
 			for u := uint64(1); u <= users; u++ {
 				cmds = append(cmds, fsm.Command{Type: fsm.CmdNotify, User: u, Key: fsm.JobStatement, Cycle: cycle})
 			}
-			if _, err := nd.apply(nd.ownZone(), cmds...); err != nil {
+			if _, err := nd.apply(nd.zones.Own(), cmds...); err != nil {
 				t.Fatal(err)
 			}
 			if off {

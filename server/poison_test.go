@@ -94,7 +94,7 @@ func TestPoisonRequestsAreRefused(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "every zone leads again with a lease", func() bool {
 		for _, nd := range mc.nodes {
-			if h := nd.ownZone(); h == nil || !h.rep.IsLeader() || !nd.leaseValid(h) || !h.ready.Load() {
+			if h := nd.zones.Own(); h == nil || !h.Replica().IsLeader() || !nd.zones.LeaseValid(h) || !h.Ready() {
 				return false
 			}
 		}
@@ -148,7 +148,7 @@ func TestInternalMarksAndEffectsTakeOnlyWhatANodeSends(t *testing.T) {
 	mc := setupZones(t, []string{"A", "B", "C"}, 1) // B backs up A
 	ctx := context.Background()
 	a, b := mc.nodes[0], mc.nodes[1]
-	term := a.ownZone().rep.Raft().CurrentTerm()
+	term := a.zones.Own().Replica().Raft().CurrentTerm()
 	marks := func(body string) (int, api.Code) {
 		t.Helper()
 		return postRaw(t, b.HTTPAddr(), "/v1/internal/marks", body)
@@ -208,7 +208,7 @@ func TestInternalMarksAndEffectsTakeOnlyWhatANodeSends(t *testing.T) {
 	if code, ec := postRaw(t, a.HTTPAddr(), "/v1/internal/sched/effects", body); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
 		t.Fatalf("effects without a run: %d %s", code, ec)
 	}
-	if notes, err := a.ownZone().fsm.Notifications(u); err != nil || len(notes) != 0 {
+	if notes, err := a.zones.Own().FSM().Notifications(u); err != nil || len(notes) != 0 {
 		t.Fatalf("notifications after a refused effects request: %+v %v", notes, err)
 	}
 }

@@ -19,17 +19,17 @@ func (n *Node) replicas() []imetrics.Replica {
 	if n.meta != nil && n.metaFSM != nil {
 		out = append(out, imetrics.Replica{Group: "meta", Role: roleMeta, Rep: n.meta, Applied: n.metaFSM.AppliedIndex})
 	}
-	for _, h := range n.hostedZones() {
+	for _, h := range n.zones.List() {
 		role := roleZone
 		switch {
-		case h.store:
+		case h.Store():
 			role = roleFailoverStore
-		case !h.voter:
+		case !h.Voter():
 			role = roleAsyncFollower
 		}
-		r := imetrics.Replica{Group: "zone/" + h.zone, Role: role, Rep: h.rep, Applied: h.fsm.AppliedIndex}
-		if n.clustered && h.voter {
-			r.LeaseUntil = h.lease.Until
+		r := imetrics.Replica{Group: "zone/" + h.Name(), Role: role, Rep: h.Replica(), Applied: h.FSM().AppliedIndex}
+		if n.clustered && h.Voter() {
+			r.LeaseUntil = h.Lease().Until
 		}
 		out = append(out, r)
 	}

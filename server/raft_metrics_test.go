@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // scrape returns node i's /metrics as lines.
@@ -140,7 +141,7 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 func TestReplicaRoles(t *testing.T) {
 	n := &Node{cfg: Config{Zone: "A"}}
 	n.zones = n.newReplicaSet()
-	for _, h := range []*hosted{{zone: "A", voter: true}, {zone: "C"}, {zone: "B-f1", voter: true, store: true}} {
+	for _, h := range []*zone.Hosted{zone.NewHosted("A", nil, nil, true, false), zone.NewHosted("C", nil, nil, false, false), zone.NewHosted("B-f1", nil, nil, true, true)} {
 		n.zones.Add(h)
 	}
 	got := map[string]string{}

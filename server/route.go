@@ -19,7 +19,7 @@ import (
 const maxHops = cluster.MaxHops
 
 // errNotInitialized is returned in cluster mode before `cluster init`.
-var errNotInitialized = errors.New("server: cluster not initialized; run `rzone cluster init`")
+var errNotInitialized = cluster.ErrNotInitialized
 
 // routeUser returns the zone that owns user's shard and the route epoch.
 func (n *Node) routeUser(user uint64) (string, uint64, error) {
@@ -49,12 +49,12 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.hostedZone(z)
-	if h == nil || !h.voter || !h.rep.IsLeader() {
+	h := n.zones.Get(z)
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 		n.forwardToZone(w, r, body, z, true)
 		return
 	}
-	res, err := n.applyGated(r.Context(), h, cmd)
+	res, err := n.zones.ApplyGated(r.Context(), h, cmd)
 	if errors.Is(err, ErrNotLeader) {
 		n.forwardToZone(w, r, body, z, true)
 		return
@@ -68,29 +68,6 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 		return
 	}
 	done(res[0])
-}
-
-// applyGated applies cmds as one entry in zone h, which this node leads,
-// behind the write gate: the zone's shard ownership is set up, it holds its
-// ownership lease before the entry is proposed, and still holds it when the
-// entry has committed (else the outcome is reported unknown: another zone
-// may own the shard by then). Errors are *api.Error or wrap ErrNotLeader.
-func (n *Node) applyGated(ctx context.Context, h *hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
-	if !n.waitReady(ctx, h) {
-		return nil, api.Errorf(api.CodeUnavailable, "zone %s is still taking over its shards; retry", h.zone)
-	}
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease from the meta group; not applied, retry", h.zone)
-	}
-	res, err := n.apply(h, cmds...)
-	if err != nil {
-		return nil, err
-	}
-	n.notePayments(h, cmds, res)
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeUnknownOutcome, "zone %s lost its ownership lease while the write committed; retry with the same key", h.zone)
-	}
-	return res, nil
 }
 
 // commandError is the API error of one command's result on user, or nil:
@@ -133,7 +110,7 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		writeError(w, apiError(err))
 		return
 	}
-	h := n.hostedZone(z)
+	h := n.zones.Get(z)
 	if stale || inject.On(inject.StaleRead) {
 		if h == nil {
 			n.forwardToZone(w, r, nil, z, false)
@@ -141,16 +118,16 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		}
 		n.staleHeaders(w, h)
 	} else {
-		if h == nil || !h.voter || !h.rep.IsLeader() {
+		if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 			n.forwardToZone(w, r, nil, z, false)
 			return
 		}
-		if !n.leaseValid(h) {
+		if !n.zones.LeaseValid(h) {
 			writeError(w, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; its state may be stale", z))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ReadTimeout)
-		err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout)
+		err := h.Replica().Linearizable(ctx, n.cfg.ReadTimeout)
 		cancel()
 		if errors.Is(err, ErrNotLeader) {
 			n.forwardToZone(w, r, nil, z, false)
@@ -163,33 +140,33 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		// A group that has given the shard up (a route this node has not
 		// seen change yet) must not answer for it: its state is no longer
 		// the account's.
-		if owned, epoch := h.fsm.Owns(user); !owned {
+		if owned, epoch := h.FSM().Owns(user); !owned {
 			e := api.Errorf(api.CodeWrongZone, "shard %d of user %d is not served by %s now (epoch %d); refresh routes and retry", user%fsm.NumShards, user, z, epoch)
 			e.Epoch = n.routeEpoch()
 			writeError(w, e)
 			return
 		}
 	}
-	v, rerr := read(h.fsm)
+	v, rerr := read(h.FSM())
 	if rerr != nil {
 		writeError(w, apiError(rerr))
 		return
 	}
-	if h.store && h.fsm.Isolated(user) {
+	if h.Store() && h.FSM().Isolated(user) {
 		// The zone's latest writes to this account may be missing here.
 		w.Header().Set(HeaderIsolated, "true")
 	}
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (n *Node) staleHeaders(w http.ResponseWriter, h *hosted) {
+func (n *Node) staleHeaders(w http.ResponseWriter, h *zone.Hosted) {
 	hd := w.Header()
-	rf := h.rep.Raft()
+	rf := h.Replica().Raft()
 	hd.Set(HeaderStale, "true")
-	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.fsm.AppliedIndex(), 10))
+	hd.Set(HeaderAppliedIndex, strconv.FormatUint(h.FSM().AppliedIndex(), 10))
 	hd.Set(HeaderCommitIndex, strconv.FormatUint(rf.CommitIndex(), 10))
 	// Absent when this replica never heard from a leader.
-	if h.rep.IsLeader() {
+	if h.Replica().IsLeader() {
 		hd.Set(HeaderLastContact, "0")
 	} else if lc := rf.LastContact(); !lc.IsZero() {
 		hd.Set(HeaderLastContact, strconv.FormatInt(time.Since(lc).Milliseconds(), 10))
@@ -224,16 +201,4 @@ func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr s
 	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
 		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
 		LeaderHeader: HeaderLeader, Forget: n.forgetAddrs, Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }})
-}
-
-// waitReady waits up to LeaderWait for h's shard ownership to be set up.
-func (n *Node) waitReady(ctx context.Context, h *hosted) bool {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for !h.isReady() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }

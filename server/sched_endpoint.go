@@ -1,14 +1,11 @@
 package server
 
 import (
-	"context"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/scheduler/run"
 )
 
@@ -78,9 +75,9 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	h, aerr := n.leadGroup(r.Context(), req.Group)
-	if aerr != nil {
-		writeError(w, aerr)
+	h, err := n.zones.Lead(r.Context(), req.Group, n.cfg.ReadTimeout)
+	if err != nil {
+		writeError(w, apiError(err))
 		return
 	}
 	rep, err := n.sched.Effects(r.Context(), schedGroup{n, h}, req)
@@ -93,10 +90,8 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 
 // handleInternalDue serves a page of a shard's due users from this node,
 // which must lead the group that owns the shard (?group=, default its own
-// zone), after the linearizable read protocol: the list and the count come
-// from one read transaction. A group that does not serve the shard now
-// answers unavailable, never an empty list: generation would take that for
-// a shard without due users and leave them out.
+// zone; zone.ReplicaSet.Lead), after the linearizable read protocol
+// (run.ReadDue).
 func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	shard, err1 := strconv.Atoi(q.Get("shard"))
@@ -108,44 +103,15 @@ func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit"))
 		return
 	}
-	h, aerr := n.leadGroup(r.Context(), q.Get("group"))
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if owned, epoch := h.fsm.Owns(uint64(shard)); !owned {
-		writeError(w, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", h.zone, shard, epoch))
-		return
-	}
-	users, count, err := h.fsm.DuePage(shard, cycle, from, hi, limit)
+	h, err := n.zones.Lead(r.Context(), q.Get("group"), n.cfg.ReadTimeout)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	if inject.On(inject.FlakyDue) && len(users) > 0 && rand.IntN(3) == 0 {
-		users = users[:len(users)-1] // a page cut short: generation must notice
+	page, err := run.ReadDue(h.FSM(), h.Name(), shard, cycle, from, hi, limit)
+	if err != nil {
+		writeError(w, apiError(err))
+		return
 	}
-	writeJSON(w, http.StatusOK, run.DuePage{Users: users, Count: count})
-}
-
-// leadGroup returns this node's replica of group (a failover store it
-// hosts; "": its own zone) if this node leads it, holds its lease, and has
-// caught up (a linearizable read barrier).
-func (n *Node) leadGroup(ctx context.Context, group string) (*hosted, *api.Error) {
-	h := n.ownZone()
-	if group != "" {
-		h = n.hostedZone(group)
-	}
-	if h == nil || !h.voter || !h.rep.IsLeader() || !h.isReady() {
-		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", n.cfg.NodeID, group)
-	}
-	if !n.leaseValid(h) {
-		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.zone)
-	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
-	defer cancel()
-	if err := h.rep.Linearizable(ctx, n.cfg.ReadTimeout); err != nil {
-		return nil, apiError(err)
-	}
-	return h, nil
+	writeJSON(w, http.StatusOK, page)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/scheduler/run"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // schedHost is the node as the batch scheduler's runtime (scheduler/run)
@@ -59,8 +60,8 @@ func (s schedHost) GetJSON(ctx context.Context, addr, path string, reply any) er
 
 func (s schedHost) LedGroups() []run.Group {
 	var out []run.Group
-	for _, h := range s.n.hostedZones() {
-		if h.voter && h.rep.IsLeader() && h.isReady() && s.n.leaseValid(h) {
+	for _, h := range s.n.zones.List() {
+		if h.Voter() && h.Replica().IsLeader() && h.Ready() && s.n.zones.LeaseValid(h) {
 			out = append(out, schedGroup{s.n, h})
 		}
 	}
@@ -82,24 +83,24 @@ func (s schedHost) Now() time.Time                    { return clock.Now() }
 // schedGroup is a zone group this node hosts, as the runtime sees it.
 type schedGroup struct {
 	n *Node
-	h *hosted
+	h *zone.Hosted
 }
 
 var _ run.Group = schedGroup{}
 
-func (g schedGroup) Name() string     { return g.h.zone }
-func (g schedGroup) Term() uint64     { return g.h.rep.Raft().CurrentTerm() }
-func (g schedGroup) LeaseValid() bool { return g.n.leaseValid(g.h) }
+func (g schedGroup) Name() string     { return g.h.Name() }
+func (g schedGroup) Term() uint64     { return g.h.Replica().Raft().CurrentTerm() }
+func (g schedGroup) LeaseValid() bool { return g.n.zones.LeaseValid(g.h) }
 func (g schedGroup) Undelivered(max int) ([]api.Notification, error) {
-	return g.h.fsm.Undelivered(max)
+	return g.h.FSM().Undelivered(max)
 }
 func (g schedGroup) Bill(user uint64, cycle uint32) (*api.Bill, error) {
-	return g.h.fsm.Bill(user, cycle)
+	return g.h.FSM().Bill(user, cycle)
 }
 func (g schedGroup) Repayment(user uint64, key string) (*api.Repayment, error) {
-	return g.h.fsm.Repayment(user, key)
+	return g.h.FSM().Repayment(user, key)
 }
 func (g schedGroup) Apply(cmds ...fsm.Command) ([]fsm.Result, error) { return g.n.apply(g.h, cmds...) }
 func (g schedGroup) ApplyGated(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error) {
-	return g.n.applyGated(ctx, g.h, cmds...)
+	return g.n.zones.ApplyGated(ctx, g.h, cmds...)
 }

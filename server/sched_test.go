@@ -42,16 +42,16 @@ func (mc *multiCluster) tryDueUsers(t *testing.T, cycle uint32) map[uint64]bool 
 	due := map[uint64]bool{}
 	shards := 0
 	for _, nd := range mc.nodes {
-		h := nd.ownZone()
-		if nd.stopping.Load() || h == nil || !h.rep.IsLeader() || h.rep.Linearizable(context.Background(), 2*time.Second) != nil {
+		h := nd.zones.Own()
+		if nd.stopping.Load() || h == nil || !h.Replica().IsLeader() || h.Replica().Linearizable(context.Background(), 2*time.Second) != nil {
 			continue
 		}
-		owned, _, _ := h.fsm.Shards()
+		owned, _, _ := h.FSM().Shards()
 		shards += len(owned)
 		for shard := range owned {
-			users, count, err := h.fsm.DuePage(shard, cycle, 0, ^uint64(0), 1<<30)
+			users, count, err := h.FSM().DuePage(shard, cycle, 0, ^uint64(0), 1<<30)
 			if err != nil || int64(len(users)) != count {
-				t.Fatalf("zone %s shard %d: %d users, count %d, %v", h.zone, shard, len(users), count, err)
+				t.Fatalf("zone %s shard %d: %d users, count %d, %v", h.Name(), shard, len(users), count, err)
 			}
 			for _, u := range users {
 				due[u] = true
@@ -76,9 +76,9 @@ func (mc *multiCluster) zoneFSM(t *testing.T, user uint64) *fsm.FSM {
 				continue
 			}
 			z, _ := nd.metaFSM.State().Route(user)
-			if h := nd.ownZone(); h != nil && h.zone == z && h.rep.IsLeader() &&
-				h.rep.Linearizable(context.Background(), 2*time.Second) == nil {
-				f = h.fsm
+			if h := nd.zones.Own(); h != nil && h.Name() == z && h.Replica().IsLeader() &&
+				h.Replica().Linearizable(context.Background(), 2*time.Second) == nil {
+				f = h.FSM()
 				return true
 			}
 		}

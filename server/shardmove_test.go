@@ -19,11 +19,11 @@ func (mc *multiCluster) zoneFSMs(t *testing.T, zones []string) map[string]*fsm.F
 	out := map[string]*fsm.FSM{}
 	waitFor(t, 10*time.Second*slow, "a caught-up leader in every zone", func() bool {
 		for _, nd := range mc.nodes {
-			h := nd.ownZone()
-			if nd.stopping.Load() || h == nil || !h.rep.IsLeader() || h.rep.Linearizable(context.Background(), 2*time.Second) != nil {
+			h := nd.zones.Own()
+			if nd.stopping.Load() || h == nil || !h.Replica().IsLeader() || h.Replica().Linearizable(context.Background(), 2*time.Second) != nil {
 				continue
 			}
-			out[h.zone] = h.fsm
+			out[h.Name()] = h.FSM()
 		}
 		return len(out) == len(zones)
 	})
@@ -251,11 +251,11 @@ func TestStatementRunWhileZoneFailedOver(t *testing.T) {
 	usersA := 0
 	inStore := func() int { // statements in the store's leader replica
 		for _, nd := range mc.nodes[3:6] {
-			for _, h := range nd.hostedZones() {
-				if h.store && h.rep.IsLeader() {
+			for _, h := range nd.zones.List() {
+				if h.Store() && h.Replica().IsLeader() {
 					n := 0
 					for u := uint64(0); u < paying; u++ {
-						n += countNotes(t, h.fsm, u, fsm.JobStatement, cycle)
+						n += countNotes(t, h.FSM(), u, fsm.JobStatement, cycle)
 					}
 					return n
 				}
@@ -280,8 +280,8 @@ func TestStatementRunWhileZoneFailedOver(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second*slow, "the failover store retired", func() bool {
 		for _, nd := range mc.nodes[3:6] {
-			for _, h := range nd.hostedZones() {
-				if h.store {
+			for _, h := range nd.zones.List() {
+				if h.Store() {
 					return false
 				}
 			}

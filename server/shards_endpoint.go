@@ -7,6 +7,7 @@ import (
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // handleMoveShard moves a shard to another zone, safely under load. The
@@ -71,7 +72,7 @@ func (n *Node) retryZone(ctx context.Context, z string, fn func(addr string) err
 }
 
 // handleExportShard returns a released shard's records, read on the zone
-// leader after the release is applied.
+// leader after the release is applied (zone.Hosted.ExportReleased).
 func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 	shard, _ := strconv.Atoi(r.PathValue("shard"))
 	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
@@ -80,30 +81,10 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if err := h.rep.Linearizable(r.Context(), n.cfg.ReadTimeout); err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	owned, _, err := h.fsm.Shards()
+	recs, err := h.ExportReleased(r.Context(), shard, epoch, n.cfg.ReadTimeout)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
-	}
-	if _, still := owned[shard]; still {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d at epoch %d yet", h.zone, shard, epoch))
-		return
-	}
-	export := h.fsm.ExportShard
-	if h.store {
-		export = h.fsm.ExportFailoverShard
-	}
-	recs, err := export(shard)
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if recs == nil {
-		recs = []fsm.Record{}
 	}
 	writeJSON(w, http.StatusOK, recs)
 }
@@ -136,15 +117,15 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "records of shard %d posted to shard %d", u%fsm.NumShards, shard))
 		return
 	}
-	h := n.ownZone()
-	if h == nil || !h.rep.IsLeader() {
+	h := n.zones.Own()
+	if h == nil || !h.Replica().IsLeader() {
 		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
 		return
 	}
-	if route := n.metaFSM.State().Shards; len(route) <= shard || route[shard].Target != h.zone {
+	if route := n.metaFSM.State().Shards; len(route) <= shard || route[shard].Target != h.Name() {
 		// This node's meta replica may not show the move yet: the mover
 		// retries.
-		writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is not moving to zone %s (as this node's meta replica knows); retry", shard, h.zone))
+		writeError(w, api.Errorf(api.CodeUnavailable, "shard %d is not moving to zone %s (as this node's meta replica knows); retry", shard, h.Name()))
 		return
 	}
 	res, err := n.apply(h, c)
@@ -192,12 +173,12 @@ func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
 
 // groupLeaderOf returns the group a shard request names (?group=, this
 // node's own zone by default) when this node leads it.
-func (n *Node) groupLeaderOf(r *http.Request) (*hosted, *api.Error) {
-	h := n.ownZone()
+func (n *Node) groupLeaderOf(r *http.Request) (*zone.Hosted, *api.Error) {
+	h := n.zones.Own()
 	if g := r.URL.Query().Get("group"); g != "" {
-		h = n.hostedZone(g)
+		h = n.zones.Get(g)
 	}
-	if h == nil || !h.voter || !h.rep.IsLeader() {
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() {
 		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead the group", n.cfg.NodeID)
 	}
 	return h, nil

@@ -56,8 +56,8 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case isZone:
-		h := n.hostedZone(z)
-		if h == nil || !h.rep.IsLeader() {
+		h := n.zones.Get(z)
+		if h == nil || !h.Replica().IsLeader() {
 			if !n.clustered && h == nil {
 				writeError(w, api.Errorf(api.CodeNotFound, "no zone %q here", z))
 				return
@@ -71,7 +71,7 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 			n.forwardSnapshot(w, r, func() (string, error) { return n.zoneLeaderHTTP(r.Context(), z) })
 			return
 		}
-		rep, write = h.rep, h.fsm.WriteSnapshot
+		rep, write = h.Replica(), h.FSM().WriteSnapshot
 	default:
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q: want meta or zone/NAME", group))
 		return

@@ -34,14 +34,14 @@ func (z zoneHost) MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult,
 }
 
 func (z zoneHost) OwnZone() zone.Group {
-	if h := z.n.ownZone(); h != nil {
+	if h := z.n.zones.Own(); h != nil {
 		return h
 	}
-	return nil // not a nil *hosted in a non-nil interface
+	return nil // not a nil *zone.Hosted in a non-nil interface
 }
 
 func (z zoneHost) Groups() []zone.Group {
-	hs := z.n.hostedZones()
+	hs := z.n.zones.List()
 	out := make([]zone.Group, len(hs))
 	for i, h := range hs {
 		out[i] = h
@@ -106,19 +106,6 @@ func (z zoneHost) Stopping() <-chan struct{} { return z.n.stop }
 
 var _ zone.ShardMoveHost = zoneHost{}
 
-// A hosted replica is a zone.Group.
-var _ zone.Group = (*hosted)(nil)
-
-func (h *hosted) Name() string             { return h.zone }
-func (h *hosted) Replica() *zone.Replica   { return h.rep }
-func (h *hosted) Voter() bool              { return h.voter }
-func (h *hosted) Store() bool              { return h.store }
-func (h *hosted) Ready() bool              { return h.isReady() }
-func (h *hosted) Lease() *zone.Lease       { return &h.lease }
-func (h *hosted) Guard() *zone.GuardHolder { return &h.guard }
-func (h *hosted) FSM() *fsm.FSM            { return h.fsm }
-func (h *hosted) SetReady()                { h.ready.Store(true) }
-
 var _ zone.ReplicaHost = zoneHost{}
 
 func (z zoneHost) Layer(group string) (raft.StreamLayer, error) { return z.n.mux.Layer(group) }
@@ -132,12 +119,12 @@ func (z zoneHost) CommitObserver(group string) func(time.Duration) {
 	return func(d time.Duration) { commits.Observe(d.Seconds()) }
 }
 
-func (z zoneHost) NewMember(name string, rep *zone.Replica, f *fsm.FSM, voter, store bool) zone.Member {
-	return &hosted{zone: name, rep: rep, fsm: f, voter: voter, store: store}
+func (z zoneHost) Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+	return z.n.apply(h, cmds...)
 }
 
-func (z zoneHost) Apply(h zone.Member, cmds ...fsm.Command) ([]fsm.Result, error) {
-	return z.n.apply(h.(*hosted), cmds...)
+func (z zoneHost) Accepted(h *zone.Hosted, cmds []fsm.Command, res []fsm.Result) {
+	z.n.metrics.stores.NotePayments(h, z.n.metaFSM, z.n.log, cmds, res)
 }
 
 func (z zoneHost) RenewLease(h zone.Group) { z.n.leases.Renew(h) }
@@ -177,4 +164,42 @@ func (n *Node) startDrivers() {
 	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
 		ReconcileSeconds: n.metrics.reconcileSeconds})
 	n.moves = zone.NewShardMoveDriver(zoneHost{n, &n.moveTasks}, cfg, n.holdMove)
+}
+
+// replicaConfig is the ReplicaConfig of group under dir, with the node's
+// Raft tunables.
+func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.ReplicaConfig {
+	c := &n.cfg
+	return zone.ReplicaConfig{
+		Group: group, NodeID: c.NodeID, Dir: dir, Stream: stream,
+		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, LeaderLeaseTimeout: c.LeaderLeaseTimeout,
+		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval, TrailingLogs: c.TrailingLogs,
+		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log, Metrics: n.metrics.zone,
+	}
+}
+
+// newReplicaSet makes the node's (empty) replica set.
+func (n *Node) newReplicaSet() *zone.ReplicaSet {
+	c := &n.cfg
+	return zone.NewReplicaSet(zoneHost{n: n}, zone.SetConfig{Clustered: n.clustered, NodeID: c.NodeID, Zone: c.Zone,
+		DataDir: c.DataDir, RaftAddr: c.raftAdvertise(), ApplyTimeout: c.ApplyTimeout, ReadyWait: c.LeaderWait,
+		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, Logger: n.log,
+		Commit: fsm.CommitPolicy{Entries: fsm.DefaultCommitPolicy.Entries, Interval: c.StateCommitInterval}})
+}
+
+func (n *Node) closeAll() {
+	n.zones.CloseAll()
+	// n.meta and n.gossip stay set, shut down: a request the API's
+	// shutdown did not wait out (its context ended first) reads them
+	// without the node's lock, and gets a closed group's error rather than
+	// a nil pointer (and no data race on the fields).
+	if n.meta != nil {
+		n.meta.Shutdown()
+	}
+	if n.gossip != nil {
+		n.gossip.Shutdown()
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
 }

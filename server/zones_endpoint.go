@@ -10,71 +10,9 @@ import (
 	"github.com/rzonedb/rzone/zone"
 )
 
-// routeTable is the route table with each zone's leader, from this node's
-// meta replica.
-func (n *Node) routeTable() api.RouteTable {
-	st := n.metaFSM.State()
-	rt := api.RouteTable{Epoch: st.Epoch}
-	for i, s := range st.Shards {
-		rt.Shards = append(rt.Shards, api.ShardRoute{Shard: i, Zone: s.Zone, Epoch: s.Epoch, Target: s.Target})
-	}
-	for _, z := range st.Zones {
-		zr := api.ZoneRoute{Zone: z.Name, Backup: z.Backup}
-		if addr, ok := n.zoneLeaderNow(z.Name); ok {
-			if addr == "" {
-				addr = n.cfg.httpAdvertise()
-			}
-			zr.LeaderHTTP = addr
-		}
-		if l, ok := st.Lease(z.Name); ok {
-			zr.Leader = l.Holder
-		}
-		if h := n.hostedZone(z.Name); h != nil {
-			if _, id := h.rep.Raft().LeaderWithID(); id != "" {
-				zr.Leader = string(id)
-				zr.LeaderHTTP = n.httpAddrOf(string(id))
-			}
-		}
-		for _, nd := range st.Nodes {
-			if nd.Zone == z.Name {
-				zr.Nodes = append(zr.Nodes, nd.HTTPAddr)
-			}
-		}
-		rt.Zones = append(rt.Zones, zr)
-	}
-	// A failover store serves a failed-over zone's shards from the backup
-	// zone's nodes.
-	for _, z := range st.Zones {
-		if z.Failover == nil {
-			continue
-		}
-		g := z.Failover.Group
-		if _, live := st.StoreOf(g); !live {
-			continue
-		}
-		zr := api.ZoneRoute{Zone: g}
-		if addr, ok := n.zoneLeaderNow(g); ok {
-			if addr == "" {
-				addr = n.cfg.httpAdvertise()
-			}
-			zr.LeaderHTTP = addr
-		}
-		if l, ok := st.Lease(g); ok {
-			zr.Leader = l.Holder
-		}
-		for _, nd := range st.Nodes {
-			if nd.Zone == z.Backup {
-				zr.Nodes = append(zr.Nodes, nd.HTTPAddr)
-			}
-		}
-		rt.Zones = append(rt.Zones, zr)
-	}
-	return rt
-}
-
 func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeJSON(w, http.StatusOK, n.standaloneRoutes())
+		writeJSON(w, http.StatusOK, n.cluster.StandaloneRoutes())
 		return
 	}
 	if e := n.waitAfter(r); e != nil {
@@ -85,30 +23,7 @@ func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(errNotInitialized))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.routeTable())
-}
-
-// standaloneRoutes describes a standalone zone: it owns every shard.
-func (n *Node) standaloneRoutes() api.RouteTable {
-	rt := api.RouteTable{Epoch: 1}
-	for i := 0; i < 100; i++ {
-		rt.Shards = append(rt.Shards, api.ShardRoute{Shard: i, Zone: n.cfg.Zone, Epoch: 1})
-	}
-	zr := api.ZoneRoute{Zone: n.cfg.Zone}
-	if h := n.ownZone(); h != nil {
-		if _, id := h.rep.Raft().LeaderWithID(); id != "" {
-			zr.Leader, zr.LeaderHTTP = string(id), n.httpAddrOf(string(id))
-		}
-		if servers, err := h.rep.Members(); err == nil {
-			for _, s := range servers {
-				if a := n.httpAddrOf(string(s.ID)); a != "" {
-					zr.Nodes = append(zr.Nodes, a)
-				}
-			}
-		}
-	}
-	rt.Zones = []api.ZoneRoute{zr}
-	return rt
+	writeJSON(w, http.StatusOK, n.cluster.RouteTable())
 }
 
 // localReplicas reports every replica this node hosts.

@@ -79,7 +79,7 @@ func HasServer(servers []raft.Server, id string) bool {
 // SyncShards makes the zone's state machine own exactly the shards the
 // route table gives it: it releases a shard that moves away (at the move's
 // epoch) and takes one routed to it.
-func (s *ReplicaSet) SyncShards(h Member, st fsm.MetaState) error {
+func (s *ReplicaSet) SyncShards(h *Hosted, st fsm.MetaState) error {
 	me := h.Name()
 	owned, sharded, err := h.FSM().Shards()
 	if err != nil {

@@ -1,13 +1,17 @@
 // Package zone holds what makes a zone: a replica of a Raft group
-// (replica.go), the zone replicas a node hosts (replicaset.go: its own
-// zone's, the async followers and the own zone's shard ownership,
-// converge.go; failover stores, store.go; their states and the zone
-// status, status.go; the hand-off of the node's leaderships and the
-// groups' voters as nodes join and leave, drain.go), the promotion of a
-// stopped replica into a new group on failover (promote.go), the guard
-// marks a zone leader keeps in its backup zone (guard.go, carried there by
-// guardkeeper.go and marker.go), the ownership leases a zone leader renews
-// (lease.go), the meta leader's driver of failovers and reconciliations
+// (replica.go), the zone replicas a node hosts (replicaset.go, each a
+// Hosted, hosted.go: its own zone's, the async followers and the own
+// zone's shard ownership, converge.go; failover stores, store.go, and the
+// series of the payments they accept, storemetrics.go; their states and
+// the zone status, status.go; the hand-off of the node's leaderships and
+// the groups' voters as nodes join and leave, drain.go; the booking of
+// accepted payments into bills on the groups' leaders, post.go; the write
+// gate of shard ownership and lease, gate.go), the
+// promotion of a stopped replica into a new group on failover
+// (promote.go), the guard marks a zone leader keeps in its backup zone
+// (guard.go, carried there by guardkeeper.go and marker.go, checked there
+// by marks.go), the ownership leases a zone leader renews (lease.go), the
+// meta leader's driver of failovers and reconciliations
 // (failover.go, reconcile.go) and of shard moves (shardmove.go), and the
 // Router of a one-zone deployment. The drivers reach the node they run on
 // only through Host (host.go), the replica set through ReplicaHost, a

@@ -258,6 +258,23 @@ func (s *ReplicaSet) ConvergeVoters(st fsm.MetaState) error {
 	return errors.Join(errs...)
 }
 
+// AddMetaNonVoters (meta leader) adds every node of st that is no meta
+// voter to the meta group (meta is this node's replica of it) as a
+// non-voter.
+func AddMetaNonVoters(meta *Replica, st fsm.MetaState, timeout time.Duration) error {
+	members, err := meta.Members()
+	if err != nil {
+		return nil
+	}
+	var errs []error
+	for _, nd := range st.Nodes {
+		if !nd.MetaVoter && !HasServer(members, nd.ID) {
+			errs = append(errs, meta.AddServer(nd.ID, raft.ServerAddress(nd.RaftAddr), false, timeout))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // ConvergeMetaMembers (meta leader) takes removed nodes out of the meta
 // group (meta is this node's replica of it) and makes every node the meta
 // state marks as a meta voter one.

@@ -118,12 +118,13 @@ type ReplicaHost interface {
 	// CommitObserver is what group's state machine reports each commit's
 	// duration to.
 	CommitObserver(group string) func(time.Duration)
-	// NewMember wraps a newly opened replica of zone z as the node keeps
-	// it.
-	NewMember(z string, rep *Replica, f *fsm.FSM, voter, store bool) Member
 	// Apply proposes cmds as one log entry in h's group and waits for
 	// their results (through the node's guard keeper).
-	Apply(h Member, cmds ...fsm.Command) ([]fsm.Result, error)
+	Apply(h *Hosted, cmds ...fsm.Command) ([]fsm.Result, error)
+	// Accepted is given the results of cmds that h's group applied behind
+	// the write gate (ReplicaSet.ApplyGated), before the gate's last lease
+	// check; the node counts a failover store's payments.
+	Accepted(h *Hosted, cmds []fsm.Command, res []fsm.Result)
 	// RenewLease renews h's ownership lease now.
 	RenewLease(h Group)
 	// RolesChanged tells the node that the replicas it hosts changed (it

@@ -151,18 +151,6 @@ func TestApplyCommandsAfterShutdown(t *testing.T) {
 	}
 }
 
-type testMember struct{ r *testReplica }
-
-func (m testMember) Name() string        { return "p" }
-func (m testMember) Replica() *Replica   { return m.r.rep }
-func (m testMember) Voter() bool         { return true }
-func (m testMember) Store() bool         { return false }
-func (m testMember) Ready() bool         { return true }
-func (m testMember) Lease() *Lease       { return nil }
-func (m testMember) Guard() *GuardHolder { return nil }
-func (m testMember) FSM() *fsm.FSM       { return m.r.f }
-func (m testMember) SetReady()           {}
-
 // TestReplicaStatesReportTheDurableIndex: how far a zone replica has
 // applied, as the nodes report it to each other (guard clears rest on it,
 // a failover seed is chosen by it), is what its state file holds, which a
@@ -181,7 +169,7 @@ func TestReplicaStatesReportTheDurableIndex(t *testing.T) {
 	r.f = f
 	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: fsm.Encode(nil, fsm.Command{Type: fsm.CmdPutAccount, User: 1, Time: 1, CreditLimit: 10})})
 	s := NewReplicaSet(nil, SetConfig{NodeID: "n1"})
-	s.Add(testMember{r})
+	s.Add(NewHosted("p", r.rep, r.f, true, false))
 	st := s.States("127.0.0.1:1")
 	if len(st) != 1 || st[0].AppliedIndex != 0 || f.AppliedIndex() != 1 {
 		t.Fatalf("states %+v with applied %d: want applied_index 0, the state file's", st, f.AppliedIndex())

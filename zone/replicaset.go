@@ -1,6 +1,8 @@
 package zone
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,18 +12,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 )
-
-// Member is one of the node's hosted replicas of a zone group as the
-// replica set keeps it: a Group with its state machine. The node makes it
-// (ReplicaHost.NewMember).
-type Member interface {
-	Group
-	// FSM is the replica's state machine.
-	FSM() *fsm.FSM
-	// SetReady records that the group's shard ownership is set up.
-	SetReady()
-}
 
 // SetConfig is what the replica set takes of the node's configuration.
 type SetConfig struct {
@@ -33,6 +25,9 @@ type SetConfig struct {
 	NodeID, Zone, DataDir, RaftAddr string
 	// ApplyTimeout bounds a configuration change.
 	ApplyTimeout time.Duration
+	// ReadyWait is how long a gated write waits for its group's shard
+	// ownership to be set up (ApplyGated); the node's LeaderWait.
+	ReadyWait time.Duration
 	// HeartbeatTimeout and ElectionTimeout are the node's Raft timeouts
 	// (a failover store's are lower at first, store.go).
 	HeartbeatTimeout, ElectionTimeout time.Duration
@@ -61,8 +56,8 @@ type ReplicaSet struct {
 	log  *slog.Logger
 
 	mu    sync.RWMutex
-	own   Member            // the node's voter replica of its zone; nil until bootstrapped
-	zones map[string]Member // every hosted zone replica, own included, by zone name
+	own   *Hosted            // the node's voter replica of its zone; nil until bootstrapped
+	zones map[string]*Hosted // every hosted zone replica, own included, by zone name
 	// openMu serializes opening zone replicas (init and converge race).
 	openMu sync.Mutex
 	// storeMu serializes the upkeep of failover stores.
@@ -71,7 +66,7 @@ type ReplicaSet struct {
 
 // NewReplicaSet makes the (empty) replica set of host.
 func NewReplicaSet(host ReplicaHost, cfg SetConfig) *ReplicaSet {
-	return &ReplicaSet{cfg: cfg, host: host, log: cfg.Logger, zones: map[string]Member{}}
+	return &ReplicaSet{cfg: cfg, host: host, log: cfg.Logger, zones: map[string]*Hosted{}}
 }
 
 // OpenLock is the lock that serializes opening zone replicas: whoever
@@ -80,7 +75,7 @@ func (s *ReplicaSet) OpenLock() *sync.Mutex { return &s.openMu }
 
 // Open opens this node's replica of zone's group in dir and registers it.
 // voter marks the node's own zone (or a failover store it hosts).
-func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
+func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (*Hosted, error) {
 	group := "zone/" + zoneName
 	layer, err := s.host.Layer(group)
 	if err != nil {
@@ -114,13 +109,13 @@ func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (Member, error) {
 		f.Close()
 		return nil, err
 	}
-	h := s.host.NewMember(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
+	h := NewHosted(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
 	s.Add(h)
 	return h, nil
 }
 
 // Add registers an open replica h (Open does; tests add their own).
-func (s *ReplicaSet) Add(h Member) {
+func (s *ReplicaSet) Add(h *Hosted) {
 	s.mu.Lock()
 	s.zones[h.Name()] = h
 	if h.Name() == s.cfg.Zone {
@@ -130,7 +125,7 @@ func (s *ReplicaSet) Add(h Member) {
 }
 
 // Close stops and forgets a hosted replica.
-func (s *ReplicaSet) Close(h Member) {
+func (s *ReplicaSet) Close(h *Hosted) {
 	s.mu.Lock()
 	if s.zones[h.Name()] == h {
 		delete(s.zones, h.Name())
@@ -146,7 +141,7 @@ func (s *ReplicaSet) Close(h Member) {
 func (s *ReplicaSet) CloseAll() {
 	s.mu.Lock()
 	zones := s.zones
-	s.zones = map[string]Member{}
+	s.zones = map[string]*Hosted{}
 	s.own = nil
 	s.mu.Unlock()
 	names := make([]string, 0, len(zones))
@@ -164,7 +159,7 @@ func (s *ReplicaSet) CloseAll() {
 }
 
 // Own returns the node's own zone replica, or nil before it exists.
-func (s *ReplicaSet) Own() Member {
+func (s *ReplicaSet) Own() *Hosted {
 	if s == nil {
 		return nil
 	}
@@ -174,7 +169,7 @@ func (s *ReplicaSet) Own() Member {
 }
 
 // Get returns this node's replica of zone z, or nil.
-func (s *ReplicaSet) Get(z string) Member {
+func (s *ReplicaSet) Get(z string) *Hosted {
 	if s == nil {
 		return nil
 	}
@@ -184,13 +179,13 @@ func (s *ReplicaSet) Get(z string) Member {
 }
 
 // List returns every hosted replica, in name order.
-func (s *ReplicaSet) List() []Member {
+func (s *ReplicaSet) List() []*Hosted {
 	if s == nil {
 		return nil
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Member, 0, len(s.zones))
+	out := make([]*Hosted, 0, len(s.zones))
 	for _, h := range s.zones {
 		out = append(out, h)
 	}
@@ -203,6 +198,61 @@ func (s *ReplicaSet) List() []Member {
 // node's clock.
 func (s *ReplicaSet) LeaseValid(h Group) bool {
 	return !s.cfg.Clustered || h.Lease().Valid()
+}
+
+// Roles lists the replicas this node hosts, for gossip, in name order:
+// "voter:zone-Z" for a group it votes in, "follower:zone-Z" for an async
+// follower.
+func (s *ReplicaSet) Roles() []string {
+	var roles []string
+	for _, h := range s.List() {
+		if h.Voter() {
+			roles = append(roles, "voter:zone-"+h.Name())
+		} else {
+			roles = append(roles, "follower:zone-"+h.Name())
+		}
+	}
+	return roles
+}
+
+// Lead returns this node's replica of group (a failover store it hosts;
+// "": its own zone) if this node leads it, holds its lease, and has caught
+// up (a linearizable read barrier, bounded by timeout). The refusals are
+// *api.Error (unavailable, lease expired); a failed barrier is the
+// replica's error.
+func (s *ReplicaSet) Lead(ctx context.Context, group string, timeout time.Duration) (*Hosted, error) {
+	h := s.Own()
+	if group != "" {
+		h = s.Get(group)
+	}
+	if h == nil || !h.Voter() || !h.Replica().IsLeader() || !h.Ready() {
+		return nil, api.Errorf(api.CodeUnavailable, "node %s does not lead group %q; retry", s.cfg.NodeID, group)
+	}
+	if !s.LeaseValid(h) {
+		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s holds no ownership lease; retry", h.Name())
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := h.Replica().Linearizable(ctx, timeout); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Serves reports, on g's leader, whether it serves g's shards now: this
+// node leads g with its shards set up, holds its lease, and passes the
+// read protocol.
+func (s *ReplicaSet) Serves(ctx context.Context, g string) error {
+	h := s.Get(g)
+	switch {
+	case h == nil || !h.Voter() || !h.Replica().IsLeader():
+		return fmt.Errorf("%w: node %s does not lead %s", ErrNotLeader, s.cfg.NodeID, g)
+	case !h.Ready():
+		return api.Errorf(api.CodeUnavailable, "%s is still taking over its shards", g)
+	case !s.LeaseValid(h):
+		return api.Errorf(api.CodeLeaseExpired, "%s holds no ownership lease", g)
+	}
+	return h.Replica().Linearizable(ctx, time.Second)
 }
 
 // raftServer is this node as a voter of a group.

@@ -55,7 +55,7 @@ func (s *ReplicaSet) States(httpAddr string) []api.ReplicaState {
 // holds (or, by meta, the meta group's; nil: none), and sets its applied
 // index to the one the digest was read at.
 func (s *ReplicaSet) AddDigests(rs []api.ReplicaState, meta func() (uint64, [32]byte, error)) {
-	hosted := map[string]Member{}
+	hosted := map[string]*Hosted{}
 	for _, h := range s.List() {
 		hosted["zone/"+h.Name()] = h
 	}
@@ -237,4 +237,37 @@ func failoverStatus(f *fsm.FailoverState, reps map[string][]api.ReplicaState) *a
 		}
 	}
 	return out
+}
+
+// NodeStatus is node nodeID's view of its own zone z's group, whose
+// replica there is h (nil: none yet, state "none"); addrOf is a node's
+// API address as the node knows it ("" if unknown). It backs GET
+// /v1/status.
+func NodeStatus(h *Hosted, nodeID, z string, addrOf func(id string) string) api.Status {
+	st := api.Status{NodeID: nodeID, Zone: z, State: "none"}
+	if h == nil {
+		return st
+	}
+	rf := h.Replica().Raft()
+	addr, id := rf.LeaderWithID()
+	st.State = rf.State().String()
+	st.Leader = string(id)
+	st.Term = rf.CurrentTerm()
+	st.CommitIndex = rf.CommitIndex()
+	st.AppliedIndex = h.FSM().AppliedIndex()
+	if id != "" {
+		st.LeaderHTTP = addrOf(string(id))
+	}
+	if lc := rf.LastContact(); !lc.IsZero() {
+		st.LastContact = lc.UTC().Format(time.RFC3339Nano)
+	}
+	if servers, err := h.Replica().Members(); err == nil {
+		for _, s := range servers {
+			st.Voters = append(st.Voters, api.Member{
+				ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: addrOf(string(s.ID)),
+				Suffrage: s.Suffrage.String(), Leader: s.Address == addr && addr != "",
+			})
+		}
+	}
+	return st
 }

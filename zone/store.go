@@ -92,7 +92,7 @@ func (s *ReplicaSet) ConvergeStores(st fsm.MetaState) error {
 // hostStore opens this node's member of z's failover store: on the seed,
 // its async follower of z promoted into the new group; elsewhere an empty
 // member that the store's leader adds as a voter.
-func (s *ReplicaSet) hostStore(z fsm.ZoneInfo) (Member, error) {
+func (s *ReplicaSet) hostStore(z fsm.ZoneInfo) (*Hosted, error) {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	group := z.Failover.Group
@@ -168,7 +168,7 @@ func (s *ReplicaSet) promoteFollower(z, group, dir string) error {
 // setUpStore, on a store's leader, makes it a failover store (blacklist,
 // stand-in limit), adds the backup zone's other nodes as voters, and takes
 // the shards the route table gives it.
-func (s *ReplicaSet) setUpStore(h Member, z fsm.ZoneInfo, st fsm.MetaState) error {
+func (s *ReplicaSet) setUpStore(h *Hosted, z fsm.ZoneInfo, st fsm.MetaState) error {
 	fi, err := h.FSM().Failover()
 	if err != nil {
 		return err
@@ -205,7 +205,7 @@ func (s *ReplicaSet) setUpStore(h Member, z fsm.ZoneInfo, st fsm.MetaState) erro
 
 // settleStore slows a store member's election timeouts down from the
 // quick first election once the store has a leader that serves.
-func (s *ReplicaSet) settleStore(h Member) error {
+func (s *ReplicaSet) settleStore(h *Hosted) error {
 	rf := h.Replica().Raft()
 	rc := rf.ReloadableConfig()
 	if rc.HeartbeatTimeout >= storeElection || rc.HeartbeatTimeout >= s.cfg.HeartbeatTimeout {
@@ -221,7 +221,7 @@ func (s *ReplicaSet) settleStore(h Member) error {
 
 // retireStore closes a failover store whose zone has been reconciled and
 // removes its files.
-func (s *ReplicaSet) retireStore(h Member) error {
+func (s *ReplicaSet) retireStore(h *Hosted) error {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	s.Close(h)

@@ -3,7 +3,8 @@
 // leasing under the concurrency limits), the worker that runs leased tasks
 // of its own zone, the effects a zone leader applies for them (statements,
 // reminders, auto-debits through the bank), and the delivery of the outbox
-// through a Notifier. The pure logic it drives (limiter, slicer, retry
+// through a Notifier, and what the node's scheduler endpoints serve (the
+// runs' progress and a zone leader's page of due users, view.go). The pure logic it drives (limiter, slicer, retry
 // policy) is package scheduler; the replicated state is fsm/meta_sched.go
 // and fsm/delivered.go.
 //
