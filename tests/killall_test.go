@@ -14,7 +14,6 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/tests/cluster"
-	"github.com/rzonedb/rzone/tests/jepsen/checker"
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
 
@@ -53,15 +52,7 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := history.NewRecorder(nil)
-	var users []uint64
-	for i := 0; i < accounts; i++ {
-		u := uint64(userBase + i)
-		if _, err := admin.PutAccount(ctx, u, 1_000_000_000); err != nil {
-			t.Fatalf("create account %d: %v", u, err)
-		}
-		rec.Add(history.Op{Type: history.OK, Process: -2, F: history.FPut, User: u, Amount: 1_000_000_000})
-		users = append(users, u)
-	}
+	users := recordedAccounts(ctx, t, admin, rec, userBase, accounts)
 
 	stop := time.Now().Add(load)
 	var acked, beforeKill atomic.Int64
@@ -150,17 +141,7 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 	for _, n := range c.Nodes {
 		readFinal(ctx, t, admin, rec, n, users)
 	}
-	ops := rec.Ops()
-	for _, ch := range []checker.Checker{checker.Set{}, checker.Bank{}} {
-		r := ch.Check(ops)
-		t.Logf("checked: %s: %s, %v", r.Checker, r.Verdict, r.Stats)
-		if r.Verdict != checker.Valid {
-			for _, e := range r.Examples {
-				t.Errorf("%s: %s", r.Checker, e)
-			}
-			t.Errorf("%s checker: %s %v %v", r.Checker, r.Verdict, r.Anomalies, r.Notes)
-		}
-	}
+	checkPaymentsAndMoney(t, rec)
 }
 
 // zoneDigests reads, from every node, its zone replica's applied index and

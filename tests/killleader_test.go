@@ -63,15 +63,7 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := history.NewRecorder(nil)
-	var users []uint64
-	for i := 0; i < accounts; i++ {
-		u := uint64(userBase + i)
-		if _, err := admin.PutAccount(ctx, u, 1_000_000_000); err != nil {
-			t.Fatalf("create account %d: %v", u, err)
-		}
-		rec.Add(history.Op{Type: history.OK, Process: -2, F: history.FPut, User: u, Amount: 1_000_000_000})
-		users = append(users, u)
-	}
+	users := recordedAccounts(ctx, t, admin, rec, userBase, accounts)
 
 	stop := time.Now().Add(load)
 	var acked, afterKill atomic.Int64
@@ -132,10 +124,33 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 		readFinal(ctx, t, admin, rec, n, users)
 	}
 
+	checkPaymentsAndMoney(t, rec)
+}
+
+// recordedAccounts creates n accounts from base with a large credit line
+// and records each in rec; it returns their users.
+func recordedAccounts(ctx context.Context, t *testing.T, admin *client.Client, rec *history.Recorder, base uint64, n int) []uint64 {
+	t.Helper()
+	var users []uint64
+	for i := 0; i < n; i++ {
+		u := base + uint64(i)
+		if _, err := admin.PutAccount(ctx, u, 1_000_000_000); err != nil {
+			t.Fatalf("create account %d: %v", u, err)
+		}
+		rec.Add(history.Op{Type: history.OK, Process: -2, F: history.FPut, User: u, Amount: 1_000_000_000})
+		users = append(users, u)
+	}
+	return users
+}
+
+// checkPaymentsAndMoney runs the set and bank checkers over rec's history
+// and fails t with their examples unless both find it valid.
+func checkPaymentsAndMoney(t *testing.T, rec *history.Recorder) {
+	t.Helper()
 	ops := rec.Ops()
 	for _, ch := range []checker.Checker{checker.Set{}, checker.Bank{}} {
 		r := ch.Check(ops)
-		t.Logf("%s: %s, checked %v", r.Checker, r.Verdict, r.Stats)
+		t.Logf("checked: %s: %s, %v", r.Checker, r.Verdict, r.Stats)
 		if r.Verdict != checker.Valid {
 			for _, e := range r.Examples {
 				t.Errorf("%s: %s", r.Checker, e)
