@@ -408,6 +408,21 @@ func TestDeterminism(t *testing.T) {
 	checkMoney(t, a.f)
 }
 
+// snapshotBytes takes a snapshot of f and returns what it persists.
+func snapshotBytes(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
 // memSink is a raft.SnapshotSink in memory.
 type memSink struct{ bytes.Buffer }
 

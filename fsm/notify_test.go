@@ -134,17 +134,9 @@ func TestDeliveredMarksSurviveSnapshotAndReplay(t *testing.T) {
 	src := setup(t)
 	refs := statementsFor(src, 4)
 	src.one(delivered(t0+10_000, refs[1], refs[3]))
-	snap, err := src.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	sink := snapshotBytes(t, src.f)
 	dst := setup(t)
-	if err := dst.f.Restore(nopCloser{bytes.NewReader(sink.Bytes())}); err != nil {
+	if err := dst.f.Restore(nopCloser{bytes.NewReader(sink)}); err != nil {
 		t.Fatal(err)
 	}
 	und, _ := dst.f.Undelivered(10)

@@ -161,17 +161,9 @@ func TestReadsAndSnapshotsSeeEveryAppliedEntry(t *testing.T) {
 	}
 
 	f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: Encode(nil, pay(1, "b", 5))})
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	sink := snapshotBytes(t, f)
 	g := setup(t)
-	if err := g.f.Restore(nopCloser{bytesReader(sink.Bytes())}); err != nil {
+	if err := g.f.Restore(nopCloser{bytesReader(sink)}); err != nil {
 		t.Fatal(err)
 	}
 	if g.f.AppliedIndex() != 3 {
@@ -217,15 +209,7 @@ func TestCommitterCommitsOnItsInterval(t *testing.T) {
 func TestRestoreDropsTheOpenTransaction(t *testing.T) {
 	src := setup(t)
 	src.one(putAcc(7, 1000))
-	snap, err := src.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	sink := snapshotBytes(t, src.f)
 
 	path := filepath.Join(t.TempDir(), "state.db")
 	f, err := OpenWith(path, nil, CommitPolicy{Entries: 1 << 30})
@@ -234,7 +218,7 @@ func TestRestoreDropsTheOpenTransaction(t *testing.T) {
 	}
 	defer f.Close()
 	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 10_000))})
-	if err := f.Restore(nopCloser{bytesReader(sink.Bytes())}); err != nil {
+	if err := f.Restore(nopCloser{bytesReader(sink)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Account(1); err == nil {
