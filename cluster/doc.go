@@ -1,10 +1,13 @@
 // Package cluster is a node's membership of an rzone cluster: it runs
 // commands on the meta group's leader from any node (member.go: Apply,
 // forwarded to the leader's internal endpoint when this node does not
-// lead), creates a cluster (init.go: the plan of zones and meta voters, the
-// bootstrap of every node's groups, the init command), keeps the records of
-// operations (ops.go: their ids, their API form, their progress, waiting
-// for one to finish or for the meta replica to catch up), knows which node
+// lead; LeaderAPIAddr), creates a cluster (init.go: the plan of zones and
+// meta voters, the first admin token, the bootstrap of every node's groups,
+// the init command, the idempotent answer once it is done), keeps the
+// records of operations (ops.go: their ids, their API form, their progress,
+// waiting for one to finish or for the meta replica to catch up), shows the
+// config store as the API lists it (config.go), reports the replicas this
+// node hosts and the members gossip shows (nodes.go), knows which node
 // answers for a zone and forwards a request there, following its leader
 // (route.go; the relay itself is internal/peer's), describes the route
 // table with each zone's leader (routetable.go), tells whether the node

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/layout"
 )
@@ -106,6 +107,56 @@ func PlanInit(req InitRequest, members func() []gossip.Member) (Plan, error) {
 	p.Nodes = layout.MetaVoters(req.Zones, byZone)
 	p.ClusterID = layout.NewClusterID()
 	return p, nil
+}
+
+// Init creates the cluster req asks for, planned by PlanInit over
+// members (gossip's); on a secure node (secure) it comes with the
+// cluster's first admin token, "init". Once the meta group is initialized
+// it answers it again if req names the same zones, and refuses it with
+// api.CodeClusterExists if not. It answers the route table with the
+// init's operation and, if this call made the token and the meta group
+// holds it, its secret. Its errors are *api.Error or the node's.
+func (m *Member) Init(ctx context.Context, req InitRequest, members func() []gossip.Member, secure bool) (api.RouteTable, error) {
+	if st := m.host.MetaFSM().State(); st.Initialized {
+		if have := ZoneNames(st.Zones); !SameSet(have, req.Zones) {
+			return api.RouteTable{}, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones)
+		}
+		rt := m.RouteTable()
+		rt.Operation = InitOp(st)
+		return rt, nil
+	}
+	plan, err := PlanInit(req, members)
+	if errors.Is(err, ErrTooFewNodes) {
+		return api.RouteTable{}, api.Errorf(api.CodeUnavailable, "%v", err)
+	}
+	if err != nil {
+		return api.RouteTable{}, api.Errorf(api.CodeInvalidArgument, "%v", err)
+	}
+	// Check the meta command the init ends with before any node
+	// bootstraps a group for it.
+	var secret string
+	if secure {
+		t, tok := auth.Record(api.CreateTokenRequest{Role: fsm.RoleAdmin, Name: "init"}, time.Now())
+		plan.Token, secret = &t, tok
+	}
+	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.Zones, Nodes: plan.Nodes, Token: plan.Token}
+	if err := init.Validate(); err != nil {
+		return api.RouteTable{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	op, err := m.RunInit(ctx, plan)
+	if err != nil {
+		return api.RouteTable{}, err
+	}
+	rt := m.RouteTable()
+	rt.Operation = op
+	if plan.Token != nil {
+		if _, ok := m.host.MetaFSM().Token(plan.Token.ID); ok {
+			rt.AdminToken = secret
+		}
+	}
+	return rt, nil
 }
 
 // RunInit bootstraps the groups of every node of p and applies the init,

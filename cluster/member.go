@@ -152,3 +152,16 @@ func (m *Member) LeaderAddr(id string) (string, error) {
 	}
 	return addr, nil
 }
+
+// LeaderAPIAddr is the API address of the meta group's leader: this
+// node's own if it leads, else LeaderAddr's.
+func (m *Member) LeaderAPIAddr() (string, error) {
+	id, err := m.LeaderID()
+	if err != nil {
+		return "", err
+	}
+	if id == m.cfg.NodeID {
+		return m.cfg.HTTPAddr, nil
+	}
+	return m.LeaderAddr(id)
+}

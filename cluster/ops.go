@@ -43,6 +43,15 @@ func APIOp(o fsm.Op) api.Operation {
 		Finished: msTime(o.Finished), Error: o.Error, Index: o.Index}
 }
 
+// APIOps lists operations as the API shows them.
+func APIOps(ops []fsm.Op) api.OperationList {
+	out := api.OperationList{Operations: []api.Operation{}}
+	for _, o := range ops {
+		out.Operations = append(out.Operations, APIOp(o))
+	}
+	return out
+}
+
 // maxAfterWait bounds how long a read with ?after= waits for this node's
 // meta replica to apply that far.
 const maxAfterWait = 5 * time.Second

@@ -2,13 +2,10 @@ package server
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
-	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/auth"
-	"github.com/rzonedb/rzone/internal/certs"
 )
 
 // routeAccess lists every route of the API with what it requires. A route
@@ -90,20 +87,27 @@ var routeAccess = map[string]auth.Access{
 // guardedMux registers routes on a ServeMux behind the access check of
 // routeAccess.
 type guardedMux struct {
-	n   *Node
-	mux *http.ServeMux
+	guard *auth.Guard
+	mux   *http.ServeMux
 	// patterns lists what was registered, for the route table test.
 	patterns []string
 }
 
-// Handle registers h for pattern behind its access check.
+// Handle registers h for pattern behind its access check: 401 or 403
+// unless the request may use it.
 func (g *guardedMux) Handle(pattern string, h http.Handler) {
 	need, ok := routeAccess[pattern]
 	if !ok {
 		need = auth.AccessNode
 	}
 	g.patterns = append(g.patterns, pattern)
-	g.mux.Handle(pattern, g.n.guard(need, h))
+	g.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e := g.guard.Check(r, need); e != nil {
+			writeError(w, e)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // HandleFunc registers h for pattern behind its access check.
@@ -111,90 +115,20 @@ func (g *guardedMux) HandleFunc(pattern string, h func(http.ResponseWriter, *htt
 	g.Handle(pattern, http.HandlerFunc(h))
 }
 
-// guard answers 401 or 403 unless r may use a route that requires need.
-func (n *Node) guard(need auth.Access, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e := n.authorize(r, need); e != nil {
-			writeError(w, e)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+// authGuard is the node's access check (auth.Guard): open on an
+// --insecure node, else by node certificate or token.
+func (n *Node) authGuard() *auth.Guard {
+	return &auth.Guard{Open: n.certs == nil, Role: n.tokenRole, Fails: &n.authFails, Log: n.log,
+		Initialized: func() bool { return n.clustered && n.metaFSM.State().Initialized },
+		Failed:      func(reason string) { n.metrics.authFailures.WithLabelValues(reason).Inc() }}
 }
 
-var (
-	errUnauthenticated  = api.Errorf(api.CodeUnauthenticated, "unauthenticated")
-	errPermissionDenied = api.Errorf(api.CodePermissionDenied, "permission denied")
-)
-
-// authorize checks r against need. An --insecure node lets everything
-// through; a node certificate allows every route; /v1/internal/* allows
-// nothing else; other routes need a token of a large enough role.
-func (n *Node) authorize(r *http.Request, need auth.Access) *api.Error {
-	if n.certs == nil || need == auth.AccessOpen {
-		return nil
-	}
-	if certs.HasNodeCert(r.TLS) {
-		return nil
-	}
-	if need == auth.AccessNode {
-		return errPermissionDenied
-	}
-	if need == auth.AccessInit {
-		if !n.clustered || !n.metaFSM.State().Initialized {
-			return nil
-		}
-		need = auth.AccessAdmin
-	}
-	src := auth.Source(r)
-	if n.authFails.Limited(src) {
-		return errUnauthenticated
-	}
-	role, ok := n.tokenRole(r.Header.Get("Authorization"))
-	if !ok {
-		n.metrics.authFailures.WithLabelValues("unauthenticated").Inc()
-		if n.authFails.Note(src) {
-			n.log.Warn("request without a valid token", "source", src, "route", r.Pattern)
-		}
-		return errUnauthenticated
-	}
-	if !auth.Allows(role, need) {
-		n.metrics.authFailures.WithLabelValues("permission_denied").Inc()
-		return errPermissionDenied
-	}
-	return nil
-}
-
-// tokenRole is the role of the bearer token in an Authorization header,
-// ok false for none, a malformed one, an unknown, revoked or expired one.
+// tokenRole is the role of the bearer token in an Authorization header
+// (auth.Role over the bootstrap token and the meta group's tokens).
 func (n *Node) tokenRole(header string) (string, bool) {
-	raw, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
-		return "", false
+	var lookup func(string) (fsm.Token, bool)
+	if n.metaFSM != nil {
+		lookup = n.metaFSM.Token
 	}
-	id, secret, ok := auth.Parse(raw)
-	if !ok {
-		return "", false
-	}
-	sum := auth.Hash(secret)
-	if n.bootstrapToken != nil && auth.Equal(sum, n.bootstrapToken) {
-		return fsm.RoleAdmin, true
-	}
-	if n.metaFSM == nil {
-		return "", false
-	}
-	t, found := n.metaFSM.Token(id)
-	if !found || !auth.Equal(sum, t.Hash) {
-		return "", false
-	}
-	if t.Expires != 0 && time.Now().UnixMilli() >= t.Expires {
-		return "", false
-	}
-	return t.Role, true
-}
-
-// newToken makes a token: its id, its secret's hash and the whole token
-// (auth.New; cluster init calls it by this name).
-func newToken() (id string, hash []byte, token string) {
-	return auth.New()
+	return auth.Role(header, n.bootstrapToken, lookup, time.Now())
 }

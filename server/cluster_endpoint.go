@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/rzonedb/rzone/cluster"
-	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
 )
@@ -25,8 +23,8 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err.(*api.Error))
 		return
 	}
-	if req.NodeID == "" || req.RaftAddr == "" || req.HTTPAddr == "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "node_id, raft_addr and http_addr are required"))
+	if err := req.Validate(); err != nil {
+		writeError(w, err.(*api.Error))
 		return
 	}
 	if n.clustered {
@@ -70,64 +68,21 @@ func (n *Node) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// handleClusterInit creates the cluster: it picks the meta voters (one node
-// per zone, round robin, three in all), asks every node to bootstrap its
-// groups, then writes the zones, nodes and route table into the meta group.
-// It is idempotent: once the meta group is initialized it returns it.
+// handleClusterInit creates the cluster, or answers it again
+// (cluster.Member.Init).
 func (n *Node) handleClusterInit(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "this node runs a standalone zone (started with --bootstrap/--join)"))
 		return
 	}
 	var req cluster.InitRequest
-	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
+	if !api.ReadJSON(w, r, &req) {
 		return
 	}
-	if st := n.metaFSM.State(); st.Initialized {
-		if have := cluster.ZoneNames(st.Zones); !cluster.SameSet(have, req.Zones) {
-			writeError(w, api.Errorf(api.CodeClusterExists, "the cluster is already initialized with zones %v, not %v", have, req.Zones))
-			return
-		}
-		rt := n.cluster.RouteTable()
-		rt.Operation = cluster.InitOp(st)
-		writeJSON(w, http.StatusOK, rt)
-		return
-	}
-	plan, err := cluster.PlanInit(req, n.gossip.Members)
-	if errors.Is(err, cluster.ErrTooFewNodes) {
-		writeError(w, api.Errorf(api.CodeUnavailable, "%v", err))
-		return
-	}
-	if err != nil {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "%v", err))
-		return
-	}
-	// Check the meta command the init ends with before any node
-	// bootstraps a group for it.
-	var secret string
-	if n.certs != nil {
-		id, hash, tok := newToken()
-		plan.Token, secret = &fsm.Token{ID: id, Role: fsm.RoleAdmin, Name: "init", Hash: hash}, tok
-	}
-	init := fsm.MetaCmd{Type: fsm.MetaInit, Zones: plan.Zones, Nodes: plan.Nodes, Token: plan.Token}
-	if err := init.Validate(); err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	op, err := n.cluster.RunInit(ctx, plan)
+	rt, err := n.cluster.Init(r.Context(), req, n.gossip.Members, n.certs != nil)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
-	}
-	rt := n.cluster.RouteTable()
-	rt.Operation = op
-	if plan.Token != nil {
-		if _, ok := n.metaFSM.Token(plan.Token.ID); ok {
-			rt.AdminToken = secret
-		}
 	}
 	writeJSON(w, http.StatusOK, rt)
 }
@@ -138,8 +93,7 @@ func (n *Node) handleInternalBootstrap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req cluster.BootstrapRequest
-	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
+	if !api.ReadJSON(w, r, &req) {
 		return
 	}
 	if err := n.cluster.Bootstrap(req); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -219,16 +220,6 @@ func (c *Config) Validate() error {
 
 func (c *Config) clustered() bool { return c.GossipAddr != "" }
 
-func (c *Config) raftAdvertise() string {
-	if c.RaftAdvertise != "" {
-		return c.RaftAdvertise
-	}
-	return c.RaftAddr
-}
+func (c *Config) raftAdvertise() string { return cmp.Or(c.RaftAdvertise, c.RaftAddr) }
 
-func (c *Config) httpAdvertise() string {
-	if c.HTTPAdvertise != "" {
-		return c.HTTPAdvertise
-	}
-	return c.HTTPAddr
-}
+func (c *Config) httpAdvertise() string { return cmp.Or(c.HTTPAdvertise, c.HTTPAddr) }

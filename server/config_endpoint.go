@@ -2,19 +2,11 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
-
-// validConfigKey: 1 to 128 bytes of letters, digits and . _ - /.
-func validConfigKey(k string) *api.Error {
-	if len(k) == 0 || len(k) > 128 || strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") != "" {
-		return api.Errorf(api.CodeInvalidArgument, "config key %q: 1 to 128 of letters, digits and . _ - /", k)
-	}
-	return nil
-}
 
 // handleSetConfig writes a key of the meta group's config store: the
 // scheduler's windows, whitelists and limits live there.
@@ -24,17 +16,12 @@ func (n *Node) handleSetConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PathValue("key")
-	if e := validConfigKey(key); e != nil {
-		writeError(w, e)
+	if err := api.ValidateConfigKey(key); err != nil {
+		writeError(w, err.(*api.Error))
 		return
 	}
 	var req api.SetConfigRequest
-	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
-		return
-	}
-	if err := req.Validate(); err != nil {
-		writeError(w, err.(*api.Error))
+	if !api.ReadJSON(w, r, &req) {
 		return
 	}
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: key, Value: req.Value, ExpectedVersion: req.ExpectedVersion})
@@ -70,9 +57,5 @@ func (n *Node) handleListConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(errNotInitialized))
 		return
 	}
-	out := api.ConfigList{Items: []api.ConfigItem{}}
-	for _, it := range n.metaFSM.State().Config {
-		out.Items = append(out.Items, api.ConfigItem(it))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, cluster.APIConfig(n.metaFSM.State().Config))
 }

@@ -23,8 +23,9 @@
 // A node runs secure (Config.CertsDir: TLS on the API, mutual TLS to other
 // nodes through internal/peer and internal/mux, encrypted gossip) or, only
 // when told so (Config.Insecure), open. auth.go lists every route with the
-// access it requires and checks bearer tokens (their format, the roles each
-// access allows and the failure limiter are internal/auth), whose hashes
-// live in the meta group (tokens_endpoint.go); /v1/internal/* takes only
-// node certificates. An offline restore is package backup.
+// access it requires and wires the check of it (internal/auth's Guard:
+// tokens, roles, the failure limiter) to the node; the tokens' hashes live
+// in the meta group (tokens_endpoint.go); /v1/internal/* takes only node
+// certificates. The handlers' generic helpers (reading a request, writing
+// a reply) are internal/api's. An offline restore is package backup.
 package server

@@ -2,10 +2,8 @@ package server
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,33 +18,20 @@ import (
 	"github.com/rzonedb/rzone/internal/peer"
 )
 
-// Response and request headers of the API.
+// Response and request headers of the API (internal/api/headers.go).
 const (
-	// HeaderNode names the node that served the request.
-	HeaderNode = "X-Rzone-Node"
-	// HeaderLeader is the API address of the leader, when known; clients
-	// send their next requests there.
-	HeaderLeader = "X-Rzone-Leader"
+	HeaderNode         = api.HeaderNode
+	HeaderLeader       = api.HeaderLeader
+	HeaderIsolated     = api.HeaderIsolated
+	HeaderStale        = api.HeaderStale
+	HeaderAppliedIndex = api.HeaderAppliedIndex
+	HeaderCommitIndex  = api.HeaderCommitIndex
+	HeaderLastContact  = api.HeaderLastContact
+	HeaderInsecure     = api.HeaderInsecure
 	// HeaderForwarded counts the hops of a forwarded request; a node that
 	// gets one at maxHops and cannot serve it answers unavailable instead of
 	// forwarding again.
 	HeaderForwarded = peer.HeaderHops
-	// HeaderIsolated is set on reads of an account on a failover store's
-	// blacklist: the zone's latest writes to it may be missing, so the
-	// reply may be stale until reconciliation.
-	HeaderIsolated = "X-Rzone-Isolated"
-	// HeaderStale is "true" on a stale read's reply.
-	HeaderStale = "X-Rzone-Stale"
-	// HeaderAppliedIndex is the replica's applied log index behind a stale
-	// read; HeaderCommitIndex the commit index it knew; HeaderLastContact
-	// the milliseconds since it last heard from the leader (0 on the
-	// leader, -1 if never). Together they say how far behind it may be.
-	HeaderAppliedIndex = "X-Rzone-Applied-Index"
-	HeaderCommitIndex  = "X-Rzone-Commit-Index"
-	HeaderLastContact  = "X-Rzone-Last-Contact-Ms"
-	// HeaderInsecure is "true" on every reply of a node that runs
-	// --insecure: no TLS, no tokens.
-	HeaderInsecure = "X-Rzone-Insecure"
 )
 
 func (n *Node) startHTTP() error {
@@ -81,7 +66,7 @@ func (n *Node) startHTTP() error {
 // routes registers the API on sm, every route behind the access check
 // routeAccess names (auth.go); it returns the guarded mux for tests.
 func (n *Node) routes(sm *http.ServeMux) *guardedMux {
-	mux := &guardedMux{n: n, mux: sm}
+	mux := &guardedMux{guard: n.authGuard(), mux: sm}
 	mux.HandleFunc("PUT /v1/accounts/{user}", n.handlePutAccount)
 	mux.HandleFunc("GET /v1/accounts/{user}", n.handleGetAccount)
 	mux.HandleFunc("POST /v1/accounts/{user}/payments", n.handlePay)
@@ -144,7 +129,7 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := allowedMethods(sm, r); len(allow) > 0 {
+		if allow := api.AllowedMethods(sm, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, api.Errorf(api.CodeMethodNotAllowed, "%s %s: the path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 			return
@@ -160,36 +145,23 @@ func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Write(api.OpenAPI)
 }
 
-// allowedMethods lists the methods a route of sm other than the catch-all
-// "/" takes on r's path: the catch-all matches every method, so it would
-// otherwise hide the 405 ServeMux gives a known path with a wrong method.
-func allowedMethods(sm *http.ServeMux, r *http.Request) []string {
-	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		if _, pattern := sm.Handler(probe); pattern != "" && pattern != "/" {
-			allow = append(allow, m)
-		}
-	}
-	return allow
-}
+// The handlers' generic helpers are internal/api's (http.go there).
+var (
+	writeJSON   = api.WriteJSON
+	writeError  = api.WriteError
+	readBody    = api.ReadBody
+	readRequest = api.ReadRequest
+	pathUser    = api.PathUser
+	pathUserKey = api.PathUserKey
+	staleParam  = api.StaleParam
+)
 
-// statusWriter remembers the status code for metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
+// instrument sets the node's reply headers and counts and times every
+// request by route and status.
 func (n *Node) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := &api.StatusWriter{ResponseWriter: w, Code: http.StatusOK}
 		sw.Header().Set(HeaderNode, n.cfg.NodeID)
 		if n.certs == nil {
 			sw.Header().Set(HeaderInsecure, "true")
@@ -199,85 +171,7 @@ func (n *Node) instrument(h http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
-		n.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		n.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.Code)).Inc()
 		n.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, e *api.Error) { api.WriteError(w, e) }
-
-// readBody reads and bounds the request body.
-func readBody(r *http.Request) ([]byte, *api.Error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
-	if err != nil {
-		return nil, api.Errorf(api.CodeInvalidArgument, "read body: %v", err)
-	}
-	if len(data) > api.MaxBodyBytes {
-		return nil, api.Errorf(api.CodePayloadTooLarge, "body exceeds %d bytes", api.MaxBodyBytes)
-	}
-	return data, nil
-}
-
-// readRequest parses the path's user and decodes and validates the body
-// into req. On failure it writes the error reply and returns ok false.
-func readRequest(w http.ResponseWriter, r *http.Request, req interface{ Validate() error }) (user uint64, body []byte, ok bool) {
-	user, aerr := pathUser(r)
-	if aerr == nil {
-		body, aerr = readBody(r)
-	}
-	if aerr == nil {
-		if err := api.DecodeBytes(body, req); err != nil {
-			aerr = err.(*api.Error)
-		} else if err := req.Validate(); err != nil {
-			aerr = err.(*api.Error)
-		}
-	}
-	if aerr != nil {
-		writeError(w, aerr)
-		return 0, nil, false
-	}
-	return user, body, true
-}
-
-// pathUserKey parses the path's user and idempotency key; on failure it
-// writes the error reply and returns ok false.
-func pathUserKey(w http.ResponseWriter, r *http.Request) (user uint64, key string, ok bool) {
-	user, aerr := pathUser(r)
-	if aerr == nil {
-		key = r.PathValue("key")
-		if err := api.ValidateKey(key); err != nil {
-			aerr = err.(*api.Error)
-		}
-	}
-	if aerr != nil {
-		writeError(w, aerr)
-		return 0, "", false
-	}
-	return user, key, true
-}
-
-func pathUser(r *http.Request) (uint64, *api.Error) {
-	u, err := api.ParseUser(r.PathValue("user"))
-	if err != nil {
-		return 0, err.(*api.Error)
-	}
-	return u, nil
-}
-
-func staleParam(r *http.Request) (bool, *api.Error) {
-	s := r.URL.Query().Get("stale")
-	if s == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, api.Errorf(api.CodeInvalidArgument, "stale must be true or false, got %q", s)
-	}
-	return b, nil
 }

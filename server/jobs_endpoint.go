@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -25,12 +24,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req api.RunRequest
-	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
-		return
-	}
-	if err := req.Validate(); err != nil {
-		writeError(w, err.(*api.Error))
+	if !api.ReadJSON(w, r, &req) {
 		return
 	}
 	cycle, _ := api.ParseCycle(req.Cycle)
@@ -55,7 +49,7 @@ func (n *Node) handleListRuns(w http.ResponseWriter, r *http.Request) {
 
 // handleGetRun reports a run's progress.
 func (n *Node) handleGetRun(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathRunID(w, r)
+	id, ok := api.PathRunID(w, r)
 	if !ok || n.forwardSchedRead(w, r) {
 		return
 	}
@@ -70,7 +64,7 @@ func (n *Node) handleGetRun(w http.ResponseWriter, r *http.Request) {
 // handleCancelRun stops a run: no more tasks are leased, and reports of
 // leases already out are refused.
 func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathRunID(w, r)
+	id, ok := api.PathRunID(w, r)
 	if !ok {
 		return
 	}
@@ -85,15 +79,6 @@ func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, n.sched.RunView(*res.Sched.Run))
 }
 
-func pathRunID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
-	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil || id == 0 {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "run id %q: want a positive integer", r.PathValue("id")))
-		return 0, false
-	}
-	return id, true
-}
-
 // forwardSchedRead serves a run read from the meta leader, which knows the
 // limit in force; it returns false when this node should answer itself (it
 // leads, the request was forwarded already, or no leader is known).
@@ -105,7 +90,7 @@ func (n *Node) forwardSchedRead(w http.ResponseWriter, r *http.Request) bool {
 	if n.meta.IsLeader() || r.Header.Get(HeaderForwarded) != "" {
 		return false
 	}
-	addr, err := n.metaLeaderAddr()
+	addr, err := n.cluster.LeaderAPIAddr()
 	if err != nil {
 		return false
 	}

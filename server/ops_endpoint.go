@@ -31,11 +31,7 @@ func (n *Node) handleListOps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	out := api.OperationList{Operations: []api.Operation{}}
-	for _, o := range n.metaFSM.State().Ops {
-		out.Operations = append(out.Operations, cluster.APIOp(o))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, cluster.APIOps(n.metaFSM.State().Ops))
 }
 
 // handleGetOp answers one operation.

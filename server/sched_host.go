@@ -37,7 +37,7 @@ func (s schedHost) AliveNodes() int {
 	return alive
 }
 
-func (s schedHost) MetaLeaderAddr() (string, error) { return s.n.metaLeaderAddr() }
+func (s schedHost) MetaLeaderAddr() (string, error) { return s.n.cluster.LeaderAPIAddr() }
 
 func (s schedHost) ZoneLeaderAddr(ctx context.Context, zone string) (string, error) {
 	addr, err := s.n.zoneLeaderHTTP(ctx, zone)

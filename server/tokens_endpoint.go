@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
@@ -21,19 +18,10 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req api.CreateTokenRequest
-	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
+	if !api.ReadJSON(w, r, &req) {
 		return
 	}
-	if err := req.Validate(); err != nil {
-		writeError(w, err.(*api.Error))
-		return
-	}
-	id, hash, secret := auth.New()
-	t := fsm.Token{ID: id, Role: req.Role, Name: req.Name, Hash: hash}
-	if req.ExpiresInSec > 0 {
-		t.Expires = time.Now().Add(time.Duration(req.ExpiresInSec) * time.Second).UnixMilli()
-	}
+	t, secret := auth.Record(req, time.Now())
 	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenCreate, Token: &t})
 	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
@@ -45,7 +33,7 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	wait, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	n.metaFSM.WaitApplied(wait.Done(), res.Index)
-	out := apiToken(t)
+	out := auth.APIToken(t)
 	out.CreatedMs = res.Created
 	out.Token = secret
 	writeJSON(w, http.StatusOK, out)
@@ -59,7 +47,7 @@ func (n *Node) handleListTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []api.Token{}
 	for _, t := range n.metaFSM.State().Tokens {
-		out = append(out, apiToken(t))
+		out = append(out, auth.APIToken(t))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -78,24 +66,10 @@ func (n *Node) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": r.PathValue("id")})
 }
 
-func apiToken(t fsm.Token) api.Token {
-	return api.Token{ID: t.ID, Role: t.Role, Name: t.Name, CreatedMs: t.Created, ExpiresMs: t.Expires}
-}
-
-// loadBootstrapToken reads Config.BootstrapTokenFile and keeps its hash.
-func (n *Node) loadBootstrapToken() error {
-	if n.cfg.BootstrapTokenFile == "" {
-		return nil
+// loadBootstrapToken keeps the hash of Config.BootstrapTokenFile's token.
+func (n *Node) loadBootstrapToken() (err error) {
+	if n.cfg.BootstrapTokenFile != "" {
+		n.bootstrapToken, err = auth.LoadBootstrap(n.cfg.BootstrapTokenFile)
 	}
-	data, err := os.ReadFile(n.cfg.BootstrapTokenFile)
-	if err != nil {
-		return fmt.Errorf("bootstrap token: %w", err)
-	}
-	_, secret, ok := auth.Parse(strings.TrimSpace(string(data)))
-	if !ok {
-		return fmt.Errorf("bootstrap token file %s: not an rzone token", n.cfg.BootstrapTokenFile)
-	}
-	sum := auth.Hash(secret)
-	n.bootstrapToken = sum
-	return nil
+	return err
 }

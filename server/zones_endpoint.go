@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
@@ -26,49 +27,19 @@ func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, n.cluster.RouteTable())
 }
 
-// localReplicas reports every replica this node hosts.
-func (n *Node) localReplicas() []api.ReplicaState {
-	out := n.zones.States(n.cfg.httpAdvertise())
-	if n.meta != nil {
-		out = append(out, zone.ReplicaStateOf(n.cfg.NodeID, n.cfg.httpAdvertise(), "meta", n.meta.Raft(), n.metaFSM.AppliedIndex(), false, true))
-	}
-	return out
-}
-
 // handleInternalReplicas serves this node's replicas; with ?digest=1 each
-// comes with its state digest and the applied index the digest was read at
-// (a scan of the whole state: for fault tests and operators comparing
-// replicas, not for the zone status's polls).
+// comes with its state digest (cluster.Member.LocalReplicas: for fault
+// tests and operators comparing replicas, not for the zone status's polls).
 func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
-	rs := n.localReplicas()
-	if r.URL.Query().Get("digest") == "1" {
-		n.addDigests(rs)
-	}
-	writeJSON(w, http.StatusOK, rs)
-}
-
-// addDigests fills in the state digest of each of this node's replicas in
-// rs (zone.ReplicaSet.AddDigests).
-func (n *Node) addDigests(rs []api.ReplicaState) {
-	var meta func() (uint64, [32]byte, error)
-	if n.metaFSM != nil {
-		meta = n.metaFSM.Digest
-	}
-	n.zones.AddDigests(rs, meta)
+	writeJSON(w, http.StatusOK, n.cluster.LocalReplicas(r.URL.Query().Get("digest") == "1"))
 }
 
 // newStatus makes the node's gatherer of the zone status (zone.Status).
 func (n *Node) newStatus() *zone.Status {
-	return &zone.Status{NodeID: n.cfg.NodeID, Local: n.localReplicas,
+	return &zone.Status{NodeID: n.cfg.NodeID, Local: func() []api.ReplicaState { return n.cluster.LocalReplicas(false) },
 		Get: func(ctx context.Context, addr string, out *[]api.ReplicaState) error {
 			return n.peer.GetJSON(ctx, addr, "/v1/internal/replicas", out, peer.Timeout(700*time.Millisecond))
 		}}
-}
-
-// zoneStatuses builds the status of every zone from the meta state and the
-// replicas the nodes report.
-func (n *Node) zoneStatuses(ctx context.Context) api.ZoneList {
-	return n.status.Zones(ctx, n.metaFSM.State())
 }
 
 func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +51,7 @@ func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(errNotInitialized))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.zoneStatuses(r.Context()))
+	writeJSON(w, http.StatusOK, n.status.Zones(r.Context(), n.metaFSM.State()))
 }
 
 func (n *Node) handleZone(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +64,7 @@ func (n *Node) handleZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("zone")
-	for _, z := range n.zoneStatuses(r.Context()).Zones {
+	for _, z := range n.status.Zones(r.Context(), n.metaFSM.State()).Zones {
 		if z.Zone == name {
 			writeJSON(w, http.StatusOK, z)
 			return
@@ -107,10 +78,5 @@ func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "this node runs a standalone zone without gossip"))
 		return
 	}
-	out := api.MemberList{DetectionTimeMs: n.gossip.DetectionTime().Milliseconds()}
-	for _, m := range n.gossip.Members() {
-		out.Members = append(out.Members, api.MemberInfo{ID: m.NodeID, Zone: m.Zone, Roles: m.Roles, HTTPAddr: m.HTTPAddr,
-			RaftAddr: m.RaftAddr, Gossip: m.Addr, Capacity: m.Capacity, State: string(m.State), Since: m.Since.UTC().Format(time.RFC3339)})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, cluster.APIMembers(n.gossip))
 }

@@ -178,6 +178,14 @@ type JoinRequest struct {
 	HTTPAddr string `json:"http_addr"`
 }
 
+// Validate checks that every field is given.
+func (r *JoinRequest) Validate() error {
+	if r.NodeID == "" || r.RaftAddr == "" || r.HTTPAddr == "" {
+		return Errorf(CodeInvalidArgument, "node_id, raft_addr and http_addr are required")
+	}
+	return nil
+}
+
 // MaxBatch is the most items (payments, accounts) in one batch request.
 const MaxBatch = 1000
 

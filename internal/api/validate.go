@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -31,14 +32,23 @@ const (
 // trailing data and bodies over MaxBodyBytes. Its errors are *Error with
 // CodeInvalidArgument or CodePayloadTooLarge.
 func Decode(r io.Reader, v any) error {
-	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
-	if err != nil {
-		return Errorf(CodeInvalidArgument, "read body: %v", err)
-	}
-	if len(data) > MaxBodyBytes {
-		return Errorf(CodePayloadTooLarge, "body exceeds %d bytes", MaxBodyBytes)
+	data, e := readAll(r)
+	if e != nil {
+		return e
 	}
 	return DecodeBytes(data, v)
+}
+
+// readAll reads a body, refusing one over MaxBodyBytes.
+func readAll(r io.Reader) ([]byte, *Error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf(CodeInvalidArgument, "read body: %v", err)
+	}
+	if len(data) > MaxBodyBytes {
+		return nil, Errorf(CodePayloadTooLarge, "body exceeds %d bytes", MaxBodyBytes)
+	}
+	return data, nil
 }
 
 // DecodeBytes is Decode over a byte slice already in memory.
@@ -86,6 +96,15 @@ func ValidateKey(key string) error {
 		if c := key[i]; c < 0x21 || c > 0x7e {
 			return Errorf(CodeInvalidArgument, "key byte %d (0x%02x) is not printable ASCII", i, c)
 		}
+	}
+	return nil
+}
+
+// ValidateConfigKey checks a key of the config store: 1 to 128 bytes of
+// letters, digits and . _ - /.
+func ValidateConfigKey(k string) error {
+	if len(k) == 0 || len(k) > 128 || strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") != "" {
+		return Errorf(CodeInvalidArgument, "config key %q: 1 to 128 of letters, digits and . _ - /", k)
 	}
 	return nil
 }

@@ -4,8 +4,9 @@
 // of its own zone, the effects a zone leader applies for them (statements,
 // reminders, auto-debits through the bank), and the delivery of the outbox
 // through a Notifier, and what the node's scheduler endpoints serve (the
-// runs' progress and a zone leader's page of due users, view.go). The pure logic it drives (limiter, slicer, retry
-// policy) is package scheduler; the replicated state is fsm/meta_sched.go
+// runs' progress and a zone leader's page of due users, view.go; the
+// internal API's paths, bodies and their checks, host.go). The pure logic
+// it drives (limiter, slicer, retry policy) is package scheduler; the replicated state is fsm/meta_sched.go
 // and fsm/delivered.go.
 //
 // The runtime reaches the node through Host, declared here: the meta

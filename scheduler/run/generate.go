@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
-	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/scheduler"
 )
 
@@ -182,9 +179,8 @@ func (s *Scheduler) duePage(ctx context.Context, zone string, shard int, cycle u
 	if err != nil {
 		return DuePage{}, err
 	}
-	q := url.Values{"group": {zone}, "shard": {strconv.Itoa(shard)}, "cycle": {api.FormatCycle(cycle)},
-		"from": {strconv.FormatUint(from, 10)}, "hi": {strconv.FormatUint(hi, 10)}, "limit": {strconv.Itoa(limit)}}
+	q := DueQuery{Group: zone, Shard: shard, Cycle: cycle, From: from, Hi: hi, Limit: limit}
 	var out DuePage
-	err = s.h.GetJSON(ctx, addr, PathDue+"?"+q.Encode(), &out)
+	err = s.h.GetJSON(ctx, addr, PathDue+"?"+q.Values().Encode(), &out)
 	return out, err
 }

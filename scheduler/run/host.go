@@ -3,6 +3,8 @@ package run
 import (
 	"context"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,6 +114,39 @@ type ReportRequest struct {
 	InFlight int          `json:"inflight"` // tasks the worker ran meanwhile
 }
 
+// DueQuery is the query of GET PathDue: a page of at most Limit of
+// Shard's users due in Cycle, from From up to Hi, read from the leader of
+// Group ("": the serving node's zone).
+type DueQuery struct {
+	Group    string
+	Shard    int
+	Cycle    uint32
+	From, Hi uint64
+	Limit    int
+}
+
+// Values encodes q as URL query values.
+func (q DueQuery) Values() url.Values {
+	return url.Values{"group": {q.Group}, "shard": {strconv.Itoa(q.Shard)}, "cycle": {api.FormatCycle(q.Cycle)},
+		"from": {strconv.FormatUint(q.From, 10)}, "hi": {strconv.FormatUint(q.Hi, 10)}, "limit": {strconv.Itoa(q.Limit)}}
+}
+
+// ParseDueQuery parses what Values encodes, refusing a shard out of range
+// and a limit that is not positive.
+func ParseDueQuery(v url.Values) (DueQuery, *api.Error) {
+	q := DueQuery{Group: v.Get("group")}
+	var err1, err2, err3, err4, err5 error
+	q.Shard, err1 = strconv.Atoi(v.Get("shard"))
+	q.Cycle, err2 = api.ParseCycle(v.Get("cycle"))
+	q.From, err3 = strconv.ParseUint(v.Get("from"), 10, 64)
+	q.Hi, err4 = strconv.ParseUint(v.Get("hi"), 10, 64)
+	q.Limit, err5 = strconv.Atoi(v.Get("limit"))
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || q.Shard < 0 || q.Shard >= fsm.NumShards || q.Limit <= 0 {
+		return DueQuery{}, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit")
+	}
+	return q, nil
+}
+
 // DuePage is the body of the reply to GET PathDue.
 type DuePage struct {
 	Users []uint64 `json:"users"`
@@ -126,6 +161,17 @@ type EffectsRequest struct {
 	Job   string   `json:"job"`
 	Cycle uint32   `json:"cycle"`
 	Users []uint64 `json:"users"`
+}
+
+// MaxEffectsUsers is the most users of one EffectsRequest.
+const MaxEffectsUsers = 10_000
+
+// Validate checks the number of users: 1 to MaxEffectsUsers.
+func (r *EffectsRequest) Validate() error {
+	if len(r.Users) == 0 || len(r.Users) > MaxEffectsUsers {
+		return api.Errorf(api.CodeInvalidArgument, "want 1 to 10000 users")
+	}
+	return nil
 }
 
 // EffectsReply says, per user in order, how the effect went: "ok",

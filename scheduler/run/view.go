@@ -96,17 +96,17 @@ func usersPerSecond(r *fsm.Run, now int64) float64 {
 	return math.Round(float64(r.UsersDone)/secs*10) / 10
 }
 
-// ReadDue reads a page of shard's due users from f, the state of group
+// ReadDue reads the page q asks for of a shard's due users from f, the state of group
 // (read by its leader after a linearizable read barrier): the list and the
 // count come from one read transaction. A group that does not serve the
 // shard now answers unavailable (an *api.Error), never an empty list:
 // generation would take that for a shard without due users and leave them
 // out.
-func ReadDue(f *fsm.FSM, group string, shard int, cycle uint32, from, hi uint64, limit int) (DuePage, error) {
-	if owned, epoch := f.Owns(uint64(shard)); !owned {
-		return DuePage{}, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", group, shard, epoch)
+func ReadDue(f *fsm.FSM, group string, q DueQuery) (DuePage, error) {
+	if owned, epoch := f.Owns(uint64(q.Shard)); !owned {
+		return DuePage{}, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", group, q.Shard, epoch)
 	}
-	users, count, err := f.DuePage(shard, cycle, from, hi, limit)
+	users, count, err := f.DuePage(q.Shard, q.Cycle, q.From, q.Hi, q.Limit)
 	if err != nil {
 		return DuePage{}, err
 	}
