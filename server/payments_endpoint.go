@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
@@ -16,7 +15,7 @@ func (n *Node) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := fsm.Command{Type: fsm.CmdPay, User: user, Key: req.Key, Amount: req.Amount, Merchant: req.Merchant}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		writeJSON(w, createdStatus(res.Replay), res.Payment)
+		writeJSON(w, api.CreatedStatus(res.Replay), res.Payment)
 	})
 }
 
@@ -35,21 +34,10 @@ func (n *Node) handleListPayments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	after := q.Get("after")
-	if after != "" {
-		if err := api.ValidateKey(after); err != nil {
-			writeError(w, err.(*api.Error))
-			return
-		}
-	}
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > api.MaxPageSize {
-			writeError(w, api.Errorf(api.CodeInvalidArgument, "limit must be 1 to %d, got %q", api.MaxPageSize, s))
-			return
-		}
-		limit = v
+	after, limit, err := api.ParsePage(q.Get("after"), q.Get("limit"))
+	if err != nil {
+		writeError(w, err.(*api.Error))
+		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {
 		list, next, err := f.Payments(user, after, limit)

@@ -19,7 +19,7 @@ func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := fsm.Command{Type: fsm.CmdRepay, User: user, Key: req.Key, Amount: req.Amount, Cycle: cycle}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		writeJSON(w, createdStatus(res.Replay), res.Repayment)
+		writeJSON(w, api.CreatedStatus(res.Replay), res.Repayment)
 	})
 }
 

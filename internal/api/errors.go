@@ -97,3 +97,12 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	w.WriteHeader(e.Code.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(ErrorBody{Error: e})
 }
+
+// CreatedStatus is a write's success status: 201 when it was applied now,
+// 200 when its key had been decided before and this is the original result.
+func CreatedStatus(replay bool) int {
+	if replay {
+		return http.StatusOK
+	}
+	return http.StatusCreated
+}

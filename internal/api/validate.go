@@ -125,6 +125,25 @@ func ValidateCycle(cycle string) error {
 	return nil
 }
 
+// ParsePage reads a list's page query: after, the key the page starts
+// after ("" for the first page), and limit, 1 to MaxPageSize ("" for 100).
+// Its errors are *Error with CodeInvalidArgument.
+func ParsePage(after, limit string) (string, int, error) {
+	if after != "" {
+		if err := ValidateKey(after); err != nil {
+			return "", 0, err
+		}
+	}
+	if limit == "" {
+		return after, 100, nil
+	}
+	v, err := strconv.Atoi(limit)
+	if err != nil || v < 1 || v > MaxPageSize {
+		return "", 0, Errorf(CodeInvalidArgument, "limit must be 1 to %d, got %q", MaxPageSize, limit)
+	}
+	return after, v, nil
+}
+
 // ParseCycle parses "YYYYMM" into its number (e.g. 202611).
 func ParseCycle(cycle string) (uint32, error) {
 	t, err := time.Parse("200601", cycle)

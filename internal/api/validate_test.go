@@ -124,3 +124,39 @@ func FuzzDecodeRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestParsePage: after is "" or a valid key; limit defaults to 100 and is
+// 1 to MaxPageSize.
+func TestParsePage(t *testing.T) {
+	for _, tc := range []struct {
+		after, limit string
+		wantLimit    int
+		ok           bool
+	}{
+		{"", "", 100, true},
+		{"k1", "7", 7, true},
+		{"", "1000", 1000, true},
+		{"", "0", 0, false},
+		{"", "1001", 0, false},
+		{"", "x", 0, false},
+		{"bad key", "", 0, false},
+	} {
+		after, limit, err := ParsePage(tc.after, tc.limit)
+		if (err == nil) != tc.ok {
+			t.Errorf("ParsePage(%q, %q): %v", tc.after, tc.limit, err)
+			continue
+		}
+		if err != nil {
+			if e, ok := err.(*Error); !ok || e.Code != CodeInvalidArgument {
+				t.Errorf("ParsePage(%q, %q): error %v, want invalid_argument", tc.after, tc.limit, err)
+			}
+			continue
+		}
+		if after != tc.after || limit != tc.wantLimit {
+			t.Errorf("ParsePage(%q, %q) = %q, %d", tc.after, tc.limit, after, limit)
+		}
+	}
+	if CreatedStatus(false) != 201 || CreatedStatus(true) != 200 {
+		t.Error("CreatedStatus")
+	}
+}
