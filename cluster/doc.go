@@ -6,7 +6,8 @@
 // operations (ops.go: their ids, their API form, their progress, waiting
 // for one to finish or for the meta replica to catch up), knows which node
 // answers for a zone and forwards a request there, following its leader
-// (route.go; the relay itself is internal/peer's), describes the route
+// (route.go; the relay itself is internal/peer's), streams a GET to a
+// group's leader (stream.go: a snapshot), describes the route
 // table with each zone's leader (routetable.go), tells whether the node
 // can serve every shard now (ready.go, /readyz) and joins a standalone
 // node to its zone (join.go). It reaches the node only through

@@ -26,5 +26,6 @@
 // access it requires and checks bearer tokens (their format, the roles each
 // access allows and the failure limiter are internal/auth), whose hashes
 // live in the meta group (tokens_endpoint.go); /v1/internal/* takes only
-// node certificates. An offline restore is package backup.
+// node certificates. A group's leader serves a snapshot through
+// backup.Save; an offline restore is package backup too.
 package server

@@ -224,7 +224,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if !n.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	if moves := n.handOff(ctx); len(moves) > 0 {
+	if moves := n.handoff.HandOff(ctx); len(moves) > 0 {
 		n.log.Info("leadership handed off before stopping", "groups", len(moves))
 	}
 	n.stopping.Store(true)
