@@ -4,9 +4,10 @@
 // internal/snapfile; the folder layout and the meta voters' pick are
 // internal/layout, shared with cluster init). It runs with no node up.
 //
-// The HTTP side of a save (GET /v1/snapshot/{group...}) is the node's, in
-// package server; the file a leader spools a group's state to before it
-// sends it is this package's Spool (spool.go). This package must never
+// A save (GET /v1/snapshot/{group...}) is served by the group's leader
+// through Save (save.go), which spools the state to a Spool (spool.go)
+// before it sends it; the node's handler (package server) finds the leader
+// or forwards to it. This package must never
 // import server, client or cmd packages (TestBackupImportsNoNodePackage):
 // it writes folders a node later starts from, and reaches replicas only
 // through zone.SeedReplica.

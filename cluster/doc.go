@@ -9,15 +9,17 @@
 // config store as the API lists it (config.go), reports the replicas this
 // node hosts and the members gossip shows (nodes.go), knows which node
 // answers for a zone and forwards a request there, following its leader
-// (route.go; the relay itself is internal/peer's), serves a user's
-// request (request.go: the zone that owns the user, a write applied on
-// the zone's leader, the replica a read is served from, or the zone to
-// forward to; batch.go: a batch's items grouped by zone, applied one entry
-// per zone this node leads, forwarded per zone otherwise), maps node
-// errors and command results to the API's errors (errors.go), describes
-// the route table with each zone's leader (routetable.go), tells whether
-// the node can serve every shard now (ready.go, /readyz) and joins a
-// standalone node to its zone (join.go). It reaches the node only through
+// (route.go; the relay itself is internal/peer's), streams a GET to a
+// group's leader (stream.go: a snapshot), serves a user's request
+// (request.go: the zone that owns the user, a write applied on the zone's
+// leader, the replica a read is served from, or the zone to forward to;
+// batch.go: a batch's items grouped by zone, applied one entry per zone
+// this node leads, forwarded per zone otherwise), begins operations
+// (beginop.go), maps node errors and command results to the API's errors
+// (errors.go), describes the route table with each zone's leader
+// (routetable.go), tells whether the node can serve every shard now
+// (ready.go, /readyz) and joins a standalone node to its zone (join.go).
+// It reaches the node only through
 // Host, which server implements; server keeps the HTTP handlers.
 //
 // cluster imports fsm, zone and internal packages only, never server,

@@ -47,7 +47,7 @@ func (n *Node) openClusterGroups() error {
 			continue
 		}
 		dir := filepath.Join(n.cfg.DataDir, "groups", e.Name())
-		_, serr := os.Stat(filepath.Join(dir, storeMarker))
+		_, serr := os.Stat(filepath.Join(dir, zone.StoreMarker))
 		if _, err := n.zones.Open(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
 			return err
 		}

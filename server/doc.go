@@ -30,5 +30,6 @@
 // tokens, roles, the failure limiter) to the node; the tokens' hashes live
 // in the meta group (tokens_endpoint.go); /v1/internal/* takes only node
 // certificates. The handlers' generic helpers (reading a request, writing
-// a reply) are internal/api's. An offline restore is package backup.
+// a reply) are internal/api's. A group's leader serves a snapshot through
+// backup.Save; an offline restore is package backup too.
 package server

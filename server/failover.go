@@ -1,62 +1,27 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/zone"
 )
 
-// The failover endpoints (docs/DESIGN.md, Failover). The meta leader's
-// driver of failovers and reconciliations is zone.FailoverDriver
-// (zone/failover.go, zone/reconcile.go); the node's replica set hosts,
-// promotes, sets up and retires its failover stores as the meta state says
-// (zone/store.go); here the node runs them and serves the failover and
-// merge endpoints.
-
-// Config keys of failover (zone.ConfigAutoFailover,
-// zone.ConfigStandinPercent).
-const (
-	ConfigAutoFailover   = zone.ConfigAutoFailover
-	ConfigStandinPercent = zone.ConfigStandinPercent
-)
-
-// storeMarker is a file in a failover store's group directory, so that a
-// restarted node reopens the group as a voter (zone.StoreMarker).
-const storeMarker = zone.StoreMarker
+// The failover endpoints (docs/DESIGN.md, Failover), and the node's loop
+// of its failover driver and stores (zone/failover.go, zone/reconcile.go,
+// zone/store.go).
 
 // failoverLoop drives, on the meta leader, automatic failovers and the
-// steps of failovers and reconciliations under way (zone.FailoverDriver),
-// and on every node the upkeep of its failover stores. It returns once the
-// driver's steps under way have ended.
+// steps of failovers and reconciliations under way, and on every node the
+// upkeep of its failover stores (zone.FailoverDriver.Tick). It returns
+// once the driver's steps under way have ended.
 func (n *Node) failoverLoop(stop <-chan struct{}) {
-	n.every(stop, n.cfg.FailoverTick, n.failoverTick)
+	n.every(stop, n.cfg.FailoverTick, func() { n.failover.Tick(n.zones) })
 	n.failoverTasks.Wait()
 }
-
-func (n *Node) failoverTick() {
-	st := n.metaFSM.State()
-	if !st.Initialized {
-		return
-	}
-	n.failover.ExportPhases(st)
-	if n.zones.StoreWork(st) {
-		if err := n.zones.ConvergeStores(st); err != nil {
-			n.log.Debug("failover store", "err", err)
-		}
-	}
-	n.failover.Drive(st)
-}
-
-// testHoldStoreSetUp, when set (tests), keeps a store's leader from setting
-// the store up (zone.TestHoldStoreSetUp).
-var testHoldStoreSetUp = &zone.TestHoldStoreSetUp
 
 // handleFailover starts the failover of a zone: it answers 202 with the
 // operation (ops.go), done once the zone's shards are routed to the
@@ -71,12 +36,10 @@ func (n *Node) handleRecover(w http.ResponseWriter, r *http.Request) {
 	n.zoneCommand(w, r, fsm.MetaRecover)
 }
 
-// zoneCommand applies a failover or a recovery and answers with the
-// operation record the meta group applied it into: the reply reflects the
-// command whether or not this node's meta replica has applied it yet.
+// zoneCommand applies a failover or a recovery (as zone.CheckZoneCommand
+// allows) and answers with its operation record (cluster.Member.BeginOp).
 func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte) {
-	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+	if !n.clusterReady(w) {
 		return
 	}
 	name := r.PathValue("zone")
@@ -85,46 +48,23 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte) {
 		writeError(w, aerr)
 		return
 	}
-	st := n.metaFSM.State()
-	zi, ok := st.ZoneOf(name)
-	if !ok {
-		writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
+	if aerr := zone.CheckZoneCommand(n.metaFSM.State(), typ, name, r.URL.Query().Get("force")); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
-	if typ == fsm.MetaFailover && zi.PhaseOf() == fsm.PhaseNormal {
-		force, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("force"), "false"))
-		if err != nil {
-			writeError(w, api.Errorf(api.CodeInvalidArgument, "force %q: want true or false", r.URL.Query().Get("force")))
-			return
-		}
-		// A zone whose lease is valid looks healthy: failing it over
-		// takes its writes away, so the operator must say so.
-		if l, ok := st.Lease(name); ok && !force && clock.Now().UnixMilli() <= l.Until {
-			writeError(w, api.Errorf(api.CodeLeaseValid, "zone %s holds a valid lease (until %s): fail it over anyway with force=true (rzone zone failover %s --force)",
-				name, time.UnixMilli(l.Until).UTC().Format(time.RFC3339Nano), name))
-			return
-		}
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
-	res, err := n.metaApplyIdempotent(ctx, fsm.MetaCmd{Type: typ, Zone: name, OpID: newOpID()})
+	o, err := n.cluster.BeginOp(ctx, fsm.MetaCmd{Type: typ, Zone: name, OpID: newOpID()}, api.CodeFailover, "took the command on zone "+name)
 	cancel()
 	if err != nil {
 		writeError(w, apiError(err))
 		return
 	}
-	if res.Err != "" {
-		writeError(w, api.Errorf(api.CodeFailover, "%s", res.Err))
-		return
-	}
-	if res.Op == nil {
-		writeError(w, api.Errorf(api.CodeInternal, "the meta group took the command on zone %s without an operation record", name))
-		return
-	}
-	n.writeOp(w, r, *res.Op, wait)
+	n.writeOp(w, r, o, wait)
 }
 
 // handleMergeShard merges a failover store's shard into this node's zone,
-// which it must lead, once the zone has released the shard.
+// which it must lead, once the zone has released the shard
+// (zone.ReplicaSet.Merge).
 func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 	shard, err := strconv.Atoi(r.PathValue("shard"))
 	group := r.URL.Query().Get("group")
@@ -137,36 +77,15 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	c := fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs}
-	if err := c.Validate(); err != nil {
-		writeError(w, apiError(err))
-		return
+	res, err := n.zones.Merge(n.metaFSM, group, shard, recs)
+	writeApplied(w, res, err, res.Merge)
+}
+
+// writeApplied answers a command proposed in a zone group: err's or the
+// result's error, else 200 with body.
+func writeApplied(w http.ResponseWriter, res fsm.Result, err error, body any) {
+	if e := resultError(res); err == nil && e != nil {
+		err = e
 	}
-	h := n.zones.Own()
-	if h == nil || !h.Replica().IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead a zone", n.cfg.NodeID))
-		return
-	}
-	// Only a reconciliation of this zone merges, and only its own store.
-	if z, ok := n.metaFSM.State().StoreOf(group); !ok || z.Name != h.Name() {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q is no failover store of zone %s", group, h.Name()))
-		return
-	} else if z.PhaseOf() != fsm.PhaseReconciling {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s is %s, not reconciling %s (as this node's meta replica knows); retry", h.Name(), z.PhaseOf(), group))
-		return
-	}
-	if owned, _, err := h.FSM().Shards(); err != nil || owned[shard] != 0 {
-		writeError(w, api.Errorf(api.CodeUnavailable, "zone %s has not released shard %d yet; retry", h.Name(), shard))
-		return
-	}
-	res, err := n.apply(h, c)
-	if err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if e := resultError(res[0]); e != nil {
-		writeError(w, e)
-		return
-	}
-	writeJSON(w, http.StatusOK, res[0].Merge)
+	writeResult(w, body, err)
 }

@@ -238,8 +238,8 @@ func (mc *multiCluster) marksIn(b, z string) []uint64 {
 // and keeps them closed until releaseFollowers.
 func (mc *multiCluster) holdFollowers(z string, from, to int) {
 	hold := func(node, zone string) bool { return zone == z }
-	testHoldFollower.Store(&hold)
-	mc.t.Cleanup(func() { testHoldFollower.Store(nil) })
+	zone.TestHoldFollower.Store(&hold)
+	mc.t.Cleanup(func() { zone.TestHoldFollower.Store(nil) })
 	for _, nd := range mc.nodes[from:to] {
 		if h := nd.zones.Get(z); h != nil {
 			nd.zones.Close(h)
@@ -249,7 +249,7 @@ func (mc *multiCluster) holdFollowers(z string, from, to int) {
 
 // releaseFollowers lets the held followers reopen and waits until they have.
 func (mc *multiCluster) releaseFollowers(z string, from, to int) {
-	testHoldFollower.Store(nil)
+	zone.TestHoldFollower.Store(nil)
 	waitFor(mc.t, 10*time.Second*slow, "followers of "+z+" reopened", func() bool {
 		for _, nd := range mc.nodes[from:to] {
 			if nd.zones.Get(z) == nil {
@@ -316,8 +316,8 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 		return true
 	})
 	hold := func(string) bool { return true }
-	testHoldStoreSetUp.Store(&hold)
-	t.Cleanup(func() { testHoldStoreSetUp.Store(nil) })
+	zone.TestHoldStoreSetUp.Store(&hold)
+	t.Cleanup(func() { zone.TestHoldStoreSetUp.Store(nil) })
 	mc.loseZone(0, 3)
 	admin, _ := client.New(mc.apis[3:], client.WithMaxRetries(20))
 	zs, err := admin.FailoverZone(ctx, "A", 30*time.Second*slow, client.Forced())
@@ -348,7 +348,7 @@ func TestFailoverStoreServesOnlyOnceSetUp(t *testing.T) {
 		t.Fatalf("the store took a payment before its CmdFailover: %+v", p)
 	}
 
-	testHoldStoreSetUp.Store(nil)
+	zone.TestHoldStoreSetUp.Store(nil)
 	scl, _ := client.New(mc.apis[3:], client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(100), client.WithTimeout(3*time.Second))
 	for _, key := range []string{"early", "late"} {
 		if _, err := scl.Pay(ctx, user, client.PayRequest{Key: key, Amount: 10, Merchant: "m"}); err != nil {

@@ -229,7 +229,7 @@ func TestDrainMovesEveryLeadershipAway(t *testing.T) {
 	if !d.Drained || len(d.Moved) != 2 || moved["meta"] == "" || moved["meta"] == id || moved["zone/"+z] == "" || moved["zone/"+z] == id {
 		t.Fatalf("drain reply: %+v", d)
 	}
-	if g := mc.nodes[i].ledGroups(); len(g) != 0 {
+	if g := mc.nodes[i].zones.LedWith(mc.nodes[i].meta); len(g) != 0 {
 		t.Fatalf("the drained node still leads %v", g)
 	}
 	if !mc.nodes[other].metaFSM.State().Drained(id) {
@@ -362,7 +362,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 				return false
 			}
 		}
-		return !hasServer(s, id) && voters == 3
+		return !zone.HasServer(s, id) && voters == 3
 	})
 	waitFor(t, 10*time.Second, "a1 out of zone A's group", func() bool { return !inGroup(mc.nodes[1].zones.Own().Replica(), id) })
 	waitFor(t, 10*time.Second, "a1 out of zone B's group (its async followers)", func() bool { return !inGroup(mc.nodes[b].zones.Own().Replica(), id) })
@@ -433,7 +433,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 // inGroup reports whether node id is in the configuration of rep's group.
 func inGroup(rep *zone.Replica, id string) bool {
 	s, _ := rep.Members()
-	return hasServer(s, id)
+	return zone.HasServer(s, id)
 }
 
 // TestRemoveLiveNodeHandsOffAndLeaves removes a running node that leads

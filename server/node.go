@@ -91,8 +91,6 @@ type Node struct {
 	// handoff hands off this node's leaderships, one hand-off at a time: a
 	// drain's, converge's for a drained node, a shutdown's (zone/drain.go).
 	handoff *zone.Handoff
-	// removedOnce logs once that this node was removed.
-	removedOnce sync.Once
 	// services are the node's background components in their start order
 	// (service.go); Shutdown stops them in the reverse order.
 	services []*service
@@ -224,7 +222,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if !n.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	if moves := n.handOff(ctx); len(moves) > 0 {
+	if moves := n.handoff.HandOff(ctx); len(moves) > 0 {
 		n.log.Info("leadership handed off before stopping", "groups", len(moves))
 	}
 	n.stopping.Store(true)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rzonedb/rzone/backup"
 	"github.com/rzonedb/rzone/internal/api"
 )
 
@@ -26,12 +27,12 @@ func TestSnapshotsOneAtATime(t *testing.T) {
 		default:
 		}
 	}
-	testSnapshotHold.Store(&hold)
+	backup.TestSaveHold.Store(&hold)
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
 	// Runs before the nodes stop (cleanups run last first): a held
 	// snapshot would keep its node's HTTP server from shutting down.
-	t.Cleanup(func() { free(); testSnapshotHold.Store(nil) })
+	t.Cleanup(func() { free(); backup.TestSaveHold.Store(nil) })
 
 	first := make(chan int, 1)
 	go func() {

@@ -50,7 +50,7 @@ func (z zoneHost) Groups() []zone.Group {
 }
 
 func (z zoneHost) RetryZone(ctx context.Context, name string, fn func(addr string) error) error {
-	return z.n.retryZone(ctx, name, fn)
+	return z.n.cluster.RetryZone(ctx, name, fn)
 }
 
 func (z zoneHost) PostJSON(ctx context.Context, addr, path string, in, out any) error {
@@ -133,7 +133,7 @@ func (z zoneHost) RolesChanged() { z.n.updateGossip() }
 
 var _ zone.HandoffHost = zoneHost{}
 
-func (z zoneHost) LedGroups() []zone.LedGroup { return z.n.ledGroups() }
+func (z zoneHost) LedGroups() []zone.LedGroup { return z.n.zones.LedWith(z.n.meta) }
 
 func (z zoneHost) MetaState() fsm.MetaState {
 	if z.n.metaFSM == nil {

@@ -3,20 +3,86 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/layout"
 )
 
-// Converging the node's zone replicas on the meta group's state (the
-// node's converge loop calls these in turn, with the meta group's and the
+// Converging the node's replicas on the meta group's state (a
+// Converger's round calls these in turn, with the meta group's and the
 // node lifecycle's parts): the async followers of the zones its zone backs
 // up, the failover stores (store.go), and on the own zone's leader its
 // backup zone's followers and its shard ownership.
+
+// Converger runs a node's converge rounds (Round). Its fields are set
+// before the first round.
+type Converger struct {
+	Set     *ReplicaSet
+	Meta    *Replica // the node's member of the meta group
+	Handoff *Handoff
+	// Host is the node (AdmitJoiners asks the joiners' zones through it).
+	Host Host
+	// Alive lists the nodes gossip shows alive; nil: the node runs no
+	// gossip.
+	Alive   func() []gossip.Meta
+	Timeout time.Duration // bounds each configuration change
+	Log     *slog.Logger
+	removed sync.Once // logs once that this node was removed
+}
+
+// Round converges the node's replicas on the meta group's state: the
+// async followers (ReplicaSet.ConvergeFollowers), the meta group's
+// non-voters (on its leader), the failover stores, the node lifecycle
+// (lifecycle), and on the own zone's leader its followers and shard
+// ownership (ConvergeOwn).
+func (c *Converger) Round() error {
+	st := c.Host.Meta().State()
+	if !st.Initialized {
+		return nil
+	}
+	c.Set.host.RolesChanged() // roles change with the meta state (meta voter) and hosted replicas
+	var errs []error
+	errs = append(errs, c.Set.ConvergeFollowers(st))
+	// The meta leader adds every other node as a non-voter.
+	if c.Meta.IsLeader() {
+		errs = append(errs, AddMetaNonVoters(c.Meta, st, c.Timeout))
+	}
+	errs = append(errs, c.Set.ConvergeStores(st))
+	errs = append(errs, c.lifecycle(st))
+	errs = append(errs, c.Set.ConvergeOwn(st))
+	return errors.Join(errs...)
+}
+
+// lifecycle is the node-lifecycle part of a round: joins, the removed
+// nodes' departure from every group, the meta voters' refill, and a
+// drained or removed node handing off what it leads.
+func (c *Converger) lifecycle(st fsm.MetaState) error {
+	var errs []error
+	c.Handoff.Converge(st)
+	if st.Removed(c.Set.cfg.NodeID) {
+		c.removed.Do(func() {
+			c.Log.Warn("this node was removed from the cluster: it leaves every group and may be stopped; a replacement joins under a new id")
+		})
+		return nil
+	}
+	errs = append(errs, c.Set.ConvergeJoined(st))
+	if c.Meta.IsLeader() {
+		errs = append(errs, ConvergeMetaMembers(c.Meta, st, c.Timeout, c.Log))
+		if c.Alive != nil {
+			errs = append(errs, AdmitJoiners(c.Host, c.Alive(), st, c.Timeout, c.Log))
+		}
+	}
+	errs = append(errs, c.Set.ConvergeVoters(st))
+	return errors.Join(errs...)
+}
 
 // TestHoldFollower, when set (tests), keeps a node from (re)opening its
 // async follower of a zone.

@@ -1,10 +1,12 @@
 // Package zone holds what makes a zone: a replica of a Raft group
 // (replica.go), the zone replicas a node hosts (replicaset.go, each a
 // Hosted, hosted.go: its own zone's, the async followers and the own
-// zone's shard ownership, converge.go; failover stores, store.go, and the
+// zone's shard ownership, and the node's converge round, Converger,
+// converge.go; failover stores, store.go, and the
 // series of the payments they accept, storemetrics.go; their states and
 // the zone status, status.go; the hand-off of the node's leaderships and
-// the groups' voters as nodes join and leave, drain.go; the booking of
+// the groups' voters as nodes join and leave, drain.go; a node's removal,
+// drain and undrain, nodeops.go; the booking of
 // accepted payments into bills on the groups' leaders, post.go; the write
 // gate of shard ownership and lease, gate.go), the
 // promotion of a stopped replica into a new group on failover
@@ -12,7 +14,8 @@
 // (guard.go, carried there by guardkeeper.go and marker.go, checked there
 // by marks.go), the ownership leases a zone leader renews (lease.go), the
 // meta leader's driver of failovers and reconciliations
-// (failover.go, reconcile.go) and of shard moves (shardmove.go), and the
+// (failover.go, reconcile.go) and of shard moves (shardmove.go), the
+// receiving side of a shard's moves and merges (shardops.go), and the
 // Router of a one-zone deployment. The drivers reach the node they run on
 // only through Host (host.go), the replica set through ReplicaHost, a
 // hand-off through HandoffHost: the server implements them and keeps the

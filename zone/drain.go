@@ -20,8 +20,8 @@ import (
 // A node's lifecycle in its groups (docs/DESIGN.md): the hand-off of the
 // leaderships it holds (a drain, a shutdown, a drained or removed node's
 // converge round), a joined node's own zone replica, and the zone leaders'
-// voters as nodes are removed and replaced. The drain, undrain and remove
-// endpoints, and the meta group's part, are the server's
+// voters as nodes are removed and replaced. The removal, drain and undrain
+// themselves are nodeops.go; their endpoints are the server's
 // (server/lifecycle.go).
 
 // HandoffTimeout bounds the transfer of one group's leadership (a drain, a
@@ -49,6 +49,17 @@ func (s *ReplicaSet) Led() []LedGroup {
 		}
 	}
 	return out
+}
+
+// LedWith lists the groups this node leads now: the meta group (its
+// member meta, which may be nil: standalone), and the zone groups of the
+// set it votes in (Led).
+func (s *ReplicaSet) LedWith(meta *Replica) []LedGroup {
+	var out []LedGroup
+	if meta != nil && meta.IsLeader() {
+		out = append(out, LedGroup{Name: "meta", Rep: meta})
+	}
+	return append(out, s.Led()...)
 }
 
 // Handoff hands off the leaderships of the groups a node leads. Its lock

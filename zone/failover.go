@@ -1,16 +1,19 @@
 package zone
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/clock"
 )
 
@@ -135,6 +138,48 @@ type FailoverDriver struct {
 // node saw it).
 func NewFailoverDriver(host FailoverHost, cfg DriverConfig, leases *LeaseKeeper, m FailoverMetrics) *FailoverDriver {
 	return &FailoverDriver{host: host, cfg: cfg, log: cfg.Logger, leases: leases, metrics: m}
+}
+
+// Tick is a round of the node's failover loop: on the meta leader, the
+// automatic failovers and the steps of failovers and reconciliations under
+// way (Drive), and on every node the upkeep of its failover stores in
+// zones (at once when one is still to be opened or set up).
+func (d *FailoverDriver) Tick(zones *ReplicaSet) {
+	st := d.host.Meta().State()
+	if !st.Initialized {
+		return
+	}
+	d.ExportPhases(st)
+	if zones.StoreWork(st) {
+		if err := zones.ConvergeStores(st); err != nil {
+			d.log.Debug("failover store", "err", err)
+		}
+	}
+	d.Drive(st)
+}
+
+// CheckZoneCommand refuses a failover (typ fsm.MetaFailover) or a
+// recovery (fsm.MetaRecover) of zone name that st shows is not to be
+// applied: the zone must exist, and a zone in its normal phase whose lease
+// is valid looks healthy: failing it over takes its writes away, so the
+// operator must say so (force, "true"; "" is false).
+func CheckZoneCommand(st fsm.MetaState, typ byte, name, force string) *api.Error {
+	zi, ok := st.ZoneOf(name)
+	if !ok {
+		return api.Errorf(api.CodeNotFound, "no zone %q", name)
+	}
+	if typ != fsm.MetaFailover || zi.PhaseOf() != fsm.PhaseNormal {
+		return nil
+	}
+	forced, err := strconv.ParseBool(cmp.Or(force, "false"))
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "force %q: want true or false", force)
+	}
+	if l, ok := st.Lease(name); ok && !forced && clock.Now().UnixMilli() <= l.Until {
+		return api.Errorf(api.CodeLeaseValid, "zone %s holds a valid lease (until %s): fail it over anyway with force=true (rzone zone failover %s --force)",
+			name, time.UnixMilli(l.Until).UTC().Format(time.RFC3339Nano), name)
+	}
+	return nil
 }
 
 // ExportPhases sets the phase series of every zone in st.

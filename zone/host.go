@@ -132,7 +132,8 @@ type ReplicaHost interface {
 	RolesChanged()
 }
 
-// HandoffHost is the node as its hand-offs (drain.go) see it.
+// HandoffHost is the node as its hand-offs (drain.go) and its removal,
+// drain and undrain (nodeops.go) see it.
 type HandoffHost interface {
 	// LedGroups lists the groups this node leads now: the meta group and
 	// the zone groups it votes in.
@@ -142,4 +143,9 @@ type HandoffHost interface {
 	// Alive returns the nodes gossip shows alive, by id; gossip is false
 	// when the node runs no gossip (standalone).
 	Alive() (alive map[string]bool, gossip bool)
+	// Meta is the node's replica of the meta group's state machine (a
+	// drain waits until it has applied the drain).
+	Meta() *fsm.Meta
+	// MetaApply runs c on the meta group's leader (Host.MetaApply).
+	MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error)
 }

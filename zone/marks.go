@@ -11,8 +11,8 @@ import (
 // The backup zone's side of the guard marks (docs/DESIGN.md, Failover): a
 // zone leader's guard keeper (guardkeeper.go, marker.go) sends its marks
 // and clears to the backup zone's leader, which checks them here and
-// applies them; a failover reads them back (ReadGuard). The HTTP handlers
-// are the server's (server/guard.go).
+// applies them (ApplyMarks); a failover reads them back (ReadOwnGuard).
+// The HTTP handlers are the server's (server/guard.go).
 
 // Command is the command that applies req in the receiving node's zone: a
 // CmdMark, or with Clear a CmdGuardClear. The caller validates it.
@@ -85,4 +85,33 @@ func (h *Hosted) ReadGuard(ctx context.Context, z string, timeout time.Duration)
 		marks = []uint64{}
 	}
 	return GuardInfo{Zone: z, Marks: marks, Watermark: h.FSM().GuardWatermark(z)}, nil
+}
+
+// ApplyMarks sets or clears, in the own zone, which this node must lead,
+// the guard marks req carries for another zone, once CheckMarks takes them
+// (meta as there). Without authentication it takes only what the marked
+// zone's leader could send.
+func (s *ReplicaSet) ApplyMarks(meta *fsm.Meta, req MarksRequest) error {
+	c := req.Command()
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	h, err := s.ownLeader("its zone")
+	if err != nil {
+		return err
+	}
+	if aerr := s.CheckMarks(h, meta, req); aerr != nil {
+		return aerr
+	}
+	_, err = s.apply(h, c)
+	return err
+}
+
+// ReadOwnGuard is ReadGuard on the own zone, which this node must lead.
+func (s *ReplicaSet) ReadOwnGuard(ctx context.Context, z string, timeout time.Duration) (GuardInfo, error) {
+	h, err := s.ownLeader("its zone")
+	if err != nil {
+		return GuardInfo{}, err
+	}
+	return h.ReadGuard(ctx, z, timeout)
 }

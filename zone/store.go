@@ -18,8 +18,10 @@ import (
 // Failover stores (docs/DESIGN.md, Failover): the node hosts, promotes,
 // sets up and retires its failover stores as the meta state says. The meta
 // leader's driver of failovers and reconciliations is FailoverDriver
-// (failover.go, reconcile.go); the failover and merge endpoints are the
-// server's (server/failover.go).
+// (failover.go, reconcile.go), whose Tick also runs the upkeep here at
+// once when a store waits on it; the failover and merge endpoints are the
+// server's (server/failover.go; a merge's checks: ReplicaSet.Merge,
+// shardops.go).
 
 // storeFirstElection and storeElection bound the heartbeat and election
 // timeouts of failover store groups: at first (every moment until the

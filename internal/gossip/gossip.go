@@ -161,6 +161,18 @@ func (g *Gossip) UpdateMeta(m Meta) error {
 	return nil
 }
 
+// SetRoles makes roles the Roles this node gossips (UpdateMeta, the other
+// fields unchanged), unless they are its Roles already: then it broadcasts
+// nothing.
+func (g *Gossip) SetRoles(roles []string) error {
+	m := g.LocalMeta()
+	if slices.Equal(roles, m.Roles) {
+		return nil
+	}
+	m.Roles = roles
+	return g.UpdateMeta(m)
+}
+
 // Events returns the channel of membership events. It is buffered
 // (Config.EventBuffer); when it is full new events are dropped and counted
 // (rzone_gossip_dropped_events_total), never blocking memberlist, so a

@@ -75,6 +75,26 @@ func TestUpdateMetaPropagates(t *testing.T) {
 // TestKilledMemberReportedDead stops a member without Leave, as kill -9
 // would, and checks that every other member reports it dead within
 // DetectionTime.
+func TestSetRolesChangesOnlyRoles(t *testing.T) {
+	g := startNode(t, testLogger(t), "a1", nil, nil)
+	before := g.LocalMeta()
+	if err := g.SetRoles(before.Roles); err != nil {
+		t.Fatalf("SetRoles with the same roles: %v", err)
+	}
+	if got := g.LocalMeta(); !reflect.DeepEqual(got, before) {
+		t.Errorf("SetRoles with the same roles: LocalMeta = %+v, want %+v", got, before)
+	}
+	roles := []string{"voter:zone-a", "meta"}
+	if err := g.SetRoles(roles); err != nil {
+		t.Fatalf("SetRoles: %v", err)
+	}
+	want := before
+	want.Roles = roles
+	if got := g.LocalMeta(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after SetRoles: LocalMeta = %+v, want %+v", got, want)
+	}
+}
+
 func TestKilledMemberReportedDead(t *testing.T) {
 	nodes := startCluster(t, []string{"a1", "b1", "c1", "d1"}, nil)
 	victim, observers := nodes[3], nodes[:3]
