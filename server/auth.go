@@ -152,14 +152,14 @@ func (n *Node) authorize(r *http.Request, need auth.Access) *api.Error {
 	}
 	role, ok := n.tokenRole(r.Header.Get("Authorization"))
 	if !ok {
-		n.metrics.authFailures.WithLabelValues("unauthenticated").Inc()
+		n.metrics.AuthFailures.WithLabelValues("unauthenticated").Inc()
 		if n.authFails.Note(src) {
 			n.log.Warn("request without a valid token", "source", src, "route", r.Pattern)
 		}
 		return errUnauthenticated
 	}
 	if !auth.Allows(role, need) {
-		n.metrics.authFailures.WithLabelValues("permission_denied").Inc()
+		n.metrics.AuthFailures.WithLabelValues("permission_denied").Inc()
 		return errPermissionDenied
 	}
 	return nil

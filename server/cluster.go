@@ -78,7 +78,7 @@ func (n *Node) startCluster() error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	n.gossip = g
-	n.metrics.reg.MustRegister(g.Collectors()...)
+	n.metrics.Reg.MustRegister(g.Collectors()...)
 	n.startService("lease", n.leaseLoop)
 	n.startService("converge", n.convergeLoop)
 	n.startService("guard", n.guardLoop)
@@ -210,7 +210,7 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 func (n *Node) newMember() *cluster.Member {
 	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
 		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
-		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
+		Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 
 // metaApply runs a meta command on the meta leader (cluster.Member.Apply).

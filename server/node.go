@@ -306,7 +306,7 @@ func (n *Node) apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) 
 		return nil, err
 	}
 	for i := range res {
-		n.metrics.results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()
+		n.metrics.Results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()
 	}
 	return res, nil
 }
@@ -398,7 +398,7 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 // postLoop books accepted payments into bills, on the leaders of the
 // groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
 func (n *Node) postLoop(stop <-chan struct{}) {
-	n.every(stop, n.cfg.PostInterval, func() { n.metrics.posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
+	n.every(stop, n.cfg.PostInterval, func() { n.metrics.Posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
 }
 
 // addVoter (standalone) adds or re-adds a node as a voter of the zone and

@@ -77,7 +77,7 @@ func (s schedHost) OwnUndelivered() uint64 {
 
 func (s schedHost) Done() <-chan struct{}             { return s.n.stop }
 func (s schedHost) Logger() *slog.Logger              { return s.n.log }
-func (s schedHost) Registerer() prometheus.Registerer { return s.n.metrics.reg }
+func (s schedHost) Registerer() prometheus.Registerer { return s.n.metrics.Reg }
 func (s schedHost) Now() time.Time                    { return clock.Now() }
 
 // schedGroup is a zone group this node hosts, as the runtime sees it.

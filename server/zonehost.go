@@ -115,7 +115,7 @@ func (z zoneHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) zone
 }
 
 func (z zoneHost) CommitObserver(group string) func(time.Duration) {
-	commits := z.n.metrics.stateCommit.WithLabelValues(group)
+	commits := z.n.metrics.StateCommit.WithLabelValues(group)
 	return func(d time.Duration) { commits.Observe(d.Seconds()) }
 }
 
@@ -158,11 +158,11 @@ func (z zoneHost) Alive() (map[string]bool, bool) {
 func (n *Node) startDrivers() {
 	host := zoneHost{n: n}
 	cfg := zone.DriverConfig{NodeID: n.cfg.NodeID, ApplyTimeout: n.cfg.ApplyTimeout, LeaseDuration: n.cfg.LeaseDuration, Logger: n.log}
-	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.guardMarks, Clears: n.metrics.guardClears,
-		Live: n.metrics.guardLive, MarkSeconds: n.metrics.guardMarkSeconds})
-	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
-	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
-		ReconcileSeconds: n.metrics.reconcileSeconds})
+	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.GuardMarks, Clears: n.metrics.GuardClears,
+		Live: n.metrics.GuardLive, MarkSeconds: n.metrics.GuardMarkSeconds})
+	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.LeaseRenewals)
+	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.FailoverPhase,
+		ReconcileSeconds: n.metrics.ReconcileSeconds})
 	n.moves = zone.NewShardMoveDriver(zoneHost{n, &n.moveTasks}, cfg, n.holdMove)
 }
 
