@@ -8,8 +8,9 @@
 // answers for a zone and forwards a request there, following its leader
 // (route.go; the relay itself is internal/peer's), describes the route
 // table with each zone's leader (routetable.go), tells whether the node
-// can serve every shard now (ready.go, /readyz) and joins a standalone
-// node to its zone (join.go). It reaches the node only through
+// can serve every shard now (ready.go, /readyz), joins a standalone
+// node to its zone (join.go) and keeps a standalone zone's registrations:
+// the nodes' API addresses, its voters (standalone.go). It reaches the node only through
 // Host, which server implements; server keeps the HTTP handlers.
 //
 // cluster imports fsm, zone and internal packages only, never server,

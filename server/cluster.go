@@ -182,7 +182,9 @@ func (c clusterHost) ZoneReplica(z string) *zone.Replica {
 
 func (c clusterHost) Zones() *zone.ReplicaSet { return c.n.zones }
 
-func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
+func (c clusterHost) Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+	return c.n.apply(h, cmds...)
+}
 
 func (c clusterHost) GossipHTTPAddr(id string) string { return c.n.gossipHTTPAddr(id) }
 
@@ -208,7 +210,7 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
-	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
+	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
 		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
 		Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
