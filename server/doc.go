@@ -4,8 +4,9 @@
 // forwards to leaders, serves linearizable reads, runs the poster that
 // books payments into bills (zone.ReplicaSet.Post), hosts the zone drivers
 // (package zone, through zonehost.go) and the batch scheduler's runtime
-// (package scheduler/run, through sched_host.go), and serves metrics (the
-// raft replicas' collector is internal/metrics). Its membership of the
+// (package scheduler/run, through sched_host.go), and serves metrics (its
+// series and the raft replicas' collector are internal/metrics). Its
+// background components run as services (internal/service, service.go). Its membership of the
 // cluster (meta commands, the init, operations, which node answers for a
 // zone and the forwarding there, the route table, readiness, the
 // standalone join) is package cluster, through cluster.go. Calls to other

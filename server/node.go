@@ -24,6 +24,7 @@ import (
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/internal/service"
 	"github.com/rzonedb/rzone/scheduler/run"
 	"github.com/rzonedb/rzone/zone"
 )
@@ -95,7 +96,7 @@ type Node struct {
 	removedOnce sync.Once
 	// services are the node's background components in their start order
 	// (service.go); Shutdown stops them in the reverse order.
-	services []*service
+	services *service.Set
 	// failoverTasks and moveTasks hold the goroutines the failover and
 	// shard move drivers start (zoneHost.Go): their services wait for them.
 	// tasks holds any other driver's.
