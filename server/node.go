@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
-	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
@@ -265,39 +263,14 @@ func (n *Node) FSM() *fsm.FSM {
 	return nil
 }
 
-// apply proposes cmds as one log entry in h's group and waits for their
-// results. The leader stamps the time. Errors wrap ErrNotLeader,
-// ErrNotApplied or ErrUnknownOutcome.
+// apply proposes cmds as one log entry in h's group, their guard marks
+// first, and waits for their results (zone.GuardKeeper.Apply). Errors wrap
+// ErrNotLeader, ErrNotApplied or ErrUnknownOutcome.
 func (n *Node) apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if n.stopping.Load() {
 		return nil, ErrShutdown
 	}
-	now := clock.Now().UnixMilli()
-	for i := range cmds {
-		cmds[i].Time = now
-		// Refuse before proposing what apply would refuse as malformed:
-		// nothing is marked or logged for it.
-		if err := cmds[i].Validate(); err != nil {
-			return nil, err
-		}
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-	end, err := n.guards.Begin(ctx, h, cmds)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	res, index, err := h.Replica().ApplyCommands(cmds, n.cfg.ApplyTimeout)
-	switch {
-	case err == nil:
-		end(index)
-	case errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotLeader):
-		end(0)
-	default:
-		end(math.MaxUint64) // it may yet commit: its mark stays for this term
-	}
-	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
+	res, err := n.guards.Apply(h, n.cfg.ApplyTimeout, func(err error, d time.Duration) { n.metrics.observeApply(cmds[0].Type, err, d) }, cmds...)
 	if err != nil {
 		return nil, err
 	}
