@@ -137,6 +137,37 @@ func (m *Member) ApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaRe
 	}
 }
 
+// ApplyForwarded runs a meta command another node forwarded to this one
+// (the far end of Apply's forwarding). The command is checked
+// (fsm.MetaCmd.Validate) before it is proposed: a malformed one is
+// refused and changes nothing; so is one no node forwards
+// (MetaSetNodeAddr: from outside it would redirect a node), and any
+// command while this replica does not lead the meta group.
+func (m *Member) ApplyForwarded(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	if err := c.Validate(); err != nil {
+		return fsm.MetaResult{}, err
+	}
+	if c.Type == fsm.MetaSetNodeAddr {
+		return fsm.MetaResult{}, api.Errorf(api.CodeInvalidArgument, "meta command %d is not forwarded between nodes", c.Type)
+	}
+	if !m.host.MetaReplica().IsLeader() {
+		return fsm.MetaResult{}, api.Errorf(api.CodeUnavailable, "node %s does not lead the meta group", m.cfg.NodeID)
+	}
+	return m.Apply(ctx, c)
+}
+
+// Roles lists what this node hosts, for gossip: its zone replicas
+// (zone.ReplicaSet.Roles) and "meta" when it votes in the meta group.
+func (m *Member) Roles() []string {
+	roles := m.host.Zones().Roles()
+	if meta := m.host.MetaFSM(); m.host.MetaReplica() != nil && meta != nil {
+		if nd, ok := meta.State().Node(m.cfg.NodeID); ok && nd.MetaVoter {
+			roles = append(roles, "meta")
+		}
+	}
+	return roles
+}
+
 // LeaderID is the id of the meta group's leader, as this node's replica
 // knows it; an error wrapping zone.ErrNoLeader if it knows none.
 func (m *Member) LeaderID() (string, error) {
