@@ -78,12 +78,7 @@ func (n *Node) gossipHTTPAddr(id string) string {
 	if n.gossip == nil {
 		return ""
 	}
-	for _, m := range n.gossip.Members() {
-		if m.NodeID == id {
-			return m.HTTPAddr
-		}
-	}
-	return ""
+	return n.gossip.HTTPAddr(id)
 }
 
 // handleInternalMeta applies a meta command forwarded by another node
