@@ -60,10 +60,8 @@ func (s schedHost) GetJSON(ctx context.Context, addr, path string, reply any) er
 
 func (s schedHost) LedGroups() []run.Group {
 	var out []run.Group
-	for _, h := range s.n.zones.List() {
-		if h.Voter() && h.Replica().IsLeader() && h.Ready() && s.n.zones.LeaseValid(h) {
-			out = append(out, schedGroup{s.n, h})
-		}
+	for _, h := range s.n.zones.Serving() {
+		out = append(out, schedGroup{s.n, h})
 	}
 	return out
 }

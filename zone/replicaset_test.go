@@ -25,3 +25,24 @@ func TestOpenFoundOnlyZoneFolders(t *testing.T) {
 		t.Fatalf("opened %d replicas (%v), want none", len(s.List()), err)
 	}
 }
+
+// TestServing: only the groups this node votes in, leads and has set up
+// may write (standalone: no lease to hold).
+func TestServing(t *testing.T) {
+	r := bootstrapOne(t)
+	s := NewReplicaSet(nil, SetConfig{Zone: "A"})
+	ready := NewHosted("A", r.rep, r.f, true, false)
+	ready.SetReady()
+	follower := NewHosted("C", r.rep, r.f, false, false)
+	follower.SetReady()
+	for _, h := range []*Hosted{ready, follower, NewHosted("B", r.rep, r.f, true, false)} {
+		s.Add(h)
+	}
+	if got := s.Serving(); len(got) != 1 || got[0] != ready {
+		var names []string
+		for _, h := range got {
+			names = append(names, h.Name())
+		}
+		t.Fatalf("serving %v, want only A", names)
+	}
+}
