@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/auth"
@@ -189,17 +188,11 @@ func (n *Node) open() error {
 		return n.openClusterGroups()
 	}
 	// Standalone: the zone's files sit directly in the data dir.
-	h, err := n.zones.Open(cfg.Zone, cfg.DataDir, true)
+	hadState, err := n.zones.OpenStandalone(cfg.Bootstrap)
 	if err != nil {
 		return err
 	}
-	h.SetReady()
-	if cfg.Bootstrap && !h.Replica().HasState() {
-		if err := h.Replica().Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: h.Replica().Addr()}}); err != nil {
-			return err
-		}
-		n.log.Info("bootstrapped a new group")
-	} else if h.Replica().HasState() && cfg.Join != "" {
+	if hadState && cfg.Join != "" {
 		n.log.Info("node has raft state; --join ignored")
 		n.cfg.Join = ""
 	}

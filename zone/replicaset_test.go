@@ -1,9 +1,14 @@
 package zone
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/internal/mux"
 )
 
 // TestOpenFoundOnlyZoneFolders: a data folder without groups opens
@@ -44,5 +49,44 @@ func TestServing(t *testing.T) {
 			names = append(names, h.Name())
 		}
 		t.Fatalf("serving %v, want only A", names)
+	}
+}
+
+// muxHost opens a set's replicas on a raft port of their own.
+type muxHost struct {
+	ReplicaHost
+	mux *mux.Mux
+}
+
+func (h muxHost) Layer(group string) (raft.StreamLayer, error) { return h.mux.Layer(group) }
+func (h muxHost) CommitObserver(string) func(time.Duration)    { return nil }
+func (h muxHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) ReplicaConfig {
+	return ReplicaConfig{Group: group, NodeID: "n1", Dir: dir, Stream: stream,
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 100 * time.Millisecond,
+		SnapshotThreshold: 64, SnapshotInterval: time.Second, TrailingLogs: 16, MaxAppendEntries: 64}
+}
+
+// TestOpenStandalone: a new standalone zone bootstraps its group with the
+// node its one voter and is set up at once; reopened, it reports its
+// state and bootstraps nothing.
+func TestOpenStandalone(t *testing.T) {
+	dir := t.TempDir()
+	for _, wantState := range []bool{false, true} {
+		m, err := mux.Listen("127.0.0.1:0", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewReplicaSet(muxHost{mux: m}, SetConfig{NodeID: "n1", Zone: "A", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+		hadState, err := s.OpenStandalone(true)
+		if err != nil || hadState != wantState {
+			t.Fatalf("open (state before: %v): had state %v, %v", wantState, hadState, err)
+		}
+		h := s.Own()
+		if h == nil || !h.Ready() || !h.Voter() {
+			t.Fatalf("own zone %v: not a set up voter", h)
+		}
+		wait(t, "the one voter leads", h.Replica().IsLeader)
+		s.CloseAll()
+		m.Close()
 	}
 }
