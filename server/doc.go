@@ -6,10 +6,11 @@
 // (package zone, through zonehost.go) and the batch scheduler's runtime
 // (package scheduler/run, through sched_host.go), and serves metrics (its
 // series and the raft replicas' collector are internal/metrics). Its
-// background components run as services (internal/service, service.go). Its membership of the
-// cluster (meta commands, the init, operations, which node answers for a
-// zone and the forwarding there, the route table, readiness, the
-// standalone join) is package cluster, through cluster.go. Calls to other
+// background components run as services (internal/service, service.go).
+// Its membership of the cluster (meta commands, the init, operations,
+// which node answers for a zone and the forwarding there, the route table,
+// readiness, the standalone join and registrations) is package cluster,
+// through cluster.go. Calls to other
 // nodes go through internal/peer, which also relays a forwarded request.
 //
 // server is the top of the node: nothing in fsm, zone, cluster, scheduler,
