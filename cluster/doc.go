@@ -18,8 +18,9 @@
 // (beginop.go), maps node errors and command results to the API's errors
 // (errors.go), describes the route table with each zone's leader
 // (routetable.go), tells whether the node can serve every shard now
-// (ready.go, /readyz) and joins a standalone node to its zone (join.go).
-// It reaches the node only through
+// (ready.go, /readyz), joins a standalone node to its zone (join.go) and
+// keeps a standalone zone's registrations: the nodes' API addresses, its
+// voters (standalone.go). It reaches the node only through
 // Host, which server implements; server keeps the HTTP handlers.
 //
 // cluster imports fsm, zone and internal packages only, never server,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,9 +27,6 @@ type Host interface {
 	ZoneReplica(z string) *zone.Replica
 	// Zones is the node's zone replicas.
 	Zones() *zone.ReplicaSet
-	// HTTPAddrOf is node id's API address as the meta group's node list
-	// (standalone: the zone's registrations) knows it, "" if unknown.
-	HTTPAddrOf(id string) string
 	// GossipHTTPAddr is node id's API address as gossip knows it, "" if
 	// unknown.
 	GossipHTTPAddr(id string) string
@@ -36,12 +34,17 @@ type Host interface {
 	// opening its replica first if it has none; a group that already has
 	// state is left as it is.
 	BootstrapZone(voters []raft.Server) error
+	// Apply proposes cmds as one entry in h's group on this node, its
+	// leader, and waits for their results (a standalone node's
+	// registrations, standalone.go).
+	Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error)
 }
 
 // Config is what a Member needs to know of its node.
 type Config struct {
-	// NodeID is the node's id; HTTPAddr the API address it advertises.
-	NodeID, HTTPAddr string
+	// NodeID is the node's id; HTTPAddr and RaftAddr the API and Raft
+	// addresses it advertises.
+	NodeID, HTTPAddr, RaftAddr string
 	// Zone is the node's zone.
 	Zone string
 	// ApplyTimeout bounds one proposal to the meta group.
@@ -74,11 +77,16 @@ type Member struct {
 	cfg  Config
 	host Host
 	log  *slog.Logger
+
+	// addrs caches node id -> API address (standalone: from the zone's
+	// state machine, standalone.go).
+	addrsMu sync.Mutex
+	addrs   map[string]string
 }
 
 // New returns the membership of the node host with cfg.
 func New(host Host, cfg Config) *Member {
-	return &Member{cfg: cfg, host: host, log: cfg.Logger}
+	return &Member{cfg: cfg, host: host, log: cfg.Logger, addrs: map[string]string{}}
 }
 
 // Apply runs a meta command on the meta leader: here if this replica
@@ -129,6 +137,37 @@ func (m *Member) ApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaRe
 	}
 }
 
+// ApplyForwarded runs a meta command another node forwarded to this one
+// (the far end of Apply's forwarding). The command is checked
+// (fsm.MetaCmd.Validate) before it is proposed: a malformed one is
+// refused and changes nothing; so is one no node forwards
+// (MetaSetNodeAddr: from outside it would redirect a node), and any
+// command while this replica does not lead the meta group.
+func (m *Member) ApplyForwarded(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
+	if err := c.Validate(); err != nil {
+		return fsm.MetaResult{}, err
+	}
+	if c.Type == fsm.MetaSetNodeAddr {
+		return fsm.MetaResult{}, api.Errorf(api.CodeInvalidArgument, "meta command %d is not forwarded between nodes", c.Type)
+	}
+	if !m.host.MetaReplica().IsLeader() {
+		return fsm.MetaResult{}, api.Errorf(api.CodeUnavailable, "node %s does not lead the meta group", m.cfg.NodeID)
+	}
+	return m.Apply(ctx, c)
+}
+
+// Roles lists what this node hosts, for gossip: its zone replicas
+// (zone.ReplicaSet.Roles) and "meta" when it votes in the meta group.
+func (m *Member) Roles() []string {
+	roles := m.host.Zones().Roles()
+	if meta := m.host.MetaFSM(); m.host.MetaReplica() != nil && meta != nil {
+		if nd, ok := meta.State().Node(m.cfg.NodeID); ok && nd.MetaVoter {
+			roles = append(roles, "meta")
+		}
+	}
+	return roles
+}
+
 // LeaderID is the id of the meta group's leader, as this node's replica
 // knows it; an error wrapping zone.ErrNoLeader if it knows none.
 func (m *Member) LeaderID() (string, error) {
@@ -143,7 +182,7 @@ func (m *Member) LeaderID() (string, error) {
 // meta group's node list or else gossip knows it; an error wrapping
 // zone.ErrNoLeader if neither does.
 func (m *Member) LeaderAddr(id string) (string, error) {
-	addr := m.host.HTTPAddrOf(id)
+	addr := m.HTTPAddrOf(id)
 	if addr == "" {
 		addr = m.host.GossipHTTPAddr(id)
 	}

@@ -45,7 +45,7 @@ func (m *Member) standaloneReady(ctx context.Context) error {
 		return h.Replica().Linearizable(ctx, time.Second)
 	}
 	rf := h.Replica().Raft()
-	if _, id := rf.LeaderWithID(); id == "" || m.host.HTTPAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*m.cfg.HeartbeatTimeout {
+	if _, id := rf.LeaderWithID(); id == "" || m.HTTPAddrOf(string(id)) == "" || time.Since(rf.LastContact()) > 2*m.cfg.HeartbeatTimeout {
 		return zone.ErrNoLeader
 	}
 	return nil

@@ -18,11 +18,13 @@ import (
 // state machine (nil: standalone).
 type fakeHost struct{ meta *fsm.Meta }
 
-func (h fakeHost) MetaReplica() *zone.Replica               { return nil }
-func (h fakeHost) MetaFSM() *fsm.Meta                       { return h.meta }
-func (h fakeHost) ZoneReplica(string) *zone.Replica         { return nil }
-func (h fakeHost) Zones() *zone.ReplicaSet                  { return nil }
-func (h fakeHost) HTTPAddrOf(string) string                 { return "" }
+func (h fakeHost) MetaReplica() *zone.Replica       { return nil }
+func (h fakeHost) MetaFSM() *fsm.Meta               { return h.meta }
+func (h fakeHost) ZoneReplica(string) *zone.Replica { return nil }
+func (h fakeHost) Zones() *zone.ReplicaSet          { return nil }
+func (h fakeHost) Apply(*zone.Hosted, ...fsm.Command) ([]fsm.Result, error) {
+	return nil, errors.New("fakeHost applies nothing")
+}
 func (h fakeHost) GossipHTTPAddr(string) string             { return "" }
 func (h fakeHost) BootstrapZone(voters []raft.Server) error { return nil }
 

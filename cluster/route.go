@@ -28,7 +28,7 @@ func (m *Member) ZoneLeaderNow(z string) (addr string, ok bool) {
 			if string(id) == m.cfg.NodeID {
 				return "", true
 			}
-			if addr := m.host.HTTPAddrOf(string(id)); addr != "" {
+			if addr := m.HTTPAddrOf(string(id)); addr != "" {
 				return addr, true
 			}
 		}

@@ -24,7 +24,7 @@ func (m *Member) RouteTable() api.RouteTable {
 		if h := m.host.Zones().Get(z.Name); h != nil {
 			if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
 				zr.Leader = string(id)
-				zr.LeaderHTTP = m.host.HTTPAddrOf(string(id))
+				zr.LeaderHTTP = m.HTTPAddrOf(string(id))
 			}
 		}
 		for _, nd := range st.Nodes {
@@ -74,11 +74,11 @@ func (m *Member) StandaloneRoutes() api.RouteTable {
 	zr := api.ZoneRoute{Zone: m.cfg.Zone}
 	if h := m.host.Zones().Own(); h != nil {
 		if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
-			zr.Leader, zr.LeaderHTTP = string(id), m.host.HTTPAddrOf(string(id))
+			zr.Leader, zr.LeaderHTTP = string(id), m.HTTPAddrOf(string(id))
 		}
 		if servers, err := h.Replica().Members(); err == nil {
 			for _, s := range servers {
-				if a := m.host.HTTPAddrOf(string(s.ID)); a != "" {
+				if a := m.HTTPAddrOf(string(s.ID)); a != "" {
 					zr.Nodes = append(zr.Nodes, a)
 				}
 			}

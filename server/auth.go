@@ -120,7 +120,7 @@ func (g *guardedMux) HandleFunc(pattern string, h func(http.ResponseWriter, *htt
 func (n *Node) authGuard() *auth.Guard {
 	return &auth.Guard{Open: n.certs == nil, Role: n.tokenRole, Fails: &n.authFails, Log: n.log,
 		Initialized: func() bool { return n.clustered && n.metaFSM.State().Initialized },
-		Failed:      func(reason string) { n.metrics.authFailures.WithLabelValues(reason).Inc() }}
+		Failed:      func(reason string) { n.metrics.AuthFailures.WithLabelValues(reason).Inc() }}
 }
 
 // tokenRole is the role of the bearer token in an Authorization header

@@ -16,7 +16,7 @@ func TestBuildInfoMetric(t *testing.T) {
 	n := &Node{}
 	n.metrics = newMetrics(n)
 	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	promhttp.HandlerFor(n.metrics.Reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, line := range strings.Split(rec.Body.String(), "\n") {
 		if strings.HasPrefix(line, "rzone_build_info{") {
 			if !strings.Contains(line, `go="`+runtime.Version()+`"`) || !strings.Contains(line, `revision="`) ||

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +23,7 @@ import (
 func monoNow() int64 { return clock.Mono() }
 
 // openClusterGroups opens the meta replica and every zone replica found on
-// disk (a restart).
+// disk (a restart, zone.ReplicaSet.OpenFound).
 func (n *Node) openClusterGroups() error {
 	layer, err := n.mux.Layer("meta")
 	if err != nil {
@@ -37,22 +34,7 @@ func (n *Node) openClusterGroups() error {
 		layer.Close()
 		return err
 	}
-	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "groups"))
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	for _, e := range entries {
-		z, ok := strings.CutPrefix(e.Name(), "zone-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(n.cfg.DataDir, "groups", e.Name())
-		_, serr := os.Stat(filepath.Join(dir, zone.StoreMarker))
-		if _, err := n.zones.Open(z, dir, z == n.cfg.Zone || serr == nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return n.zones.OpenFound()
 }
 
 // startCluster joins gossip and starts the loops that keep this node's
@@ -78,7 +60,7 @@ func (n *Node) startCluster() error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	n.gossip = g
-	n.metrics.reg.MustRegister(g.Collectors()...)
+	n.metrics.Reg.MustRegister(g.Collectors()...)
 	n.startService("lease", n.leaseLoop)
 	n.startService("converge", n.convergeLoop)
 	n.startService("guard", n.guardLoop)
@@ -88,33 +70,19 @@ func (n *Node) startCluster() error {
 	return nil
 }
 
-// roles lists what this node hosts, for gossip.
-func (n *Node) roles() []string {
-	roles := n.zones.Roles()
-	if n.meta != nil && n.metaFSM != nil {
-		if nd, ok := n.metaFSM.State().Node(n.cfg.NodeID); ok && nd.MetaVoter {
-			roles = append(roles, "meta")
-		}
-	}
-	return roles
-}
+// roles lists what this node hosts, for gossip (cluster.Member.Roles).
+func (n *Node) roles() []string { return n.cluster.Roles() }
 
 // gossipHTTPAddr is a node's API address as gossip knows it.
 func (n *Node) gossipHTTPAddr(id string) string {
 	if n.gossip == nil {
 		return ""
 	}
-	for _, m := range n.gossip.Members() {
-		if m.NodeID == id {
-			return m.HTTPAddr
-		}
-	}
-	return ""
+	return n.gossip.HTTPAddr(id)
 }
 
-// handleInternalMeta applies a meta command forwarded by another node. The
-// command is checked (fsm.MetaCmd.Validate) before it is proposed: a
-// malformed one answers invalid_argument and changes nothing.
+// handleInternalMeta applies a meta command forwarded by another node
+// (cluster.Member.ApplyForwarded).
 func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
 		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
@@ -125,20 +93,7 @@ func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := c.Validate(); err != nil {
-		writeError(w, apiError(err))
-		return
-	}
-	if c.Type == fsm.MetaSetNodeAddr {
-		// No node proposes it; from outside it would redirect a node.
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "meta command %d is not forwarded between nodes", c.Type))
-		return
-	}
-	if !n.meta.IsLeader() {
-		writeError(w, api.Errorf(api.CodeUnavailable, "node %s does not lead the meta group", n.cfg.NodeID))
-		return
-	}
-	res, err := n.metaApply(r.Context(), c)
+	res, err := n.cluster.ApplyForwarded(r.Context(), c)
 	if err != nil {
 		writeError(w, apiError(err))
 		return
@@ -182,7 +137,9 @@ func (c clusterHost) ZoneReplica(z string) *zone.Replica {
 
 func (c clusterHost) Zones() *zone.ReplicaSet { return c.n.zones }
 
-func (c clusterHost) HTTPAddrOf(id string) string { return c.n.httpAddrOf(id) }
+func (c clusterHost) Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
+	return c.n.apply(h, cmds...)
+}
 
 func (c clusterHost) GossipHTTPAddr(id string) string { return c.n.gossipHTTPAddr(id) }
 
@@ -208,9 +165,9 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
-	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
+	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
 		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
-		Count: func(outcome string) { n.metrics.forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
+		Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 
 // metaApply runs a meta command on the meta leader (cluster.Member.Apply).

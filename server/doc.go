@@ -4,14 +4,16 @@
 // forwards to leaders, serves linearizable reads, runs the poster that
 // books payments into bills (zone.ReplicaSet.Post), hosts the zone drivers
 // (package zone, through zonehost.go) and the batch scheduler's runtime
-// (package scheduler/run, through sched_host.go), and serves metrics (the
-// raft replicas' collector is internal/metrics). Its membership of the
-// cluster (meta commands, the init, operations, which node answers for a
-// zone and the forwarding there, what to do with a user's request: its
-// zone, a write applied on the zone's leader, the replica a read is served
-// from, a batch settled zone by zone, the API errors of node errors; the
-// route table, readiness, the standalone join) is package cluster, through
-// cluster.go; server's handlers decode, call it and encode. Calls to other
+// (package scheduler/run, through sched_host.go), and serves metrics (its
+// series and the raft replicas' collector are internal/metrics). Its
+// background components run as services (internal/service, service.go).
+// Its membership of the cluster (meta commands, the init, operations,
+// which node answers for a zone and the forwarding there, what to do with
+// a user's request: its zone, a write applied on the zone's leader, the
+// replica a read is served from, a batch settled zone by zone, the API
+// errors of node errors; the route table, readiness, the standalone join
+// and registrations) is package cluster, through cluster.go; server's
+// handlers decode, call it and encode. Calls to other
 // nodes go through internal/peer, which also relays a forwarded request.
 //
 // server is the top of the node: nothing in fsm, zone, cluster, scheduler,

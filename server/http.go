@@ -121,7 +121,7 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("GET /healthz", n.handleHealthz)
 	mux.HandleFunc("GET /readyz", n.handleReadyz)
 	mux.HandleFunc("GET /v1/openapi.json", handleOpenAPI)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.Reg, promhttp.HandlerOpts{}))
 	console.Register(mux, n.peer) // the web console at /ui/ and its /v1/ui/series
 	if n.cfg.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -171,7 +171,7 @@ func (n *Node) instrument(h http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
-		n.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.Code)).Inc()
-		n.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		n.metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.Code)).Inc()
+		n.metrics.Latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }

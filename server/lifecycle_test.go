@@ -295,7 +295,7 @@ func TestDrainedNodeTakesNoSchedulerTask(t *testing.T) {
 		t.Fatalf("run: %+v", r)
 	}
 	worked := func(i int) float64 {
-		mfs, err := mc.nodes[i].metrics.reg.Gather()
+		mfs, err := mc.nodes[i].metrics.Reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -14,16 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/auth"
 	"github.com/rzonedb/rzone/internal/certs"
-	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/mux"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/internal/service"
 	"github.com/rzonedb/rzone/scheduler/run"
 	"github.com/rzonedb/rzone/zone"
 )
@@ -93,7 +91,7 @@ type Node struct {
 	handoff *zone.Handoff
 	// services are the node's background components in their start order
 	// (service.go); Shutdown stops them in the reverse order.
-	services []*service
+	services *service.Set
 	// failoverTasks and moveTasks hold the goroutines the failover and
 	// shard move drivers start (zoneHost.Go): their services wait for them.
 	// tasks holds any other driver's.
@@ -102,11 +100,6 @@ type Node struct {
 	// status gathers the zone status, and holds the replica states other
 	// nodes last reported (zone/status.go).
 	status *zone.Status
-
-	// addrs caches node id -> HTTP address (standalone: from the zone's
-	// state machine).
-	addrsMu sync.Mutex
-	addrs   map[string]string
 }
 
 // Start opens the node's stores, starts Raft and the HTTP API, and joins or
@@ -128,7 +121,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}),
-		addrs: map[string]string{}, clustered: cfg.clustered(), peer: peer.NewClient(nil)}
+		clustered: cfg.clustered(), peer: peer.NewClient(nil)}
 	n.zones = n.newReplicaSet()
 	n.openMu = n.zones.OpenLock()
 	n.status = n.newStatus()
@@ -193,17 +186,11 @@ func (n *Node) open() error {
 		return n.openClusterGroups()
 	}
 	// Standalone: the zone's files sit directly in the data dir.
-	h, err := n.zones.Open(cfg.Zone, cfg.DataDir, true)
+	hadState, err := n.zones.OpenStandalone(cfg.Bootstrap)
 	if err != nil {
 		return err
 	}
-	h.SetReady()
-	if cfg.Bootstrap && !h.Replica().HasState() {
-		if err := h.Replica().Bootstrap([]raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: h.Replica().Addr()}}); err != nil {
-			return err
-		}
-		n.log.Info("bootstrapped a new group")
-	} else if h.Replica().HasState() && cfg.Join != "" {
+	if hadState && cfg.Join != "" {
 		n.log.Info("node has raft state; --join ignored")
 		n.cfg.Join = ""
 	}
@@ -267,146 +254,40 @@ func (n *Node) FSM() *fsm.FSM {
 	return nil
 }
 
-// apply proposes cmds as one log entry in h's group and waits for their
-// results. The leader stamps the time. Errors wrap ErrNotLeader,
-// ErrNotApplied or ErrUnknownOutcome.
+// apply proposes cmds as one log entry in h's group, their guard marks
+// first, and waits for their results (zone.GuardKeeper.Apply). Errors wrap
+// ErrNotLeader, ErrNotApplied or ErrUnknownOutcome.
 func (n *Node) apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {
 	if n.stopping.Load() {
 		return nil, ErrShutdown
 	}
-	now := clock.Now().UnixMilli()
-	for i := range cmds {
-		cmds[i].Time = now
-		// Refuse before proposing what apply would refuse as malformed:
-		// nothing is marked or logged for it.
-		if err := cmds[i].Validate(); err != nil {
-			return nil, err
-		}
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-	end, err := n.guards.Begin(ctx, h, cmds)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	res, index, err := h.Replica().ApplyCommands(cmds, n.cfg.ApplyTimeout)
-	switch {
-	case err == nil:
-		end(index)
-	case errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotLeader):
-		end(0)
-	default:
-		end(math.MaxUint64) // it may yet commit: its mark stays for this term
-	}
-	n.metrics.observeApply(cmds[0].Type, err, time.Since(start))
+	res, err := n.guards.Apply(h, n.cfg.ApplyTimeout, func(err error, d time.Duration) { n.metrics.observeApply(cmds[0].Type, err, d) }, cmds...)
 	if err != nil {
 		return nil, err
 	}
 	for i := range res {
-		n.metrics.results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()
+		n.metrics.Results.WithLabelValues(cmds[i].Type.String(), res[i].Code.String()).Inc()
 	}
 	return res, nil
 }
 
-// leaderOf returns the node id of the leader of h's group, waiting up to
-// LeaderWait for one.
-func (n *Node) leaderOf(ctx context.Context, h *zone.Hosted) (string, error) {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for {
-		if _, id := h.Replica().Raft().LeaderWithID(); id != "" {
-			return string(id), nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w in zone %s after %s", ErrNoLeader, h.Name(), n.cfg.LeaderWait)
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
-		case <-n.stop:
-			return "", ErrShutdown
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
+// httpAddrOf returns a node's API address (cluster.Member.HTTPAddrOf).
+func (n *Node) httpAddrOf(id string) string { return n.cluster.HTTPAddrOf(id) }
 
-// httpAddrOf returns a node's API address: from the meta group's node list
-// in cluster mode, from the zone's registrations when standalone.
-func (n *Node) httpAddrOf(id string) string {
-	if n.clustered {
-		if n.metaFSM == nil {
-			return ""
-		}
-		if nd, ok := n.metaFSM.State().Node(id); ok {
-			return nd.HTTPAddr
-		}
-		return ""
-	}
-	n.addrsMu.Lock()
-	defer n.addrsMu.Unlock()
-	if a, ok := n.addrs[id]; ok {
-		return a
-	}
-	h := n.zones.Own()
-	if h == nil {
-		return ""
-	}
-	addrs, err := h.FSM().NodeAddrs()
-	if err != nil {
-		return ""
-	}
-	n.addrs = addrs
-	return addrs[id]
-}
-
-func (n *Node) forgetAddrs() {
-	n.addrsMu.Lock()
-	n.addrs = map[string]string{}
-	n.addrsMu.Unlock()
-}
+func (n *Node) forgetAddrs() { n.cluster.ForgetAddrs() }
 
 // leaderLoop (standalone) registers this node's API address whenever it
-// becomes leader and it is not yet recorded.
-func (n *Node) leaderLoop(stop <-chan struct{}) {
-	h := n.zones.Own()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-n.stop:
-			return
-		case isLeader := <-h.Replica().Raft().LeaderCh():
-			if !isLeader {
-				continue
-			}
-			n.log.Info("became leader", "term", h.Replica().Raft().CurrentTerm())
-			if addrs, err := h.FSM().NodeAddrs(); err == nil && addrs[n.cfg.NodeID] == n.cfg.httpAdvertise() {
-				continue
-			}
-			_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: n.cfg.NodeID,
-				RaftAddr: n.cfg.raftAdvertise(), HTTPAddr: n.cfg.httpAdvertise()})
-			if err != nil {
-				n.log.Warn("register self", "err", err)
-			}
-			n.forgetAddrs()
-		}
-	}
-}
+// becomes leader (cluster.Member.RegisterLoop).
+func (n *Node) leaderLoop(stop <-chan struct{}) { n.cluster.RegisterLoop(stop, n.stop) }
 
 // postLoop books accepted payments into bills, on the leaders of the
 // groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
 func (n *Node) postLoop(stop <-chan struct{}) {
-	n.every(stop, n.cfg.PostInterval, func() { n.metrics.posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
+	n.every(stop, n.cfg.PostInterval, func() { n.metrics.Posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
 }
 
-// addVoter (standalone) adds or re-adds a node as a voter of the zone and
-// records its API address. Only the leader may call it.
+// addVoter (standalone) adds a node as a voter of the zone
+// (cluster.Member.AddVoter).
 func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
-	h := n.zones.Own()
-	if err := h.Replica().AddServer(id, raft.ServerAddress(raftAddr), true, n.cfg.ApplyTimeout); err != nil {
-		return err
-	}
-	_, err := n.apply(h, fsm.Command{Type: fsm.CmdRegisterNode, NodeID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
-	n.forgetAddrs()
-	return err
+	return n.cluster.AddVoter(id, raftAddr, httpAddr)
 }

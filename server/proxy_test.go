@@ -36,8 +36,9 @@ func TestProxyCutReplyIsAnError(t *testing.T) {
 	}))
 	defer whole.Close()
 
-	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, addrs: map[string]string{}, peer: peer.NewClient(nil)}
+	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, peer: peer.NewClient(nil)}
 	n.metrics = newMetrics(n)
+	n.cluster = n.newMember()
 	forward := func(srv *httptest.Server, write bool) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", strings.NewReader(`{}`))

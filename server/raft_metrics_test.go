@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/client"
-	"github.com/rzonedb/rzone/zone"
 )
 
 // scrape returns node i's /metrics as lines.
@@ -135,26 +134,4 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 		_, applied := sample(lines, "rzone_fsm_applied_index", `role="failover_store"`)
 		return ok && v == 1 && applied
 	})
-}
-
-// TestReplicaRoles: each hosted group gets the role it is hosted in.
-func TestReplicaRoles(t *testing.T) {
-	n := &Node{cfg: Config{Zone: "A"}}
-	n.zones = n.newReplicaSet()
-	for _, h := range []*zone.Hosted{zone.NewHosted("A", nil, nil, true, false), zone.NewHosted("C", nil, nil, false, false), zone.NewHosted("B-f1", nil, nil, true, true)} {
-		n.zones.Add(h)
-	}
-	got := map[string]string{}
-	for _, r := range n.replicas() {
-		got[r.Group] = r.Role
-	}
-	want := map[string]string{"zone/A": roleZone, "zone/C": roleAsyncFollower, "zone/B-f1": roleFailoverStore}
-	if len(got) != len(want) {
-		t.Fatalf("roles %v, want %v", got, want)
-	}
-	for g, r := range want {
-		if got[g] != r {
-			t.Errorf("%s: role %q, want %q", g, got[g], r)
-		}
-	}
 }

@@ -60,10 +60,8 @@ func (s schedHost) GetJSON(ctx context.Context, addr, path string, reply any) er
 
 func (s schedHost) LedGroups() []run.Group {
 	var out []run.Group
-	for _, h := range s.n.zones.List() {
-		if h.Voter() && h.Replica().IsLeader() && h.Ready() && s.n.zones.LeaseValid(h) {
-			out = append(out, schedGroup{s.n, h})
-		}
+	for _, h := range s.n.zones.Serving() {
+		out = append(out, schedGroup{s.n, h})
 	}
 	return out
 }
@@ -77,7 +75,7 @@ func (s schedHost) OwnUndelivered() uint64 {
 
 func (s schedHost) Done() <-chan struct{}             { return s.n.stop }
 func (s schedHost) Logger() *slog.Logger              { return s.n.log }
-func (s schedHost) Registerer() prometheus.Registerer { return s.n.metrics.reg }
+func (s schedHost) Registerer() prometheus.Registerer { return s.n.metrics.Reg }
 func (s schedHost) Now() time.Time                    { return clock.Now() }
 
 // schedGroup is a zone group this node hosts, as the runtime sees it.

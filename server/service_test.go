@@ -75,7 +75,7 @@ func checkServices(t *testing.T, c Config, want []string, ready func(*Node) bool
 	waitFor(t, 15*time.Second, "node ready", func() bool { return ready(nd) })
 	time.Sleep(300 * time.Millisecond) // the loops tick (converge's every 250 ms)
 	var names []string
-	for _, s := range nd.services {
+	for _, s := range nd.services.List() {
 		names = append(names, s.Name())
 	}
 	if !slices.Equal(names, want) {
@@ -85,9 +85,9 @@ func checkServices(t *testing.T, c Config, want []string, ready func(*Node) bool
 		t.Fatal(err)
 	}
 	stopped = true
-	for _, s := range nd.services {
+	for _, s := range nd.services.List() {
 		select {
-		case <-s.done:
+		case <-s.Done():
 		default:
 			t.Errorf("service %s still runs after Shutdown returned", s.Name())
 		}

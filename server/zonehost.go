@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
-	"github.com/rzonedb/rzone/internal/gossip"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -79,14 +77,7 @@ func (z zoneHost) GetJSON(ctx context.Context, addr, path string, out any) error
 	return z.n.peer.GetJSON(ctx, addr, path, out)
 }
 
-func (z zoneHost) Answers(ctx context.Context, addr string) bool {
-	req, _ := z.n.peer.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
-	resp, err := z.n.peer.Do(req)
-	if err == nil {
-		resp.Body.Close()
-	}
-	return err == nil
-}
+func (z zoneHost) Answers(ctx context.Context, addr string) bool { return z.n.peer.Answers(ctx, addr) }
 
 // Go runs fn in a goroutine that the service which started it (or, for a
 // host without tasks, Shutdown) waits for.
@@ -115,7 +106,7 @@ func (z zoneHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) zone
 }
 
 func (z zoneHost) CommitObserver(group string) func(time.Duration) {
-	commits := z.n.metrics.stateCommit.WithLabelValues(group)
+	commits := z.n.metrics.StateCommit.WithLabelValues(group)
 	return func(d time.Duration) { commits.Observe(d.Seconds()) }
 }
 
@@ -146,11 +137,7 @@ func (z zoneHost) Alive() (map[string]bool, bool) {
 	if z.n.gossip == nil {
 		return nil, false
 	}
-	alive := map[string]bool{}
-	for _, m := range z.n.gossip.Members() {
-		alive[m.NodeID] = m.State == gossip.StateAlive
-	}
-	return alive, true
+	return z.n.gossip.AliveByID(), true
 }
 
 // startDrivers makes the node's zone drivers (before its replicas open:
@@ -158,11 +145,11 @@ func (z zoneHost) Alive() (map[string]bool, bool) {
 func (n *Node) startDrivers() {
 	host := zoneHost{n: n}
 	cfg := zone.DriverConfig{NodeID: n.cfg.NodeID, ApplyTimeout: n.cfg.ApplyTimeout, LeaseDuration: n.cfg.LeaseDuration, Logger: n.log}
-	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.guardMarks, Clears: n.metrics.guardClears,
-		Live: n.metrics.guardLive, MarkSeconds: n.metrics.guardMarkSeconds})
-	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.leaseRenewals)
-	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.failoverPhase,
-		ReconcileSeconds: n.metrics.reconcileSeconds})
+	n.guards = zone.NewGuardKeeper(host, cfg, zone.GuardMetrics{Marks: n.metrics.GuardMarks, Clears: n.metrics.GuardClears,
+		Live: n.metrics.GuardLive, MarkSeconds: n.metrics.GuardMarkSeconds})
+	n.leases = zone.NewLeaseKeeper(host, cfg, n.metrics.LeaseRenewals)
+	n.failover = zone.NewFailoverDriver(zoneHost{n, &n.failoverTasks}, cfg, n.leases, zone.FailoverMetrics{Phase: n.metrics.FailoverPhase,
+		ReconcileSeconds: n.metrics.ReconcileSeconds})
 	n.moves = zone.NewShardMoveDriver(zoneHost{n, &n.moveTasks}, cfg, n.holdMove)
 }
 

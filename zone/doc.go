@@ -11,8 +11,8 @@
 // gate of shard ownership and lease, gate.go), the
 // promotion of a stopped replica into a new group on failover
 // (promote.go), the guard marks a zone leader keeps in its backup zone
-// (guard.go, carried there by guardkeeper.go and marker.go, checked there
-// by marks.go), the ownership leases a zone leader renews (lease.go), the
+// (guard.go, carried there by guardkeeper.go, which proposes a node's
+// writes after their marks, and marker.go, checked there by marks.go), the ownership leases a zone leader renews (lease.go), the
 // meta leader's driver of failovers and reconciliations
 // (failover.go, reconcile.go) and of shard moves (shardmove.go), the
 // receiving side of a shard's moves and merges (shardops.go), and the

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/clock"
 	"github.com/rzonedb/rzone/internal/inject"
 )
 
@@ -185,6 +187,43 @@ func (k *GuardKeeper) Begin(ctx context.Context, h Group, cmds []fsm.Command) (f
 		return nil, api.Errorf(api.CodeLeaseExpired, "zone %s's ownership lease ended while the write's guard marks were recorded; not applied, retry", h.Name())
 	}
 	return end, nil
+}
+
+// Apply proposes cmds as one log entry in h's group and waits for their
+// results, their accounts marked in the backup zone first (Begin, bounded
+// by timeout as the proposal is). It stamps the time and refuses, before
+// anything is marked or proposed, what the state machine would refuse as
+// malformed. observe, if not nil, gets the outcome and the time from the
+// marks to the result of a proposal that was made. Errors wrap
+// ErrNotLeader, ErrNotApplied or ErrUnknownOutcome.
+func (k *GuardKeeper) Apply(h *Hosted, timeout time.Duration, observe func(error, time.Duration), cmds ...fsm.Command) ([]fsm.Result, error) {
+	now := clock.Now().UnixMilli()
+	for i := range cmds {
+		cmds[i].Time = now
+		if err := cmds[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	end, err := k.Begin(ctx, h, cmds)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	res, index, err := h.Replica().ApplyCommands(cmds, timeout)
+	switch {
+	case err == nil:
+		end(index)
+	case errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotLeader):
+		end(0)
+	default:
+		end(math.MaxUint64) // it may yet commit: its mark stays for this term
+	}
+	if observe != nil {
+		observe(err, time.Since(start))
+	}
+	return res, err
 }
 
 // fenced reports whether cmds are writes the zone makes under its ownership

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+	imetrics "github.com/rzonedb/rzone/internal/metrics"
 )
 
 // Metrics are the storage series of a node's replicas, labelled by group
@@ -129,4 +130,26 @@ func (t *timedSink) Cancel() error {
 	t.done = true
 	t.s.m.snapshots.WithLabelValues(t.s.group, "canceled").Inc()
 	return t.SnapshotSink.Cancel()
+}
+
+// RaftReplicas lists every zone replica the set holds now, with the role
+// the node hosts it in, for the raft series (metrics.RaftCollector). A
+// voter's lease is read in cluster mode only.
+func (s *ReplicaSet) RaftReplicas() []imetrics.Replica {
+	var out []imetrics.Replica
+	for _, h := range s.List() {
+		role := imetrics.RoleZone
+		switch {
+		case h.Store():
+			role = imetrics.RoleFailoverStore
+		case !h.Voter():
+			role = imetrics.RoleAsyncFollower
+		}
+		r := imetrics.Replica{Group: "zone/" + h.Name(), Role: role, Rep: h.Replica(), Applied: h.FSM().AppliedIndex}
+		if s.cfg.Clustered && h.Voter() {
+			r.LeaseUntil = h.Lease().Until
+		}
+		out = append(out, r)
+	}
+	return out
 }

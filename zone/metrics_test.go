@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	imetrics "github.com/rzonedb/rzone/internal/metrics"
 )
 
 func value(t *testing.T, m prometheus.Metric) float64 {
@@ -50,5 +51,29 @@ func TestSnapshotMetrics(t *testing.T) {
 	}
 	if got := value(t, m.snapshotBytes.WithLabelValues("zone/A")); got != 1000 {
 		t.Errorf("snapshot size %v, want 1000", got)
+	}
+}
+
+// TestReplicaRoles: each hosted group gets the role it is hosted in.
+func TestReplicaRoles(t *testing.T) {
+	s := NewReplicaSet(nil, SetConfig{Zone: "A"})
+	for _, h := range []*Hosted{NewHosted("A", nil, nil, true, false), NewHosted("C", nil, nil, false, false), NewHosted("B-f1", nil, nil, true, true)} {
+		s.Add(h)
+	}
+	got := map[string]string{}
+	for _, r := range s.RaftReplicas() {
+		got[r.Group] = r.Role
+		if r.LeaseUntil != nil {
+			t.Errorf("%s: a lease read on a standalone node", r.Group)
+		}
+	}
+	want := map[string]string{"zone/A": imetrics.RoleZone, "zone/C": imetrics.RoleAsyncFollower, "zone/B-f1": imetrics.RoleFailoverStore}
+	if len(got) != len(want) {
+		t.Fatalf("roles %v, want %v", got, want)
+	}
+	for g, r := range want {
+		if got[g] != r {
+			t.Errorf("%s: role %q, want %q", g, got[g], r)
+		}
 	}
 }

@@ -8,12 +8,23 @@ import "github.com/rzonedb/rzone/fsm"
 // idempotent, so a post proposed by a leader that then lost its term does
 // no harm. It returns how many payments were booked.
 func (s *ReplicaSet) Post(batch int) (posted int) {
-	for _, h := range s.List() {
-		if h.Voter() && h.Replica().IsLeader() && h.Ready() && s.LeaseValid(h) {
-			posted += s.postSome(h, batch)
-		}
+	for _, h := range s.Serving() {
+		posted += s.postSome(h, batch)
 	}
 	return posted
+}
+
+// Serving lists, in name order, the groups this node votes in and leads
+// now with their shards set up (Ready) and their lease held (LeaseValid):
+// those that may write.
+func (s *ReplicaSet) Serving() []*Hosted {
+	var out []*Hosted
+	for _, h := range s.List() {
+		if h.Voter() && h.Replica().IsLeader() && h.Ready() && s.LeaseValid(h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // postSome books up to batch of h's unposted payments.

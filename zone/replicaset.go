@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,6 +113,48 @@ func (s *ReplicaSet) Open(zoneName, dir string, voter bool) (*Hosted, error) {
 	h := NewHosted(zoneName, rep, f, voter, voter && zoneName != s.cfg.Zone)
 	s.Add(h)
 	return h, nil
+}
+
+// OpenStandalone opens a standalone node's one zone replica, whose files
+// sit directly in the data folder, set up at once (a standalone zone owns
+// every shard). With bootstrap, a replica without Raft state forms a new
+// group with this node its one voter. hadState reports whether the
+// replica had Raft state when it opened.
+func (s *ReplicaSet) OpenStandalone(bootstrap bool) (hadState bool, err error) {
+	h, err := s.Open(s.cfg.Zone, s.cfg.DataDir, true)
+	if err != nil {
+		return false, err
+	}
+	h.SetReady()
+	if hadState = h.Replica().HasState(); bootstrap && !hadState {
+		if err := h.Replica().Bootstrap([]raft.Server{{ID: raft.ServerID(s.cfg.NodeID), Address: h.Replica().Addr()}}); err != nil {
+			return false, err
+		}
+		s.log.Info("bootstrapped a new group")
+	}
+	return hadState, nil
+}
+
+// OpenFound opens every zone replica found in the node's data folder (a
+// restart): the own zone's and the failover stores' (StoreMarker in their
+// folder) as voters, the others as async followers.
+func (s *ReplicaSet) OpenFound() error {
+	entries, err := os.ReadDir(filepath.Join(s.cfg.DataDir, "groups"))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, e := range entries {
+		z, ok := strings.CutPrefix(e.Name(), "zone-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(s.cfg.DataDir, "groups", e.Name())
+		_, serr := os.Stat(filepath.Join(dir, StoreMarker))
+		if _, err := s.Open(z, dir, z == s.cfg.Zone || serr == nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Add registers an open replica h (Open does; tests add their own).

@@ -124,6 +124,27 @@ func (g *Gossip) Alive() []Meta {
 	return metas
 }
 
+// AliveByID maps the id of every member this node knows of (Members) to
+// whether it is in StateAlive.
+func (g *Gossip) AliveByID() map[string]bool {
+	alive := map[string]bool{}
+	for _, m := range g.view.list() {
+		alive[m.NodeID] = m.State == StateAlive
+	}
+	return alive
+}
+
+// HTTPAddr returns the API address member id gossips, "" if this node
+// knows no such member.
+func (g *Gossip) HTTPAddr(id string) string {
+	for _, m := range g.view.list() {
+		if m.NodeID == id {
+			return m.HTTPAddr
+		}
+	}
+	return ""
+}
+
 // LocalMeta returns the Meta this node gossips now.
 func (g *Gossip) LocalMeta() Meta {
 	g.metaMu.Lock()

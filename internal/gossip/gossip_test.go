@@ -38,6 +38,12 @@ func TestMembersSeeEachOtherWithMeta(t *testing.T) {
 			if m.Addr != nodes[i].Addr() {
 				t.Errorf("%s sees %s at %s, want %s", g.cfg.Meta.NodeID, ids[i], m.Addr, nodes[i].Addr())
 			}
+			if a := g.HTTPAddr(ids[i]); a != testMeta(ids[i]).HTTPAddr {
+				t.Errorf("%s: HTTPAddr(%s) = %q, want %q", g.cfg.Meta.NodeID, ids[i], a, testMeta(ids[i]).HTTPAddr)
+			}
+		}
+		if a := g.HTTPAddr("z9"); a != "" {
+			t.Errorf("%s: HTTPAddr of an unknown member %q", g.cfg.Meta.NodeID, a)
 		}
 		waitEvent(t, g, EventJoin, "d1", time.Second)
 	}
@@ -122,6 +128,9 @@ func TestKilledMemberReportedDead(t *testing.T) {
 		}
 		if slices.ContainsFunc(g.Alive(), func(m Meta) bool { return m.NodeID == "d1" }) {
 			t.Errorf("%s still lists d1 in Alive", id)
+		}
+		if alive := g.AliveByID(); len(alive) != 4 || alive["d1"] || !alive[id] {
+			t.Errorf("%s: AliveByID %v, want d1 listed not alive and itself alive", id, alive)
 		}
 		waitEvent(t, g, EventDead, "d1", time.Second)
 	}

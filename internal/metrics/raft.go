@@ -8,6 +8,14 @@ import (
 	"github.com/rzonedb/rzone/internal/clock"
 )
 
+// Roles a node hosts a group in, the role label of the raft series.
+const (
+	RoleZone          = "zone"           // a voter of the node's own zone
+	RoleMeta          = "meta"           // the meta group
+	RoleAsyncFollower = "async_follower" // a non-voter of a zone this node's zone backs up
+	RoleFailoverStore = "failover_store" // a voter of a failover store
+)
+
 // Replica is one group a node hosts, as the raft series see it.
 type Replica struct {
 	// Group and Role label the group's series: meta or zone/NAME, and the

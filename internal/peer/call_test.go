@@ -67,3 +67,20 @@ func TestCallOutcomes(t *testing.T) {
 		t.Fatalf("read with a lost reply: %v, want unavailable", err)
 	}
 }
+
+// TestAnswers: any reply to /healthz counts as an answer; a node that does
+// not listen does not answer.
+func TestAnswers(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	c := NewClient(nil)
+	if !c.Answers(context.Background(), addr) {
+		t.Error("a node replying 503 does not answer")
+	}
+	hs.Close()
+	if c.Answers(context.Background(), addr) {
+		t.Error("a closed node answers")
+	}
+}

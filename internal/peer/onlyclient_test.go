@@ -139,7 +139,6 @@ func httpClientUses(t *testing.T, path string) []httpUse {
 // (Client.Do) instead of PostJSON or GetJSON, each for a reason the JSON
 // calls cannot serve.
 var rawCallHomes = map[string]string{
-	"server/zonehost.go":         "a liveness probe: any reply counts",
 	"internal/console/series.go": "the console's reads carry the user's own credentials and Accept header",
 }
 

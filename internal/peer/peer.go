@@ -68,6 +68,17 @@ func (c *Client) NewRequest(ctx context.Context, method, addr, path string, body
 // Do sends req. The caller closes the reply's body.
 func (c *Client) Do(req *http.Request) (*http.Response, error) { return c.hc.Do(req) }
 
+// Answers reports whether the node at addr answers GET /healthz: a
+// liveness probe, any reply counts.
+func (c *Client) Answers(ctx context.Context, addr string) bool {
+	req, _ := c.NewRequest(ctx, http.MethodGet, addr, "/healthz", nil)
+	resp, err := c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err == nil
+}
+
 // CloseIdle closes the idle connections, so the next calls handshake
 // again (after a certificate rotation, for one).
 func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
