@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/auth"
 )
 
@@ -103,7 +104,7 @@ func (g *guardedMux) Handle(pattern string, h http.Handler) {
 	g.patterns = append(g.patterns, pattern)
 	g.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e := g.guard.Check(r, need); e != nil {
-			writeError(w, e)
+			api.WriteError(w, e)
 			return
 		}
 		h.ServeHTTP(w, r)

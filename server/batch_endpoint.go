@@ -30,14 +30,14 @@ func (n *Node) handleAccountBatch(w http.ResponseWriter, r *http.Request) {
 func serveBatch[T any](n *Node, w http.ResponseWriter, r *http.Request, k cluster.BatchKind[T]) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBatchBodyBytes+1))
 	if err != nil || len(data) > api.MaxBatchBodyBytes {
-		writeError(w, api.Errorf(api.CodePayloadTooLarge, "a batch body is at most %d bytes", api.MaxBatchBodyBytes))
+		api.WriteError(w, api.Errorf(api.CodePayloadTooLarge, "a batch body is at most %d bytes", api.MaxBatchBodyBytes))
 		return
 	}
 	items, err := k.Decode(data)
 	if err != nil {
-		writeError(w, err.(*api.Error))
+		api.WriteError(w, err.(*api.Error))
 		return
 	}
 	hops, _ := strconv.Atoi(r.Header.Get(HeaderForwarded))
-	writeJSON(w, http.StatusOK, api.BatchResponse{Results: cluster.ApplyBatch(n.cluster, r.Context(), k, items, hops)})
+	api.WriteJSON(w, http.StatusOK, api.BatchResponse{Results: cluster.ApplyBatch(n.cluster, r.Context(), k, items, hops)})
 }

@@ -9,9 +9,9 @@ import (
 )
 
 func (n *Node) handleListBills(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
+	user, aerr := api.PathUser(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {
@@ -24,23 +24,23 @@ func (n *Node) handleListBills(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) handleGetBill(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
+	user, aerr := api.PathUser(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	cycle, err := api.ParseCycle(r.PathValue("cycle"))
 	if err != nil {
-		writeError(w, err.(*api.Error))
+		api.WriteError(w, err.(*api.Error))
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) { return f.Bill(user, cycle) })
 }
 
 func (n *Node) handleNotifications(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
+	user, aerr := api.PathUser(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {

@@ -54,7 +54,7 @@ func (n *Node) startCluster() error {
 	// gossip adds the node's id itself; n.log has it already.
 	gc.Logger = n.cfg.Logger.With("node_zone", n.cfg.Zone, "part", "gossip")
 	gc.Meta = gossip.Meta{NodeID: n.cfg.NodeID, Zone: n.cfg.Zone, HTTPAddr: n.cfg.httpAdvertise(),
-		RaftAddr: n.cfg.raftAdvertise(), Roles: n.roles()}
+		RaftAddr: n.cfg.raftAdvertise(), Roles: n.cluster.Roles()}
 	g, err := gossip.Start(gc)
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
@@ -70,9 +70,6 @@ func (n *Node) startCluster() error {
 	return nil
 }
 
-// roles lists what this node hosts, for gossip (cluster.Member.Roles).
-func (n *Node) roles() []string { return n.cluster.Roles() }
-
 // gossipHTTPAddr is a node's API address as gossip knows it.
 func (n *Node) gossipHTTPAddr(id string) string {
 	if n.gossip == nil {
@@ -85,20 +82,20 @@ func (n *Node) gossipHTTPAddr(id string) string {
 // (cluster.Member.ApplyForwarded).
 func (n *Node) handleInternalMeta(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "not a cluster node"))
 		return
 	}
 	var c fsm.MetaCmd
 	if err := decodeLarge(r, &c); err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
 	res, err := n.cluster.ApplyForwarded(r.Context(), c)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // leaseLoop renews the ownership lease of every group this node leads and
@@ -166,28 +163,9 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
 	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
-		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: apiError,
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: cluster.APIError,
 		Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
-
-// metaApply runs a meta command on the meta leader (cluster.Member.Apply).
-func (n *Node) metaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	return n.cluster.Apply(ctx, c)
-}
-
-// metaApplyIdempotent is metaApply for a command that may be applied twice
-// with one effect (cluster.Member.ApplyIdempotent).
-func (n *Node) metaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	return n.cluster.ApplyIdempotent(ctx, c)
-}
-
-// noteOp records an operation's phase and progress (cluster.Member.NoteOp).
-func (n *Node) noteOp(ctx context.Context, id, phase string, progress int, detail string, err error) {
-	n.cluster.NoteOp(ctx, id, phase, progress, detail, err)
-}
-
-// newOpID makes an operation id (cluster.NewOpID).
-func newOpID() string { return cluster.NewOpID() }
 
 // joinLoop (standalone) asks the member at Config.Join to add this node,
 // until it succeeds or the node stops (cluster.Member.JoinLoop).

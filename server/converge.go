@@ -30,7 +30,7 @@ func (n *Node) updateGossip() {
 	if n.gossip == nil {
 		return
 	}
-	if err := n.gossip.SetRoles(n.roles()); err != nil {
+	if err := n.gossip.SetRoles(n.cluster.Roles()); err != nil {
 		n.log.Debug("gossip meta", "err", err)
 	}
 }

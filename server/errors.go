@@ -24,23 +24,16 @@ var (
 // the explicit insecure mode: a node never runs open by accident.
 var ErrOpen = errors.New("refusing to run open: give --certs-dir (see `rzone cert`), or --insecure to run without TLS and tokens")
 
-// apiError turns a node error into the API's error (cluster.APIError).
-func apiError(err error) *api.Error { return cluster.APIError(err) }
-
-// resultError turns a command's business outcome into the API's error, or
-// nil when it succeeded (cluster.ResultError).
-func resultError(r fsm.Result) *api.Error { return cluster.ResultError(r) }
-
 // metaRefused answers a request whose meta command did not apply (err) or
 // that the meta state machine refused (res.Err, answered with code), and
 // reports whether it answered; on false the handler goes on with res.
 func metaRefused(w http.ResponseWriter, res fsm.MetaResult, err error, code api.Code) bool {
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return true
 	}
 	if res.Err != "" {
-		writeError(w, api.Errorf(code, "%s", res.Err))
+		api.WriteError(w, api.Errorf(code, "%s", res.Err))
 		return true
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
@@ -45,18 +46,18 @@ func (n *Node) zoneCommand(w http.ResponseWriter, r *http.Request, typ byte) {
 	name := r.PathValue("zone")
 	wait, aerr := waitParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	if aerr := zone.CheckZoneCommand(n.metaFSM.State(), typ, name, r.URL.Query().Get("force")); aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
-	o, err := n.cluster.BeginOp(ctx, fsm.MetaCmd{Type: typ, Zone: name, OpID: newOpID()}, api.CodeFailover, "took the command on zone "+name)
+	o, err := n.cluster.BeginOp(ctx, fsm.MetaCmd{Type: typ, Zone: name, OpID: cluster.NewOpID()}, api.CodeFailover, "took the command on zone "+name)
 	cancel()
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
 	n.writeOp(w, r, o, wait)
@@ -69,12 +70,12 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 	shard, err := strconv.Atoi(r.PathValue("shard"))
 	group := r.URL.Query().Get("group")
 	if err != nil || shard < 0 || shard >= fsm.NumShards || group == "" {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "merge needs a shard and ?group="))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "merge needs a shard and ?group="))
 		return
 	}
 	var recs []fsm.Record
 	if err := decodeLarge(r, &recs); err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
 	res, err := n.zones.Merge(n.metaFSM, group, shard, recs)
@@ -84,7 +85,7 @@ func (n *Node) handleMergeShard(w http.ResponseWriter, r *http.Request) {
 // writeApplied answers a command proposed in a zone group: err's or the
 // result's error, else 200 with body.
 func writeApplied(w http.ResponseWriter, res fsm.Result, err error, body any) {
-	if e := resultError(res); err == nil && e != nil {
+	if e := cluster.ResultError(res); err == nil && e != nil {
 		err = e
 	}
 	writeResult(w, body, err)

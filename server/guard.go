@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/rzonedb/rzone/cluster"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
 )
 
@@ -16,14 +18,14 @@ import (
 func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 	var req zone.MarksRequest
 	if err := decodeLarge(r, &req); err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
 	if err := n.zones.ApplyMarks(n.metaFSM, req); err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"marks": len(req.Marks)})
+	api.WriteJSON(w, http.StatusOK, map[string]int{"marks": len(req.Marks)})
 }
 
 // handleInternalGuard returns the marks of ?zone= held in this node's zone
@@ -31,10 +33,10 @@ func (n *Node) handleInternalMarks(w http.ResponseWriter, r *http.Request) {
 func (n *Node) handleInternalGuard(w http.ResponseWriter, r *http.Request) {
 	info, err := n.zones.ReadOwnGuard(r.Context(), r.URL.Query().Get("zone"), n.cfg.ReadTimeout)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	api.WriteJSON(w, http.StatusOK, info)
 }
 
 // guardLoop clears, on the own zone's leader, the marks the backup zone's

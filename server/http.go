@@ -29,7 +29,7 @@ const (
 	HeaderLastContact  = api.HeaderLastContact
 	HeaderInsecure     = api.HeaderInsecure
 	// HeaderForwarded counts the hops of a forwarded request; a node that
-	// gets one at maxHops and cannot serve it answers unavailable instead of
+	// gets one at cluster.MaxHops and cannot serve it answers unavailable instead of
 	// forwarding again.
 	HeaderForwarded = peer.HeaderHops
 )
@@ -131,10 +131,10 @@ func (n *Node) routes(sm *http.ServeMux) *guardedMux {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := api.AllowedMethods(sm, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, api.Errorf(api.CodeMethodNotAllowed, "%s %s: the path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			api.WriteError(w, api.Errorf(api.CodeMethodNotAllowed, "%s %s: the path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 			return
 		}
-		writeError(w, api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -144,17 +144,6 @@ func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(api.OpenAPI)
 }
-
-// The handlers' generic helpers are internal/api's (http.go there).
-var (
-	writeJSON   = api.WriteJSON
-	writeError  = api.WriteError
-	readBody    = api.ReadBody
-	readRequest = api.ReadRequest
-	pathUser    = api.PathUser
-	pathUserKey = api.PathUserKey
-	staleParam  = api.StaleParam
-)
 
 // instrument sets the node's reply headers and counts and times every
 // request by route and status.

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -15,12 +16,12 @@ import (
 // instead of a new one (201).
 func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	job := r.PathValue("job")
 	if aerr := n.sched.CheckJob(job); aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	var req api.RunRequest
@@ -28,7 +29,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cycle, _ := api.ParseCycle(req.Cycle)
-	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCreateRun, Sched: &fsm.SchedCmd{Job: job, Cycle: cycle}})
+	res, err := n.cluster.Apply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCreateRun, Sched: &fsm.SchedCmd{Job: job, Cycle: cycle}})
 	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
@@ -36,7 +37,7 @@ func (n *Node) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 	if res.Sched.Exists {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, n.sched.RunView(*res.Sched.Run))
+	api.WriteJSON(w, status, n.sched.RunView(*res.Sched.Run))
 }
 
 // handleListRuns lists the runs the meta group keeps, newest first.
@@ -44,7 +45,7 @@ func (n *Node) handleListRuns(w http.ResponseWriter, r *http.Request) {
 	if n.forwardSchedRead(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, n.sched.Runs())
+	api.WriteJSON(w, http.StatusOK, n.sched.Runs())
 }
 
 // handleGetRun reports a run's progress.
@@ -55,10 +56,10 @@ func (n *Node) handleGetRun(w http.ResponseWriter, r *http.Request) {
 	}
 	run, found := n.sched.FindRun(id)
 	if !found {
-		writeError(w, api.Errorf(api.CodeNotFound, "run %d not found", id))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "run %d not found", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.sched.RunView(run))
+	api.WriteJSON(w, http.StatusOK, n.sched.RunView(run))
 }
 
 // handleCancelRun stops a run: no more tasks are leased, and reports of
@@ -69,14 +70,14 @@ func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
-	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCancel, Sched: &fsm.SchedCmd{Run: id}})
+	res, err := n.cluster.Apply(r.Context(), fsm.MetaCmd{Type: fsm.MetaSchedCancel, Sched: &fsm.SchedCmd{Run: id}})
 	if metaRefused(w, res, err, api.CodeNotFound) {
 		return
 	}
-	writeJSON(w, http.StatusOK, n.sched.RunView(*res.Sched.Run))
+	api.WriteJSON(w, http.StatusOK, n.sched.RunView(*res.Sched.Run))
 }
 
 // forwardSchedRead serves a run read from the meta leader, which knows the
@@ -84,7 +85,7 @@ func (n *Node) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 // leads, the request was forwarded already, or no leader is known).
 func (n *Node) forwardSchedRead(w http.ResponseWriter, r *http.Request) bool {
 	if !n.clustered {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return true
 	}
 	if n.meta.IsLeader() || r.Header.Get(HeaderForwarded) != "" {

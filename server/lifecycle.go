@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 )
 
@@ -16,7 +17,7 @@ import (
 // else it has answered so.
 func (n *Node) clusterReady(w http.ResponseWriter) bool {
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return false
 	}
 	return true
@@ -43,13 +44,13 @@ func (n *Node) handleNodeDrain(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	nd, ok := n.metaFSM.State().Node(id)
 	if !ok {
-		writeError(w, api.Errorf(api.CodeNotFound, "no node %q", id))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "no node %q", id))
 		return
 	}
 	if id != n.cfg.NodeID {
 		hops, _ := strconv.Atoi(r.Header.Get(HeaderForwarded))
-		if hops >= maxHops {
-			writeError(w, api.Errorf(api.CodeUnavailable, "drain of %s forwarded %d times; retry", id, hops))
+		if hops >= cluster.MaxHops {
+			api.WriteError(w, api.Errorf(api.CodeUnavailable, "drain of %s forwarded %d times; retry", id, hops))
 			return
 		}
 		n.proxy(w, r, nil, nd.HTTPAddr, hops+1, true, nil)
@@ -74,8 +75,8 @@ func (n *Node) handleNodeUndrain(w http.ResponseWriter, r *http.Request) {
 // writeResult answers err's error, else 200 with v.
 func writeResult[T any](w http.ResponseWriter, v T, err error) {
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 }

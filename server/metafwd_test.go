@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 )
@@ -86,11 +87,11 @@ func TestForwardedMetaWriteWithLostReplyIsUnknown(t *testing.T) {
 	}
 	drop := newReplyDropper(t, info.HTTPAddr)
 	info.HTTPAddr = drop.addr()
-	if res, err := leader.metaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSetNodeAddr, Node: &info}); err != nil || res.Err != "" {
+	if res, err := leader.cluster.Apply(ctx, fsm.MetaCmd{Type: fsm.MetaSetNodeAddr, Node: &info}); err != nil || res.Err != "" {
 		t.Fatalf("point the leader's address at the relay: %v %s", err, res.Err)
 	}
 	waitFor(t, 5*time.Second, "the follower sees the relay's address", func() bool {
-		return follower.httpAddrOf(leader.cfg.NodeID) == drop.addr()
+		return follower.cluster.HTTPAddrOf(leader.cfg.NodeID) == drop.addr()
 	})
 	drop.armed.Store(true)
 
@@ -122,12 +123,12 @@ func TestForwardedMetaWriteWithLostReplyIsUnknown(t *testing.T) {
 	// The same call straight through postJSON, and one to an address that
 	// refuses connections.
 	err := follower.peer.PostJSON(ctx, drop.addr(), "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "two", ExpectedVersion: 1}, nil)
-	if !errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotApplied) || apiError(err).Code != api.CodeUnknownOutcome {
+	if !errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotApplied) || cluster.APIError(err).Code != api.CodeUnknownOutcome {
 		t.Fatalf("postJSON with a lost reply: %v, want unknown outcome only", err)
 	}
 	refused := freeAddrs(t, 1)[0]
 	err = follower.peer.PostJSON(ctx, refused, "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "three"}, nil)
-	if !errors.Is(err, ErrNotApplied) || apiError(err).Code != api.CodeUnavailable {
+	if !errors.Is(err, ErrNotApplied) || cluster.APIError(err).Code != api.CodeUnavailable {
 		t.Fatalf("postJSON to a refused address: %v, want not applied", err)
 	}
 }

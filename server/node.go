@@ -271,11 +271,6 @@ func (n *Node) apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) 
 	return res, nil
 }
 
-// httpAddrOf returns a node's API address (cluster.Member.HTTPAddrOf).
-func (n *Node) httpAddrOf(id string) string { return n.cluster.HTTPAddrOf(id) }
-
-func (n *Node) forgetAddrs() { n.cluster.ForgetAddrs() }
-
 // leaderLoop (standalone) registers this node's API address whenever it
 // becomes leader (cluster.Member.RegisterLoop).
 func (n *Node) leaderLoop(stop <-chan struct{}) { n.cluster.RegisterLoop(stop, n.stop) }
@@ -284,10 +279,4 @@ func (n *Node) leaderLoop(stop <-chan struct{}) { n.cluster.RegisterLoop(stop, n
 // groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
 func (n *Node) postLoop(stop <-chan struct{}) {
 	n.every(stop, n.cfg.PostInterval, func() { n.metrics.Posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
-}
-
-// addVoter (standalone) adds a node as a voter of the zone
-// (cluster.Member.AddVoter).
-func (n *Node) addVoter(id, raftAddr, httpAddr string) error {
-	return n.cluster.AddVoter(id, raftAddr, httpAddr)
 }

@@ -24,33 +24,33 @@ func (n *Node) waitAfter(r *http.Request) *api.Error {
 // handleListOps lists the operations under way and the latest finished.
 func (n *Node) handleListOps(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	if e := n.waitAfter(r); e != nil {
-		writeError(w, e)
+		api.WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, cluster.APIOps(n.metaFSM.State().Ops))
+	api.WriteJSON(w, http.StatusOK, cluster.APIOps(n.metaFSM.State().Ops))
 }
 
 // handleGetOp answers one operation.
 func (n *Node) handleGetOp(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	if e := n.waitAfter(r); e != nil {
-		writeError(w, e)
+		api.WriteError(w, e)
 		return
 	}
 	id := r.PathValue("id")
 	o, ok := n.metaFSM.State().Op(id)
 	if !ok {
-		writeError(w, api.Errorf(api.CodeNotFound, "no operation %q (as node %s's meta replica knows, at index %d)", id, n.cfg.NodeID, n.metaFSM.AppliedIndex()))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "no operation %q (as node %s's meta replica knows, at index %d)", id, n.cfg.NodeID, n.metaFSM.AppliedIndex()))
 		return
 	}
-	writeJSON(w, http.StatusOK, cluster.APIOp(o))
+	api.WriteJSON(w, http.StatusOK, cluster.APIOp(o))
 }
 
 // writeOp answers an admin command with the operation it began: 202 while
@@ -65,7 +65,7 @@ func (n *Node) writeOp(w http.ResponseWriter, r *http.Request, o fsm.Op, wait ti
 	if o.Done() {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, cluster.APIOp(o))
+	api.WriteJSON(w, status, cluster.APIOp(o))
 }
 
 // waitParam parses ?wait= (default 0).

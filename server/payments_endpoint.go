@@ -9,18 +9,18 @@ import (
 
 func (n *Node) handlePay(w http.ResponseWriter, r *http.Request) {
 	var req api.PayRequest
-	user, body, ok := readRequest(w, r, &req)
+	user, body, ok := api.ReadRequest(w, r, &req)
 	if !ok {
 		return
 	}
 	cmd := fsm.Command{Type: fsm.CmdPay, User: user, Key: req.Key, Amount: req.Amount, Merchant: req.Merchant}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		writeJSON(w, api.CreatedStatus(res.Replay), res.Payment)
+		api.WriteJSON(w, api.CreatedStatus(res.Replay), res.Payment)
 	})
 }
 
 func (n *Node) handleGetPayment(w http.ResponseWriter, r *http.Request) {
-	user, key, ok := pathUserKey(w, r)
+	user, key, ok := api.PathUserKey(w, r)
 	if !ok {
 		return
 	}
@@ -28,15 +28,15 @@ func (n *Node) handleGetPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) handleListPayments(w http.ResponseWriter, r *http.Request) {
-	user, aerr := pathUser(r)
+	user, aerr := api.PathUser(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	q := r.URL.Query()
 	after, limit, err := api.ParsePage(q.Get("after"), q.Get("limit"))
 	if err != nil {
-		writeError(w, err.(*api.Error))
+		api.WriteError(w, err.(*api.Error))
 		return
 	}
 	n.serveRead(w, r, user, func(f *fsm.FSM) (any, error) {

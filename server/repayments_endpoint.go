@@ -9,7 +9,7 @@ import (
 
 func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
 	var req api.RepayRequest
-	user, body, ok := readRequest(w, r, &req)
+	user, body, ok := api.ReadRequest(w, r, &req)
 	if !ok {
 		return
 	}
@@ -19,12 +19,12 @@ func (n *Node) handleRepay(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := fsm.Command{Type: fsm.CmdRepay, User: user, Key: req.Key, Amount: req.Amount, Cycle: cycle}
 	n.serveWrite(w, r, body, cmd, func(res fsm.Result) {
-		writeJSON(w, api.CreatedStatus(res.Replay), res.Repayment)
+		api.WriteJSON(w, api.CreatedStatus(res.Replay), res.Repayment)
 	})
 }
 
 func (n *Node) handleGetRepayment(w http.ResponseWriter, r *http.Request) {
-	user, key, ok := pathUserKey(w, r)
+	user, key, ok := api.PathUserKey(w, r)
 	if !ok {
 		return
 	}

@@ -8,16 +8,11 @@ import (
 
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/inject"
 	"github.com/rzonedb/rzone/internal/peer"
 	"github.com/rzonedb/rzone/zone"
 )
-
-// maxHops bounds forwarding (cluster.MaxHops).
-const maxHops = cluster.MaxHops
-
-// errNotInitialized is returned in cluster mode before `cluster init`.
-var errNotInitialized = cluster.ErrNotInitialized
 
 // serveWrite applies a validated write on the leader of the user's zone, or
 // forwards it there (cluster.Member.Write). done renders the successful
@@ -28,7 +23,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 	case fwd != "":
 		n.forwardToZone(w, r, body, fwd, true)
 	case aerr != nil:
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 	default:
 		done(res)
 	}
@@ -38,9 +33,9 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, c
 // zone when ?stale=true, else after the linearizable read protocol on the
 // zone's leader (cluster.Member.Read; other nodes forward).
 func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, read func(f *fsm.FSM) (any, error)) {
-	stale, aerr := staleParam(r)
+	stale, aerr := api.StaleParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	stale = stale || inject.On(inject.StaleRead)
@@ -50,7 +45,7 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 		return
 	}
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	if stale {
@@ -58,14 +53,14 @@ func (n *Node) serveRead(w http.ResponseWriter, r *http.Request, user uint64, re
 	}
 	v, rerr := read(h.FSM())
 	if rerr != nil {
-		writeError(w, apiError(rerr))
+		api.WriteError(w, cluster.APIError(rerr))
 		return
 	}
 	if h.Store() && h.FSM().Isolated(user) {
 		// The zone's latest writes to this account may be missing here.
 		w.Header().Set(HeaderIsolated, "true")
 	}
-	writeJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 }
 
 func (n *Node) staleHeaders(w http.ResponseWriter, h *zone.Hosted) {
@@ -105,5 +100,5 @@ func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte
 func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}) bool {
 	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
 		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
-		LeaderHeader: HeaderLeader, Forget: n.forgetAddrs, Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }})
+		LeaderHeader: HeaderLeader, Forget: n.cluster.ForgetAddrs, Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }})
 }

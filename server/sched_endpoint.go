@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/scheduler/run"
 )
@@ -17,10 +18,10 @@ func (n *Node) handleInternalLease(w http.ResponseWriter, r *http.Request) {
 	}
 	grants, err := n.sched.Lease(r.Context(), req)
 	if err != nil && len(grants) == 0 {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": grants})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"grants": grants})
 }
 
 func (n *Node) handleInternalReport(w http.ResponseWriter, r *http.Request) {
@@ -30,10 +31,10 @@ func (n *Node) handleInternalReport(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := n.sched.Report(r.Context(), req)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // handleInternalEffects applies a batch of scheduler effects on this node,
@@ -47,24 +48,24 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !n.clustered {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone runs no scheduler"))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone runs no scheduler"))
 		return
 	}
 	if aerr := n.sched.CheckEffects(r.Context(), req); aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	h, err := n.zones.Lead(r.Context(), req.Group, n.cfg.ReadTimeout)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
 	rep, err := n.sched.Effects(r.Context(), schedGroup{n, h}, req)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	api.WriteJSON(w, http.StatusOK, rep)
 }
 
 // handleInternalDue serves a page of a shard's due users (run.DueQuery)
@@ -74,18 +75,18 @@ func (n *Node) handleInternalEffects(w http.ResponseWriter, r *http.Request) {
 func (n *Node) handleInternalDue(w http.ResponseWriter, r *http.Request) {
 	q, aerr := run.ParseDueQuery(r.URL.Query())
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	h, err := n.zones.Lead(r.Context(), q.Group, n.cfg.ReadTimeout)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
 	page, err := run.ReadDue(h.FSM(), h.Name(), q)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	api.WriteJSON(w, http.StatusOK, page)
 }

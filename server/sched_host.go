@@ -23,7 +23,7 @@ func (s schedHost) NodeID() string           { return s.n.cfg.NodeID }
 func (s schedHost) Zone() string             { return s.n.cfg.Zone }
 func (s schedHost) MetaState() fsm.MetaState { return s.n.metaFSM.State() }
 func (s schedHost) MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	return s.n.metaApply(ctx, c)
+	return s.n.cluster.Apply(ctx, c)
 }
 func (s schedHost) IsMetaLeader() bool          { return s.n.meta.IsLeader() }
 func (s schedHost) MetaTerm() uint64            { return s.n.meta.Raft().CurrentTerm() }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
@@ -22,23 +23,23 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	}
 	shard, aerr := shardParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	wait, aerr := waitParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	var req moveShardRequest
 	if err := api.Decode(r.Body, &req); err != nil {
-		writeError(w, err.(*api.Error))
+		api.WriteError(w, err.(*api.Error))
 		return
 	}
 	o, there, aerr := zone.MoveState(n.metaFSM, shard, req.Zone)
 	if aerr != nil || there {
 		if aerr != nil {
-			writeError(w, aerr)
+			api.WriteError(w, aerr)
 		} else {
 			n.writeOp(w, r, o, 0)
 		}
@@ -46,10 +47,10 @@ func (n *Node) handleMoveShard(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
-	c := fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: req.Zone, OpID: newOpID()}
+	c := fsm.MetaCmd{Type: fsm.MetaMoveShard, Shard: shard, Target: req.Zone, OpID: cluster.NewOpID()}
 	o, err := n.cluster.BeginOp(ctx, c, api.CodeInvalidArgument, "began the move of shard "+strconv.Itoa(shard))
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
 	n.log.Info("shard move begun", "shard", shard, "to", req.Zone, "op", o.ID)
@@ -73,15 +74,15 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 	epoch, _ := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
 	h, err := n.zones.LeaderOf(r.URL.Query().Get("group"))
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
 	recs, err := h.ExportReleased(r.Context(), shard, epoch, n.cfg.ReadTimeout)
 	if err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, recs)
+	api.WriteJSON(w, http.StatusOK, recs)
 }
 
 // handleImportShard writes a moving shard's records into this zone's log
@@ -89,16 +90,16 @@ func (n *Node) handleExportShard(w http.ResponseWriter, r *http.Request) {
 func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 	shard, aerr := shardParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	if !n.clustered {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone owns every shard: it takes no shard moves"))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone owns every shard: it takes no shard moves"))
 		return
 	}
 	var recs []fsm.Record
 	if err := decodeLarge(r, &recs); err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
 	res, err := n.zones.Import(n.metaFSM, shard, recs)
@@ -110,12 +111,12 @@ func (n *Node) handleImportShard(w http.ResponseWriter, r *http.Request) {
 func (n *Node) handleDropShard(w http.ResponseWriter, r *http.Request) {
 	shard, aerr := shardParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "epoch %q: %v", r.URL.Query().Get("epoch"), err))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "epoch %q: %v", r.URL.Query().Get("epoch"), err))
 		return
 	}
 	res, err := n.zones.DropShard(r.URL.Query().Get("group"), shard, epoch)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rzonedb/rzone/backup"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
 )
@@ -32,7 +33,7 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	switch z, isZone := strings.CutPrefix(group, "zone/"); {
 	case group == "meta":
 		if !n.clustered {
-			writeError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone has no meta group"))
+			api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "a standalone zone has no meta group"))
 			return
 		}
 		rep, write = n.meta, n.metaFSM.WriteSnapshot
@@ -44,12 +45,12 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		h := n.zones.Get(z)
 		if h == nil || !h.Replica().IsLeader() {
 			if !n.clustered && h == nil {
-				writeError(w, api.Errorf(api.CodeNotFound, "no zone %q here", z))
+				api.WriteError(w, api.Errorf(api.CodeNotFound, "no zone %q here", z))
 				return
 			}
 			if n.clustered {
 				if _, ok := n.metaFSM.State().ZoneOf(z); !ok {
-					writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", z))
+					api.WriteError(w, api.Errorf(api.CodeNotFound, "no zone %q", z))
 					return
 				}
 			}
@@ -58,13 +59,13 @@ func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		}
 		rep, write = h.Replica(), h.FSM().WriteSnapshot
 	default:
-		writeError(w, api.Errorf(api.CodeInvalidArgument, "group %q: want meta or zone/NAME", group))
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "group %q: want meta or zone/NAME", group))
 		return
 	}
 	save := backup.Save{Group: group, Rep: rep, Write: write, ClusterID: n.clusterID, DataDir: n.cfg.DataDir,
 		ReadTimeout: n.cfg.ReadTimeout, Busy: &n.snapshotting, Log: n.log}
 	if err := save.Serve(r.Context(), w); err != nil {
-		writeError(w, apiError(err))
+		api.WriteError(w, cluster.APIError(err))
 	}
 }
 

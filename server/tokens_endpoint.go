@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/auth"
@@ -14,7 +15,7 @@ import (
 // the meta group keeps only the secret's hash.
 func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	var req api.CreateTokenRequest
@@ -22,7 +23,7 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, secret := auth.Record(req, time.Now())
-	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenCreate, Token: &t})
+	res, err := n.cluster.Apply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenCreate, Token: &t})
 	if metaRefused(w, res, err, api.CodeInvalidArgument) {
 		return
 	}
@@ -36,34 +37,34 @@ func (n *Node) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	out := auth.APIToken(t)
 	out.CreatedMs = res.Created
 	out.Token = secret
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleListTokens lists the tokens, without secrets or hashes.
 func (n *Node) handleListTokens(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	out := []api.Token{}
 	for _, t := range n.metaFSM.State().Tokens {
 		out = append(out, auth.APIToken(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleRevokeToken removes a token; every node refuses it once its meta
 // replica has applied the revocation.
 func (n *Node) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
-	res, err := n.metaApply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenRevoke, TokenID: r.PathValue("id")})
+	res, err := n.cluster.Apply(r.Context(), fsm.MetaCmd{Type: fsm.MetaTokenRevoke, TokenID: r.PathValue("id")})
 	if metaRefused(w, res, err, api.CodeNotFound) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"revoked": r.PathValue("id")})
+	api.WriteJSON(w, http.StatusOK, map[string]string{"revoked": r.PathValue("id")})
 }
 
 // loadBootstrapToken keeps the hash of Config.BootstrapTokenFile's token.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/zone"
@@ -28,7 +29,7 @@ func (z zoneHost) Clustered() bool { return z.n.clustered }
 func (z zoneHost) Meta() *fsm.Meta { return z.n.metaFSM }
 
 func (z zoneHost) MetaApply(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	return z.n.metaApply(ctx, c)
+	return z.n.cluster.Apply(ctx, c)
 }
 
 func (z zoneHost) OwnZone() zone.Group {
@@ -64,14 +65,14 @@ var _ zone.FailoverHost = zoneHost{}
 func (z zoneHost) MetaLeader() bool { return z.n.meta.IsLeader() }
 
 func (z zoneHost) MetaApplyIdempotent(ctx context.Context, c fsm.MetaCmd) (fsm.MetaResult, error) {
-	return z.n.metaApplyIdempotent(ctx, c)
+	return z.n.cluster.ApplyIdempotent(ctx, c)
 }
 
 func (z zoneHost) NoteOp(ctx context.Context, id, phase string, progress int, detail string, err error) {
-	z.n.noteOp(ctx, id, phase, progress, detail, err)
+	z.n.cluster.NoteOp(ctx, id, phase, progress, detail, err)
 }
 
-func (z zoneHost) NewOpID() string { return newOpID() }
+func (z zoneHost) NewOpID() string { return cluster.NewOpID() }
 
 func (z zoneHost) GetJSON(ctx context.Context, addr, path string, out any) error {
 	return z.n.peer.GetJSON(ctx, addr, path, out)

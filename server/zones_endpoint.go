@@ -13,25 +13,25 @@ import (
 
 func (n *Node) handleRoutes(w http.ResponseWriter, r *http.Request) {
 	if !n.clustered {
-		writeJSON(w, http.StatusOK, n.cluster.StandaloneRoutes())
+		api.WriteJSON(w, http.StatusOK, n.cluster.StandaloneRoutes())
 		return
 	}
 	if e := n.waitAfter(r); e != nil {
-		writeError(w, e)
+		api.WriteError(w, e)
 		return
 	}
 	if !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.cluster.RouteTable())
+	api.WriteJSON(w, http.StatusOK, n.cluster.RouteTable())
 }
 
 // handleInternalReplicas serves this node's replicas; with ?digest=1 each
 // comes with its state digest (cluster.Member.LocalReplicas: for fault
 // tests and operators comparing replicas, not for the zone status's polls).
 func (n *Node) handleInternalReplicas(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, n.cluster.LocalReplicas(r.URL.Query().Get("digest") == "1"))
+	api.WriteJSON(w, http.StatusOK, n.cluster.LocalReplicas(r.URL.Query().Get("digest") == "1"))
 }
 
 // newStatus makes the node's gatherer of the zone status (zone.Status).
@@ -44,39 +44,39 @@ func (n *Node) newStatus() *zone.Status {
 
 func (n *Node) handleZones(w http.ResponseWriter, r *http.Request) {
 	if e := n.waitAfter(r); e != nil {
-		writeError(w, e)
+		api.WriteError(w, e)
 		return
 	}
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
-	writeJSON(w, http.StatusOK, n.status.Zones(r.Context(), n.metaFSM.State()))
+	api.WriteJSON(w, http.StatusOK, n.status.Zones(r.Context(), n.metaFSM.State()))
 }
 
 func (n *Node) handleZone(w http.ResponseWriter, r *http.Request) {
 	if e := n.waitAfter(r); e != nil {
-		writeError(w, e)
+		api.WriteError(w, e)
 		return
 	}
 	if !n.clustered || !n.metaFSM.State().Initialized {
-		writeError(w, apiError(errNotInitialized))
+		api.WriteError(w, cluster.APIError(cluster.ErrNotInitialized))
 		return
 	}
 	name := r.PathValue("zone")
 	for _, z := range n.status.Zones(r.Context(), n.metaFSM.State()).Zones {
 		if z.Zone == name {
-			writeJSON(w, http.StatusOK, z)
+			api.WriteJSON(w, http.StatusOK, z)
 			return
 		}
 	}
-	writeError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
+	api.WriteError(w, api.Errorf(api.CodeNotFound, "no zone %q", name))
 }
 
 func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
 	if n.gossip == nil {
-		writeError(w, api.Errorf(api.CodeNotFound, "this node runs a standalone zone without gossip"))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "this node runs a standalone zone without gossip"))
 		return
 	}
-	writeJSON(w, http.StatusOK, cluster.APIMembers(n.gossip))
+	api.WriteJSON(w, http.StatusOK, cluster.APIMembers(n.gossip))
 }
