@@ -186,6 +186,10 @@ func (t *Task) setLease(l lease.Lease) {
 	t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done = l.ID, l.Holder, l.Term, l.Deadline, l.TTL, l.Next, l.Done
 }
 
+// LeaseExpired reports whether the task is leased and its lease has run out by now (log
+// time, Unix ms): MetaSchedExpire at now takes it back.
+func (t *Task) LeaseExpired(now int64) bool { return t.Lease != 0 && t.leaseOf().Expired(now) }
+
 // TaskSpec is a task as generation proposes it.
 type TaskSpec struct {
 	Lo     uint64 `json:"lo"`
@@ -387,7 +391,7 @@ func (ss *SchedState) resume(now int64, term uint64) MetaResult {
 
 // expire takes back the leases that ran out by now.
 func (ss *SchedState) expire(now int64) MetaResult {
-	n := ss.takeBack(now, func(t *Task) bool { return t.leaseOf().Expired(now) })
+	n := ss.takeBack(now, func(t *Task) bool { return t.LeaseExpired(now) })
 	return MetaResult{Sched: &SchedResult{Expired: n}}
 }
 

@@ -10,12 +10,13 @@ import (
 	"github.com/rzonedb/rzone/scheduler"
 )
 
-// leaseEngine is what both task-lease engines do, in the terms of one
+// leaseEngine is what the task-lease engine does, in the terms of one
 // task: lease it to a worker, renew (checkpoint) a lease, take back the
-// leases that ran out, complete a lease. The cluster's engine is the meta
-// state machine (fsm/meta_sched.go); the simulation's is
-// scheduler.Dispatcher. They are two engines (scheduler/doc.go says so);
-// this test runs one sequence through both and requires the same answer
+// leases that ran out, complete a lease. There is one engine, the rules of
+// internal/lease, with two entry points: the cluster's, the meta state
+// machine (fsm/meta_sched.go), and the simulation's, scheduler.Dispatcher,
+// which both decide with those rules (scheduler/doc.go says so). This test
+// runs one sequence through both entry points and requires the same answer
 // from each at every step.
 type leaseEngine interface {
 	lease(worker string, now time.Time) (id uint64, ok bool)
@@ -170,7 +171,8 @@ func (e *metaEngine) finished() bool {
 }
 
 // TestLeaseEnginesAgree: lease to w1, a checkpoint, no second lease while
-// held, expiry after the TTL takes the task back, w2 leases it, w1's late
+// held, nothing taken back at the renewed deadline itself, expiry after it
+// takes the task back, w2 leases it, w1's late
 // checkpoint and completion are fenced, w2 completes, the work is done.
 func TestLeaseEnginesAgree(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
@@ -192,6 +194,9 @@ func TestLeaseEnginesAgree(t *testing.T) {
 			}
 			if n := eng.expire(t0.Add(1200 * time.Millisecond)); n != 0 {
 				t.Fatalf("%d leases taken back before the renewed lease ran out", n)
+			}
+			if n := eng.expire(t0.Add(500*time.Millisecond + engineTTL)); n != 0 {
+				t.Fatalf("%d leases taken back at the renewed deadline itself", n)
 			}
 			if n := eng.expire(t0.Add(3 * time.Second)); n != 1 {
 				t.Fatalf("%d leases taken back after the lease ran out, want 1", n)
