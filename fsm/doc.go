@@ -26,7 +26,7 @@
 // idempotency key where the API says they are, and replayed identically.
 //
 // fsm sits at the bottom of rzone: it imports only internal helpers
-// (internal/api, internal/inject, internal/timeofday), never scheduler,
+// (internal/api, internal/inject, internal/timeofday, internal/lease), never scheduler,
 // server, zone, client or cmd; deps_test.go fails if it does. Design:
 // docs/DESIGN.md.
 //
@@ -46,7 +46,9 @@
 //     cluster init) with id, phase and progress, and MetaOpUpdate;
 //   - meta_nodes.go: node removal, joining and draining;
 //   - meta_tokens.go: API tokens (hashes only);
-//   - meta_sched.go: batch runs, their ranges and task leases;
+//   - meta_sched.go: batch runs, their ranges and task leases, which follow
+//     the rules of internal/lease, the same functions the scheduler's
+//     simulation runs (scheduler.Dispatcher);
 //   - meta_digest.go: the digest that compares replicas.
 //
 // Its rules about routes (a refused command changes nothing; epochs never

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rzonedb/rzone/internal/lease"
 	"github.com/rzonedb/rzone/internal/timeofday"
 )
 
@@ -24,7 +25,10 @@ import (
 //     by its id, the scheduler term it was granted in, and its expiry: a report that
 //     names another lease, an older term, or arrives (by log time) after the expiry is
 //     refused, and an expired lease returns the users after its last checkpoint to the
-//     pending tasks (MetaSchedExpire).
+//     pending tasks (MetaSchedExpire). The lease rules themselves (grant, expiry,
+//     fencing, checkpoint, take-back, completion) are internal/lease's, the same
+//     functions scheduler.Dispatcher runs in the simulation; this file keeps the runs,
+//     their tasks and the scheduler terms.
 //
 // A new scheduler leader first commits MetaSchedResume with its meta term: every
 // lease of an older term is void from then on and its task pending again from its
@@ -171,6 +175,20 @@ type Task struct {
 	// generation.
 	Take int64 `json:"take,omitempty"`
 }
+
+// leaseOf is the task's lease, in the terms of the shared lease rules.
+func (t *Task) leaseOf() lease.Lease {
+	return lease.Lease{ID: t.Lease, Holder: t.Worker, Term: t.Term, Deadline: t.Expires, TTL: t.TTLMs, Next: t.Next, Done: t.Done}
+}
+
+// setLease stores l as the task's lease; the zero Lease leaves the task pending.
+func (t *Task) setLease(l lease.Lease) {
+	t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done = l.ID, l.Holder, l.Term, l.Deadline, l.TTL, l.Next, l.Done
+}
+
+// LeaseExpired reports whether the task is leased and its lease has run out by now (log
+// time, Unix ms): MetaSchedExpire at now takes it back.
+func (t *Task) LeaseExpired(now int64) bool { return t.Lease != 0 && t.leaseOf().Expired(now) }
 
 // TaskSpec is a task as generation proposes it.
 type TaskSpec struct {
@@ -367,13 +385,13 @@ func (ss *SchedState) resume(now int64, term uint64) MetaResult {
 		return MetaResult{Sched: &SchedResult{}} // this term (or a newer one) resumed already
 	}
 	ss.Term = term
-	n := ss.takeBack(now, func(t *Task) bool { return t.Term < term })
+	n := ss.takeBack(now, func(t *Task) bool { return t.leaseOf().Stale(term) })
 	return MetaResult{Sched: &SchedResult{Expired: n}}
 }
 
 // expire takes back the leases that ran out by now.
 func (ss *SchedState) expire(now int64) MetaResult {
-	n := ss.takeBack(now, func(t *Task) bool { return now > t.Expires })
+	n := ss.takeBack(now, func(t *Task) bool { return t.LeaseExpired(now) })
 	return MetaResult{Sched: &SchedResult{Expired: n}}
 }
 
@@ -391,10 +409,9 @@ func (ss *SchedState) takeBack(now int64, void func(*Task) bool) int {
 				continue
 			}
 			t := r.mutableTask(j)
-			if t.Done > 0 {
-				t.Lo, t.Users = t.Next, t.Users-t.Done
-			}
-			t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done, t.Take = 0, "", 0, 0, 0, 0, 0, 0
+			t.Lo, t.Users = t.leaseOf().TakeBack(t.Lo, t.Users)
+			t.setLease(lease.Lease{})
+			t.Take = 0
 			r.Expired++
 			n++
 		}
@@ -440,8 +457,8 @@ func (ss *SchedState) lease(ms *MetaState, now int64, c *SchedCmd) MetaResult {
 			}
 			ss.NextLease++
 			tp := r.mutableTask(j)
-			tp.Lease, tp.Worker, tp.Term, tp.TTLMs, tp.Expires = ss.NextLease, c.Worker, ss.Term, c.TTLMs, now+c.TTLMs
-			tp.Next, tp.Done, tp.Take = tp.Lo, 0, 0
+			tp.setLease(lease.Grant(ss.NextLease, c.Worker, ss.Term, now, c.TTLMs, tp.Lo))
+			tp.Take = 0
 			if c.Take > 0 && c.Take < tp.Users {
 				tp.Take = c.Take
 			}
@@ -535,7 +552,7 @@ func (r *Run) generated(ss *SchedState, now int64, c *SchedCmd) MetaResult {
 // still the task's, granted in the current term and not expired by now.
 func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
 	j, ok := slices.BinarySearchFunc(r.Tasks, c.Task, func(t *Task, id uint64) int { return cmpUint(t.ID, id) })
-	if !ok || r.Tasks[j].Lease != c.Lease || r.Tasks[j].Term != c.Term || now > r.Tasks[j].Expires {
+	if !ok || !r.Tasks[j].leaseOf().Accepts(c.Lease, c.Term, now) {
 		r.Fenced++
 		return MetaResult{Sched: &SchedResult{Fenced: true}}
 	}
@@ -544,13 +561,13 @@ func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
 	if typ == MetaSchedComplete && !partial {
 		r.Failures += c.Failures
 		r.Skipped += c.Skipped
-		r.UsersDone += t.Users - t.Done
+		r.UsersDone += t.leaseOf().Left(t.Users)
 		r.TasksDone++
 		r.Tasks = slices.Delete(r.Tasks, j, j+1)
 		r.maybeDone(now)
 		return MetaResult{Sched: &SchedResult{}}
 	}
-	if c.Next < t.Next || c.Next > t.Hi+1 || c.Done < t.Done || c.Done > t.Users || (partial && c.Next <= t.Lo) {
+	if !t.leaseOf().Forward(c.Next, c.Done, t.Hi+1, t.Users) || (partial && c.Next <= t.Lo) {
 		return MetaResult{Err: fmt.Sprintf("task %d: checkpoint next=%d done=%d goes back or past [%d,%d] of %d users",
 			t.ID, c.Next, c.Done, t.Next, t.Hi, t.Users)}
 	}
@@ -561,7 +578,8 @@ func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
 		// again, and the share counts as a task done.
 		r.UsersDone += c.Done - t.Done
 		t.Lo, t.Users = c.Next, t.Users-c.Done
-		t.Lease, t.Worker, t.Term, t.Expires, t.TTLMs, t.Next, t.Done, t.Take = 0, "", 0, 0, 0, 0, 0, 0
+		t.setLease(lease.Lease{})
+		t.Take = 0
 		r.TasksDone++
 		r.TasksTotal++
 		if t.Users <= 0 {
@@ -572,8 +590,7 @@ func (r *Run) report(typ byte, now int64, c *SchedCmd) MetaResult {
 		return MetaResult{Sched: &SchedResult{}}
 	}
 	r.UsersDone += c.Done - t.Done
-	t.Next, t.Done = c.Next, c.Done
-	t.Expires = now + t.TTLMs
+	t.setLease(t.leaseOf().Checkpoint(now, c.Next, c.Done))
 	cp := *t
 	return MetaResult{Sched: &SchedResult{Task: &cp}}
 }

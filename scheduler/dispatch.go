@@ -47,8 +47,10 @@ type Stats struct {
 // concurrency Limit, lets the slicer cut the tail off running leases at their renewals,
 // and takes tasks back when their leases expire. It reads no clock, starts no goroutine
 // and talks to no network: the caller passes time in, delivers the leases it returns to
-// workers, and reports their renewals and completions. The cluster scheduler and the
-// simulation in scheduler/sim drive this same type.
+// workers, and reports their renewals and completions. The simulation in scheduler/sim
+// drives it; its lease decisions (grant, expiry, fencing, checkpoint, take-back,
+// completion) are internal/lease's, the rules the cluster applies in the meta state
+// machine (fsm/meta_sched.go).
 //
 // A Dispatcher is not safe for concurrent use. Iteration never depends on map order, so
 // the same calls give the same leases.
@@ -191,7 +193,7 @@ func (d *Dispatcher) Assign(now time.Time) []Lease {
 				continue
 			}
 			n := min(max(d.slicer.Size(d.view(w)), 1), d.pending.users)
-			out = append(out, d.grant(now, w, d.pending.take(n)).Lease)
+			out = append(out, d.grant(now, w, d.pending.take(n)).view())
 			budget--
 			handed = true
 		}

@@ -4,7 +4,15 @@ import (
 	"container/heap"
 	"fmt"
 	"time"
+
+	tasklease "github.com/rzonedb/rzone/internal/lease"
 )
+
+// The Dispatcher's leases follow the cluster's rules: grant, expiry, fencing,
+// checkpoint, take-back and completion are internal/lease's functions, the ones the
+// meta state machine (fsm/meta_sched.go) applies. Times go to them in nanoseconds since
+// the Unix epoch; the Dispatcher's leases have no scheduler term (0). What is the
+// Dispatcher's own: worker slots, the expiry heap and the slicer's cuts.
 
 // LeaseID identifies one lease. Ids are issued in increasing order from 1 and never
 // reused, so an id is also a fencing token: a task handed out again gets a new one, and
@@ -24,7 +32,8 @@ type Lease struct {
 	// accepted checkpoint (renewal). If the lease expires, the users from there on go
 	// back to be handed out.
 	Done int64
-	// Expires is when the lease runs out unless renewed.
+	// Expires is the lease's deadline: unless renewed, it is taken back at any time
+	// after it (at Expires itself it still holds).
 	Expires time.Time
 }
 
@@ -40,26 +49,42 @@ type Expired struct {
 }
 
 type lease struct {
-	Lease
+	task     TaskID
+	rng      Range
+	rec      tasklease.Lease // id, holder, deadline, ttl and checkpoint (Next = rng.Start + Done)
 	w        *worker
-	checked  time.Time // when Done was last set: the grant, then each renewal
+	checked  time.Time // when the checkpoint was last set: the grant, then each renewal
 	finished bool      // ended at a renewal; only the slot is still held
 }
 
-func (l *lease) remaining() int64 { return l.Range.Len() - l.Done }
+// id is the lease's id.
+func (l *lease) id() LeaseID { return LeaseID(l.rec.ID) }
+
+// view is the lease as its holder and the caller see it.
+func (l *lease) view() Lease {
+	return Lease{ID: l.id(), Task: l.task, Worker: l.w.id, Range: l.rng, Done: l.rec.Done, Expires: nanoTime(l.rec.Deadline)}
+}
+
+// remaining is how many users of the range the holder has not checkpointed.
+func (l *lease) remaining() int64 { return l.rec.Left(l.rng.Len()) }
+
+// nanos is t as the lease rules take it: nanoseconds since the Unix epoch.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// nanoTime is the time of a lease deadline, in UTC.
+func nanoTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // grant creates a task for r, leases it to w and takes a slot.
 func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
-	l := &lease{Lease: Lease{
-		ID: d.nextLease, Task: d.nextTask, Worker: w.id, Range: r, Expires: now.Add(d.cfg.LeaseTTL),
-	}, w: w, checked: now}
+	l := &lease{task: d.nextTask, rng: r, w: w, checked: now,
+		rec: tasklease.Grant(uint64(d.nextLease), string(w.id), 0, nanos(now), d.cfg.LeaseTTL.Nanoseconds(), uint64(r.Start))}
 	d.nextLease++
 	d.nextTask++
 	d.stats.Tasks++
-	d.leases[l.ID] = l
+	d.leases[l.id()] = l
 	d.open++
 	d.inFlightUsers += r.Len()
-	heap.Push(&d.expiry, expiryEntry{at: l.Expires, id: l.ID})
+	heap.Push(&d.expiry, expiryEntry{at: l.rec.Deadline, id: l.id()})
 	w.busy++
 	d.freeSlots--
 	return l
@@ -67,7 +92,7 @@ func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
 
 // release frees l's slot and forgets it.
 func (d *Dispatcher) release(l *lease) {
-	delete(d.leases, l.ID)
+	delete(d.leases, l.id())
 	if !l.finished {
 		d.open--
 		d.inFlightUsers -= l.remaining()
@@ -78,10 +103,12 @@ func (d *Dispatcher) release(l *lease) {
 	}
 }
 
-// live returns the lease with id, or the error its holder must get.
-func (d *Dispatcher) live(id LeaseID) (*lease, error) {
+// live returns the lease with id, or the error its holder must get. The caller has
+// taken back the leases expired by now, so a lease held here that the rules do not
+// accept at now does not exist.
+func (d *Dispatcher) live(id LeaseID, now time.Time) (*lease, error) {
 	l, ok := d.leases[id]
-	if ok {
+	if ok && l.rec.Accepts(uint64(id), 0, nanos(now)) {
 		return l, nil
 	}
 	if id > 0 && id < d.nextLease {
@@ -99,45 +126,45 @@ func (d *Dispatcher) live(id LeaseID) (*lease, error) {
 // give away everything not done yet; the lease is then Finished and over.
 func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error) {
 	d.expireDue(now)
-	l, err := d.live(id)
+	l, err := d.live(id, now)
 	if err != nil {
 		return Lease{}, err
 	}
 	if l.finished {
-		return l.Lease, nil
+		return l.view(), nil
 	}
-	if done < l.Done || done > l.Range.Len() {
-		return l.Lease, fmt.Errorf("renew lease %d: done %d outside [%d, %d]: %w", id, done, l.Done, l.Range.Len(), ErrProgress)
+	next := l.rng.Start + done
+	if !l.rec.Forward(uint64(next), done, uint64(l.rng.End), l.rng.Len()) {
+		return l.view(), fmt.Errorf("renew lease %d: done %d outside [%d, %d]: %w", id, done, l.rec.Done, l.rng.Len(), ErrProgress)
 	}
-	stalled := done == l.Done
+	stalled := done == l.rec.Done
 	if dt := now.Sub(l.checked).Seconds(); !stalled && dt > 0 {
-		r := float64(done-l.Done) / dt
+		r := float64(done-l.rec.Done) / dt
 		if l.w.rate == 0 {
 			l.w.rate = r
 		} else {
 			l.w.rate += rateWeight * (r - l.w.rate)
 		}
 	}
-	d.inFlightUsers -= done - l.Done
-	l.Done = done
+	d.inFlightUsers -= done - l.rec.Done
+	l.rec = l.rec.Checkpoint(nanos(now), uint64(next), done)
 	l.checked = now
-	l.Expires = now.Add(d.cfg.LeaseTTL)
-	heap.Push(&d.expiry, expiryEntry{at: l.Expires, id: l.ID})
+	heap.Push(&d.expiry, expiryEntry{at: l.rec.Deadline, id: l.id()})
 	if rem := l.remaining(); rem > 0 {
 		if keep := d.slicer.Keep(d.view(l.w), rem, stalled); keep >= 0 && keep < rem {
-			cut := l.Range.Start + l.Done + keep
-			d.pending.pushFront(Range{Start: cut, End: l.Range.End})
-			d.inFlightUsers -= l.Range.End - cut
-			l.Range.End = cut
+			cut := next + keep
+			d.pending.pushFront(Range{Start: cut, End: l.rng.End})
+			d.inFlightUsers -= l.rng.End - cut
+			l.rng.End = cut
 			d.stats.Splits++
 		}
 	}
-	if l.Finished() {
+	if l.view().Finished() {
 		l.finished = true
 		d.open--
 		d.stats.Completed++
 	}
-	return l.Lease, nil
+	return l.view(), nil
 }
 
 // Complete records that the lease's holder processed its whole Range, which completes
@@ -145,7 +172,7 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 // that expired gets ErrFenced: its users were handed out again.
 func (d *Dispatcher) Complete(id LeaseID, now time.Time) error {
 	d.expireDue(now)
-	l, err := d.live(id)
+	l, err := d.live(id, now)
 	if err != nil {
 		return err
 	}
@@ -165,42 +192,52 @@ func (d *Dispatcher) Expire(now time.Time) []Expired {
 	return out
 }
 
-// NextExpiry returns when the next lease runs out, if any is held.
+// NextExpiry returns the earliest deadline of a held lease, if any: that lease is
+// taken back at any time after it.
 func (d *Dispatcher) NextExpiry() (time.Time, bool) {
-	for d.expiry.Len() > 0 {
-		e := d.expiry[0]
-		if l, ok := d.leases[e.id]; ok && l.Expires.Equal(e.at) {
-			return e.at, true
-		}
-		heap.Pop(&d.expiry)
+	if l := d.nextToExpire(); l != nil {
+		return nanoTime(l.rec.Deadline), true
 	}
 	return time.Time{}, false
 }
 
-// expireDue takes back every lease that ran out by now: its slot is freed and the users
-// after its last checkpoint go to the front of the pending queue (a Finished lease has
-// none).
+// nextToExpire returns the held lease with the earliest deadline, dropping the heap's
+// stale entries on the way; nil if none is held.
+func (d *Dispatcher) nextToExpire() *lease {
+	for d.expiry.Len() > 0 {
+		e := d.expiry[0]
+		if l, ok := d.leases[e.id]; ok && l.rec.Deadline == e.at {
+			return l
+		}
+		heap.Pop(&d.expiry)
+	}
+	return nil
+}
+
+// expireDue takes back every lease that has expired by now: its slot is freed and the
+// users after its last checkpoint go to the front of the pending queue (a Finished
+// lease has none).
 func (d *Dispatcher) expireDue(now time.Time) {
 	for {
-		at, ok := d.NextExpiry()
-		if !ok || now.Before(at) {
+		l := d.nextToExpire()
+		if l == nil || !l.rec.Expired(nanos(now)) {
 			return
 		}
-		e := heap.Pop(&d.expiry).(expiryEntry)
-		l := d.leases[e.id]
+		heap.Pop(&d.expiry)
 		d.release(l)
 		if l.finished {
 			continue // its users were done at the renewal that finished it
 		}
 		d.stats.Expired++
-		x := Expired{Lease: l.Lease, Returned: Range{Start: l.Range.Start + l.Done, End: l.Range.End}}
+		lo, users := l.rec.TakeBack(uint64(l.rng.Start), l.rng.Len())
+		x := Expired{Lease: l.view(), Returned: Range{Start: int64(lo), End: int64(lo) + users}}
 		d.pending.pushFront(x.Returned)
 		d.expired = append(d.expired, x)
 	}
 }
 
 type expiryEntry struct {
-	at time.Time
+	at int64 // the lease's deadline, in nanoseconds
 	id LeaseID
 }
 
@@ -210,8 +247,8 @@ type expiryHeap []expiryEntry
 
 func (h expiryHeap) Len() int { return len(h) }
 func (h expiryHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
 	}
 	return h[i].id < h[j].id
 }

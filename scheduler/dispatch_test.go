@@ -43,10 +43,18 @@ func TestLeaseExpiryRequeues(t *testing.T) {
 	if _, err := f.d.Renew(l.ID, f.now, 30); err != nil {
 		t.Fatalf("renew: %v", err)
 	}
-	// w0 goes silent. Just before the TTL from its renewal nothing happens.
+	// w0 goes silent. Up to and at the deadline, the TTL from its renewal, nothing
+	// happens (the cluster's rule, internal/lease: expired once past the deadline).
 	f.advance(time.Minute - time.Nanosecond)
 	if x := f.d.Expire(f.now); len(x) != 0 {
 		t.Fatalf("expired %+v before the TTL", x)
+	}
+	f.advance(time.Nanosecond)
+	if x := f.d.Expire(f.now); len(x) != 0 {
+		t.Fatalf("expired %+v at the deadline", x)
+	}
+	if at, ok := f.d.NextExpiry(); !ok || !at.Equal(f.now) {
+		t.Fatalf("NextExpiry = %v %v, want the deadline %v", at, ok, f.now)
 	}
 	f.advance(time.Nanosecond)
 	x := f.d.Expire(f.now)

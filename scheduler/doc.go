@@ -6,15 +6,18 @@
 // package needs (Limit, Slicer) are small and declared here, where they are consumed.
 // The cluster scheduler (scheduler/run, on the meta group's leader) and the
 // virtual-clock simulation in scheduler/sim (`rzone-bench sched`) share the limit
-// (Limiter, Adaptive, Schedule), the retry policy and the SmartSlicer's sizing. They do
-// not share the leasing of tasks: the cluster leases, renews, expires and takes back
-// tasks in the meta state machine (fsm/meta_sched.go, replicated, so a new scheduler
-// leader resumes from it), while the simulation uses the Dispatcher below. The two
-// engines follow the same rules (a lease per task, expiry by a deadline, take-back of
-// expired tasks, fencing of a stale holder), but the simulation's figures on leasing
-// are those of the Dispatcher, not of fsm's engine; making them one engine is open.
-// scheduler/run's TestLeaseEnginesAgree runs one lease, checkpoint, expiry, take-back,
-// fencing and completion sequence through both and requires the same answers.
+// (Limiter, Adaptive, Schedule), the retry policy and the SmartSlicer's sizing, and one
+// task-lease engine: the rules of internal/lease (grant with a fencing id and a
+// deadline, expiry once past the deadline, fencing of a report that names another
+// lease, term or an expired one, checkpoints that extend the deadline, take-back of the
+// users after the last checkpoint, completion). The cluster applies them in the meta
+// state machine (fsm/meta_sched.go, replicated, so a new scheduler leader resumes from
+// it); the simulation applies them in the Dispatcher below, which adds only what the
+// meta state does elsewhere (worker slots, an expiry heap, slicing). So the
+// simulation's figures on leasing are those of the cluster's rules. scheduler/run's
+// TestLeaseEnginesAgree runs one lease, checkpoint, expiry (at and after the deadline),
+// take-back, fencing and completion sequence through both entry points and requires
+// the same answers.
 //
 // The concurrency limit towards a downstream such as a bank channel is the minimum of a
 // time-window Schedule that operations configure and an Adaptive limit that backs off
@@ -24,6 +27,6 @@
 // (SmartSlicer), cutting the tail off running tasks at their renewals so that a run ends
 // on small tasks instead of waiting on a large one; FixedSlicer is the baseline.
 //
-// scheduler imports only internal/timeofday: never fsm, scheduler/run,
-// server, zone or client.
+// scheduler imports only internal/timeofday and internal/lease: never fsm,
+// scheduler/run, server, zone or client (deps_test.go).
 package scheduler

@@ -7,7 +7,8 @@
 // runs' progress and a zone leader's page of due users, view.go; the
 // internal API's paths, bodies and their checks, host.go). The pure logic
 // it drives (limiter, slicer, retry policy) is package scheduler; the replicated state is fsm/meta_sched.go
-// and fsm/delivered.go.
+// and fsm/delivered.go, whose task leases follow internal/lease, the rules the
+// simulation's Dispatcher runs too.
 //
 // The runtime reaches the node through Host, declared here: the meta
 // group's state and log, the node's calls to other nodes, the zone groups

@@ -10,15 +10,16 @@ import (
 	"github.com/rzonedb/rzone/scheduler"
 )
 
-// leaseEngine is what both task-lease engines do, in the terms of one
+// leaseEngine is what the task-lease engine does, in the terms of one
 // task: lease it to a worker, renew (checkpoint) a lease, take back the
-// leases that ran out, complete a lease. The cluster's engine is the meta
-// state machine (fsm/meta_sched.go); the simulation's is
-// scheduler.Dispatcher. They are two engines (scheduler/doc.go says so);
-// this test runs one sequence through both and requires the same answer
+// leases that ran out, complete a lease. There is one engine, the rules of
+// internal/lease, with two entry points: the cluster's, the meta state
+// machine (fsm/meta_sched.go), and the simulation's, scheduler.Dispatcher,
+// which both decide with those rules (scheduler/doc.go says so). This test
+// runs one sequence through both entry points and requires the same answer
 // from each at every step.
 type leaseEngine interface {
-	lease(worker string, now time.Time) (id uint64, ok bool)
+	lease(worker string, now time.Time) (id uint64, users int64, ok bool)
 	renew(id uint64, now time.Time, done int64) (fenced bool)
 	expire(now time.Time) (takenBack int)
 	complete(id uint64, now time.Time) (fenced bool)
@@ -47,7 +48,7 @@ func newDispatcherEngine(t *testing.T) *dispatcherEngine {
 // slots of the workers it knows; a worker that no longer asks (the cluster's
 // dead worker) is one the simulation removes: so a worker asking joins, and
 // the idle others leave.
-func (e *dispatcherEngine) lease(worker string, now time.Time) (uint64, bool) {
+func (e *dispatcherEngine) lease(worker string, now time.Time) (uint64, int64, bool) {
 	for w, held := range e.workers {
 		if w != worker && held == 0 {
 			if err := e.d.RemoveWorker(scheduler.WorkerID(w)); err != nil {
@@ -65,11 +66,11 @@ func (e *dispatcherEngine) lease(worker string, now time.Time) (uint64, bool) {
 	for _, l := range e.d.Assign(now) {
 		e.workers[worker] = uint64(l.ID)
 		if string(l.Worker) == worker {
-			return uint64(l.ID), true
+			return uint64(l.ID), l.Range.Len(), true
 		}
 		e.t.Fatalf("dispatcher leased to %s, not %s", l.Worker, worker)
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 func (e *dispatcherEngine) renew(id uint64, now time.Time, done int64) bool {
@@ -142,14 +143,14 @@ func (e *metaEngine) sched(typ byte, c fsm.SchedCmd, now time.Time) *fsm.SchedRe
 	return e.apply(fsm.MetaCmd{Type: typ, Sched: &c}, now).Sched
 }
 
-func (e *metaEngine) lease(worker string, now time.Time) (uint64, bool) {
+func (e *metaEngine) lease(worker string, now time.Time) (uint64, int64, bool) {
 	r := e.sched(fsm.MetaSchedLease, fsm.SchedCmd{Worker: worker, Zone: "A", Max: 1, TTLMs: engineTTL.Milliseconds(), Term: 1}, now)
 	if len(r.Grants) == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	g := r.Grants[0].Task
 	e.task[g.Lease] = g.ID
-	return g.Lease, true
+	return g.Lease, g.Users, true
 }
 
 func (e *metaEngine) renew(id uint64, now time.Time, done int64) bool {
@@ -170,7 +171,9 @@ func (e *metaEngine) finished() bool {
 }
 
 // TestLeaseEnginesAgree: lease to w1, a checkpoint, no second lease while
-// held, expiry after the TTL takes the task back, w2 leases it, w1's late
+// held, nothing taken back at the renewed deadline itself, a checkpoint
+// past it fenced even before the take-back, expiry takes the task back
+// from the checkpoint, w2 leases it, w1's late
 // checkpoint and completion are fenced, w2 completes, the work is done.
 func TestLeaseEnginesAgree(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
@@ -180,25 +183,34 @@ func TestLeaseEnginesAgree(t *testing.T) {
 	}{{"cluster (fsm)", newMetaEngine(t, t0)}, {"simulation (Dispatcher)", newDispatcherEngine(t)}} {
 		t.Run(e.name, func(t *testing.T) {
 			eng := e.e
-			l1, ok := eng.lease("w1", t0)
-			if !ok {
-				t.Fatal("w1 got no lease")
+			l1, users, ok := eng.lease("w1", t0)
+			if !ok || users != 200 {
+				t.Fatalf("w1's lease: %v, %d users, want the 200", ok, users)
 			}
 			if fenced := eng.renew(l1, t0.Add(500*time.Millisecond), 50); fenced {
 				t.Fatal("w1's checkpoint within its lease was fenced")
 			}
-			if _, ok := eng.lease("w2", t0.Add(600*time.Millisecond)); ok {
+			if _, _, ok := eng.lease("w2", t0.Add(600*time.Millisecond)); ok {
 				t.Fatal("a leased task was leased again")
 			}
 			if n := eng.expire(t0.Add(1200 * time.Millisecond)); n != 0 {
 				t.Fatalf("%d leases taken back before the renewed lease ran out", n)
 			}
+			if n := eng.expire(t0.Add(500*time.Millisecond + engineTTL)); n != 0 {
+				t.Fatalf("%d leases taken back at the renewed deadline itself", n)
+			}
+			if fenced := eng.renew(l1, t0.Add(1600*time.Millisecond), 60); !fenced {
+				t.Fatal("w1's checkpoint past its deadline, before any take-back, was accepted")
+			}
 			if n := eng.expire(t0.Add(3 * time.Second)); n != 1 {
 				t.Fatalf("%d leases taken back after the lease ran out, want 1", n)
 			}
-			l2, ok := eng.lease("w2", t0.Add(3100*time.Millisecond))
+			l2, users, ok := eng.lease("w2", t0.Add(3100*time.Millisecond))
 			if !ok || l2 == l1 {
 				t.Fatalf("w2's lease of the taken-back task: %d %v (w1's was %d)", l2, ok, l1)
+			}
+			if users != 150 {
+				t.Fatalf("w2's lease holds %d users, want the 150 after w1's checkpoint of 50", users)
 			}
 			if fenced := eng.renew(l1, t0.Add(3200*time.Millisecond), 100); !fenced {
 				t.Fatal("w1's late checkpoint of a task taken back was accepted")

@@ -227,7 +227,7 @@ func (s *Scheduler) anyExpired(ss *fsm.SchedState, now int64) bool {
 			continue
 		}
 		for _, t := range r.Tasks {
-			if t.Lease != 0 && now > t.Expires {
+			if t.LeaseExpired(now) {
 				return true
 			}
 		}

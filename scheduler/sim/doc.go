@@ -1,6 +1,6 @@
 // Package sim is the scheduler's benchmark: a discrete-event simulation on a virtual
 // clock that runs package scheduler's own limiter, retry policy, slicers and dispatcher
-// against a simulated bank channel (scenario A: capacity by time of day, latency and
+// (whose leases follow the cluster's rules, internal/lease) against a simulated bank channel (scenario A: capacity by time of day, latency and
 // failures that grow past it) and a simulated worker pool (scenario B: uneven machines,
 // pauses, machines leaving and joining), so that hours of batch work take a fraction of
 // a second. The scenarios are those of docs/scheduler-scenarios.md, read from
