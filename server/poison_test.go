@@ -112,6 +112,15 @@ func TestPoisonImportRefusedStandalone(t *testing.T) {
 	if code, ec := postRaw(t, addr, "/v1/internal/shards/7/import", poisonImport); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
 		t.Fatalf("poison import: %d %s", code, ec)
 	}
+	// Well-formed imports and merges need the meta group a standalone node
+	// lacks: refused, the node stays up.
+	goodImport := `[{"bucket":"accounts","key":"AAAAAAAAAAc=","value":"eyJsaW1pdCI6MTAwfQ=="}]`
+	if code, ec := postRaw(t, addr, "/v1/internal/shards/7/import", goodImport); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
+		t.Fatalf("import on a standalone node: %d %s", code, ec)
+	}
+	if code, ec := postRaw(t, addr, "/v1/internal/shards/3/merge?group=X", `[]`); code != http.StatusBadRequest || ec != api.CodeInvalidArgument {
+		t.Fatalf("merge on a standalone node: %d %s", code, ec)
+	}
 	tc.nodes[0].Shutdown(context.Background())
 	tc.start(0)
 	waitFor(t, 10*time.Second, "leader again", func() bool { return tc.nodes[0].IsLeader() })

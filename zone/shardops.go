@@ -68,6 +68,9 @@ func (s *ReplicaSet) Import(meta *fsm.Meta, shard int, recs []fsm.Record) (fsm.R
 	if u, _ := fsm.RecordUser(recs[0].Bucket, recs[0].Key); int(u%fsm.NumShards) != shard { // Validate: every record is in one shard
 		return fsm.Result{}, api.Errorf(api.CodeInvalidArgument, "records of shard %d posted to shard %d", u%fsm.NumShards, shard)
 	}
+	if meta == nil {
+		return fsm.Result{}, errNoMeta
+	}
 	h, err := s.ownLeader("a zone")
 	if err != nil {
 		return fsm.Result{}, err
@@ -91,6 +94,10 @@ func (s *ReplicaSet) DropShard(group string, shard int, epoch uint64) (fsm.Resul
 	return s.apply(h, fsm.Command{Type: fsm.CmdDropShard, Shards: []byte{byte(shard)}, Epoch: epoch})
 }
 
+// errNoMeta refuses a shard import or merge on a standalone node: both
+// move shards between zones of a cluster, which only the meta group knows.
+var errNoMeta = api.Errorf(api.CodeInvalidArgument, "not a cluster node: shard imports and merges run only in a cluster")
+
 // Merge merges failover store group's shard (its records recs) into the
 // own zone, which this node must lead, once the zone has released the
 // shard. Only a reconciliation of this zone merges, and only its own
@@ -99,6 +106,9 @@ func (s *ReplicaSet) Merge(meta *fsm.Meta, group string, shard int, recs []fsm.R
 	c := fsm.Command{Type: fsm.CmdMerge, NodeID: group, Shards: []byte{byte(shard)}, Records: recs}
 	if err := c.Validate(); err != nil {
 		return fsm.Result{}, err
+	}
+	if meta == nil {
+		return fsm.Result{}, errNoMeta
 	}
 	h, err := s.ownLeader("a zone")
 	if err != nil {

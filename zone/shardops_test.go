@@ -136,6 +136,14 @@ func TestShardOpsRefuse(t *testing.T) {
 	if _, err := s.ReadOwnGuard(context.Background(), "B", time.Second); codeOf(err) != api.CodeUnavailable {
 		t.Fatalf("guard read on a node that leads no zone: %v", err)
 	}
+	// A standalone node has no meta group: a valid import or merge is
+	// refused, not a nil dereference.
+	if _, err := s.Import(nil, 3, []fsm.Record{rec(3)}); codeOf(err) != api.CodeInvalidArgument {
+		t.Fatalf("import on a standalone node: %v", err)
+	}
+	if _, err := s.Merge(nil, "A-f2", 3, nil); codeOf(err) != api.CodeInvalidArgument {
+		t.Fatalf("merge on a standalone node: %v", err)
+	}
 	if got := s.LedWith(nil); len(got) != 0 {
 		t.Fatalf("LedWith of an empty set: %v", got)
 	}

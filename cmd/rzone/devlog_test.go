@@ -247,7 +247,7 @@ func checkReadmeMetrics(t *testing.T, hc *http.Client, token string, apis []stri
 	}
 	metrics = append(metrics, alerting...)
 	var src bytes.Buffer
-	for _, d := range []string{"../../server", "../../zone", "../../internal/gossip"} {
+	for _, d := range []string{"../../server", "../../zone", "../../cluster", "../../scheduler/run", "../../internal/gossip", "../../internal/metrics"} {
 		files, _ := filepath.Glob(filepath.Join(d, "*.go"))
 		for _, f := range files {
 			if !strings.HasSuffix(f, "_test.go") {
