@@ -25,10 +25,17 @@ type Config struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config { return Config{LeaseTTL: time.Minute} }
 
-// Validate checks that leases live a positive time.
+// MaxLeaseTTL bounds Config.LeaseTTL: a lease that lives longer is one a
+// dead worker holds for good.
+const MaxLeaseTTL = 365 * 24 * time.Hour
+
+// Validate checks that leases live a positive time of at most MaxLeaseTTL.
 func (c Config) Validate() error {
 	if c.LeaseTTL <= 0 {
 		return fmt.Errorf("dispatch lease_ttl %s: must be positive: %w", c.LeaseTTL, ErrInvalidConfig)
+	}
+	if c.LeaseTTL > MaxLeaseTTL {
+		return fmt.Errorf("dispatch lease_ttl %s: must be at most %s: %w", c.LeaseTTL, MaxLeaseTTL, ErrInvalidConfig)
 	}
 	return nil
 }
@@ -70,6 +77,8 @@ type Dispatcher struct {
 	open                   int   // leases not Finished
 	inFlightUsers          int64 // users leased and not yet checkpointed as done
 	nextLease              LeaseID
+	origin                 time.Time // the first time given: lease deadlines count from it
+	originSet              bool
 	nextTask               TaskID
 	stats                  Stats
 }

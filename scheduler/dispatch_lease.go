@@ -49,9 +49,10 @@ type Expired struct {
 }
 
 type lease struct {
+	d        *Dispatcher
 	task     TaskID
 	rng      Range
-	rec      tasklease.Lease // id, holder, deadline, ttl and checkpoint (Next = rng.Start + Done)
+	rec      tasklease.Lease // id, holder, deadline, ttl and checkpoint, relative to rng.Start and the Dispatcher's origin (Next = Done)
 	w        *worker
 	checked  time.Time // when the checkpoint was last set: the grant, then each renewal
 	finished bool      // ended at a renewal; only the slot is still held
@@ -62,22 +63,31 @@ func (l *lease) id() LeaseID { return LeaseID(l.rec.ID) }
 
 // view is the lease as its holder and the caller see it.
 func (l *lease) view() Lease {
-	return Lease{ID: l.id(), Task: l.task, Worker: l.w.id, Range: l.rng, Done: l.rec.Done, Expires: nanoTime(l.rec.Deadline)}
+	return Lease{ID: l.id(), Task: l.task, Worker: l.w.id, Range: l.rng, Done: l.rec.Done, Expires: l.d.timeAt(l.rec.Deadline)}
 }
 
 // remaining is how many users of the range the holder has not checkpointed.
 func (l *lease) remaining() int64 { return l.rec.Left(l.rng.Len()) }
 
-// nanos is t as the lease rules take it: nanoseconds since the Unix epoch.
-func nanos(t time.Time) int64 { return t.UnixNano() }
+// nanos is t as the lease rules take it: nanoseconds since the first time
+// the Dispatcher was given (a Duration, so saturated rather than wrapped far
+// from it). The rules see ids relative to a range's start, so a lease record
+// holds no absolute time and no absolute user id.
+func (d *Dispatcher) nanos(t time.Time) int64 {
+	if !d.originSet {
+		d.origin, d.originSet = t, true
+	}
+	return int64(t.Sub(d.origin))
+}
 
-// nanoTime is the time of a lease deadline, in UTC.
-func nanoTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+// timeAt is the time of a lease deadline, in the location of the first time
+// the Dispatcher was given.
+func (d *Dispatcher) timeAt(ns int64) time.Time { return d.origin.Add(time.Duration(ns)) }
 
 // grant creates a task for r, leases it to w and takes a slot.
 func (d *Dispatcher) grant(now time.Time, w *worker, r Range) *lease {
-	l := &lease{task: d.nextTask, rng: r, w: w, checked: now,
-		rec: tasklease.Grant(uint64(d.nextLease), string(w.id), 0, nanos(now), d.cfg.LeaseTTL.Nanoseconds(), uint64(r.Start))}
+	l := &lease{d: d, task: d.nextTask, rng: r, w: w, checked: now,
+		rec: tasklease.Grant(uint64(d.nextLease), string(w.id), 0, d.nanos(now), d.cfg.LeaseTTL.Nanoseconds(), 0)}
 	d.nextLease++
 	d.nextTask++
 	d.stats.Tasks++
@@ -108,7 +118,7 @@ func (d *Dispatcher) release(l *lease) {
 // accept at now does not exist.
 func (d *Dispatcher) live(id LeaseID, now time.Time) (*lease, error) {
 	l, ok := d.leases[id]
-	if ok && l.rec.Accepts(uint64(id), 0, nanos(now)) {
+	if ok && l.rec.Accepts(uint64(id), 0, d.nanos(now)) {
 		return l, nil
 	}
 	if id > 0 && id < d.nextLease {
@@ -134,7 +144,7 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 		return l.view(), nil
 	}
 	next := l.rng.Start + done
-	if !l.rec.Forward(uint64(next), done, uint64(l.rng.End), l.rng.Len()) {
+	if done < 0 || !l.rec.Forward(uint64(done), done, uint64(l.rng.Len()), l.rng.Len()) {
 		return l.view(), fmt.Errorf("renew lease %d: done %d outside [%d, %d]: %w", id, done, l.rec.Done, l.rng.Len(), ErrProgress)
 	}
 	stalled := done == l.rec.Done
@@ -147,7 +157,7 @@ func (d *Dispatcher) Renew(id LeaseID, now time.Time, done int64) (Lease, error)
 		}
 	}
 	d.inFlightUsers -= done - l.rec.Done
-	l.rec = l.rec.Checkpoint(nanos(now), uint64(next), done)
+	l.rec = l.rec.Checkpoint(d.nanos(now), uint64(done), done)
 	l.checked = now
 	heap.Push(&d.expiry, expiryEntry{at: l.rec.Deadline, id: l.id()})
 	if rem := l.remaining(); rem > 0 {
@@ -196,7 +206,7 @@ func (d *Dispatcher) Expire(now time.Time) []Expired {
 // taken back at any time after it.
 func (d *Dispatcher) NextExpiry() (time.Time, bool) {
 	if l := d.nextToExpire(); l != nil {
-		return nanoTime(l.rec.Deadline), true
+		return d.timeAt(l.rec.Deadline), true
 	}
 	return time.Time{}, false
 }
@@ -220,7 +230,7 @@ func (d *Dispatcher) nextToExpire() *lease {
 func (d *Dispatcher) expireDue(now time.Time) {
 	for {
 		l := d.nextToExpire()
-		if l == nil || !l.rec.Expired(nanos(now)) {
+		if l == nil || !l.rec.Expired(d.nanos(now)) {
 			return
 		}
 		heap.Pop(&d.expiry)
@@ -229,8 +239,8 @@ func (d *Dispatcher) expireDue(now time.Time) {
 			continue // its users were done at the renewal that finished it
 		}
 		d.stats.Expired++
-		lo, users := l.rec.TakeBack(uint64(l.rng.Start), l.rng.Len())
-		x := Expired{Lease: l.view(), Returned: Range{Start: int64(lo), End: int64(lo) + users}}
+		lo, users := l.rec.TakeBack(0, l.rng.Len())
+		x := Expired{Lease: l.view(), Returned: Range{Start: l.rng.Start + int64(lo), End: l.rng.Start + int64(lo) + users}}
 		d.pending.pushFront(x.Returned)
 		d.expired = append(d.expired, x)
 	}

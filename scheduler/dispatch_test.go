@@ -330,3 +330,38 @@ func sortedIDs[V any](m map[LeaseID]V) []LeaseID {
 	}
 	return ids
 }
+
+// TestLeaseTimesAndIdsAreRelative: the lease rules take times from the
+// Dispatcher's first time and ids from a range's start, so a long TTL, a
+// time far from 1970 or a range below zero decide as anywhere else, and a
+// lease's expiry is told in the caller's location.
+func TestLeaseTimesAndIdsAreRelative(t *testing.T) {
+	if err := (Config{LeaseTTL: MaxLeaseTTL + time.Second}).Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("a TTL above MaxLeaseTTL: %v", err)
+	}
+	east := time.FixedZone("UTC+8", 8*3600)
+	for _, start := range []time.Time{day0.In(east), time.Date(2300, 1, 1, 0, 0, 0, 0, east), time.Date(1, 1, 1, 0, 0, 0, 0, east)} {
+		d, err := New(Config{LeaseTTL: MaxLeaseTTL}, FixedSlicer{Users: 20}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.AddWork(Range{Start: -10, End: 10})
+		if err := d.AddWorker("w0", 1); err != nil {
+			t.Fatal(err)
+		}
+		l := d.Assign(start)[0]
+		if want := start.Add(MaxLeaseTTL); !l.Expires.Equal(want) || l.Expires.Location() != east {
+			t.Fatalf("from %s: expires %s, want %s in the caller's location", start, l.Expires, want)
+		}
+		if x := d.Expire(start.Add(time.Hour)); len(x) != 0 {
+			t.Fatalf("from %s: a lease of a year expired after an hour: %+v", start, x)
+		}
+		if _, err := d.Renew(l.ID, start.Add(2*time.Hour), 5); err != nil {
+			t.Fatalf("from %s: renew of a range below zero: %v", start, err)
+		}
+		x := d.Expire(start.Add(2*time.Hour + MaxLeaseTTL + time.Nanosecond))
+		if len(x) != 1 || x[0].Returned != (Range{Start: -5, End: 10}) {
+			t.Fatalf("from %s: taken back %+v, want the users after the checkpoint, [-5, 10)", start, x)
+		}
+	}
+}
