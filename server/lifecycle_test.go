@@ -237,7 +237,8 @@ func TestDrainMovesEveryLeadershipAway(t *testing.T) {
 	}
 
 	// Given the zone's leadership back, it hands it off again.
-	j := mc.zoneLeader(z)
+	j := -1
+	waitFor(t, 10*time.Second, "a leader of the drained node's zone", func() bool { j = mc.zoneLeader(z); return j >= 0 })
 	mc.nodes[j].zones.Own().Replica().Raft().LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(mc.cfgs[i].raftAdvertise())).Error()
 	waitFor(t, 10*time.Second, "the drained node hands its zone off again", func() bool {
 		k := mc.zoneLeader(z)
