@@ -68,6 +68,7 @@ func (s *Scheduler) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	defer s.observePhase(phaseGenerate, time.Now())
 	users, err := s.loadDue(ctx, rt.Zone, shard, run.Cycle, 0, math.MaxUint64, s.cfg.PageUsers)
 	if err != nil {
 		outcome := "error"

@@ -90,6 +90,32 @@ type schedMetrics struct {
 	gen      *prometheus.CounterVec
 	resumes  prometheus.Counter
 	tasksRun prometheus.Gauge
+	phase    *prometheus.HistogramVec
+}
+
+// The phases of a task rzone_sched_task_phase_seconds times. On the worker:
+// lease (asking the meta leader for tasks, and getting some; lease_none
+// when the answer had none: the limit was full or others took them), load (the task's due users from
+// the zone leader), effects (one batch's POST to the zone leader), report
+// (a checkpoint or the completion) and task (a task end to end, from the
+// lease request that got it). On the zone leader: check (CheckEffects,
+// which may wait for the lease to reach the meta replica) and apply (the
+// effects). On the meta leader: generate (one range).
+const (
+	phaseLease     = "lease"
+	phaseLeaseNone = "lease_none"
+	phaseLoad      = "load"
+	phaseEffects   = "effects"
+	phaseReport    = "report"
+	phaseTask      = "task"
+	phaseCheck     = "check"
+	phaseApply     = "apply"
+	phaseGenerate  = "generate"
+)
+
+// observePhase records how long a phase took since start.
+func (s *Scheduler) observePhase(phase string, start time.Time) {
+	s.m.phase.WithLabelValues(phase).Observe(time.Since(start).Seconds())
 }
 
 // New returns the scheduler of the node h, its metrics registered with
@@ -113,6 +139,9 @@ func New(h Host, cfg Config) *Scheduler {
 			Help: "Times this node resumed the runs as the new scheduler leader."}),
 		tasksRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rzone_sched_worker_tasks",
 			Help: "Tasks this node's worker is running."}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rzone_sched_task_phase_seconds",
+			Help:    "Time of the phases of tasks on this node: lease, lease_none, load, effects, report and task on the worker; check and apply on the zone leader; generate on the scheduler leader.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"phase"}),
 	}
 	reg := h.Registerer()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rzone_sched_leader",
@@ -122,7 +151,7 @@ func New(h Host, cfg Config) *Scheduler {
 		}
 		return 0
 	}))
-	reg.MustRegister(s.m.limit, s.m.leased, s.m.users, s.m.effects, s.m.reports, s.m.gen, s.m.resumes, s.m.tasksRun)
+	reg.MustRegister(s.m.limit, s.m.leased, s.m.users, s.m.effects, s.m.reports, s.m.gen, s.m.resumes, s.m.tasksRun, s.m.phase)
 	return s
 }
 

@@ -28,7 +28,14 @@ func (s *Scheduler) work() {
 		Grants []fsm.Grant `json:"grants"`
 	}
 	req := LeaseRequest{Worker: s.h.NodeID(), Zone: s.h.Zone(), Max: free}
-	if err := s.h.PostJSON(ctx, addr, PathLease, req, &reply); err != nil {
+	start := time.Now()
+	err = s.h.PostJSON(ctx, addr, PathLease, req, &reply)
+	if len(reply.Grants) > 0 {
+		s.observePhase(phaseLease, start)
+	} else {
+		s.observePhase(phaseLeaseNone, start)
+	}
+	if err != nil {
 		s.h.Logger().Debug("lease tasks", "err", err)
 		return
 	}
@@ -36,6 +43,7 @@ func (s *Scheduler) work() {
 		s.take()
 		s.goTracked(func() {
 			defer s.untake()
+			defer s.observePhase(phaseTask, start)
 			s.runTask(g)
 		})
 	}
@@ -118,6 +126,7 @@ func (s *Scheduler) runTask(g fsm.Grant) {
 		case <-ctx.Done():
 		}
 	}()
+	loadStart := time.Now()
 	users, err := s.taskUsers(ctx, zone, g)
 	for try := 1; err != nil && try < 5 && ctx.Err() == nil; try++ {
 		tr.failures++
@@ -128,6 +137,7 @@ func (s *Scheduler) runTask(g fsm.Grant) {
 		s.h.Logger().Debug("load task users", "task", g.Task.ID, "err", err)
 		return // the lease runs out and the task is handed out again
 	}
+	s.observePhase(phaseLoad, loadStart)
 	end := g.Task.Hi + 1 // where this lease stops: the range's end, or after its share
 	if t := g.Task.Take; t > 0 && t < int64(len(users)) {
 		users, end = users[:t], users[t-1]+1
@@ -211,7 +221,10 @@ func (s *Scheduler) checkpoint(ctx context.Context, tr *taskRun, complete bool) 
 		req.RTTUs = (tr.rttSum / time.Duration(tr.calls)).Microseconds()
 	}
 	var res fsm.SchedResult
-	if err := s.h.PostJSON(ctx, addr, PathReport, req, &res); err != nil {
+	start := time.Now()
+	err = s.h.PostJSON(ctx, addr, PathReport, req, &res)
+	s.observePhase(phaseReport, start)
+	if err != nil {
 		s.h.Logger().Debug("report", "task", t.ID, "complete", complete, "err", err)
 		return !complete
 	}
@@ -243,6 +256,7 @@ func (s *Scheduler) applyEffects(ctx context.Context, zone string, tr *taskRun, 
 	start := time.Now()
 	var rep EffectsReply
 	err = s.h.PostJSON(ctx, addr, PathEffects, EffectsRequest{Group: zone, Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
+	s.observePhase(phaseEffects, start)
 	if err != nil {
 		tr.calls++
 		tr.failed++
