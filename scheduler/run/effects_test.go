@@ -94,3 +94,27 @@ func TestEffectsWithoutABankRecordNoRepayment(t *testing.T) {
 		t.Fatalf("no bank: %+v %v, repaid %v, bill %d", rep, err, g.repaid, g.bills[1])
 	}
 }
+
+// TestUntakeWakesTheWorker: a task's end signals the worker's loop, so
+// that it asks for the next task at once, not at its next tick; ends that
+// come together leave one wake-up and never block.
+func TestUntakeWakesTheWorker(t *testing.T) {
+	s := New(fakeHost{reg: prometheus.NewRegistry()}, Config{Interval: time.Hour})
+	s.take()
+	s.take()
+	s.untake()
+	s.untake() // must not block on the wake-up already pending
+	select {
+	case <-s.freed:
+	default:
+		t.Fatal("no wake-up after a task ended")
+	}
+	select {
+	case <-s.freed:
+		t.Fatal("two wake-ups pending; one is enough")
+	default:
+	}
+	if s.freeSlots() != s.cfg.Slots {
+		t.Fatalf("free slots %d, want %d", s.freeSlots(), s.cfg.Slots)
+	}
+}

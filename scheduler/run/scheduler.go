@@ -31,6 +31,9 @@ type Scheduler struct {
 	// worker
 	wmu     sync.Mutex
 	running int
+	// freed is signalled when a task of this worker ends: the worker asks
+	// for the next one at once rather than at its next tick.
+	freed chan struct{}
 
 	// wg holds the goroutines of generation and of tasks; Run waits for
 	// them before it returns.
@@ -121,7 +124,7 @@ func (s *Scheduler) observePhase(phase string, start time.Time) {
 // New returns the scheduler of the node h, its metrics registered with
 // h.Registerer(). Run runs it.
 func New(h Host, cfg Config) *Scheduler {
-	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}}
+	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}, freed: make(chan struct{}, 1)}
 	s.m = schedMetrics{
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rzone_sched_limit",
 			Help: "Concurrency limit in force per downstream (min of window and adaptive), on the scheduler leader."}, []string{"downstream", "part"}),
@@ -157,10 +160,13 @@ func New(h Host, cfg Config) *Scheduler {
 
 // Run is the scheduler's main loop on every cluster node, until the node
 // stops: the leader part while this node leads the meta group, and the
-// worker always. Generation runs in goroutines of its own, so that it
-// overlaps execution. Run returns once those and the tasks have ended.
+// worker always, in a loop of its own (workLoop), so that neither waits
+// for the other's requests. Generation runs in goroutines of its own, so
+// that it overlaps execution. Run returns once those and the tasks have
+// ended.
 func (s *Scheduler) Run() {
 	defer s.wg.Wait()
+	s.goTracked(s.workLoop)
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -173,6 +179,25 @@ func (s *Scheduler) Run() {
 			continue
 		}
 		s.lead()
+	}
+}
+
+// workLoop is the worker's loop: it asks for tasks every Interval, and at
+// once when one of its tasks ends, so that a slot freed under the limit
+// does not stand idle until the next tick.
+func (s *Scheduler) workLoop() {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.h.Done():
+			return
+		case <-t.C:
+		case <-s.freed:
+		}
+		if !s.h.MetaState().Initialized {
+			continue
+		}
 		s.work()
 	}
 }

@@ -83,11 +83,16 @@ func (s *Scheduler) take() {
 	s.wmu.Unlock()
 }
 
+// untake frees a slot and wakes the worker's loop to fill it.
 func (s *Scheduler) untake() {
 	s.wmu.Lock()
 	s.running--
 	s.m.tasksRun.Set(float64(s.running))
 	s.wmu.Unlock()
+	select {
+	case s.freed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // taskRun is one leased task on this worker: its progress since the lease
