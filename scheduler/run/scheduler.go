@@ -309,10 +309,14 @@ func (s *Scheduler) limiter(st fsm.MetaState, down string) *downLimit {
 	}
 	// A zone's commit latency and a bank's answer vary far more than the
 	// simulated channel's: only a doubled mean latency or 10 % failed calls
-	// count as congestion, and the floor keeps two tasks going.
+	// count as congestion, and the floor keeps two tasks going. A call of
+	// the notify downstream is one zone log entry (applyEffects), whose
+	// latency on busy machines ranges over 5× with nothing queued: its
+	// baseline is the lowest interval mean, not the luckiest entry.
 	ac := scheduler.DefaultAdaptiveConfig()
 	ac.Initial, ac.Min = 16, 2
 	ac.LatencyTolerance, ac.FailureTolerance = 1.0, 0.1
+	ac.BaselineMean = down == "notify"
 	lim, err := scheduler.NewLimiter(sc, ac)
 	if err != nil {
 		panic(fmt.Sprintf("run: default limiter config: %v", err))

@@ -269,11 +269,12 @@ func (s *Scheduler) applyEffects(ctx context.Context, zone string, tr *taskRun, 
 		return 0, err
 	}
 	if rep.Calls == 0 {
-		// Notifications: one log entry per batch, whose latency grows with
-		// the batch; the limiter sees each user as a call of the batch's
-		// latency per user, so batch sizes do not read as congestion.
-		n := max(1, len(users))
-		rep.Calls, rep.RTTUs = n, (time.Since(start) / time.Duration(n)).Microseconds()
+		// Notifications: one log entry per batch, and the limiter sees the
+		// batch as one call of its latency. An entry's latency is mostly
+		// its commit's, whatever its size, so a latency per user would read
+		// every smaller batch (a task's last) as congestion; and a failed
+		// batch counts as one failed call of a few, not of hundreds.
+		rep.Calls, rep.RTTUs = 1, time.Since(start).Microseconds()
 	}
 	tr.calls += rep.Calls
 	tr.failed += rep.Failed
