@@ -27,6 +27,7 @@ type Scheduler struct {
 	genBusy  map[genKey]bool
 	genNext  map[genKey]time.Time // no new attempt of a failed range before
 	leaseMu  sync.Mutex           // one lease decision at a time
+	reserved map[string]int       // per downstream, the budgets of lease commands not applied yet; under leaseMu
 
 	// worker
 	wmu     sync.Mutex
@@ -124,7 +125,7 @@ func (s *Scheduler) observePhase(phase string, start time.Time) {
 // New returns the scheduler of the node h, its metrics registered with
 // h.Registerer(). Run runs it.
 func New(h Host, cfg Config) *Scheduler {
-	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}, freed: make(chan struct{}, 1)}
+	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}, reserved: map[string]int{}, freed: make(chan struct{}, 1)}
 	s.m = schedMetrics{
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rzone_sched_limit",
 			Help: "Concurrency limit in force per downstream (min of window and adaptive), on the scheduler leader."}, []string{"downstream", "part"}),
