@@ -46,6 +46,13 @@ type AdaptiveConfig struct {
 	// Quiet is how long after the last failure signal the downstream still counts as
 	// failing (see Failing). Default 30s.
 	Quiet time.Duration `yaml:"quiet" json:"quiet"`
+	// BaselineMean takes the baseline from the intervals' mean RTTs rather than from
+	// single calls: the baseline is then the lowest interval mean of the last
+	// BaselineWindow, which is what an interval's mean is compared against. For a
+	// downstream whose calls vary widely with no load on it (a zone's log entry on busy
+	// machines), one lucky fast call would otherwise set a baseline that no interval's
+	// mean reaches even at the floor, and the limit would stay there. Default false.
+	BaselineMean bool `yaml:"baseline_mean" json:"baseline_mean"`
 }
 
 // DefaultAdaptiveConfig returns the defaults documented on each field.
@@ -129,7 +136,7 @@ type Adaptive struct {
 	minRTT            time.Duration
 	maxInFlight       int
 
-	baseline []rttMark // per-interval minima, increasing RTT: a sliding-window minimum
+	baseline []rttMark // per-interval minima (means), increasing RTT: a sliding-window minimum
 }
 
 type rttMark struct {
@@ -234,8 +241,11 @@ func (a *Adaptive) decide(now time.Time) {
 		}
 	}
 	if a.ok > 0 {
-		base := a.baselineRTT(now).Seconds()
 		mean := a.rttSum / float64(a.ok)
+		if a.cfg.BaselineMean {
+			a.minRTT = time.Duration(mean * float64(time.Second))
+		}
+		base := a.baselineRTT(now).Seconds()
 		if mean > base*(1+a.cfg.LatencyTolerance) {
 			capacity := a.inFlightSum / float64(a.ok) * base / mean
 			a.decrease(now, math.Min(a.limit, capacity*a.cfg.Headroom))
@@ -260,8 +270,8 @@ func (a *Adaptive) decrease(now time.Time, to float64) {
 	}
 }
 
-// baselineRTT pushes this interval's lowest RTT into the sliding window and returns the
-// window's minimum.
+// baselineRTT pushes this interval's lowest RTT (its mean RTT with BaselineMean) into the
+// sliding window and returns the window's minimum.
 func (a *Adaptive) baselineRTT(now time.Time) time.Duration {
 	for len(a.baseline) > 0 && a.baseline[len(a.baseline)-1].rtt >= a.minRTT {
 		a.baseline = a.baseline[:len(a.baseline)-1]

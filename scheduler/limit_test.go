@@ -278,3 +278,106 @@ func TestRetryPolicy(t *testing.T) {
 		t.Error("Hold: want only the last attempt held, and only while failing")
 	}
 }
+
+// noisyDrive runs a for secs seconds against a downstream whose calls take
+// rtt(limit) on average but whose fastest call of every second is 5×
+// faster than that mean, at any load, as a zone's log entries on busy
+// machines are; each second, failed more calls fail. It returns the
+// limit after each second.
+func noisyDrive(t *testing.T, a *Adaptive, now *time.Time, secs int, rtt func(limit int) time.Duration, failed int) []int {
+	t.Helper()
+	var out []int
+	for range secs {
+		n := a.Limit()
+		mean := rtt(n)
+		// 10 calls: one at mean/5, nine making up the mean.
+		fast := mean / 5
+		slow := (10*mean - fast) / 9
+		a.Observe(Sample{Sent: *now, RTT: fast, InFlight: n, Count: 1})
+		a.Observe(Sample{Sent: *now, RTT: slow, InFlight: n, Count: 9})
+		if failed > 0 {
+			a.Observe(Sample{Sent: *now, RTT: mean, InFlight: n, Failed: true, Count: failed})
+		}
+		*now = now.Add(time.Second)
+		a.Update(*now, 0)
+		out = append(out, a.Limit())
+	}
+	return out
+}
+
+// notifyAdaptive is an Adaptive limit configured as the cluster's notify
+// downstream (scheduler/run: Initial 16, Min 2, LatencyTolerance 1,
+// FailureTolerance 0.1), with or without BaselineMean.
+func notifyAdaptive(t *testing.T, baselineMean bool) (*Adaptive, *time.Time) {
+	t.Helper()
+	c := DefaultAdaptiveConfig()
+	c.Initial, c.Min = 16, 2
+	c.LatencyTolerance, c.FailureTolerance = 1.0, 0.1
+	c.BaselineMean = baselineMean
+	a, err := NewAdaptive(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := day0
+	a.Update(now, 0)
+	return a, &now
+}
+
+// TestAdaptiveBaselineMeanUnderNoise: against a downstream whose latency
+// does not depend on the load at all but whose fastest call is 5× faster
+// than the mean, the single-call baseline reads the noise as congestion
+// and pins the limit to its floor; the baseline of interval means does
+// not, and the limit keeps probing up.
+func TestAdaptiveBaselineMeanUnderNoise(t *testing.T) {
+	flat := func(int) time.Duration { return 100 * time.Millisecond }
+	a, now := notifyAdaptive(t, false)
+	if got := noisyDrive(t, a, now, 30, flat, 0); got[len(got)-1] != 2 {
+		t.Fatalf("single-call baseline: limits %v, want the floor 2 (the collapse this option is for)", got)
+	}
+	a, now = notifyAdaptive(t, true)
+	got := noisyDrive(t, a, now, 30, flat, 0)
+	if last := got[len(got)-1]; last <= 16 {
+		t.Fatalf("baseline of means: limits %v, want above the initial 16 under a flat latency", got)
+	}
+}
+
+// TestAdaptiveBaselineMeanBacksOff: with the baseline of interval means the
+// limit still backs off when the downstream truly slows down (its mean
+// latency triples) and when calls fail.
+func TestAdaptiveBaselineMeanBacksOff(t *testing.T) {
+	flat := func(int) time.Duration { return 100 * time.Millisecond }
+	a, now := notifyAdaptive(t, true)
+	noisyDrive(t, a, now, 20, flat, 0)
+	before := a.Limit()
+	slower := func(int) time.Duration { return 300 * time.Millisecond }
+	got := noisyDrive(t, a, now, 1, slower, 0)
+	if got[0] > before/2 {
+		t.Fatalf("latency tripled: limit %d → %d, want at most half", before, got[0])
+	}
+
+	// A downstream whose latency grows with the load beyond 4 calls (a
+	// queue) from the start: the limit settles where the mean stays within
+	// the tolerance. Started above the capacity, it learns the unloaded
+	// latency only as it comes down, so it takes a minute or so (each
+	// decrease lowers the baseline too), where the single-call baseline
+	// fell at once.
+	a, now = notifyAdaptive(t, true)
+	queue := func(n int) time.Duration {
+		return time.Duration(max(1, float64(n)/4) * float64(100*time.Millisecond))
+	}
+	got = noisyDrive(t, a, now, 150, queue, 0)
+	for _, l := range got[100:] {
+		if l < 3 || l > 9 {
+			t.Fatalf("queueing downstream: limits %v, want them held within 3-9 (latency ≤ 2× baseline)", got)
+		}
+	}
+
+	// Failures: 3 calls in 13 fail, every second.
+	a, now = notifyAdaptive(t, true)
+	noisyDrive(t, a, now, 20, flat, 0)
+	before = a.Limit()
+	got = noisyDrive(t, a, now, 10, flat, 3)
+	if got[len(got)-1] >= before/2 {
+		t.Fatalf("failing calls: limit %d → %v, want it down by half at least", before, got)
+	}
+}

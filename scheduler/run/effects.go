@@ -24,6 +24,7 @@ func (s *Scheduler) CheckEffects(ctx context.Context, req EffectsRequest) *api.E
 	if _, err := api.ParseCycle(api.FormatCycle(req.Cycle)); err != nil {
 		return err.(*api.Error)
 	}
+	defer s.observePhase(phaseCheck, time.Now())
 	deadline := time.Now().Add(time.Second)
 	for {
 		st := s.h.MetaState()
@@ -86,6 +87,7 @@ func uncovered(run *fsm.Run, users []uint64) (uint64, bool) {
 // auto-debits one user at a time through the bank. An unknown job is an
 // *api.Error.
 func (s *Scheduler) Effects(ctx context.Context, g Group, req EffectsRequest) (EffectsReply, error) {
+	defer s.observePhase(phaseApply, time.Now())
 	var rep EffectsReply
 	var err error
 	switch req.Job {

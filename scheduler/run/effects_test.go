@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -92,5 +93,83 @@ func TestEffectsWithoutABankRecordNoRepayment(t *testing.T) {
 	rep, err := s.Effects(context.Background(), g, EffectsRequest{Job: fsm.JobAutodebit, Cycle: 202611, Users: []uint64{1}})
 	if err != nil || rep.Failed != 1 || rep.Applied != 0 || len(g.repaid) != 0 || g.bills[1] != 500 {
 		t.Fatalf("no bank: %+v %v, repaid %v, bill %d", rep, err, g.repaid, g.bills[1])
+	}
+}
+
+// effectsHost is a fakeHost whose zone leader answers an effects POST
+// after delay, applying every user, or failing with err.
+type effectsHost struct {
+	fakeHost
+	delay time.Duration
+	err   error
+}
+
+func (h effectsHost) Now() time.Time { return time.Now() }
+func (h effectsHost) ZoneLeaderAddr(context.Context, string) (string, error) {
+	return "zone-leader", nil
+}
+func (h effectsHost) PostJSON(_ context.Context, _, _ string, req, reply any) error {
+	time.Sleep(h.delay)
+	if h.err != nil {
+		return h.err
+	}
+	users := req.(EffectsRequest).Users
+	rep := reply.(*EffectsReply)
+	rep.Applied, rep.Results = len(users), make([]string, len(users))
+	for i := range rep.Results {
+		rep.Results[i] = "ok"
+	}
+	return nil
+}
+
+// TestNotifyBatchIsOneCall: the limiter sees a batch of notifications as
+// one call of the batch's latency, whatever its size, and a batch that
+// fails as one failed call.
+func TestNotifyBatchIsOneCall(t *testing.T) {
+	h := effectsHost{fakeHost: fakeHost{reg: prometheus.NewRegistry()}, delay: 20 * time.Millisecond}
+	s := New(h, Config{})
+	users := make([]uint64, 200)
+	for i := range users {
+		users[i] = uint64(i)
+	}
+	for _, n := range []int{200, 7} {
+		tr := &taskRun{g: fsm.Grant{Job: fsm.JobStatement, Cycle: 202611}}
+		if got, err := s.applyEffects(context.Background(), "A", tr, users[:n]); err != nil || got != n {
+			t.Fatalf("batch of %d: applied %d, %v", n, got, err)
+		}
+		if tr.calls != 1 || tr.failed != 0 || tr.rttSum < h.delay || tr.done != int64(n) {
+			t.Fatalf("batch of %d: %d calls, %d failed, rtt %s, %d done; want one call of at least %s", n, tr.calls, tr.failed, tr.rttSum, tr.done, h.delay)
+		}
+	}
+	h.err = errors.New("zone leader unreachable")
+	h.reg = prometheus.NewRegistry()
+	s = New(h, Config{})
+	tr := &taskRun{g: fsm.Grant{Job: fsm.JobStatement, Cycle: 202611}}
+	if got, err := s.applyEffects(context.Background(), "A", tr, users); err == nil || got != 0 || tr.calls != 1 || tr.failed != 1 {
+		t.Fatalf("failed batch: applied %d, %v, %d calls, %d failed; want one failed call", got, err, tr.calls, tr.failed)
+	}
+}
+
+// TestUntakeWakesTheWorker: a task's end signals the worker's loop, so
+// that it asks for the next task at once, not at its next tick; ends that
+// come together leave one wake-up and never block.
+func TestUntakeWakesTheWorker(t *testing.T) {
+	s := New(fakeHost{reg: prometheus.NewRegistry()}, Config{Interval: time.Hour})
+	s.take()
+	s.take()
+	s.untake()
+	s.untake() // must not block on the wake-up already pending
+	select {
+	case <-s.freed:
+	default:
+		t.Fatal("no wake-up after a task ended")
+	}
+	select {
+	case <-s.freed:
+		t.Fatal("two wake-ups pending; one is enough")
+	default:
+	}
+	if s.freeSlots() != s.cfg.Slots {
+		t.Fatalf("free slots %d, want %d", s.freeSlots(), s.cfg.Slots)
 	}
 }

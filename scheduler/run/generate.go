@@ -65,6 +65,7 @@ func (s *Scheduler) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	defer s.observePhase(phaseGenerate, time.Now())
 	users, err := s.loadDue(ctx, rt.Zone, shard, run.Cycle, 0, math.MaxUint64, s.cfg.PageUsers)
 	if err != nil {
 		outcome := "error"
@@ -76,7 +77,8 @@ func (s *Scheduler) generateRange(st fsm.MetaState, run fsm.Run, shard int) {
 		s.apply(fsm.MetaSchedGenFailed, fsm.SchedCmd{Run: run.ID, Shard: shard, Error: err.Error()})
 		return
 	}
-	tasks := s.slice(run, users, s.pendingEstimate(run, len(users)))
+	limit := s.limiter(st, downstream(run.Job)).limit(s.h.Now().UTC())
+	tasks := s.slice(run, users, s.pendingEstimate(run, len(users)), limit)
 	res, err := s.apply(fsm.MetaSchedGenerated, fsm.SchedCmd{Run: run.ID, Shard: shard, Count: int64(len(users)), Tasks: tasks})
 	if err != nil || res.Err != "" {
 		s.m.gen.WithLabelValues("error").Inc()
@@ -100,14 +102,18 @@ func (s *Scheduler) pendingEstimate(run fsm.Run, rangeUsers int) int64 {
 }
 
 // slice cuts a range's due users into tasks of the size the smart slicer
-// gives for the cluster's online slots and the pending work. With a gray
+// gives for the pending work and the slots that can work at once: the
+// online slots capped by limit, the downstream's limit in force, as for a
+// lease's share. Cutting for slots the limit keeps idle would only
+// multiply the tasks and their lease, load and report; the end of a run is
+// still spread over every slot, by the shares of the leases. With a gray
 // release, the whitelisted users and the others go into separate tasks.
-func (s *Scheduler) slice(run fsm.Run, users []uint64, pending int64) []fsm.TaskSpec {
+func (s *Scheduler) slice(run fsm.Run, users []uint64, pending int64, limit int) []fsm.TaskSpec {
 	sl, err := scheduler.NewSmartSlicer(s.cfg.Slicing)
 	if err != nil {
 		panic(fmt.Sprintf("run: slicer config: %v", err))
 	}
-	slots := s.onlineSlots()
+	slots := max(1, min(s.onlineSlots(), limit))
 	size := max(1, sl.Size(scheduler.View{Pending: max(pending, int64(len(users))), OnlineSlots: slots, FreeSlots: slots}))
 	if len(run.Gray.Users) == 0 {
 		return chunk(users, size, fsm.FilterAll)

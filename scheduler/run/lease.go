@@ -16,22 +16,24 @@ import (
 // downstream, each within its concurrency limit: leased tasks never exceed
 // min(window, adaptive). Errors are *api.Error or the meta apply's; the
 // grants made before an error are returned with it.
+//
+// Lease decisions for several workers commit at once: each reserves its
+// budget under leaseMu (reserve), counted against the limit with the
+// leased tasks until its command has applied, when the meta state counts
+// what it granted; so the limit holds while the meta group commits the
+// commands of several workers together rather than one after another.
 func (s *Scheduler) Lease(ctx context.Context, req LeaseRequest) ([]fsm.Grant, error) {
 	term := s.leaderTerm()
 	if term == 0 || !s.h.IsMetaLeader() {
 		return nil, api.Errorf(api.CodeUnavailable, "node %s is not the scheduler leader", s.h.NodeID())
 	}
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
 	var out []fsm.Grant
 	now := s.h.Now().UTC()
 	for _, d := range downstreams {
-		st := s.h.MetaState()
-		if st.Sched == nil || len(out) >= req.Max || !pendingFor(st, req.Zone) {
+		st, limit, budget, ok := s.reserve(d, req, len(out), now)
+		if !ok {
 			break
 		}
-		limit := s.limiter(st, d).limit(now)
-		budget := min(req.Max-len(out), limit-leased(st.Sched, d))
 		if budget <= 0 {
 			continue
 		}
@@ -44,6 +46,7 @@ func (s *Scheduler) Lease(ctx context.Context, req LeaseRequest) ([]fsm.Grant, e
 		res, err := s.h.MetaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
 			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
 			Take: s.share(st, limit)}})
+		s.unreserve(d, budget)
 		if err != nil {
 			return out, err
 		}
@@ -53,6 +56,32 @@ func (s *Scheduler) Lease(ctx context.Context, req LeaseRequest) ([]fsm.Grant, e
 		out = append(out, res.Sched.Grants...)
 	}
 	return out, nil
+}
+
+// reserve decides, under leaseMu, how many tasks of downstream d a lease
+// request may get now, given got already: up to the limit in force less the
+// leased tasks and the budgets of lease commands not applied yet, which it
+// then counts as its own until unreserve. ok is false when the request is
+// done: nothing is pending for its zone, or it has all it asked for.
+func (s *Scheduler) reserve(d string, req LeaseRequest, got int, now time.Time) (st fsm.MetaState, limit, budget int, ok bool) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	st = s.h.MetaState()
+	if st.Sched == nil || got >= req.Max || !pendingFor(st, req.Zone) {
+		return st, 0, 0, false
+	}
+	limit = s.limiter(st, d).limit(now)
+	budget = max(0, min(req.Max-got, limit-leased(st.Sched, d)-s.reserved[d]))
+	s.reserved[d] += budget
+	return st, limit, budget, true
+}
+
+// unreserve ends a reservation once its lease command has applied (the meta
+// state counts its grants) or failed.
+func (s *Scheduler) unreserve(d string, budget int) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	s.reserved[d] -= budget
 }
 
 // share is the share of a task one lease should process now: the smart

@@ -27,10 +27,14 @@ type Scheduler struct {
 	genBusy  map[genKey]bool
 	genNext  map[genKey]time.Time // no new attempt of a failed range before
 	leaseMu  sync.Mutex           // one lease decision at a time
+	reserved map[string]int       // per downstream, the budgets of lease commands not applied yet; under leaseMu
 
 	// worker
 	wmu     sync.Mutex
 	running int
+	// freed is signalled when a task of this worker ends: the worker asks
+	// for the next one at once rather than at its next tick.
+	freed chan struct{}
 
 	// wg holds the goroutines of generation and of tasks; Run waits for
 	// them before it returns.
@@ -90,12 +94,38 @@ type schedMetrics struct {
 	gen      *prometheus.CounterVec
 	resumes  prometheus.Counter
 	tasksRun prometheus.Gauge
+	phase    *prometheus.HistogramVec
+}
+
+// The phases of a task rzone_sched_task_phase_seconds times. On the worker:
+// lease (asking the meta leader for tasks, and getting some; lease_none
+// when the answer had none: the limit was full or others took them), load (the task's due users from
+// the zone leader), effects (one batch's POST to the zone leader), report
+// (a checkpoint or the completion) and task (a task end to end, from the
+// lease request that got it). On the zone leader: check (CheckEffects,
+// which may wait for the lease to reach the meta replica) and apply (the
+// effects). On the meta leader: generate (one range).
+const (
+	phaseLease     = "lease"
+	phaseLeaseNone = "lease_none"
+	phaseLoad      = "load"
+	phaseEffects   = "effects"
+	phaseReport    = "report"
+	phaseTask      = "task"
+	phaseCheck     = "check"
+	phaseApply     = "apply"
+	phaseGenerate  = "generate"
+)
+
+// observePhase records how long a phase took since start.
+func (s *Scheduler) observePhase(phase string, start time.Time) {
+	s.m.phase.WithLabelValues(phase).Observe(time.Since(start).Seconds())
 }
 
 // New returns the scheduler of the node h, its metrics registered with
 // h.Registerer(). Run runs it.
 func New(h Host, cfg Config) *Scheduler {
-	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}}
+	s := &Scheduler{h: h, cfg: cfg.withDefaults(), limiters: map[string]*downLimit{}, genBusy: map[genKey]bool{}, genNext: map[genKey]time.Time{}, reserved: map[string]int{}, freed: make(chan struct{}, 1)}
 	s.m = schedMetrics{
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rzone_sched_limit",
 			Help: "Concurrency limit in force per downstream (min of window and adaptive), on the scheduler leader."}, []string{"downstream", "part"}),
@@ -113,6 +143,9 @@ func New(h Host, cfg Config) *Scheduler {
 			Help: "Times this node resumed the runs as the new scheduler leader."}),
 		tasksRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rzone_sched_worker_tasks",
 			Help: "Tasks this node's worker is running."}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rzone_sched_task_phase_seconds",
+			Help:    "Time of the phases of tasks on this node: lease, lease_none, load, effects, report and task on the worker; check and apply on the zone leader; generate on the scheduler leader.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"phase"}),
 	}
 	reg := h.Registerer()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rzone_sched_leader",
@@ -122,16 +155,19 @@ func New(h Host, cfg Config) *Scheduler {
 		}
 		return 0
 	}))
-	reg.MustRegister(s.m.limit, s.m.leased, s.m.users, s.m.effects, s.m.reports, s.m.gen, s.m.resumes, s.m.tasksRun)
+	reg.MustRegister(s.m.limit, s.m.leased, s.m.users, s.m.effects, s.m.reports, s.m.gen, s.m.resumes, s.m.tasksRun, s.m.phase)
 	return s
 }
 
 // Run is the scheduler's main loop on every cluster node, until the node
 // stops: the leader part while this node leads the meta group, and the
-// worker always. Generation runs in goroutines of its own, so that it
-// overlaps execution. Run returns once those and the tasks have ended.
+// worker always, in a loop of its own (workLoop), so that neither waits
+// for the other's requests. Generation runs in goroutines of its own, so
+// that it overlaps execution. Run returns once those and the tasks have
+// ended.
 func (s *Scheduler) Run() {
 	defer s.wg.Wait()
+	s.goTracked(s.workLoop)
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -144,6 +180,25 @@ func (s *Scheduler) Run() {
 			continue
 		}
 		s.lead()
+	}
+}
+
+// workLoop is the worker's loop: it asks for tasks every Interval, and at
+// once when one of its tasks ends, so that a slot freed under the limit
+// does not stand idle until the next tick.
+func (s *Scheduler) workLoop() {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.h.Done():
+			return
+		case <-t.C:
+		case <-s.freed:
+		}
+		if !s.h.MetaState().Initialized {
+			continue
+		}
 		s.work()
 	}
 }
@@ -255,10 +310,14 @@ func (s *Scheduler) limiter(st fsm.MetaState, down string) *downLimit {
 	}
 	// A zone's commit latency and a bank's answer vary far more than the
 	// simulated channel's: only a doubled mean latency or 10 % failed calls
-	// count as congestion, and the floor keeps two tasks going.
+	// count as congestion, and the floor keeps two tasks going. A call of
+	// the notify downstream is one zone log entry (applyEffects), whose
+	// latency on busy machines ranges over 5× with nothing queued: its
+	// baseline is the lowest interval mean, not the luckiest entry.
 	ac := scheduler.DefaultAdaptiveConfig()
 	ac.Initial, ac.Min = 16, 2
 	ac.LatencyTolerance, ac.FailureTolerance = 1.0, 0.1
+	ac.BaselineMean = down == "notify"
 	lim, err := scheduler.NewLimiter(sc, ac)
 	if err != nil {
 		panic(fmt.Sprintf("run: default limiter config: %v", err))

@@ -28,7 +28,14 @@ func (s *Scheduler) work() {
 		Grants []fsm.Grant `json:"grants"`
 	}
 	req := LeaseRequest{Worker: s.h.NodeID(), Zone: s.h.Zone(), Max: free}
-	if err := s.h.PostJSON(ctx, addr, PathLease, req, &reply); err != nil {
+	start := time.Now()
+	err = s.h.PostJSON(ctx, addr, PathLease, req, &reply)
+	if len(reply.Grants) > 0 {
+		s.observePhase(phaseLease, start)
+	} else {
+		s.observePhase(phaseLeaseNone, start)
+	}
+	if err != nil {
 		s.h.Logger().Debug("lease tasks", "err", err)
 		return
 	}
@@ -36,6 +43,7 @@ func (s *Scheduler) work() {
 		s.take()
 		s.goTracked(func() {
 			defer s.untake()
+			defer s.observePhase(phaseTask, start)
 			s.runTask(g)
 		})
 	}
@@ -75,11 +83,16 @@ func (s *Scheduler) take() {
 	s.wmu.Unlock()
 }
 
+// untake frees a slot and wakes the worker's loop to fill it.
 func (s *Scheduler) untake() {
 	s.wmu.Lock()
 	s.running--
 	s.m.tasksRun.Set(float64(s.running))
 	s.wmu.Unlock()
+	select {
+	case s.freed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // taskRun is one leased task on this worker: its progress since the lease
@@ -118,6 +131,7 @@ func (s *Scheduler) runTask(g fsm.Grant) {
 		case <-ctx.Done():
 		}
 	}()
+	loadStart := time.Now()
 	users, err := s.taskUsers(ctx, zone, g)
 	for try := 1; err != nil && try < 5 && ctx.Err() == nil; try++ {
 		tr.failures++
@@ -128,6 +142,7 @@ func (s *Scheduler) runTask(g fsm.Grant) {
 		s.h.Logger().Debug("load task users", "task", g.Task.ID, "err", err)
 		return // the lease runs out and the task is handed out again
 	}
+	s.observePhase(phaseLoad, loadStart)
 	end := g.Task.Hi + 1 // where this lease stops: the range's end, or after its share
 	if t := g.Task.Take; t > 0 && t < int64(len(users)) {
 		users, end = users[:t], users[t-1]+1
@@ -211,7 +226,10 @@ func (s *Scheduler) checkpoint(ctx context.Context, tr *taskRun, complete bool) 
 		req.RTTUs = (tr.rttSum / time.Duration(tr.calls)).Microseconds()
 	}
 	var res fsm.SchedResult
-	if err := s.h.PostJSON(ctx, addr, PathReport, req, &res); err != nil {
+	start := time.Now()
+	err = s.h.PostJSON(ctx, addr, PathReport, req, &res)
+	s.observePhase(phaseReport, start)
+	if err != nil {
 		s.h.Logger().Debug("report", "task", t.ID, "complete", complete, "err", err)
 		return !complete
 	}
@@ -243,6 +261,7 @@ func (s *Scheduler) applyEffects(ctx context.Context, zone string, tr *taskRun, 
 	start := time.Now()
 	var rep EffectsReply
 	err = s.h.PostJSON(ctx, addr, PathEffects, EffectsRequest{Group: zone, Job: tr.g.Job, Cycle: tr.g.Cycle, Users: users}, &rep)
+	s.observePhase(phaseEffects, start)
 	if err != nil {
 		tr.calls++
 		tr.failed++
@@ -250,11 +269,12 @@ func (s *Scheduler) applyEffects(ctx context.Context, zone string, tr *taskRun, 
 		return 0, err
 	}
 	if rep.Calls == 0 {
-		// Notifications: one log entry per batch, whose latency grows with
-		// the batch; the limiter sees each user as a call of the batch's
-		// latency per user, so batch sizes do not read as congestion.
-		n := max(1, len(users))
-		rep.Calls, rep.RTTUs = n, (time.Since(start) / time.Duration(n)).Microseconds()
+		// Notifications: one log entry per batch, and the limiter sees the
+		// batch as one call of its latency. An entry's latency is mostly
+		// its commit's, whatever its size, so a latency per user would read
+		// every smaller batch (a task's last) as congestion; and a failed
+		// batch counts as one failed call of a few, not of hundreds.
+		rep.Calls, rep.RTTUs = 1, time.Since(start).Microseconds()
 	}
 	tr.calls += rep.Calls
 	tr.failed += rep.Failed
