@@ -292,13 +292,18 @@ func (k *GuardKeeper) clearMarks(h Group, gh *GuardHolder) {
 	if !ok {
 		return
 	}
-	k.metrics.Live.Set(float64(gh.g.MarkedCount()))
 	gh.mu.Lock()
 	g, term, sweep := gh.g, gh.term, uint64(0)
 	if !gh.swept && applied >= gh.start {
 		sweep = term
 	}
 	gh.mu.Unlock()
+	if g == nil {
+		// A write's guardFor dropped the guard meanwhile (the backup zone
+		// failed over while its replicas were asked): nothing to clear.
+		return
+	}
+	k.metrics.Live.Set(float64(g.MarkedCount()))
 	clears := g.Clearable(applied)
 	if len(clears) == 0 && sweep == 0 {
 		return
