@@ -149,6 +149,11 @@ func (k *GuardKeeper) Begin(ctx context.Context, h Group, cmds []fsm.Command) (f
 	gh.mu.Lock()
 	g, term := gh.g, gh.term
 	gh.mu.Unlock()
+	if g == nil {
+		// Another write's guardFor dropped the guard since (the backup
+		// zone failed over): writes go unmarked, as guardFor says.
+		return func(uint64) {}, nil
+	}
 	var need []MarkReq
 	for _, u := range users {
 		if m := g.Begin(u); m != nil {
