@@ -40,26 +40,25 @@ func trimNotFound(err error) string {
 	return s
 }
 
+// resultCodes is the API code of each business outcome but OK.
+var resultCodes = map[fsm.Code]api.Code{
+	fsm.Conflict:           api.CodeIdempotencyConflict,
+	fsm.InsufficientCredit: api.CodeInsufficientCredit,
+	fsm.Overpayment:        api.CodeOverpayment,
+	fsm.NotFound:           api.CodeNotFound,
+	fsm.Invalid:            api.CodeInvalidArgument,
+	fsm.WrongZone:          api.CodeWrongZone,
+	fsm.Isolated:           api.CodeAccountIsolated,
+}
+
 // ResultError turns a command's business outcome into the API's error, or
 // nil when it succeeded.
 func ResultError(r fsm.Result) *api.Error {
-	switch r.Code {
-	case fsm.OK:
+	if r.Code == fsm.OK {
 		return nil
-	case fsm.Conflict:
-		return api.Errorf(api.CodeIdempotencyConflict, "%s", r.Msg)
-	case fsm.InsufficientCredit:
-		return api.Errorf(api.CodeInsufficientCredit, "%s", r.Msg)
-	case fsm.Overpayment:
-		return api.Errorf(api.CodeOverpayment, "%s", r.Msg)
-	case fsm.NotFound:
-		return api.Errorf(api.CodeNotFound, "%s", r.Msg)
-	case fsm.Invalid:
-		return api.Errorf(api.CodeInvalidArgument, "%s", r.Msg)
-	case fsm.WrongZone:
-		return api.Errorf(api.CodeWrongZone, "%s", r.Msg)
-	case fsm.Isolated:
-		return api.Errorf(api.CodeAccountIsolated, "%s", r.Msg)
+	}
+	if c, ok := resultCodes[r.Code]; ok {
+		return api.Errorf(c, "%s", r.Msg)
 	}
 	return api.Errorf(api.CodeInternal, "unknown result code %d", r.Code)
 }

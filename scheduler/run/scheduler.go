@@ -161,32 +161,21 @@ func New(h Host, cfg Config) *Scheduler {
 
 // Run is the scheduler's main loop on every cluster node, until the node
 // stops: the leader part while this node leads the meta group, and the
-// worker always, in a loop of its own (workLoop), so that neither waits
+// worker always, in a loop of its own, so that neither waits
 // for the other's requests. Generation runs in goroutines of its own, so
 // that it overlaps execution. Run returns once those and the tasks have
 // ended.
 func (s *Scheduler) Run() {
 	defer s.wg.Wait()
-	s.goTracked(s.workLoop)
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.h.Done():
-			return
-		case <-t.C:
-		}
-		if !s.h.MetaState().Initialized {
-			continue
-		}
-		s.lead()
-	}
+	s.goTracked(func() { s.loop(s.freed, s.work) })
+	s.loop(nil, s.lead)
 }
 
-// workLoop is the worker's loop: it asks for tasks every Interval, and at
-// once when one of its tasks ends, so that a slot freed under the limit
-// does not stand idle until the next tick.
-func (s *Scheduler) workLoop() {
+// loop runs fn every Interval, and at once when now fires (nil: never),
+// while the cluster is initialized, until the node stops. The worker's
+// loop passes the channel a task's end fires, so that a slot freed under
+// the limit does not stand idle until the next tick.
+func (s *Scheduler) loop(now <-chan struct{}, fn func()) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -194,12 +183,11 @@ func (s *Scheduler) workLoop() {
 		case <-s.h.Done():
 			return
 		case <-t.C:
-		case <-s.freed:
+		case <-now:
 		}
-		if !s.h.MetaState().Initialized {
-			continue
+		if s.h.MetaState().Initialized {
+			fn()
 		}
-		s.work()
 	}
 }
 
