@@ -173,3 +173,27 @@ func TestUntakeWakesTheWorker(t *testing.T) {
 		t.Fatalf("free slots %d, want %d", s.freeSlots(), s.cfg.Slots)
 	}
 }
+
+// stoppedHost is a node that has begun to stop.
+type stoppedHost struct {
+	fakeHost
+	done chan struct{}
+}
+
+func (h stoppedHost) Done() <-chan struct{}    { return h.done }
+func (h stoppedHost) MetaState() fsm.MetaState { return fsm.MetaState{Initialized: true} }
+
+// TestLoopAsksNothingOnceStopping: when the node stops, its tasks end and
+// fire the worker's wake-up together with Done; the loop must return, not
+// lease tasks it can no longer run (they would hold the limit until their
+// leases ran out).
+func TestLoopAsksNothingOnceStopping(t *testing.T) {
+	h := stoppedHost{fakeHost: fakeHost{reg: prometheus.NewRegistry()}, done: make(chan struct{})}
+	s := New(h, Config{Interval: time.Hour})
+	close(h.done)
+	for range 50 { // the select picks at random between Done and the wake-up
+		now := make(chan struct{}, 1)
+		now <- struct{}{}
+		s.loop(now, func() { t.Fatal("asked for work while stopping") })
+	}
+}

@@ -43,10 +43,12 @@ func (s *Scheduler) Lease(ctx context.Context, req LeaseRequest) ([]fsm.Grant, e
 				jobs = append(jobs, j)
 			}
 		}
-		res, err := s.h.MetaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
-			Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
-			Take: s.share(st, limit)}})
-		s.unreserve(d, budget)
+		res, err := func() (fsm.MetaResult, error) {
+			defer s.unreserve(d, budget) // whatever happens, even a panic the HTTP server recovers
+			return s.h.MetaApply(ctx, fsm.MetaCmd{Type: fsm.MetaSchedLease, Sched: &fsm.SchedCmd{
+				Worker: req.Worker, Zone: req.Zone, Max: budget, TTLMs: s.cfg.LeaseTTL.Milliseconds(), Term: term, Jobs: jobs,
+				Take: s.share(st, limit)}})
+		}()
 		if err != nil {
 			return out, err
 		}

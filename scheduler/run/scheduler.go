@@ -185,6 +185,13 @@ func (s *Scheduler) loop(now <-chan struct{}, fn func()) {
 		case <-t.C:
 		case <-now:
 		}
+		select {
+		case <-s.h.Done():
+			// Stopping: the tasks that just ended fired now; asking for
+			// more would lease tasks this node can no longer run.
+			return
+		default:
+		}
 		if s.h.MetaState().Initialized {
 			fn()
 		}
