@@ -147,21 +147,32 @@ func (b *billRec) view(user uint64, cycle uint32) api.Bill {
 // passed over, so that no number of such entries at the front of the index
 // can stall posting.
 func (f *FSM) Unposted(limit int) ([]PostRef, error) {
-	var out []PostRef
-	err := f.view(func(tx *bolt.Tx) error {
+	refs, _, err := f.UnpostedSince(limit)
+	return refs, err
+}
+
+// UnpostedSince is Unposted that also returns when the oldest of them was
+// accepted (the leader's time stamped in its entry, Unix milliseconds; 0
+// when none waits). It reads the state as applied, committed to the state
+// file or not, so the poster does not force a state-file commit each round.
+func (f *FSM) UnpostedSince(limit int) (refs []PostRef, oldest int64, err error) {
+	err = f.viewLatest(func(tx *bolt.Tx) error {
 		payments := tx.Bucket(bucketPayments)
 		cur := tx.Bucket(bucketUnposted).Cursor()
-		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+		for k, _ := cur.First(); k != nil && len(refs) < limit; k, _ = cur.Next() {
 			ref := PostRef{User: binary.BigEndian.Uint64(k[8:16]), Key: string(k[16:])}
 			var p paymentRec
 			if !get(payments, userKey(ref.User, ref.Key), &p) || p.Status != api.PaymentAccepted || p.Index != binary.BigEndian.Uint64(k[:8]) {
 				continue
 			}
-			out = append(out, ref)
+			if len(refs) == 0 {
+				oldest = p.Created
+			}
+			refs = append(refs, ref)
 		}
 		return nil
 	})
-	return out, err
+	return refs, oldest, err
 }
 
 // NodeAddrs returns the HTTP address recorded for every node id.

@@ -278,5 +278,12 @@ func (n *Node) leaderLoop(stop <-chan struct{}) { n.cluster.RegisterLoop(stop, n
 // postLoop books accepted payments into bills, on the leaders of the
 // groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
 func (n *Node) postLoop(stop <-chan struct{}) {
-	n.every(stop, n.cfg.PostInterval, func() { n.metrics.Posted.Add(float64(n.zones.Post(n.cfg.PostBatch))) })
+	n.every(stop, n.cfg.PostInterval, func() {
+		r := n.zones.Post(n.cfg.PostBatch, time.Now())
+		n.metrics.Posted.Add(float64(r.Posted))
+		n.metrics.PostBehind.Reset() // groups this node no longer leads drop out
+		for g, d := range r.Behind {
+			n.metrics.PostBehind.WithLabelValues(g).Set(d.Seconds())
+		}
+	})
 }

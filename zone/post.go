@@ -1,17 +1,72 @@
 package zone
 
-import "github.com/rzonedb/rzone/fsm"
+import (
+	"time"
+
+	"github.com/rzonedb/rzone/fsm"
+)
+
+// PostRounds is the most entries of one group one Post call proposes: a
+// backlog larger than PostRounds×batch is worked off over several calls.
+const PostRounds = 50
+
+// PostResult is what one Post call did.
+type PostResult struct {
+	// Posted counts the payments booked into bills.
+	Posted int
+	// Behind is, for every group this node serves, how long ago the oldest
+	// payment still waiting to be booked was accepted, once the call was
+	// done (0: none waits).
+	Behind map[string]time.Duration
+}
 
 // Post books, in every group this node leads with its shards set up and
-// its lease held, up to batch of the group's unposted payments into bills
-// (one CmdPost entry each, through ReplicaHost.Apply). Posting is
-// idempotent, so a post proposed by a leader that then lost its term does
-// no harm. It returns how many payments were booked.
-func (s *ReplicaSet) Post(batch int) (posted int) {
-	for _, h := range s.Serving() {
-		posted += s.postSome(h, batch)
+// its lease held, the group's unposted payments into bills, batch of them
+// per CmdPost entry (through ReplicaHost.Apply). A group whose entry booked
+// a full batch gets another, round-robin with the other groups, until its
+// backlog is gone or it has had PostRounds entries: booking keeps up with
+// any rate of payments the zone accepts, instead of at most batch per
+// call. Posting is idempotent, so a post proposed by a leader that then
+// lost its term does no harm.
+func (s *ReplicaSet) Post(batch int, now time.Time) PostResult {
+	out := PostResult{Behind: map[string]time.Duration{}}
+	groups := s.Serving()
+	oldest := make([]int64, len(groups))
+	more := make([]bool, len(groups))
+	for i := range more {
+		more[i] = true
 	}
-	return posted
+	for round := 0; round < PostRounds; round++ {
+		busy := false
+		for i, h := range groups {
+			if !more[i] {
+				continue
+			}
+			n, full, since := s.postSome(h, batch)
+			out.Posted += n
+			oldest[i], more[i] = since, full
+			busy = busy || full
+		}
+		if !busy {
+			break
+		}
+	}
+	for i, h := range groups {
+		since := oldest[i]
+		if more[i] {
+			// The last entry booked a full batch: what waits now is
+			// younger than what it booked; ask again for the figure.
+			if _, at, err := h.FSM().UnpostedSince(1); err == nil {
+				since = at
+			}
+		}
+		var behind time.Duration
+		if since != 0 {
+			behind = max(0, now.Sub(time.UnixMilli(since)))
+		}
+		out.Behind[h.Name()] = behind
+	}
+	return out
 }
 
 // Serving lists, in name order, the groups this node votes in and leads
@@ -27,16 +82,24 @@ func (s *ReplicaSet) Serving() []*Hosted {
 	return out
 }
 
-// postSome books up to batch of h's unposted payments.
-func (s *ReplicaSet) postSome(h *Hosted, batch int) int {
-	refs, err := h.FSM().Unposted(batch)
+// postSome books up to batch of h's unposted payments in one entry. It
+// returns how many it booked, whether it found a full batch to book (more
+// may wait), and when the oldest payment that was waiting before the entry
+// was accepted (Unix milliseconds; 0 when none, or when the entry booked
+// them all and nothing else waited).
+func (s *ReplicaSet) postSome(h *Hosted, batch int) (posted int, full bool, oldest int64) {
+	refs, since, err := h.FSM().UnpostedSince(batch)
 	if err != nil || len(refs) == 0 {
-		return 0
+		return 0, false, 0
 	}
 	res, err := s.host.Apply(h, fsm.Command{Type: fsm.CmdPost, Posts: refs})
 	if err != nil {
 		s.log.Debug("post", "group", h.Name(), "payments", len(refs), "err", err)
-		return 0
+		return 0, false, since
 	}
-	return res[0].Posted
+	if len(refs) < batch {
+		// Everything that waited went into this entry.
+		return res[0].Posted, false, 0
+	}
+	return res[0].Posted, true, since
 }

@@ -19,6 +19,7 @@ type Node struct {
 	ApplyLatency  *prometheus.HistogramVec
 	Results       *prometheus.CounterVec
 	Posted        prometheus.Counter
+	PostBehind    *prometheus.GaugeVec
 	LeaseRenewals *prometheus.CounterVec
 	// StateCommit times the state files' commits.
 	StateCommit *prometheus.HistogramVec
@@ -74,6 +75,9 @@ func NewNode(src Sources) *Node {
 		Posted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rzone_posted_payments_total", Help: "Payments booked into bills by this node as leader.",
 		}),
+		PostBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rzone_post_behind_seconds", Help: "On a group this node leads: how long ago the oldest payment not yet booked into its bill was accepted, after the poster's last round (0: none waits).",
+		}, []string{"group"}),
 		StateCommit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit applied entries to a zone's state file (bbolt write and fsync; every 10,000 commands or 100 ms, and before reads and snapshots), by group.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
@@ -112,7 +116,7 @@ func NewNode(src Sources) *Node {
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go": build.Go},
 	}, func() float64 { return 1 }))
 	m.Reg.MustRegister(NewRaftCollector(src.Replicas), m.StateCommit, LibSink())
-	m.Reg.MustRegister(m.Requests, m.Latency, m.Forwarded, m.Applies, m.ApplyLatency, m.Results, m.Posted, m.LeaseRenewals,
+	m.Reg.MustRegister(m.Requests, m.Latency, m.Forwarded, m.Applies, m.ApplyLatency, m.Results, m.Posted, m.PostBehind, m.LeaseRenewals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches of the own zone's state machine (one bbolt transaction each)."},
 			func() float64 { b, _ := src.ApplyStats(); return float64(b) }),
