@@ -29,3 +29,35 @@ func TestBenchJob(t *testing.T) {
 		t.Fatalf("no seeding progress in the output")
 	}
 }
+
+// TestBenchPay runs "rzone bench pay --batch" against a real "rzone dev":
+// it prints the seeding line, the result row, whether booking into bills
+// kept up, and every node's resident memory.
+func TestBenchPay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, api := startDev(t)
+	out, err := exec.Command(bin, "bench", "pay", "--addr", api, "--accounts", "200", "--clients", "4", "--batch", "20", "--time", "2s").CombinedOutput()
+	t.Logf("rzone bench pay:\n%s", out)
+	if err != nil {
+		t.Fatalf("bench pay: %v", err)
+	}
+	text := string(out)
+	for _, want := range []string{"seeded 200 accounts in", "\nclients  batch  payments", "\nbooking: ", "\nresident memory: " + api + " "} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("no %q in the output", want)
+		}
+	}
+	if !strings.Contains(text, "booking: kept up") && !strings.Contains(text, "caught up") {
+		t.Fatalf("booking did not catch up after a 2 s load")
+	}
+}
+
+func TestMetricSamples(t *testing.T) {
+	page := "# HELP rzone_post_behind_seconds x\nrzone_post_behind_seconds{group=\"z1\"} 0.5\nrzone_post_behind_seconds{group=\"z2\"} 2\nrzone_post_behind_seconds_other 9\nrzone_post_behind_seconds 1\n"
+	got := metricSamples(page, "rzone_post_behind_seconds")
+	if len(got) != 3 || got[0] != 0.5 || got[1] != 2 || got[2] != 1 {
+		t.Fatalf("samples %v, want [0.5 2 1]", got)
+	}
+}

@@ -48,6 +48,7 @@ Prints progress every second and then ops/s and latency percentiles.`,
 				return err
 			}
 			res.print(cmd.OutOrStdout())
+			printBooking(cmd.Context(), cmd.OutOrStdout(), c, strings.Split(addrs, ","), 2*time.Minute)
 			printMemory(cmd.Context(), cmd.OutOrStdout(), c, strings.Split(addrs, ","))
 			return nil
 		},
@@ -211,6 +212,72 @@ func printMemory(ctx context.Context, out io.Writer, c *client.Client, addrs []s
 		fmt.Fprintf(out, " %s %.0f MiB", a, rss/(1<<20))
 	}
 	fmt.Fprintln(out)
+}
+
+// printBooking reports how far the zones' leaders were behind in booking
+// accepted payments into bills when the load ended
+// (rzone_post_behind_seconds, the largest over addrs), then waits up to
+// wait for them to catch up and says how long that took: a rate whose
+// booking falls behind is not one a zone sustains.
+func printBooking(ctx context.Context, out io.Writer, c *client.Client, addrs []string, wait time.Duration) {
+	behind := func() (float64, bool) {
+		worst, seen := 0.0, false
+		for _, a := range addrs {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			text, err := c.Metrics(rctx, a)
+			cancel()
+			if err != nil {
+				continue
+			}
+			for _, v := range metricSamples(text, "rzone_post_behind_seconds") {
+				worst, seen = max(worst, v), true
+			}
+		}
+		return worst, seen
+	}
+	start := time.Now()
+	first, ok := behind()
+	if !ok {
+		fmt.Fprintln(out, "booking: no node reports rzone_post_behind_seconds")
+		return
+	}
+	if first == 0 {
+		fmt.Fprintln(out, "booking: kept up (0 s behind when the load ended)")
+		return
+	}
+	for time.Since(start) < wait && ctx.Err() == nil {
+		time.Sleep(250 * time.Millisecond)
+		if b, _ := behind(); b == 0 {
+			fmt.Fprintf(out, "booking: %.1f s behind when the load ended, caught up %s later\n", first, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+	}
+	last, _ := behind()
+	fmt.Fprintf(out, "booking: %.1f s behind when the load ended, still %.1f s behind %s later\n", first, last, wait)
+}
+
+// metricSamples returns every sample of name, labelled or not, in a
+// Prometheus text page.
+func metricSamples(text, name string) []float64 {
+	var out []float64
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		if rest[0] == '{' {
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			rest = rest[end+1:]
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // metricValue finds an unlabelled sample of name in a Prometheus text page.
