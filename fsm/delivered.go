@@ -146,7 +146,10 @@ func (a *applier) notifyDelivered(c *Command) Result {
 // that takes it, which gets its outbox with its records.
 func (f *FSM) Undelivered(limit int) ([]api.Notification, error) {
 	var out []api.Notification
-	err := f.view(func(tx *bolt.Tx) error {
+	// The state as applied, committed to the state file or not: the
+	// delivery loop asks every 200 ms, and a committed read would force a
+	// state-file commit each time.
+	err := f.viewLatest(func(tx *bolt.Tx) error {
 		outbox := tx.Bucket(bucketOutbox)
 		cur := tx.Bucket(bucketUndelivered).Cursor()
 		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
@@ -168,7 +171,7 @@ func (f *FSM) Undelivered(limit int) ([]api.Notification, error) {
 // UndeliveredCount is the number of outbox notifications not yet delivered.
 func (f *FSM) UndeliveredCount() uint64 {
 	var n uint64
-	_ = f.view(func(tx *bolt.Tx) error {
+	_ = f.viewLatest(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyUndelivered); len(v) == 8 {
 			n = binary.BigEndian.Uint64(v)
 		}

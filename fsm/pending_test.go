@@ -228,3 +228,39 @@ func TestRestoreDropsTheOpenTransaction(t *testing.T) {
 		t.Fatalf("the snapshot's account: %v", err)
 	}
 }
+
+// TestLoopReadsDoNotForceACommit: the reads a zone leader's loops make
+// several times a second (the poster's unposted payments, the outbox's
+// undelivered notifications and their count) answer from the applied
+// state without committing the state file; a read of the committed state
+// (DueUsers) does commit it, which is how the test sees a commit.
+func TestLoopReadsDoNotForceACommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := OpenWith(path, nil, CommitPolicy{Entries: 1 << 30, Interval: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := &harness{t: t, f: f, path: path}
+	h.one(putAcc(1, 10_000))
+	if r := h.one(pay(1, "k1", 500)); r.Code != OK {
+		t.Fatalf("pay: %+v", r)
+	}
+	refs, since, err := f.UnpostedSince(10)
+	if err != nil || len(refs) != 1 || since != t0 {
+		t.Fatalf("unposted %v since %d (%v), want k1 since %d", refs, since, err, t0)
+	}
+	if _, err := f.Undelivered(10); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.UndeliveredCount()
+	if d := f.DurableIndex(); d != 0 {
+		t.Fatalf("the loops' reads committed the state file up to %d", d)
+	}
+	if _, err := f.DueUsers(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.DurableIndex(); d != h.index {
+		t.Fatalf("a committed read left the state file at %d, applied %d", d, h.index)
+	}
+}
