@@ -14,7 +14,15 @@
 # Environment: DUR (per step), CLIENTS, BATCH_CLIENTS (the --batch 100 step;
 # empty skips it), ACCOUNTS (rzone accounts paid on), BEFORE (a git revision
 # of rzone measured too, for a before/after table), BENCH_DIR (scratch
-# folder; default a new one under /tmp, removed at the end unless KEEP=1).
+# folder; default a new one under /tmp, removed at the end unless KEEP=1),
+# BIG (accounts for the size step, e.g. 10000000; empty skips it: seeding
+# ten million accounts takes about five minutes here).
+#
+# The size step runs two fresh clusters of this tree side by side, one with
+# ACCOUNTS accounts and one with BIG, and alternates 64-client single-payment
+# runs on them (ROUNDS each, --skip-seed after the first seeding), then prints
+# the throughput ratio and each node's resident memory (anonymous and file
+# mapped, from /proc) of the big one.
 # Progress goes to stderr; the table (markdown) to stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,7 +124,8 @@ run_rzone() {
     out=$(bench --clients "$c" 2>>"$W/progress.log")
     row=$(grep -A1 '^clients' <<<"$out" | tail -1)
     say "  $row"
-    say "  $(grep '^resident memory' <<<"$out")"
+    MEM="$(grep '^resident memory' <<<"$out")"
+    say "  $MEM"
     read -r _ _ _ ops p50 p99 _ <<<"$row"
     eval "${pre}_OPS[$c]=${ops%.*}; ${pre}_P50[$c]=$p50; ${pre}_P99[$c]=$p99"
   done
@@ -140,6 +149,63 @@ if [ -n "${BEFORE:-}" ]; then
   (cd "$W/before" && go build -o "$W/bin/rzone-before" ./cmd/rzone)
   git -C "$ROOT" worktree remove --force "$W/before"
   run_rzone "$W/bin/rzone-before" B "rzone $BEFORE"
+fi
+
+# --- size: the same load over ACCOUNTS and over BIG accounts ---------------
+# start3 BIN HTTPBASE RAFTBASE DIR: 3 nodes of one standalone zone, HTTP on
+# HTTPBASE+1..3 and Raft on RAFTBASE+1..3; their PIDs go to SIZE_PIDS.
+start3() {
+  local bin=$1 hb=$2 rb=$3 dir=$4 i
+  for i in 1 2 3; do
+    rm -rf "$dir/n$i"
+    local extra=(--bootstrap)
+    [ "$i" != 1 ] && extra=(--join "127.0.0.1:$((hb + 1))")
+    "$bin" server --insecure --node-id "n$i" --data-dir "$dir/n$i" \
+      --raft-addr "127.0.0.1:$((rb + i))" --http-addr "127.0.0.1:$((hb + i))" --log-level warn "${extra[@]}" \
+      > "$dir.n$i.log" 2>&1 &
+    pids+=($!)
+    SIZE_PIDS+=($!)
+    for _ in $(seq 100); do "$W/bin/rzone" healthcheck --addr "127.0.0.1:$((hb + i))" >/dev/null 2>&1 && break; sleep 0.2; done
+  done
+}
+# mem PID: "RSS (anon + file) MiB" of one process.
+mem() { awk '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } END { printf "%.0f (%.0f + %.0f)", r / 1024, a / 1024, f / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+SIZE_ROWS=""
+if [ -n "${BIG:-}" ]; then
+  ROUNDS=${ROUNDS:-2}
+  SIZE_PIDS=()
+  start3 "$W/bin/rzone" 27080 27010 "$W/small"
+  small_pids=("${SIZE_PIDS[@]}")
+  SIZE_PIDS=()
+  start3 "$W/bin/rzone" 27090 27020 "$W/big"
+  big_pids=("${SIZE_PIDS[@]}")
+  SMALL=127.0.0.1:27081,127.0.0.1:27082,127.0.0.1:27083
+  LARGE=127.0.0.1:27091,127.0.0.1:27092,127.0.0.1:27093
+  say "size: seeding $ACCOUNTS and $BIG accounts"
+  seed_small=$("$W/bin/rzone" bench pay --addr "$SMALL" --accounts "$ACCOUNTS" --clients 64 --time 1s 2>>"$W/progress.log" | grep '^seeded')
+  seed_big=$("$W/bin/rzone" bench pay --addr "$LARGE" --accounts "$BIG" --clients 64 --time 1s 2>>"$W/progress.log" | grep '^seeded')
+  say "  $seed_small"
+  say "  $seed_big"
+  sum_s=0; sum_b=0
+  for r in $(seq "$ROUNDS"); do
+    for which in small big; do
+      if [ $which = small ]; then a=$SMALL; n=$ACCOUNTS; else a=$LARGE; n=$BIG; fi
+      say "size: round $r, 64 clients over $n accounts for $DUR"
+      row=$("$W/bin/rzone" bench pay --addr "$a" --accounts "$n" --skip-seed --clients 64 --time "$DUR" 2>>"$W/progress.log" | grep -A1 '^clients' | tail -1)
+      say "  $row"
+      read -r _ _ _ ops _ <<<"$row"
+      if [ $which = small ]; then sum_s=$((sum_s + ${ops%.*})); else sum_b=$((sum_b + ${ops%.*})); fi
+    done
+  done
+  bm=""
+  for p in "${big_pids[@]}"; do bm="$bm $(mem "$p");"; done
+  SIZE_ROWS="| accounts | seeding (batch endpoint) | payments/s at 64 clients (mean of $ROUNDS) | ratio |
+|---|---|---|---|
+| $ACCOUNTS | ${seed_small#seeded } | $((sum_s / ROUNDS)) | 1 |
+| $BIG | ${seed_big#seeded } | $((sum_b / ROUNDS)) | $(awk -v b="$sum_b" -v s="$sum_s" 'BEGIN { if (s > 0) printf "%.2f×", b / s; else print "-" }') |
+
+resident memory of the $BIG-account nodes after the runs, MiB (anonymous + file mapped):$bm"
+  stop_all
 fi
 
 # --- table ------------------------------------------------------------------
@@ -168,4 +234,5 @@ else
 fi
 echo
 echo "resident memory after the run: etcd members (MiB)${E_RSS}; rzone ${R_MEM#resident memory: }"
+if [ -n "$SIZE_ROWS" ]; then echo; echo "$SIZE_ROWS"; fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(go version | awk '{print $3}'), $(uname -sr); step length $DUR"
