@@ -146,24 +146,27 @@ func (a *applier) notifyDelivered(c *Command) Result {
 // that takes it, which gets its outbox with its records.
 func (f *FSM) Undelivered(limit int) ([]api.Notification, error) {
 	var out []api.Notification
-	// The state as applied, committed to the state file or not: the
-	// delivery loop asks every 200 ms, and a committed read would force a
-	// state-file commit each time.
-	err := f.viewLatest(func(tx *bolt.Tx) error {
+	// The delivery loop asks every 200 ms: a short read of the applied
+	// state, not a state-file commit each time (viewFront).
+	err := f.viewFront(func(tx *bolt.Tx, budget int) (bool, error) {
+		out = out[:0]
 		outbox := tx.Bucket(bucketOutbox)
 		cur := tx.Bucket(bucketUndelivered).Cursor()
 		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+			if budget--; budget == -1 {
+				return false, nil
+			}
 			index, user := binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])
 			if ok, _ := owns(tx, user); !ok {
 				continue
 			}
 			var n notificationRec
 			if !get(outbox, outboxKey(user, index), &n) {
-				return fmt.Errorf("undelivered index names a missing outbox entry %d/%d", user, index)
+				return true, fmt.Errorf("undelivered index names a missing outbox entry %d/%d", user, index)
 			}
 			out = append(out, n.view(user, index))
 		}
-		return nil
+		return true, nil
 	})
 	return out, err
 }

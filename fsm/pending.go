@@ -167,6 +167,34 @@ func (f *FSM) viewLatest(fn func(tx *bolt.Tx) error) error {
 	return f.db.View(fn)
 }
 
+// frontScan is how many index keys a read of the applied state may pass
+// over while apply waits for it (viewLatest holds the pending lock).
+const frontScan = 4096
+
+// viewFront runs fn on the applied state (viewLatest) with a budget of
+// frontScan keys to pass over; fn reports false when it ran out of budget,
+// and it runs again, from the start and without a budget (-1, which never
+// runs out counting down), on the committed state (view: a state-file
+// commit, then a read transaction that apply does not wait for). The
+// loops that read the front of an index every round use it: in the usual
+// case their read is short and forces no commit; a front clogged with
+// entries they skip costs what it did before, not a stalled apply.
+func (f *FSM) viewFront(fn func(tx *bolt.Tx, budget int) (complete bool, err error)) error {
+	complete := false
+	err := f.viewLatest(func(tx *bolt.Tx) error {
+		var err error
+		complete, err = fn(tx, frontScan)
+		return err
+	})
+	if err != nil || complete {
+		return err
+	}
+	return f.view(func(tx *bolt.Tx) error {
+		_, err := fn(tx, -1)
+		return err
+	})
+}
+
 // txLocked returns the open write transaction, beginning one if none is.
 // The caller holds FSM.mu shared (so FSM.db is open) and mu.
 func (p *pending) txLocked() (*bolt.Tx, error) {

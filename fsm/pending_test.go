@@ -292,3 +292,39 @@ func TestAccountsPackedInOrder(t *testing.T) {
 		t.Fatalf("account pages %.0f%% full (%d pages for %d accounts), want at least 80%%", 100*fill, st.LeafPageN, n)
 	}
 }
+
+// TestViewFrontFallsBackToACommittedRead: a front read that passes over
+// more than frontScan keys stops holding apply and is done again on the
+// committed state; a short one reads the applied state only.
+func TestViewFrontFallsBackToACommittedRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := OpenWith(path, nil, CommitPolicy{Entries: 1 << 30, Interval: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := &harness{t: t, f: f, path: path}
+	h.one(putAcc(1, 10_000))
+	read := func(keys int) (budgets []int) {
+		t.Helper()
+		err := f.viewFront(func(tx *bolt.Tx, budget int) (bool, error) {
+			budgets = append(budgets, budget)
+			for i := 0; i < keys; i++ {
+				if budget--; budget == -1 {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return budgets
+	}
+	if b := read(frontScan); len(b) != 1 || f.DurableIndex() != 0 {
+		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d", frontScan, b, f.DurableIndex())
+	}
+	if b := read(frontScan + 1); len(b) != 2 || b[1] != -1 || f.DurableIndex() != h.index {
+		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d of %d", frontScan+1, b, f.DurableIndex(), h.index)
+	}
+}

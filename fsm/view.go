@@ -153,13 +153,17 @@ func (f *FSM) Unposted(limit int) ([]PostRef, error) {
 
 // UnpostedSince is Unposted that also returns when the oldest of them was
 // accepted (the leader's time stamped in its entry, Unix milliseconds; 0
-// when none waits). It reads the state as applied, committed to the state
-// file or not, so the poster does not force a state-file commit each round.
+// when none waits). The poster asks every round: a short read of the
+// applied state, not a state-file commit each time (viewFront).
 func (f *FSM) UnpostedSince(limit int) (refs []PostRef, oldest int64, err error) {
-	err = f.viewLatest(func(tx *bolt.Tx) error {
+	err = f.viewFront(func(tx *bolt.Tx, budget int) (bool, error) {
+		refs, oldest = refs[:0], 0
 		payments := tx.Bucket(bucketPayments)
 		cur := tx.Bucket(bucketUnposted).Cursor()
 		for k, _ := cur.First(); k != nil && len(refs) < limit; k, _ = cur.Next() {
+			if budget--; budget == -1 {
+				return false, nil
+			}
 			ref := PostRef{User: binary.BigEndian.Uint64(k[8:16]), Key: string(k[16:])}
 			var p paymentRec
 			if !get(payments, userKey(ref.User, ref.Key), &p) || p.Status != api.PaymentAccepted || p.Index != binary.BigEndian.Uint64(k[:8]) {
@@ -170,7 +174,7 @@ func (f *FSM) UnpostedSince(limit int) (refs []PostRef, oldest int64, err error)
 			}
 			refs = append(refs, ref)
 		}
-		return nil
+		return true, nil
 	})
 	return refs, oldest, err
 }

@@ -278,12 +278,19 @@ func (n *Node) leaderLoop(stop <-chan struct{}) { n.cluster.RegisterLoop(stop, n
 // postLoop books accepted payments into bills, on the leaders of the
 // groups this node votes in, every PostInterval (zone.ReplicaSet.Post).
 func (n *Node) postLoop(stop <-chan struct{}) {
+	shown := map[string]bool{} // the groups rzone_post_behind_seconds has a figure for
 	n.every(stop, n.cfg.PostInterval, func() {
-		r := n.zones.Post(n.cfg.PostBatch, time.Now())
+		r := n.zones.Post(n.cfg.PostBatch)
 		n.metrics.Posted.Add(float64(r.Posted))
-		n.metrics.PostBehind.Reset() // groups this node no longer leads drop out
+		for g := range shown {
+			if _, ok := r.Behind[g]; !ok {
+				n.metrics.PostBehind.DeleteLabelValues(g) // a group this node no longer leads
+				delete(shown, g)
+			}
+		}
 		for g, d := range r.Behind {
 			n.metrics.PostBehind.WithLabelValues(g).Set(d.Seconds())
+			shown[g] = true
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/clock"
 )
 
 // PostRounds is the most entries of one group one Post call proposes: a
@@ -24,11 +25,13 @@ type PostResult struct {
 // its lease held, the group's unposted payments into bills, batch of them
 // per CmdPost entry (through ReplicaHost.Apply). A group whose entry booked
 // a full batch gets another, round-robin with the other groups, until its
-// backlog is gone or it has had PostRounds entries: booking keeps up with
-// any rate of payments the zone accepts, instead of at most batch per
-// call. Posting is idempotent, so a post proposed by a leader that then
-// lost its term does no harm.
-func (s *ReplicaSet) Post(batch int, now time.Time) PostResult {
+// backlog is gone, it has had PostRounds entries, or the node no longer
+// leads it with a valid lease: booking keeps up with any rate of payments
+// the zone accepts, instead of at most batch per call. Posting is
+// idempotent, so a post proposed by a leader that then lost its term does
+// no harm. Behind is measured once the entries are done, against the
+// leaders' clock (clock.Now, as a write's time is stamped).
+func (s *ReplicaSet) Post(batch int) PostResult {
 	out := PostResult{Behind: map[string]time.Duration{}}
 	groups := s.Serving()
 	oldest := make([]int64, len(groups))
@@ -42,6 +45,10 @@ func (s *ReplicaSet) Post(batch int, now time.Time) PostResult {
 			if !more[i] {
 				continue
 			}
+			if round > 0 && !(h.Replica().IsLeader() && s.LeaseValid(h)) {
+				more[i] = false // a round may outlast the term or lease it began under
+				continue
+			}
 			n, full, since := s.postSome(h, batch)
 			out.Posted += n
 			oldest[i], more[i] = since, full
@@ -53,16 +60,16 @@ func (s *ReplicaSet) Post(batch int, now time.Time) PostResult {
 	}
 	for i, h := range groups {
 		since := oldest[i]
-		if more[i] {
-			// The last entry booked a full batch: what waits now is
-			// younger than what it booked; ask again for the figure.
+		if since != 0 || more[i] {
+			// Payments may still wait (a full last entry, a failed one,
+			// or the rounds ran out): ask for the oldest now.
 			if _, at, err := h.FSM().UnpostedSince(1); err == nil {
 				since = at
 			}
 		}
 		var behind time.Duration
 		if since != 0 {
-			behind = max(0, now.Sub(time.UnixMilli(since)))
+			behind = max(0, clock.Now().Sub(time.UnixMilli(since)))
 		}
 		out.Behind[h.Name()] = behind
 	}

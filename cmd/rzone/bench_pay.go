@@ -226,13 +226,23 @@ func printMemory(ctx context.Context, out io.Writer, c *client.Client, addrs []s
 
 // printBooking reports how far the zones' leaders were behind in booking
 // accepted payments into bills when the load ended
-// (rzone_post_behind_seconds, the largest over addrs), then waits up to
-// wait for them to catch up and says how long that took: a rate whose
-// booking falls behind is not one a zone sustains.
+// (rzone_post_behind_seconds, the largest over every zone's leader, found
+// in the route table, and addrs), then waits up to wait for them to catch
+// up and says how long that took: a rate whose booking falls behind is not
+// one a zone sustains.
 func printBooking(ctx context.Context, out io.Writer, c *client.Client, addrs []string, wait time.Duration) {
-	behind := func() (float64, bool) {
-		worst, seen := 0.0, false
-		for _, a := range addrs {
+	nodes := slices.Clone(addrs)
+	if rt, err := c.Routes(ctx); err == nil {
+		for _, z := range rt.Zones {
+			if z.LeaderHTTP != "" && !slices.Contains(nodes, z.LeaderHTTP) {
+				nodes = append(nodes, z.LeaderHTTP)
+			}
+		}
+	}
+	// behind is the largest figure any node reports, and how many groups
+	// reported one; a node that does not answer counts as no figure.
+	behind := func() (worst float64, groups int) {
+		for _, a := range nodes {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			text, err := c.Metrics(rctx, a)
 			cancel()
@@ -240,29 +250,33 @@ func printBooking(ctx context.Context, out io.Writer, c *client.Client, addrs []
 				continue
 			}
 			for _, v := range metricSamples(text, "rzone_post_behind_seconds") {
-				worst, seen = max(worst, v), true
+				worst, groups = max(worst, v), groups+1
 			}
 		}
-		return worst, seen
+		return worst, groups
 	}
 	start := time.Now()
-	first, ok := behind()
-	if !ok {
-		fmt.Fprintln(out, "booking: no node reports rzone_post_behind_seconds")
+	first, groups := behind()
+	if groups == 0 {
+		fmt.Fprintf(out, "booking: none of %d nodes reports rzone_post_behind_seconds (no leader found)\n", len(nodes))
 		return
 	}
 	if first == 0 {
-		fmt.Fprintln(out, "booking: kept up (0 s behind when the load ended)")
+		fmt.Fprintf(out, "booking: kept up (0 s behind when the load ended, %d groups' leaders)\n", groups)
 		return
 	}
+	last := first
 	for time.Since(start) < wait && ctx.Err() == nil {
 		time.Sleep(250 * time.Millisecond)
-		if b, _ := behind(); b == 0 {
+		b, n := behind()
+		if n == 0 {
+			continue // no answer is no figure, not a caught-up one
+		}
+		if last = b; b == 0 {
 			fmt.Fprintf(out, "booking: %.1f s behind when the load ended, caught up %s later\n", first, time.Since(start).Round(100*time.Millisecond))
 			return
 		}
 	}
-	last, _ := behind()
 	fmt.Fprintf(out, "booking: %.1f s behind when the load ended, still %.1f s behind %s later\n", first, last, wait)
 }
 
