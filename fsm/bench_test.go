@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -168,6 +169,58 @@ func BenchmarkPayAndPost(b *testing.B) {
 				f.ApplyBatch(logs)
 			}
 			b.ReportMetric(float64(b.N*64*16)/b.Elapsed().Seconds(), "payments/s")
+		})
+	}
+}
+
+// BenchmarkDuePage measures a page of a shard's due users over a zone of
+// 200,000 bills (100,000 users, two cycles, every shard), each read after
+// an apply has left the state file's transaction open, as on a zone leader
+// under load: "count" is the counted read generation makes of a whole
+// shard (it counts every bill and commits the state file first),
+// "task-count" the same read of a task's range of 500 users (what every
+// task's load cost before it could skip the count), "task" that load
+// without the count (DueRange: a seek and a walk of the range in the open
+// transaction) and "shard" a whole shard without the count.
+func BenchmarkDuePage(b *testing.B) {
+	const users, shard, cycle = 100_000, 7, 202611
+	lo, hi := uint64(shard+NumShards*250), uint64(shard+NumShards*749)
+	f, err := OpenWith(filepath.Join(b.TempDir(), "state.db"), nil, CommitPolicy{Entries: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	putBills(b, f, users, cycle-1, cycle)
+	var idx uint64
+	for _, c := range []struct {
+		name   string
+		count  bool
+		lo, hi uint64
+		want   int
+	}{
+		{"count", true, 0, math.MaxUint64, users / NumShards},
+		{"task-count", true, lo, hi, 500},
+		{"task", false, lo, hi, 500},
+		{"shard", false, 0, math.MaxUint64, users / NumShards},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				idx++
+				f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, putAcc(idx, 10))})
+				b.StartTimer()
+				var got []uint64
+				var err error
+				if c.count {
+					got, _, err = f.DuePage(shard, cycle, c.lo, c.hi, 20_000)
+				} else {
+					got, err = f.DueRange(shard, cycle, c.lo, c.hi, 20_000)
+				}
+				if err != nil || len(got) != c.want {
+					b.Fatalf("%d users, %v; want %d", len(got), err, c.want)
+				}
+			}
 		})
 	}
 }

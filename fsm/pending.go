@@ -145,8 +145,8 @@ func (p *pending) flush() error {
 // in the open write transaction if there is one (holding it from the
 // apply goroutine for fn's duration), else in a read transaction. Only for
 // short reads of records that are never stored empty (accounts, payments,
-// repayments, bills, notifications, shard records) and of key presence
-// through has: inside
+// repayments, bills, notifications, shard records), of key presence
+// through has and of keys alone (DueRange, in bounded holds): inside
 // the transaction that wrote it bbolt's Get answers nil for an empty value,
 // where a committed read answers an empty slice.
 func (f *FSM) viewLatest(fn func(tx *bolt.Tx) error) error {

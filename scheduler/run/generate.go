@@ -147,21 +147,31 @@ func (e errMismatch) Error() string { return e.msg }
 func isMismatch(err error) bool { _, ok := err.(errMismatch); return ok }
 
 // loadDue pages through the due users of shard with ids in [from, hi] on
-// zone's leader and checks what it got: ids in order and in the shard, every
-// page answered against the same count and, for the whole shard, as many
-// users as that count.
+// zone's leader and checks what it got: ids in order, in the shard and in
+// the range. A load of the whole shard (generation's: from 0, hi
+// math.MaxUint64) asks each page for the zone's count of the shard's due
+// users too, and checks every page answered against the same count and
+// that it got as many users as that count. Any other load (a task's) asks
+// for no count, which spares the zone leader a walk of all its bills and a
+// state-file commit per page; its caller checks the users' number.
 func (s *Scheduler) loadDue(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, page int) ([]uint64, error) {
+	whole := from == 0 && hi == math.MaxUint64
 	var users []uint64
 	count := int64(-1)
 	for {
-		p, err := s.duePage(ctx, zone, shard, cycle, from, hi, page)
+		p, err := s.duePage(ctx, DueQuery{Group: zone, Shard: shard, Cycle: cycle, From: from, Hi: hi, Limit: page, Count: whole})
 		if err != nil {
 			return nil, err
 		}
-		if count >= 0 && p.Count != count {
-			return nil, errMismatch{fmt.Sprintf("shard %d: the zone's count moved from %d to %d between pages", shard, count, p.Count)}
+		if whole {
+			if p.Count < 0 {
+				return nil, errMismatch{fmt.Sprintf("shard %d: the zone sent no count", shard)}
+			}
+			if count >= 0 && p.Count != count {
+				return nil, errMismatch{fmt.Sprintf("shard %d: the zone's count moved from %d to %d between pages", shard, count, p.Count)}
+			}
+			count = p.Count
 		}
-		count = p.Count
 		for _, u := range p.Users {
 			if int(u%fsm.NumShards) != shard || u < from || u > hi || (len(users) > 0 && u <= users[len(users)-1]) {
 				return nil, errMismatch{fmt.Sprintf("shard %d: user %d out of order or place", shard, u)}
@@ -173,19 +183,18 @@ func (s *Scheduler) loadDue(ctx context.Context, zone string, shard int, cycle u
 		}
 		from = p.Users[len(p.Users)-1] + 1
 	}
-	if from == 0 && hi == math.MaxUint64 && int64(len(users)) != count {
+	if whole && int64(len(users)) != count {
 		return nil, errMismatch{fmt.Sprintf("shard %d: loaded %d due users, the zone counts %d", shard, len(users), count)}
 	}
 	return users, nil
 }
 
-// duePage reads one page of due users from zone's leader.
-func (s *Scheduler) duePage(ctx context.Context, zone string, shard int, cycle uint32, from, hi uint64, limit int) (DuePage, error) {
-	addr, err := s.h.ZoneLeaderAddr(ctx, zone)
+// duePage reads one page of due users from the leader of q.Group.
+func (s *Scheduler) duePage(ctx context.Context, q DueQuery) (DuePage, error) {
+	addr, err := s.h.ZoneLeaderAddr(ctx, q.Group)
 	if err != nil {
 		return DuePage{}, err
 	}
-	q := DueQuery{Group: zone, Shard: shard, Cycle: cycle, From: from, Hi: hi, Limit: limit}
 	var out DuePage
 	err = s.h.GetJSON(ctx, addr, PathDue+"?"+q.Values().Encode(), &out)
 	return out, err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,23 +117,39 @@ type ReportRequest struct {
 
 // DueQuery is the query of GET PathDue: a page of at most Limit of
 // Shard's users due in Cycle, from From up to Hi, read from the leader of
-// Group ("": the serving node's zone).
+// Group ("": the serving node's zone); with Count, also the zone's count of
+// the whole shard's due users.
+//
+// Count is the query parameter count: "1", or absent (what nodes that
+// predate it send), asks for the count, "0" asks for none. The count walks
+// every bill of the zone, and its read commits the zone's state file
+// first, so only generation, which checks a whole shard against it, asks
+// for it; a task's load asks for none (it checks it has at least the
+// task's count of users). A node that predates the parameter ignores it
+// and sends a count the asker ignores.
 type DueQuery struct {
 	Group    string
 	Shard    int
 	Cycle    uint32
 	From, Hi uint64
 	Limit    int
+	Count    bool
 }
 
 // Values encodes q as URL query values.
 func (q DueQuery) Values() url.Values {
+	count := "0"
+	if q.Count {
+		count = "1"
+	}
 	return url.Values{"group": {q.Group}, "shard": {strconv.Itoa(q.Shard)}, "cycle": {api.FormatCycle(q.Cycle)},
-		"from": {strconv.FormatUint(q.From, 10)}, "hi": {strconv.FormatUint(q.Hi, 10)}, "limit": {strconv.Itoa(q.Limit)}}
+		"from": {strconv.FormatUint(q.From, 10)}, "hi": {strconv.FormatUint(q.Hi, 10)}, "limit": {strconv.Itoa(q.Limit)},
+		"count": {count}}
 }
 
-// ParseDueQuery parses what Values encodes, refusing a shard out of range
-// and a limit that is not positive.
+// ParseDueQuery parses what Values encodes, refusing a shard out of range,
+// a limit that is not positive and a count other than "0", "1" or absent
+// (absent: Count).
 func ParseDueQuery(v url.Values) (DueQuery, *api.Error) {
 	q := DueQuery{Group: v.Get("group")}
 	var err1, err2, err3, err4, err5 error
@@ -144,10 +161,24 @@ func ParseDueQuery(v url.Values) (DueQuery, *api.Error) {
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || q.Shard < 0 || q.Shard >= fsm.NumShards || q.Limit <= 0 {
 		return DueQuery{}, api.Errorf(api.CodeInvalidArgument, "want shard, cycle, from, hi and limit")
 	}
+	switch c, ok := v["count"]; {
+	case !ok:
+		q.Count = true
+	case len(c) == 1 && c[0] == "1":
+		q.Count = true
+	case len(c) == 1 && c[0] == "0":
+	default:
+		return DueQuery{}, api.Errorf(api.CodeInvalidArgument, "count is 0 (no count) or 1 (the shard's count), not %q", strings.Join(c, ","))
+	}
 	return q, nil
 }
 
-// DuePage is the body of the reply to GET PathDue.
+// NoCount is DuePage.Count when the query asked for no count.
+const NoCount = -1
+
+// DuePage is the body of the reply to GET PathDue: the page's users and,
+// when the query asked for it, the zone's count of the shard's due users
+// (else NoCount).
 type DuePage struct {
 	Users []uint64 `json:"users"`
 	Count int64    `json:"count"`

@@ -97,16 +97,25 @@ func usersPerSecond(r *fsm.Run, now int64) float64 {
 }
 
 // ReadDue reads the page q asks for of a shard's due users from f, the state of group
-// (read by its leader after a linearizable read barrier): the list and the
-// count come from one read transaction. A group that does not serve the
-// shard now answers unavailable (an *api.Error), never an empty list:
-// generation would take that for a shard without due users and leave them
-// out.
+// (read by its leader after a linearizable read barrier). With q.Count the
+// list and the count come from one read transaction of the committed state
+// (fsm.DuePage); without, the list alone is read from the applied state
+// (fsm.DueRange: no walk of every bill, no state-file commit) and the
+// count is NoCount. A group that does not serve the shard now answers
+// unavailable (an *api.Error), never an empty list: generation would take
+// that for a shard without due users and leave them out.
 func ReadDue(f *fsm.FSM, group string, q DueQuery) (DuePage, error) {
 	if owned, epoch := f.Owns(uint64(q.Shard)); !owned {
 		return DuePage{}, api.Errorf(api.CodeUnavailable, "group %s does not serve shard %d now (epoch %d); retry", group, q.Shard, epoch)
 	}
-	users, count, err := f.DuePage(q.Shard, q.Cycle, q.From, q.Hi, q.Limit)
+	var users []uint64
+	count := int64(NoCount)
+	var err error
+	if q.Count {
+		users, count, err = f.DuePage(q.Shard, q.Cycle, q.From, q.Hi, q.Limit)
+	} else {
+		users, err = f.DueRange(q.Shard, q.Cycle, q.From, q.Hi, q.Limit)
+	}
 	if err != nil {
 		return DuePage{}, err
 	}
