@@ -41,6 +41,9 @@ type RestoreConfig struct {
 	Nodes []RestoreNode
 	// Progress, if set, receives a line per step.
 	Progress io.Writer
+	// LogStore is the Raft log store of the groups' new folders (empty:
+	// zone.LogStoreWAL).
+	LogStore zone.LogStoreKind
 }
 
 // RestoreResult describes the cluster Restore made.
@@ -80,6 +83,9 @@ func Restore(cfg RestoreConfig) (RestoreResult, error) {
 		progress = io.Discard
 	}
 	var res RestoreResult
+	if _, err := zone.ParseLogStoreKind(string(cfg.LogStore)); err != nil {
+		return res, fmt.Errorf("%w: %v", ErrRestore, err)
+	}
 	m, files, err := readBackup(cfg.From, progress)
 	if err != nil {
 		return res, err
@@ -137,13 +143,13 @@ func Restore(cfg RestoreConfig) (RestoreResult, error) {
 		os.RemoveAll(tmp)
 		written = append(written, tmp)
 		fmt.Fprintf(progress, "writing %s (zone %s)\n", final, nd.Zone)
-		if err := zone.SeedReplica(layout.GroupDir(tmp, "meta"), metaFile.h.Index, metaFile.h.Term, layout.Voters(metaVoters),
+		if err := zone.SeedReplica(layout.GroupDir(tmp, "meta"), cfg.LogStore, metaFile.h.Index, metaFile.h.Term, layout.Voters(metaVoters),
 			int64(len(metaBody)), bytes.NewReader(metaBody)); err != nil {
 			cleanup()
 			return res, err
 		}
 		zf := files["zone/"+nd.Zone]
-		if err := seedFromFile(layout.GroupDir(tmp, "zone/"+nd.Zone), zf, layout.Voters(zoneNodes(nodes, nd.Zone))); err != nil {
+		if err := seedFromFile(layout.GroupDir(tmp, "zone/"+nd.Zone), cfg.LogStore, zf, layout.Voters(zoneNodes(nodes, nd.Zone))); err != nil {
 			cleanup()
 			return res, err
 		}
@@ -284,13 +290,13 @@ func planRestore(st fsm.MetaState, cfg RestoreConfig) ([]fsm.NodeInfo, error) {
 }
 
 // seedFromFile seeds a replica in dir from a verified backup file.
-func seedFromFile(dir string, f backupFile, voters []raft.Server) error {
+func seedFromFile(dir string, kind zone.LogStoreKind, f backupFile, voters []raft.Server) error {
 	h, body, err := snapfile.Open(f.path)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	return zone.SeedReplica(dir, h.Index, h.Term, voters, h.Size, body)
+	return zone.SeedReplica(dir, kind, h.Index, h.Term, voters, h.Size, body)
 }
 
 // readSnapBody reads a verified backup file's body whole (the meta group's is

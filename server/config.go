@@ -10,6 +10,7 @@ import (
 
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/scheduler/run"
+	"github.com/rzonedb/rzone/zone"
 )
 
 // Config is one node's configuration. Start from DefaultConfig and set the
@@ -101,6 +102,10 @@ type Config struct {
 	// snapshots; fsm/pending.go). Longer writes each hot page less often
 	// and replays more of the log after a crash. Default 100ms.
 	StateCommitInterval time.Duration
+	// RaftLogStore is the Raft log store a new group folder gets: "wal"
+	// (raft-wal, the default) or "bolt" (raft-boltdb's raft.db). A folder
+	// that holds a log keeps its own kind (zone/logstore.go).
+	RaftLogStore string
 
 	// Sched tunes the batch scheduler (cluster mode; scheduler/run); zero
 	// fields take their defaults.
@@ -151,6 +156,7 @@ func DefaultConfig() Config {
 		TrailingLogs:        10240,
 		MaxAppendEntries:    1024,
 		StateCommitInterval: 100 * time.Millisecond,
+		RaftLogStore:        string(zone.LogStoreWAL),
 		LeaseDuration:       3 * time.Second,
 		LeaseRenew:          500 * time.Millisecond,
 		GuardClearInterval:  300 * time.Millisecond,
@@ -211,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("leader lease timeout %s exceeds heartbeat timeout %s", c.LeaderLeaseTimeout, c.HeartbeatTimeout))
+	}
+	if _, err := zone.ParseLogStoreKind(c.RaftLogStore); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PostBatch <= 0 || c.MaxAppendEntries <= 0 {
 		errs = append(errs, errors.New("post batch and max append entries must be positive"))

@@ -163,6 +163,7 @@ func (n *Node) replicaConfig(group, dir string, stream raft.StreamLayer) zone.Re
 		HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout, LeaderLeaseTimeout: c.LeaderLeaseTimeout,
 		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval, TrailingLogs: c.TrailingLogs,
 		MaxAppendEntries: c.MaxAppendEntries, Logger: n.log, Metrics: n.metrics.zone,
+		LogStore: zone.LogStoreKind(c.RaftLogStore),
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package zone holds what makes a zone: a replica of a Raft group
-// (replica.go), the zone replicas a node hosts (replicaset.go, each a
-// Hosted, hosted.go: its own zone's, the async followers and the own
+// (replica.go, over the log store of logstore.go: raft-wal in a new
+// folder, raft-boltdb's raft.db in a folder that has one), the zone
+// replicas a node hosts (replicaset.go, each a Hosted, hosted.go: its own zone's, the async followers and the own
 // zone's shard ownership, and the node's converge round, Converger,
 // converge.go; failover stores, store.go, and the
 // series of the payments they accept, storemetrics.go; their states and

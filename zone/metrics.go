@@ -24,7 +24,7 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		logStore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rzone_raft_log_store_duration_seconds",
-			Help:    "Time to append a batch of entries to the Raft log (one bbolt commit, fsync included), by group.",
+			Help:    "Time to append a batch of entries to the Raft log (fsync included: one raft-wal append, or one bbolt commit in a raft.db folder), by group.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"group"}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,6 +60,15 @@ func (m *Metrics) open(group string) {
 type timedLogStore struct {
 	raft.LogStore
 	obs prometheus.Observer
+}
+
+// IsMonotonic passes on whether the store takes only contiguous entries
+// (raft.MonotonicLogStore: raft-wal does): Raft then empties such a log
+// when it installs a snapshot, rather than leaving a gap before the next
+// entry, which raft-wal would refuse.
+func (s timedLogStore) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 func (s timedLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // Promote makes the files of a stopped replica in srcDir the first member
@@ -39,22 +38,25 @@ import (
 // Whatever decides what a member accepts must get there this way or
 // through the new group's log, never into the seed's files alone.
 func Promote(cfg ReplicaConfig, srcDir string, servers []raft.Server, newFSM func(path string) (StateMachine, io.Closer, error), seal func() error) error {
-	if _, err := os.Stat(filepath.Join(cfg.Dir, "raft.db")); err == nil {
+	if _, found, err := StoreIn(cfg.Dir); err != nil {
+		return fmt.Errorf("promote into %s: %w", cfg.Dir, err)
+	} else if found {
 		return fmt.Errorf("promote into %s: a group is already there", cfg.Dir)
 	}
 	if err := copyTree(srcDir, cfg.Dir); err != nil {
 		return fmt.Errorf("promote: copy %s: %w", srcDir, err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
-	if err != nil {
-		return fmt.Errorf("promote: open log: %w", err)
-	}
-	defer store.Close()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	hlog := raftLogger(log.With("group", cfg.Group))
+	// The copy holds the replica's log: its kind, whatever cfg.LogStore.
+	store, _, err := openRaftStore(cfg.Dir, cfg.LogStore, hlog)
+	if err != nil {
+		return fmt.Errorf("promote: open log: %w", err)
+	}
+	defer store.Close()
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("promote: open snapshots: %w", err)

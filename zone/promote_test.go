@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/mux"
 )
@@ -28,6 +27,13 @@ func openTestReplica(t *testing.T, group, id, dir string) *testReplica {
 
 func openTestReplicaAt(t *testing.T, group, id, dir, addr string) *testReplica {
 	t.Helper()
+	return openTestReplicaWith(t, group, id, dir, addr, nil)
+}
+
+// openTestReplicaWith is openTestReplicaAt with set, if not nil, changing
+// the replica's config.
+func openTestReplicaWith(t *testing.T, group, id, dir, addr string, set func(*ReplicaConfig)) *testReplica {
+	t.Helper()
 	m, err := mux.Listen(addr, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +46,13 @@ func openTestReplicaAt(t *testing.T, group, id, dir, addr string) *testReplica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := OpenReplica(ReplicaConfig{Group: group, NodeID: id, Dir: dir, Stream: layer, SelfRestoring: true,
+	cfg := ReplicaConfig{Group: group, NodeID: id, Dir: dir, Stream: layer, SelfRestoring: true,
 		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 100 * time.Millisecond,
-		SnapshotThreshold: 64, SnapshotInterval: 200 * time.Millisecond, TrailingLogs: 16, MaxAppendEntries: 64}, f)
+		SnapshotThreshold: 64, SnapshotInterval: 200 * time.Millisecond, TrailingLogs: 16, MaxAppendEntries: 64}
+	if set != nil {
+		set(&cfg)
+	}
+	rep, err := OpenReplica(cfg, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +133,7 @@ func TestPromoteFollowerIntoNewGroup(t *testing.T) {
 	// The follower had also received an entry it had not applied yet (an
 	// async follower learns of commits after it gets the entries): put one
 	// at the end of its log, as the last leader would have sent it.
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(follower.dir, "raft.db")})
+	logs, _, err := openRaftStore(follower.dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // StateMachine is what a Replica drives: a batching FSM that can say how far
@@ -53,9 +51,13 @@ type ReplicaConfig struct {
 	Logger             *slog.Logger
 	// Metrics, if not nil, times the group's log writes and snapshots.
 	Metrics *Metrics
+	// LogStore is the Raft log store a new folder gets (logstore.go);
+	// empty is LogStoreWAL. A folder that holds a log keeps its kind.
+	LogStore LogStoreKind
 }
 
-// Replica is this node's member of one Raft group: raft over raft-boltdb,
+// Replica is this node's member of one Raft group: raft over a log and
+// stable store (raft-wal, or raft-boltdb in older folders; logstore.go),
 // file snapshots and a state machine. Its methods are safe for concurrent
 // use.
 type Replica struct {
@@ -63,7 +65,7 @@ type Replica struct {
 	sm    StateMachine
 	raft  *raft.Raft
 	logs  raft.LogStore
-	store *raftboltdb.BoltStore
+	store raftStore
 	trans *raft.NetworkTransport
 	log   *slog.Logger
 
@@ -97,11 +99,16 @@ func OpenReplica(cfg ReplicaConfig, sm StateMachine) (*Replica, error) {
 
 func (r *Replica) open() error {
 	cfg := &r.cfg
-	var err error
-	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
+	hlog := raftLogger(r.log)
+	_, existed, err := StoreIn(cfg.Dir)
+	if err != nil {
 		return fmt.Errorf("open raft log of %s: %w", cfg.Group, err)
 	}
-	hlog := raftLogger(r.log)
+	var kind LogStoreKind
+	if r.store, kind, err = openRaftStore(cfg.Dir, cfg.LogStore, hlog); err != nil {
+		return fmt.Errorf("open raft log of %s: %w", cfg.Group, err)
+	}
+	r.log.Info("raft log store", "kind", string(kind), "existing", existed)
 	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshots of %s: %w", cfg.Group, err)

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // keyCurrentTerm is where hashicorp/raft keeps its current term in the
@@ -23,14 +21,20 @@ var keyCurrentTerm = []byte("CurrentTerm")
 // from that snapshot — the state machine restores it, or a self-restoring
 // one catches up from it — and the servers elect a leader among
 // themselves, in a term after term, so the group's log goes on after
-// index. This is how a restore makes each member of a group: the same
-// snapshot and configuration on every one (hashicorp/raft's RecoverCluster
-// does the same from a replica's own log).
-func SeedReplica(dir string, index, term uint64, servers []raft.Server, size int64, body io.Reader) error {
+// index. kind is the log store the folder gets (empty: LogStoreWAL). This
+// is how a restore makes each member of a group: the same snapshot and
+// configuration on every one (hashicorp/raft's RecoverCluster does the
+// same from a replica's own log).
+func SeedReplica(dir string, kind LogStoreKind, index, term uint64, servers []raft.Server, size int64, body io.Reader) error {
 	if index == 0 || term == 0 || len(servers) == 0 {
 		return fmt.Errorf("seed %s: want an index, a term and servers", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
+	if _, err := ParseLogStoreKind(string(kind)); err != nil {
+		return fmt.Errorf("seed %s: %w", dir, err)
+	}
+	if _, found, err := StoreIn(dir); err != nil {
+		return fmt.Errorf("seed %s: %w", dir, err)
+	} else if found {
 		return fmt.Errorf("seed %s: %w", dir, ErrHasState)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -58,7 +62,7 @@ func SeedReplica(dir string, index, term uint64, servers []raft.Server, size int
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("seed %s: close snapshot: %w", dir, err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	store, _, err := openRaftStore(dir, kind, hclog.NewNullLogger())
 	if err != nil {
 		return fmt.Errorf("seed %s: raft log: %w", dir, err)
 	}

@@ -119,6 +119,7 @@ has data restarts from it and ignores both flags.`,
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "log entries between snapshots")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often Raft checks whether a snapshot is due")
 	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "log entries a snapshot leaves in the log, for followers that lag")
+	f.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, raftLogStoreUsage)
 	f.DurationVar(&cfg.StateCommitInterval, "state-commit-interval", cfg.StateCommitInterval, "how often a zone replica commits what it applied to its state file, at the latest (the log is the durable record)")
 	f.IntVar(&cfg.Sched.Slots, "sched-slots", 4, "batch tasks this node's scheduler worker runs at once")
 	f.DurationVar(&cfg.Sched.LeaseTTL, "sched-lease-ttl", 10*time.Second, "how long a batch task's lease lives without a checkpoint")
@@ -132,6 +133,8 @@ has data restarts from it and ignores both flags.`,
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
+
+const raftLogStoreUsage = "Raft log store of new data folders: wal (raft-wal, one fsync per append) or bolt (raft-boltdb's raft.db, as before); a folder that holds a log keeps its own"
 
 const bankUsage = "the bank the auto-debit job debits: sim (a simulated bank, for tests and demos); empty: none, and auto-debit runs are refused"
 

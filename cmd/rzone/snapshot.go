@@ -19,6 +19,7 @@ import (
 	"github.com/rzonedb/rzone/client"
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/snapfile"
+	"github.com/rzonedb/rzone/zone"
 	"github.com/spf13/cobra"
 )
 
@@ -112,7 +113,7 @@ shard's data is in exactly one zone's file. Needs an admin token. Without
 		},
 	}
 
-	var from, dataDir string
+	var from, dataDir, logStore string
 	var nodeSpecs []string
 	restore := &cobra.Command{
 		Use:   "restore --from DIR --data-dir OUT --node ID,ZONE,RAFT_ADDR,HTTP_ADDR ...",
@@ -144,7 +145,11 @@ are the backup's.`,
 				}
 				nodes = append(nodes, backup.RestoreNode{ID: p[0], Zone: p[1], RaftAddr: p[2], HTTPAddr: p[3]})
 			}
-			res, err := backup.Restore(backup.RestoreConfig{From: from, DataDir: dataDir, Nodes: nodes, Progress: cmd.ErrOrStderr()})
+			kind, err := zone.ParseLogStoreKind(logStore)
+			if err != nil {
+				return usage(fmt.Errorf("--raft-log-store: %w", err))
+			}
+			res, err := backup.Restore(backup.RestoreConfig{From: from, DataDir: dataDir, Nodes: nodes, Progress: cmd.ErrOrStderr(), LogStore: kind})
 			if err != nil {
 				return err
 			}
@@ -158,6 +163,7 @@ are the backup's.`,
 	restore.Flags().StringVar(&from, "from", "", "backup folder (manifest.json and the groups' files)")
 	restore.Flags().StringVar(&dataDir, "data-dir", "", "folder that receives one data folder per node (OUT/ID)")
 	restore.Flags().StringArrayVar(&nodeSpecs, "node", nil, "a node of the new cluster: ID,ZONE,RAFT_ADDR,HTTP_ADDR (repeat)")
+	restore.Flags().StringVar(&logStore, "raft-log-store", string(zone.LogStoreWAL), raftLogStoreUsage)
 	snap.AddCommand(save, verify, restore)
 	return snap
 }

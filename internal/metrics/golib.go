@@ -10,7 +10,8 @@ import (
 )
 
 // libMetrics is the process's sink for the go-metrics that hashicorp/raft,
-// raft-boltdb and memberlist emit (raft_*, raft_boltdb_*, memberlist_*).
+// raft-wal, raft-boltdb and memberlist emit (raft_*, raft_wal_*,
+// raft_boltdb_*, memberlist_*).
 // go-metrics keeps one global sink per process, so every node of a process
 // (rzone dev, tests) serves the same series: the whole process's.
 var libMetrics struct {
