@@ -121,7 +121,9 @@ run_rzone() {
   local c out row ops p50 p99
   for c in $CLIENTS; do
     say "$label: $c clients for $DUR"
-    out=$(bench --clients "$c" 2>>"$W/progress.log")
+    # The same connections etcd's load client uses: one per client, at
+    # most 100 (HTTP/1.1 carries one request at a time on each).
+    out=$(bench --clients "$c" --conns $(( c < 100 ? c : 100 )) 2>>"$W/progress.log")
     row=$(grep -A1 '^clients' <<<"$out" | tail -1)
     say "  $row"
     MEM="$(grep '^resident memory' <<<"$out")"

@@ -36,6 +36,8 @@ type Client struct {
 	tls   *tls.Config
 	token string
 	own   bool // hc is the client's own, so New may set its TLS config
+	// conns caps the client's own HTTP connections to one node.
+	conns int
 
 	mu     sync.Mutex
 	leader string // API address of the last node that led, "" if unknown
@@ -94,6 +96,17 @@ func WithBackoff(first, cap time.Duration) Option {
 // addresses (behind NAT, outside a container network).
 func WithRouting(on bool) Option { return func(c *Client) { c.noRouting = !on } }
 
+// DefaultConnsPerNode is how many HTTP connections to one node a client
+// keeps at most (WithMaxConnsPerNode).
+const DefaultConnsPerNode = 512
+
+// WithMaxConnsPerNode caps the HTTP connections the client opens to one
+// node (default DefaultConnsPerNode); a request beyond the cap waits for a
+// connection to be free, within its timeout. Every connection opened is
+// kept for reuse, so more concurrent callers than the cap do not open and
+// close a connection per request. No effect with WithHTTPClient.
+func WithMaxConnsPerNode(n int) Option { return func(c *Client) { c.conns = max(1, n) } }
+
 // WithTimeout bounds each attempt (default 5s); the caller's context
 // bounds the whole call. A write whose attempt times out is retried with
 // the same key.
@@ -116,17 +129,24 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 		maxBackoff: 2 * time.Second,
 		timeout:    5 * time.Second,
 		own:        true,
+		conns:      DefaultConnsPerNode,
 		hc: &http.Client{Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 512,
-			IdleConnTimeout:     90 * time.Second,
+			DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			IdleConnTimeout: 90 * time.Second,
 		}},
 	}
 	for _, o := range opts {
 		o(c)
 	}
-	if c.tls != nil && c.own {
-		c.hc.Transport.(*http.Transport).TLSClientConfig = c.tls
+	if c.own {
+		// As many idle connections are kept as may be open: with fewer,
+		// callers beyond the idle limit would each open a connection
+		// and close it after one request.
+		t := c.hc.Transport.(*http.Transport)
+		t.MaxConnsPerHost, t.MaxIdleConnsPerHost = c.conns, c.conns
+		if c.tls != nil {
+			t.TLSClientConfig = c.tls
+		}
 	}
 	return c, nil
 }

@@ -22,6 +22,7 @@ func newBenchPayCmd() *cobra.Command {
 		amount   int64
 		dur      time.Duration
 		batch    int
+		conns    int
 		skipSeed bool
 		token    string
 		ca       string
@@ -37,6 +38,12 @@ Prints progress every second and then ops/s and latency percentiles.`,
 			opts, err := clientOptions(token, ca)
 			if err != nil {
 				return err
+			}
+			if conns < 0 {
+				return usage(fmt.Errorf("--conns %d: want 0 (the client's default) or more", conns))
+			}
+			if conns > 0 {
+				opts = append(opts, client.WithMaxConnsPerNode(conns))
 			}
 			c, err := client.New(strings.Split(addrs, ","), opts...)
 			if err != nil {
@@ -61,6 +68,7 @@ Prints progress every second and then ops/s and latency percentiles.`,
 	f.Int64Var(&amount, "amount", 1, "amount of each payment, minor units")
 	f.DurationVar(&dur, "time", 10*time.Second, "how long to run")
 	f.IntVar(&batch, "batch", 1, "payments per request (1: one request each; more: POST /v1/payments/batch)")
+	f.IntVar(&conns, "conns", 0, "HTTP connections per node the workers share (0: the client's default, 512)")
 	f.BoolVar(&skipSeed, "skip-seed", false, "the --accounts accounts exist from an earlier run (with millions, seeding takes minutes)")
 	return cmd
 }
