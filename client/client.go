@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"slices"
@@ -101,11 +102,20 @@ func WithRouting(on bool) Option { return func(c *Client) { c.noRouting = !on } 
 const DefaultConnsPerNode = 512
 
 // WithMaxConnsPerNode caps the HTTP connections the client opens to one
-// node (default DefaultConnsPerNode); a request beyond the cap waits for a
-// connection to be free, within its timeout. Every connection opened is
-// kept for reuse, so more concurrent callers than the cap do not open and
-// close a connection per request. No effect with WithHTTPClient.
-func WithMaxConnsPerNode(n int) Option { return func(c *Client) { c.conns = max(1, n) } }
+// node (default DefaultConnsPerNode; n of 0 or less keeps it). A request
+// beyond the cap waits for a connection to be free, within its attempt's
+// timeout; one that gets none was not sent and fails as unavailable (a
+// write too: it was not applied), and is retried like one. Every
+// connection opened is kept for reuse, so more concurrent callers than the
+// cap do not open and close a connection per request. No effect with
+// WithHTTPClient.
+func WithMaxConnsPerNode(n int) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.conns = n
+		}
+	}
+}
 
 // WithTimeout bounds each attempt (default 5s); the caller's context
 // bounds the whole call. A write whose attempt times out is retried with
@@ -358,7 +368,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 			// at most twice a second.
 			c.forgetRoutesOlderThan(500 * time.Millisecond)
 		}
-		c.setLeader(&cl, "")
+		if e := (*Error)(nil); !errors.As(err, &e) || !e.waited {
+			c.setLeader(&cl, "")
+		}
 	}
 	return fail(0, lastErr)
 }
@@ -426,8 +438,23 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	// With the client's own transport, a request that never got a
+	// connection (a dial that failed, or none free within the timeout) was
+	// never sent: not applied, whatever it was. Another round tripper may
+	// send without reporting a connection, so only the own one is traced.
+	var gotConn atomic.Bool
+	if c.own {
+		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		}))
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if c.own && !gotConn.Load() {
+			var op *net.OpError
+			return 0, &Error{Code: CodeUnavailable, Message: "not sent: " + err.Error(), Node: node,
+				waited: !(errors.As(err, &op) && op.Op == "dial")}
+		}
 		return 0, transportError(node, err, cl.write)
 	}
 	defer resp.Body.Close()

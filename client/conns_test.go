@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -66,5 +67,41 @@ func TestConnectionsAreCappedAndKept(t *testing.T) {
 	tr := d.hc.Transport.(*http.Transport)
 	if tr.MaxConnsPerHost != DefaultConnsPerNode || tr.MaxIdleConnsPerHost != DefaultConnsPerNode {
 		t.Fatalf("default transport: %d connections, %d idle; want %d of each", tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost, DefaultConnsPerNode)
+	}
+}
+
+// TestWriteThatGotNoConnectionIsNotUnknown: a write that waited for a free
+// connection until its timeout was never sent, so it fails as unavailable
+// (not applied), not as an unknown outcome; a write that was sent and got
+// no reply in time stays unknown.
+func TestWriteThatGotNoConnectionIsNotUnknown(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	c, err := New([]string{srv.Listener.Addr().String()}, WithRouting(false), WithMaxConnsPerNode(1),
+		WithMaxRetries(0), WithTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Pay(context.Background(), 1, PayRequest{Key: "held", Amount: 1, Merchant: "m"})
+		held <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the first write holds the one connection
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = c.Pay(ctx, 1, PayRequest{Key: "queued", Amount: 1, Merchant: "m"})
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("a write that got no connection: %v; want unavailable (not sent)", err)
+	}
+	if err := <-held; !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("a write sent and not answered in time: %v; want an unknown outcome", err)
 	}
 }

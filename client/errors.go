@@ -153,6 +153,10 @@ type Error struct {
 	Status int
 	// Node is the address the request was sent to.
 	Node string
+	// waited: the request was not sent for want of a free connection
+	// within its timeout; the node may well be up (the backlog is the
+	// client's own), so its leader is not forgotten.
+	waited bool
 }
 
 func (e *Error) Error() string {
