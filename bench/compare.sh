@@ -16,13 +16,19 @@
 # of rzone measured too, for a before/after table), BENCH_DIR (scratch
 # folder; default a new one under /tmp, removed at the end unless KEEP=1),
 # BIG (accounts for the size step, e.g. 10000000; empty skips it: seeding
-# ten million accounts takes about five minutes here).
+# ten million accounts takes about two minutes here), ALTERNATE (with
+# BEFORE: rounds of the alternated step; empty skips it).
 #
 # The size step runs two fresh clusters of this tree side by side, one with
 # ACCOUNTS accounts and one with BIG, and alternates 64-client single-payment
 # runs on them (ROUNDS each, --skip-seed after the first seeding), then prints
 # the throughput ratio and each node's resident memory (anonymous and file
 # mapped, from /proc) of the big one.
+#
+# The alternated step starts a cluster of this tree and one of BEFORE side
+# by side and runs the same load on each in turn at every CLIENTS count,
+# ALTERNATE rounds, the order flipped each round, and prints the means: a
+# before/after figure that the machine's drift between steps does not bias.
 # Progress goes to stderr; the table (markdown) to stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -121,9 +127,11 @@ run_rzone() {
   local c out row ops p50 p99
   for c in $CLIENTS; do
     say "$label: $c clients for $DUR"
-    # The same connections etcd's load client uses: one per client, at
-    # most 100 (HTTP/1.1 carries one request at a time on each).
-    out=$(bench --clients "$c" --conns $(( c < 100 ? c : 100 )) 2>>"$W/progress.log")
+    # As many requests in flight as clients, as etcd's load client has
+    # (its workers share at most 100 HTTP/2 connections, each carrying
+    # many requests at once): HTTP/1.1 carries one at a time, so a
+    # connection per client.
+    out=$(bench --clients "$c" --conns "$c" 2>>"$W/progress.log")
     row=$(grep -A1 '^clients' <<<"$out" | tail -1)
     say "  $row"
     MEM="$(grep '^resident memory' <<<"$out")"
@@ -210,6 +218,48 @@ resident memory of the $BIG-account nodes after the runs, MiB (anonymous + file 
   stop_all
 fi
 
+# --- alternate: BEFORE and this tree side by side, the load alternating ------
+# Run-to-run noise on a shared machine can exceed a change's effect; two
+# clusters started together and measured in turn (the order flipped every
+# round) see the same noise.
+ALT_ROWS=""
+if [ -n "${BEFORE:-}" ] && [ -n "${ALTERNATE:-}" ]; then
+  SIZE_PIDS=()
+  start3 "$W/bin/rzone" 27180 27110 "$W/alt-now"
+  start3 "$W/bin/rzone-before" 27190 27120 "$W/alt-before"
+  NOW=127.0.0.1:27181,127.0.0.1:27182,127.0.0.1:27183
+  BEF=127.0.0.1:27191,127.0.0.1:27192,127.0.0.1:27193
+  for a in "$NOW" "$BEF"; do
+    "$W/bin/rzone" bench pay --addr "$a" --accounts "$ACCOUNTS" --clients 64 --time 1s >/dev/null 2>>"$W/progress.log"
+  done
+  declare -A A_NOW A_BEF A_NOW50 A_BEF50
+  for r in $(seq "$ALTERNATE"); do
+    for c in $CLIENTS; do
+      order="now before"
+      [ $((r % 2)) = 0 ] && order="before now"
+      for which in $order; do
+        if [ "$which" = now ]; then a=$NOW; else a=$BEF; fi
+        say "alternate: round $r, $which, $c clients for $DUR"
+        row=$("$W/bin/rzone" bench pay --addr "$a" --accounts "$ACCOUNTS" --skip-seed --clients "$c" --conns "$c" --time "$DUR" 2>>"$W/progress.log" | grep -A1 '^clients' | tail -1)
+        say "  $row"
+        read -r _ _ _ ops p50 _ <<<"$row"
+        if [ "$which" = now ]; then
+          A_NOW[$c]=$(( ${A_NOW[$c]:-0} + ${ops%.*} )); A_NOW50[$c]="${A_NOW50[$c]:-}${A_NOW50[$c]:+ }$p50"
+        else
+          A_BEF[$c]=$(( ${A_BEF[$c]:-0} + ${ops%.*} )); A_BEF50[$c]="${A_BEF50[$c]:-}${A_BEF50[$c]:+ }$p50"
+        fi
+      done
+    done
+  done
+  ALT_ROWS="| clients | rzone $BEFORE (mean of $ALTERNATE) | rzone (mean of $ALTERNATE) | now / before | p50 of each round, before; now |
+|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    ALT_ROWS="$ALT_ROWS
+| $c | $((A_BEF[$c] / ALTERNATE))/s | $((A_NOW[$c] / ALTERNATE))/s | $(awk -v n="${A_NOW[$c]}" -v b="${A_BEF[$c]}" 'BEGIN { if (b > 0) printf "%.2f×", n / b; else print "-" }') | ${A_BEF50[$c]}; ${A_NOW50[$c]} |"
+  done
+  stop_all
+fi
+
 # --- table ------------------------------------------------------------------
 ratio() { awk -v r="$1" -v e="$2" 'BEGIN { if (e > 0 && r > 0) printf "%.2f×", r / e; else print "-" }'; }
 if [ -n "${BEFORE:-}" ]; then
@@ -237,4 +287,5 @@ fi
 echo
 echo "resident memory after the run: etcd members (MiB)${E_RSS}; rzone ${R_MEM#resident memory: }"
 if [ -n "$SIZE_ROWS" ]; then echo; echo "$SIZE_ROWS"; fi
+if [ -n "$ALT_ROWS" ]; then echo; echo "alternated, side by side:"; echo "$ALT_ROWS"; fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(go version | awk '{print $3}'), $(uname -sr); step length $DUR"
