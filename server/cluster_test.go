@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -21,26 +20,12 @@ import (
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/testlog"
+	"github.com/rzonedb/rzone/internal/testnet"
 )
 
-// freeAddrs returns n loopback addresses with free ports.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
+// freeAddrs returns n loopback addresses with free ports (testnet.Addrs:
+// below the ephemeral range).
+func freeAddrs(t *testing.T, n int) []string { return testnet.Addrs(t, n) }
 
 type testCluster struct {
 	t      *testing.T

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/rzonedb/rzone/client"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -198,33 +197,9 @@ func call(t *testing.T, method, url, body string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
-// freePortRun finds n consecutive free loopback ports and returns the first.
-// They are taken below the kernel's ephemeral range (32768 and up on
-// Linux), from which every outgoing connection and every ":0" listener of
-// the tests running beside this one takes its port: a run picked there can
-// be taken by one of those between the pick and the node's bind (a node
-// restored into picked addresses binds them a second or more later).
-func freePortRun(t *testing.T, n int) int {
-	t.Helper()
-	const lo, hi = 20000, 32768
-	for try := 0; try < 200; try++ {
-		p := lo + rand.IntN(hi-lo-n)
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatal("no run of free ports")
-	return 0
-}
+// freePortRun finds n consecutive free loopback ports and returns the first
+// (testnet.PortRun: below the ephemeral range).
+func freePortRun(t *testing.T, n int) int { return testnet.PortRun(t, n) }
 
 // startDev builds rzone, starts `rzone dev` (secure, as a new user gets
 // it) on free ports, waits until its cluster is ready, sets RZONE_CA and
