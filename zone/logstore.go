@@ -126,9 +126,12 @@ func openRaftStore(dir string, want LogStoreKind, log hclog.Logger) (raftStore, 
 }
 
 // walStore is a raft-wal log whose meta database it closes too: raft-wal
-// v0.4.0's Close leaves its meta database (and the file lock on it) open,
-// and a replica reopened in the same process would wait on that lock for
-// ever.
+// v0.4.0's Close left its meta database (and the file lock on it) open, and
+// a replica reopened in the same process waited on that lock for ever.
+// v0.4.2 (the version in go.mod: v0.4.0 also sealed a segment cut at its
+// tail without its index, TestLogTailTruncatedThenReopened) closes it
+// itself, and a second close is a no-op; the close here keeps the reopen
+// safe whatever the version.
 type walStore struct {
 	*wal.WAL
 	meta *metadb.BoltMetaDB

@@ -364,3 +364,62 @@ func histogramCount(t *testing.T, m *Metrics, group string) uint64 {
 	}
 	return pb.GetHistogram().GetSampleCount()
 }
+
+// TestLogTailTruncatedThenReopened: a follower that clears a conflicting
+// suffix of its log (DeleteRange at the tail, as Raft does after an
+// election) and then restarts, cleanly or killed, reads its whole log
+// again and appends after the cut. raft-wal v0.4.0 marked the cut segment
+// sealed without writing its index, and the node panicked on every start
+// after ("sealed segment has no index block"): found by the zones scenario
+// (a partition of a zone's leader, then kill -9 of a whole zone).
+func TestLogTailTruncatedThenReopened(t *testing.T) {
+	for _, kind := range []LogStoreKind{LogStoreWAL, LogStoreBolt} {
+		t.Run(string(kind), func(t *testing.T) {
+			dir := t.TempDir()
+			s, _, err := openRaftStore(dir, kind, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs []*raft.Log
+			for i := uint64(1); i <= 20; i++ {
+				logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("entry %d", i))})
+			}
+			if err := s.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteRange(18, 20); err != nil { // the conflicting suffix
+				t.Fatal(err)
+			}
+			if err := s.StoreLogs([]*raft.Log{{Index: 18, Term: 2, Type: raft.LogCommand, Data: []byte("entry 18 of term 2")}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, _, err = openRaftStore(dir, kind, nil)
+			if err != nil {
+				t.Fatalf("reopen after a tail truncation: %v", err)
+			}
+			defer s.Close()
+			last, err := s.LastIndex()
+			if err != nil || last != 18 {
+				t.Fatalf("last index %d (%v), want 18", last, err)
+			}
+			for i := uint64(1); i <= 18; i++ {
+				var l raft.Log
+				if err := s.GetLog(i, &l); err != nil {
+					t.Fatalf("entry %d after the reopen: %v", i, err)
+				}
+				if want := uint64(1); i == 18 {
+					want = 2
+					if l.Term != want {
+						t.Fatalf("entry 18 of term %d, want %d", l.Term, want)
+					}
+				}
+			}
+			if err := s.StoreLogs([]*raft.Log{{Index: 19, Term: 2, Type: raft.LogCommand}}); err != nil {
+				t.Fatalf("append after the reopen: %v", err)
+			}
+		})
+	}
+}
