@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
@@ -200,6 +201,9 @@ func contains(list []string, s string) bool {
 type eras struct {
 	bounds  map[string][]int64
 	merging map[string][][2]int64
+	// contradicted are the keys a reconciliation report listed as
+	// declined by the zone and charged by the failover store.
+	contradicted map[keyOf]bool
 }
 
 // failoverEras returns the eras of the history: each zone window that has
@@ -238,7 +242,17 @@ func failoverEras(ops []history.Op) eras {
 			}
 		}
 	}
-	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}}
+	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, contradicted: map[keyOf]bool{}}
+	for _, op := range ops {
+		if op.Reconcile == nil || op.Reconcile.Report == nil {
+			continue
+		}
+		for _, c := range op.Reconcile.Report.Contradicted {
+			if c.Zone.Status == "declined" && paid(c.Store.Status) {
+				out.contradicted[keyOf{c.User, c.Key}] = true
+			}
+		}
+	}
 	for _, w := range history.Windows(ops) {
 		for z, b := range stepped[w.ID] {
 			start, end := w.Start, w.End
@@ -258,6 +272,31 @@ func failoverEras(ops []history.Op) eras {
 		}
 	}
 	return out
+}
+
+// declinedThenReplayed reports whether a key answered both declined and
+// charged is the limit the README states for failovers: the zone declined
+// it among the writes its backup never received, the client sent it again
+// (a replay: a real client retries only keys whose answer it did not get),
+// the failover store accepted it, and reconciliation listed the key as
+// contradicted. Every decline must come in an era before every charge,
+// and every charge must answer a replay.
+func (e eras) declinedThenReplayed(w *write) bool {
+	if !e.contradicted[keyOf{w.user, w.key}] {
+		return false
+	}
+	lastRefused, firstCharged := int64(-1), int64(math.MaxInt64)
+	for _, c := range w.oks {
+		if paid(c.Status) {
+			if !c.Replay {
+				return false
+			}
+			firstCharged = min(firstCharged, c.Time)
+		} else {
+			lastRefused = max(lastRefused, c.Time)
+		}
+	}
+	return lastRefused >= 0 && firstCharged < math.MaxInt64 && e.of(w.zone, lastRefused) < e.of(w.zone, firstCharged)
 }
 
 // of returns the era of history time t in zone.

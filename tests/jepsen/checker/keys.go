@@ -47,7 +47,9 @@ func judgeKeys(r *Result, writes []*write, finals map[uint64][]history.Op, e era
 // declined both, or applied twice within one era.
 func checkAnswers(r *Result, w *write, e eras) {
 	charged, refused := w.answers()
-	if len(charged) > 0 && len(refused) > 0 {
+	if len(charged) > 0 && len(refused) > 0 && e.declinedThenReplayed(w) {
+		r.Notes = append(r.Notes, fmt.Sprintf("user %d key %s: declined by the zone (ops %v), sent again and charged by the failover store (ops %v), listed as contradicted by reconciliation: the stated limit for a declined key sent again", w.user, w.key, refused, charged))
+	} else if len(charged) > 0 && len(refused) > 0 {
 		r.add(Anomaly{Kind: StatusFlip, User: w.user, Key: w.key, Ops: slices.Concat(charged, refused),
 			Detail: fmt.Sprintf("answered charged (ops %v) and declined (ops %v)", charged, refused)})
 	}
