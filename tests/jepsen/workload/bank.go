@@ -44,6 +44,10 @@ func (b *Bank) Run(ctx context.Context, w *Worker) {
 			w.Pay(ctx, s.user, s.req, true)
 		case x < 40:
 			s := sent{user: u, req: api.PayRequest{Key: w.NextKey("b"), Amount: 1 + w.Rng.Int64N(b.MaxPay), Merchant: "bank"}}
+			// Unlike payments, bank replays keys it was told are declined
+			// too: the README's stated limit (such a key may be charged by
+			// a failover store), which the checker accepts only when
+			// reconciliation lists the key as contradicted.
 			if r := w.Pay(ctx, s.user, s.req, false); r.Acked {
 				acked = append(acked, s)
 			}
