@@ -40,18 +40,32 @@ type FSM struct {
 	// batches and entries count apply work for metrics.
 	batches atomic.Uint64
 	entries atomic.Uint64
-	// onCommit, if set, is told how long each commit of the state file took.
-	onCommit func(time.Duration)
+	// onCommit, if set, is told of each commit of the state file.
+	onCommit func(CommitStats)
 
 	// pend is the write transaction that holds applied entries not yet
 	// committed to the state file (pending.go).
 	pend pending
 }
 
-// ObserveCommits makes fn be told how long each commit (write and fsync)
-// of the state file took. Call it before the FSM is handed to Raft; fn is
-// then called from Raft's apply goroutine or the FSM's committer.
-func (f *FSM) ObserveCommits(fn func(time.Duration)) { f.onCommit = fn }
+// CommitStats is what one commit of the state file cost.
+type CommitStats struct {
+	// Took is the whole commit: Spill, Write and the rest (the freelist).
+	Took time.Duration
+	// Spill is the time to lay the changed B+tree nodes out as pages.
+	Spill time.Duration
+	// Write is the time to write the pages and the meta page, each
+	// write followed by an fdatasync.
+	Write time.Duration
+	// Pages is how many pages the commit wrote (the dirty nodes, the
+	// freelist), of the file's page size.
+	Pages int64
+}
+
+// ObserveCommits makes fn be told what each commit of the state file
+// cost. Call it before the FSM is handed to Raft; fn is then called from
+// Raft's apply goroutine or the FSM's committer.
+func (f *FSM) ObserveCommits(fn func(CommitStats)) { f.onCommit = fn }
 
 // boltOptions: a large initial mmap so that a snapshot's long read
 // transaction rarely blocks a writer that needs to grow the map.

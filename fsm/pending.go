@@ -248,7 +248,9 @@ func (p *pending) commitLocked() error {
 	}
 	p.f.durable.Store(p.applied)
 	if p.f.onCommit != nil {
-		p.f.onCommit(time.Since(start))
+		st := tx.Stats()
+		p.f.onCommit(CommitStats{Took: time.Since(start), Spill: st.GetSpillTime(), Write: st.GetWriteTime(),
+			Pages: st.GetPageAlloc() / int64(p.f.db.Info().PageSize)})
 	}
 	return nil
 }

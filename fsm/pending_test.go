@@ -191,7 +191,7 @@ func TestCommitterCommitsOnItsInterval(t *testing.T) {
 	}
 	defer f.Close()
 	done := make(chan struct{}, 100)
-	f.ObserveCommits(func(time.Duration) { done <- struct{}{} })
+	f.ObserveCommits(func(CommitStats) { done <- struct{}{} })
 	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: Encode(nil, putAcc(1, 10_000))})
 	select {
 	case <-done:

@@ -96,6 +96,9 @@ func TestRaftMetricsForEveryGroup(t *testing.T) {
 		{"rzone_raft_log_store_duration_seconds_count", []string{`group="zone/A"`}, 1},
 		{"rzone_raft_log_store_duration_seconds_count", []string{`group="meta"`}, 1},
 		{"rzone_fsm_commit_duration_seconds_count", []string{`group="zone/A"`}, 1},
+		{"rzone_fsm_commit_spill_seconds_count", []string{`group="zone/A"`}, 1},
+		{"rzone_fsm_commit_write_seconds_count", []string{`group="zone/A"`}, 1},
+		{"rzone_fsm_commit_pages_sum", []string{`group="zone/A"`}, 1},
 		{"rzone_raft_snapshot_duration_seconds_count", []string{`group="zone/A"`}, 1},
 		{"rzone_raft_snapshot_size_bytes", []string{`group="zone/A"`}, 1},
 	} {

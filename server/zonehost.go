@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rzonedb/rzone/cluster"
@@ -106,9 +105,16 @@ func (z zoneHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) zone
 	return z.n.replicaConfig(group, dir, stream)
 }
 
-func (z zoneHost) CommitObserver(group string) func(time.Duration) {
-	commits := z.n.metrics.StateCommit.WithLabelValues(group)
-	return func(d time.Duration) { commits.Observe(d.Seconds()) }
+func (z zoneHost) CommitObserver(group string) func(fsm.CommitStats) {
+	m := z.n.metrics
+	took, spill, write, pages := m.StateCommit.WithLabelValues(group), m.StateCommitSpill.WithLabelValues(group),
+		m.StateCommitWrite.WithLabelValues(group), m.StateCommitPages.WithLabelValues(group)
+	return func(s fsm.CommitStats) {
+		took.Observe(s.Took.Seconds())
+		spill.Observe(s.Spill.Seconds())
+		write.Observe(s.Write.Seconds())
+		pages.Observe(float64(s.Pages))
+	}
 }
 
 func (z zoneHost) Apply(h *zone.Hosted, cmds ...fsm.Command) ([]fsm.Result, error) {

@@ -116,8 +116,8 @@ type ReplicaHost interface {
 	// node's Raft tunables; stream may be nil (a promotion).
 	ReplicaConfig(group, dir string, stream raft.StreamLayer) ReplicaConfig
 	// CommitObserver is what group's state machine reports each commit's
-	// duration to.
-	CommitObserver(group string) func(time.Duration)
+	// cost to.
+	CommitObserver(group string) func(fsm.CommitStats)
 	// Apply proposes cmds as one log entry in h's group and waits for
 	// their results (through the node's guard keeper).
 	Apply(h *Hosted, cmds ...fsm.Command) ([]fsm.Result, error)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/mux"
 )
 
@@ -59,7 +60,7 @@ type muxHost struct {
 }
 
 func (h muxHost) Layer(group string) (raft.StreamLayer, error) { return h.mux.Layer(group) }
-func (h muxHost) CommitObserver(string) func(time.Duration)    { return nil }
+func (h muxHost) CommitObserver(string) func(fsm.CommitStats)  { return nil }
 func (h muxHost) ReplicaConfig(group, dir string, stream raft.StreamLayer) ReplicaConfig {
 	return ReplicaConfig{Group: group, NodeID: "n1", Dir: dir, Stream: stream,
 		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 100 * time.Millisecond,

@@ -21,8 +21,13 @@ type Node struct {
 	Posted        prometheus.Counter
 	PostBehind    *prometheus.GaugeVec
 	LeaseRenewals *prometheus.CounterVec
-	// StateCommit times the state files' commits.
-	StateCommit *prometheus.HistogramVec
+	// StateCommit times the state files' commits; StateCommitSpill and
+	// StateCommitWrite time two of their parts, StateCommitPages counts
+	// the pages each wrote.
+	StateCommit      *prometheus.HistogramVec
+	StateCommitSpill *prometheus.HistogramVec
+	StateCommitWrite *prometheus.HistogramVec
+	StateCommitPages *prometheus.HistogramVec
 
 	GuardMarks       prometheus.Counter
 	GuardClears      prometheus.Counter
@@ -82,6 +87,18 @@ func NewNode(src Sources) *Node {
 			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit applied entries to a zone's state file (bbolt write and fsync; every 10,000 commands or 100 ms, and before reads and snapshots), by group.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"group"}),
+		StateCommitSpill: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_fsm_commit_spill_seconds", Help: "Part of a state file commit: laying the changed B+tree nodes out as pages (CPU, apply waits), by group.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"group"}),
+		StateCommitWrite: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_fsm_commit_write_seconds", Help: "Part of a state file commit: writing its pages and meta page, each with an fdatasync, by group.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"group"}),
+		StateCommitPages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rzone_fsm_commit_pages", Help: "Pages (of the state file's page size) a state file commit wrote, by group.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 18),
+		}, []string{"group"}),
 		LeaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rzone_lease_renewals_total", Help: "Ownership lease renewals by this node as zone leader, by outcome.",
 		}, []string{"outcome"}),
@@ -115,7 +132,7 @@ func NewNode(src Sources) *Node {
 		Name: "rzone_build_info", Help: "Always 1; the labels name the build this node runs.",
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go": build.Go},
 	}, func() float64 { return 1 }))
-	m.Reg.MustRegister(NewRaftCollector(src.Replicas), m.StateCommit, LibSink())
+	m.Reg.MustRegister(NewRaftCollector(src.Replicas), m.StateCommit, m.StateCommitSpill, m.StateCommitWrite, m.StateCommitPages, LibSink())
 	m.Reg.MustRegister(m.Requests, m.Latency, m.Forwarded, m.Applies, m.ApplyLatency, m.Results, m.Posted, m.PostBehind, m.LeaseRenewals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_batches_total", Help: "Apply batches of the own zone's state machine (one bbolt transaction each)."},
