@@ -29,7 +29,7 @@ func benchNode(b *testing.B) (*client.Client, *Node) {
 	}
 	c := fastConfig("n1", filepath.Join(b.TempDir(), "n1"), addrs[0], addrs[1], testlog.New(b, slog.LevelWarn))
 	c.Bootstrap = true
-	c.PostInterval = 200 * time.Millisecond
+	c.PostInterval = DefaultConfig().PostInterval
 	nd, err := Start(c)
 	if err != nil {
 		b.Fatal(err)
