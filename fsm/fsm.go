@@ -50,15 +50,17 @@ type FSM struct {
 
 // CommitStats is what one commit of the state file cost.
 type CommitStats struct {
-	// Took is the whole commit: Spill, Write and the rest (the freelist).
+	// Took is the whole commit: Spill, Write and the rest (rebalancing
+	// nodes after deletes, growing the file).
 	Took time.Duration
 	// Spill is the time to lay the changed B+tree nodes out as pages.
 	Spill time.Duration
 	// Write is the time to write the pages and the meta page, each
 	// write followed by an fdatasync.
 	Write time.Duration
-	// Pages is how many pages the commit wrote (the dirty nodes, the
-	// freelist), of the file's page size.
+	// Pages is how many pages the commit wrote besides the meta page
+	// (its changed nodes; the freelist is not written, NoFreelistSync),
+	// of the file's page size.
 	Pages int64
 }
 

@@ -242,6 +242,8 @@ func (p *pending) commitLocked() error {
 		return tx.Rollback()
 	}
 	p.dirty = false
+	// Read while tx is the file's one writer: nothing remaps it meanwhile.
+	pageSize := int64(tx.DB().Info().PageSize)
 	start := time.Now()
 	if err := tx.Commit(); err != nil {
 		return err
@@ -250,7 +252,7 @@ func (p *pending) commitLocked() error {
 	if p.f.onCommit != nil {
 		st := tx.Stats()
 		p.f.onCommit(CommitStats{Took: time.Since(start), Spill: st.GetSpillTime(), Write: st.GetWriteTime(),
-			Pages: st.GetPageAlloc() / int64(p.f.db.Info().PageSize)})
+			Pages: st.GetPageAlloc() / pageSize})
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func TestNewUserPath(t *testing.T) {
 		case "replay":
 			// The same payment: the same identity and log index. Its
 			// status may have moved on from accepted to posted, since the
-			// poster books payments into bills every 200ms.
+			// poster books payments into bills every 20ms.
 			if samePayment(body) != samePayment(first) {
 				t.Fatalf("replay returned %s, want the original %s", body, first)
 			}

@@ -2,7 +2,6 @@ package checker
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
@@ -202,8 +201,20 @@ type eras struct {
 	bounds  map[string][]int64
 	merging map[string][][2]int64
 	// contradicted are the keys a reconciliation report listed as
-	// declined by the zone and charged by the failover store.
-	contradicted map[keyOf]bool
+	// declined by the zone and charged by the failover store, with the
+	// failover whose report listed them.
+	contradicted map[keyOf][]contradiction
+}
+
+// contradiction is one key a reconciliation report listed as declined by
+// the zone and charged by the failover store: the zone reconciled, when
+// its fault began and when the report was read, and the log index of each
+// side's decision.
+type contradiction struct {
+	zone                 string
+	faultStart, reported int64
+	zoneIndex            uint64
+	storeIndex           uint64
 }
 
 // failoverEras returns the eras of the history: each zone window that has
@@ -242,18 +253,29 @@ func failoverEras(ops []history.Op) eras {
 			}
 		}
 	}
-	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, contradicted: map[keyOf]bool{}}
+	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
+	windows := history.Windows(ops)
+	began := map[int]int64{}
+	for _, w := range windows {
+		began[w.ID] = w.Start
+	}
 	for _, op := range ops {
-		if op.Reconcile == nil || op.Reconcile.Report == nil {
+		if op.Process != history.NemesisProcess || op.F != history.FFaultStep || op.Reconcile == nil || op.Reconcile.Report == nil {
+			continue
+		}
+		start, ok := began[op.FaultID]
+		if !ok {
 			continue
 		}
 		for _, c := range op.Reconcile.Report.Contradicted {
 			if c.Zone.Status == "declined" && paid(c.Store.Status) {
-				out.contradicted[keyOf{c.User, c.Key}] = true
+				k := keyOf{c.User, c.Key}
+				out.contradicted[k] = append(out.contradicted[k], contradiction{zone: op.Zone, faultStart: start, reported: op.Time,
+					zoneIndex: c.Zone.Index, storeIndex: c.Store.Index})
 			}
 		}
 	}
-	for _, w := range history.Windows(ops) {
+	for _, w := range windows {
 		for z, b := range stepped[w.ID] {
 			start, end := w.Start, w.End
 			switch {
@@ -276,27 +298,50 @@ func failoverEras(ops []history.Op) eras {
 
 // declinedThenReplayed reports whether a key answered both declined and
 // charged is the limit the README states for failovers: the zone declined
-// it among the writes its backup never received, the client sent it again
+// it among its last writes before it was lost, the client sent it again
 // (a replay: a real client retries only keys whose answer it did not get),
-// the failover store accepted it, and reconciliation listed the key as
-// contradicted. Every decline must come in an era before every charge,
-// and every charge must answer a replay.
+// the failover store accepted it, and that failover's reconciliation
+// listed the key as contradicted. For one such report of the key's zone:
+// every decline came after the fault began, in the era just before the
+// store's (the zone's last writes), with the zone's log index if the
+// answer carried one; every charge answered a replay, in the store's era
+// before the report, with the store's log index if it carried one.
 func (e eras) declinedThenReplayed(w *write) bool {
-	if !e.contradicted[keyOf{w.user, w.key}] {
-		return false
-	}
-	lastRefused, firstCharged := int64(-1), int64(math.MaxInt64)
-	for _, c := range w.oks {
-		if paid(c.Status) {
-			if !c.Replay {
-				return false
-			}
-			firstCharged = min(firstCharged, c.Time)
-		} else {
-			lastRefused = max(lastRefused, c.Time)
+	for _, c := range e.contradicted[keyOf{w.user, w.key}] {
+		if c.zone == w.zone && e.explains(c, w) {
+			return true
 		}
 	}
-	return lastRefused >= 0 && firstCharged < math.MaxInt64 && e.of(w.zone, lastRefused) < e.of(w.zone, firstCharged)
+	return false
+}
+
+// explains reports whether contradiction c accounts for every answer of w
+// (declinedThenReplayed).
+func (e eras) explains(c contradiction, w *write) bool {
+	charged, refused := 0, 0
+	storeEra := -1
+	for _, op := range w.oks {
+		if paid(op.Status) {
+			era := e.of(w.zone, op.Time)
+			if !op.Replay || op.Time > c.reported || (storeEra >= 0 && era != storeEra) || (op.LogIndex != 0 && op.LogIndex != c.storeIndex) {
+				return false
+			}
+			storeEra = era
+			charged++
+		}
+	}
+	if charged == 0 || storeEra < 1 {
+		return false
+	}
+	for _, op := range w.oks {
+		if !paid(op.Status) {
+			if op.Time < c.faultStart || e.of(w.zone, op.Time) != storeEra-1 || (op.LogIndex != 0 && op.LogIndex != c.zoneIndex) {
+				return false
+			}
+			refused++
+		}
+	}
+	return refused > 0
 }
 
 // of returns the era of history time t in zone.
