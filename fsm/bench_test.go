@@ -138,15 +138,7 @@ func BenchmarkPayAndPost(b *testing.B) {
 			}
 			defer f.Close()
 			const accounts = 10_000
-			var idx uint64
-			for u := uint64(0); u < accounts; u += 1000 {
-				var cmds []Command
-				for i := u; i < u+1000; i++ {
-					cmds = append(cmds, putAcc(i, 1_000_000_000_000))
-				}
-				idx++
-				f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
-			}
+			idx := seedAccounts(f, accounts)
 			rng := rand.New(rand.NewPCG(1, 2))
 			var posts []PostRef
 			b.ResetTimer()
@@ -246,15 +238,7 @@ func BenchmarkPostCadence(b *testing.B) {
 			var pages int64
 			f.ObserveCommits(func(s CommitStats) { pages += s.Pages })
 			const accounts, perEntry = 10_000, 16
-			var idx uint64
-			for u := uint64(0); u < accounts; u += 1000 {
-				var cmds []Command
-				for i := u; i < u+1000; i++ {
-					cmds = append(cmds, putAcc(i, 1_000_000_000_000))
-				}
-				idx++
-				f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
-			}
+			idx := seedAccounts(f, accounts)
 			rng := rand.New(rand.NewPCG(1, 2))
 			var posts []PostRef
 			post := func() {
@@ -288,4 +272,18 @@ func BenchmarkPostCadence(b *testing.B) {
 			b.ReportMetric(float64(b.N*perEntry)/b.Elapsed().Seconds(), "payments/s")
 		})
 	}
+}
+
+// seedAccounts applies accounts 0 to n-1 (n a multiple of 1,000), a
+// thousand an entry from index 1, and returns the last index applied.
+func seedAccounts(f *FSM, n uint64) (idx uint64) {
+	for u := uint64(0); u < n; u += 1000 {
+		var cmds []Command
+		for i := u; i < u+1000; i++ {
+			cmds = append(cmds, putAcc(i, 1_000_000_000_000))
+		}
+		idx++
+		f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: Encode(nil, cmds...)})
+	}
+	return idx
 }

@@ -83,22 +83,14 @@ func NewNode(src Sources) *Node {
 		PostBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rzone_post_behind_seconds", Help: "On a group this node leads: how long ago the oldest payment not yet booked into its bill was accepted, after the poster's last round (0: none waits).",
 		}, []string{"group"}),
-		StateCommit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rzone_fsm_commit_duration_seconds", Help: "Time to commit applied entries to a zone's state file (bbolt write and fsync; every 10,000 commands or 100 ms, and before reads and snapshots), by group.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-		}, []string{"group"}),
-		StateCommitSpill: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rzone_fsm_commit_spill_seconds", Help: "Part of a state file commit: laying the changed B+tree nodes out as pages (CPU, apply waits), by group.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-		}, []string{"group"}),
-		StateCommitWrite: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rzone_fsm_commit_write_seconds", Help: "Part of a state file commit: writing its pages and meta page, each with an fdatasync, by group.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-		}, []string{"group"}),
-		StateCommitPages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rzone_fsm_commit_pages", Help: "Pages (of the state file's page size) a state file commit wrote, by group.",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 18),
-		}, []string{"group"}),
+		StateCommit: byGroup("rzone_fsm_commit_duration_seconds", "Time to commit applied entries to a zone's state file (bbolt write and fsync; every 10,000 commands or 100 ms, and before reads and snapshots), by group.",
+			prometheus.ExponentialBuckets(0.0001, 2, 16)),
+		StateCommitSpill: byGroup("rzone_fsm_commit_spill_seconds", "Part of a state file commit: laying the changed B+tree nodes out as pages (CPU, apply waits), by group.",
+			prometheus.ExponentialBuckets(0.0001, 2, 16)),
+		StateCommitWrite: byGroup("rzone_fsm_commit_write_seconds", "Part of a state file commit: writing its pages and meta page, each with an fdatasync, by group.",
+			prometheus.ExponentialBuckets(0.0001, 2, 16)),
+		StateCommitPages: byGroup("rzone_fsm_commit_pages", "Pages (of the state file's page size) a state file commit wrote, by group.",
+			prometheus.ExponentialBuckets(1, 2, 18)),
 		LeaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rzone_lease_renewals_total", Help: "Ownership lease renewals by this node as zone leader, by outcome.",
 		}, []string{"outcome"}),
@@ -148,4 +140,9 @@ func NewNode(src Sources) *Node {
 func (m *Node) ObserveApply(cmd, outcome string, d time.Duration) {
 	m.Applies.WithLabelValues(cmd, outcome).Inc()
 	m.ApplyLatency.WithLabelValues(cmd).Observe(d.Seconds())
+}
+
+// byGroup is a histogram with a group label.
+func byGroup(name, help string, buckets []float64) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, []string{"group"})
 }
