@@ -40,6 +40,9 @@ type FSM struct {
 	// batches and entries count apply work for metrics.
 	batches atomic.Uint64
 	entries atomic.Uint64
+	// frontFallbacks counts front reads done again on the committed
+	// state (viewFront).
+	frontFallbacks atomic.Uint64
 	// onCommit, if set, is told of each commit of the state file.
 	onCommit func(CommitStats)
 
@@ -161,6 +164,12 @@ func (f *FSM) AppliedIndex() uint64 { return f.applied.load() }
 // replica restarts (how far a replica has applied, for guard clears and for
 // choosing a failover seed).
 func (f *FSM) DurableIndex() uint64 { return f.durable.Load() }
+
+// FrontFallbacks returns how many reads of an index's front (the poster's,
+// the outbox's, a task's due users) passed over more than frontScan keys
+// of the applied state since Open, and were done again on the committed
+// state, each after a state-file commit.
+func (f *FSM) FrontFallbacks() uint64 { return f.frontFallbacks.Load() }
 
 // ApplyStats returns how many batches and entries have been applied since
 // Open.

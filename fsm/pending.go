@@ -189,6 +189,7 @@ func (f *FSM) viewFront(fn func(tx *bolt.Tx, budget int) (complete bool, err err
 	if err != nil || complete {
 		return err
 	}
+	f.frontFallbacks.Add(1)
 	return f.view(func(tx *bolt.Tx) error {
 		_, err := fn(tx, -1)
 		return err

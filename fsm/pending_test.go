@@ -321,10 +321,10 @@ func TestViewFrontFallsBackToACommittedRead(t *testing.T) {
 		}
 		return budgets
 	}
-	if b := read(frontScan); len(b) != 1 || f.DurableIndex() != 0 {
-		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d", frontScan, b, f.DurableIndex())
+	if b := read(frontScan); len(b) != 1 || f.DurableIndex() != 0 || f.FrontFallbacks() != 0 {
+		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d (%d fallbacks counted)", frontScan, b, f.DurableIndex(), f.FrontFallbacks())
 	}
-	if b := read(frontScan + 1); len(b) != 2 || b[1] != -1 || f.DurableIndex() != h.index {
-		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d of %d", frontScan+1, b, f.DurableIndex(), h.index)
+	if b := read(frontScan + 1); len(b) != 2 || b[1] != -1 || f.DurableIndex() != h.index || f.FrontFallbacks() != 1 {
+		t.Fatalf("a read of %d keys ran with budgets %v and left the state file at %d of %d (%d fallbacks counted, want 1)", frontScan+1, b, f.DurableIndex(), h.index, f.FrontFallbacks())
 	}
 }

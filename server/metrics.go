@@ -21,7 +21,7 @@ type metrics struct {
 
 func newMetrics(n *Node) *metrics {
 	m := &metrics{zone: zone.NewMetrics(), stores: zone.NewStoreMetrics()}
-	m.Node = imetrics.NewNode(imetrics.Sources{Replicas: n.replicas, ApplyStats: n.applyStats,
+	m.Node = imetrics.NewNode(imetrics.Sources{Replicas: n.replicas, ApplyStats: n.applyStats, FrontFallbacks: n.frontFallbacks,
 		Collectors: append(m.stores.Collectors(), m.zone.Collectors()...)})
 	return m
 }
@@ -42,6 +42,13 @@ func (n *Node) applyStats() (uint64, uint64) {
 		return f.ApplyStats()
 	}
 	return 0, 0
+}
+
+func (n *Node) frontFallbacks() uint64 {
+	if f := n.FSM(); f != nil {
+		return f.FrontFallbacks()
+	}
+	return 0
 }
 
 // replicas lists every group this node hosts now, for the raft series

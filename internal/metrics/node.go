@@ -46,6 +46,9 @@ type Sources struct {
 	// ApplyStats is the own zone's state machine's apply batches and
 	// applied entries, 0 without one.
 	ApplyStats func() (batches, entries uint64)
+	// FrontFallbacks is the own zone's state machine's front reads done
+	// again on the committed state, 0 without one.
+	FrontFallbacks func() uint64
 	// Collectors are registered as they are (the replicas' log and
 	// snapshot timings, the failover stores' payments).
 	Collectors []prometheus.Collector
@@ -131,6 +134,8 @@ func NewNode(src Sources) *Node {
 			func() float64 { b, _ := src.ApplyStats(); return float64(b) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_apply_entries_total", Help: "Log entries the own zone's state machine applied."},
 			func() float64 { _, e := src.ApplyStats(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rzone_fsm_front_fallbacks_total", Help: "Reads of an index's front (the poster's, the outbox's, a task's due users) on the own zone's state machine that passed over more than 4,096 keys of the applied state and were done again on the committed state, each after a state file commit."},
+			func() float64 { return float64(src.FrontFallbacks()) }),
 	)
 	return m
 }

@@ -16,7 +16,7 @@ func TestNodeSeries(t *testing.T) {
 	extra := prometheus.NewCounter(prometheus.CounterOpts{Name: "rzone_test_extra_total", Help: "A collector of another package."})
 	batches := uint64(3)
 	m := NewNode(Sources{Replicas: func() []Replica { return nil },
-		ApplyStats: func() (uint64, uint64) { return batches, 7 }, Collectors: []prometheus.Collector{extra}})
+		ApplyStats: func() (uint64, uint64) { return batches, 7 }, FrontFallbacks: func() uint64 { return 2 }, Collectors: []prometheus.Collector{extra}})
 	m.ObserveApply("pay", "unknown_outcome", 2*time.Millisecond)
 	m.ObserveApply("pay", "ok", time.Millisecond)
 	m.ObserveApply("pay", "ok", time.Millisecond)
@@ -49,6 +49,7 @@ func TestNodeSeries(t *testing.T) {
 		"rzone_raft_apply_duration_seconds,cmd=pay":                3,
 		"rzone_fsm_apply_batches_total":                            3,
 		"rzone_fsm_apply_entries_total":                            7,
+		"rzone_fsm_front_fallbacks_total":                          2,
 		"rzone_test_extra_total":                                   0,
 	} {
 		if v, ok := got[key]; !ok || v != want {
