@@ -161,6 +161,9 @@ if [ -n "${BEFORE:-}" ]; then
   run_rzone "$W/bin/rzone-before" B "rzone $BEFORE"
 fi
 
+# ratio A B: A / B as "1.23×", "-" when either is 0.
+ratio() { awk -v r="$1" -v e="$2" 'BEGIN { if (e > 0 && r > 0) printf "%.2f×", r / e; else print "-" }'; }
+
 # --- size: the same load over ACCOUNTS and over BIG accounts ---------------
 # start3 BIN HTTPBASE RAFTBASE DIR: 3 nodes of one standalone zone, HTTP on
 # HTTPBASE+1..3 and Raft on RAFTBASE+1..3; their PIDs go to SIZE_PIDS.
@@ -212,7 +215,7 @@ if [ -n "${BIG:-}" ]; then
   SIZE_ROWS="| accounts | seeding (batch endpoint) | payments/s at 64 clients (mean of $ROUNDS) | ratio |
 |---|---|---|---|
 | $ACCOUNTS | ${seed_small#seeded } | $((sum_s / ROUNDS)) | 1 |
-| $BIG | ${seed_big#seeded } | $((sum_b / ROUNDS)) | $(awk -v b="$sum_b" -v s="$sum_s" 'BEGIN { if (s > 0) printf "%.2f×", b / s; else print "-" }') |
+| $BIG | ${seed_big#seeded } | $((sum_b / ROUNDS)) | $(ratio "$sum_b" "$sum_s") |
 
 resident memory of the $BIG-account nodes after the runs, MiB (anonymous + file mapped):$bm"
   stop_all
@@ -255,13 +258,12 @@ if [ -n "${BEFORE:-}" ] && [ -n "${ALTERNATE:-}" ]; then
 |---|---|---|---|---|"
   for c in $CLIENTS; do
     ALT_ROWS="$ALT_ROWS
-| $c | $((A_BEF[$c] / ALTERNATE))/s | $((A_NOW[$c] / ALTERNATE))/s | $(awk -v n="${A_NOW[$c]}" -v b="${A_BEF[$c]}" 'BEGIN { if (b > 0) printf "%.2f×", n / b; else print "-" }') | ${A_BEF50[$c]}; ${A_NOW50[$c]} |"
+| $c | $((A_BEF[$c] / ALTERNATE))/s | $((A_NOW[$c] / ALTERNATE))/s | $(ratio "${A_NOW[$c]}" "${A_BEF[$c]}") | ${A_BEF50[$c]}; ${A_NOW50[$c]} |"
   done
   stop_all
 fi
 
 # --- table ------------------------------------------------------------------
-ratio() { awk -v r="$1" -v e="$2" 'BEGIN { if (e > 0 && r > 0) printf "%.2f×", r / e; else print "-" }'; }
 if [ -n "${BEFORE:-}" ]; then
   echo "| clients | etcd idempotent insert | rzone $BEFORE | rzone | ratio to etcd (before → now) | p50 etcd / before / now | p99 etcd / before / now |"
   echo "|---|---|---|---|---|---|---|"

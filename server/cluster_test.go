@@ -23,10 +23,6 @@ import (
 	"github.com/rzonedb/rzone/internal/testnet"
 )
 
-// freeAddrs returns n loopback addresses with free ports (testnet.Addrs:
-// below the ephemeral range).
-func freeAddrs(t *testing.T, n int) []string { return testnet.Addrs(t, n) }
-
 type testCluster struct {
 	t      *testing.T
 	cfgs   []Config
@@ -54,7 +50,7 @@ func setup(t *testing.T, n int) *testCluster {
 // setupWith is setup with tune applied to every node's config.
 func setupWith(t *testing.T, n int, tune func(*Config)) *testCluster {
 	t.Helper()
-	addrs := freeAddrs(t, 2*n)
+	addrs := testnet.Addrs(t, 2*n)
 	dir := t.TempDir()
 	log := testlog.New(t, slog.LevelWarn)
 	tc := &testCluster{t: t}
@@ -295,7 +291,7 @@ func setupZonesWith(t *testing.T, zones []string, perZone int, tune func(*Config
 func setupZonesInit(t *testing.T, zones []string, perZone int, tune func(*Config), initHook func(*multiCluster)) *multiCluster {
 	t.Helper()
 	total := len(zones) * perZone
-	addrs := freeAddrs(t, 3*total)
+	addrs := testnet.Addrs(t, 3*total)
 	dir := t.TempDir()
 	log := testlog.New(t, slog.LevelWarn)
 	mc := &multiCluster{t: t}

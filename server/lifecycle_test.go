@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -369,7 +370,7 @@ func TestRemoveDeadNodeThenReplaceIt(t *testing.T) {
 	waitFor(t, 10*time.Second, "a1 out of zone B's group (its async followers)", func() bool { return !inGroup(mc.nodes[b].zones.Own().Replica(), id) })
 
 	// A replacement with a new id joins by gossip.
-	addrs := freeAddrs(t, 3)
+	addrs := testnet.Addrs(t, 3)
 	cfg := mc.cfgs[dead]
 	cfg.NodeID, cfg.DataDir = "a4", filepath.Join(t.TempDir(), "a4")
 	cfg.RaftAddr, cfg.HTTPAddr, cfg.GossipAddr = addrs[0], addrs[1], addrs[2]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -126,7 +127,7 @@ func TestForwardedMetaWriteWithLostReplyIsUnknown(t *testing.T) {
 	if !errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotApplied) || cluster.APIError(err).Code != api.CodeUnknownOutcome {
 		t.Fatalf("postJSON with a lost reply: %v, want unknown outcome only", err)
 	}
-	refused := freeAddrs(t, 1)[0]
+	refused := testnet.Addrs(t, 1)[0]
 	err = follower.peer.PostJSON(ctx, refused, "/v1/internal/meta", fsm.MetaCmd{Type: fsm.MetaSetConfig, Key: "fwd.key", Value: "three"}, nil)
 	if !errors.Is(err, ErrNotApplied) || cluster.APIError(err).Code != api.CodeUnavailable {
 		t.Fatalf("postJSON to a refused address: %v, want not applied", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"io"
 	"net/http"
 	"os"
@@ -389,7 +390,7 @@ func TestInsecureSaysSo(t *testing.T) {
 func TestNodeOfAnotherCACannotJoin(t *testing.T) {
 	mc, _ := setupSecure(t, []string{"A"}, 1, nil)
 	other := testCA(t)
-	addrs := freeAddrs(t, 3)
+	addrs := testnet.Addrs(t, 3)
 	c := fastConfig("x1", t.TempDir(), addrs[0], addrs[1], mc.cfgs[0].Logger)
 	c.CertsDir, c.Insecure = other, false
 	c.Zone, c.GossipAddr, c.GossipFast = "A", addrs[2], true

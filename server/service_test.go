@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -104,14 +105,14 @@ func checkServices(t *testing.T, c Config, want []string, ready func(*Node) bool
 }
 
 func TestShutdownStopsServicesInReverseOrder(t *testing.T) {
-	addrs := freeAddrs(t, 2)
+	addrs := testnet.Addrs(t, 2)
 	c := fastConfig("n1", t.TempDir(), addrs[0], addrs[1], nil)
 	c.Bootstrap = true
 	checkServices(t, c, []string{"post", "insecure-warning", "outbox", "register-leader"}, (*Node).IsLeader)
 }
 
 func TestShutdownStopsClusterServicesInReverseOrder(t *testing.T) {
-	addrs := freeAddrs(t, 3)
+	addrs := testnet.Addrs(t, 3)
 	c := fastConfig("a1", filepath.Join(t.TempDir(), "a1"), addrs[0], addrs[1], nil)
 	c.Zone = "A"
 	c.GossipAddr = addrs[2]

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"io"
 	"net/http"
 	"net/url"
@@ -54,7 +55,7 @@ func chromiumPath() string {
 // node each and returns the console URL it printed.
 func startDevInProcess(t *testing.T) devAccess {
 	t.Helper()
-	p := freePortRun(t, 9)
+	p := testnet.PortRun(t, 9)
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCmd()

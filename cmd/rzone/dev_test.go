@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func TestDevPrintsAddressesOnceReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 9-node cluster")
 	}
-	p := freePortRun(t, 27)
+	p := testnet.PortRun(t, 27)
 	w := &readyCheck{dataDir: t.TempDir()}
 	for i := 0; i < 9; i++ {
 		w.apis = append(w.apis, fmt.Sprintf("127.0.0.1:%d", p+i))

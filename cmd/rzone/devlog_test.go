@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"io"
 	"net/http"
 	"os"
@@ -32,7 +33,7 @@ func TestDevJSONLogsAreLossless(t *testing.T) {
 		t.Skip("runs a 9-node cluster")
 	}
 	bin := buildRzone(t)
-	p := freePortRun(t, 27)
+	p := testnet.PortRun(t, 27)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "dev.log")
 	logFile, err := os.Create(logPath)

@@ -197,10 +197,6 @@ func call(t *testing.T, method, url, body string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
-// freePortRun finds n consecutive free loopback ports and returns the first
-// (testnet.PortRun: below the ephemeral range).
-func freePortRun(t *testing.T, n int) int { return testnet.PortRun(t, n) }
-
 // startDev builds rzone, starts `rzone dev` (secure, as a new user gets
 // it) on free ports, waits until its cluster is ready, sets RZONE_CA and
 // RZONE_TOKEN from the export lines it prints (so that every rzone
@@ -210,7 +206,7 @@ func freePortRun(t *testing.T, n int) int { return testnet.PortRun(t, n) }
 func startDev(t *testing.T) (bin, api string) {
 	t.Helper()
 	bin = buildRzone(t)
-	p := freePortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
+	p := testnet.PortRun(t, 27) // nine API ports, nine Raft ports, nine gossip ports
 	api = fmt.Sprintf("127.0.0.1:%d", p)
 	cmd := exec.Command(bin, "dev", "--http-addr", api, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", p+9),
 		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", p+18))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rzonedb/rzone/internal/testnet"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -40,7 +41,7 @@ type testNode struct {
 func clusterConfigs(t *testing.T, dataDir string, ids, zones []string) []*testNode {
 	t.Helper()
 	n := len(ids)
-	p := freePortRun(t, 3*n)
+	p := testnet.PortRun(t, 3*n)
 	log := testlog.New(t, slog.LevelWarn)
 	var out []*testNode
 	for i := range ids {
