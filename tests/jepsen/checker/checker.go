@@ -85,7 +85,10 @@ type Result struct {
 	Examples []Anomaly `json:"examples,omitempty"`
 	// Stats counts what was checked.
 	Stats map[string]int `json:"stats,omitempty"`
-	// Notes explain an unknown verdict or a weakened check.
+	// Unchecked says what could not be checked: why the verdict is
+	// unknown.
+	Unchecked []string `json:"unchecked,omitempty"`
+	// Notes explain a weakened check or what was let pass, and why.
 	Notes []string `json:"notes,omitempty"`
 	// Files are artifacts the checker wrote (Porcupine visualizations).
 	Files []string `json:"files,omitempty"`
@@ -104,9 +107,9 @@ func (r *Result) add(a Anomaly) {
 	r.Verdict = Invalid
 }
 
-// unknown makes a valid verdict unknown, with a note.
+// unknown makes a valid verdict unknown, and says why.
 func (r *Result) unknown(format string, args ...any) {
-	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+	r.Unchecked = append(r.Unchecked, fmt.Sprintf(format, args...))
 	if r.Verdict == Valid {
 		r.Verdict = Unknown
 	}

@@ -28,9 +28,10 @@ const FinalSample = "final"
 
 // Digests compares the replicas of every group, failover stores included:
 // within one sample, replicas of one group at the same applied index must
-// have the same state digest (replica-divergence otherwise). A node that
-// could not be read, or a final sample in which some group's replicas never
-// met at one index, makes the verdict unknown: a replica not compared is
+// have the same state digest (replica-divergence otherwise). A node never
+// read at the end, a replica seen at the end that never met another of its
+// group at one index with a digest, or a serve step in which a store's
+// replicas never met, makes the verdict unknown: a replica not compared is
 // not known to agree.
 type Digests struct {
 	Samples []ReplicaSample
@@ -42,23 +43,30 @@ func (Digests) Name() string { return "replicas" }
 // Check compares the samples.
 func (d Digests) Check() *Result {
 	r := newResult(d.Name())
-	read, unread := map[string]bool{}, map[string]bool{}
 	// At the end every replica must have been met at one applied index
 	// with another of its group in some final sample: a group that never
 	// stops writing (the meta group renews leases) need not be still.
 	type replica struct{ group, node string }
 	finalSeen, finalMet := map[replica]bool{}, map[replica]bool{}
+	read, unread := map[string]bool{}, map[string]bool{}
+
 	type key struct{ sample, group string }
 	byGroup := map[key][]ReplicaSample{}
 	var keys []key
 	for _, s := range d.Samples {
 		if s.Err != "" {
-			// A replica that answered without a digest is not known to
-			// agree. A node unreadable during a fault (killed, cut off)
-			// may be down by design; one never read at the end is
-			// unknown (below).
+			// A replica that answered without a digest (its state was
+			// being replaced by a snapshot, it was being removed) is, in
+			// that sample, like one at another applied index: not
+			// compared. One never compared at the end is unknown
+			// (below), and so is a node never read at the end; a node
+			// unreadable during a fault (killed, cut off) may be down by
+			// design.
 			if s.Group != "" {
-				r.unknown("sample %s: node %s: %s", s.Sample, s.Node, s.Err)
+				r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s: %s", s.Sample, s.Node, s.Err))
+				if stepOf(s.Sample) == FinalSample {
+					finalSeen[replica{s.Group, s.Node}] = true
+				}
 			} else {
 				r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s unreadable: %s", s.Sample, s.Node, s.Err))
 				if stepOf(s.Sample) == FinalSample {

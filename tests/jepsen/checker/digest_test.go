@@ -40,10 +40,27 @@ func TestDigests(t *testing.T) {
 			{Sample: "serve #1 (1)", Node: "a3", Err: "connection refused"},
 			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
 		}, Valid},
-		{"a replica without a digest", []ReplicaSample{
+		{"a store's replica without a digest while two others met", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
 			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+		}, Valid},
+		{"a store's replicas: one without a digest, the other alone", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"),
+			rep("serve #1 (2)", "b1", "zone/A-f2", 41, "s"), rep("serve #1 (2)", "b3", "zone/A-f2", 42, "s"),
+		}, Unknown},
+		{"a replica without a digest at the end, met in a later final sample", []ReplicaSample{
+			rep("final (1)", "a1", "zone/A", 10, "x"), rep("final (1)", "a2", "zone/A", 10, "x"),
+			{Sample: "final (1)", Node: "a3", Group: "zone/A", Err: "no state digest for zone/A"},
+			rep("final (2)", "a1", "zone/A", 10, "x"), rep("final (2)", "a3", "zone/A", 10, "x"),
+		}, Valid},
+		{"a replica without a digest in every final sample", []ReplicaSample{
+			rep("final (1)", "a1", "zone/A", 10, "x"), rep("final (1)", "a2", "zone/A", 10, "x"),
+			{Sample: "final (1)", Node: "a3", Group: "zone/A", Err: "no state digest for zone/A"},
+			rep("final (2)", "a1", "zone/A", 10, "x"), rep("final (2)", "a2", "zone/A", 10, "x"),
+			{Sample: "final (2)", Node: "a3", Group: "zone/A", Err: "no state digest for zone/A"},
 		}, Unknown},
 		{"final replicas apart", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 11, "y"),

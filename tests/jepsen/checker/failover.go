@@ -222,11 +222,14 @@ type contradiction struct {
 // at its start and at its end, for its zone and for any other zone it
 // recorded a step of (one failed over unexpectedly).
 func failoverEras(ops []history.Op) eras {
-	// An era begins when the zone is lost (its kill step), not when the
-	// fault begins: writes the zone acknowledged in the fault's lag step
-	// belong with the zone's earlier ones, and a key acknowledged there
-	// and again by the store is the hard case, two eras apart. It ends
-	// with the recover step (or the fault's end).
+	// An era begins when the zone is lost (the end of its kill step, once
+	// every node of the zone is dead), not when the fault begins: writes
+	// the zone acknowledged in the fault's lag step, or while its nodes
+	// were being killed (the leader may be the last to die), belong with
+	// the zone's earlier ones, and a key acknowledged there and again by
+	// the store is the hard case, two eras apart. The store answers only
+	// after the zone's lease has ended, seconds after the kill. An era
+	// ends with the recover step (or the fault's end).
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
 	// era ends when the store serves (the end of the failover step).
@@ -245,7 +248,7 @@ func failoverEras(ops []history.Op) eras {
 			}
 			switch op.Step {
 			case "kill":
-				b.start = op.StepStart
+				b.start = op.Time
 			case "failover":
 				b.promoted = op.Time
 			case "recover":

@@ -203,6 +203,9 @@ func Summary(w io.Writer, r *Run) {
 		for _, e := range res.Examples {
 			fmt.Fprintf(w, "  %s: %s\n", res.Checker, e)
 		}
+		for _, u := range res.Unchecked {
+			fmt.Fprintf(w, "  %s: unknown: %s\n", res.Checker, u)
+		}
 		for _, n := range res.Notes {
 			fmt.Fprintf(w, "  %s: note: %s\n", res.Checker, n)
 		}

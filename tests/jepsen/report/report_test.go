@@ -100,8 +100,14 @@ func TestSummaryValid(t *testing.T) {
 
 func TestSummaryUnknown(t *testing.T) {
 	var b bytes.Buffer
-	Summary(&b, &Run{Verdict: checker.Unknown, Results: []*checker.Result{{Checker: "lease", Verdict: checker.Unknown, Notes: []string{"no cut"}}}})
+	Summary(&b, &Run{Verdict: checker.Unknown, Results: []*checker.Result{{Checker: "lease", Verdict: checker.Unknown,
+		Unchecked: []string{"no cut"}, Notes: []string{"a note"}}}})
 	if !strings.HasSuffix(b.String(), "valid: unknown\n") {
 		t.Fatalf("summary:\n%s", b.String())
+	}
+	// What could not be checked comes before the notes: it is why.
+	why, note := strings.Index(b.String(), "  lease: unknown: no cut\n"), strings.Index(b.String(), "  lease: note: a note\n")
+	if why < 0 || note < 0 || why > note {
+		t.Fatalf("summary does not say why before its notes:\n%s", b.String())
 	}
 }

@@ -48,7 +48,7 @@ func TestScenarioDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !rep.Valid || !strings.HasSuffix(out.String(), "valid: true\n") {
-		t.Errorf("run is not valid")
+		t.Errorf("run is not valid: %s", whyNot(rep))
 	}
 	started, ended := map[string]int{}, map[string]int{}
 	for _, op := range rep.Ops {

@@ -86,12 +86,13 @@ func (s *replicaSampler) read(ctx context.Context, addr string) ([]api.ReplicaSt
 
 // during samples under load, 100ms apart, until every group seen in two
 // replicas or more has had two of them met at one applied index (they are
-// compared then), up to 25 samples.
+// compared then), up to 40 samples or 15s: under load (a CI machine
+// running other tests) a group's replicas can take that many to meet.
 func (s *replicaSampler) during(label string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	seen, met := map[string]bool{}, map[string]bool{}
-	for i := 1; i <= 25 && ctx.Err() == nil; i++ {
+	for i := 1; i <= 40 && ctx.Err() == nil; i++ {
 		at := map[string]map[uint64]int{}
 		for _, r := range s.sample(ctx, fmt.Sprintf("%s (%d)", label, i)) {
 			if r.Err != "" {

@@ -382,7 +382,7 @@ func runChecks(rep *report.Run, settleErr error) []*checker.Result {
 	}
 	if settleErr != nil {
 		out = append(out, &checker.Result{Checker: "settle", Verdict: checker.Unknown,
-			Notes: []string{fmt.Sprintf("the cluster did not converge after healing, so the final reads may not hold its final state: %v", settleErr)}})
+			Unchecked: []string{fmt.Sprintf("the cluster did not converge after healing, so the final reads may not hold its final state: %v", settleErr)}})
 	}
 	return out
 }

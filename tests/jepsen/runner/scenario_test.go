@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -63,6 +64,28 @@ func runScenario(t *testing.T, cfg *Config, d time.Duration) (*report.Run, strin
 	return rep, out.String()
 }
 
+// whyNot says, for each checker whose verdict is not valid, its first
+// anomalies and what it could not check: on one line, so that a failing
+// test's last line says why.
+func whyNot(rep *report.Run) string {
+	var parts []string
+	for _, r := range rep.Results {
+		if r.Verdict == checker.Valid {
+			continue
+		}
+		var why []string
+		for _, e := range r.Examples[:min(len(r.Examples), 3)] {
+			why = append(why, e.String())
+		}
+		why = append(why, r.Unchecked[:min(len(r.Unchecked), 3)]...)
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Checker, r.Verdict, strings.Join(why, "; ")))
+	}
+	if len(parts) == 0 {
+		return "every checker valid"
+	}
+	return strings.Join(parts, "; ")
+}
+
 // resultOf returns the result of the named checker, nil if it did not run.
 func resultOf(rep *report.Run, name string) *checker.Result {
 	for _, r := range rep.Results {
@@ -103,7 +126,7 @@ func TestScenarioKillPausePartition(t *testing.T) {
 	})
 	rep, summary := runScenario(t, cfg, 150*time.Second)
 	if !strings.HasSuffix(summary, "valid: true\n") {
-		t.Errorf("run is not valid")
+		t.Errorf("run is not valid: %s", whyNot(rep))
 	}
 	for _, k := range rep.Nemeses {
 		if rep.Faults[k] == 0 {
@@ -139,7 +162,7 @@ func TestScenarioZones(t *testing.T) {
 	})
 	rep, summary := runScenario(t, cfg, 150*time.Second)
 	if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
-		t.Errorf("run is not valid")
+		t.Errorf("run is not valid: %s", whyNot(rep))
 	}
 	for _, k := range cfg.Nemeses {
 		if rep.Faults[k] == 0 {
@@ -340,7 +363,7 @@ func TestScenarioFailover(t *testing.T) {
 			}
 			if tt.inject == "" {
 				if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
-					t.Fatal("the normal build fails the failover scenario")
+					t.Fatalf("the normal build fails the failover scenario: %s", whyNot(rep))
 				}
 				return
 			}
@@ -398,7 +421,7 @@ func TestScenarioSched(t *testing.T) {
 				return
 			}
 			if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
-				t.Fatal("run is not valid")
+				t.Fatalf("run is not valid: %s", whyNot(rep))
 			}
 			if sc.Stats["runs-done"] != sc.Stats["runs"] {
 				t.Errorf("runs not all done: %v", sc.Stats)
@@ -459,7 +482,7 @@ func TestScenarioFailoverLive(t *testing.T) {
 			}
 			if tt.inject == "" {
 				if !rep.Valid || !strings.HasSuffix(summary, "valid: true\n") {
-					t.Fatal("the normal build fails the failover-live scenario")
+					t.Fatalf("the normal build fails the failover-live scenario: %s", whyNot(rep))
 				}
 				return
 			}
