@@ -228,8 +228,11 @@ func failoverEras(ops []history.Op) eras {
 	// were being killed (the leader may be the last to die), belong with
 	// the zone's earlier ones, and a key acknowledged there and again by
 	// the store is the hard case, two eras apart. The store answers only
-	// after the zone's lease has ended, seconds after the kill. An era
-	// ends with the recover step (or the fault's end).
+	// after the zone's lease has ended, seconds after the kill. A reply
+	// the zone sent before it died and its client read after the kill
+	// step ended was sent in one era and answered in the next: its index
+	// is compared with none (checkAnswers). An era ends with the recover
+	// step (or the fault's end).
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
 	// era ends when the store serves (the end of the failover step).
