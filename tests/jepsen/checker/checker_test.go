@@ -255,7 +255,7 @@ func TestCheckers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.checker.Check(tt.history())
-			t.Logf("%s: %s %v %v notes=%v", r.Checker, r.Verdict, r.Anomalies, r.Examples, r.Notes)
+			t.Logf("%s: %s %v %v unchecked=%v notes=%v", r.Checker, r.Verdict, r.Anomalies, r.Examples, r.Unchecked, r.Notes)
 			if r.Verdict != tt.want {
 				t.Fatalf("verdict %s, want %s (anomalies %v, examples %v)", r.Verdict, tt.want, r.Anomalies, r.Examples)
 			}

@@ -107,7 +107,7 @@ func TestCorpus(t *testing.T) {
 				r := all[n].Check(c.ops)
 				results[n] = r
 				rs = append(rs, r)
-				t.Logf("%s: %s %v %v notes=%v", n, r.Verdict, r.Anomalies, r.Examples, r.Notes)
+				t.Logf("%s: %s %v %v unchecked=%v notes=%v", n, r.Verdict, r.Anomalies, r.Examples, r.Unchecked, r.Notes)
 			}
 			for _, n := range c.expect.Checkers {
 				r, ok := results[n]

@@ -30,9 +30,12 @@ const FinalSample = "final"
 // within one sample, replicas of one group at the same applied index must
 // have the same state digest (replica-divergence otherwise). A node never
 // read at the end, a replica seen at the end that never met another of its
-// group at one index with a digest, or a serve step in which a store's
-// replicas never met, makes the verdict unknown: a replica not compared is
-// not known to agree.
+// group at one index with a digest, a replica that answered a serve step's
+// sample without a digest and was never compared in that step, or a serve
+// step in which a store's replicas never met, makes the verdict unknown: a
+// replica not compared is not known to agree. Not seen: a store replica
+// that answered the serve step's samples with digests, always at another
+// index than the others (a follower that lags under load).
 type Digests struct {
 	Samples []ReplicaSample
 }
@@ -43,44 +46,46 @@ func (Digests) Name() string { return "replicas" }
 // Check compares the samples.
 func (d Digests) Check() *Result {
 	r := newResult(d.Name())
-	// At the end every replica must have been met at one applied index
-	// with another of its group in some final sample: a group that never
-	// stops writing (the meta group renews leases) need not be still.
-	type replica struct{ group, node string }
-	finalSeen, finalMet := map[replica]bool{}, map[replica]bool{}
+	// must are the replicas that have to be met at one applied index with
+	// another of their group, with digests, in some sample of a step:
+	// at the end, every replica of a group seen in two replicas or more
+	// (a group that never stops writing, like the meta group renewing
+	// leases, need not be still for all of them at once); during a serve
+	// step, a replica that answered a sample without a digest (its state
+	// being replaced by a snapshot, say), which is otherwise never
+	// compared: a failover store exists only then.
+	type replica struct{ step, group, node string }
+	must, metReplica := map[replica]bool{}, map[replica]bool{}
 	read, unread := map[string]bool{}, map[string]bool{}
 
 	type key struct{ sample, group string }
 	byGroup := map[key][]ReplicaSample{}
+	listed := map[key][]string{} // every replica of the group the sample listed, digested or not
 	var keys []key
 	for _, s := range d.Samples {
-		if s.Err != "" {
-			// A replica that answered without a digest (its state was
-			// being replaced by a snapshot, it was being removed) is, in
-			// that sample, like one at another applied index: not
-			// compared. One never compared at the end is unknown
-			// (below), and so is a node never read at the end; a node
-			// unreadable during a fault (killed, cut off) may be down by
-			// design.
-			if s.Group != "" {
-				r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s: %s", s.Sample, s.Node, s.Err))
-				if stepOf(s.Sample) == FinalSample {
-					finalSeen[replica{s.Group, s.Node}] = true
-				}
-			} else {
-				r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s unreadable: %s", s.Sample, s.Node, s.Err))
-				if stepOf(s.Sample) == FinalSample {
-					unread[s.Node] = true
-				}
+		step := stepOf(s.Sample)
+		if s.Err != "" && s.Group == "" {
+			// A node unreadable during a fault (killed, cut off) may be
+			// down by design; one never read at the end is unknown
+			// (below).
+			r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s unreadable: %s", s.Sample, s.Node, s.Err))
+			if step == FinalSample {
+				unread[s.Node] = true
 			}
 			continue
 		}
-		if stepOf(s.Sample) == FinalSample {
+		if step == FinalSample {
 			read[s.Node] = true
 		}
 		k := key{s.Sample, s.Group}
-		if byGroup[k] == nil {
+		if listed[k] == nil {
 			keys = append(keys, k)
+		}
+		listed[k] = append(listed[k], s.Node)
+		if s.Err != "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("sample %s: node %s: %s", s.Sample, s.Node, s.Err))
+			must[replica{step, s.Group, s.Node}] = true
+			continue
 		}
 		byGroup[k] = append(byGroup[k], s)
 	}
@@ -91,28 +96,30 @@ func (d Digests) Check() *Result {
 		return cmpString(a.group, b.group)
 	})
 	groups := map[string]bool{}
-	// A step's samples (a serve step's several, the final one) must have
-	// compared each group they saw in two replicas or more at least once:
-	// a failover store exists only during its serve step.
+	// A step's samples (a serve step's several, the final ones) must have
+	// compared each group they saw in two replicas or more at least once.
 	type stepGroup struct{ step, group string }
 	seen, met := map[stepGroup]bool{}, map[stepGroup]bool{}
 	var order []stepGroup
 	for _, k := range keys {
 		sg := stepGroup{stepOf(k.sample), k.group}
-		if sg.step == FinalSample && len(byGroup[k]) > 1 {
-			for _, s := range byGroup[k] {
-				finalSeen[replica{k.group, s.Node}] = true
+		if len(listed[k]) < 2 {
+			continue
+		}
+		if sg.step == FinalSample {
+			for _, n := range listed[k] {
+				must[replica{sg.step, k.group, n}] = true
 			}
 		}
-		if len(byGroup[k]) > 1 && !seen[sg] {
+		if !seen[sg] {
 			seen[sg] = true
 			order = append(order, sg)
 		}
 	}
 	for _, k := range keys {
-		reps := byGroup[k]
+		step := stepOf(k.sample)
 		atIndex := map[uint64][]ReplicaSample{}
-		for _, s := range reps {
+		for _, s := range byGroup[k] {
 			atIndex[s.Applied] = append(atIndex[s.Applied], s)
 		}
 		for idx, same := range atIndex {
@@ -120,12 +127,10 @@ func (d Digests) Check() *Result {
 				continue
 			}
 			groups[k.group] = true
-			met[stepGroup{stepOf(k.sample), k.group}] = true
+			met[stepGroup{step, k.group}] = true
 			r.Stats["replicas compared"] += len(same)
-			if stepOf(k.sample) == FinalSample {
-				for _, s := range same {
-					finalMet[replica{k.group, s.Node}] = true
-				}
+			for _, s := range same {
+				metReplica[replica{step, k.group, s.Node}] = true
 			}
 			for _, s := range same[1:] {
 				if s.Digest != same[0].Digest {
@@ -136,15 +141,21 @@ func (d Digests) Check() *Result {
 			}
 		}
 	}
-	var never []string
-	for rp := range finalSeen {
-		if !finalMet[rp] {
-			never = append(never, rp.group+" on "+rp.node)
+	var never []replica
+	for rp := range must {
+		if !metReplica[rp] {
+			never = append(never, rp)
 		}
 	}
-	slices.Sort(never)
+	slices.SortFunc(never, func(a, b replica) int {
+		return cmpString(a.step+"\x00"+a.group+"\x00"+a.node, b.step+"\x00"+b.group+"\x00"+b.node)
+	})
 	for _, rp := range never {
-		r.unknown("%s: never met another replica of its group at one applied index at the end; not compared", rp)
+		if rp.step == FinalSample {
+			r.unknown("%s on %s: never met another replica of its group at one applied index at the end; not compared", rp.group, rp.node)
+		} else {
+			r.unknown("%s on %s: answered sample %s without a state digest and never met another replica of its group there; not compared", rp.group, rp.node, rp.step)
+		}
 	}
 	var lost []string
 	for n := range unread {

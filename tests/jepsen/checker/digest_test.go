@@ -40,11 +40,35 @@ func TestDigests(t *testing.T) {
 			{Sample: "serve #1 (1)", Node: "a3", Err: "connection refused"},
 			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
 		}, Valid},
-		{"a store's replica without a digest while two others met", []ReplicaSample{
+		{"a store's replica without a digest while two others met: never compared", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
 			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+		}, Unknown},
+		{"a store's replica without a digest, met in a later sample of the step", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+			rep("serve #1 (2)", "b1", "zone/A-f2", 41, "u"), rep("serve #1 (2)", "b3", "zone/A-f2", 41, "u"),
 		}, Valid},
+		{"a store's replica without a digest, met with another digest: divergent", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+			rep("serve #1 (1)", "b1", "zone/A-f2", 40, "s"), rep("serve #1 (1)", "b2", "zone/A-f2", 40, "s"),
+			rep("serve #1 (2)", "b1", "zone/A-f2", 41, "u"), rep("serve #1 (2)", "b3", "zone/A-f2", 41, "v"),
+		}, Invalid},
+		{"no store replica ever digested", []ReplicaSample{
+			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
+			{Sample: "serve #1 (1)", Node: "b1", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+			{Sample: "serve #1 (1)", Node: "b2", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},
+		}, Unknown},
+		{"at the end, the one digested replica of its sample is never met again", []ReplicaSample{
+			rep("final (1)", "c1", "zone/C", 10, "DIVERGED"),
+			{Sample: "final (1)", Node: "c2", Group: "zone/C", Err: "no state digest for zone/C"},
+			{Sample: "final (1)", Node: "c3", Group: "zone/C", Err: "no state digest for zone/C"},
+			{Sample: "final (2)", Node: "c1", Err: "connection refused"},
+			rep("final (2)", "c2", "zone/C", 11, "x"), rep("final (2)", "c3", "zone/C", 11, "x"),
+		}, Unknown},
 		{"a store's replicas: one without a digest, the other alone", []ReplicaSample{
 			rep("final", "a1", "zone/A", 10, "x"), rep("final", "a2", "zone/A", 10, "x"),
 			{Sample: "serve #1 (1)", Node: "b3", Group: "zone/A-f2", Err: "no state digest for zone/A-f2"},

@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/rzonedb/rzone/tests/jepsen/history"
 )
@@ -39,6 +40,13 @@ type Failover struct {
 	// recover it; a recover step of another fault (a kill-zone that
 	// outlived the lease) is judged too.
 	Faults []string
+	// Lease is the servers' ownership lease. The key checkers take the
+	// end of a kill step as the turn from the zone's answers to the
+	// store's, which holds while the kill is quick: the store serves
+	// only once the zone's lease has ended. A kill step longer than half
+	// the lease leaves that turn unclear, and the verdict unknown. Zero:
+	// not judged.
+	Lease time.Duration
 }
 
 // Name implements Checker.
@@ -85,9 +93,17 @@ func (f Failover) Check(ops []history.Op) *Result {
 			if _, live := st["cut"]; live {
 				first = "cut"
 			}
-			if k, ok := st[first]; !ok || k.Error != "" {
-				r.unknown("fault #%d (%s of zone %s) did not %s the zone: %s", w.ID, w.Fault, w.Zone, first, w.Error)
+			k, ok := st[first]
+			if !ok || k.Error != "" {
+				why := orNone(k.Error)
+				if k.Error == "" && w.Error != "" {
+					why = w.Error
+				}
+				r.unknown("fault #%d (%s of zone %s) did not %s the zone: %s", w.ID, w.Fault, w.Zone, first, why)
 				continue
+			}
+			if took := time.Duration(k.Time - k.StepStart); first == "kill" && f.Lease > 0 && took > f.Lease/2 {
+				r.unknown("fault #%d: killing zone %s took %s, over half the lease (%s): its last answers and the store's first are not told apart by time", w.ID, w.Zone, took.Round(time.Millisecond), f.Lease)
 			}
 			if fo := st["failover"]; fo.F == "" || fo.Error != "" {
 				var at []int
@@ -200,6 +216,10 @@ func contains(list []string, s string) bool {
 type eras struct {
 	bounds  map[string][]int64
 	merging map[string][][2]int64
+	// serving are the spans in which only a failover store of the zone
+	// could answer: from the end of its failover step (the zone killed,
+	// its lease over, seconds before) to the end of its era.
+	serving map[string][][2]int64
 	// contradicted are the keys a reconciliation report listed as
 	// declined by the zone and charged by the failover store, with the
 	// failover whose report listed them.
@@ -259,7 +279,7 @@ func failoverEras(ops []history.Op) eras {
 			}
 		}
 	}
-	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
+	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, serving: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
 	windows := history.Windows(ops)
 	began := map[int]int64{}
 	for _, w := range windows {
@@ -296,6 +316,11 @@ func failoverEras(ops []history.Op) eras {
 			out.bounds[z] = append(out.bounds[z], start, end)
 			if b.recovering != 0 {
 				out.merging[z] = append(out.merging[z], [2]int64{b.recovering, end})
+			}
+			if b.start != 0 && b.promoted > b.start {
+				// Only after a kill: a live zone answers until its lease
+				// ends, shortly before its store serves.
+				out.serving[z] = append(out.serving[z], [2]int64{b.promoted, end})
 			}
 		}
 	}
@@ -364,7 +389,17 @@ func (e eras) of(zone string, t int64) int {
 // duringMerge reports whether history time t falls in a reconciliation of
 // zone.
 func (e eras) duringMerge(zone string, t int64) bool {
-	for _, w := range e.merging[zone] {
+	return within(e.merging[zone], t)
+}
+
+// storeOnly reports whether history time t falls where only a failover
+// store of zone could have answered (serving).
+func (e eras) storeOnly(zone string, t int64) bool {
+	return within(e.serving[zone], t)
+}
+
+func within(spans [][2]int64, t int64) bool {
+	for _, w := range spans {
 		if t >= w[0] && t <= w[1] {
 			return true
 		}

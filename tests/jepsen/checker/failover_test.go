@@ -2,6 +2,7 @@ package checker
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,9 +94,9 @@ func TestFailover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Failover{Faults: []string{"failover"}}.Check(tt.ops)
+			r := Failover{Faults: []string{"failover"}, Lease: 3 * time.Second}.Check(tt.ops)
 			if r.Verdict != tt.verdict {
-				t.Fatalf("verdict %s, want %s (%v %v)", r.Verdict, tt.verdict, r.Examples, r.Notes)
+				t.Fatalf("verdict %s, want %s (%v %v)", r.Verdict, tt.verdict, r.Examples, r.Unchecked)
 			}
 			if got := r.AnomalyKinds(); !slices.Equal(got, tt.kinds) {
 				t.Errorf("anomalies %v, want %v", got, tt.kinds)
@@ -106,6 +107,20 @@ func TestFailover(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFailoverSlowKill: the key checkers take the end of the kill step as
+// the turn from the zone's answers to the store's; a kill step longer than
+// half the lease leaves the turn unclear, and the verdict unknown.
+func TestFailoverSlowKill(t *testing.T) {
+	ops := failoverOps(&history.Reconcile{Phase: "normal", Report: &history.ReconcileReport{}}, nil) // a kill of 1s
+	if r := (Failover{Faults: []string{"failover"}, Lease: 3 * time.Second}).Check(ops); r.Verdict != Valid {
+		t.Fatalf("a 1s kill, a 3s lease: %s %v", r.Verdict, r.Unchecked)
+	}
+	r := (Failover{Faults: []string{"failover"}, Lease: 1500 * time.Millisecond}).Check(ops)
+	if r.Verdict != Unknown || len(r.Unchecked) != 1 || !strings.Contains(r.Unchecked[0], "killing zone A took 1s") {
+		t.Fatalf("a 1s kill, a 1.5s lease: %s %v, want unknown", r.Verdict, r.Unchecked)
 	}
 }
 
@@ -153,6 +168,12 @@ func TestSetAcrossFailover(t *testing.T) {
 	}
 	if r := (Set{Workload: "payments"}).Check(build(true, pay(1, 1*s+1e8, 2*s+1e8, 40, true), store)); r.Verdict != Valid {
 		t.Fatalf("the zone's answer read just after its kill: %s %v", r.Verdict, r.Examples)
+	}
+	// A request sent before the loss and answered once the store served
+	// was relayed to the store (a node that took it waited for the new
+	// leader): a second index answered by the store is a double charge.
+	if r := (Set{Workload: "payments"}).Check(build(true, pay(1, 1*s+5e8, 3*s+5e8, 12, true), pay(1, 3*s+8e8, 3*s+9e8, 13, true))); !r.Has(DoubleCharge) {
+		t.Fatalf("sent before the loss, relayed to the store: %s %v, want a double charge", r.Verdict, r.Examples)
 	}
 	// Two indexes answered while the store served share one era.
 	if r := (Set{Workload: "payments"}).Check(build(true, pay(1, 3*s+2e8, 3*s+3e8, 40, true), store)); !r.Has(DoubleCharge) {

@@ -60,9 +60,17 @@ func checkAnswers(r *Result, w *write, e eras) {
 			continue
 		}
 		era := e.of(w.zone, p.Complete.Time)
-		if e.of(w.zone, p.Invoke.Time) != era || e.duringMerge(w.zone, p.Invoke.Time) || e.duringMerge(w.zone, p.Complete.Time) {
-			// Sent in one era and answered in the next, or answered while
-			// the zone was reconciled: whose index it carries is unclear.
+		if e.duringMerge(w.zone, p.Invoke.Time) || e.duringMerge(w.zone, p.Complete.Time) {
+			// Answered while the zone was reconciled: by the store or by
+			// the zone, whose index it carries is unclear.
+			continue
+		}
+		if e.of(w.zone, p.Invoke.Time) != era && !e.storeOnly(w.zone, p.Complete.Time) {
+			// Sent in one era and answered around the turn to the next (a
+			// reply the dying zone sent, read late): whose index it
+			// carries is unclear. Answered once the store served, the
+			// answer can only be the store's (a node that took the request
+			// before the loss relayed it to the store).
 			continue
 		}
 		if _, ok := byEra[era]; !ok {

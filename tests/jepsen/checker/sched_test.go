@@ -251,11 +251,11 @@ func TestSched(t *testing.T) {
 			switch {
 			case tt.unknown:
 				if r.Verdict != Unknown {
-					t.Fatalf("verdict %s, want unknown: %v %v", r.Verdict, r.Examples, r.Notes)
+					t.Fatalf("verdict %s, want unknown: %v %v", r.Verdict, r.Examples, r.Unchecked)
 				}
 			case tt.want == "":
 				if r.Verdict != Valid {
-					t.Fatalf("verdict %s, want valid: %v %v", r.Verdict, r.Examples, r.Notes)
+					t.Fatalf("verdict %s, want valid: %v %v", r.Verdict, r.Examples, r.Unchecked)
 				}
 				if r.Stats["users"] != 4 || r.Stats["due-owing"] != 2 || r.Stats["due-paid"] != 1 || r.Stats["not-due"] != 1 {
 					t.Errorf("stats %v", r.Stats)

@@ -85,37 +85,54 @@ func (s *replicaSampler) read(ctx context.Context, addr string) ([]api.ReplicaSt
 }
 
 // during samples under load, 100ms apart, until every group seen in two
-// replicas or more has had two of them met at one applied index (they are
-// compared then), up to 40 samples or 15s: under load (a CI machine
+// replicas or more has had two of them met at one applied index, and every
+// replica that answered a sample without a digest has been met too (they
+// are compared then), up to 40 samples or 15s: under load (a CI machine
 // running other tests) a group's replicas can take that many to meet.
 func (s *replicaSampler) during(label string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	seen, met := map[string]bool{}, map[string]bool{}
+	missing, metReplica := map[[2]string]bool{}, map[[2]string]bool{}
 	for i := 1; i <= 40 && ctx.Err() == nil; i++ {
-		at := map[string]map[uint64]int{}
+		at := map[string]map[uint64][]string{}
+		listed := map[string]int{}
 		for _, r := range s.sample(ctx, fmt.Sprintf("%s (%d)", label, i)) {
+			if r.Group == "" {
+				continue
+			}
+			listed[r.Group]++
 			if r.Err != "" {
+				missing[[2]string{r.Group, r.Node}] = true
 				continue
 			}
 			if at[r.Group] == nil {
-				at[r.Group] = map[uint64]int{}
+				at[r.Group] = map[uint64][]string{}
 			}
-			at[r.Group][r.Applied]++
+			at[r.Group][r.Applied] = append(at[r.Group][r.Applied], r.Node)
 		}
-		for g, idx := range at {
-			n := 0
-			for _, c := range idx {
-				n += c
-				if c > 1 {
-					met[g] = true
-				}
-			}
+		for g, n := range listed {
 			if n > 1 {
 				seen[g] = true
 			}
 		}
-		if len(seen) > 0 && len(met) == len(seen) {
+		for g, idx := range at {
+			for _, nodes := range idx {
+				if len(nodes) > 1 {
+					met[g] = true
+					for _, n := range nodes {
+						metReplica[[2]string{g, n}] = true
+					}
+				}
+			}
+		}
+		done := len(seen) > 0 && len(met) == len(seen)
+		for rp := range missing {
+			if !metReplica[rp] {
+				done = false
+			}
+		}
+		if done {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

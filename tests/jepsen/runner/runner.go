@@ -359,7 +359,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, error) {
 	}
 	rep.Results = append(rep.Results, sampler.check())
 	if failoverRun {
-		res := checker.Failover{Faults: nemesis.FailoverKinds}.Check(rep.Ops)
+		res := checker.Failover{Faults: nemesis.FailoverKinds, Lease: cfg.LeaseDuration}.Check(rep.Ops)
 		rep.Results = append(rep.Results, res)
 	}
 	rep.Results = append(rep.Results, runChecks(rep, settleErr)...)

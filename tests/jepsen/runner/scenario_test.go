@@ -80,7 +80,10 @@ func whyNot(rep *report.Run) string {
 		why = append(why, r.Unchecked[:min(len(r.Unchecked), 3)]...)
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Checker, r.Verdict, strings.Join(why, "; ")))
 	}
-	if len(parts) == 0 {
+	switch {
+	case len(rep.Results) == 0:
+		return "no checker ran"
+	case len(parts) == 0:
 		return "every checker valid"
 	}
 	return strings.Join(parts, "; ")
