@@ -204,12 +204,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// storeLead is how long before the end of its failover step a failover
-// store may already have answered: the nemesis sees the zone's phase
-// change by polling it every 100 ms, and the store may serve as soon as it
-// changed.
-const storeLead = time.Second
-
 // eras tells, per zone, where a failover of the zone separates two spaces
 // of log indexes: a failover store is its own Raft group, and
 // reconciliation writes the store's payments into the zone again at new
@@ -225,9 +219,8 @@ type eras struct {
 	// serving are the spans in which only a failover store of the zone
 	// could answer: from the end of its failover step (the zone killed,
 	// its lease over, seconds before) to the end of its era. gaps are the
-	// spans from the end of the kill step to storeLead before that: no
-	// store served yet, so an answer read then is a reply the dying zone
-	// sent.
+	// spans before them, from the end of the kill step: no store served
+	// yet, so an answer read then is a reply the dying zone sent.
 	serving, gaps map[string][][2]int64
 	// contradicted are the keys a reconciliation report listed as
 	// declined by the zone and charged by the failover store, with the
@@ -258,9 +251,8 @@ func failoverEras(ops []history.Op) eras {
 	// the zone's earlier ones, and a key acknowledged there and again by
 	// the store is the hard case, two eras apart. The store answers only
 	// after the zone's lease has ended, seconds after the kill: a reply
-	// read between the kill step's end and storeLead before the store's
-	// promotion was seen is the zone's, of its era (answerOf), and one
-	// read once the promotion was seen the store's.
+	// read between the kill step's end and the store's promotion is the
+	// zone's, of its era (answerOf), and one read after it the store's.
 	// An era ends with the recover step (or the fault's end).
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
@@ -330,9 +322,7 @@ func failoverEras(ops []history.Op) eras {
 				// Only after a kill: a live zone answers until its lease
 				// ends, shortly before its store serves.
 				out.serving[z] = append(out.serving[z], [2]int64{b.promoted, end})
-				if b.promoted-int64(storeLead) > start {
-					out.gaps[z] = append(out.gaps[z], [2]int64{start, b.promoted - int64(storeLead) - 1})
-				}
+				out.gaps[z] = append(out.gaps[z], [2]int64{start, b.promoted - 1})
 			}
 		}
 	}
