@@ -218,10 +218,8 @@ type eras struct {
 	merging map[string][][2]int64
 	// serving are the spans in which only a failover store of the zone
 	// could answer: from the end of its failover step (the zone killed,
-	// its lease over, seconds before) to the end of its era. gaps are the
-	// spans before them, from the end of the kill step: no store served
-	// yet, so an answer read then is a reply the dying zone sent.
-	serving, gaps map[string][][2]int64
+	// its lease over, seconds before) to the end of its era.
+	serving map[string][][2]int64
 	// contradicted are the keys a reconciliation report listed as
 	// declined by the zone and charged by the failover store, with the
 	// failover whose report listed them.
@@ -250,10 +248,11 @@ func failoverEras(ops []history.Op) eras {
 	// were being killed (the leader may be the last to die), belong with
 	// the zone's earlier ones, and a key acknowledged there and again by
 	// the store is the hard case, two eras apart. The store answers only
-	// after the zone's lease has ended, seconds after the kill: a reply
-	// read between the kill step's end and the store's promotion is the
-	// zone's, of its era (answerOf), and one read after it the store's.
-	// An era ends with the recover step (or the fault's end).
+	// after the zone's lease has ended, seconds after the kill. A reply
+	// the zone sent before it died and its client read after the kill
+	// step ended was sent in one era and answered in the next: its index
+	// is compared with none (checkAnswers). An era ends with the recover
+	// step (or the fault's end).
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
 	// era ends when the store serves (the end of the failover step).
@@ -280,7 +279,7 @@ func failoverEras(ops []history.Op) eras {
 			}
 		}
 	}
-	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, serving: map[string][][2]int64{}, gaps: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
+	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, serving: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
 	windows := history.Windows(ops)
 	began := map[int]int64{}
 	for _, w := range windows {
@@ -322,7 +321,6 @@ func failoverEras(ops []history.Op) eras {
 				// Only after a kill: a live zone answers until its lease
 				// ends, shortly before its store serves.
 				out.serving[z] = append(out.serving[z], [2]int64{b.promoted, end})
-				out.gaps[z] = append(out.gaps[z], [2]int64{start, b.promoted - 1})
 			}
 		}
 	}
@@ -355,7 +353,7 @@ func (e eras) explains(c contradiction, w *write) bool {
 	storeEra := -1
 	for _, op := range w.oks {
 		if paid(op.Status) {
-			era := e.answerOf(w.zone, op.Time)
+			era := e.of(w.zone, op.Time)
 			if !op.Replay || op.Time > c.reported || (storeEra >= 0 && era != storeEra) || (op.LogIndex != 0 && op.LogIndex != c.storeIndex) {
 				return false
 			}
@@ -368,7 +366,7 @@ func (e eras) explains(c contradiction, w *write) bool {
 	}
 	for _, op := range w.oks {
 		if !paid(op.Status) {
-			if op.Time < c.faultStart || e.answerOf(w.zone, op.Time) != storeEra-1 || (op.LogIndex != 0 && op.LogIndex != c.zoneIndex) {
+			if op.Time < c.faultStart || e.of(w.zone, op.Time) != storeEra-1 || (op.LogIndex != 0 && op.LogIndex != c.zoneIndex) {
 				return false
 			}
 			refused++
@@ -392,17 +390,6 @@ func (e eras) of(zone string, t int64) int {
 // zone.
 func (e eras) duringMerge(zone string, t int64) bool {
 	return within(e.merging[zone], t)
-}
-
-// answerOf returns the era of an answer read at history time t in zone: its
-// era by time (of), save that an answer read after a kill but before the
-// store served is the dying zone's, of the era before.
-func (e eras) answerOf(zone string, t int64) int {
-	n := e.of(zone, t)
-	if within(e.gaps[zone], t) {
-		n--
-	}
-	return n
 }
 
 // storeOnly reports whether history time t falls where only a failover

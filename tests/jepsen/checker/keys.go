@@ -59,18 +59,18 @@ func checkAnswers(r *Result, w *write, e eras) {
 		if p.Type() != history.OK {
 			continue
 		}
-		era := e.answerOf(w.zone, p.Complete.Time)
+		era := e.of(w.zone, p.Complete.Time)
 		if e.duringMerge(w.zone, p.Invoke.Time) || e.duringMerge(w.zone, p.Complete.Time) {
 			// Answered while the zone was reconciled: by the store or by
 			// the zone, whose index it carries is unclear.
 			continue
 		}
 		if e.of(w.zone, p.Invoke.Time) != era && !e.storeOnly(w.zone, p.Complete.Time) {
-			// Sent in one era and answered in the next, neither a reply
-			// the dying zone sent (answerOf) nor one only the store can
-			// have given (once it served after a kill, whatever the send
-			// time: a node that took the request relayed it to the
-			// store): whose index it carries is unclear.
+			// Sent in one era and answered around the turn to the next (a
+			// reply the dying zone sent, read late): whose index it
+			// carries is unclear. Answered once the store served, the
+			// answer can only be the store's (a node that took the request
+			// before the loss relayed it to the store).
 			continue
 		}
 		if _, ok := byEra[era]; !ok {
@@ -161,7 +161,7 @@ func checkFinal(r *Result, fr history.Op, byKey map[keyOf]*write, mine []*write,
 			if !paid(c.Status) || c.LogIndex == 0 || p.LogIndex == 0 || c.LogIndex == p.LogIndex {
 				continue
 			}
-			if e.answerOf(w.zone, c.Time) == e.of(w.zone, fr.Time) {
+			if e.of(w.zone, c.Time) == e.of(w.zone, fr.Time) {
 				r.add(Anomaly{Kind: DoubleCharge, User: fr.User, Key: p.Key, Node: fr.Node, Ops: []int{c.Index, fr.Index},
 					Detail: fmt.Sprintf("acknowledged at log index %d, final read shows it applied at %d", c.LogIndex, p.LogIndex)})
 				break
