@@ -57,6 +57,13 @@ func TestDeclinedKeySentAgainAcrossAFailover(t *testing.T) {
 		{"declined again while the store served", history1, "C", []history.Op{declined, at(declined, 250), at(replayed, 300)}, true},
 		{"charged first, declined after", history1, "C", []history.Op{at(replayed, 100), at(declined, 300)}, true},
 		{"declined before the fault began", history1, "C", []history.Op{at(declined, 20), replayed}, true},
+		// Without a cut before the kill, the fault's entry (at 50) is
+		// recorded once the kill (40 to 45) is done: the fault began
+		// at the kill.
+		{"declined while the zone was being killed", append(history1, history.Op{Process: history.NemesisProcess, F: history.FFaultStep, FaultID: 1, Zone: "C", Step: "kill", StepStart: 40, Time: 45}), "C",
+			[]history.Op{at(declined, 42), replayed}, false},
+		{"declined before the kill", append(history1, history.Op{Process: history.NemesisProcess, F: history.FFaultStep, FaultID: 1, Zone: "C", Step: "kill", StepStart: 40, Time: 45}), "C",
+			[]history.Op{at(declined, 38), replayed}, true},
 		{"charged after the report", history1, "C", []history.Op{declined, at(replayed, 450)}, true},
 		{"declined while the store served, charged after the report", history1, "C", []history.Op{at(declined, 300), at(replayed, 450)}, true},
 		{"charged at another index than the store's", history1, "C", []history.Op{declined, {Time: 300, Status: api.PaymentAccepted, Replay: true, LogIndex: 4}}, true},

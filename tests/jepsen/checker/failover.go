@@ -256,7 +256,7 @@ func failoverEras(ops []history.Op) eras {
 	// A failover of a live zone (failover-live) kills nothing: the zone
 	// answers until its lease ends, after the operator's command, so its
 	// era ends when the store serves (the end of the failover step).
-	type bounds struct{ start, promoted, recovering, end int64 }
+	type bounds struct{ killing, start, promoted, recovering, end int64 }
 	stepped := map[int]map[string]*bounds{}
 	for _, op := range ops {
 		if op.Process == history.NemesisProcess && op.F == history.FFaultStep && op.Zone != "" {
@@ -271,7 +271,7 @@ func failoverEras(ops []history.Op) eras {
 			}
 			switch op.Step {
 			case "kill":
-				b.start = op.Time
+				b.killing, b.start = op.StepStart, op.Time
 			case "failover":
 				b.promoted = op.Time
 			case "recover":
@@ -281,9 +281,15 @@ func failoverEras(ops []history.Op) eras {
 	}
 	out := eras{bounds: map[string][]int64{}, merging: map[string][][2]int64{}, serving: map[string][][2]int64{}, contradicted: map[keyOf][]contradiction{}}
 	windows := history.Windows(ops)
+	// A fault began at its window's start or at its kill, whichever came
+	// first: without a cut before the kill, the fault's entry is
+	// recorded once the kill is done.
 	began := map[int]int64{}
 	for _, w := range windows {
 		began[w.ID] = w.Start
+		if b := stepped[w.ID][w.Zone]; b != nil && b.killing != 0 {
+			began[w.ID] = min(began[w.ID], b.killing)
+		}
 	}
 	for _, op := range ops {
 		if op.Process != history.NemesisProcess || op.F != history.FFaultStep || op.Reconcile == nil || op.Reconcile.Report == nil {
