@@ -331,8 +331,8 @@ func (r *Replica) Shutdown() error {
 
 func (r *Replica) closeStores() {
 	if r.trans != nil {
-		// No heartbeat may use the stores once they close (heartbeatGuard).
-		r.trans.stop()
+		// No heartbeat may use the stores once they close: closing the
+		// transport waits for those in flight (heartbeatGuard).
 		r.trans.Close()
 	}
 	if r.store != nil {
