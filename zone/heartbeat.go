@@ -1,10 +1,14 @@
 package zone
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/hashicorp/raft"
 )
+
+// errStopping answers a heartbeat that reaches a replica shutting down.
+var errStopping = errors.New("replica shutting down")
 
 // heartbeatGuard is a replica's Raft transport with its heartbeat fast path
 // fenced. hashicorp/raft handles a heartbeat on the transport's connection
@@ -13,8 +17,8 @@ import (
 // closed its stable store, and Raft panics on that failed write, which took
 // the whole node down (hashicorp/raft issue 717, open upstream). The guard
 // makes closing the transport, which Raft.Shutdown does, wait for the
-// heartbeats in flight (stop), and leaves later ones unhandled: the stores
-// close after. A connection the transport accepted before it closed stays open
+// heartbeats in flight (stop), and turns later ones away: the stores close
+// after. A connection the transport accepted before it closed stays open
 // (closing it answers none of them), so the guard outlives the close.
 type heartbeatGuard struct {
 	*raft.NetworkTransport
@@ -32,9 +36,7 @@ func (g *heartbeatGuard) SetHeartbeatHandler(fn func(raft.RPC)) {
 		g.mu.RLock()
 		defer g.mu.RUnlock()
 		if g.stopped {
-			// As raft itself treats a heartbeat after its shutdown:
-			// unanswered. The transport, closed right after stop,
-			// drops the connection, and the leader sees a peer gone.
+			rpc.Respond(nil, errStopping)
 			return
 		}
 		fn(rpc)

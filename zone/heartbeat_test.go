@@ -3,6 +3,7 @@ package zone
 import (
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,16 +13,18 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// TestHeartbeatGuard: closing a replica's transport (Raft.Shutdown does)
-// returns only once no heartbeat is being handled (hashicorp/raft handles
-// heartbeats on the transport's goroutine, where a term saved to a closed
-// store panics the node), and heartbeats that arrive after are not handled.
+// TestHeartbeatGuard: a replica's Shutdown closes its stores only once no
+// heartbeat is being handled (hashicorp/raft handles heartbeats on the
+// transport's goroutine, where a term saved to a closed store panics the
+// node), and heartbeats that arrive after are answered with an error, not
+// handled.
 func TestHeartbeatGuard(t *testing.T) {
 	inner, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := &heartbeatGuard{NetworkTransport: inner}
+	defer g.Close()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
 	g.SetHeartbeatHandler(func(rpc raft.RPC) {
@@ -50,28 +53,26 @@ func TestHeartbeatGuard(t *testing.T) {
 		t.Fatal("the heartbeat never reached its handler")
 	}
 	stopped := make(chan struct{})
-	go func() { g.Close(); close(stopped) }()
+	go func() { g.stop(); close(stopped) }()
 	select {
 	case <-stopped:
-		t.Fatal("Close returned while a heartbeat was being handled: the stores could close under it")
+		t.Fatal("stop returned while a heartbeat was being handled: the stores could close under it")
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
 	select {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return once the heartbeat was handled")
+		t.Fatal("stop did not return once the heartbeat was handled")
 	}
 	if err := <-first; err != nil {
 		t.Fatalf("the heartbeat in flight: %v", err)
 	}
-	// The leader's pooled connection is still open on this side: the
-	// heartbeat reaches the guard, which leaves it unanswered.
-	if err := heartbeat(); err == nil {
-		t.Fatal("a heartbeat after Close was answered")
+	if err := heartbeat(); err == nil || !strings.Contains(err.Error(), errStopping.Error()) {
+		t.Fatalf("a heartbeat after stop: %v, want %q", err, errStopping)
 	}
 	if n := calls.Load(); n != 1 {
-		t.Fatalf("handler ran %d times, want 1 (none after Close)", n)
+		t.Fatalf("handler ran %d times, want 1 (none after stop)", n)
 	}
 }
 
