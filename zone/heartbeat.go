@@ -16,10 +16,8 @@ var errStopping = errors.New("replica shutting down")
 // past Raft's own shutdown check could save a new term after the replica
 // closed its stable store, and Raft panics on that failed write, which took
 // the whole node down (hashicorp/raft issue 717, open upstream). The guard
-// makes closing the transport, which Raft.Shutdown does, wait for the
-// heartbeats in flight (stop), and turns later ones away: the stores close
-// after. A connection the transport accepted before it closed stays open
-// (closing it answers none of them), so the guard outlives the close.
+// lets Shutdown wait for the heartbeats in flight (stop) before the stores
+// close, and answers later ones with an error.
 type heartbeatGuard struct {
 	*raft.NetworkTransport
 	mu      sync.RWMutex
@@ -41,14 +39,6 @@ func (g *heartbeatGuard) SetHeartbeatHandler(fn func(raft.RPC)) {
 		}
 		fn(rpc)
 	})
-}
-
-// Close implements raft.WithClose: Raft.Shutdown closes the transport once
-// its own goroutines are done, and from then no heartbeat may reach the
-// stores; it waits for those in flight (stop) first.
-func (g *heartbeatGuard) Close() error {
-	g.stop()
-	return g.NetworkTransport.Close()
 }
 
 // stop waits for the heartbeats being handled and turns away the rest.

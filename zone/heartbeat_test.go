@@ -1,15 +1,12 @@
 package zone
 
 import (
-	"errors"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -73,93 +70,5 @@ func TestHeartbeatGuard(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times, want 1 (none after stop)", n)
-	}
-}
-
-// slowStable is a stable store whose first armed SetUint64 (a new term)
-// waits for release, and which fails every write once closed.
-type slowStable struct {
-	*raft.InmemStore
-	armed, closed    atomic.Bool
-	entered, release chan struct{}
-	once             sync.Once
-	afterClose       atomic.Int32
-}
-
-func (s *slowStable) SetUint64(k []byte, v uint64) error {
-	if s.armed.Load() {
-		s.once.Do(func() { close(s.entered); <-s.release })
-	}
-	if s.closed.Load() {
-		s.afterClose.Add(1)
-		return errors.New("closed")
-	}
-	return s.InmemStore.SetUint64(k, v)
-}
-
-type nopFSM struct{}
-
-func (nopFSM) Apply(*raft.Log) any                 { return nil }
-func (nopFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, errors.New("no snapshots") }
-func (nopFSM) Restore(io.ReadCloser) error         { return nil }
-
-// TestShutdownWaitsForAHeartbeatInFlight runs hashicorp/raft itself over the
-// guard, as a replica does: a heartbeat with a new term is saving it when
-// Raft.Shutdown is called; Shutdown returns only once that save is done, so
-// the stores can close after it, and a heartbeat after never reaches them
-// (without the guard, the save hits the closed store and raft panics).
-func TestShutdownWaitsForAHeartbeatInFlight(t *testing.T) {
-	inner, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &heartbeatGuard{NetworkTransport: inner}
-	st := &slowStable{InmemStore: raft.NewInmemStore(), entered: make(chan struct{}), release: make(chan struct{})}
-	conf := raft.DefaultConfig()
-	conf.LocalID = "follower"
-	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = time.Hour, time.Hour, time.Hour
-	conf.Logger = hclog.NewNullLogger()
-	r, err := raft.NewRaft(conf, nopFSM{}, st.InmemStore, st, raft.NewInmemSnapshotStore(), g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leader.Close()
-	heartbeat := func(term uint64) error {
-		var resp raft.AppendEntriesResponse
-		req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ID: []byte("leader"), Addr: []byte(leader.LocalAddr())}, Term: term}
-		return leader.AppendEntries("follower", g.LocalAddr(), req, &resp)
-	}
-	st.armed.Store(true)
-	go heartbeat(5) //nolint:errcheck // answered or not, what matters is the store
-	select {
-	case <-st.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the heartbeat never reached the stable store")
-	}
-	shut := make(chan error, 1)
-	go func() { shut <- r.Shutdown().Error() }()
-	select {
-	case err := <-shut:
-		t.Fatalf("Raft.Shutdown returned (%v) while a heartbeat was saving a term", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	close(st.release)
-	select {
-	case err := <-shut:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Raft.Shutdown did not return once the heartbeat was done")
-	}
-	st.closed.Store(true)
-	heartbeat(9) //nolint:errcheck // the connection may be dropped
-	time.Sleep(100 * time.Millisecond)
-	if n := st.afterClose.Load(); n != 0 {
-		t.Fatalf("%d stable-store writes after the store closed", n)
 	}
 }

@@ -331,8 +331,8 @@ func (r *Replica) Shutdown() error {
 
 func (r *Replica) closeStores() {
 	if r.trans != nil {
-		// No heartbeat may use the stores once they close: closing the
-		// transport waits for those in flight (heartbeatGuard).
+		// No heartbeat may use the stores once they close (heartbeatGuard).
+		r.trans.stop()
 		r.trans.Close()
 	}
 	if r.store != nil {
