@@ -15,9 +15,9 @@ var errStopping = errors.New("replica shutting down")
 // goroutine, outside the goroutines Raft.Shutdown waits for: one that got
 // past Raft's own shutdown check could save a new term after the replica
 // closed its stable store, and Raft panics on that failed write, which took
-// the whole node down (hashicorp/raft issue 717, open upstream). The guard
-// lets Shutdown wait for the heartbeats in flight (stop) before the stores
-// close, and answers later ones with an error.
+// the whole node down. The guard lets Shutdown wait for the heartbeats in
+// flight (stop) before the stores close, and answers later ones with an
+// error.
 type heartbeatGuard struct {
 	*raft.NetworkTransport
 	mu      sync.RWMutex
