@@ -66,7 +66,7 @@ type Replica struct {
 	raft  *raft.Raft
 	logs  raft.LogStore
 	store raftStore
-	trans *heartbeatGuard
+	trans *raft.NetworkTransport
 	log   *slog.Logger
 
 	hasState bool
@@ -125,7 +125,7 @@ func (r *Replica) open() error {
 			return err
 		}
 	}
-	r.trans = &heartbeatGuard{NetworkTransport: raft.NewNetworkTransportWithLogger(cfg.Stream, 4, 10*time.Second, hlog)}
+	r.trans = raft.NewNetworkTransportWithLogger(cfg.Stream, 4, 10*time.Second, hlog)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -331,8 +331,6 @@ func (r *Replica) Shutdown() error {
 
 func (r *Replica) closeStores() {
 	if r.trans != nil {
-		// No heartbeat may use the stores once they close (heartbeatGuard).
-		r.trans.stop()
 		r.trans.Close()
 	}
 	if r.store != nil {
