@@ -66,8 +66,9 @@ func argError(args []any) error {
 }
 
 // isConnError reports whether err says a connection to a peer could not be
-// made or was lost. raft's msgpack codec formats the read error it wraps
-// with %v, so its text is checked too.
+// made or was lost, or that the peer's transport is shutting down. raft's
+// msgpack codec formats the read error it wraps with %v, and a peer's own
+// error arrives as text only, so the text is checked too.
 func isConnError(err error) bool {
 	var ne net.Error
 	switch {
@@ -77,7 +78,7 @@ func isConnError(err error) bool {
 		return true
 	}
 	s := err.Error()
-	for _, t := range []string{"connection refused", "connection reset", "broken pipe", "use of closed network connection", "EOF", "i/o timeout"} {
+	for _, t := range []string{"connection refused", "connection reset", "broken pipe", "use of closed network connection", "EOF", "i/o timeout", raft.ErrTransportShutdown.Error()} {
 		if strings.Contains(s, t) {
 			return true
 		}

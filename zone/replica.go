@@ -66,7 +66,7 @@ type Replica struct {
 	raft  *raft.Raft
 	logs  raft.LogStore
 	store raftStore
-	trans *raft.NetworkTransport
+	trans *heartbeatGuard
 	log   *slog.Logger
 
 	hasState bool
@@ -125,7 +125,7 @@ func (r *Replica) open() error {
 			return err
 		}
 	}
-	r.trans = raft.NewNetworkTransportWithLogger(cfg.Stream, 4, 10*time.Second, hlog)
+	r.trans = &heartbeatGuard{NetworkTransport: raft.NewNetworkTransportWithLogger(cfg.Stream, 4, 10*time.Second, hlog)}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
