@@ -174,25 +174,21 @@ func (h *Handoff) transfer(ctx context.Context, rep *Replica) (string, error) {
 		if !rep.IsLeader() {
 			break
 		}
-		f := rep.Raft().LeadershipTransferToServer(s.ID, s.Address)
-		done := make(chan error, 1)
-		go func() { done <- f.Error() }()
-		select {
-		case err := <-done:
-			if err == nil && steppedDown(ctx, rep) {
-				if _, id := rep.Raft().LeaderWithID(); id != "" {
-					return string(id), nil
-				}
-				return string(s.ID), nil
-			}
-			if err == nil {
-				// Raft ends a transfer that timed out without an error.
-				err = errors.New("still the leader after the transfer")
-			}
-			errs = append(errs, fmt.Errorf("to %s: %w", s.ID, err))
-		case <-ctx.Done():
-			return "", errors.Join(append(errs, fmt.Errorf("to %s: %w", s.ID, ctx.Err()))...)
+		err := rep.await(ctx, rep.Raft().LeadershipTransferToServer(s.ID, s.Address))
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return "", errors.Join(append(errs, fmt.Errorf("to %s: %w", s.ID, cerr))...)
 		}
+		if err == nil && steppedDown(ctx, rep) {
+			if _, id := rep.Raft().LeaderWithID(); id != "" {
+				return string(id), nil
+			}
+			return string(s.ID), nil
+		}
+		if err == nil {
+			// Raft ends a transfer that timed out without an error.
+			err = errors.New("still the leader after the transfer")
+		}
+		errs = append(errs, fmt.Errorf("to %s: %w", s.ID, err))
 	}
 	if !rep.IsLeader() {
 		_, id := rep.Raft().LeaderWithID()
@@ -308,7 +304,7 @@ func ConvergeMetaMembers(meta *Replica, st fsm.MetaState, timeout time.Duration,
 		if i >= 0 && members[i].Suffrage == raft.Voter {
 			continue
 		}
-		if err := meta.Raft().AddVoter(raft.ServerID(nd.ID), raft.ServerAddress(nd.RaftAddr), 0, timeout).Error(); err != nil {
+		if err := meta.await(context.Background(), meta.Raft().AddVoter(raft.ServerID(nd.ID), raft.ServerAddress(nd.RaftAddr), 0, timeout)); err != nil {
 			errs = append(errs, fmt.Errorf("meta voter %s: %w", nd.ID, err))
 		} else {
 			log.Info("meta voter added", "node", nd.ID)
@@ -347,7 +343,7 @@ func AdmitJoiners(host Host, alive []gossip.Meta, st fsm.MetaState, timeout time
 
 // RemoveServer takes node id out of rep's group.
 func RemoveServer(rep *Replica, id raft.ServerID, timeout time.Duration) error {
-	if err := rep.Raft().RemoveServer(id, 0, timeout).Error(); err != nil {
+	if err := rep.await(context.Background(), rep.Raft().RemoveServer(id, 0, timeout)); err != nil {
 		return fmt.Errorf("remove %s from %s: %w", id, rep.Group(), err)
 	}
 	return nil

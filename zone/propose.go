@@ -48,8 +48,20 @@ func (r *Replica) ApplyCommands(cmds []fsm.Command, timeout time.Duration) ([]fs
 		return out.res, out.index, out.err
 	case <-pr.exited:
 		if p.taken.Load() {
-			out := <-p.done // proposed: Raft answers it, if only with its shutdown
-			return out.res, out.index, out.err
+			// Proposed: Raft answers it, or shuts down leaving it
+			// unanswered (an entry committed but not yet applied):
+			// its outcome is then unknown (await).
+			select {
+			case out := <-p.done:
+				return out.res, out.index, out.err
+			case <-r.down.done():
+			}
+			select {
+			case out := <-p.done:
+				return out.res, out.index, out.err
+			case <-time.After(answerGrace):
+				return nil, 0, classifyApply(fmt.Errorf("%s: %w", r.cfg.Group, raft.ErrRaftShutdown))
+			}
 		}
 		return nil, 0, fmt.Errorf("%w: replica of %s shut down before the entry was proposed", ErrNotApplied, r.cfg.Group)
 	}

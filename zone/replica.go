@@ -77,6 +77,8 @@ type Replica struct {
 	barrierTerm atomic.Uint64
 	// prop gathers ApplyCommands calls into entries (propose.go).
 	prop proposer
+	// down is closed once Raft has shut down (future.go).
+	down raftDown
 }
 
 // OpenReplica starts raft for the group. The group has no members until
@@ -211,7 +213,7 @@ func (r *Replica) Apply(data []byte, timeout time.Duration) (any, error) {
 // it was not applied).
 func (r *Replica) ApplyIndex(data []byte, timeout time.Duration) (any, uint64, error) {
 	f := r.raft.Apply(data, timeout)
-	if err := classifyApply(f.Error()); err != nil {
+	if err := classifyApply(r.await(context.Background(), f)); err != nil {
 		return nil, 0, err
 	}
 	return f.Response(), f.Index(), nil
@@ -230,13 +232,19 @@ func (r *Replica) Linearizable(ctx context.Context, timeout time.Duration) error
 		timeout = min(timeout, time.Until(dl))
 	}
 	if term := r.raft.CurrentTerm(); r.barrierTerm.Load() != term {
-		if err := r.raft.Barrier(timeout).Error(); err != nil {
+		bctx, cancel := context.WithTimeout(ctx, timeout)
+		err := r.await(bctx, r.raft.Barrier(timeout))
+		cancel()
+		if err != nil {
 			return readErr(err)
 		}
 		r.barrierTerm.Store(term)
 	}
 	readIndex := r.raft.CommitIndex()
-	if err := r.raft.VerifyLeader().Error(); err != nil {
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	err := r.await(vctx, r.raft.VerifyLeader())
+	cancel()
+	if err != nil {
 		return readErr(err)
 	}
 	if want := r.lastFSMEntry(readIndex); !r.sm.WaitApplied(ctx.Done(), want) {
@@ -302,7 +310,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 		case s.ID == raft.ServerID(id) && s.Suffrage == raft.Voter && !voter:
 			return nil // never demote a voter by adding it as a non-voter
 		case s.ID == raft.ServerID(id) || s.Address == addr:
-			if err := r.raft.RemoveServer(s.ID, 0, timeout).Error(); err != nil {
+			if err := r.await(context.Background(), r.raft.RemoveServer(s.ID, 0, timeout)); err != nil {
 				return classifyApply(err)
 			}
 		}
@@ -313,7 +321,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 	} else {
 		f = r.raft.AddNonvoter(raft.ServerID(id), addr, 0, timeout)
 	}
-	if err := f.Error(); err != nil {
+	if err := r.await(context.Background(), f); err != nil {
 		return classifyApply(err)
 	}
 	r.log.Info("added server", "id", id, "addr", addr, "voter", voter)
@@ -324,6 +332,7 @@ func (r *Replica) AddServer(id string, addr raft.ServerAddress, voter bool, time
 func (r *Replica) Shutdown() error {
 	r.prop.close()
 	err := r.raft.Shutdown().Error()
+	r.down.close()
 	r.leaders.stop(r.raft)
 	r.closeStores()
 	return err
