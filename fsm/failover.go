@@ -733,14 +733,16 @@ func (a *applier) guardClear(c *Command) Result {
 	return Result{Code: OK}
 }
 
-// GuardWatermark is the highest backup applied index zone's clears rested on.
-func (f *FSM) GuardWatermark(zone string) uint64 {
+// GuardWatermark is the highest backup applied index zone's clears rested
+// on. The error is the state file's (ErrClosed once closed): a failover
+// must not read a watermark of 0 from a replica that could not say.
+func (f *FSM) GuardWatermark(zone string) (uint64, error) {
 	var w uint64
-	_ = f.view(func(tx *bolt.Tx) error {
+	err := f.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMarks).Get(append([]byte(zone), 1)); len(v) == 8 {
 			w = binary.BigEndian.Uint64(v)
 		}
 		return nil
 	})
-	return w
+	return w, err
 }

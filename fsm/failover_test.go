@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/rzonedb/rzone/internal/api"
@@ -204,11 +205,17 @@ func TestGuardClearWatermarkAndSweep(t *testing.T) {
 		t.Fatalf("marks after sweep below term 3 and clear of 3: %v, want [2]", got)
 	}
 	h.one(Command{Type: CmdGuardClear, NodeID: "A", Epoch: 30})
-	if w := h.f.GuardWatermark("A"); w != 40 {
+	if w, err := h.f.GuardWatermark("A"); err != nil || w != 40 {
 		t.Fatalf("watermark %d, want 40", w)
 	}
-	if w := h.f.GuardWatermark("B"); w != 0 {
+	if w, err := h.f.GuardWatermark("B"); err != nil || w != 0 {
 		t.Fatalf("watermark of another zone %d", w)
+	}
+	// A closed state file says so: a failover reading the watermark of a
+	// replica being shut down must not take 0 for it.
+	h.f.Close()
+	if w, err := h.f.GuardWatermark("A"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("watermark of a closed state file: %d, %v; want ErrClosed", w, err)
 	}
 }
 

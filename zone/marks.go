@@ -84,7 +84,11 @@ func (h *Hosted) ReadGuard(ctx context.Context, z string, timeout time.Duration)
 	if marks == nil {
 		marks = []uint64{}
 	}
-	return GuardInfo{Zone: z, Marks: marks, Watermark: h.FSM().GuardWatermark(z)}, nil
+	w, err := h.FSM().GuardWatermark(z)
+	if err != nil {
+		return GuardInfo{}, err
+	}
+	return GuardInfo{Zone: z, Marks: marks, Watermark: w}, nil
 }
 
 // ApplyMarks sets or clears, in the own zone, which this node must lead,
