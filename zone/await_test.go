@@ -105,10 +105,14 @@ func TestCallsReturnWhenTheReplicaShutsDown(t *testing.T) {
 			_, err := rep.Apply(fsm.Encode(nil, put(w)), 100*time.Millisecond)
 			note("entry of its own", err)
 		})
-		loop(func(int) {
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			err := rep.Linearizable(ctx, 100*time.Millisecond)
-			cancel()
+		loop(func(w int) {
+			// Reads with no deadline of their own (as a handler's request
+			// context has none): the read timeout and Raft going down
+			// bound their wait for the slow state machine.
+			if w%2 == 0 {
+				rep.barrierTerm.Store(0) // a barrier each read, queued behind the writes
+			}
+			err := rep.Linearizable(context.Background(), 100*time.Millisecond)
 			if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotLeader)) {
 				err = nil
 			}
@@ -162,7 +166,8 @@ type unanswered chan struct{}
 func (u unanswered) Error() error { <-u; return nil }
 
 // TestReadsReturnWhenTheReplicaShutsDown: linearizable reads alone, many
-// rounds (a leadership check left queued in Raft is a narrow window).
+// rounds (a leadership check or a barrier left queued in Raft is a narrow
+// window).
 func TestReadsReturnWhenTheReplicaShutsDown(t *testing.T) {
 	for round := 0; round < 20; round++ {
 		r := openTestReplica(t, "zone/A", "n1", filepath.Join(t.TempDir(), "r"))
@@ -181,6 +186,11 @@ func TestReadsReturnWhenTheReplicaShutsDown(t *testing.T) {
 					case <-stop:
 						return
 					default:
+					}
+					if w%2 == 0 {
+						// A barrier on every read, not once a term: a
+						// barrier left unanswered is the window here.
+						r.rep.barrierTerm.Store(0)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 					r.rep.Linearizable(ctx, 100*time.Millisecond) //nolint:errcheck // only its return matters

@@ -11,8 +11,8 @@ import (
 // raftDown is closed once a replica's Raft has shut down: its own
 // goroutines have returned, and nothing answers a future after that.
 type raftDown struct {
-	once sync.Once
-	ch   chan struct{}
+	once, closed sync.Once
+	ch           chan struct{}
 }
 
 func (d *raftDown) init() { d.once.Do(func() { d.ch = make(chan struct{}) }) }
@@ -20,14 +20,10 @@ func (d *raftDown) init() { d.once.Do(func() { d.ch = make(chan struct{}) }) }
 // done is the channel closed when Raft is down.
 func (d *raftDown) done() <-chan struct{} { d.init(); return d.ch }
 
-// close marks Raft down (once Raft.Shutdown has returned).
+// close marks Raft down (once Raft.Shutdown has returned); again is a no-op.
 func (d *raftDown) close() {
 	d.init()
-	select {
-	case <-d.ch:
-	default:
-		close(d.ch)
-	}
+	d.closed.Do(func() { close(d.ch) })
 }
 
 // answerGrace is how long a wait that saw Raft go down still takes an
@@ -59,4 +55,18 @@ func (r *Replica) await(ctx context.Context, f raft.Future) error {
 			return raft.ErrRaftShutdown
 		}
 	}
+}
+
+// untilDown is ctx, also ended when the replica's Raft is down; call the
+// cancel function when done with it.
+func (r *Replica) untilDown(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-r.down.done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -48,20 +49,10 @@ func (r *Replica) ApplyCommands(cmds []fsm.Command, timeout time.Duration) ([]fs
 		return out.res, out.index, out.err
 	case <-pr.exited:
 		if p.taken.Load() {
-			// Proposed: Raft answers it, or shuts down leaving it
-			// unanswered (an entry committed but not yet applied):
-			// its outcome is then unknown (await).
-			select {
-			case out := <-p.done:
-				return out.res, out.index, out.err
-			case <-r.down.done():
-			}
-			select {
-			case out := <-p.done:
-				return out.res, out.index, out.err
-			case <-time.After(answerGrace):
-				return nil, 0, classifyApply(fmt.Errorf("%s: %w", r.cfg.Group, raft.ErrRaftShutdown))
-			}
+			// Proposed: answer answers it, with an unknown outcome if
+			// Raft shut down leaving the entry unanswered (await).
+			out := <-p.done
+			return out.res, out.index, out.err
 		}
 		return nil, 0, fmt.Errorf("%w: replica of %s shut down before the entry was proposed", ErrNotApplied, r.cfg.Group)
 	}
@@ -189,11 +180,11 @@ func (pr *proposer) propose(r *Replica, batch []*proposal, cmds []fsm.Command, d
 		return
 	}
 	f := r.raft.Apply(fsm.Encode(nil, cmds...), wait)
-	go answer(f, batch, len(cmds))
+	go answer(r, f, batch, len(cmds))
 }
 
-func answer(f raft.ApplyFuture, batch []*proposal, n int) {
-	err := classifyApply(f.Error())
+func answer(r *Replica, f raft.ApplyFuture, batch []*proposal, n int) {
+	err := classifyApply(r.await(context.Background(), f))
 	var res []fsm.Result
 	var index uint64
 	if err == nil {

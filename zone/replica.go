@@ -228,26 +228,31 @@ func (r *Replica) Linearizable(ctx context.Context, timeout time.Duration) error
 	if r.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
+	// The timeout bounds the whole read, and Raft going down ends it (it
+	// can leave the checks below, and entries the state machine had yet
+	// to apply, unanswered).
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if term := r.raft.CurrentTerm(); r.barrierTerm.Load() != term {
-		bctx, cancel := context.WithTimeout(ctx, timeout)
-		err := r.await(bctx, r.raft.Barrier(timeout))
-		cancel()
-		if err != nil {
+		if err := r.await(ctx, r.raft.Barrier(timeout)); err != nil {
 			return readErr(err)
 		}
 		r.barrierTerm.Store(term)
 	}
 	readIndex := r.raft.CommitIndex()
-	vctx, cancel := context.WithTimeout(ctx, timeout)
-	err := r.await(vctx, r.raft.VerifyLeader())
-	cancel()
-	if err != nil {
+	if err := r.await(ctx, r.raft.VerifyLeader()); err != nil {
 		return readErr(err)
 	}
-	if want := r.lastFSMEntry(readIndex); !r.sm.WaitApplied(ctx.Done(), want) {
+	want := r.lastFSMEntry(readIndex)
+	if r.sm.AppliedIndex() >= want {
+		return nil
+	}
+	wctx, wcancel := r.untilDown(ctx)
+	defer wcancel()
+	if !r.sm.WaitApplied(wctx.Done(), want) {
+		if ctx.Err() == nil {
+			return fmt.Errorf("%w: replica of %s shut down before its state machine reached index %d", ErrNotApplied, r.cfg.Group, want)
+		}
 		return fmt.Errorf("%w: state machine did not reach index %d in time", ErrNotApplied, want)
 	}
 	return nil
