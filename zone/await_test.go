@@ -67,8 +67,6 @@ func TestCallsReturnWhenTheReplicaShutsDown(t *testing.T) {
 	}
 	for round := 0; round < 5; round++ {
 		rep, closeAll := openSlowReplica(t)
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var untyped []string
 		note := func(what string, err error) {
@@ -78,22 +76,8 @@ func TestCallsReturnWhenTheReplicaShutsDown(t *testing.T) {
 				mu.Unlock()
 			}
 		}
-		loop := func(call func(w int)) {
-			for w := 0; w < 16; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						call(w)
-					}
-				}()
-			}
-		}
+		var stops []func() bool
+		loop := func(call func(w int)) { stops = append(stops, callers(16, call)) }
 		put := func(w int) fsm.Command {
 			return fsm.Command{Type: fsm.CmdPutAccount, User: uint64(w + 1), Time: 1, CreditLimit: 100}
 		}
@@ -121,13 +105,10 @@ func TestCallsReturnWhenTheReplicaShutsDown(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		rep.Shutdown()
 		closeAll()
-		close(stop)
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			t.Fatalf("round %d: a call with a 100 ms timeout has not returned 3 s after the replica shut down", round)
+		for _, stop := range stops {
+			if !stop() {
+				t.Fatalf("round %d: a call with a 100 ms timeout has not returned 3 s after the replica shut down", round)
+			}
 		}
 		for _, u := range untyped {
 			t.Errorf("round %d: %s (want ErrUnknownOutcome, ErrNotApplied or ErrNotLeader)", round, u)
@@ -175,38 +156,53 @@ func TestReadsReturnWhenTheReplicaShutsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		wait(t, "the one voter leads", r.rep.IsLeader)
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if w%2 == 0 {
-						// A barrier on every read, not once a term: a
-						// barrier left unanswered is the window here.
-						r.rep.barrierTerm.Store(0)
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-					r.rep.Linearizable(ctx, 100*time.Millisecond) //nolint:errcheck // only its return matters
-					cancel()
-				}
-			}()
-		}
+		stop := callers(4, func(w int) {
+			if w%2 == 0 {
+				// A barrier on every read, not once a term: a barrier
+				// left unanswered is the window here.
+				r.rep.barrierTerm.Store(0)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			r.rep.Linearizable(ctx, 100*time.Millisecond) //nolint:errcheck // only its return matters
+			cancel()
+		})
 		time.Sleep(50 * time.Millisecond)
 		r.close()
-		close(stop)
+		if !stop() {
+			t.Fatalf("round %d: a read with a 100 ms deadline has not returned 3 s after the replica shut down", round)
+		}
+	}
+}
+
+// callers runs call(w) in a loop on n goroutines (w = 0..n-1) until the
+// returned stop is called; stop reports whether every call in flight
+// returned within 3 s of it.
+func callers(n int, call func(w int)) (stop func() bool) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				call(w)
+			}
+		}()
+	}
+	return func() bool {
+		close(quit)
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
 		select {
 		case <-done:
+			return true
 		case <-time.After(3 * time.Second):
-			t.Fatalf("round %d: a read with a 100 ms deadline has not returned 3 s after the replica shut down", round)
+			return false
 		}
 	}
 }
