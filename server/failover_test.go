@@ -249,9 +249,14 @@ func (mc *multiCluster) holdFollowers(z string, from, to int) {
 	zone.TestHoldFollower.Store(&hold)
 	mc.t.Cleanup(func() { zone.TestHoldFollower.Store(nil) })
 	for _, nd := range mc.nodes[from:to] {
+		// Under the open lock: a follower being opened as the hold is set
+		// (converge checked it before) is closed here or never opened.
+		mu := nd.zones.OpenLock()
+		mu.Lock()
 		if h := nd.zones.Get(z); h != nil {
 			nd.zones.Close(h)
 		}
+		mu.Unlock()
 	}
 }
 

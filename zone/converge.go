@@ -99,7 +99,13 @@ func (s *ReplicaSet) ConvergeFollowers(st fsm.MetaState) error {
 		}
 		if z.Backup == my && z.Name != my && s.Get(z.Name) == nil {
 			s.openMu.Lock()
-			if s.Get(z.Name) == nil {
+			// Again under the lock: a hold set meanwhile (its holder
+			// closes the follower under this lock) keeps it closed.
+			held := false
+			if hold := TestHoldFollower.Load(); hold != nil && (*hold)(s.cfg.NodeID, z.Name) {
+				held = true
+			}
+			if !held && s.Get(z.Name) == nil {
 				if _, err := s.Open(z.Name, layout.GroupDir(s.cfg.DataDir, "zone/"+z.Name), false); err != nil {
 					errs = append(errs, err)
 				} else {
