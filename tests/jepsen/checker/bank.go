@@ -181,6 +181,14 @@ func mergedAccounts(e eras, pays []*write) merged {
 		}
 	}
 	for _, w := range pays {
+		// When the key was first answered paid: a later answer is a
+		// replay of that payment, not a new one.
+		firstPaid := int64(-1)
+		for _, p := range w.attempts {
+			if p.Type() == history.OK && paid(p.Complete.Status) && (firstPaid < 0 || p.Complete.Time < firstPaid) {
+				firstPaid = p.Complete.Time
+			}
+		}
 		for i := range out[w.zone] {
 			s := &out[w.zone][i]
 			for _, p := range w.attempts {
@@ -188,7 +196,9 @@ func mergedAccounts(e eras, pays []*write) merged {
 				switch {
 				case in >= s.start && in <= s.end && (p.Type() == history.Info || (p.Type() == history.OK && paid(p.Complete.Status))):
 					s.users[w.user] = true
-				case in > s.end && p.Type() == history.OK && paid(p.Complete.Status):
+				case in > s.end && p.Type() == history.OK && paid(p.Complete.Status) && firstPaid > s.end:
+					// A new payment after the era (a replay of a key
+					// paid by the era's end takes no new credit).
 					if t, ok := s.nextPay[w.user]; !ok || p.Complete.Time < t {
 						s.nextPay[w.user] = p.Complete.Time
 					}

@@ -384,6 +384,17 @@ var corpusCases = []corpusCase{
 		},
 	},
 	{
+		name:   "valid-over-limit-merged-then-replayed",
+		expect: expectation{Verdict: Valid, Checkers: []string{"bank", "set"}, About: "an account merged back over its limit is sent an old key again after the reconciliation: the replay takes no new credit"},
+		build: func() []history.Op {
+			h := &hb{zone: "A"}
+			h.put(0, 1, 100).pay(0, 1, "a", 60, 5)
+			h.failover(1, "A", func(h *hb) { h.pay(1, 1, "s", 60, 3) }, &history.ReconcileReport{Shards: 33, Merged: 1})
+			h.payInvoke(0, 1, "a", 60).payDone(0, 1, "a", 60, history.OK, "posted", false, 5)
+			return h.final("n1", 1, 40, mkAcct(100, 120, 0, 120, 0), pmt("a", 60, "posted", 5), pmt("s", 60, "posted", 25)).ops
+		},
+	},
+	{
 		name:   "valid-sched",
 		expect: expectation{Verdict: Valid, Checkers: []string{"sched"}, About: "statements, reminders and auto-debits of what each user owed"},
 		build:  schedCase(nil),
