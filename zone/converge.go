@@ -88,24 +88,26 @@ func (c *Converger) lifecycle(st fsm.MetaState) error {
 // async follower of a zone.
 var TestHoldFollower atomic.Pointer[func(node, zone string) bool]
 
+// held reports whether TestHoldFollower keeps this node's follower of zone z closed.
+func (s *ReplicaSet) held(z string) bool {
+	hold := TestHoldFollower.Load()
+	return hold != nil && (*hold)(s.cfg.NodeID, z)
+}
+
 // ConvergeFollowers opens the async followers of the zones this node's
 // zone backs up that it does not host yet.
 func (s *ReplicaSet) ConvergeFollowers(st fsm.MetaState) error {
 	my := s.cfg.Zone
 	var errs []error
 	for _, z := range st.Zones {
-		if hold := TestHoldFollower.Load(); hold != nil && (*hold)(s.cfg.NodeID, z.Name) {
+		if s.held(z.Name) {
 			continue
 		}
 		if z.Backup == my && z.Name != my && s.Get(z.Name) == nil {
 			s.openMu.Lock()
 			// Again under the lock: a hold set meanwhile (its holder
 			// closes the follower under this lock) keeps it closed.
-			held := false
-			if hold := TestHoldFollower.Load(); hold != nil && (*hold)(s.cfg.NodeID, z.Name) {
-				held = true
-			}
-			if !held && s.Get(z.Name) == nil {
+			if !s.held(z.Name) && s.Get(z.Name) == nil {
 				if _, err := s.Open(z.Name, layout.GroupDir(s.cfg.DataDir, "zone/"+z.Name), false); err != nil {
 					errs = append(errs, err)
 				} else {
