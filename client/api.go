@@ -30,7 +30,9 @@ func (c *Client) GetAccount(ctx context.Context, user uint64, opts ...ReadOption
 
 // Pay makes a payment on credit. Replayed reports whether the key had been
 // accepted before (this is the original payment). A declined key stays
-// declined: it returns ErrInsufficientCredit on every retry.
+// declined: it returns ErrInsufficientCredit on every retry. With
+// WithCoalescing, concurrent calls may share a request; each still gets
+// its own answer.
 func (c *Client) Pay(ctx context.Context, user uint64, req PayRequest) (*Payment, error) {
 	p, _, err := c.PayReplayed(ctx, user, req)
 	return p, err
@@ -40,7 +42,7 @@ func (c *Client) Pay(ctx context.Context, user uint64, req PayRequest) (*Payment
 // original result of an earlier request with the same key.
 func (c *Client) PayReplayed(ctx context.Context, user uint64, req PayRequest) (*Payment, bool, error) {
 	var out Payment
-	status, err := c.do(ctx, call{user: &user, method: http.MethodPost, path: userPath(user, "/payments"), body: req, out: &out, write: true})
+	status, err := c.do(ctx, call{user: &user, method: http.MethodPost, path: userPath(user, "/payments"), body: req, out: &out, write: true, pay: &req})
 	if err != nil {
 		return nil, false, err
 	}

@@ -47,6 +47,8 @@ type Client struct {
 	// a fetch was last tried, so a cluster without one is not asked often.
 	routes   *RouteTable
 	routesAt time.Time
+	// co, if set, lets concurrent payments share requests (WithCoalescing).
+	co *coalescer
 	// direct counts requests sent straight to the owner's known leader.
 	direct, routed atomic.Int64
 }
@@ -303,15 +305,27 @@ type call struct {
 	// is retried only when it was not applied, and an unknown outcome is
 	// returned to the caller, since sending it again could apply it twice.
 	noKey bool
+	// pay is set for a payment (Pay), whose first attempt may share a
+	// request with others' (WithCoalescing).
+	pay *PayRequest
+}
+
+// jsonBody encodes a request's body; nil for none.
+func jsonBody(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("rzone client: encode request: %w", err)
+	}
+	return body, nil
 }
 
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
-	var body []byte
-	if cl.body != nil {
-		var err error
-		if body, err = json.Marshal(cl.body); err != nil {
-			return 0, fmt.Errorf("rzone client: encode request: %w", err)
-		}
+	body, err := jsonBody(cl.body)
+	if err != nil {
+		return 0, err
 	}
 	if cl.read.stale {
 		if cl.query == nil {
@@ -349,7 +363,13 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if node == "" {
 			node = c.target(&cl, attempt)
 		}
-		status, err := c.once(ctx, node, cl, body)
+		var status int
+		var err error
+		if attempt == 0 && cl.pay != nil && c.co != nil {
+			status, err = c.coalescedPay(ctx, node, cl, body, *cl.user, *cl.pay)
+		} else {
+			status, err = c.once(ctx, node, cl, body)
+		}
 		if err == nil {
 			return status, nil
 		}

@@ -21,6 +21,10 @@
 //	case client.IsRetryable(err): // still unknown after the retries: retry later, same key
 //	}
 //
+// A program paying from many goroutines at once can let their payments
+// share requests (client.WithCoalescing): each call still gets its own
+// answer, as if sent alone, and the node settles many in one log entry.
+//
 // Reads are linearizable unless client.Stale() is passed, which lets any node
 // answer from its replica. Amounts are int64 minor units (cents).
 //

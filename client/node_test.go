@@ -3,10 +3,14 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +118,122 @@ func TestClientAgainstANode(t *testing.T) {
 	}
 	if bill, err = c.GetBill(ctx, 42, p.Cycle); err != nil || bill.Outstanding != 0 || bill.Status != client.BillPaid {
 		t.Fatalf("bill after the repayment: %+v %v", bill, err)
+	}
+}
+
+// countingTransport counts the requests sent by path.
+type countingTransport struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	p := r.URL.Path
+	if strings.HasSuffix(p, "/payments") {
+		p = "single"
+	}
+	t.paths[p]++
+	t.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestCoalescedPaymentsAgainstANode runs concurrent payments through a
+// coalescing client against a real node: fewer requests than payments,
+// and each call's answer and the accounts' money exactly as if each had
+// gone alone: every new key accepted once, every key sent again replayed
+// with the original payment, a payment over the limit declined, and each
+// account's used and pending the sum of its accepted payments.
+func TestCoalescedPaymentsAgainstANode(t *testing.T) {
+	addr := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ct := &countingTransport{paths: map[string]int{}}
+	c, err := client.New([]string{addr}, client.WithRouting(false), client.WithCoalescing(2),
+		client.WithHTTPClient(&http.Client{Transport: ct}), client.WithBackoff(20*time.Millisecond, 300*time.Millisecond), client.WithMaxRetries(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const users, callers, each = 4, 32, 20
+	for u := uint64(1); u <= users; u++ {
+		if _, err := c.PutAccount(ctx, u, 1_000_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type answer struct {
+		p        *client.Payment
+		replayed bool
+	}
+	var mu sync.Mutex
+	first := map[string]answer{}
+	var declined atomic.Int32
+	var wg sync.WaitGroup
+	for w := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				j := i
+				if i%5 == 4 {
+					j = i - 1 // the previous payment again: a replay
+				}
+				u := uint64(1 + (w+j)%users)
+				key := fmt.Sprintf("w%d-%d", w, j)
+				amount := int64(100 + w)
+				if i == 7 {
+					p, err := c.Pay(ctx, u, client.PayRequest{Key: key + "-big", Amount: 2_000_000, Merchant: "m"})
+					if !errors.Is(err, client.ErrInsufficientCredit) {
+						t.Errorf("over the limit: %+v %v, want insufficient credit", p, err)
+					}
+					declined.Add(1)
+					continue
+				}
+				p, replayed, err := c.PayReplayed(ctx, u, client.PayRequest{Key: key, Amount: amount, Merchant: "m"})
+				if err != nil {
+					t.Errorf("pay %s: %v", key, err)
+					return
+				}
+				if p.Key != key || p.User != u || p.Amount != amount {
+					t.Errorf("pay %s for %d: got %+v", key, u, p)
+				}
+				mu.Lock()
+				if a, ok := first[key]; ok {
+					if !replayed || p.Index != a.p.Index {
+						t.Errorf("%s again: replayed=%v index %d, want the original (index %d)", key, replayed, p.Index, a.p.Index)
+					}
+				} else {
+					if replayed {
+						t.Errorf("%s the first time: replayed", key)
+					}
+					first[key] = answer{p, replayed}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	sum := map[uint64]int64{}
+	for _, a := range first {
+		sum[a.p.User] += a.p.Amount
+	}
+	for u := uint64(1); u <= users; u++ {
+		a, err := c.GetAccount(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Used+a.Pending != sum[u] {
+			t.Errorf("account %d: used %d + pending %d, want the accepted payments' %d", u, a.Used, a.Pending, sum[u])
+		}
+	}
+	ct.mu.Lock()
+	singles, batches := ct.paths["single"], ct.paths["/v1/payments/batch"]
+	ct.mu.Unlock()
+	payments := callers * each
+	t.Logf("%d payments (%d declined) in %d single requests and %d coalesced ones", payments, declined.Load(), singles, batches)
+	if batches == 0 || singles+batches >= payments {
+		t.Fatalf("%d payments went in %d single requests and %d coalesced: none shared", payments, singles, batches)
 	}
 }

@@ -23,6 +23,7 @@ func newBenchPayCmd() *cobra.Command {
 		dur      time.Duration
 		batch    int
 		conns    int
+		coalesce int
 		skipSeed bool
 		token    string
 		ca       string
@@ -45,6 +46,13 @@ Prints progress every second and then ops/s and latency percentiles.`,
 			if conns > 0 {
 				opts = append(opts, client.WithMaxConnsPerNode(conns))
 			}
+			if coalesce < 0 {
+				return usage(fmt.Errorf("--coalesce %d: want 0 (off) or more", coalesce))
+			}
+			if coalesce > 0 && batch > 1 {
+				return usage(fmt.Errorf("--coalesce with --batch %d: coalescing shares single payments' requests; a batch is one already", batch))
+			}
+			opts = append(opts, client.WithCoalescing(coalesce))
 			c, err := client.New(strings.Split(addrs, ","), opts...)
 			if err != nil {
 				return err
@@ -69,6 +77,7 @@ Prints progress every second and then ops/s and latency percentiles.`,
 	f.DurationVar(&dur, "time", 10*time.Second, "how long to run")
 	f.IntVar(&batch, "batch", 1, "payments per request (1: one request each; more: POST /v1/payments/batch)")
 	f.IntVar(&conns, "conns", 0, "HTTP connections per node the workers share (0: the client's default, 512)")
+	f.IntVar(&coalesce, "coalesce", 0, "let concurrent single payments share requests, at most this many in flight to a node (client.WithCoalescing; 0: off, one request each)")
 	f.BoolVar(&skipSeed, "skip-seed", false, "the --accounts accounts exist from an earlier run (with millions, seeding takes minutes)")
 	return cmd
 }
