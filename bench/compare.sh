@@ -17,7 +17,10 @@
 # folder; default a new one under /tmp, removed at the end unless KEEP=1),
 # BIG (accounts for the size step, e.g. 10000000; empty skips it: seeding
 # ten million accounts takes about two minutes here), ALTERNATE (with
-# BEFORE: rounds of the alternated step; empty skips it).
+# BEFORE: rounds of the alternated step; empty skips it), COALESCE (lanes
+# of a second run at each count above 1 with `bench pay --coalesce`, the
+# client letting concurrent payments share requests; default 4, empty
+# skips it).
 #
 # The size step runs two fresh clusters of this tree side by side, one with
 # ACCOUNTS accounts and one with BIG, and alternates 64-client single-payment
@@ -36,6 +39,7 @@ export PATH="/usr/local/go/bin:$PATH"
 DUR=${DUR:-15s}
 CLIENTS=${CLIENTS:-"1 64 1000"}
 BATCH_CLIENTS=${BATCH_CLIENTS-64}
+COALESCE=${COALESCE-4}
 ACCOUNTS=${ACCOUNTS:-10000}
 ETCD_VERSION=v3.6.5
 W=${BENCH_DIR:-$(mktemp -d /tmp/rzone-compare.XXXXXX)}
@@ -106,7 +110,7 @@ stop_all
 # --- rzone ------------------------------------------------------------------
 ADDRS=127.0.0.1:27071,127.0.0.1:27072,127.0.0.1:27073
 bench() { "$W/bin/rzone" bench pay --addr "$ADDRS" --accounts "$ACCOUNTS" --time "$DUR" "$@"; }
-declare -A R_OPS R_P50 R_P99 B_OPS B_P50 B_P99
+declare -A R_OPS R_P50 R_P99 B_OPS B_P50 B_P99 R_COPS R_CP50 R_CP99 B_COPS B_CP50 B_CP99
 
 # run_rzone BIN PREFIX: start 3 nodes of one standalone zone from server
 # binary BIN, run the steps with this tree's bench client, record the
@@ -138,6 +142,14 @@ run_rzone() {
     say "  $MEM"
     read -r _ _ _ ops p50 p99 _ <<<"$row"
     eval "${pre}_OPS[$c]=${ops%.*}; ${pre}_P50[$c]=$p50; ${pre}_P99[$c]=$p99"
+    if [ -n "$COALESCE" ] && [ "$c" -gt 1 ]; then
+      say "$label: $c clients for $DUR, coalescing (--coalesce $COALESCE)"
+      out=$(bench --clients "$c" --conns "$c" --coalesce "$COALESCE" 2>>"$W/progress.log")
+      row=$(grep -A1 '^clients' <<<"$out" | tail -1)
+      say "  $row"
+      read -r _ _ _ ops p50 p99 _ <<<"$row"
+      eval "${pre}_COPS[$c]=${ops%.*}; ${pre}_CP50[$c]=$p50; ${pre}_CP99[$c]=$p99"
+    fi
   done
   if [ -n "$BATCH_CLIENTS" ]; then
     say "$label: $BATCH_CLIENTS clients x batch 100 for $DUR"
@@ -280,6 +292,10 @@ else
   echo "|---|---|---|---|---|---|"
   for c in $CLIENTS; do
     echo "| $c | ${E_OPS[$c]}/s | ${R_OPS[$c]}/s | $(ratio "${R_OPS[$c]}" "${E_OPS[$c]}") | ${E_P50[$c]} / ${R_P50[$c]} | ${E_P99[$c]} / ${R_P99[$c]} |"
+  done
+  for c in $CLIENTS; do
+    [ -n "${R_COPS[$c]:-}" ] || continue
+    echo "| $c, coalescing | ${E_OPS[$c]}/s | ${R_COPS[$c]}/s | $(ratio "${R_COPS[$c]}" "${E_OPS[$c]}") | ${E_P50[$c]} / ${R_CP50[$c]} | ${E_P99[$c]} / ${R_CP99[$c]} |"
   done
   if [ -n "${R_BROW:-}" ]; then
     read -r bc _ _ bops bp50 bp99 _ <<<"$R_BROW"
