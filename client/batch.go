@@ -154,7 +154,7 @@ func sendBatch[T any](c *Client, ctx context.Context, path string, items []T, us
 					Results []BatchResult `json:"results"`
 				}
 				u := users[g[0]]
-				_, err := c.do(ctx, call{method: http.MethodPost, path: path, body: wrap(share), out: &out, write: true, user: &u})
+				_, err := c.do(ctx, call{method: http.MethodPost, path: path, body: wrap(share), out: &out, write: true, user: &u, shared: true})
 				mu.Lock()
 				defer mu.Unlock()
 				if err == nil && len(out.Results) != len(g) {

@@ -299,6 +299,10 @@ type call struct {
 	user *uint64
 	// admin calls go to any node.
 	admin bool
+	// shared marks a batch: its users may be of several zones, and the
+	// node that answers forwards the shares it does not lead, so its
+	// answer says nothing of who leads.
+	shared bool
 	// timeout, if set, replaces the client's per-attempt timeout.
 	timeout time.Duration
 	// noKey marks a write without an idempotency key (a config set): it
@@ -429,12 +433,16 @@ func unknownAfter(last error) error {
 	return e
 }
 
-func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (int, error) {
-	timeout := c.timeout
+// attemptTimeout is how long one attempt of cl may take.
+func (c *Client) attemptTimeout(cl call) time.Duration {
 	if cl.timeout > 0 {
-		timeout = cl.timeout
+		return cl.timeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return c.timeout
+}
+
+func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout(cl))
 	defer cancel()
 	scheme := "http://"
 	if c.tls != nil {
@@ -498,7 +506,7 @@ func (c *Client) once(ctx context.Context, node string, cl call, body []byte) (i
 	}
 	if l := resp.Header.Get("X-Rzone-Leader"); l != "" {
 		c.setLeader(&cl, l)
-	} else if !cl.read.stale && cl.read.node == "" && !cl.admin {
+	} else if !cl.read.stale && cl.read.node == "" && !cl.admin && !cl.shared {
 		c.setLeader(&cl, node) // it answered a leader-only request itself
 	}
 	if cl.out != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // MaxCoalesce is the most payments one coalesced request carries
@@ -91,20 +92,24 @@ func (c *Client) coalescedPay(ctx context.Context, node string, cl call, body []
 		c.release(node, l)
 		return status, err
 	}
+	// Every request is in flight, so the lane's own go on to the waiting
+	// calls (release, drain): wait to be taken into one.
 	w := &waiter{user: user, req: req, out: cl.out.(*Payment), done: make(chan struct{})}
 	l.waiting = append(l.waiting, w)
-	start := l.busy < c.co.lanes
-	if start {
-		l.busy++
-	}
 	l.mu.Unlock()
-	if start {
-		go c.drain(node, l)
-	}
+	// The attempt is bounded as one sent alone is (WithTimeout), the wait
+	// for a request included, so a node that stopped answering sends the
+	// call's retry elsewhere as soon.
+	timer := time.NewTimer(c.attemptTimeout(cl))
+	defer timer.Stop()
+	var ended string
 	select {
 	case <-w.done:
 		return w.status, w.err
 	case <-ctx.Done():
+		ended = "the call's context ended: " + ctx.Err().Error()
+	case <-timer.C:
+		ended = "the attempt timed out"
 	}
 	l.mu.Lock()
 	sent := w.sent
@@ -119,14 +124,14 @@ func (c *Client) coalescedPay(ctx context.Context, node string, cl call, body []
 	l.mu.Unlock()
 	if !sent {
 		// Never sent: not applied, as a request that got no connection.
-		return 0, &Error{Code: CodeUnavailable, Message: "not sent: " + ctx.Err().Error(), Node: node, waited: true}
+		return 0, &Error{Code: CodeUnavailable, Message: "not sent: " + ended + " waiting for a request to " + node, Node: node, waited: true}
 	}
 	select {
-	case <-w.done: // answered as the context ended: the answer stands
+	case <-w.done: // answered as the wait ended: the answer stands
 		return w.status, w.err
 	default:
 	}
-	return 0, &Error{Code: CodeUnknownOutcome, Message: "the call's context ended with its request in flight: " + ctx.Err().Error(), Node: node}
+	return 0, &Error{Code: CodeUnknownOutcome, Message: ended + " with its request in flight", Node: node}
 }
 
 // release ends one of l's requests: if calls wait, the lane's request
@@ -192,7 +197,7 @@ func (c *Client) sendCoalesced(node string, batch []*waiter) {
 	u := items[0].User
 	cl := call{user: &u, method: http.MethodPost, path: "/v1/payments/batch", body: struct {
 		Payments []BatchPayment `json:"payments"`
-	}{items}, out: &out, write: true}
+	}{items}, out: &out, write: true, shared: true}
 	body, err := jsonBody(cl.body)
 	status := 0
 	if err == nil {

@@ -23,6 +23,8 @@ type fakePayNode struct {
 	t      *testing.T
 	answer func(key string, batched bool) *api.Error
 	cut    atomic.Bool // cut the next batch's connection after reading it
+	// mangle, if set, changes each batch's reply before it is sent.
+	mangle func(out *api.BatchResponse)
 
 	mu      sync.Mutex
 	gate    chan struct{}
@@ -91,6 +93,9 @@ func (f *fakePayNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out api.BatchResponse
 	for i := range keys {
 		out.Results = append(out.Results, result(i))
+	}
+	if f.mangle != nil {
+		f.mangle(&out)
 	}
 	json.NewEncoder(w).Encode(out)
 }
@@ -215,8 +220,8 @@ func TestCoalescedPaymentsShareARequest(t *testing.T) {
 		}
 	}
 	var e *Error
-	if o := got["declined"]; !errors.Is(o.err, ErrInsufficientCredit) || !errors.As(o.err, &e) || e.Status != 422 || o.p != nil {
-		t.Errorf("declined: %+v %v, want the decline with status 422", o.p, o.err)
+	if o := got["declined"]; !errors.Is(o.err, ErrInsufficientCredit) || !errors.As(o.err, &e) || e.Status != 422 || e.Node == "" || o.p != nil {
+		t.Errorf("declined: %+v %v, want the decline with status 422 from the node", o.p, o.err)
 	}
 	if o := got["conflict"]; !errors.Is(o.err, ErrIdempotencyConflict) {
 		t.Errorf("conflict: %v, want an idempotency conflict", o.err)
@@ -329,5 +334,154 @@ func TestCoalescingOffOrAloneSendsSingles(t *testing.T) {
 			t.Errorf("lanes %d, one caller: %d singles and %d batches, want 5 and 0", lanes, len(singles), len(batches))
 		}
 		hs.Close()
+	}
+}
+
+// TestCoalescedRequestsAreCapped: more calls waiting than one request
+// carries go in several, none above MaxCoalesce (a batch above the node's
+// limit would be refused as a whole).
+func TestCoalescedRequestsAreCapped(t *testing.T) {
+	f, c, release := startCoalescing(t, func(string, bool) *api.Error { return nil })
+	f.arrived = make(chan string, 1000)
+	first := payAsync(context.Background(), c, "first")
+	<-f.arrived
+	const n = MaxCoalesce + 44
+	var outs []<-chan payOutcome
+	for i := range n {
+		outs = append(outs, payAsync(context.Background(), c, fmt.Sprint("k", i)))
+	}
+	waitQueued(t, c, n)
+	release()
+	<-first
+	for i, ch := range outs {
+		if o := <-ch; o.err != nil || o.p.Key != fmt.Sprint("k", i) {
+			t.Fatalf("call %d: %+v %v", i, o.p, o.err)
+		}
+	}
+	_, batches := f.sent()
+	total := 0
+	for _, b := range batches {
+		if len(b) > MaxCoalesce {
+			t.Errorf("a coalesced request of %d payments, want at most %d", len(b), MaxCoalesce)
+		}
+		total += len(b)
+	}
+	if total != n || len(batches) != 2 {
+		t.Errorf("%d payments in %d coalesced requests, want %d in 2", total, len(batches), n)
+	}
+}
+
+// TestCoalescedReplyThatSaysTooLittleIsUnknown: a shared request answered
+// with fewer results than payments, or a success without its payment, was
+// taken but does not say which payment got what: each call ends unknown.
+func TestCoalescedReplyThatSaysTooLittleIsUnknown(t *testing.T) {
+	for name, mangle := range map[string]func(*api.BatchResponse){
+		"a result short": func(out *api.BatchResponse) { out.Results = out.Results[1:] },
+		"no payment in a 201": func(out *api.BatchResponse) {
+			for i := range out.Results {
+				if out.Results[i].Payment.Key == "b" {
+					out.Results[i].Payment = nil
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, c, release := startCoalescing(t, func(string, bool) *api.Error { return nil }, WithMaxRetries(0))
+			f.mangle = mangle
+			first := payAsync(context.Background(), c, "first")
+			<-f.arrived
+			a, b := payAsync(context.Background(), c, "a"), payAsync(context.Background(), c, "b")
+			waitQueued(t, c, 2)
+			release()
+			<-first
+			oa, ob := <-a, <-b
+			if name == "a result short" && !errors.Is(oa.err, ErrUnknownOutcome) {
+				t.Errorf("a: %+v %v, want unknown outcome", oa.p, oa.err)
+			}
+			if !errors.Is(ob.err, ErrUnknownOutcome) {
+				t.Errorf("b: %+v %v, want unknown outcome", ob.p, ob.err)
+			}
+		})
+	}
+}
+
+// TestCoalescedWaitIsBoundedByTheAttemptTimeout: a call waiting behind
+// requests that do not come back ends within one attempt's timeout, as a
+// call sent alone would, not after the requests ahead of it time out one
+// by one; one that was never sent says so, and the node never sees it.
+func TestCoalescedWaitIsBoundedByTheAttemptTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	f, c, _ := startCoalescing(t, func(string, bool) *api.Error { return nil }, WithMaxRetries(0), WithTimeout(timeout))
+	f.arrived = make(chan string, 1000)
+	first := payAsync(context.Background(), c, "first")
+	<-f.arrived
+	const n = MaxCoalesce + 44
+	type timed struct {
+		payOutcome
+		key  string
+		took time.Duration
+	}
+	outs := make(chan timed, n)
+	for i := range n {
+		go func() {
+			start := time.Now()
+			p, replayed, err := c.PayReplayed(context.Background(), 7, PayRequest{Key: fmt.Sprint("k", i), Amount: 5, Merchant: "m"})
+			outs <- timed{payOutcome{p, replayed, err}, fmt.Sprint("k", i), time.Since(start)}
+		}()
+	}
+	notSent := map[string]bool{}
+	for range n {
+		o := <-outs
+		if o.took > 2*timeout+200*time.Millisecond {
+			t.Errorf("a call ended after %v, want about one attempt's timeout (%v)", o.took.Round(time.Millisecond), timeout)
+		}
+		var e *Error
+		switch {
+		case errors.Is(o.err, ErrUnknownOutcome):
+		case errors.As(o.err, &e) && e.Code == CodeUnavailable && strings.Contains(e.Message, "not sent"):
+			notSent[o.key] = true
+		default:
+			t.Errorf("a call behind requests that never come back: %+v %v, want unknown or not sent", o.p, o.err)
+		}
+	}
+	<-first
+	singles, batches := f.sent()
+	for _, b := range append(batches, singles) {
+		for _, k := range b {
+			if notSent[k] {
+				t.Errorf("call %s said not sent, and the node got it", k)
+			}
+		}
+	}
+	t.Logf("%d of %d calls not sent", len(notSent), n)
+}
+
+// TestSharedRequestsLearnNoLeader: a coalesced request (as PayBatch's,
+// which is marked shared the same way) is answered by whichever node took
+// it, forwarding the shares it does not lead: its success does not make
+// that node the leader the client sends the next calls to, as a single
+// request's does.
+func TestSharedRequestsLearnNoLeader(t *testing.T) {
+	f := &fakePayNode{t: t, answer: func(string, bool) *api.Error { return nil }}
+	hs := httptest.NewServer(f)
+	defer hs.Close()
+	node := strings.TrimPrefix(hs.URL, "http://")
+	c, err := New([]string{node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const known = "127.0.0.1:7"
+	c.setLeader(nil, known)
+	items := []*waiter{{user: 7, req: PayRequest{Key: "a", Amount: 5, Merchant: "m"}, out: new(Payment), done: make(chan struct{})},
+		{user: 8, req: PayRequest{Key: "b", Amount: 5, Merchant: "m"}, out: new(Payment), done: make(chan struct{})}}
+	c.sendCoalesced(node, items)
+	if items[0].err != nil || items[1].err != nil {
+		t.Fatalf("coalesced: %v, %v", items[0].err, items[1].err)
+	}
+	c.mu.Lock()
+	leader := c.leader
+	c.mu.Unlock()
+	if leader != known {
+		t.Fatalf("after batches answered by %s the client's leader is %q, want it left at %q", node, leader, known)
 	}
 }
