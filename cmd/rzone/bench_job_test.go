@@ -52,6 +52,25 @@ func TestBenchPay(t *testing.T) {
 	if !strings.Contains(text, "booking: kept up") && !strings.Contains(text, "caught up") {
 		t.Fatalf("booking did not catch up after a 2 s load")
 	}
+
+	// Single payments of many workers sharing requests, over the dev
+	// cluster's zones: none fails.
+	out, err = exec.Command(bin, "bench", "pay", "--addr", api, "--accounts", "200", "--skip-seed", "--clients", "32", "--coalesce", "2", "--time", "2s").CombinedOutput()
+	t.Logf("rzone bench pay --coalesce 2:\n%s", out)
+	if err != nil {
+		t.Fatalf("bench pay --coalesce: %v", err)
+	}
+	lines := strings.Split(string(out), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "clients ") && i+1 < len(lines) {
+			row := strings.Fields(lines[i+1])
+			if len(row) < 9 || row[0] != "32" || row[2] == "0" || row[8] != "0" {
+				t.Fatalf("result row %q: want 32 clients, payments made and none failed", lines[i+1])
+			}
+			return
+		}
+	}
+	t.Fatal("no result row")
 }
 
 func TestMetricSamples(t *testing.T) {
