@@ -142,7 +142,7 @@ func zoneBatch[T any](m *Member, ctx context.Context, k BatchKind[T], z string, 
 		}
 		out, err := m.postBatch(ctx, addr, k.path, k.wrap(share), len(share), hops+1)
 		if err != nil {
-			fail(api.Errorf(api.CodeUnknownOutcome, "forwarded batch to %s: %v; retry (a batch is idempotent item by item)", addr, err))
+			fail(forwardError(addr, err))
 			return
 		}
 		for j, i := range idx {
@@ -168,10 +168,26 @@ func zoneBatch[T any](m *Member, ctx context.Context, k BatchKind[T], z string, 
 	}
 }
 
-// postBatch forwards a batch of count items to another node.
+// forwardError is each item's error when a zone's share could not be
+// forwarded to addr: unavailable when it provably never got there (a
+// refused connection), the other node's own refusal of the whole share as
+// it gave it, else unknown (it may have been applied).
+func forwardError(addr string, err error) *api.Error {
+	var ae *api.Error
+	switch {
+	case errors.Is(err, peer.ErrNotApplied):
+		return api.Errorf(api.CodeUnavailable, "batch not forwarded to %s: %v; retry", addr, err)
+	case errors.As(err, &ae):
+		return ae
+	}
+	return api.Errorf(api.CodeUnknownOutcome, "forwarded batch to %s: %v; retry (a batch is idempotent item by item)", addr, err)
+}
+
+// postBatch forwards a batch of count items to another node, waiting as
+// long as a single request forwarded (Config.ForwardTimeout).
 func (m *Member) postBatch(ctx context.Context, addr, path string, req any, count, hops int) (*api.BatchResponse, error) {
 	var out api.BatchResponse
-	if err := m.cfg.Peer.PostJSON(ctx, addr, path, req, &out, peer.Hops(hops), peer.Timeout(0)); err != nil {
+	if err := m.cfg.Peer.PostJSON(ctx, addr, path, req, &out, peer.Hops(hops), peer.Timeout(m.cfg.ForwardTimeout)); err != nil {
 		return nil, err
 	}
 	if len(out.Results) != count {

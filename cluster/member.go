@@ -56,6 +56,10 @@ type Config struct {
 	Clustered bool
 	// LeaderWait bounds the wait for a zone's leader to be known.
 	LeaderWait time.Duration
+	// ForwardTimeout bounds a batch's share forwarded to its zone's
+	// leader, as a single request forwarded is bounded; 0: only by the
+	// request's own context.
+	ForwardTimeout time.Duration
 	// HeartbeatTimeout is the node's Raft heartbeat timeout: a standalone
 	// follower that has not heard from its leader for twice as long is
 	// not ready.

@@ -163,7 +163,7 @@ func (c clusterHost) BootstrapZone(voters []raft.Server) error {
 // newMember makes the node's cluster membership.
 func (n *Node) newMember() *cluster.Member {
 	return cluster.New(clusterHost{n}, cluster.Config{NodeID: n.cfg.NodeID, HTTPAddr: n.cfg.httpAdvertise(), RaftAddr: n.cfg.raftAdvertise(), Zone: n.cfg.Zone, ApplyTimeout: n.cfg.ApplyTimeout, Peer: n.peer,
-		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: cluster.APIError,
+		Clustered: n.clustered, LeaderWait: n.cfg.LeaderWait, ForwardTimeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait, HeartbeatTimeout: n.cfg.HeartbeatTimeout, Stop: n.stop, APIError: cluster.APIError,
 		Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }, Logger: n.log})
 }
 

@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rzonedb/rzone/fsm"
+	"github.com/rzonedb/rzone/internal/api"
+	"github.com/rzonedb/rzone/internal/peer"
+)
+
+// TestBatchShareForwardFailures: a zone's share of a batch that this node
+// forwards to the zone's leader takes, for each item, what the forward
+// says of it: unavailable when it provably never got there (nothing
+// listens), the leader's own refusal of the whole share as the leader gave
+// it, unknown when it may have been applied (the reply lost, or none within
+// the forward's bound, as long as a single request forwarded waits).
+func TestBatchShareForwardFailures(t *testing.T) {
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}()
+	serve := func(h http.HandlerFunc) string {
+		hs := httptest.NewServer(h)
+		t.Cleanup(hs.Close)
+		return strings.TrimPrefix(hs.URL, "http://")
+	}
+	release := make(chan struct{})
+	defer close(release)
+	cases := []struct {
+		name string
+		addr string
+		want api.Code
+	}{
+		{"nothing listens", closed, api.CodeUnavailable},
+		{"the leader refuses the share", serve(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(api.ErrorBody{Error: api.Errorf(api.CodeLeaseExpired, "lease expired")})
+		}), api.CodeLeaseExpired},
+		{"the reply is lost", serve(func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}), api.CodeUnknownOutcome},
+		{"no reply in time", serve(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}), api.CodeUnknownOutcome},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := fsm.NewMeta(nil)
+			m := New(fakeHost{meta: meta}, Config{NodeID: "a1", Zone: "A", Clustered: true, LeaderWait: 10 * time.Millisecond,
+				ForwardTimeout: 300 * time.Millisecond, Peer: peer.NewClient(nil), Stop: make(chan struct{})})
+			var idx uint64
+			metaApply(t, meta, &idx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: []fsm.ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "A"}}})
+			metaApply(t, meta, &idx, fsm.MetaCmd{Type: fsm.MetaSetNodeAddr, Node: &fsm.NodeInfo{ID: "b1", Zone: "B", RaftAddr: "127.0.0.1:9", HTTPAddr: tc.addr}})
+			var user uint64
+			for user = 1; ; user++ {
+				if z, _, _ := m.Route(user); z == "B" {
+					break
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			res := ApplyBatch(m, ctx, PayBatch, []api.BatchPayment{{User: user, Key: "k1", Amount: 5, Merchant: "m"}, {User: user, Key: "k2", Amount: 5, Merchant: "m"}}, 0)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Fatalf("the forward took %v, want it bounded", took)
+			}
+			for i, r := range res {
+				if r.Error == nil || r.Error.Code != tc.want || r.Status != tc.want.HTTPStatus() {
+					t.Fatalf("item %d: %+v, want %s", i, r, tc.want)
+				}
+			}
+		})
+	}
+}
