@@ -70,7 +70,7 @@ func TestKillEveryNodeKeepsAcknowledgedPayments(t *testing.T) {
 			for i := 0; time.Now().Before(stop) && i < 100_000; i++ {
 				u := users[rng.IntN(len(users))]
 				req := client.PayRequest{Key: fmt.Sprintf("ka-%d-%d", p, i), Amount: 1 + rng.Int64N(1000), Merchant: "kill-all"}
-				if payWithRetries(ctx, cl, rec, p, u, req) {
+				if ok, _ := payWithRetries(ctx, cl, rec, p, u, req, false); ok {
 					acked.Add(1)
 					if !killed.Load() {
 						beforeKill.Add(1)

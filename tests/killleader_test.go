@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,10 +42,22 @@ func testSeed(t *testing.T) int64 {
 // with the index it was acknowledged at, and that money adds up
 // (used + pending == accepted − repaid, accepted == the sum of the listed
 // payments).
+//
+// The coalescing variant pays through one client shared by twice as many
+// payers, letting their payments share requests (client.WithCoalescing),
+// and gives up a key at its first "not applied" answer rather than sending
+// it again: every such key must be missing from every replica at the end
+// (a call told its payment was not sent must not have been charged), and
+// every other answer is checked as above.
 func TestKillLeaderLosesNoPayment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
+	t.Run("alone", func(t *testing.T) { killLeaderUnderLoad(t, false) })
+	t.Run("coalescing", func(t *testing.T) { killLeaderUnderLoad(t, true) })
+}
+
+func killLeaderUnderLoad(t *testing.T, coalesce bool) {
 	seed := testSeed(t)
 	c := cluster.Require(t, cluster.Config{RequestTimeout: 3 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -69,10 +82,22 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 	var acked, afterKill atomic.Int64
 	var killedAt atomic.Int64 // history time of the kill, 0 before
 	var wg sync.WaitGroup
-	for p := 0; p < payers; p++ {
-		cl, err := c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(0))
-		if err != nil {
+	n := payers
+	var shared *client.Client
+	if coalesce {
+		n = 2 * payers
+		if shared, err = c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(0), client.WithCoalescing(1)); err != nil {
 			t.Fatal(err)
+		}
+	}
+	var notAppliedMu sync.Mutex
+	notApplied := map[string]bool{} // keys given up at "not applied"
+	for p := 0; p < n; p++ {
+		cl := shared
+		if cl == nil {
+			if cl, err = c.Client(client.WithTimeout(3*time.Second), client.WithMaxRetries(0)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(p)))
 		wg.Add(1)
@@ -81,7 +106,13 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 			for i := 0; time.Now().Before(stop) && i < 100_000; i++ {
 				u := users[rng.IntN(len(users))]
 				req := client.PayRequest{Key: fmt.Sprintf("kl-%d-%d", p, i), Amount: 1 + rng.Int64N(1000), Merchant: "kill-test"}
-				if payWithRetries(ctx, cl, rec, p, u, req) {
+				ok, gaveUp := payWithRetries(ctx, cl, rec, p, u, req, coalesce)
+				if gaveUp {
+					notAppliedMu.Lock()
+					notApplied[req.Key] = true
+					notAppliedMu.Unlock()
+				}
+				if ok {
 					acked.Add(1)
 					if k := killedAt.Load(); k != 0 && rec.Now() > k {
 						afterKill.Add(1)
@@ -125,6 +156,23 @@ func TestKillLeaderLosesNoPayment(t *testing.T) {
 	}
 
 	checkPaymentsAndMoney(t, rec)
+	if coalesce {
+		notAppliedMu.Lock()
+		defer notAppliedMu.Unlock()
+		found := 0
+		for _, op := range rec.Ops() {
+			if op.F != history.FFinalRead {
+				continue
+			}
+			for _, p := range op.Payments {
+				if notApplied[p.Key] {
+					found++
+					t.Errorf("key %s was answered not applied and given up, and node %s holds it (%s, %d, index %d); its attempts: %s", p.Key, op.Node, p.Status, p.Amount, p.LogIndex, attemptsOf(rec, p.Key))
+				}
+			}
+		}
+		t.Logf("checked: %d keys answered not applied and given up, none on any of %d replicas", len(notApplied)-found, len(c.Nodes))
+	}
 }
 
 // recordedAccounts creates n accounts from base with a large credit line
@@ -162,11 +210,15 @@ func checkPaymentsAndMoney(t *testing.T, rec *history.Recorder) {
 
 // payWithRetries pays through cl, sending the same request again on every
 // retryable error, for at most 20 attempts and 20 seconds, recording each
-// attempt. It reports whether the payment was acknowledged.
-func payWithRetries(ctx context.Context, cl *client.Client, rec *history.Recorder, p int, user uint64, req client.PayRequest) bool {
+// attempt. It reports whether the payment was acknowledged; with
+// giveUpNotApplied it stops at a "not applied" (unavailable) answer when
+// no earlier attempt's outcome was unknown, and reports that it gave up
+// the key there.
+func payWithRetries(ctx context.Context, cl *client.Client, rec *history.Recorder, p int, user uint64, req client.PayRequest, giveUpNotApplied bool) (acked, gaveUp bool) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	backoff := 50 * time.Millisecond
+	unknown := false // an earlier attempt's outcome is unknown
 	for attempt := 1; attempt <= 20; attempt++ {
 		inv := rec.Add(history.Op{Type: history.Invoke, Process: p, F: history.FPay, User: user, Key: req.Key, Amount: req.Amount, Attempt: attempt})
 		pay, replayed, err := cl.PayReplayed(ctx, user, req)
@@ -183,19 +235,28 @@ func payWithRetries(ctx context.Context, cl *client.Client, rec *history.Recorde
 		}
 		rec.Add(done)
 		if done.Type == history.OK {
-			return true
+			return true, false
+		}
+		if done.Type == history.Info {
+			unknown = true
+		}
+		if giveUpNotApplied && done.Type == history.Fail && !unknown {
+			// Only when no earlier attempt may have been applied: "not
+			// applied" speaks of its own attempt, and an earlier call
+			// with the key may have been charged.
+			return false, true
 		}
 		if !client.IsRetryable(err) || ctx.Err() != nil {
-			return false
+			return false, false
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
-	return false
+	return false, false
 }
 
 // readFinal records, for every user, node n's own view: the account and
@@ -250,4 +311,15 @@ func readNode(ctx context.Context, cl *client.Client, n *cluster.Node, users []u
 		return nil, fmt.Errorf("applied index moved from %d to %d during the reads", before.AppliedIndex, after.AppliedIndex)
 	}
 	return ops, nil
+}
+
+// attemptsOf describes the recorded attempts of key.
+func attemptsOf(rec *history.Recorder, key string) string {
+	var out []string
+	for _, op := range rec.Ops() {
+		if op.Key == key && op.F == history.FPay {
+			out = append(out, fmt.Sprintf("[%s at %d: %s %s]", op.Type, op.Time, op.Status, op.Error))
+		}
+	}
+	return strings.Join(out, " ")
 }
