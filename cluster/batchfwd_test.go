@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,5 +88,48 @@ func TestBatchShareForwardFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForwardAfterAnAbandonedRelay: a write whose relay to the zone's
+// leader was abandoned (the leader changed while it waited) may have been
+// applied there, so every later relay is told it is in doubt; and when the
+// leader changes a third time the request is answered unknown, never left
+// without an answer.
+func TestForwardAfterAnAbandonedRelay(t *testing.T) {
+	meta := fsm.NewMeta(nil)
+	m := New(fakeHost{meta: meta}, Config{NodeID: "a1", Zone: "A", Clustered: true, LeaderWait: 10 * time.Millisecond,
+		Peer: peer.NewClient(nil), Stop: make(chan struct{}), Count: func(string) {}})
+	var idx uint64
+	metaApply(t, meta, &idx, fsm.MetaCmd{Type: fsm.MetaInit, Zones: []fsm.ZoneInfo{{Name: "A", Backup: "B"}, {Name: "B", Backup: "A"}}})
+	moves := 0
+	move := func() { // the zone's leader is now at another address
+		moves++
+		metaApply(t, meta, &idx, fsm.MetaCmd{Type: fsm.MetaSetNodeAddr, Node: &fsm.NodeInfo{ID: "b1", Zone: "B", RaftAddr: "127.0.0.1:9", HTTPAddr: fmt.Sprintf("127.0.0.1:%d", 1000+moves)}})
+	}
+	move()
+	for _, abandon := range []int{1, 3} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", nil)
+		var doubts []bool
+		m.Forward(w, r, "B", func(addr string, hops int, moved <-chan struct{}, inDoubt bool) bool {
+			doubts = append(doubts, inDoubt)
+			if len(doubts) > abandon {
+				w.WriteHeader(http.StatusCreated)
+				return true
+			}
+			move() // the leader changed while the relay waited
+			return false
+		})
+		want := []bool{false, true, true}[:min(abandon+1, 3)]
+		if fmt.Sprint(doubts) != fmt.Sprint(want) {
+			t.Fatalf("%d relays abandoned: in doubt %v, want %v", abandon, doubts, want)
+		}
+		if abandon < 3 && w.Code != http.StatusCreated {
+			t.Fatalf("%d relays abandoned: %d, want the last relay's answer", abandon, w.Code)
+		}
+		if abandon == 3 && (w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), string(api.CodeUnknownOutcome))) {
+			t.Fatalf("three relays abandoned: %d %q, want unknown_outcome", w.Code, w.Body.String())
+		}
 	}
 }

@@ -78,15 +78,19 @@ func (m *Member) ZoneLeader(ctx context.Context, z string) (string, error) {
 
 // Relay passes a request on to addr with the hop count hops and copies
 // the reply back (peer.Client.Relay). It returns false, having written
-// nothing, when moved closes before a reply arrives.
-type Relay func(addr string, hops int, moved <-chan struct{}) bool
+// nothing, when moved closes before a reply arrives. inDoubt says that an
+// earlier relay of the request was abandoned so (peer.Relay.InDoubt).
+type Relay func(addr string, hops int, moved <-chan struct{}, inDoubt bool) bool
 
 // Forward sends r, which this node cannot serve, to zone z's leader
 // through relay and copies its reply back. If the zone's leader changes
 // while the request waits on the old one (paused, cut off), it sends it
 // again to the new leader: every write carries an idempotency key or is
-// idempotent, so a second delivery returns the first one's result. A
-// request already forwarded MaxHops times is answered unavailable.
+// idempotent, so a second delivery returns the first one's result. The
+// abandoned delivery may have been applied, so a later one is relayed in
+// doubt (an answer that does not settle the key becomes unknown_outcome),
+// and a third change of leader is answered unknown_outcome. A request
+// already forwarded MaxHops times is answered unavailable.
 func (m *Member) Forward(w http.ResponseWriter, r *http.Request, z string, relay Relay) {
 	hops, _ := strconv.Atoi(r.Header.Get(peer.HeaderHops))
 	if hops >= MaxHops {
@@ -105,9 +109,13 @@ func (m *Member) Forward(w http.ResponseWriter, r *http.Request, z string, relay
 	}
 	for try := 0; ; try++ {
 		moved, done := m.watchLeader(r.Context(), z, addr)
-		ok := relay(addr, hops+1, moved.Done())
+		ok := relay(addr, hops+1, moved.Done(), try > 0)
 		done()
-		if ok || try == 2 {
+		if ok {
+			return
+		}
+		if try == 2 {
+			api.WriteError(w, api.Errorf(api.CodeUnknownOutcome, "leader of zone %s changed three times while the request waited; retry with the same key", z))
 			return
 		}
 		next, found := m.ZoneLeaderNow(z)

@@ -95,6 +95,6 @@ func (n *Node) forwardSchedRead(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	n.proxy(w, r, nil, addr, 1, false, nil)
+	n.proxy(w, r, nil, addr, 1, false, nil, false)
 	return true
 }

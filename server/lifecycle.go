@@ -53,7 +53,7 @@ func (n *Node) handleNodeDrain(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, api.Errorf(api.CodeUnavailable, "drain of %s forwarded %d times; retry", id, hops))
 			return
 		}
-		n.proxy(w, r, nil, nd.HTTPAddr, hops+1, true, nil)
+		n.proxy(w, r, nil, nd.HTTPAddr, hops+1, true, nil, false)
 		return
 	}
 	out, err := n.handoff.Drain(r.Context(), n.cfg.ApplyTimeout)

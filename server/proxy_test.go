@@ -42,7 +42,7 @@ func TestProxyCutReplyIsAnError(t *testing.T) {
 	forward := func(srv *httptest.Server, write bool) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", strings.NewReader(`{}`))
-		if !n.proxy(rec, req, []byte(`{}`), strings.TrimPrefix(srv.URL, "http://"), 1, write, make(chan struct{})) {
+		if !n.proxy(rec, req, []byte(`{}`), strings.TrimPrefix(srv.URL, "http://"), 1, write, make(chan struct{}), false) {
 			t.Fatal("proxy gave up without a leader change")
 		}
 		return rec
@@ -62,5 +62,64 @@ func TestProxyCutReplyIsAnError(t *testing.T) {
 	}
 	if rec := forward(whole, true); rec.Code != http.StatusCreated || rec.Body.String() != `{"key":"k1"}` || rec.Header().Get(HeaderNode) != "a1" {
 		t.Errorf("whole reply: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+}
+
+// TestProxyInDoubtWrite: a write relayed after an earlier relay of it was
+// abandoned (it may have been applied by the old leader) takes from this
+// relay only what settles its key, a success or the key's own answer (a
+// decline); a refusal that says only "not this time" (unavailable, a lease
+// expired) or a connection that was never made is an unknown outcome, not
+// "not applied". Without the doubt, those pass as they came.
+func TestProxyInDoubtWrite(t *testing.T) {
+	answer := func(status int, body string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write([]byte(body))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	errBody := func(c api.Code) string { return `{"error":{"code":"` + string(c) + `","message":"m"}}` }
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := strings.TrimPrefix(closed.URL, "http://")
+	closed.Close()
+
+	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, peer: peer.NewClient(nil)}
+	n.metrics = newMetrics(n)
+	n.cluster = n.newMember()
+	for _, tc := range []struct {
+		name    string
+		addr    string
+		doubt   api.Code // the answer's code when in doubt ("" a success)
+		noDoubt api.Code
+	}{
+		{"unavailable", strings.TrimPrefix(answer(503, errBody(api.CodeUnavailable)).URL, "http://"), api.CodeUnknownOutcome, api.CodeUnavailable},
+		{"lease expired", strings.TrimPrefix(answer(503, errBody(api.CodeLeaseExpired)).URL, "http://"), api.CodeUnknownOutcome, api.CodeLeaseExpired},
+		{"not found", strings.TrimPrefix(answer(404, errBody(api.CodeNotFound)).URL, "http://"), api.CodeUnknownOutcome, api.CodeNotFound},
+		{"nothing listens", closedAddr, api.CodeUnknownOutcome, api.CodeUnavailable},
+		{"declined", strings.TrimPrefix(answer(422, errBody(api.CodeInsufficientCredit)).URL, "http://"), api.CodeInsufficientCredit, api.CodeInsufficientCredit},
+		{"accepted", strings.TrimPrefix(answer(201, `{"key":"k1"}`).URL, "http://"), "", ""},
+	} {
+		for _, inDoubt := range []bool{true, false} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", strings.NewReader(`{}`))
+			if !n.proxy(rec, req, []byte(`{}`), tc.addr, 1, true, make(chan struct{}), inDoubt) {
+				t.Fatal("proxy gave up without a leader change")
+			}
+			want := tc.noDoubt
+			if inDoubt {
+				want = tc.doubt
+			}
+			var e api.ErrorBody
+			json.Unmarshal(rec.Body.Bytes(), &e)
+			switch {
+			case want == "" && rec.Code != http.StatusCreated:
+				t.Errorf("%s (in doubt %v): %d %s, want the success as it came", tc.name, inDoubt, rec.Code, rec.Body)
+			case want != "" && (e.Error == nil || e.Error.Code != want):
+				t.Errorf("%s (in doubt %v): %d %s, want %s", tc.name, inDoubt, rec.Code, rec.Body, want)
+			}
+		}
 	}
 }

@@ -88,8 +88,8 @@ func (n *Node) zoneLeaderHTTP(ctx context.Context, z string) (string, error) {
 // may have reached the leader is an unknown outcome; a failure to connect
 // is not.
 func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte, z string, write bool) {
-	n.cluster.Forward(w, r, z, func(addr string, hops int, moved <-chan struct{}) bool {
-		return n.proxy(w, r, body, addr, hops, write, moved)
+	n.cluster.Forward(w, r, z, func(addr string, hops int, moved <-chan struct{}, inDoubt bool) bool {
+		return n.proxy(w, r, body, addr, hops, write, moved, inDoubt)
 	})
 }
 
@@ -97,8 +97,8 @@ func (n *Node) forwardToZone(w http.ResponseWriter, r *http.Request, body []byte
 // (peer.Client.Relay). It returns false, having written nothing, when moved
 // closes before a reply arrives (the leader changed) and the parent request
 // still stands.
-func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}) bool {
-	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, body []byte, addr string, hops int, write bool, moved <-chan struct{}, inDoubt bool) bool {
+	return n.peer.Relay(w, r, body, addr, peer.Relay{Hops: hops, Write: write, InDoubt: inDoubt, Moved: moved, Timeout: n.cfg.ApplyTimeout + n.cfg.LeaderWait,
 		Headers:      []string{"Content-Type", HeaderNode, HeaderStale, HeaderAppliedIndex, HeaderCommitIndex, HeaderLastContact, HeaderIsolated},
 		LeaderHeader: HeaderLeader, Forget: n.cluster.ForgetAddrs, Count: func(outcome string) { n.metrics.Forwarded.WithLabelValues(outcome).Inc() }})
 }

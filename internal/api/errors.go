@@ -70,6 +70,14 @@ func (c Code) Retryable() bool {
 	return c == CodeUnavailable || c == CodeUnknownOutcome || c == CodeLeaseExpired || c == CodeWrongZone
 }
 
+// AnswersKey reports whether c is the answer about a write's key itself,
+// which every attempt with that key gets alike (a decline, an overpayment,
+// the key used with other parameters): unlike the other errors, it says
+// what became of an earlier attempt too.
+func (c Code) AnswersKey() bool {
+	return c == CodeInsufficientCredit || c == CodeOverpayment || c == CodeIdempotencyConflict
+}
+
 // Error is an API error: the body of every non-2xx reply.
 type Error struct {
 	Code    Code   `json:"code"`

@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,11 @@ type Relay struct {
 	// Write marks a write: a failure after the request may have reached
 	// the other node is an unknown outcome, not unavailable.
 	Write bool
+	// InDoubt marks a write an earlier relay of which was abandoned after
+	// it may have reached a node: whatever this one gets that does not
+	// settle the key (a success, or the key's own answer) is an unknown
+	// outcome, since that earlier delivery may have been applied.
+	InDoubt bool
 	// Moved, when it closes before a reply arrives, abandons the request
 	// (the leader changed); nil never closes.
 	Moved <-chan struct{}
@@ -90,7 +96,7 @@ func (c *Client) Relay(w http.ResponseWriter, r *http.Request, body []byte, addr
 		if !rl.Write || unsent {
 			rl.Forget()
 		}
-		rl.failed(w, addr, rl.Write && !unsent, fmt.Errorf("forward: %w", err))
+		rl.failed(w, addr, rl.Write && (!unsent || rl.InDoubt), fmt.Errorf("forward: %w", err))
 		return true
 	}
 	defer resp.Body.Close()
@@ -103,6 +109,10 @@ func (c *Client) Relay(w http.ResponseWriter, r *http.Request, body []byte, addr
 	}
 	if err != nil {
 		rl.failed(w, addr, rl.Write, fmt.Errorf("reply cut short: %w", err))
+		return true
+	}
+	if rl.Write && rl.InDoubt && resp.StatusCode >= 300 && !settlesKey(reply) {
+		rl.failed(w, addr, true, fmt.Errorf("an earlier delivery was abandoned, and this one answered %d: %.200s", resp.StatusCode, reply))
 		return true
 	}
 	rl.Count("ok")
@@ -119,6 +129,12 @@ func (c *Client) Relay(w http.ResponseWriter, r *http.Request, body []byte, addr
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(reply)
 	return true
+}
+
+// settlesKey reports whether an error reply is the key's own answer.
+func settlesKey(reply []byte) bool {
+	var eb api.ErrorBody
+	return json.Unmarshal(reply, &eb) == nil && eb.Error != nil && eb.Error.Code.AnswersKey()
 }
 
 // failed answers a relayed request that got no whole reply from addr:
