@@ -29,7 +29,15 @@ func (n *Node) handleAccountBatch(w http.ResponseWriter, r *http.Request) {
 // (cluster.ApplyBatch).
 func serveBatch[T any](n *Node, w http.ResponseWriter, r *http.Request, k cluster.BatchKind[T]) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBatchBodyBytes+1))
-	if err != nil || len(data) > api.MaxBatchBodyBytes {
+	if err != nil {
+		// Cut short or timed out: nothing was taken. Refused as invalid,
+		// as a single request's read error is: payload_too_large is, to
+		// the Go client, an answer about the request itself that settles
+		// an earlier attempt's unknown outcome.
+		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "read batch body: %v", err))
+		return
+	}
+	if len(data) > api.MaxBatchBodyBytes {
 		api.WriteError(w, api.Errorf(api.CodePayloadTooLarge, "a batch body is at most %d bytes", api.MaxBatchBodyBytes))
 		return
 	}

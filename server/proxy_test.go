@@ -3,12 +3,16 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/peer"
 )
@@ -120,6 +124,28 @@ func TestProxyInDoubtWrite(t *testing.T) {
 			case want != "" && (e.Error == nil || e.Error.Code != want):
 				t.Errorf("%s (in doubt %v): %d %s, want %s", tc.name, inDoubt, rec.Code, rec.Body, want)
 			}
+		}
+	}
+}
+
+// TestBatchBodyCutIsNotTooLarge: a batch whose body cannot be read whole
+// (cut short, timed out) is refused as invalid, as a single request's is,
+// not as payload_too_large, which a client takes as the final answer
+// about its keys; a body over the limit is payload_too_large.
+func TestBatchBodyCutIsNotTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		want api.Code
+	}{
+		{"cut", io.MultiReader(strings.NewReader(`{"payments":[`), iotest.ErrReader(errors.New("connection reset"))), api.CodeInvalidArgument},
+		{"too large", strings.NewReader(`{"payments":[` + strings.Repeat(" ", api.MaxBatchBodyBytes) + `]}`), api.CodePayloadTooLarge},
+	} {
+		rec := httptest.NewRecorder()
+		serveBatch[api.BatchPayment](nil, rec, httptest.NewRequest(http.MethodPost, "/v1/payments/batch", tc.body), cluster.PayBatch)
+		var e api.ErrorBody
+		if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error == nil || e.Error.Code != tc.want {
+			t.Errorf("%s body: %d %s, want %s", tc.name, rec.Code, rec.Body, tc.want)
 		}
 	}
 }
