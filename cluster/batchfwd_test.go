@@ -113,6 +113,9 @@ func TestForwardAfterAnAbandonedRelay(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", nil)
 		var doubts []bool
 		m.Forward(w, r, "B", func(addr string, hops int, moved <-chan struct{}, inDoubt bool) bool {
+			if want := fmt.Sprintf("127.0.0.1:%d", 1000+moves); addr != want {
+				t.Errorf("relay %d went to %s, want the zone's leader now, %s", len(doubts)+1, addr, want)
+			}
 			doubts = append(doubts, inDoubt)
 			if len(doubts) > abandon {
 				w.WriteHeader(http.StatusCreated)

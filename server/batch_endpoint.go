@@ -30,11 +30,11 @@ func (n *Node) handleAccountBatch(w http.ResponseWriter, r *http.Request) {
 func serveBatch[T any](n *Node, w http.ResponseWriter, r *http.Request, k cluster.BatchKind[T]) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBatchBodyBytes+1))
 	if err != nil {
-		// Cut short or timed out: nothing was taken. Refused as invalid,
-		// as a single request's read error is: payload_too_large is, to
-		// the Go client, an answer about the request itself that settles
-		// an earlier attempt's unknown outcome.
-		api.WriteError(w, api.Errorf(api.CodeInvalidArgument, "read batch body: %v", err))
+		// Cut short or timed out: nothing was taken, and sending it again
+		// may work. Not payload_too_large, which is, to the Go client, a
+		// final answer about the request that settles an earlier attempt's
+		// unknown outcome.
+		api.WriteError(w, api.Errorf(api.CodeUnavailable, "read batch body: %v; retry", err))
 		return
 	}
 	if len(data) > api.MaxBatchBodyBytes {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,9 +87,15 @@ func TestProxyInDoubtWrite(t *testing.T) {
 		return s
 	}
 	errBody := func(c api.Code) string { return `{"error":{"code":"` + string(c) + `","message":"m"}}` }
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedAddr := strings.TrimPrefix(closed.URL, "http://")
-	closed.Close()
+	closedAddr := func() string { // a port nothing listens on, kept so by a listener that refuses
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}()
 
 	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, peer: peer.NewClient(nil)}
 	n.metrics = newMetrics(n)
@@ -103,42 +110,52 @@ func TestProxyInDoubtWrite(t *testing.T) {
 		{"lease expired", strings.TrimPrefix(answer(503, errBody(api.CodeLeaseExpired)).URL, "http://"), api.CodeUnknownOutcome, api.CodeLeaseExpired},
 		{"not found", strings.TrimPrefix(answer(404, errBody(api.CodeNotFound)).URL, "http://"), api.CodeUnknownOutcome, api.CodeNotFound},
 		{"nothing listens", closedAddr, api.CodeUnknownOutcome, api.CodeUnavailable},
+		{"a proxy's page", strings.TrimPrefix(answer(502, `<html>bad gateway</html>`).URL, "http://"), api.CodeUnknownOutcome, ""},
 		{"declined", strings.TrimPrefix(answer(422, errBody(api.CodeInsufficientCredit)).URL, "http://"), api.CodeInsufficientCredit, api.CodeInsufficientCredit},
+		{"overpaid", strings.TrimPrefix(answer(422, errBody(api.CodeOverpayment)).URL, "http://"), api.CodeOverpayment, api.CodeOverpayment},
+		{"key reused", strings.TrimPrefix(answer(409, errBody(api.CodeIdempotencyConflict)).URL, "http://"), api.CodeIdempotencyConflict, api.CodeIdempotencyConflict},
 		{"accepted", strings.TrimPrefix(answer(201, `{"key":"k1"}`).URL, "http://"), "", ""},
 	} {
 		for _, inDoubt := range []bool{true, false} {
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", strings.NewReader(`{}`))
-			if !n.proxy(rec, req, []byte(`{}`), tc.addr, 1, true, make(chan struct{}), inDoubt) {
-				t.Fatal("proxy gave up without a leader change")
-			}
-			want := tc.noDoubt
-			if inDoubt {
-				want = tc.doubt
-			}
-			var e api.ErrorBody
-			json.Unmarshal(rec.Body.Bytes(), &e)
-			switch {
-			case want == "" && rec.Code != http.StatusCreated:
-				t.Errorf("%s (in doubt %v): %d %s, want the success as it came", tc.name, inDoubt, rec.Code, rec.Body)
-			case want != "" && (e.Error == nil || e.Error.Code != want):
-				t.Errorf("%s (in doubt %v): %d %s, want %s", tc.name, inDoubt, rec.Code, rec.Body, want)
+			for _, write := range []bool{true, false} {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodPost, "/v1/accounts/1/payments", strings.NewReader(`{}`))
+				if !n.proxy(rec, req, []byte(`{}`), tc.addr, 1, write, make(chan struct{}), inDoubt) {
+					t.Fatal("proxy gave up without a leader change")
+				}
+				want := tc.noDoubt
+				if inDoubt && write {
+					want = tc.doubt // a read changes nothing: no doubt to carry
+				}
+				if !write && tc.name == "nothing listens" {
+					want = api.CodeUnavailable
+				}
+				var e api.ErrorBody
+				json.Unmarshal(rec.Body.Bytes(), &e)
+				switch {
+				case want == "" && rec.Code >= 300 && tc.name != "a proxy's page":
+					t.Errorf("%s (in doubt %v, write %v): %d %s, want the success as it came", tc.name, inDoubt, write, rec.Code, rec.Body)
+				case want == "" && tc.name == "a proxy's page" && rec.Code != http.StatusBadGateway:
+					t.Errorf("%s (in doubt %v, write %v): %d %s, want the page as it came", tc.name, inDoubt, write, rec.Code, rec.Body)
+				case want != "" && (e.Error == nil || e.Error.Code != want || rec.Code != want.HTTPStatus()):
+					t.Errorf("%s (in doubt %v, write %v): %d %s, want %s", tc.name, inDoubt, write, rec.Code, rec.Body, want)
+				}
 			}
 		}
 	}
 }
 
 // TestBatchBodyCutIsNotTooLarge: a batch whose body cannot be read whole
-// (cut short, timed out) is refused as invalid, as a single request's is,
-// not as payload_too_large, which a client takes as the final answer
-// about its keys; a body over the limit is payload_too_large.
+// (cut short, timed out) is refused unavailable (not applied; retried),
+// not payload_too_large, which a client takes as the final answer about
+// its keys; a body over the limit is payload_too_large.
 func TestBatchBodyCutIsNotTooLarge(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		body io.Reader
 		want api.Code
 	}{
-		{"cut", io.MultiReader(strings.NewReader(`{"payments":[`), iotest.ErrReader(errors.New("connection reset"))), api.CodeInvalidArgument},
+		{"cut", io.MultiReader(strings.NewReader(`{"payments":[`), iotest.ErrReader(errors.New("connection reset"))), api.CodeUnavailable},
 		{"too large", strings.NewReader(`{"payments":[` + strings.Repeat(" ", api.MaxBatchBodyBytes) + `]}`), api.CodePayloadTooLarge},
 	} {
 		rec := httptest.NewRecorder()
