@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/rzonedb/rzone/fsm"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/internal/testnet"
 )
 
 // TestBatchShareForwardFailures: a zone's share of a batch that this node
@@ -23,15 +23,7 @@ import (
 // it, unknown when it may have been applied (the reply lost, or none within
 // the forward's bound, as long as a single request forwarded waits).
 func TestBatchShareForwardFailures(t *testing.T) {
-	closed := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}()
+	closed := testnet.Addrs(t, 1)[0] // nothing listens there
 	serve := func(h http.HandlerFunc) string {
 		hs := httptest.NewServer(h)
 		t.Cleanup(hs.Close)

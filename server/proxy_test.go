@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/rzonedb/rzone/cluster"
 	"github.com/rzonedb/rzone/internal/api"
 	"github.com/rzonedb/rzone/internal/peer"
+	"github.com/rzonedb/rzone/internal/testnet"
 )
 
 // TestProxyCutReplyIsAnError forwards a write and a read to a leader whose
@@ -87,15 +87,7 @@ func TestProxyInDoubtWrite(t *testing.T) {
 		return s
 	}
 	errBody := func(c api.Code) string { return `{"error":{"code":"` + string(c) + `","message":"m"}}` }
-	closedAddr := func() string { // a port nothing listens on, kept so by a listener that refuses
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}()
+	closedAddr := testnet.Addrs(t, 1)[0] // nothing listens there
 
 	n := &Node{cfg: Config{NodeID: "n1", ApplyTimeout: 2 * time.Second, LeaderWait: time.Second}, peer: peer.NewClient(nil)}
 	n.metrics = newMetrics(n)
