@@ -79,9 +79,10 @@ func (co *coalescer) lane(node string) *lane {
 	return l
 }
 
-// pay makes one attempt of the payment cl to node: alone when a lane is
-// free and nobody waits, else in the next coalesced request. out is
-// filled on success; the status and error are what c.once would return.
+// coalescedPay makes one attempt of the payment cl to node: alone when a
+// lane is free and nobody waits, else in the next coalesced request.
+// cl.out is filled on success; the status and error are what c.once
+// would return.
 func (c *Client) coalescedPay(ctx context.Context, node string, cl call, body []byte, user uint64, req PayRequest) (int, error) {
 	l := c.co.lane(node)
 	l.mu.Lock()
